@@ -1,0 +1,243 @@
+//! The alarm flow: from an alarm change to recovered instances, moved membership and a notice.
+
+use std::collections::HashMap;
+
+use tracing::{info, warn};
+
+use crate::alarm::{self, AlarmChange, IncidentId, OutpostId, Signal};
+use crate::balancing::{self, HealthWait, MoveOutcome, Unmovable};
+use crate::error::AwsError;
+use crate::inventory::Instance;
+use crate::plan::{self, Decision, Snapshot};
+use crate::ports::{Compute, LoadBalancing, Membership, Notifier, TargetGroupScope};
+use crate::recovery::{self, Execution, InstanceOutcome};
+use crate::report::{self, Action, AlarmReport, Mode, Notification};
+use crate::{notice, tags};
+
+/// How the agent runs; built by the function from its environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// Recover, or only report.
+    pub mode: Mode,
+    /// Most instances recovered (and target groups moved) at once.
+    pub concurrency: usize,
+    /// Target groups the agent may change.
+    pub target_groups: TargetGroupScope,
+    /// Wait for replacements to turn healthy.
+    pub health_wait: HealthWait,
+}
+
+/// Why an alarm could not be handled; every variant is safe to retry.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// Nothing was changed: the Outpost's instances or templates could not be read.
+    #[error("could not read what to recover, nothing was changed: {0}. {advice}", advice = .0.kind.advice())]
+    Read(#[source] AwsError),
+    /// The work is done but people were not told; a retry repeats only the notice.
+    #[error("recovery handled but the notification failed: {error}. {advice}", advice = .error.kind.advice())]
+    Notify {
+        /// The publish error.
+        #[source]
+        error: AwsError,
+        /// What was done.
+        report: Box<AlarmReport>,
+    },
+}
+
+/// The agent over its three ports.
+pub struct Agent<C, L, N> {
+    compute: C,
+    balancer: L,
+    notifier: N,
+    settings: Settings,
+}
+
+impl<C: Compute, L: LoadBalancing, N: Notifier> Agent<C, L, N> {
+    /// An agent over the given AWS ports.
+    pub fn new(compute: C, balancer: L, notifier: N, settings: Settings) -> Self {
+        Self {
+            compute,
+            balancer,
+            notifier,
+            settings,
+        }
+    }
+
+    /// Handles one alarm state change.
+    pub async fn handle(&self, change: &AlarmChange) -> Result<AlarmReport, AgentError> {
+        let mut report = AlarmReport {
+            action: Action::Ignored,
+            alarm: change.alarm_name.clone(),
+            state_since: change.state_since,
+            mode: self.settings.mode,
+            outpost: None,
+            incident: None,
+            ignored_because: None,
+            instances: Vec::new(),
+            load_balancing_errors: Vec::new(),
+            replaced_originals: Vec::new(),
+            notification: Notification::NotNeeded,
+        };
+        match alarm::classify(change) {
+            Signal::Ignore(reason) => {
+                info!(alarm = %change.alarm_name, %reason, "ignoring alarm change");
+                report.ignored_because = Some(reason.to_string());
+                Ok(report)
+            }
+            Signal::OutpostDown { outpost, incident } => {
+                info!(%outpost, %incident, mode = ?self.settings.mode, "Outpost down: recovering its protected instances");
+                report.action = Action::Recovery;
+                report.outpost = Some(outpost.clone());
+                report.incident = Some(incident.clone());
+                self.recover(&outpost, &incident, report).await
+            }
+            Signal::OutpostBack { outpost } => {
+                info!(%outpost, "Outpost back");
+                report.action = Action::OutpostBack;
+                report.outpost = Some(outpost.clone());
+                let instances = self.compute.protected_instances_on(&outpost).await.map_err(AgentError::Read)?;
+                report.replaced_originals = report::replaced_originals(&instances);
+                self.publish(report, &[]).await
+            }
+        }
+    }
+
+    async fn recover(
+        &self,
+        outpost: &OutpostId,
+        incident: &IncidentId,
+        mut report: AlarmReport,
+    ) -> Result<AlarmReport, AgentError> {
+        let instances = self.compute.protected_instances_on(outpost).await.map_err(AgentError::Read)?;
+        info!(%outpost, protected = instances.len(), "found protected instances");
+        let ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
+        let templates = plan::templates_named_by(&instances);
+        let (replacements, targets) = if instances.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            futures::try_join!(
+                self.compute.replacements_of(&ids),
+                self.compute.template_targets(&templates)
+            )
+            .map_err(AgentError::Read)?
+        };
+        let targets: HashMap<_, _> = targets.into_iter().collect();
+        let planned = plan::plan_recovery(&Snapshot {
+            outpost,
+            incident,
+            instances: &instances,
+            replacements: &replacements,
+            template_targets: &targets,
+        });
+        let execution = match self.settings.mode {
+            Mode::Recover => Execution::Live,
+            Mode::NotifyOnly => Execution::DryRun,
+        };
+        let needs_balancing = planned
+            .iter()
+            .any(|p| !matches!(p.decision, Decision::Unrecoverable { .. }));
+
+        // Target groups are read while the launches run: neither waits for the other.
+        let (outcomes, memberships) = futures::join!(
+            recovery::execute(&self.compute, incident, planned, self.settings.concurrency, execution),
+            async {
+                if needs_balancing {
+                    Some(self.balancer.memberships(&self.settings.target_groups).await)
+                } else {
+                    None
+                }
+            }
+        );
+        let memberships = match memberships {
+            Some(Ok(memberships)) => memberships,
+            Some(Err(error)) => {
+                warn!(%error, "could not read target groups");
+                report.load_balancing_errors.push(report::load_balancing_error(&error));
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+
+        let (moves, unmovable, would_move) = match execution {
+            Execution::Live => {
+                let (moves, unmovable) = self.move_memberships(&outcomes, &memberships).await;
+                (moves, unmovable, Vec::new())
+            }
+            Execution::DryRun => (Vec::new(), Vec::new(), memberships),
+        };
+        report.instances = report::instance_reports(&outcomes, &moves, &unmovable, &would_move);
+
+        let unreported: Vec<String> = outcomes
+            .iter()
+            .filter_map(InstanceOutcome::replacement)
+            .filter(|r| r.tag(tags::REPORTED).is_none())
+            .map(|r| r.id.clone())
+            .collect();
+        let anything_new = report.instances.is_empty()
+            || !unreported.is_empty()
+            || report.instances.iter().any(|i| i.failed() || i.outcome == "would-launch")
+            || moves.iter().any(|m| !m.planned.already_registered || m.deregistered)
+            || !unmovable.is_empty()
+            || !report.load_balancing_errors.is_empty();
+        if !anything_new {
+            info!(%incident, "every replacement was reported already; no new notice");
+            report.notification = Notification::AlreadyReported;
+            return Ok(report);
+        }
+        let tag_after = match execution {
+            Execution::Live => unreported,
+            Execution::DryRun => Vec::new(),
+        };
+        let report = self.publish(report, &tag_after).await?;
+        Ok(report)
+    }
+
+    async fn move_memberships(
+        &self,
+        outcomes: &[InstanceOutcome],
+        memberships: &[Membership],
+    ) -> (Vec<MoveOutcome>, Vec<Unmovable>) {
+        let pairs: Vec<(&Instance, &Instance)> = outcomes
+            .iter()
+            .filter_map(|o| o.replacement().map(|r| (&o.original, r)))
+            .collect();
+        let (moves, unmovable) = balancing::plan_moves(memberships, &pairs);
+        if moves.is_empty() {
+            return (Vec::new(), unmovable);
+        }
+        let outcomes = balancing::execute_moves(
+            &self.balancer,
+            moves,
+            self.settings.health_wait,
+            self.settings.concurrency,
+        )
+        .await;
+        (outcomes, unmovable)
+    }
+
+    /// Publishes the report; then records on `reported` replacements that they were reported,
+    /// so that a repeated event does not notify again.
+    async fn publish(&self, mut report: AlarmReport, reported: &[String]) -> Result<AlarmReport, AgentError> {
+        let notice = notice::render(&report);
+        match self.notifier.publish(&notice).await {
+            Ok(message_id) => {
+                info!(%message_id, subject = %notice.subject, "notification published");
+                report.notification = Notification::Published { message_id };
+            }
+            Err(error) => {
+                warn!(%error, "notification failed");
+                return Err(AgentError::Notify {
+                    error,
+                    report: Box::new(report),
+                });
+            }
+        }
+        if let (false, Some(incident)) = (reported.is_empty(), &report.incident) {
+            let tag = [(tags::REPORTED.to_owned(), incident.to_string())];
+            if let Err(error) = self.compute.tag(reported, &tag).await {
+                warn!(%error, "could not record that the replacements were reported; a repeat may notify again");
+            }
+        }
+        Ok(report)
+    }
+}

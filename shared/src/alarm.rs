@@ -1,0 +1,359 @@
+//! What an alarm state change means for us: an Outpost went down, came back, or neither.
+//!
+//! The function crate turns event JSON into an [`AlarmChange`]; everything here is pure.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+/// The namespace of the Outposts metrics.
+pub const OUTPOSTS_NAMESPACE: &str = "AWS/Outposts";
+/// The metric that is 1 while the Outpost's service link is up.
+pub const CONNECTED_STATUS: &str = "ConnectedStatus";
+/// The metric dimension that names the Outpost.
+pub const OUTPOST_ID_DIMENSION: &str = "OutpostId";
+
+/// The state an alarm moved to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum AlarmState {
+    /// The metric breached: the Outpost is disconnected.
+    Alarm,
+    /// The metric is healthy again.
+    Ok,
+    /// Not enough data to decide.
+    InsufficientData,
+}
+
+/// One entry of an alarm's metric configuration: a metric, or a metric-math / Metrics Insights expression.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlarmMetric {
+    /// Namespace of a plain metric.
+    pub namespace: Option<String>,
+    /// Name of a plain metric.
+    pub metric_name: Option<String>,
+    /// Dimensions of a plain metric, as (name, value).
+    pub dimensions: Vec<(String, String)>,
+    /// Expression of a metric-math or Metrics Insights entry.
+    pub expression: Option<String>,
+}
+
+/// An alarm state change, as read from the event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlarmChange {
+    /// Name of the alarm.
+    pub alarm_name: String,
+    /// ARN of the alarm, when the event carries it.
+    pub alarm_arn: Option<String>,
+    /// The new state.
+    pub state: AlarmState,
+    /// When the alarm entered the new state.
+    pub state_since: DateTime<Utc>,
+    /// The alarm's metric configuration.
+    pub metrics: Vec<AlarmMetric>,
+}
+
+/// An Outpost id, `op-` and 17 hex digits.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct OutpostId(String);
+
+impl OutpostId {
+    /// Accepts `op-` followed by hex digits (AWS uses 17), case-normalised to lower case.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim().to_ascii_lowercase();
+        let hex = text.strip_prefix("op-")?;
+        (hex.len() >= 8 && hex.chars().all(|c| c.is_ascii_hexdigit())).then_some(Self(text))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether an Outpost ARN (`arn:aws:outposts:region:account:outpost/op-…`) names this Outpost.
+    pub fn is_named_by_arn(&self, outpost_arn: &str) -> bool {
+        outpost_arn
+            .rsplit_once('/')
+            .is_some_and(|(_, id)| id.eq_ignore_ascii_case(&self.0))
+    }
+}
+
+impl fmt::Display for OutpostId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Identifies one outage: every delivery of the same transition to ALARM maps to the same id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct IncidentId(String);
+
+impl IncidentId {
+    /// `<outpost>-<UTC time of the transition>-<8 hex of the alarm's hash>`, readable in a tag.
+    pub fn derive(outpost: &OutpostId, alarm: &str, state_since: DateTime<Utc>) -> Self {
+        let since = state_since.format("%Y%m%dT%H%M%SZ");
+        let digest = Sha256::digest(format!("{alarm}\n{}", state_since.timestamp_millis()));
+        let short: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+        Self(format!("{outpost}-{since}-{short}"))
+    }
+
+    /// Wraps an id read back from a tag.
+    pub fn from_tag(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for IncidentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What an alarm change asks of us.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Signal {
+    /// The Outpost is disconnected: recover its protected instances.
+    OutpostDown {
+        /// The Outpost that went down.
+        outpost: OutpostId,
+        /// The outage this transition starts.
+        incident: IncidentId,
+    },
+    /// The Outpost is connected again.
+    OutpostBack {
+        /// The Outpost that came back.
+        outpost: OutpostId,
+    },
+    /// Nothing for us to do, and why.
+    Ignore(IgnoreReason),
+}
+
+/// Why an alarm change is not ours to act on.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IgnoreReason {
+    /// The alarm does not watch `AWS/Outposts` `ConnectedStatus`.
+    #[error("alarm {alarm} does not watch {OUTPOSTS_NAMESPACE} {CONNECTED_STATUS}")]
+    NotConnectedStatus {
+        /// The alarm's name.
+        alarm: String,
+    },
+    /// The alarm watches ConnectedStatus but names no Outpost.
+    #[error(
+        "alarm {alarm} watches {CONNECTED_STATUS} but no {OUTPOST_ID_DIMENSION} dimension names an Outpost: add the dimension to the alarm's metric"
+    )]
+    NoOutpostId {
+        /// The alarm's name.
+        alarm: String,
+    },
+    /// The alarm names several Outposts, so a recovery cannot tell which one failed.
+    #[error("alarm {alarm} names several Outposts ({outposts}): use one alarm per Outpost")]
+    SeveralOutposts {
+        /// The alarm's name.
+        alarm: String,
+        /// The Outposts it names, comma-separated.
+        outposts: String,
+    },
+    /// The alarm has not enough data; that decides nothing.
+    #[error("alarm {alarm} moved to INSUFFICIENT_DATA, which decides nothing")]
+    InsufficientData {
+        /// The alarm's name.
+        alarm: String,
+    },
+}
+
+/// Decides what an alarm change asks of us.
+pub fn classify(change: &AlarmChange) -> Signal {
+    let alarm = change.alarm_name.clone();
+    if !change.metrics.iter().any(watches_connected_status) {
+        return Signal::Ignore(IgnoreReason::NotConnectedStatus { alarm });
+    }
+    let mut outposts: Vec<OutpostId> = change.metrics.iter().flat_map(outpost_ids_of).collect();
+    outposts.sort();
+    outposts.dedup();
+    let outpost = match outposts.len() {
+        0 => return Signal::Ignore(IgnoreReason::NoOutpostId { alarm }),
+        1 => outposts.remove(0),
+        _ => {
+            let listed: Vec<&str> = outposts.iter().map(OutpostId::as_str).collect();
+            return Signal::Ignore(IgnoreReason::SeveralOutposts {
+                alarm,
+                outposts: listed.join(", "),
+            });
+        }
+    };
+    match change.state {
+        AlarmState::Alarm => {
+            let alarm_key = change.alarm_arn.as_deref().unwrap_or(&change.alarm_name);
+            Signal::OutpostDown {
+                incident: IncidentId::derive(&outpost, alarm_key, change.state_since),
+                outpost,
+            }
+        }
+        AlarmState::Ok => Signal::OutpostBack { outpost },
+        AlarmState::InsufficientData => Signal::Ignore(IgnoreReason::InsufficientData { alarm }),
+    }
+}
+
+fn watches_connected_status(metric: &AlarmMetric) -> bool {
+    let plain = metric.namespace.as_deref() == Some(OUTPOSTS_NAMESPACE)
+        && metric.metric_name.as_deref() == Some(CONNECTED_STATUS);
+    let in_expression = metric
+        .expression
+        .as_deref()
+        .is_some_and(|e| e.contains(CONNECTED_STATUS) && e.contains(OUTPOSTS_NAMESPACE));
+    plain || in_expression
+}
+
+/// Outpost ids named by a metric entry: its `OutpostId` dimension, or `OutpostId = 'op-…'` in
+/// a Metrics Insights expression.
+fn outpost_ids_of(metric: &AlarmMetric) -> Vec<OutpostId> {
+    let from_dimensions = metric
+        .dimensions
+        .iter()
+        .filter(|(name, _)| name == OUTPOST_ID_DIMENSION)
+        .filter_map(|(_, value)| OutpostId::parse(value));
+    let from_expression = metric
+        .expression
+        .as_deref()
+        .map(outpost_ids_in_expression)
+        .unwrap_or_default();
+    from_dimensions.chain(from_expression).collect()
+}
+
+fn outpost_ids_in_expression(expression: &str) -> Vec<OutpostId> {
+    let mut found = Vec::new();
+    let mut rest = expression;
+    while let Some(at) = rest.find(OUTPOST_ID_DIMENSION) {
+        rest = &rest[at + OUTPOST_ID_DIMENSION.len()..];
+        let value = rest
+            .trim_start()
+            .strip_prefix('=')
+            .map(|v| v.trim_start().trim_start_matches(['\'', '"']))
+            .map(|v| v.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).next().unwrap_or(""));
+        if let Some(id) = value.and_then(OutpostId::parse) {
+            found.push(id);
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connected_status(outpost: &str) -> AlarmMetric {
+        AlarmMetric {
+            namespace: Some(OUTPOSTS_NAMESPACE.into()),
+            metric_name: Some(CONNECTED_STATUS.into()),
+            dimensions: vec![(OUTPOST_ID_DIMENSION.into(), outpost.into())],
+            expression: None,
+        }
+    }
+
+    fn change(state: AlarmState, metrics: Vec<AlarmMetric>) -> AlarmChange {
+        AlarmChange {
+            alarm_name: "outpost-a-connected".into(),
+            alarm_arn: Some("arn:aws:cloudwatch:us-east-1:111122223333:alarm:outpost-a-connected".into()),
+            state,
+            state_since: "2026-11-24T01:02:03.456Z".parse().unwrap(),
+            metrics,
+        }
+    }
+
+    const OP: &str = "op-0123456789abcdef0";
+
+    #[test]
+    fn plain_metric_alarm_is_an_outage_of_its_outpost() {
+        let signal = classify(&change(AlarmState::Alarm, vec![connected_status(OP)]));
+        let Signal::OutpostDown { outpost, incident } = signal else {
+            panic!("{signal:?}")
+        };
+        assert_eq!(outpost.as_str(), OP);
+        assert!(incident.as_str().starts_with("op-0123456789abcdef0-20261124T010203Z-"));
+    }
+
+    #[test]
+    fn metric_math_with_account_id_finds_the_outpost_in_its_query() {
+        let math = AlarmMetric {
+            expression: Some("IF(m1 < 1, 0, 1)".into()),
+            ..AlarmMetric::default()
+        };
+        let signal = classify(&change(AlarmState::Ok, vec![math, connected_status(OP)]));
+        assert_eq!(
+            signal,
+            Signal::OutpostBack {
+                outpost: OutpostId::parse(OP).unwrap()
+            }
+        );
+    }
+
+    #[test]
+    fn metrics_insights_expression_names_the_outpost() {
+        let insights = AlarmMetric {
+            expression: Some(format!(
+                "SELECT MIN(ConnectedStatus) FROM SCHEMA(\"AWS/Outposts\", OutpostId) WHERE OutpostId = '{OP}'"
+            )),
+            ..AlarmMetric::default()
+        };
+        assert!(matches!(
+            classify(&change(AlarmState::Alarm, vec![insights])),
+            Signal::OutpostDown { outpost, .. } if outpost.as_str() == OP
+        ));
+    }
+
+    #[test]
+    fn other_alarms_and_missing_ids_are_ignored_with_a_reason() {
+        let cpu = AlarmMetric {
+            namespace: Some("AWS/EC2".into()),
+            metric_name: Some("CPUUtilization".into()),
+            dimensions: vec![("InstanceId".into(), "i-1".into())],
+            expression: None,
+        };
+        assert!(matches!(
+            classify(&change(AlarmState::Alarm, vec![cpu])),
+            Signal::Ignore(IgnoreReason::NotConnectedStatus { .. })
+        ));
+        let mut no_id = connected_status(OP);
+        no_id.dimensions.clear();
+        assert!(matches!(
+            classify(&change(AlarmState::Alarm, vec![no_id])),
+            Signal::Ignore(IgnoreReason::NoOutpostId { .. })
+        ));
+        let two = vec![connected_status(OP), connected_status("op-0fedcba9876543210")];
+        assert!(matches!(
+            classify(&change(AlarmState::Alarm, two)),
+            Signal::Ignore(IgnoreReason::SeveralOutposts { .. })
+        ));
+        assert!(matches!(
+            classify(&change(AlarmState::InsufficientData, vec![connected_status(OP)])),
+            Signal::Ignore(IgnoreReason::InsufficientData { .. })
+        ));
+    }
+
+    #[test]
+    fn incident_is_stable_per_transition_and_differs_across_transitions() {
+        let outpost = OutpostId::parse(OP).unwrap();
+        let t1: DateTime<Utc> = "2026-11-24T01:02:03.456Z".parse().unwrap();
+        let t2: DateTime<Utc> = "2026-11-24T01:02:03.457Z".parse().unwrap();
+        assert_eq!(IncidentId::derive(&outpost, "a", t1), IncidentId::derive(&outpost, "a", t1));
+        assert_ne!(IncidentId::derive(&outpost, "a", t1), IncidentId::derive(&outpost, "a", t2));
+        assert_ne!(IncidentId::derive(&outpost, "a", t1), IncidentId::derive(&outpost, "b", t1));
+    }
+
+    #[test]
+    fn outpost_ids_are_validated_and_matched_against_arns() {
+        assert!(OutpostId::parse("op-xyz").is_none());
+        assert!(OutpostId::parse("i-0123456789abcdef0").is_none());
+        let id = OutpostId::parse(" OP-0123456789ABCDEF0 ").unwrap();
+        assert_eq!(id.as_str(), OP);
+        assert!(id.is_named_by_arn("arn:aws:outposts:us-east-1:111122223333:outpost/op-0123456789abcdef0"));
+        assert!(!id.is_named_by_arn("arn:aws:outposts:us-east-1:111122223333:outpost/op-0fedcba9876543210"));
+    }
+}

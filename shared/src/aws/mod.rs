@@ -1,0 +1,15 @@
+//! The ports implemented over the AWS SDK: one module per service, each a thin translation.
+
+mod ec2;
+mod elbv2;
+mod sdk_error;
+mod sns;
+
+pub use ec2::Ec2Compute;
+pub use elbv2::ElbTargetGroups;
+pub use sns::SnsNotifier;
+
+/// Most values EC2 accepts in one filter.
+const MAX_FILTER_VALUES: usize = 200;
+/// Reads of independent resources (templates, target groups) run at most this many at once.
+const READ_CONCURRENCY: usize = 8;

@@ -1,0 +1,247 @@
+//! Moves target-group membership from originals to their replacements: register the
+//! replacement the way the original was registered, wait (bounded) for it to be healthy,
+//! then deregister the original.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tracing::{info, warn};
+
+use crate::inventory::Instance;
+use crate::ports::{LoadBalancing, Membership, Target, TargetKind};
+
+/// One membership to move.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Move {
+    /// The target group.
+    pub target_group_arn: String,
+    /// How the group names targets.
+    pub kind: TargetKind,
+    /// The original instance.
+    pub original_id: String,
+    /// Its replacement.
+    pub replacement_id: String,
+    /// The original's registration.
+    pub from: Target,
+    /// The replacement's registration, same port (and zone).
+    pub to: Target,
+    /// Whether `to` is registered already (a repeat of an interrupted move).
+    pub already_registered: bool,
+}
+
+/// A membership that cannot be moved, and why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Unmovable {
+    /// The target group.
+    pub target_group_arn: String,
+    /// The original instance.
+    pub original_id: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Plans the moves for (original, replacement) pairs from the registrations read. Pure.
+pub fn plan_moves(memberships: &[Membership], pairs: &[(&Instance, &Instance)]) -> (Vec<Move>, Vec<Unmovable>) {
+    let registered: HashSet<(&str, &str, Option<i32>)> = memberships
+        .iter()
+        .map(|m| (m.target_group_arn.as_str(), m.target.id.as_str(), m.target.port))
+        .collect();
+    let mut moves = Vec::new();
+    let mut unmovable = Vec::new();
+    for (original, replacement) in pairs {
+        for membership in memberships {
+            let to_id = match membership.kind {
+                TargetKind::Instance if membership.target.id == original.id => replacement.id.clone(),
+                TargetKind::Ip => match original.device_index_of(&membership.target.id) {
+                    Some(device) => match replacement.address_at(device).or_else(|| replacement.address_at(0)) {
+                        Some(ip) => ip.to_owned(),
+                        None => {
+                            unmovable.push(Unmovable {
+                                target_group_arn: membership.target_group_arn.clone(),
+                                original_id: original.id.clone(),
+                                reason: format!(
+                                    "replacement {} has no private IP to register in place of {}",
+                                    replacement.id, membership.target.id
+                                ),
+                            });
+                            continue;
+                        }
+                    },
+                    None => continue,
+                },
+                TargetKind::Instance => continue,
+            };
+            let to = Target {
+                id: to_id,
+                port: membership.target.port,
+                availability_zone: membership.target.availability_zone.clone(),
+            };
+            moves.push(Move {
+                already_registered: registered.contains(&(
+                    membership.target_group_arn.as_str(),
+                    to.id.as_str(),
+                    to.port,
+                )),
+                target_group_arn: membership.target_group_arn.clone(),
+                kind: membership.kind,
+                original_id: original.id.clone(),
+                replacement_id: replacement.id.clone(),
+                from: membership.target.clone(),
+                to,
+            });
+        }
+    }
+    (moves, unmovable)
+}
+
+/// How long to wait for replacements to turn healthy before deregistering the originals anyway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HealthWait {
+    /// Upper bound on the wait, per target group.
+    pub timeout: Duration,
+    /// Pause between health checks.
+    pub poll_interval: Duration,
+}
+
+/// How one move ended.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct MoveOutcome {
+    /// The move.
+    #[serde(flatten)]
+    pub planned: Move,
+    /// The replacement is registered (now or before).
+    pub registered: bool,
+    /// The last health state seen for the replacement.
+    pub health: Option<String>,
+    /// The original is deregistered.
+    pub deregistered: bool,
+    /// What went wrong or needs saying (timeouts, errors).
+    pub note: Option<String>,
+}
+
+impl MoveOutcome {
+    /// Whether the replacement was seen healthy.
+    pub fn is_healthy(&self) -> bool {
+        self.health.as_deref() == Some("healthy")
+    }
+}
+
+/// Carries out the moves, one target group at a time per task, up to `concurrency` groups at once.
+pub async fn execute_moves<L: LoadBalancing>(
+    balancer: &L,
+    moves: Vec<Move>,
+    wait: HealthWait,
+    concurrency: usize,
+) -> Vec<MoveOutcome> {
+    let mut by_group: BTreeMap<String, Vec<Move>> = BTreeMap::new();
+    for m in moves {
+        by_group.entry(m.target_group_arn.clone()).or_default().push(m);
+    }
+    let per_group: Vec<Vec<MoveOutcome>> = futures::stream::iter(by_group)
+        .map(|(group, moves)| async move { move_group(balancer, &group, moves, wait).await })
+        .buffered(concurrency.max(1))
+        .collect()
+        .await;
+    per_group.into_iter().flatten().collect()
+}
+
+async fn move_group<L: LoadBalancing>(balancer: &L, group: &str, moves: Vec<Move>, wait: HealthWait) -> Vec<MoveOutcome> {
+    let mut outcomes: Vec<MoveOutcome> = moves
+        .into_iter()
+        .map(|planned| MoveOutcome {
+            registered: planned.already_registered,
+            planned,
+            health: None,
+            deregistered: false,
+            note: None,
+        })
+        .collect();
+
+    let to_register: Vec<Target> = unique(outcomes.iter().filter(|o| !o.registered).map(|o| &o.planned.to));
+    if !to_register.is_empty() {
+        info!(target_group = group, targets = ?to_register, "registering replacements");
+        if let Err(error) = balancer.register(group, &to_register).await {
+            warn!(target_group = group, %error, "could not register replacements; originals stay registered");
+            for o in &mut outcomes {
+                if !o.registered {
+                    o.note = Some(format!("registration failed, original left registered: {error}. {}", error.kind.advice()));
+                }
+            }
+        } else {
+            outcomes.iter_mut().for_each(|o| o.registered = true);
+        }
+    }
+
+    let waiting: Vec<Target> = unique(outcomes.iter().filter(|o| o.registered).map(|o| &o.planned.to));
+    if waiting.is_empty() {
+        return outcomes;
+    }
+    let health = wait_for_health(balancer, group, &waiting, wait).await;
+    for o in &mut outcomes {
+        if !o.registered {
+            continue;
+        }
+        match &health {
+            Ok(states) => o.health = states.get(&o.planned.to).cloned(),
+            Err(note) => o.note = Some(note.clone()),
+        }
+        if o.note.is_none() && !o.is_healthy() {
+            o.note = Some(format!(
+                "replacement not healthy after {} s (last state: {}); original deregistered anyway because its Outpost is down",
+                wait.timeout.as_secs(),
+                o.health.as_deref().unwrap_or("unknown")
+            ));
+        }
+    }
+
+    let to_deregister: Vec<Target> = unique(outcomes.iter().filter(|o| o.registered).map(|o| &o.planned.from));
+    info!(target_group = group, targets = ?to_deregister, "deregistering originals");
+    match balancer.deregister(group, &to_deregister).await {
+        Ok(()) => outcomes.iter_mut().filter(|o| o.registered).for_each(|o| o.deregistered = true),
+        Err(error) => {
+            warn!(target_group = group, %error, "could not deregister originals");
+            for o in outcomes.iter_mut().filter(|o| o.registered) {
+                o.note = Some(format!("original still registered: {error}. {}", error.kind.advice()));
+            }
+        }
+    }
+    outcomes
+}
+
+/// Polls until every target is healthy or the wait runs out; the last state of each target.
+async fn wait_for_health<L: LoadBalancing>(
+    balancer: &L,
+    group: &str,
+    targets: &[Target],
+    wait: HealthWait,
+) -> Result<BTreeMap<Target, String>, String> {
+    let deadline = tokio::time::Instant::now() + wait.timeout;
+    let mut last = BTreeMap::new();
+    loop {
+        match balancer.health(group, targets).await {
+            Ok(states) => {
+                last = states.into_iter().map(|s| (s.target, s.state)).collect();
+            }
+            Err(error) => warn!(target_group = group, %error, "health check failed; will retry until the wait runs out"),
+        }
+        let all_healthy = targets.iter().all(|t| last.get(t).map(String::as_str) == Some("healthy"));
+        if all_healthy || tokio::time::Instant::now() >= deadline {
+            if last.is_empty() && !all_healthy {
+                return Err(format!(
+                    "the replacement's health could not be read within {} s; original deregistered anyway",
+                    wait.timeout.as_secs()
+                ));
+            }
+            return Ok(last);
+        }
+        tokio::time::sleep(wait.poll_interval.min(deadline - tokio::time::Instant::now())).await;
+    }
+}
+
+fn unique<'a>(targets: impl Iterator<Item = &'a Target>) -> Vec<Target> {
+    let mut all: Vec<Target> = targets.cloned().collect();
+    all.sort();
+    all.dedup();
+    all
+}

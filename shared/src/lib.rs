@@ -1,0 +1,20 @@
+//! outposts-autorestart's domain and AWS adapters.
+//!
+//! Pure decisions ([`alarm`], [`plan`], [`balancing::plan_moves`], [`notice`]) are kept apart
+//! from effects: the [`ports`] traits, implemented over the AWS SDK in [`aws`] and in memory in
+//! [`memory`]. [`agent::Agent`] ties them together for one alarm change. Nothing here knows
+//! Lambda, event JSON or environment variables.
+
+pub mod agent;
+pub mod alarm;
+pub mod aws;
+pub mod balancing;
+pub mod error;
+pub mod inventory;
+pub mod memory;
+pub mod notice;
+pub mod plan;
+pub mod ports;
+pub mod recovery;
+pub mod report;
+pub mod tags;

@@ -1,0 +1,274 @@
+//! An in-memory AWS implementing every port: the agent's flow tests and the benchmark run on it.
+//! Each call can wait a simulated latency first, and every call is logged.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::alarm::OutpostId;
+use crate::error::AwsError;
+use crate::inventory::{Instance, PrivateAddress, TemplateTarget};
+use crate::ports::{
+    Compute, LaunchRequest, LoadBalancing, Membership, Notice, Notifier, Target, TargetGroupScope, TargetKind,
+    TargetState,
+};
+use crate::tags::{self, TemplateRef};
+
+/// Everything the in-memory AWS holds; tests set it up and read it back.
+#[derive(Debug, Default)]
+pub struct World {
+    /// Instances by id.
+    pub instances: BTreeMap<String, Instance>,
+    /// Subnets: id to the Outpost ARN they lie on (none for Region subnets).
+    pub subnets: HashMap<String, Option<String>>,
+    /// Launch templates: reference to the subnet of their primary interface.
+    pub templates: HashMap<TemplateRef, String>,
+    /// Instances each subnet still has room for; absent means unlimited.
+    pub capacity: HashMap<String, usize>,
+    /// Errors to answer, by operation name (e.g. `RunInstances`), each used once, in order.
+    pub failures: HashMap<&'static str, Vec<AwsError>>,
+    /// Target groups: kind and registered targets.
+    pub target_groups: BTreeMap<String, (TargetKind, Vec<Target>)>,
+    /// Health answered for registered targets; `healthy` when absent.
+    pub health: HashMap<String, String>,
+    /// Published notices.
+    pub published: Vec<Notice>,
+    /// Every call, in order.
+    pub calls: Vec<&'static str>,
+    tokens: HashMap<String, String>,
+    next_id: u64,
+}
+
+impl World {
+    /// Adds an instance in `subnet_id`, with the subnet's Outpost and one private IP.
+    pub fn add_instance(&mut self, id: &str, subnet_id: &str, tags: &[(&str, &str)]) {
+        let ip = format!("10.0.{}.{}", self.instances.len() / 250, self.instances.len() % 250 + 4);
+        let instance = Instance {
+            id: id.into(),
+            state: "running".into(),
+            subnet_id: Some(subnet_id.into()),
+            outpost_arn: self.subnets.get(subnet_id).cloned().flatten(),
+            instance_type: Some("m5.large".into()),
+            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            addresses: vec![PrivateAddress { device_index: 0, ip }],
+        };
+        self.instances.insert(id.into(), instance);
+    }
+
+    /// Instances tagged as replacements of `original`.
+    pub fn replacements_of(&self, original: &str) -> Vec<&Instance> {
+        self.instances
+            .values()
+            .filter(|i| i.tag(tags::REPLACEMENT_OF) == Some(original))
+            .collect()
+    }
+
+    fn fail(&mut self, operation: &'static str) -> Result<(), AwsError> {
+        self.calls.push(operation);
+        match self.failures.get_mut(operation) {
+            Some(queue) if !queue.is_empty() => Err(queue.remove(0)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The in-memory AWS.
+#[derive(Debug, Default)]
+pub struct InMemoryAws {
+    world: Mutex<World>,
+    latency: Duration,
+}
+
+impl InMemoryAws {
+    /// An AWS holding `world` that answers after `latency`.
+    pub fn new(world: World, latency: Duration) -> Self {
+        Self {
+            world: Mutex::new(world),
+            latency,
+        }
+    }
+
+    /// Reads or changes the world.
+    pub fn with<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
+        f(&mut self.world.lock().expect("world lock"))
+    }
+
+    async fn call<R>(&self, operation: &'static str, f: impl FnOnce(&mut World) -> Result<R, AwsError>) -> Result<R, AwsError> {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+        self.with(|w| {
+            w.fail(operation)?;
+            f(w)
+        })
+    }
+}
+
+impl Compute for InMemoryAws {
+    async fn protected_instances_on(&self, outpost: &OutpostId) -> Result<Vec<Instance>, AwsError> {
+        self.call("DescribeInstances", |w| {
+            Ok(w.instances
+                .values()
+                .filter(|i| i.state != "terminated" && i.is_opted_in())
+                .filter(|i| i.outpost_arn.as_deref().is_some_and(|arn| outpost.is_named_by_arn(arn)))
+                .cloned()
+                .collect())
+        })
+        .await
+    }
+
+    async fn replacements_of(&self, originals: &[String]) -> Result<Vec<Instance>, AwsError> {
+        self.call("DescribeInstances", |w| {
+            Ok(w.instances
+                .values()
+                .filter(|i| i.state != "terminated")
+                .filter(|i| i.tag(tags::REPLACEMENT_OF).is_some_and(|o| originals.iter().any(|x| x == o)))
+                .cloned()
+                .collect())
+        })
+        .await
+    }
+
+    async fn template_targets(&self, templates: &[TemplateRef]) -> Result<Vec<(TemplateRef, TemplateTarget)>, AwsError> {
+        self.call("DescribeLaunchTemplateVersions", |w| {
+            Ok(templates
+                .iter()
+                .map(|t| {
+                    let target = match w.templates.get(t) {
+                        Some(subnet) => TemplateTarget::Subnet {
+                            subnet_id: subnet.clone(),
+                            outpost_arn: w.subnets.get(subnet).cloned().flatten(),
+                        },
+                        None => TemplateTarget::Unusable {
+                            reason: format!("launch template {t} does not exist"),
+                        },
+                    };
+                    (t.clone(), target)
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn launch(&self, request: &LaunchRequest) -> Result<Instance, AwsError> {
+        self.call("RunInstances", |w| {
+            if let Some(id) = w.tokens.get(&request.client_token) {
+                return Ok(w.instances[id].clone());
+            }
+            let subnet = w.templates.get(&request.template).cloned().ok_or_else(|| {
+                AwsError::from_code(
+                    "ec2:RunInstances",
+                    "InvalidLaunchTemplateId.NotFound",
+                    format!("{} not found", request.template),
+                )
+            })?;
+            if let Some(room) = w.capacity.get_mut(&subnet) {
+                if *room == 0 {
+                    return Err(AwsError::from_code(
+                        "ec2:RunInstances",
+                        "InsufficientInstanceCapacity",
+                        "There is no Spot capacity available that matches your request.",
+                    ));
+                }
+                *room -= 1;
+            }
+            w.next_id += 1;
+            let id = format!("i-{:017x}", 0xf000_0000_u64 + w.next_id);
+            let tags: Vec<(&str, &str)> = request.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            w.add_instance(&id, &subnet, &tags);
+            w.tokens.insert(request.client_token.clone(), id.clone());
+            Ok(w.instances[&id].clone())
+        })
+        .await
+    }
+
+    async fn tag(&self, instance_ids: &[String], tags: &[(String, String)]) -> Result<(), AwsError> {
+        self.call("CreateTags", |w| {
+            for id in instance_ids {
+                let instance = w.instances.get_mut(id).ok_or_else(|| {
+                    AwsError::from_code("ec2:CreateTags", "InvalidInstanceID.NotFound", format!("{id} not found"))
+                })?;
+                instance.tags.extend(tags.iter().cloned());
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl LoadBalancing for InMemoryAws {
+    async fn memberships(&self, scope: &TargetGroupScope) -> Result<Vec<Membership>, AwsError> {
+        self.call("DescribeTargetHealth", |w| {
+            Ok(w.target_groups
+                .iter()
+                .filter(|(arn, _)| match scope {
+                    TargetGroupScope::All => true,
+                    TargetGroupScope::Only(list) => list.contains(arn),
+                })
+                .flat_map(|(arn, (kind, targets))| {
+                    targets.iter().map(|t| Membership {
+                        target_group_arn: arn.clone(),
+                        kind: *kind,
+                        target: t.clone(),
+                    })
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn register(&self, target_group_arn: &str, targets: &[Target]) -> Result<(), AwsError> {
+        self.call("RegisterTargets", |w| {
+            let (_, registered) = w.target_groups.get_mut(target_group_arn).ok_or_else(|| not_found(target_group_arn))?;
+            for t in targets {
+                if !registered.contains(t) {
+                    registered.push(t.clone());
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn health(&self, target_group_arn: &str, targets: &[Target]) -> Result<Vec<TargetState>, AwsError> {
+        self.call("DescribeTargetHealth", |w| {
+            let (_, registered) = w.target_groups.get(target_group_arn).ok_or_else(|| not_found(target_group_arn))?;
+            Ok(targets
+                .iter()
+                .filter(|t| registered.contains(t))
+                .map(|t| TargetState {
+                    target: t.clone(),
+                    state: w.health.get(&t.id).cloned().unwrap_or_else(|| "healthy".into()),
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn deregister(&self, target_group_arn: &str, targets: &[Target]) -> Result<(), AwsError> {
+        self.call("DeregisterTargets", |w| {
+            let (_, registered) = w.target_groups.get_mut(target_group_arn).ok_or_else(|| not_found(target_group_arn))?;
+            registered.retain(|t| !targets.contains(t));
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl Notifier for InMemoryAws {
+    async fn publish(&self, notice: &Notice) -> Result<String, AwsError> {
+        self.call("Publish", |w| {
+            w.published.push(notice.clone());
+            Ok(format!("msg-{}", w.published.len()))
+        })
+        .await
+    }
+}
+
+fn not_found(target_group_arn: &str) -> AwsError {
+    AwsError::from_code(
+        "elasticloadbalancing:TargetGroups",
+        "TargetGroupNotFound",
+        format!("{target_group_arn} not found"),
+    )
+}

@@ -1,0 +1,251 @@
+//! Renders a report as a message people can act on: a subject, readable text, and the same
+//! facts as JSON at the end.
+
+use std::fmt::Write;
+
+use crate::ports::Notice;
+use crate::report::{Action, AlarmReport, InstanceReport, Mode};
+
+/// SNS subjects must stay under 100 characters.
+const MAX_SUBJECT: usize = 99;
+/// SNS messages are at most 256 KiB; keep room for the envelope.
+const MAX_BODY: usize = 250 * 1024;
+/// Instances listed by name per section before the text only counts them.
+const LISTED_PER_SECTION: usize = 50;
+/// Marks where the JSON facts start, for parsers of the message.
+pub const FACTS_MARKER: &str = "--- facts (JSON) ---";
+
+/// Renders the notice for a report.
+pub fn render(report: &AlarmReport) -> Notice {
+    let outpost = report.outpost.as_ref().map(|o| o.as_str()).unwrap_or("unknown Outpost");
+    let subject = subject(report, outpost);
+    let mut text = match report.action {
+        Action::Recovery => recovery_text(report, outpost),
+        Action::OutpostBack => back_text(report, outpost),
+        Action::Ignored => format!(
+            "Alarm {} was ignored: {}\n",
+            report.alarm,
+            report.ignored_because.as_deref().unwrap_or("no reason given")
+        ),
+    };
+    let facts = serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    if text.len() + facts.len() + FACTS_MARKER.len() + 2 <= MAX_BODY {
+        let _ = write!(text, "\n{FACTS_MARKER}\n{facts}\n");
+    } else {
+        let _ = write!(
+            text,
+            "\n{FACTS_MARKER}\n{{\"truncated\": \"the full report exceeds the SNS size limit; it is in the function's log and return value\"}}\n"
+        );
+    }
+    let mut attributes = vec![("event".to_owned(), event_name(report).to_owned())];
+    if let Some(o) = &report.outpost {
+        attributes.push(("outpost".into(), o.to_string()));
+    }
+    if let Some(i) = &report.incident {
+        attributes.push(("incident".into(), i.to_string()));
+    }
+    Notice {
+        subject,
+        body: text,
+        attributes,
+    }
+}
+
+fn event_name(report: &AlarmReport) -> &'static str {
+    match (report.action, report.mode) {
+        (Action::Recovery, Mode::Recover) => "recovery",
+        (Action::Recovery, Mode::NotifyOnly) => "recovery-plan",
+        (Action::OutpostBack, _) => "outpost-back",
+        (Action::Ignored, _) => "ignored",
+    }
+}
+
+fn subject(report: &AlarmReport, outpost: &str) -> String {
+    let count = |outcome: &str| report.instances.iter().filter(|i| i.outcome == outcome).count();
+    let failed = count("failed");
+    let line = match (report.action, report.mode) {
+        (Action::Recovery, Mode::Recover) => {
+            let recovered = count("recovered") + count("already-recovered");
+            let mut line = format!("Outpost {outpost} down: {recovered} recovered");
+            if failed > 0 {
+                let _ = write!(line, ", {failed} FAILED");
+            }
+            line
+        }
+        (Action::Recovery, Mode::NotifyOnly) => format!(
+            "Outpost {outpost} down: plan for {} instances (notify-only)",
+            report.instances.len()
+        ),
+        (Action::OutpostBack, _) => format!(
+            "Outpost {outpost} back: {} replaced originals to fence",
+            report.replaced_originals.len()
+        ),
+        (Action::Ignored, _) => format!("Alarm {} ignored", report.alarm),
+    };
+    let line = format!("[outposts-autorestart] {line}");
+    let ascii: String = line.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect();
+    ascii.chars().take(MAX_SUBJECT).collect()
+}
+
+fn recovery_text(report: &AlarmReport, outpost: &str) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "Outpost {outpost} lost its connection to the Region (alarm {}, in ALARM since {}).",
+        report.alarm,
+        report.state_since.to_rfc3339()
+    );
+    if let Some(incident) = &report.incident {
+        let _ = writeln!(text, "Incident: {incident}");
+    }
+    if report.mode == Mode::NotifyOnly {
+        let _ = writeln!(text, "Mode notify-only: nothing was changed. This is what recovery would do.");
+    }
+    if report.instances.is_empty() {
+        let _ = writeln!(
+            text,
+            "\nNo instance on this Outpost is opted in (tag autorestart:enabled=true): nothing to recover."
+        );
+    }
+    let sections: [(&str, &str); 4] = [
+        ("recovered", "Recovered now"),
+        ("already-recovered", "Recovered earlier (replacement already running)"),
+        ("would-launch", "Would recover"),
+        ("failed", "NOT RECOVERED"),
+    ];
+    for (outcome, title) in sections {
+        let members: Vec<&InstanceReport> = report.instances.iter().filter(|i| i.outcome == outcome).collect();
+        if members.is_empty() {
+            continue;
+        }
+        let _ = writeln!(text, "\n{title} ({}):", members.len());
+        for instance in members.iter().take(LISTED_PER_SECTION) {
+            describe_instance(&mut text, instance);
+        }
+        if members.len() > LISTED_PER_SECTION {
+            let _ = writeln!(text, "  ... and {} more (see the facts below)", members.len() - LISTED_PER_SECTION);
+        }
+    }
+    for error in &report.load_balancing_errors {
+        let _ = writeln!(text, "\nLoad balancing: {error}");
+    }
+    let to_do = what_to_do(report);
+    if !to_do.is_empty() {
+        let _ = writeln!(text, "\nWhat you must do:");
+        for line in to_do {
+            let _ = writeln!(text, "  - {line}");
+        }
+    }
+    if report.mode == Mode::Recover && report.instances.iter().any(|i| i.outcome == "recovered") {
+        let _ = writeln!(
+            text,
+            "\nThe originals still exist on {outpost}. When it comes back, stop them before they run against the same storage as their replacements."
+        );
+    }
+    text
+}
+
+fn describe_instance(text: &mut String, i: &InstanceReport) {
+    let _ = write!(text, "  - {} ({})", i.name, i.instance_id);
+    if let Some(replacement) = &i.replacement_id {
+        let _ = write!(text, " -> {replacement}");
+    }
+    if let Some(template) = &i.template {
+        let _ = write!(text, " from {template}");
+    }
+    if let Some(subnet) = &i.subnet_id {
+        let _ = write!(text, " in {subnet}");
+    }
+    if let Some(outpost) = &i.outpost_arn {
+        let _ = write!(text, " on {}", outpost.rsplit('/').next().unwrap_or(outpost));
+    }
+    let _ = writeln!(text);
+    if let Some(reason) = &i.reason {
+        let _ = writeln!(text, "      why: {reason}");
+    }
+    for tg in &i.target_groups {
+        let state = match (&tg.to, tg.deregistered, tg.healthy) {
+            (None, _, _) => "would move".to_owned(),
+            (Some(to), true, true) => format!("moved to {to} (healthy)"),
+            (Some(to), true, false) => format!("moved to {to} (not yet healthy)"),
+            (Some(to), false, _) => format!("NOT moved to {to}"),
+        };
+        let port = tg.port.map(|p| format!(" port {p}")).unwrap_or_default();
+        let _ = writeln!(text, "      target group {}{port}: {state}", short_arn(&tg.target_group_arn));
+        if let Some(note) = &tg.note {
+            let _ = writeln!(text, "        note: {note}");
+        }
+    }
+    for skipped in &i.skipped_templates {
+        let _ = writeln!(text, "      skipped {}: {}", skipped.template, skipped.reason);
+    }
+    for attempt in &i.failed_attempts {
+        let _ = writeln!(text, "      tried {}: {}", attempt.template, attempt.error);
+    }
+    for warning in &i.warnings {
+        let _ = writeln!(text, "      warning: {warning}");
+    }
+}
+
+fn what_to_do(report: &AlarmReport) -> Vec<String> {
+    let mut lines: Vec<String> = report
+        .instances
+        .iter()
+        .filter(|i| i.failed())
+        .map(|i| {
+            format!(
+                "{} ({}): {}",
+                i.name,
+                i.instance_id,
+                i.advice.as_deref().unwrap_or("see the reason above")
+            )
+        })
+        .collect();
+    let unhealthy = report
+        .instances
+        .iter()
+        .flat_map(|i| &i.target_groups)
+        .filter(|tg| tg.note.is_some() && tg.to.is_some())
+        .count();
+    if unhealthy > 0 {
+        lines.push(format!(
+            "check the {unhealthy} target-group membership(s) with a note above; the application behind them may need attention."
+        ));
+    }
+    if !report.load_balancing_errors.is_empty() {
+        lines.push("move the replacements into their target groups by hand, or re-run once the error is fixed.".into());
+    }
+    lines
+}
+
+fn back_text(report: &AlarmReport, outpost: &str) -> String {
+    let mut text = format!(
+        "Outpost {outpost} is connected again (alarm {} OK since {}).\n",
+        report.alarm,
+        report.state_since.to_rfc3339()
+    );
+    if report.replaced_originals.is_empty() {
+        let _ = writeln!(text, "No original on it was replaced: nothing to fence.");
+        return text;
+    }
+    let _ = writeln!(
+        text,
+        "\nThese originals were replaced during the outage and still exist. Stop them before they run against the same storage as their replacements:"
+    );
+    for o in report.replaced_originals.iter().take(LISTED_PER_SECTION * 4) {
+        let _ = writeln!(
+            text,
+            "  - {} ({}, {}) replaced by {}{}",
+            o.name,
+            o.instance_id,
+            o.state,
+            o.replaced_by,
+            o.incident.as_deref().map(|i| format!(" in incident {i}")).unwrap_or_default()
+        );
+    }
+    text
+}
+
+fn short_arn(arn: &str) -> &str {
+    arn.split_once(":targetgroup/").map(|(_, rest)| rest).unwrap_or(arn)
+}

@@ -1,0 +1,375 @@
+//! The recovery planner: from what was read, decide for each protected instance whether and
+//! where to launch its replacement. Pure: no AWS here.
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::alarm::{IncidentId, OutpostId};
+use crate::inventory::{Instance, TemplateTarget};
+use crate::ports::LaunchRequest;
+use crate::tags::{self, TemplateRef};
+
+/// What was read from AWS for one outage.
+#[derive(Clone, Debug)]
+pub struct Snapshot<'a> {
+    /// The Outpost that went down.
+    pub outpost: &'a OutpostId,
+    /// The outage.
+    pub incident: &'a IncidentId,
+    /// Opted-in instances on that Outpost.
+    pub instances: &'a [Instance],
+    /// Live instances tagged as replacements of any of them.
+    pub replacements: &'a [Instance],
+    /// Where each named template would launch.
+    pub template_targets: &'a HashMap<TemplateRef, TemplateTarget>,
+}
+
+/// A template passed over, and why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SkippedTemplate {
+    /// The template.
+    pub template: TemplateRef,
+    /// Why it was passed over.
+    pub reason: String,
+}
+
+/// One launch the executor may try, in order.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Candidate {
+    /// The launch itself.
+    pub request: LaunchRequest,
+    /// Where it lands.
+    pub subnet_id: String,
+    /// The Outpost it lands on, if any.
+    pub outpost_arn: Option<String>,
+}
+
+/// What to do for one protected instance.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Decision {
+    /// Launch a replacement from the first candidate that works.
+    Launch {
+        /// Alternates in the operator's order.
+        candidates: Vec<Candidate>,
+        /// Templates passed over.
+        skipped: Vec<SkippedTemplate>,
+    },
+    /// A live replacement exists already: nothing to launch.
+    AlreadyRecovered {
+        /// The replacement.
+        replacement: Instance,
+    },
+    /// No launch is possible; the reason says what to fix.
+    Unrecoverable {
+        /// What is wrong and what to fix.
+        reason: String,
+        /// Templates passed over.
+        skipped: Vec<SkippedTemplate>,
+    },
+}
+
+/// The decision for one protected instance.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PlannedInstance {
+    /// The protected instance on the failed Outpost.
+    pub original: Instance,
+    /// What to do.
+    pub decision: Decision,
+}
+
+/// Every template named by the instances' tags, each once, for the reader to resolve.
+pub fn templates_named_by(instances: &[Instance]) -> Vec<TemplateRef> {
+    let mut all: Vec<TemplateRef> = instances
+        .iter()
+        .filter_map(|i| tags::parse_recovery_templates(i.tag(tags::RECOVERY_TEMPLATES)).ok())
+        .flatten()
+        .collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
+/// Decides, for each protected instance in id order, what to do.
+pub fn plan_recovery(snapshot: &Snapshot<'_>) -> Vec<PlannedInstance> {
+    let mut instances: Vec<&Instance> = snapshot.instances.iter().filter(|i| i.is_opted_in()).collect();
+    instances.sort_by(|a, b| a.id.cmp(&b.id));
+    instances
+        .into_iter()
+        .map(|original| PlannedInstance {
+            original: original.clone(),
+            decision: decide(snapshot, original),
+        })
+        .collect()
+}
+
+fn decide(snapshot: &Snapshot<'_>, original: &Instance) -> Decision {
+    if let Some(replacement) = live_replacement(snapshot.replacements, original) {
+        return Decision::AlreadyRecovered {
+            replacement: replacement.clone(),
+        };
+    }
+    let templates = match tags::parse_recovery_templates(original.tag(tags::RECOVERY_TEMPLATES)) {
+        Ok(templates) => templates,
+        Err(error) => {
+            return Decision::Unrecoverable {
+                reason: error.to_string(),
+                skipped: Vec::new(),
+            };
+        }
+    };
+    let mut candidates = Vec::new();
+    let mut skipped = Vec::new();
+    for template in templates {
+        let target = snapshot.template_targets.get(&template);
+        match target {
+            Some(TemplateTarget::Subnet {
+                subnet_id,
+                outpost_arn,
+            }) => {
+                if outpost_arn.as_deref().is_some_and(|arn| snapshot.outpost.is_named_by_arn(arn)) {
+                    skipped.push(SkippedTemplate {
+                        reason: format!(
+                            "its subnet {subnet_id} lies on the failed Outpost {}",
+                            snapshot.outpost
+                        ),
+                        template,
+                    });
+                    continue;
+                }
+                candidates.push(Candidate {
+                    request: LaunchRequest {
+                        client_token: client_token(snapshot.incident, &original.id, &template),
+                        tags: replacement_tags(original, snapshot.incident),
+                        template,
+                    },
+                    subnet_id: subnet_id.clone(),
+                    outpost_arn: outpost_arn.clone(),
+                });
+            }
+            Some(TemplateTarget::Unusable { reason }) => skipped.push(SkippedTemplate {
+                template,
+                reason: reason.clone(),
+            }),
+            None => skipped.push(SkippedTemplate {
+                template,
+                reason: "the template could not be read".into(),
+            }),
+        }
+    }
+    if candidates.is_empty() {
+        let reason = format!(
+            "none of its recovery templates can launch off the failed Outpost {}: fix them or add one on another Outpost server",
+            snapshot.outpost
+        );
+        return Decision::Unrecoverable { reason, skipped };
+    }
+    Decision::Launch { candidates, skipped }
+}
+
+/// The live replacement of `original`, found by the replacement's audit tag, so that a lost tag
+/// on the original cannot cause a second launch.
+fn live_replacement<'r>(replacements: &'r [Instance], original: &Instance) -> Option<&'r Instance> {
+    replacements
+        .iter()
+        .filter(|r| r.is_live() && r.tag(tags::REPLACEMENT_OF) == Some(original.id.as_str()))
+        .min_by(|a, b| a.id.cmp(&b.id))
+}
+
+/// The RunInstances idempotency token for (incident, instance, template): 64 hex digits, the
+/// longest token EC2 accepts. A token per template keeps a retry on another alternate from
+/// meeting `IdempotentParameterMismatch`.
+pub fn client_token(incident: &IncidentId, instance_id: &str, template: &TemplateRef) -> String {
+    let digest = Sha256::digest(format!("{incident}\n{instance_id}\n{template}"));
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The replacement's tags: the workload's identity (Name, opt-in tags) and the audit tags.
+pub fn replacement_tags(original: &Instance, incident: &IncidentId) -> Vec<(String, String)> {
+    let mut carried: Vec<(String, String)> = original
+        .tags
+        .iter()
+        .filter(|(key, _)| tags::travels_to_replacement(key))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    carried.push((tags::REPLACEMENT_OF.into(), original.id.clone()));
+    carried.push((tags::INCIDENT.into(), incident.to_string()));
+    carried
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, Utc};
+
+    const FAILED: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0aaaaaaaaaaaaaaaa";
+    const OTHER: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0bbbbbbbbbbbbbbbb";
+
+    fn instance(id: &str, templates: Option<&str>) -> Instance {
+        let mut i = Instance {
+            id: id.into(),
+            state: "running".into(),
+            subnet_id: Some("subnet-a".into()),
+            outpost_arn: Some(FAILED.into()),
+            ..Instance::default()
+        };
+        i.tags.insert(tags::ENABLED.into(), "true".into());
+        i.tags.insert(tags::NAME.into(), format!("web-{id}"));
+        i.tags.insert("CostCenter".into(), "42".into());
+        if let Some(t) = templates {
+            i.tags.insert(tags::RECOVERY_TEMPLATES.into(), t.into());
+        }
+        i
+    }
+
+    fn t(id: &str) -> TemplateRef {
+        TemplateRef {
+            id: id.into(),
+            version: "$Default".into(),
+        }
+    }
+
+    fn on(subnet: &str, outpost: &str) -> TemplateTarget {
+        TemplateTarget::Subnet {
+            subnet_id: subnet.into(),
+            outpost_arn: Some(outpost.into()),
+        }
+    }
+
+    struct World {
+        outpost: OutpostId,
+        incident: IncidentId,
+        targets: HashMap<TemplateRef, TemplateTarget>,
+    }
+
+    fn world() -> World {
+        let outpost = OutpostId::parse("op-0aaaaaaaaaaaaaaaa").unwrap();
+        let since: DateTime<Utc> = "2026-11-24T01:00:00Z".parse().unwrap();
+        World {
+            incident: IncidentId::derive(&outpost, "alarm", since),
+            outpost,
+            targets: HashMap::from([
+                (t("lt-0a"), on("subnet-a", FAILED)),
+                (t("lt-0b"), on("subnet-b", OTHER)),
+                (t("lt-0c"), on("subnet-c", OTHER)),
+                (
+                    t("lt-0d"),
+                    TemplateTarget::Unusable {
+                        reason: "no subnet".into(),
+                    },
+                ),
+            ]),
+        }
+    }
+
+    fn plan(world: &World, instances: &[Instance], replacements: &[Instance]) -> Vec<PlannedInstance> {
+        plan_recovery(&Snapshot {
+            outpost: &world.outpost,
+            incident: &world.incident,
+            instances,
+            replacements,
+            template_targets: &world.targets,
+        })
+    }
+
+    #[test]
+    fn launches_from_alternates_in_order_skipping_the_failed_outpost_and_unusable_templates() {
+        let w = world();
+        let planned = plan(&w, &[instance("i-1", Some("lt-0a,lt-0d,lt-0c,lt-0b,lt-0e"))], &[]);
+        let Decision::Launch { candidates, skipped } = &planned[0].decision else {
+            panic!("{planned:?}")
+        };
+        let order: Vec<&str> = candidates.iter().map(|c| c.request.template.id.as_str()).collect();
+        assert_eq!(order, ["lt-0c", "lt-0b"]);
+        let skipped: Vec<&str> = skipped.iter().map(|s| s.template.id.as_str()).collect();
+        assert_eq!(skipped, ["lt-0a", "lt-0d", "lt-0e"]);
+        assert_eq!(candidates[0].subnet_id, "subnet-c");
+    }
+
+    #[test]
+    fn tokens_differ_per_template_and_are_stable_per_incident() {
+        let w = world();
+        let first = plan(&w, &[instance("i-1", Some("lt-0b,lt-0c"))], &[]);
+        let again = plan(&w, &[instance("i-1", Some("lt-0b,lt-0c"))], &[]);
+        assert_eq!(first, again);
+        let Decision::Launch { candidates, .. } = &first[0].decision else {
+            panic!()
+        };
+        assert_ne!(candidates[0].request.client_token, candidates[1].request.client_token);
+        assert_eq!(candidates[0].request.client_token.len(), 64);
+    }
+
+    #[test]
+    fn replacement_carries_identity_and_audit_tags_only() {
+        let w = world();
+        let mut original = instance("i-1", Some("lt-0b"));
+        original.tags.insert(tags::REPLACED_BY.into(), "i-old".into());
+        let tags = replacement_tags(&original, &w.incident);
+        let keys: Vec<&str> = tags.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "Name",
+                tags::ENABLED,
+                tags::RECOVERY_TEMPLATES,
+                tags::REPLACEMENT_OF,
+                tags::INCIDENT
+            ]
+        );
+        assert!(tags.contains(&(tags::REPLACEMENT_OF.into(), "i-1".into())));
+    }
+
+    #[test]
+    fn a_live_replacement_means_nothing_to_launch_but_a_terminated_one_does_not() {
+        let w = world();
+        let mut replacement = instance("i-r", Some("lt-0b"));
+        replacement.tags.insert(tags::REPLACEMENT_OF.into(), "i-1".into());
+        let planned = plan(&w, &[instance("i-1", Some("lt-0b"))], &[replacement.clone()]);
+        assert!(matches!(&planned[0].decision, Decision::AlreadyRecovered { replacement: r } if r.id == "i-r"));
+
+        replacement.state = "terminated".into();
+        let planned = plan(&w, &[instance("i-1", Some("lt-0b"))], &[replacement]);
+        assert!(matches!(planned[0].decision, Decision::Launch { .. }));
+    }
+
+    #[test]
+    fn unrecoverable_instances_say_what_to_fix() {
+        let w = world();
+        let planned = plan(
+            &w,
+            &[instance("i-1", None), instance("i-2", Some("lt-0a")), instance("i-3", Some("bad"))],
+            &[],
+        );
+        let reasons: Vec<String> = planned
+            .iter()
+            .map(|p| match &p.decision {
+                Decision::Unrecoverable { reason, .. } => reason.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(reasons[0].contains("missing or empty"), "{}", reasons[0]);
+        assert!(reasons[1].contains("off the failed Outpost"), "{}", reasons[1]);
+        assert!(reasons[2].contains("\"bad\""), "{}", reasons[2]);
+    }
+
+    #[test]
+    fn instances_not_opted_in_are_never_planned() {
+        let w = world();
+        let mut off = instance("i-2", Some("lt-0b"));
+        off.tags.insert(tags::ENABLED.into(), "false".into());
+        let planned = plan(&w, &[off, instance("i-1", Some("lt-0b"))], &[]);
+        let ids: Vec<&str> = planned.iter().map(|p| p.original.id.as_str()).collect();
+        assert_eq!(ids, ["i-1"]);
+    }
+
+    #[test]
+    fn templates_are_collected_once_each() {
+        let all = templates_named_by(&[
+            instance("i-1", Some("lt-0b,lt-0c")),
+            instance("i-2", Some("lt-0c,lt-0b")),
+            instance("i-3", Some("not a template")),
+        ]);
+        assert_eq!(all, vec![t("lt-0b"), t("lt-0c")]);
+    }
+}

@@ -1,0 +1,190 @@
+//! The narrow capabilities the recovery needs from AWS, each implemented once over the SDK
+//! (`crate::aws`) and by in-memory doubles in tests and benchmarks.
+
+use std::future::Future;
+
+use crate::alarm::OutpostId;
+use crate::error::AwsError;
+use crate::inventory::{Instance, TemplateTarget};
+use crate::tags::TemplateRef;
+
+/// A request to launch one replacement.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LaunchRequest {
+    /// The recovery launch template.
+    pub template: TemplateRef,
+    /// Idempotency token, one per (incident, instance, template).
+    pub client_token: String,
+    /// Tags for the new instance.
+    pub tags: Vec<(String, String)>,
+}
+
+/// EC2, as the recovery uses it.
+pub trait Compute: Sync {
+    /// Opted-in instances (any state but terminated) whose subnet lies on `outpost`, every page read.
+    fn protected_instances_on(
+        &self,
+        outpost: &OutpostId,
+    ) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
+
+    /// Instances (not terminated) tagged as replacements of any of `originals`.
+    fn replacements_of(
+        &self,
+        originals: &[String],
+    ) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
+
+    /// Where each template would launch, or why it cannot be used.
+    fn template_targets(
+        &self,
+        templates: &[TemplateRef],
+    ) -> impl Future<Output = Result<Vec<(TemplateRef, TemplateTarget)>, AwsError>> + Send;
+
+    /// Launches one instance from a template; the instance as EC2 returned it.
+    fn launch(&self, request: &LaunchRequest) -> impl Future<Output = Result<Instance, AwsError>> + Send;
+
+    /// Adds or overwrites tags on instances.
+    fn tag(
+        &self,
+        instance_ids: &[String],
+        tags: &[(String, String)],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// How a target group names its targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetKind {
+    /// By instance id.
+    Instance,
+    /// By IP address.
+    Ip,
+}
+
+/// One target of a target group.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct Target {
+    /// Instance id or IP address.
+    pub id: String,
+    /// The port, when the target overrides the group's.
+    pub port: Option<i32>,
+    /// Availability Zone, for IP targets outside the VPC (`all`).
+    pub availability_zone: Option<String>,
+}
+
+/// A target's health as the load balancer reports it (`healthy`, `initial`, `unhealthy`, …).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TargetState {
+    /// The target.
+    pub target: Target,
+    /// The reported state.
+    pub state: String,
+}
+
+/// One registration in one target group.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Membership {
+    /// The target group.
+    pub target_group_arn: String,
+    /// How it names targets.
+    pub kind: TargetKind,
+    /// The registered target.
+    pub target: Target,
+}
+
+/// Which target groups the agent may manage.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum TargetGroupScope {
+    /// Every instance- or IP-type target group in the account and Region.
+    All,
+    /// Only these target groups.
+    Only(Vec<String>),
+}
+
+/// Elastic Load Balancing v2, as the recovery uses it.
+pub trait LoadBalancing: Sync {
+    /// Every registration in instance- and IP-type target groups of the scope, every page read.
+    fn memberships(
+        &self,
+        scope: &TargetGroupScope,
+    ) -> impl Future<Output = Result<Vec<Membership>, AwsError>> + Send;
+
+    /// Registers targets.
+    fn register(&self, target_group_arn: &str, targets: &[Target]) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// The health of the given targets.
+    fn health(
+        &self,
+        target_group_arn: &str,
+        targets: &[Target],
+    ) -> impl Future<Output = Result<Vec<TargetState>, AwsError>> + Send;
+
+    /// Deregisters targets.
+    fn deregister(
+        &self,
+        target_group_arn: &str,
+        targets: &[Target],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// A message for people.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Notice {
+    /// One line, at most 100 characters.
+    pub subject: String,
+    /// Readable text followed by the same facts as JSON.
+    pub body: String,
+    /// Message attributes for subscription filter policies.
+    pub attributes: Vec<(String, String)>,
+}
+
+/// SNS, as the agent uses it.
+pub trait Notifier: Sync {
+    /// Publishes a notice; the message id.
+    fn publish(&self, notice: &Notice) -> impl Future<Output = Result<String, AwsError>> + Send;
+}
+
+impl<T: Compute> Compute for &T {
+    fn protected_instances_on(&self, outpost: &OutpostId) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send {
+        (**self).protected_instances_on(outpost)
+    }
+    fn replacements_of(&self, originals: &[String]) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send {
+        (**self).replacements_of(originals)
+    }
+    fn template_targets(
+        &self,
+        templates: &[TemplateRef],
+    ) -> impl Future<Output = Result<Vec<(TemplateRef, TemplateTarget)>, AwsError>> + Send {
+        (**self).template_targets(templates)
+    }
+    fn launch(&self, request: &LaunchRequest) -> impl Future<Output = Result<Instance, AwsError>> + Send {
+        (**self).launch(request)
+    }
+    fn tag(&self, instance_ids: &[String], tags: &[(String, String)]) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).tag(instance_ids, tags)
+    }
+}
+
+impl<T: LoadBalancing> LoadBalancing for &T {
+    fn memberships(&self, scope: &TargetGroupScope) -> impl Future<Output = Result<Vec<Membership>, AwsError>> + Send {
+        (**self).memberships(scope)
+    }
+    fn register(&self, target_group_arn: &str, targets: &[Target]) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).register(target_group_arn, targets)
+    }
+    fn health(
+        &self,
+        target_group_arn: &str,
+        targets: &[Target],
+    ) -> impl Future<Output = Result<Vec<TargetState>, AwsError>> + Send {
+        (**self).health(target_group_arn, targets)
+    }
+    fn deregister(&self, target_group_arn: &str, targets: &[Target]) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).deregister(target_group_arn, targets)
+    }
+}
+
+impl<T: Notifier> Notifier for &T {
+    fn publish(&self, notice: &Notice) -> impl Future<Output = Result<String, AwsError>> + Send {
+        (**self).publish(notice)
+    }
+}

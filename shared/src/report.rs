@@ -1,0 +1,275 @@
+//! The typed summary of one alarm handled: what the handler returns and the notice reports.
+
+use chrono::{DateTime, Utc};
+
+use crate::alarm::{IncidentId, OutpostId};
+use crate::balancing::{MoveOutcome, Unmovable};
+use crate::error::{AwsError, ErrorKind};
+use crate::plan::SkippedTemplate;
+use crate::ports::Membership;
+use crate::recovery::{Attempt, InstanceOutcome, Outcome};
+use crate::tags;
+
+/// Whether the agent changes things or only reports what it would do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Launch replacements and move load-balancer membership.
+    Recover,
+    /// Report the plan; change nothing.
+    NotifyOnly,
+}
+
+/// What the agent did with an alarm change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// The Outpost went down; its protected instances were handled.
+    Recovery,
+    /// The Outpost came back.
+    OutpostBack,
+    /// The change is not ours to act on.
+    Ignored,
+}
+
+/// The summary of one alarm change.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AlarmReport {
+    /// What was done.
+    pub action: Action,
+    /// The alarm.
+    pub alarm: String,
+    /// When the alarm entered its state.
+    pub state_since: DateTime<Utc>,
+    /// The mode the agent ran in.
+    pub mode: Mode,
+    /// The Outpost concerned.
+    pub outpost: Option<OutpostId>,
+    /// The outage, for a recovery.
+    pub incident: Option<IncidentId>,
+    /// Why the change was ignored.
+    pub ignored_because: Option<String>,
+    /// One entry per protected instance on the Outpost.
+    pub instances: Vec<InstanceReport>,
+    /// Problems reading or changing load balancing that concern no single move.
+    pub load_balancing_errors: Vec<String>,
+    /// For an Outpost back: originals replaced during the outage, still present.
+    pub replaced_originals: Vec<ReplacedOriginal>,
+    /// The SNS message id, or why nothing was published.
+    pub notification: Notification,
+}
+
+/// Whether and how people were told.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Notification {
+    /// Published.
+    Published {
+        /// SNS message id.
+        message_id: String,
+    },
+    /// Nothing new to say: every replacement was reported already.
+    AlreadyReported,
+    /// Ignored changes notify nobody.
+    NotNeeded,
+}
+
+/// The outcome for one protected instance.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct InstanceReport {
+    /// The original.
+    pub instance_id: String,
+    /// Its Name tag, or its id.
+    pub name: String,
+    /// `recovered`, `already-recovered`, `would-launch` or `failed`.
+    pub outcome: &'static str,
+    /// The replacement's id.
+    pub replacement_id: Option<String>,
+    /// The template used, or that would be used.
+    pub template: Option<String>,
+    /// Where the replacement runs or would run.
+    pub subnet_id: Option<String>,
+    /// The Outpost it runs on.
+    pub outpost_arn: Option<String>,
+    /// Further alternates (notify-only).
+    pub fallbacks: Vec<String>,
+    /// Target-group memberships moved, or that would move.
+    pub target_groups: Vec<TargetGroupReport>,
+    /// Why it failed.
+    pub reason: Option<String>,
+    /// The kind of AWS error behind a failure.
+    pub error_kind: Option<ErrorKind>,
+    /// What the operator must do.
+    pub advice: Option<String>,
+    /// Templates passed over, and why.
+    pub skipped_templates: Vec<SkippedTemplate>,
+    /// Launches that failed before the outcome.
+    pub failed_attempts: Vec<Attempt>,
+    /// Things that went wrong without changing the outcome.
+    pub warnings: Vec<String>,
+}
+
+impl InstanceReport {
+    /// Whether this instance needs a person.
+    pub fn failed(&self) -> bool {
+        self.outcome == "failed"
+    }
+}
+
+/// One target-group membership of an instance.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TargetGroupReport {
+    /// The target group.
+    pub target_group_arn: String,
+    /// The original's target (id or IP).
+    pub from: String,
+    /// The replacement's target; none in notify-only.
+    pub to: Option<String>,
+    /// The port, when the target sets one.
+    pub port: Option<i32>,
+    /// The replacement is registered.
+    pub registered: bool,
+    /// The replacement was seen healthy.
+    pub healthy: bool,
+    /// The original is deregistered.
+    pub deregistered: bool,
+    /// Timeouts and errors.
+    pub note: Option<String>,
+}
+
+/// An original replaced during an outage and still present once its Outpost is back.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ReplacedOriginal {
+    /// The original.
+    pub instance_id: String,
+    /// Its Name tag, or its id.
+    pub name: String,
+    /// Its state.
+    pub state: String,
+    /// The instance that replaced it.
+    pub replaced_by: String,
+    /// The incident.
+    pub incident: Option<String>,
+}
+
+/// Builds the per-instance reports from the recovery outcomes and the membership moves.
+pub fn instance_reports(
+    outcomes: &[InstanceOutcome],
+    moves: &[MoveOutcome],
+    unmovable: &[Unmovable],
+    would_move: &[Membership],
+) -> Vec<InstanceReport> {
+    outcomes
+        .iter()
+        .map(|o| {
+            let mut report = InstanceReport {
+                instance_id: o.original.id.clone(),
+                name: o.original.display_name().to_owned(),
+                outcome: "failed",
+                replacement_id: o.replacement().map(|r| r.id.clone()),
+                template: None,
+                subnet_id: None,
+                outpost_arn: None,
+                fallbacks: Vec::new(),
+                target_groups: Vec::new(),
+                reason: None,
+                error_kind: None,
+                advice: None,
+                skipped_templates: o.skipped.clone(),
+                failed_attempts: o.attempts.clone(),
+                warnings: o.warnings.clone(),
+            };
+            match &o.outcome {
+                Outcome::Recovered {
+                    template,
+                    subnet_id,
+                    outpost_arn,
+                    ..
+                } => {
+                    report.outcome = "recovered";
+                    report.template = Some(template.to_string());
+                    report.subnet_id = Some(subnet_id.clone());
+                    report.outpost_arn = outpost_arn.clone();
+                }
+                Outcome::AlreadyRecovered { replacement } => {
+                    report.outcome = "already-recovered";
+                    report.subnet_id = replacement.subnet_id.clone();
+                    report.outpost_arn = replacement.outpost_arn.clone();
+                }
+                Outcome::WouldLaunch {
+                    template,
+                    subnet_id,
+                    fallbacks,
+                } => {
+                    report.outcome = "would-launch";
+                    report.template = Some(template.to_string());
+                    report.subnet_id = Some(subnet_id.clone());
+                    report.fallbacks = fallbacks.iter().map(ToString::to_string).collect();
+                }
+                Outcome::Failed { reason, kind, advice } => {
+                    report.reason = Some(reason.clone());
+                    report.error_kind = *kind;
+                    report.advice = Some(advice.clone());
+                }
+            }
+            report.target_groups = moves
+                .iter()
+                .filter(|m| m.planned.original_id == o.original.id)
+                .map(|m| TargetGroupReport {
+                    target_group_arn: m.planned.target_group_arn.clone(),
+                    from: m.planned.from.id.clone(),
+                    to: Some(m.planned.to.id.clone()),
+                    port: m.planned.from.port,
+                    registered: m.registered,
+                    healthy: m.is_healthy(),
+                    deregistered: m.deregistered,
+                    note: m.note.clone(),
+                })
+                .chain(would_move.iter().filter(|m| is_target_of(m, o)).map(|m| TargetGroupReport {
+                    target_group_arn: m.target_group_arn.clone(),
+                    from: m.target.id.clone(),
+                    to: None,
+                    port: m.target.port,
+                    registered: false,
+                    healthy: false,
+                    deregistered: false,
+                    note: Some("would move to the replacement".into()),
+                }))
+                .collect();
+            for problem in unmovable.iter().filter(|u| u.original_id == o.original.id) {
+                report
+                    .warnings
+                    .push(format!("{}: {}", problem.target_group_arn, problem.reason));
+            }
+            report
+        })
+        .collect()
+}
+
+fn is_target_of(membership: &Membership, outcome: &InstanceOutcome) -> bool {
+    membership.target.id == outcome.original.id || outcome.original.device_index_of(&membership.target.id).is_some()
+}
+
+/// The originals that carry `autorestart:replaced-by`, for the Outpost-back notice.
+pub fn replaced_originals(instances: &[crate::inventory::Instance]) -> Vec<ReplacedOriginal> {
+    let mut replaced: Vec<ReplacedOriginal> = instances
+        .iter()
+        .filter(|i| i.is_live())
+        .filter_map(|i| {
+            Some(ReplacedOriginal {
+                replaced_by: i.tag(tags::REPLACED_BY)?.to_owned(),
+                instance_id: i.id.clone(),
+                name: i.display_name().to_owned(),
+                state: i.state.clone(),
+                incident: i.tag(tags::INCIDENT).map(str::to_owned),
+            })
+        })
+        .collect();
+    replaced.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+    replaced
+}
+
+/// A load-balancing read that failed, as a report line.
+pub fn load_balancing_error(error: &AwsError) -> String {
+    format!("target groups could not be read: {error}. {}", error.kind.advice())
+}

@@ -1,0 +1,169 @@
+//! The tag contract with operators: which tags opt an instance in, and which record what was done.
+
+use std::fmt;
+
+/// `true` here opts an instance in; nothing without it is ever touched.
+pub const ENABLED: &str = "autorestart:enabled";
+/// Ordered alternates: `lt-0abc:3,lt-0def` (template id, optional version).
+pub const RECOVERY_TEMPLATES: &str = "autorestart:recovery-templates";
+/// On an original: the id of the instance that replaced it.
+pub const REPLACED_BY: &str = "autorestart:replaced-by";
+/// On a replacement: the id of the instance it replaced.
+pub const REPLACEMENT_OF: &str = "autorestart:replacement-of";
+/// On both: the incident that caused the recovery.
+pub const INCIDENT: &str = "autorestart:incident";
+/// On a replacement: the incident whose notification reported it.
+pub const REPORTED: &str = "autorestart:reported";
+/// The prefix shared by every tag of this project.
+pub const PREFIX: &str = "autorestart:";
+/// The tag EC2 shows as the instance's name.
+pub const NAME: &str = "Name";
+
+/// Tags that record what the agent did; they describe one instance and never travel to another.
+pub const AUDIT_TAGS: [&str; 4] = [REPLACED_BY, REPLACEMENT_OF, INCIDENT, REPORTED];
+
+/// Whether an `autorestart:enabled` value opts in (`true`, any letter case).
+pub fn is_opted_in(value: Option<&str>) -> bool {
+    value.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+/// Whether a tag is part of the workload's identity and so travels to its replacement:
+/// `Name` and the opt-in tags, never the audit tags.
+pub fn travels_to_replacement(key: &str) -> bool {
+    key == NAME || (key.starts_with(PREFIX) && !AUDIT_TAGS.contains(&key))
+}
+
+/// One recovery launch template, as named in `autorestart:recovery-templates`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct TemplateRef {
+    /// Launch template id, `lt-` followed by hex digits.
+    pub id: String,
+    /// A version number, `$Default` or `$Latest`.
+    pub version: String,
+}
+
+impl TemplateRef {
+    /// The version used when the tag names none.
+    pub const DEFAULT_VERSION: &'static str = "$Default";
+}
+
+impl fmt::Display for TemplateRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.id, self.version)
+    }
+}
+
+/// Why an `autorestart:recovery-templates` value cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateListError {
+    /// The tag is missing or holds nothing.
+    #[error(
+        "tag {RECOVERY_TEMPLATES} is missing or empty: set it to the recovery launch templates, e.g. lt-0abc:3,lt-0def"
+    )]
+    Empty,
+    /// One entry is not `lt-…[:version]`.
+    #[error(
+        "tag {RECOVERY_TEMPLATES} entry {entry:?} is not a launch template id with an optional version (lt-0abc or lt-0abc:3 or lt-0abc:$Latest)"
+    )]
+    BadEntry {
+        /// The entry as written.
+        entry: String,
+    },
+}
+
+/// Parses `lt-0abc:3,lt-0def` into ordered template references; duplicates keep their first place.
+pub fn parse_recovery_templates(value: Option<&str>) -> Result<Vec<TemplateRef>, TemplateListError> {
+    let value = value.map(str::trim).unwrap_or_default();
+    if value.is_empty() {
+        return Err(TemplateListError::Empty);
+    }
+    let mut templates: Vec<TemplateRef> = Vec::new();
+    for raw in value.split(',') {
+        let entry = raw.trim();
+        let template = parse_template_entry(entry).ok_or_else(|| TemplateListError::BadEntry {
+            entry: entry.to_owned(),
+        })?;
+        if !templates.contains(&template) {
+            templates.push(template);
+        }
+    }
+    Ok(templates)
+}
+
+fn parse_template_entry(entry: &str) -> Option<TemplateRef> {
+    let (id, version) = match entry.split_once(':') {
+        Some((id, version)) => (id.trim(), version.trim()),
+        None => (entry, TemplateRef::DEFAULT_VERSION),
+    };
+    let hex = id.strip_prefix("lt-")?;
+    let id_ok = !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit());
+    let version_ok = version == "$Default"
+        || version == "$Latest"
+        || (!version.is_empty() && version.chars().all(|c| c.is_ascii_digit()) && version != "0");
+    (id_ok && version_ok).then(|| TemplateRef {
+        id: id.to_owned(),
+        version: version.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(id: &str, version: &str) -> TemplateRef {
+        TemplateRef {
+            id: id.into(),
+            version: version.into(),
+        }
+    }
+
+    #[test]
+    fn parses_ordered_alternates_with_default_version() {
+        let parsed = parse_recovery_templates(Some(" lt-0abc:3, lt-0def ,lt-01:$Latest")).unwrap();
+        assert_eq!(
+            parsed,
+            vec![t("lt-0abc", "3"), t("lt-0def", "$Default"), t("lt-01", "$Latest")]
+        );
+    }
+
+    #[test]
+    fn keeps_first_place_of_a_duplicate() {
+        let parsed = parse_recovery_templates(Some("lt-0b,lt-0a,lt-0b")).unwrap();
+        assert_eq!(parsed, vec![t("lt-0b", "$Default"), t("lt-0a", "$Default")]);
+    }
+
+    #[test]
+    fn rejects_bad_entries_by_name() {
+        for bad in ["lt-0abc:0", "ami-123", "lt-", "lt-0abc:", "lt-0abc:v2", "lt-0abc,,lt-0def", "lt-xyz"] {
+            let err = parse_recovery_templates(Some(bad)).unwrap_err();
+            assert!(matches!(err, TemplateListError::BadEntry { .. }), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn missing_or_blank_is_empty() {
+        assert_eq!(parse_recovery_templates(None), Err(TemplateListError::Empty));
+        assert_eq!(parse_recovery_templates(Some("  ")), Err(TemplateListError::Empty));
+    }
+
+    #[test]
+    fn opt_in_is_true_in_any_case_and_nothing_else() {
+        assert!(is_opted_in(Some("true")));
+        assert!(is_opted_in(Some(" TRUE ")));
+        for no in [None, Some(""), Some("yes"), Some("1"), Some("false")] {
+            assert!(!is_opted_in(no), "{no:?}");
+        }
+    }
+
+    #[test]
+    fn identity_tags_travel_and_audit_tags_do_not() {
+        assert!(travels_to_replacement("Name"));
+        assert!(travels_to_replacement(ENABLED));
+        assert!(travels_to_replacement(RECOVERY_TEMPLATES));
+        assert!(travels_to_replacement("autorestart:wave"));
+        for audit in AUDIT_TAGS {
+            assert!(!travels_to_replacement(audit));
+        }
+        assert!(!travels_to_replacement("CostCenter"));
+    }
+}
