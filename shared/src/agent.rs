@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
+
 use tracing::{info, warn};
 
 use crate::alarm::{self, AlarmChange, IncidentId, OutpostId, Signal};
@@ -63,21 +65,16 @@ impl<C: Compute, L: LoadBalancing, N: Notifier> Agent<C, L, N> {
         }
     }
 
+    /// The report for an event that is no alarm change of ours.
+    pub fn ignored(&self, reason: String, time: Option<DateTime<Utc>>) -> AlarmReport {
+        let mut report = AlarmReport::empty(String::new(), time.unwrap_or_default(), self.settings.mode);
+        report.ignored_because = Some(reason);
+        report
+    }
+
     /// Handles one alarm state change.
     pub async fn handle(&self, change: &AlarmChange) -> Result<AlarmReport, AgentError> {
-        let mut report = AlarmReport {
-            action: Action::Ignored,
-            alarm: change.alarm_name.clone(),
-            state_since: change.state_since,
-            mode: self.settings.mode,
-            outpost: None,
-            incident: None,
-            ignored_because: None,
-            instances: Vec::new(),
-            load_balancing_errors: Vec::new(),
-            replaced_originals: Vec::new(),
-            notification: Notification::NotNeeded,
-        };
+        let mut report = AlarmReport::empty(change.alarm_name.clone(), change.state_since, self.settings.mode);
         match alarm::classify(change) {
             Signal::Ignore(reason) => {
                 info!(alarm = %change.alarm_name, %reason, "ignoring alarm change");

@@ -29,8 +29,10 @@ pub struct World {
     pub failures: HashMap<&'static str, Vec<AwsError>>,
     /// Target groups: kind and registered targets.
     pub target_groups: BTreeMap<String, (TargetKind, Vec<Target>)>,
-    /// Health answered for registered targets; `healthy` when absent.
+    /// Health answered for registered targets, by target id.
     pub health: HashMap<String, String>,
+    /// Health of targets absent from `health`; `healthy` when none.
+    pub default_health: Option<String>,
     /// Published notices.
     pub published: Vec<Notice>,
     /// Every call, in order.
@@ -238,7 +240,12 @@ impl LoadBalancing for InMemoryAws {
                 .filter(|t| registered.contains(t))
                 .map(|t| TargetState {
                     target: t.clone(),
-                    state: w.health.get(&t.id).cloned().unwrap_or_else(|| "healthy".into()),
+                    state: w
+                        .health
+                        .get(&t.id)
+                        .or(w.default_health.as_ref())
+                        .cloned()
+                        .unwrap_or_else(|| "healthy".into()),
                 })
                 .collect())
         })

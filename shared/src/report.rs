@@ -59,6 +59,25 @@ pub struct AlarmReport {
     pub notification: Notification,
 }
 
+impl AlarmReport {
+    /// A report that nothing was done yet.
+    pub fn empty(alarm: String, state_since: DateTime<Utc>, mode: Mode) -> Self {
+        Self {
+            action: Action::Ignored,
+            alarm,
+            state_since,
+            mode,
+            outpost: None,
+            incident: None,
+            ignored_because: None,
+            instances: Vec::new(),
+            load_balancing_errors: Vec::new(),
+            replaced_originals: Vec::new(),
+            notification: Notification::NotNeeded,
+        }
+    }
+}
+
 /// Whether and how people were told.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]

@@ -1,0 +1,168 @@
+//! The function's configuration, read once at cold start from the variables template.yaml sets.
+
+use std::time::Duration;
+
+use shared::agent::Settings;
+use shared::balancing::HealthWait;
+use shared::ports::TargetGroupScope;
+use shared::report::Mode;
+
+/// A variable that is missing or holds a bad value; the message names the variable and the fix.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {variable} {problem}")]
+pub struct ConfigError {
+    variable: &'static str,
+    problem: String,
+}
+
+/// Everything the function needs besides AWS credentials.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// SNS topic for notices.
+    pub topic_arn: String,
+    /// Agent settings.
+    pub settings: Settings,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let topic_arn = get("TOPIC_ARN").ok_or_else(|| ConfigError {
+            variable: "TOPIC_ARN",
+            problem: "is missing: set it to the SNS topic ARN for notifications".into(),
+        })?;
+        if !(topic_arn.starts_with("arn:") && topic_arn.split(':').nth(2) == Some("sns")) {
+            return Err(ConfigError {
+                variable: "TOPIC_ARN",
+                problem: format!("is {topic_arn:?}, not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"),
+            });
+        }
+        let mode = match get("MODE").as_deref() {
+            None | Some("recover") => Mode::Recover,
+            Some("notify-only") => Mode::NotifyOnly,
+            Some(other) => {
+                return Err(ConfigError {
+                    variable: "MODE",
+                    problem: format!("is {other:?}: use recover or notify-only"),
+                });
+            }
+        };
+        let concurrency = number(&get, "MAX_CONCURRENCY", 16, 1, 1000)?;
+        let timeout = number(&get, "HEALTH_WAIT_SECONDS", 300, 0, 840)?;
+        let poll = number(&get, "HEALTH_POLL_SECONDS", 10, 1, 60)?;
+        let target_groups = match get("TARGET_GROUP_ARNS") {
+            None => TargetGroupScope::All,
+            Some(list) => {
+                let arns: Vec<String> = list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if let Some(bad) = arns.iter().find(|a| !a.contains(":elasticloadbalancing:") || !a.contains(":targetgroup/")) {
+                    return Err(ConfigError {
+                        variable: "TARGET_GROUP_ARNS",
+                        problem: format!("holds {bad:?}, not a target group ARN; give comma-separated target group ARNs, or leave it empty for all"),
+                    });
+                }
+                if arns.is_empty() { TargetGroupScope::All } else { TargetGroupScope::Only(arns) }
+            }
+        };
+        Ok(Self {
+            topic_arn,
+            settings: Settings {
+                mode,
+                concurrency: concurrency as usize,
+                target_groups,
+                health_wait: HealthWait {
+                    timeout: Duration::from_secs(timeout),
+                    poll_interval: Duration::from_secs(poll),
+                },
+            },
+        })
+    }
+}
+
+fn number(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    let Some(text) = get(variable) else {
+        return Ok(default);
+    };
+    match text.parse::<u64>() {
+        Ok(value) if (min..=max).contains(&value) => Ok(value),
+        _ => Err(ConfigError {
+            variable,
+            problem: format!("is {text:?}: expected a whole number from {min} to {max}"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const TOPIC: &str = "arn:aws:sns:us-east-1:111122223333:autorestart";
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_topic_is_set() {
+        let c = config(&[("TOPIC_ARN", TOPIC)]).unwrap();
+        assert_eq!(c.settings.mode, Mode::Recover);
+        assert_eq!(c.settings.concurrency, 16);
+        assert_eq!(c.settings.target_groups, TargetGroupScope::All);
+        assert_eq!(c.settings.health_wait.timeout, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn every_value_is_read() {
+        let c = config(&[
+            ("TOPIC_ARN", TOPIC),
+            ("MODE", "notify-only"),
+            ("MAX_CONCURRENCY", "4"),
+            ("HEALTH_WAIT_SECONDS", "0"),
+            ("HEALTH_POLL_SECONDS", "2"),
+            (
+                "TARGET_GROUP_ARNS",
+                "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web/0123, ",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(c.settings.mode, Mode::NotifyOnly);
+        assert_eq!(c.settings.concurrency, 4);
+        assert_eq!(c.settings.health_wait.poll_interval, Duration::from_secs(2));
+        assert!(matches!(c.settings.target_groups, TargetGroupScope::Only(ref l) if l.len() == 1));
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable() {
+        let cases: [(&[(&str, &str)], &str); 7] = [
+            (&[], "TOPIC_ARN is missing"),
+            (&[("TOPIC_ARN", "my-topic")], "TOPIC_ARN is \"my-topic\""),
+            (&[("TOPIC_ARN", TOPIC), ("MODE", "fix")], "MODE is \"fix\""),
+            (&[("TOPIC_ARN", TOPIC), ("MAX_CONCURRENCY", "0")], "MAX_CONCURRENCY is \"0\""),
+            (&[("TOPIC_ARN", TOPIC), ("MAX_CONCURRENCY", "many")], "MAX_CONCURRENCY is \"many\""),
+            (&[("TOPIC_ARN", TOPIC), ("HEALTH_WAIT_SECONDS", "900")], "from 0 to 840"),
+            (&[("TOPIC_ARN", TOPIC), ("TARGET_GROUP_ARNS", "web")], "TARGET_GROUP_ARNS holds \"web\""),
+        ];
+        for (vars, expected) in cases {
+            let message = config(vars).unwrap_err().to_string();
+            assert!(message.contains(expected), "{message:?} should contain {expected:?}");
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Reads the EventBridge "CloudWatch Alarm State Change" event into the domain's [`AlarmChange`].
+//!
+//! `aws_lambda_events` supplies the envelope and alarm types; the metric configuration is read
+//! leniently here, because its typed form requires `metricStat` in every entry and so rejects
+//! metric-math alarms.
+
+use std::collections::BTreeMap;
+
+use aws_lambda_events::event::cloudwatch_alarms::{CloudWatchAlarmData, CloudWatchAlarmStateValue};
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+use shared::alarm::{AlarmChange, AlarmMetric, AlarmState};
+
+const SOURCE: &str = "aws.cloudwatch";
+const DETAIL_TYPE: &str = "CloudWatch Alarm State Change";
+
+/// What the payload turned out to be.
+#[derive(Debug, PartialEq)]
+pub enum Parsed {
+    /// A CloudWatch alarm state change.
+    Alarm(AlarmChange),
+    /// A well-formed event of another kind, and what it was.
+    NotAnAlarm {
+        /// Why it is not ours.
+        reason: String,
+        /// When it happened, if it says.
+        time: Option<DateTime<Utc>>,
+    },
+}
+
+/// The payload is not an event this function can read; the message says what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the event is not a readable EventBridge \"{DETAIL_TYPE}\" event: {0}. Send the alarm's EventBridge event (see events/alarm-outpost-down.json)"
+)]
+pub struct BadEvent(String);
+
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LenientConfiguration {
+    #[serde(default)]
+    metrics: Vec<LenientMetric>,
+}
+
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LenientMetric {
+    #[serde(default)]
+    metric_stat: Option<LenientMetricStat>,
+    #[serde(default)]
+    expression: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LenientMetricStat {
+    #[serde(default)]
+    metric: LenientMetricName,
+}
+
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LenientMetricName {
+    #[serde(default)]
+    namespace: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    dimensions: BTreeMap<String, String>,
+}
+
+/// Reads a payload: an alarm change, another kind of event, or an error for anything unreadable.
+pub fn parse(payload: Value) -> Result<Parsed, BadEvent> {
+    let envelope: EventBridgeEvent<Value> =
+        serde_json::from_value(payload).map_err(|e| BadEvent(format!("the envelope is malformed ({e})")))?;
+    if envelope.source != SOURCE || envelope.detail_type != DETAIL_TYPE {
+        return Ok(Parsed::NotAnAlarm {
+            reason: format!(
+                "event {:?} from {:?} is not a {DETAIL_TYPE} from {SOURCE}",
+                envelope.detail_type, envelope.source
+            ),
+            time: envelope.time,
+        });
+    }
+    let detail: CloudWatchAlarmData<LenientConfiguration, Value> = serde_json::from_value(envelope.detail)
+        .map_err(|e| BadEvent(format!("its detail is malformed ({e})")))?;
+    let state = detail
+        .state
+        .ok_or_else(|| BadEvent("its detail has no state".into()))?;
+    Ok(Parsed::Alarm(AlarmChange {
+        alarm_name: detail.alarm_name,
+        alarm_arn: envelope.resources.and_then(|r| r.into_iter().next()),
+        state: match state.value {
+            CloudWatchAlarmStateValue::Alarm => AlarmState::Alarm,
+            CloudWatchAlarmStateValue::Ok => AlarmState::Ok,
+            _ => AlarmState::InsufficientData,
+        },
+        state_since: state.timestamp,
+        metrics: detail.configuration.metrics.into_iter().map(metric).collect(),
+    }))
+}
+
+fn metric(entry: LenientMetric) -> AlarmMetric {
+    let named = entry.metric_stat.map(|s| s.metric).unwrap_or_default();
+    AlarmMetric {
+        namespace: named.namespace,
+        metric_name: named.name,
+        dimensions: named.dimensions.into_iter().collect(),
+        expression: entry.expression,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::alarm::{Signal, classify};
+    use std::path::Path;
+
+    fn sample(name: &str) -> Value {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events").join(name);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn every_sample_event_is_valid_json_and_reads_as_documented() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if !name.ends_with(".json") || !name.starts_with("alarm-") {
+                continue;
+            }
+            seen += 1;
+            let parsed = parse(sample(&name));
+            match name.as_str() {
+                "alarm-malformed.json" => assert!(parsed.is_err(), "{name}"),
+                "alarm-not-outpost.json" => {
+                    let Ok(Parsed::Alarm(change)) = parsed else { panic!("{name}") };
+                    assert!(matches!(classify(&change), Signal::Ignore(_)), "{name}");
+                }
+                "alarm-outpost-down.json" | "alarm-outpost-down-plain-metric.json" => {
+                    let Ok(Parsed::Alarm(change)) = parsed else { panic!("{name}: {parsed:?}") };
+                    assert!(matches!(classify(&change), Signal::OutpostDown { .. }), "{name}");
+                }
+                "alarm-outpost-back.json" => {
+                    let Ok(Parsed::Alarm(change)) = parsed else { panic!("{name}") };
+                    assert!(matches!(classify(&change), Signal::OutpostBack { .. }), "{name}");
+                }
+                other => panic!("sample {other} has no expectation here: add one"),
+            }
+        }
+        assert!(seen >= 5, "expected the five alarm samples, saw {seen}");
+    }
+
+    #[test]
+    fn the_down_sample_is_read_in_full() {
+        let Ok(Parsed::Alarm(change)) = parse(sample("alarm-outpost-down.json")) else { panic!() };
+        assert_eq!(change.state, AlarmState::Alarm);
+        assert_eq!(change.alarm_name, "outposts-autorestart-connected-op-0a1b2c3d4e5f60718");
+        assert!(change.alarm_arn.as_deref().unwrap().starts_with("arn:aws:cloudwatch:"));
+        assert_eq!(change.state_since.to_rfc3339(), "2026-11-24T03:10:00.123+00:00");
+    }
+
+    #[test]
+    fn other_events_are_recognised_and_garbage_is_an_error() {
+        let schedule = serde_json::json!({
+            "version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "111122223333", "time": "2026-11-24T00:00:00Z", "region": "us-east-1",
+            "resources": [], "detail": {}
+        });
+        assert!(matches!(parse(schedule), Ok(Parsed::NotAnAlarm { .. })));
+        let error = parse(serde_json::json!({"hello": "world"})).unwrap_err();
+        assert!(error.to_string().contains("envelope is malformed"), "{error}");
+    }
+}

@@ -1,0 +1,315 @@
+//! The whole alarm flow on the in-memory AWS: what is launched, tagged, moved and published.
+
+use std::time::Duration;
+
+use shared::agent::{Agent, AgentError, Settings};
+use shared::alarm::{AlarmChange, AlarmMetric, AlarmState};
+use shared::balancing::HealthWait;
+use shared::error::AwsError;
+use shared::memory::{InMemoryAws, World};
+use shared::ports::{Target, TargetGroupScope, TargetKind};
+use shared::report::{Action, AlarmReport, Mode, Notification};
+use shared::tags::{self, TemplateRef};
+
+const OUTPOST_A: &str = "op-0aaaaaaaaaaaaaaa1";
+const ARN_A: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0aaaaaaaaaaaaaaa1";
+const ARN_B: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0bbbbbbbbbbbbbbb2";
+const ARN_C: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0ccccccccccccccc3";
+const TG_WEB: &str = "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web/1";
+const TG_IP: &str = "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/api/2";
+
+fn template(id: &str) -> TemplateRef {
+    TemplateRef {
+        id: id.into(),
+        version: "$Default".into(),
+    }
+}
+
+fn target(id: &str, port: i32) -> Target {
+    Target {
+        id: id.into(),
+        port: Some(port),
+        availability_zone: None,
+    }
+}
+
+/// Outposts A (fails), B and C; web-1 and web-2 protected on A, one bystander on A and one on B.
+fn world() -> World {
+    let mut w = World::default();
+    w.subnets.insert("subnet-a".into(), Some(ARN_A.into()));
+    w.subnets.insert("subnet-b".into(), Some(ARN_B.into()));
+    w.subnets.insert("subnet-c".into(), Some(ARN_C.into()));
+    w.templates.insert(template("lt-0a"), "subnet-a".into());
+    w.templates.insert(template("lt-0b"), "subnet-b".into());
+    w.templates.insert(template("lt-0c"), "subnet-c".into());
+    let protected = |name: &'static str, templates: &'static str| {
+        vec![
+            (tags::NAME, name),
+            (tags::ENABLED, "true"),
+            (tags::RECOVERY_TEMPLATES, templates),
+        ]
+    };
+    w.add_instance("i-web1", "subnet-a", &protected("web-1", "lt-0a,lt-0b,lt-0c"));
+    w.add_instance("i-web2", "subnet-a", &protected("web-2", "lt-0b"));
+    w.add_instance("i-bystander", "subnet-a", &[(tags::NAME, "db"), (tags::RECOVERY_TEMPLATES, "lt-0b")]);
+    w.add_instance("i-elsewhere", "subnet-b", &protected("web-3", "lt-0c"));
+    let web1_ip = w.instances["i-web1"].addresses[0].ip.clone();
+    w.target_groups.insert(
+        TG_WEB.into(),
+        (
+            TargetKind::Instance,
+            vec![target("i-web1", 80), target("i-web2", 80), target("i-elsewhere", 80)],
+        ),
+    );
+    w.target_groups.insert(TG_IP.into(), (TargetKind::Ip, vec![target(&web1_ip, 8080)]));
+    w
+}
+
+fn settings(mode: Mode) -> Settings {
+    Settings {
+        mode,
+        concurrency: 4,
+        target_groups: TargetGroupScope::All,
+        health_wait: HealthWait {
+            timeout: Duration::from_secs(60),
+            poll_interval: Duration::from_secs(5),
+        },
+    }
+}
+
+fn alarm(state: AlarmState, since: &str) -> AlarmChange {
+    AlarmChange {
+        alarm_name: format!("outposts-autorestart-connected-{OUTPOST_A}"),
+        alarm_arn: Some(format!(
+            "arn:aws:cloudwatch:us-east-1:111122223333:alarm:outposts-autorestart-connected-{OUTPOST_A}"
+        )),
+        state,
+        state_since: since.parse().unwrap(),
+        metrics: vec![AlarmMetric {
+            namespace: Some("AWS/Outposts".into()),
+            metric_name: Some("ConnectedStatus".into()),
+            dimensions: vec![("OutpostId".into(), OUTPOST_A.into())],
+            expression: None,
+        }],
+    }
+}
+
+fn down() -> AlarmChange {
+    alarm(AlarmState::Alarm, "2026-11-24T03:10:00Z")
+}
+
+async fn handle(aws: &InMemoryAws, mode: Mode, change: &AlarmChange) -> Result<AlarmReport, AgentError> {
+    Agent::new(aws, aws, aws, settings(mode)).handle(change).await
+}
+
+fn outcome_of<'r>(report: &'r AlarmReport, id: &str) -> &'r str {
+    report.instances.iter().find(|i| i.instance_id == id).unwrap().outcome
+}
+
+#[tokio::test]
+async fn recovers_each_protected_instance_once_moves_membership_and_notifies() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    let report = handle(&aws, Mode::Recover, &down()).await.unwrap();
+
+    assert_eq!(report.action, Action::Recovery);
+    assert_eq!(report.instances.len(), 2, "only opted-in instances on the failed Outpost");
+    aws.with(|w| {
+        for original in ["i-web1", "i-web2"] {
+            let replacements = w.replacements_of(original);
+            assert_eq!(replacements.len(), 1, "{original}");
+            let r = replacements[0];
+            assert_eq!(r.subnet_id.as_deref(), Some("subnet-b"), "first alternate off the failed Outpost");
+            assert_eq!(w.instances[original].tag(tags::REPLACED_BY), Some(r.id.as_str()));
+            assert!(r.is_opted_in(), "the replacement is itself protected");
+            assert_eq!(r.tag(tags::INCIDENT), w.instances[original].tag(tags::INCIDENT));
+            assert!(r.tag(tags::REPORTED).is_some(), "reported after the notice");
+        }
+        assert!(w.replacements_of("i-bystander").is_empty());
+        assert!(w.replacements_of("i-elsewhere").is_empty());
+
+        let web = &w.target_groups[TG_WEB].1;
+        let web_ids: Vec<&str> = web.iter().map(|t| t.id.as_str()).collect();
+        let r1 = w.replacements_of("i-web1")[0].clone();
+        let r2 = w.replacements_of("i-web2")[0].clone();
+        assert!(web_ids.contains(&r1.id.as_str()) && web_ids.contains(&r2.id.as_str()));
+        assert!(!web_ids.contains(&"i-web1") && !web_ids.contains(&"i-web2"));
+        assert!(web_ids.contains(&"i-elsewhere"), "untouched");
+        let api = &w.target_groups[TG_IP].1;
+        assert_eq!(api, &vec![target(&r1.addresses[0].ip, 8080)], "IP target moved to the replacement's IP");
+
+        assert_eq!(w.published.len(), 1);
+        let notice = &w.published[0];
+        assert!(notice.subject.contains("2 recovered"), "{}", notice.subject);
+        assert!(notice.body.contains("web-1 (i-web1) -> "), "{}", notice.body);
+        assert!(notice.body.contains("skipped lt-0a:$Default: its subnet subnet-a lies on the failed Outpost"));
+        assert!(notice.body.contains("--- facts (JSON) ---"));
+    });
+    let web1 = report.instances.iter().find(|i| i.instance_id == "i-web1").unwrap();
+    assert_eq!(web1.outcome, "recovered");
+    assert_eq!(web1.target_groups.len(), 2);
+    assert!(web1.target_groups.iter().all(|tg| tg.registered && tg.healthy && tg.deregistered));
+    assert!(matches!(report.notification, Notification::Published { .. }));
+}
+
+#[tokio::test]
+async fn a_repeated_event_changes_nothing_and_notifies_nobody() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    handle(&aws, Mode::Recover, &down()).await.unwrap();
+    let (instances, groups) = aws.with(|w| (w.instances.clone(), w.target_groups.clone()));
+    let calls_before = aws.with(|w| w.calls.len());
+
+    let again = handle(&aws, Mode::Recover, &down()).await.unwrap();
+
+    assert_eq!(again.notification, Notification::AlreadyReported);
+    assert_eq!(outcome_of(&again, "i-web1"), "already-recovered");
+    aws.with(|w| {
+        assert_eq!(w.instances, instances);
+        assert_eq!(w.target_groups, groups);
+        assert_eq!(w.published.len(), 1);
+        let writes: Vec<&str> = w.calls[calls_before..]
+            .iter()
+            .copied()
+            .filter(|c| matches!(*c, "RunInstances" | "CreateTags" | "RegisterTargets" | "DeregisterTargets" | "Publish"))
+            .collect();
+        assert!(writes.is_empty(), "{writes:?}");
+    });
+}
+
+#[tokio::test]
+async fn a_full_alternate_falls_through_to_the_next_and_an_exhausted_list_is_reported() {
+    let mut w = world();
+    w.capacity.insert("subnet-b".into(), 0);
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let report = handle(&aws, Mode::Recover, &down()).await.unwrap();
+
+    aws.with(|w| {
+        let r1 = w.replacements_of("i-web1");
+        assert_eq!(r1[0].subnet_id.as_deref(), Some("subnet-c"));
+        assert!(w.replacements_of("i-web2").is_empty());
+        assert_eq!(w.target_groups[TG_WEB].1.iter().filter(|t| t.id == "i-web2").count(), 1, "failed original stays");
+        let notice = &w.published[0];
+        assert!(notice.subject.contains("1 recovered, 1 FAILED"), "{}", notice.subject);
+        assert!(notice.body.contains("NOT RECOVERED (1)"));
+        assert!(notice.body.contains("What you must do:"));
+        assert!(notice.body.contains("free capacity on an alternate Outpost server"));
+    });
+    let web1 = report.instances.iter().find(|i| i.instance_id == "i-web1").unwrap();
+    assert_eq!(web1.failed_attempts.len(), 1, "lt-0b was tried and full");
+    assert_eq!(outcome_of(&report, "i-web2"), "failed");
+}
+
+#[tokio::test]
+async fn notify_only_reports_the_plan_and_changes_nothing() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    let (instances, groups) = aws.with(|w| (w.instances.clone(), w.target_groups.clone()));
+    let report = handle(&aws, Mode::NotifyOnly, &down()).await.unwrap();
+
+    aws.with(|w| {
+        assert_eq!(w.instances, instances);
+        assert_eq!(w.target_groups, groups);
+        assert_eq!(w.published.len(), 1);
+        assert!(w.published[0].subject.contains("notify-only"));
+        assert!(!w.calls.contains(&"RunInstances") && !w.calls.contains(&"CreateTags"));
+    });
+    let web1 = report.instances.iter().find(|i| i.instance_id == "i-web1").unwrap();
+    assert_eq!(web1.outcome, "would-launch");
+    assert_eq!(web1.template.as_deref(), Some("lt-0b:$Default"));
+    assert_eq!(web1.fallbacks, vec!["lt-0c:$Default".to_owned()]);
+    assert_eq!(web1.target_groups.len(), 2, "memberships that would move");
+}
+
+#[tokio::test]
+async fn an_alarm_that_is_not_ours_makes_no_aws_call() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    let mut change = down();
+    change.metrics[0].metric_name = Some("CPUUtilization".into());
+    let report = handle(&aws, Mode::Recover, &change).await.unwrap();
+    assert_eq!(report.action, Action::Ignored);
+    assert!(report.ignored_because.unwrap().contains("does not watch"));
+    assert!(aws.with(|w| w.calls.is_empty()));
+}
+
+#[tokio::test]
+async fn outpost_back_lists_the_replaced_originals_to_fence() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    handle(&aws, Mode::Recover, &down()).await.unwrap();
+    let back = handle(&aws, Mode::Recover, &alarm(AlarmState::Ok, "2026-11-24T05:00:00Z")).await.unwrap();
+    assert_eq!(back.action, Action::OutpostBack);
+    let ids: Vec<&str> = back.replaced_originals.iter().map(|o| o.instance_id.as_str()).collect();
+    assert_eq!(ids, ["i-web1", "i-web2"]);
+    aws.with(|w| {
+        let notice = w.published.last().unwrap();
+        assert!(notice.subject.contains("back: 2 replaced originals to fence"), "{}", notice.subject);
+        assert!(notice.body.contains("Stop them before they run against the same storage"));
+        assert_eq!(w.instances["i-web1"].state, "running", "fencing is not done here");
+    });
+}
+
+#[tokio::test]
+async fn a_failed_notice_is_an_error_and_the_retry_notifies_without_relaunching() {
+    let mut w = world();
+    w.failures
+        .insert("Publish", vec![AwsError::from_code("sns:Publish", "Throttling", "Rate exceeded")]);
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let error = handle(&aws, Mode::Recover, &down()).await.unwrap_err();
+    let AgentError::Notify { report, .. } = &error else {
+        panic!("{error}")
+    };
+    assert_eq!(outcome_of(report, "i-web1"), "recovered");
+    assert!(error.to_string().contains("notification failed"));
+
+    let retry = handle(&aws, Mode::Recover, &down()).await.unwrap();
+    assert!(matches!(retry.notification, Notification::Published { .. }));
+    aws.with(|w| {
+        assert_eq!(w.replacements_of("i-web1").len(), 1);
+        assert_eq!(w.calls.iter().filter(|c| **c == "RunInstances").count(), 2, "one per instance, in the first run");
+    });
+}
+
+#[tokio::test]
+async fn a_read_failure_changes_nothing_and_says_it_is_safe_to_retry() {
+    let mut w = world();
+    w.failures.insert(
+        "DescribeInstances",
+        vec![AwsError::from_code("ec2:DescribeInstances", "UnauthorizedOperation", "not authorized")],
+    );
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let error = handle(&aws, Mode::Recover, &down()).await.unwrap_err();
+    assert!(matches!(error, AgentError::Read(_)));
+    assert!(error.to_string().contains("nothing was changed"));
+    assert!(error.to_string().contains("grant the function's role"));
+    aws.with(|w| assert!(!w.calls.contains(&"RunInstances")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unhealthy_replacement_is_waited_for_then_the_original_deregistered_anyway() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    let started = tokio::time::Instant::now();
+    // Every replacement reports "initial" for ever.
+    aws.with(|w| w.default_health = Some("initial".into()));
+    let agent = Agent::new(&aws, &aws, &aws, settings(Mode::Recover));
+    let report = agent.handle(&down()).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(60), "bounded wait used");
+    assert!(started.elapsed() < Duration::from_secs(70), "and not longer");
+    let web1 = report.instances.iter().find(|i| i.instance_id == "i-web1").unwrap();
+    let tg = &web1.target_groups[0];
+    assert!(tg.deregistered && !tg.healthy);
+    assert!(tg.note.as_deref().unwrap().contains("not healthy after 60 s (last state: initial)"));
+    aws.with(|w| assert!(w.published[0].body.contains("not yet healthy")));
+}
+
+#[tokio::test]
+async fn a_later_outage_recovers_only_what_is_not_recovered_yet() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    aws.with(|w| {
+        w.add_instance(
+            "i-earlier",
+            "subnet-c",
+            &[(tags::ENABLED, "true"), (tags::REPLACEMENT_OF, "i-web1"), (tags::REPORTED, "old")],
+        )
+    });
+    let report = handle(&aws, Mode::Recover, &alarm(AlarmState::Alarm, "2026-12-01T00:00:00Z")).await.unwrap();
+    assert_eq!(outcome_of(&report, "i-web1"), "already-recovered");
+    assert_eq!(outcome_of(&report, "i-web2"), "recovered");
+    aws.with(|w| assert_eq!(w.calls.iter().filter(|c| **c == "RunInstances").count(), 1));
+}
