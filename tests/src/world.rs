@@ -1,0 +1,363 @@
+//! The emulated AWS world of the e2e tests and the demo: three Outpost servers, recovery
+//! templates, protected and unprotected instances, a target group, and a topic read via SQS.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_ec2::config::Credentials;
+use aws_sdk_ec2::types::{
+    Filter, InstanceType, LaunchTemplateInstanceNetworkInterfaceSpecificationRequest, RequestLaunchTemplateData,
+    ResourceType, Tag, TagSpecification,
+};
+use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetTypeEnum};
+use aws_sdk_sqs::types::QueueAttributeName;
+
+/// The Outpost that fails; the sample events name it.
+pub const FAILED_OUTPOST: &str = "op-0a1b2c3d4e5f60718";
+/// The alternate Outpost servers.
+pub const OUTPOST_B: &str = "op-0b2c3d4e5f6071829";
+/// A third Outpost server.
+pub const OUTPOST_C: &str = "op-0c3d4e5f607182930";
+const ACCOUNT: &str = "123456789012";
+
+/// Ids of what was seeded.
+#[derive(Clone, Debug)]
+pub struct Seeded {
+    /// Subnet per Outpost id.
+    pub subnets: BTreeMap<&'static str, String>,
+    /// web-1: protected, templates lt-a (on the failed Outpost) then lt-b.
+    pub web1: String,
+    /// web-2: protected, templates lt-b then lt-c.
+    pub web2: String,
+    /// db-1: on the failed Outpost but not opted in.
+    pub db1: String,
+    /// web-3: protected, on Outpost B (which does not fail).
+    pub web3: String,
+    /// Instance-type target group, port 80, with web-1..3.
+    pub target_group: String,
+    /// The topic the function publishes to.
+    pub topic_arn: String,
+    /// The queue subscribed to the topic.
+    pub queue_url: String,
+}
+
+/// SDK clients pointed at the emulator.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    /// EC2.
+    pub ec2: aws_sdk_ec2::Client,
+    /// ELBv2.
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    /// SNS.
+    pub sns: aws_sdk_sns::Client,
+    /// SQS.
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+impl Clients {
+    /// Clients for `endpoint` with dummy credentials.
+    pub async fn new(endpoint: &str) -> Self {
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "e2e"))
+            .load()
+            .await;
+        Self {
+            ec2: aws_sdk_ec2::Client::new(&config),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
+            sns: aws_sdk_sns::Client::new(&config),
+            sqs: aws_sdk_sqs::Client::new(&config),
+        }
+    }
+}
+
+fn outpost_arn(id: &str) -> String {
+    format!("arn:aws:outposts:us-east-1:{ACCOUNT}:outpost/{id}")
+}
+
+fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build()
+}
+
+/// Seeds the world.
+pub async fn seed(c: &Clients) -> Seeded {
+    let vpc = c.ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
+    let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
+    let mut subnets = BTreeMap::new();
+    for (i, outpost) in [FAILED_OUTPOST, OUTPOST_B, OUTPOST_C].into_iter().enumerate() {
+        let subnet = c
+            .ec2
+            .create_subnet()
+            .vpc_id(&vpc_id)
+            .cidr_block(format!("10.0.{}.0/24", i + 1))
+            .availability_zone("us-east-1a")
+            .outpost_arn(outpost_arn(outpost))
+            .send()
+            .await
+            .unwrap();
+        subnets.insert(outpost, subnet.subnet().unwrap().subnet_id().unwrap().to_owned());
+    }
+    let image = c.ec2.describe_images().send().await.unwrap();
+    let ami = image.images()[0].image_id().unwrap().to_owned();
+
+    let mut templates = BTreeMap::new();
+    for (name, outpost) in [("lt-a", FAILED_OUTPOST), ("lt-b", OUTPOST_B), ("lt-c", OUTPOST_C)] {
+        // Outposts servers: the instance's primary interface, and the LNI at DeviceIndex 1.
+        let nic = |index| {
+            LaunchTemplateInstanceNetworkInterfaceSpecificationRequest::builder()
+                .device_index(index)
+                .subnet_id(&subnets[outpost])
+                .build()
+        };
+        let created = c
+            .ec2
+            .create_launch_template()
+            .launch_template_name(format!("recovery-{name}"))
+            .launch_template_data(
+                RequestLaunchTemplateData::builder()
+                    .image_id(&ami)
+                    .instance_type(InstanceType::T3Micro)
+                    .network_interfaces(nic(0))
+                    .network_interfaces(nic(1))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        templates.insert(name, created.launch_template().unwrap().launch_template_id().unwrap().to_owned());
+    }
+
+    let launch = |name: &'static str, outpost: &'static str, protection: Option<String>| {
+        let subnet = subnets[outpost].clone();
+        let ami = ami.clone();
+        let ec2 = c.ec2.clone();
+        async move {
+            let mut tags = TagSpecification::builder()
+                .resource_type(ResourceType::Instance)
+                .tags(tag("Name", name));
+            if let Some(templates) = protection {
+                tags = tags
+                    .tags(tag("autorestart:enabled", "true"))
+                    .tags(tag("autorestart:recovery-templates", &templates));
+            }
+            let run = ec2
+                .run_instances()
+                .image_id(ami)
+                .instance_type(InstanceType::T3Micro)
+                .subnet_id(subnet)
+                .min_count(1)
+                .max_count(1)
+                .tag_specifications(tags.build())
+                .send()
+                .await
+                .unwrap();
+            run.instances()[0].instance_id().unwrap().to_owned()
+        }
+    };
+    let web1 = launch("web-1", FAILED_OUTPOST, Some(format!("{},{}", templates["lt-a"], templates["lt-b"]))).await;
+    let web2 = launch("web-2", FAILED_OUTPOST, Some(format!("{}:1,{}", templates["lt-b"], templates["lt-c"]))).await;
+    let db1 = launch("db-1", FAILED_OUTPOST, None).await;
+    let web3 = launch("web-3", OUTPOST_B, Some(templates["lt-c"].clone())).await;
+
+    let group = c
+        .elb
+        .create_target_group()
+        .name("web")
+        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+        .port(80)
+        .vpc_id(&vpc_id)
+        .target_type(TargetTypeEnum::Instance)
+        .send()
+        .await
+        .unwrap();
+    let target_group = group.target_groups()[0].target_group_arn().unwrap().to_owned();
+    let mut register = c.elb.register_targets().target_group_arn(&target_group);
+    for id in [&web1, &web2, &web3] {
+        register = register.targets(TargetDescription::builder().id(id).port(80).build());
+    }
+    register.send().await.unwrap();
+
+    let topic = c.sns.create_topic().name("outposts-autorestart").send().await.unwrap();
+    let topic_arn = topic.topic_arn().unwrap().to_owned();
+    let queue = c.sqs.create_queue().queue_name("notices").send().await.unwrap();
+    let queue_url = queue.queue_url().unwrap().to_owned();
+    let queue_arn = c
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone();
+    c.sns
+        .subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .send()
+        .await
+        .unwrap();
+
+    Seeded {
+        subnets,
+        web1,
+        web2,
+        db1,
+        web3,
+        target_group,
+        topic_arn,
+        queue_url,
+    }
+}
+
+/// One instance as the tests compare it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceView {
+    /// Id.
+    pub id: String,
+    /// Name tag.
+    pub name: String,
+    /// State.
+    pub state: String,
+    /// Subnet.
+    pub subnet_id: String,
+    /// All tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The state the tests compare before and after.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct State {
+    /// Every instance that exists (not terminated), by id.
+    pub instances: BTreeMap<String, InstanceView>,
+    /// The target group's registered targets (id, port).
+    pub targets: Vec<(String, i32)>,
+}
+
+impl State {
+    /// Reads the state.
+    pub async fn read(c: &Clients, seeded: &Seeded) -> Self {
+        let described = c
+            .ec2
+            .describe_instances()
+            .filters(
+                Filter::builder()
+                    .name("instance-state-name")
+                    .values("pending")
+                    .values("running")
+                    .values("stopped")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let mut instances = BTreeMap::new();
+        for reservation in described.reservations() {
+            for i in reservation.instances() {
+                let tags: BTreeMap<String, String> = i
+                    .tags()
+                    .iter()
+                    .map(|t| (t.key().unwrap().to_owned(), t.value().unwrap_or_default().to_owned()))
+                    .collect();
+                let view = InstanceView {
+                    id: i.instance_id().unwrap().to_owned(),
+                    name: tags.get("Name").cloned().unwrap_or_default(),
+                    state: i.state().and_then(|s| s.name()).map(|n| n.as_str().to_owned()).unwrap_or_default(),
+                    subnet_id: i.subnet_id().unwrap_or_default().to_owned(),
+                    tags,
+                };
+                instances.insert(view.id.clone(), view);
+            }
+        }
+        let health = c
+            .elb
+            .describe_target_health()
+            .target_group_arn(&seeded.target_group)
+            .send()
+            .await
+            .unwrap();
+        let mut targets: Vec<(String, i32)> = health
+            .target_health_descriptions()
+            .iter()
+            .filter_map(|d| d.target())
+            .map(|t| (t.id().unwrap().to_owned(), t.port().unwrap_or_default()))
+            .collect();
+        targets.sort();
+        Self { instances, targets }
+    }
+
+    /// Live instances tagged as replacements of `original`.
+    pub fn replacements_of(&self, original: &str) -> Vec<&InstanceView> {
+        self.instances
+            .values()
+            .filter(|i| i.tags.get("autorestart:replacement-of").map(String::as_str) == Some(original))
+            .collect()
+    }
+
+    /// A readable table: instances per Outpost server, then the target group.
+    pub fn render(&self, seeded: &Seeded) -> String {
+        let mut text = String::new();
+        for (outpost, subnet) in &seeded.subnets {
+            let _ = writeln!(text, "  Outpost server {outpost} ({subnet}):");
+            for i in self.instances.values().filter(|i| &i.subnet_id == subnet) {
+                let protected = if i.tags.get("autorestart:enabled").map(String::as_str) == Some("true") {
+                    "protected"
+                } else {
+                    "not opted in"
+                };
+                let mut notes = String::new();
+                if let Some(r) = i.tags.get("autorestart:replaced-by") {
+                    let _ = write!(notes, ", replaced by {r}");
+                }
+                if let Some(o) = i.tags.get("autorestart:replacement-of") {
+                    let _ = write!(notes, ", replacement of {o}");
+                }
+                let _ = writeln!(text, "    {:<6} {}  {}  {protected}{notes}", i.name, i.id, i.state);
+            }
+        }
+        let _ = writeln!(text, "  Target group web (port 80):");
+        for (id, port) in &self.targets {
+            let name = self.instances.get(id).map(|i| i.name.as_str()).unwrap_or("?");
+            let _ = writeln!(text, "    {id}:{port}  ({name})");
+        }
+        text
+    }
+}
+
+/// Drains the queue subscribed to the topic: each SNS envelope's Subject and Message.
+pub async fn notices(c: &Clients, seeded: &Seeded) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    loop {
+        let received = c
+            .sqs
+            .receive_message()
+            .queue_url(&seeded.queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        if received.messages().is_empty() {
+            return found;
+        }
+        for message in received.messages() {
+            let envelope: serde_json::Value = serde_json::from_str(message.body().unwrap()).unwrap();
+            found.push((
+                envelope["Subject"].as_str().unwrap_or_default().to_owned(),
+                envelope["Message"].as_str().unwrap_or_default().to_owned(),
+            ));
+            c.sqs
+                .delete_message()
+                .queue_url(&seeded.queue_url)
+                .receipt_handle(message.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
