@@ -2,7 +2,7 @@
 //! replacement the way the original was registered, wait (bounded) for it to be healthy,
 //! then deregister the original.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -47,10 +47,20 @@ pub fn plan_moves(memberships: &[Membership], pairs: &[(&Instance, &Instance)]) 
         .iter()
         .map(|m| (m.target_group_arn.as_str(), m.target.id.as_str(), m.target.port))
         .collect();
+    // Index the registrations by target id, so each original costs a few lookups, not a scan.
+    let mut by_target: HashMap<&str, Vec<&Membership>> = HashMap::new();
+    for membership in memberships {
+        by_target.entry(membership.target.id.as_str()).or_default().push(membership);
+    }
     let mut moves = Vec::new();
     let mut unmovable = Vec::new();
     for (original, replacement) in pairs {
-        for membership in memberships {
+        let by_id = by_target.get(original.id.as_str()).into_iter().flatten();
+        let by_ip = original
+            .addresses
+            .iter()
+            .flat_map(|a| by_target.get(a.ip.as_str()).into_iter().flatten());
+        for membership in by_id.chain(by_ip) {
             let to_id = match membership.kind {
                 TargetKind::Instance if membership.target.id == original.id => replacement.id.clone(),
                 TargetKind::Ip => match original.device_index_of(&membership.target.id) {

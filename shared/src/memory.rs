@@ -1,7 +1,7 @@
 //! An in-memory AWS implementing every port: the agent's flow tests and the benchmark run on it.
 //! Each call can wait a simulated latency first, and every call is logged.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ pub struct World {
     /// Errors to answer, by operation name (e.g. `RunInstances`), each used once, in order.
     pub failures: HashMap<&'static str, Vec<AwsError>>,
     /// Target groups: kind and registered targets.
-    pub target_groups: BTreeMap<String, (TargetKind, Vec<Target>)>,
+    pub target_groups: BTreeMap<String, (TargetKind, BTreeSet<Target>)>,
     /// Health answered for registered targets, by target id.
     pub health: HashMap<String, String>,
     /// Health of targets absent from `health`; `healthy` when none.
@@ -120,11 +120,12 @@ impl Compute for InMemoryAws {
     }
 
     async fn replacements_of(&self, originals: &[String]) -> Result<Vec<Instance>, AwsError> {
+        let originals: HashSet<&str> = originals.iter().map(String::as_str).collect();
         self.call("DescribeInstances", |w| {
             Ok(w.instances
                 .values()
                 .filter(|i| i.state != "terminated")
-                .filter(|i| i.tag(tags::REPLACEMENT_OF).is_some_and(|o| originals.iter().any(|x| x == o)))
+                .filter(|i| i.tag(tags::REPLACEMENT_OF).is_some_and(|o| originals.contains(o)))
                 .cloned()
                 .collect())
         })
@@ -222,11 +223,7 @@ impl LoadBalancing for InMemoryAws {
     async fn register(&self, target_group_arn: &str, targets: &[Target]) -> Result<(), AwsError> {
         self.call("RegisterTargets", |w| {
             let (_, registered) = w.target_groups.get_mut(target_group_arn).ok_or_else(|| not_found(target_group_arn))?;
-            for t in targets {
-                if !registered.contains(t) {
-                    registered.push(t.clone());
-                }
-            }
+            registered.extend(targets.iter().cloned());
             Ok(())
         })
         .await
@@ -255,7 +252,9 @@ impl LoadBalancing for InMemoryAws {
     async fn deregister(&self, target_group_arn: &str, targets: &[Target]) -> Result<(), AwsError> {
         self.call("DeregisterTargets", |w| {
             let (_, registered) = w.target_groups.get_mut(target_group_arn).ok_or_else(|| not_found(target_group_arn))?;
-            registered.retain(|t| !targets.contains(t));
+            for t in targets {
+                registered.remove(t);
+            }
             Ok(())
         })
         .await

@@ -1,5 +1,7 @@
 //! The typed summary of one alarm handled: what the handler returns and the notice reports.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use crate::alarm::{IncidentId, OutpostId};
@@ -178,6 +180,10 @@ pub fn instance_reports(
     unmovable: &[Unmovable],
     would_move: &[Membership],
 ) -> Vec<InstanceReport> {
+    let mut moves_of: HashMap<&str, Vec<&MoveOutcome>> = HashMap::new();
+    for m in moves {
+        moves_of.entry(m.planned.original_id.as_str()).or_default().push(m);
+    }
     outcomes
         .iter()
         .map(|o| {
@@ -231,9 +237,10 @@ pub fn instance_reports(
                     report.advice = Some(advice.clone());
                 }
             }
-            report.target_groups = moves
-                .iter()
-                .filter(|m| m.planned.original_id == o.original.id)
+            report.target_groups = moves_of
+                .get(o.original.id.as_str())
+                .into_iter()
+                .flatten()
                 .map(|m| TargetGroupReport {
                     target_group_arn: m.planned.target_group_arn.clone(),
                     from: m.planned.from.id.clone(),

@@ -58,10 +58,10 @@ fn world() -> World {
         TG_WEB.into(),
         (
             TargetKind::Instance,
-            vec![target("i-web1", 80), target("i-web2", 80), target("i-elsewhere", 80)],
+            [target("i-web1", 80), target("i-web2", 80), target("i-elsewhere", 80)].into(),
         ),
     );
-    w.target_groups.insert(TG_IP.into(), (TargetKind::Ip, vec![target(&web1_ip, 8080)]));
+    w.target_groups.insert(TG_IP.into(), (TargetKind::Ip, [target(&web1_ip, 8080)].into()));
     w
 }
 
@@ -135,7 +135,7 @@ async fn recovers_each_protected_instance_once_moves_membership_and_notifies() {
         assert!(!web_ids.contains(&"i-web1") && !web_ids.contains(&"i-web2"));
         assert!(web_ids.contains(&"i-elsewhere"), "untouched");
         let api = &w.target_groups[TG_IP].1;
-        assert_eq!(api, &vec![target(&r1.addresses[0].ip, 8080)], "IP target moved to the replacement's IP");
+        assert_eq!(api, &[target(&r1.addresses[0].ip, 8080)].into(), "IP target moved to the replacement's IP");
 
         assert_eq!(w.published.len(), 1);
         let notice = &w.published[0];

@@ -67,10 +67,14 @@ impl Drop for Function {
 /// The built binary: `AUTORESTART_BIN_DIR`, else the target directory this test runs from.
 pub fn binary_path(binary: &str) -> PathBuf {
     let dir = std::env::var_os("AUTORESTART_BIN_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        // target/<profile>/deps/<test> -> target/<profile>
+        // A test runs from target/<profile>/deps, a binary from target/<profile>.
         let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap().to_path_buf();
-        if profile_dir.join(binary).exists() { profile_dir } else { workspace_root().join("target/debug") }
+        exe.ancestors()
+            .skip(1)
+            .take(2)
+            .find(|dir| dir.join(binary).exists())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace_root().join("target/debug"))
     });
     let path = dir.join(binary);
     assert!(

@@ -26,6 +26,10 @@ const ACCOUNT: &str = "123456789012";
 pub struct Seeded {
     /// Subnet per Outpost id.
     pub subnets: BTreeMap<&'static str, String>,
+    /// Launch template ids: lt-a (on the failed Outpost), lt-b, lt-c.
+    pub templates: BTreeMap<&'static str, String>,
+    /// An image the templates use.
+    pub image_id: String,
     /// web-1: protected, templates lt-a (on the failed Outpost) then lt-b.
     pub web1: String,
     /// web-2: protected, templates lt-b then lt-c.
@@ -205,6 +209,8 @@ pub async fn seed(c: &Clients) -> Seeded {
 
     Seeded {
         subnets,
+        templates,
+        image_id: ami,
         web1,
         web2,
         db1,
@@ -213,6 +219,41 @@ pub async fn seed(c: &Clients) -> Seeded {
         topic_arn,
         queue_url,
     }
+}
+
+/// Adds `count` protected instances on the failed Outpost (template lt-b), registered in the
+/// target group; for measurements at scale.
+pub async fn add_protected(c: &Clients, seeded: &Seeded, count: i32) -> Vec<String> {
+    let launched = c
+        .ec2
+        .run_instances()
+        .image_id(&seeded.image_id)
+        .instance_type(InstanceType::T3Micro)
+        .subnet_id(&seeded.subnets[FAILED_OUTPOST])
+        .min_count(count)
+        .max_count(count)
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::Instance)
+                .tags(tag("Name", "app"))
+                .tags(tag("autorestart:enabled", "true"))
+                .tags(tag("autorestart:recovery-templates", &seeded.templates["lt-b"]))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ids: Vec<String> = launched
+        .instances()
+        .iter()
+        .map(|i| i.instance_id().unwrap().to_owned())
+        .collect();
+    let mut register = c.elb.register_targets().target_group_arn(&seeded.target_group);
+    for id in &ids {
+        register = register.targets(TargetDescription::builder().id(id).port(80).build());
+    }
+    register.send().await.unwrap();
+    ids
 }
 
 /// One instance as the tests compare it.
