@@ -85,7 +85,7 @@ async fn run(n: usize, concurrency: usize) -> (Duration, usize) {
             poll_interval: Duration::from_secs(1),
         },
     };
-    let agent = Agent::new(&aws, &aws, &aws, settings);
+    let agent = Agent::new(&aws, &aws, &aws, &aws, settings);
     let started = Instant::now();
     let report = agent.handle(&outage()).await.expect("recovery");
     let makespan = started.elapsed();

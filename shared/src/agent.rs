@@ -11,7 +11,9 @@ use crate::balancing::{self, HealthWait, MoveOutcome, Unmovable};
 use crate::error::AwsError;
 use crate::inventory::Instance;
 use crate::plan::{self, Decision, Snapshot};
-use crate::ports::{Compute, LoadBalancing, Membership, Notifier, TargetGroupScope};
+use crate::drs::{self, DrsSnapshot, PlannedDrs};
+use crate::drs_recovery;
+use crate::ports::{Compute, DisasterRecovery, LoadBalancing, Membership, Notifier, TargetGroupScope};
 use crate::recovery::{self, Execution, InstanceOutcome};
 use crate::report::{self, Action, AlarmReport, Mode, Notification};
 use crate::{notice, tags};
@@ -41,26 +43,28 @@ pub enum AgentError {
         /// The publish error.
         #[source]
         error: AwsError,
-        /// What was done.
-        report: Box<AlarmReport>,
+        /// What was done, as the report's JSON.
+        report: serde_json::Value,
     },
 }
 
-/// The agent over its three ports.
-pub struct Agent<C, L, N> {
-    compute: C,
-    balancer: L,
-    notifier: N,
-    settings: Settings,
+/// The agent over its four ports.
+pub struct Agent<C, L, N, D> {
+    pub(crate) compute: C,
+    pub(crate) balancer: L,
+    pub(crate) notifier: N,
+    pub(crate) drs: D,
+    pub(crate) settings: Settings,
 }
 
-impl<C: Compute, L: LoadBalancing, N: Notifier> Agent<C, L, N> {
+impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L, N, D> {
     /// An agent over the given AWS ports.
-    pub fn new(compute: C, balancer: L, notifier: N, settings: Settings) -> Self {
+    pub fn new(compute: C, balancer: L, notifier: N, drs: D, settings: Settings) -> Self {
         Self {
             compute,
             balancer,
             notifier,
+            drs,
             settings,
         }
     }
@@ -107,25 +111,13 @@ impl<C: Compute, L: LoadBalancing, N: Notifier> Agent<C, L, N> {
     ) -> Result<AlarmReport, AgentError> {
         let instances = self.compute.protected_instances_on(outpost).await.map_err(AgentError::Read)?;
         info!(%outpost, protected = instances.len(), "found protected instances");
-        let ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
-        let templates = plan::templates_named_by(&instances);
-        let (replacements, targets) = if instances.is_empty() {
-            (Vec::new(), Vec::new())
-        } else {
-            futures::try_join!(
-                self.compute.replacements_of(&ids),
-                self.compute.template_targets(&templates)
-            )
-            .map_err(AgentError::Read)?
-        };
-        let targets: HashMap<_, _> = targets.into_iter().collect();
-        let planned = plan::plan_recovery(&Snapshot {
-            outpost,
-            incident,
-            instances: &instances,
-            replacements: &replacements,
-            template_targets: &targets,
-        });
+        let (template_instances, drs_instances): (Vec<Instance>, Vec<Instance>) =
+            instances.into_iter().partition(|i| !plan::uses_drs(i));
+        let (planned, drs_planned) = futures::try_join!(
+            self.plan_templates(outpost, incident, &template_instances),
+            self.plan_drs(outpost, incident, &drs_instances)
+        )
+        .map_err(AgentError::Read)?;
         let execution = match self.settings.mode {
             Mode::Recover => Execution::Live,
             Mode::NotifyOnly => Execution::DryRun,
@@ -135,8 +127,10 @@ impl<C: Compute, L: LoadBalancing, N: Notifier> Agent<C, L, N> {
             .any(|p| !matches!(p.decision, Decision::Unrecoverable { .. }));
 
         // Target groups are read while the launches run: neither waits for the other.
-        let (outcomes, memberships) = futures::join!(
-            recovery::execute(&self.compute, incident, planned, self.settings.concurrency, execution),
+        let concurrency = self.settings.concurrency;
+        let (template_outcomes, drs_outcomes, memberships) = futures::join!(
+            recovery::execute(&self.compute, incident, planned, concurrency, execution),
+            drs_recovery::execute_drs(&self.compute, &self.drs, incident, drs_planned, concurrency, execution),
             async {
                 if needs_balancing {
                     Some(self.balancer.memberships(&self.settings.target_groups).await)
@@ -145,6 +139,9 @@ impl<C: Compute, L: LoadBalancing, N: Notifier> Agent<C, L, N> {
                 }
             }
         );
+        let mut outcomes = template_outcomes;
+        outcomes.extend(drs_outcomes);
+        outcomes.sort_by(|a, b| a.original.id.cmp(&b.original.id));
         let memberships = match memberships {
             Some(Ok(memberships)) => memberships,
             Some(Err(error)) => {
@@ -172,7 +169,10 @@ impl<C: Compute, L: LoadBalancing, N: Notifier> Agent<C, L, N> {
             .collect();
         let anything_new = report.instances.is_empty()
             || !unreported.is_empty()
-            || report.instances.iter().any(|i| i.failed() || i.outcome == "would-launch")
+            || report
+                .instances
+                .iter()
+                .any(|i| i.failed() || matches!(i.outcome, "would-launch" | "would-start-drs" | "drs-recovery-started"))
             || moves.iter().any(|m| !m.planned.already_registered || m.deregistered)
             || !unmovable.is_empty()
             || !report.load_balancing_errors.is_empty();
@@ -187,6 +187,59 @@ impl<C: Compute, L: LoadBalancing, N: Notifier> Agent<C, L, N> {
         };
         let report = self.publish(report, &tag_after).await?;
         Ok(report)
+    }
+
+    /// Reads what the template strategy needs and plans it.
+    async fn plan_templates(
+        &self,
+        outpost: &OutpostId,
+        incident: &IncidentId,
+        instances: &[Instance],
+    ) -> Result<Vec<plan::PlannedInstance>, AwsError> {
+        if instances.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
+        let templates = plan::templates_named_by(instances);
+        let (replacements, targets) = futures::try_join!(
+            self.compute.instances_tagged(tags::REPLACEMENT_OF, &ids),
+            self.compute.template_targets(&templates)
+        )?;
+        let targets: HashMap<_, _> = targets.into_iter().collect();
+        Ok(plan::plan_recovery(&Snapshot {
+            outpost,
+            incident,
+            instances,
+            replacements: &replacements,
+            template_targets: &targets,
+        }))
+    }
+
+    /// Reads what the DRS strategy needs and plans it; no DRS call without DRS-protected instances.
+    async fn plan_drs(
+        &self,
+        outpost: &OutpostId,
+        incident: &IncidentId,
+        instances: &[Instance],
+    ) -> Result<Vec<PlannedDrs>, AwsError> {
+        if instances.is_empty() {
+            return Ok(Vec::new());
+        }
+        let target_tag = [drs::TARGET_TAG_VALUE.to_owned()];
+        let (servers, targets, active_jobs) = futures::try_join!(
+            self.drs.source_servers(&[]),
+            self.compute.instances_tagged(drs::TARGET_TAG_KEY, &target_tag),
+            self.drs.active_jobs()
+        )?;
+        info!(servers = servers.len(), targets = targets.len(), "read DRS source servers and launch targets");
+        Ok(drs::plan_drs(&DrsSnapshot {
+            outpost,
+            incident,
+            instances,
+            servers: &servers,
+            targets: &targets,
+            active_jobs: &active_jobs,
+        }))
     }
 
     async fn move_memberships(
@@ -225,7 +278,7 @@ impl<C: Compute, L: LoadBalancing, N: Notifier> Agent<C, L, N> {
                 warn!(%error, "notification failed");
                 return Err(AgentError::Notify {
                     error,
-                    report: Box::new(report),
+                    report: serde_json::to_value(&report).unwrap_or_default(),
                 });
             }
         }

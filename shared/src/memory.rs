@@ -6,10 +6,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::alarm::OutpostId;
+use crate::drs::{ActiveJob, JobFailure, LaunchSettings, LaunchUpdate, RecoveryInstance, SourceServer};
 use crate::error::AwsError;
 use crate::inventory::{Instance, PrivateAddress, TemplateTarget};
 use crate::ports::{
-    Compute, LaunchRequest, LoadBalancing, Membership, Notice, Notifier, Target, TargetGroupScope, TargetKind,
+    Compute, DisasterRecovery, LaunchRequest, LoadBalancing, Membership, Notice, Notifier, Target, TargetGroupScope, TargetKind,
     TargetState,
 };
 use crate::tags::{self, TemplateRef};
@@ -37,6 +38,16 @@ pub struct World {
     pub published: Vec<Notice>,
     /// Every call, in order.
     pub calls: Vec<&'static str>,
+    /// DRS source servers.
+    pub drs_servers: Vec<SourceServer>,
+    /// DRS launch configurations by source server.
+    pub drs_settings: HashMap<String, LaunchSettings>,
+    /// DRS jobs: id, servers, and whether finished.
+    pub drs_jobs: Vec<(ActiveJob, bool)>,
+    /// DRS recovery instances by (source server, job).
+    pub drs_recovery_instances: HashMap<(String, String), RecoveryInstance>,
+    /// DRS job-log failures by job.
+    pub drs_failures: HashMap<String, Vec<JobFailure>>,
     tokens: HashMap<String, String>,
     next_id: u64,
 }
@@ -119,13 +130,25 @@ impl Compute for InMemoryAws {
         .await
     }
 
-    async fn replacements_of(&self, originals: &[String]) -> Result<Vec<Instance>, AwsError> {
-        let originals: HashSet<&str> = originals.iter().map(String::as_str).collect();
+    async fn instances_tagged(&self, key: &str, values: &[String]) -> Result<Vec<Instance>, AwsError> {
+        let values: HashSet<&str> = values.iter().map(String::as_str).collect();
         self.call("DescribeInstances", |w| {
             Ok(w.instances
                 .values()
                 .filter(|i| i.state != "terminated")
-                .filter(|i| i.tag(tags::REPLACEMENT_OF).is_some_and(|o| originals.contains(o)))
+                .filter(|i| i.tag(key).is_some_and(|v| values.contains(v)))
+                .cloned()
+                .collect())
+        })
+        .await
+    }
+
+    async fn instances(&self, ids: &[String]) -> Result<Vec<Instance>, AwsError> {
+        self.call("DescribeInstances", |w| {
+            Ok(ids
+                .iter()
+                .filter_map(|id| w.instances.get(id))
+                .filter(|i| i.state != "terminated")
                 .cloned()
                 .collect())
         })
@@ -268,6 +291,80 @@ impl Notifier for InMemoryAws {
             Ok(format!("msg-{}", w.published.len()))
         })
         .await
+    }
+}
+
+impl DisasterRecovery for InMemoryAws {
+    async fn source_servers(&self, ids: &[String]) -> Result<Vec<SourceServer>, AwsError> {
+        self.call("DescribeSourceServers", |w| {
+            Ok(w.drs_servers
+                .iter()
+                .filter(|s| ids.is_empty() || ids.contains(&s.id))
+                .cloned()
+                .collect())
+        })
+        .await
+    }
+
+    async fn launch_settings(&self, source_server_id: &str) -> Result<LaunchSettings, AwsError> {
+        self.call("GetLaunchConfiguration", |w| {
+            Ok(w.drs_settings.get(source_server_id).cloned().unwrap_or_default())
+        })
+        .await
+    }
+
+    async fn update_launch_settings(&self, source_server_id: &str, update: &LaunchUpdate) -> Result<(), AwsError> {
+        self.call("UpdateLaunchConfiguration", |w| {
+            let settings = w.drs_settings.entry(source_server_id.to_owned()).or_default();
+            match update {
+                LaunchUpdate::Prepare => {
+                    settings.copy_private_ip = Some(false);
+                    settings.copy_tags = Some(false);
+                    settings.right_sizing = Some("NONE".into());
+                }
+                LaunchUpdate::LaunchInto { instance_id } => settings.launch_into = Some(instance_id.clone()),
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn active_jobs(&self) -> Result<Vec<ActiveJob>, AwsError> {
+        self.call("DescribeJobs", |w| {
+            Ok(w.drs_jobs
+                .iter()
+                .filter(|(_, done)| !done)
+                .map(|(job, _)| job.clone())
+                .collect())
+        })
+        .await
+    }
+
+    async fn start_recovery(&self, source_server_ids: &[String], _drill: bool) -> Result<String, AwsError> {
+        self.call("StartRecovery", |w| {
+            let job_id = format!("drsjob-{:017x}", w.drs_jobs.len() + 1);
+            let job = ActiveJob {
+                job_id: job_id.clone(),
+                source_server_ids: source_server_ids.to_vec(),
+            };
+            w.drs_jobs.push((job, false));
+            Ok(job_id)
+        })
+        .await
+    }
+
+    async fn recovery_instance(&self, source_server_id: &str, job_id: &str) -> Result<Option<RecoveryInstance>, AwsError> {
+        self.call("DescribeRecoveryInstances", |w| {
+            Ok(w.drs_recovery_instances
+                .get(&(source_server_id.to_owned(), job_id.to_owned()))
+                .cloned())
+        })
+        .await
+    }
+
+    async fn job_failures(&self, job_id: &str, _source_server_id: &str) -> Result<Vec<JobFailure>, AwsError> {
+        self.call("DescribeJobLogItems", |w| Ok(w.drs_failures.get(job_id).cloned().unwrap_or_default()))
+            .await
     }
 }
 

@@ -66,7 +66,11 @@ fn subject(report: &AlarmReport, outpost: &str) -> String {
     let line = match (report.action, report.mode) {
         (Action::Recovery, Mode::Recover) => {
             let recovered = count("recovered") + count("already-recovered");
+            let drs = count("drs-recovery-started") + count("drs-already-started");
             let mut line = format!("Outpost {outpost} down: {recovered} recovered");
+            if drs > 0 {
+                let _ = write!(line, ", {drs} DRS started");
+            }
             if failed > 0 {
                 let _ = write!(line, ", {failed} FAILED");
             }
@@ -107,10 +111,13 @@ fn recovery_text(report: &AlarmReport, outpost: &str) -> String {
             "\nNo instance on this Outpost is opted in (tag autorestart:enabled=true): nothing to recover."
         );
     }
-    let sections: [(&str, &str); 4] = [
+    let sections: [(&str, &str); 7] = [
         ("recovered", "Recovered now"),
         ("already-recovered", "Recovered earlier (replacement already running)"),
+        ("drs-recovery-started", "DRS recovery started (a second notice follows when DRS reports the launch)"),
+        ("drs-already-started", "DRS recovery already running"),
         ("would-launch", "Would recover"),
+        ("would-start-drs", "Would start DRS recovery"),
         ("failed", "NOT RECOVERED"),
     ];
     for (outcome, title) in sections {
@@ -152,6 +159,15 @@ fn describe_instance(text: &mut String, i: &InstanceReport) {
     }
     if let Some(template) = &i.template {
         let _ = write!(text, " from {template}");
+    }
+    if let Some(server) = &i.source_server_id {
+        let _ = write!(text, " via DRS source server {server}");
+    }
+    if let Some(target) = &i.launch_target_id {
+        let _ = write!(text, " into {target}");
+    }
+    if let Some(job) = &i.drs_job_id {
+        let _ = write!(text, " (job {job})");
     }
     if let Some(subnet) = &i.subnet_id {
         let _ = write!(text, " in {subnet}");

@@ -91,9 +91,18 @@ pub fn templates_named_by(instances: &[Instance]) -> Vec<TemplateRef> {
     all
 }
 
-/// Decides, for each protected instance in id order, what to do.
+/// Whether an instance is recovered through DRS (`autorestart:strategy=drs`).
+pub fn uses_drs(instance: &Instance) -> bool {
+    tags::parse_strategy(instance.tag(tags::STRATEGY)) == Ok(tags::Strategy::Drs)
+}
+
+/// Decides, for each protected instance in id order that is not DRS-protected, what to do.
 pub fn plan_recovery(snapshot: &Snapshot<'_>) -> Vec<PlannedInstance> {
-    let mut instances: Vec<&Instance> = snapshot.instances.iter().filter(|i| i.is_opted_in()).collect();
+    let mut instances: Vec<&Instance> = snapshot
+        .instances
+        .iter()
+        .filter(|i| i.is_opted_in() && !uses_drs(i))
+        .collect();
     instances.sort_by(|a, b| a.id.cmp(&b.id));
     instances
         .into_iter()
@@ -105,6 +114,12 @@ pub fn plan_recovery(snapshot: &Snapshot<'_>) -> Vec<PlannedInstance> {
 }
 
 fn decide(snapshot: &Snapshot<'_>, original: &Instance) -> Decision {
+    if let Err(reason) = tags::parse_strategy(original.tag(tags::STRATEGY)) {
+        return Decision::Unrecoverable {
+            reason,
+            skipped: Vec::new(),
+        };
+    }
     if let Some(replacement) = live_replacement(snapshot.replacements, original) {
         return Decision::AlreadyRecovered {
             replacement: replacement.clone(),

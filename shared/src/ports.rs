@@ -4,6 +4,7 @@
 use std::future::Future;
 
 use crate::alarm::OutpostId;
+use crate::drs::{ActiveJob, JobFailure, LaunchSettings, LaunchUpdate, RecoveryInstance, SourceServer};
 use crate::error::AwsError;
 use crate::inventory::{Instance, TemplateTarget};
 use crate::tags::TemplateRef;
@@ -27,17 +28,21 @@ pub trait Compute: Sync {
         outpost: &OutpostId,
     ) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
 
-    /// Instances (not terminated) tagged as replacements of any of `originals`.
-    fn replacements_of(
-        &self,
-        originals: &[String],
-    ) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
-
     /// Where each template would launch, or why it cannot be used.
     fn template_targets(
         &self,
         templates: &[TemplateRef],
     ) -> impl Future<Output = Result<Vec<(TemplateRef, TemplateTarget)>, AwsError>> + Send;
+
+    /// Instances (not terminated) carrying tag `key` with any of `values`, Outposts filled in.
+    fn instances_tagged(
+        &self,
+        key: &str,
+        values: &[String],
+    ) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
+
+    /// The instances with these ids that exist (not terminated), Outposts filled in.
+    fn instances(&self, ids: &[String]) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
 
     /// Launches one instance from a template; the instance as EC2 returned it.
     fn launch(&self, request: &LaunchRequest) -> impl Future<Output = Result<Instance, AwsError>> + Send;
@@ -48,6 +53,46 @@ pub trait Compute: Sync {
         instance_ids: &[String],
         tags: &[(String, String)],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// AWS Elastic Disaster Recovery, as the recovery uses it.
+pub trait DisasterRecovery: Sync {
+    /// Source servers, every page read: these ids, or all when empty.
+    fn source_servers(&self, ids: &[String]) -> impl Future<Output = Result<Vec<SourceServer>, AwsError>> + Send;
+
+    /// A source server's launch configuration.
+    fn launch_settings(&self, source_server_id: &str) -> impl Future<Output = Result<LaunchSettings, AwsError>> + Send;
+
+    /// Applies one launch-configuration update.
+    fn update_launch_settings(
+        &self,
+        source_server_id: &str,
+        update: &LaunchUpdate,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Launch jobs not completed.
+    fn active_jobs(&self) -> impl Future<Output = Result<Vec<ActiveJob>, AwsError>> + Send;
+
+    /// Starts one recovery (or drill) job for at most 100 servers; the job id.
+    fn start_recovery(
+        &self,
+        source_server_ids: &[String],
+        drill: bool,
+    ) -> impl Future<Output = Result<String, AwsError>> + Send;
+
+    /// The instance a job launched for a source server.
+    fn recovery_instance(
+        &self,
+        source_server_id: &str,
+        job_id: &str,
+    ) -> impl Future<Output = Result<Option<RecoveryInstance>, AwsError>> + Send;
+
+    /// The failing events of a job's log for a source server, every page read.
+    fn job_failures(
+        &self,
+        job_id: &str,
+        source_server_id: &str,
+    ) -> impl Future<Output = Result<Vec<JobFailure>, AwsError>> + Send;
 }
 
 /// How a target group names its targets.
@@ -147,14 +192,17 @@ impl<T: Compute> Compute for &T {
     fn protected_instances_on(&self, outpost: &OutpostId) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send {
         (**self).protected_instances_on(outpost)
     }
-    fn replacements_of(&self, originals: &[String]) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send {
-        (**self).replacements_of(originals)
-    }
     fn template_targets(
         &self,
         templates: &[TemplateRef],
     ) -> impl Future<Output = Result<Vec<(TemplateRef, TemplateTarget)>, AwsError>> + Send {
         (**self).template_targets(templates)
+    }
+    fn instances_tagged(&self, key: &str, values: &[String]) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send {
+        (**self).instances_tagged(key, values)
+    }
+    fn instances(&self, ids: &[String]) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send {
+        (**self).instances(ids)
     }
     fn launch(&self, request: &LaunchRequest) -> impl Future<Output = Result<Instance, AwsError>> + Send {
         (**self).launch(request)
@@ -186,5 +234,41 @@ impl<T: LoadBalancing> LoadBalancing for &T {
 impl<T: Notifier> Notifier for &T {
     fn publish(&self, notice: &Notice) -> impl Future<Output = Result<String, AwsError>> + Send {
         (**self).publish(notice)
+    }
+}
+
+impl<T: DisasterRecovery> DisasterRecovery for &T {
+    fn source_servers(&self, ids: &[String]) -> impl Future<Output = Result<Vec<SourceServer>, AwsError>> + Send {
+        (**self).source_servers(ids)
+    }
+    fn launch_settings(&self, source_server_id: &str) -> impl Future<Output = Result<LaunchSettings, AwsError>> + Send {
+        (**self).launch_settings(source_server_id)
+    }
+    fn update_launch_settings(
+        &self,
+        source_server_id: &str,
+        update: &LaunchUpdate,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).update_launch_settings(source_server_id, update)
+    }
+    fn active_jobs(&self) -> impl Future<Output = Result<Vec<ActiveJob>, AwsError>> + Send {
+        (**self).active_jobs()
+    }
+    fn start_recovery(&self, source_server_ids: &[String], drill: bool) -> impl Future<Output = Result<String, AwsError>> + Send {
+        (**self).start_recovery(source_server_ids, drill)
+    }
+    fn recovery_instance(
+        &self,
+        source_server_id: &str,
+        job_id: &str,
+    ) -> impl Future<Output = Result<Option<RecoveryInstance>, AwsError>> + Send {
+        (**self).recovery_instance(source_server_id, job_id)
+    }
+    fn job_failures(
+        &self,
+        job_id: &str,
+        source_server_id: &str,
+    ) -> impl Future<Output = Result<Vec<JobFailure>, AwsError>> + Send {
+        (**self).job_failures(job_id, source_server_id)
     }
 }

@@ -49,6 +49,31 @@ pub enum Outcome {
         /// Further alternates, in order.
         fallbacks: Vec<TemplateRef>,
     },
+    /// A DRS recovery job was started for the instance's source server.
+    DrsStarted {
+        /// The job.
+        job_id: String,
+        /// The source server.
+        source_server_id: String,
+        /// The stopped instance DRS launches into.
+        target_id: String,
+        /// Launch-configuration updates applied first.
+        updates: Vec<crate::drs::LaunchUpdate>,
+    },
+    /// A DRS recovery job runs already.
+    DrsAlreadyStarted {
+        /// The job.
+        job_id: String,
+    },
+    /// Notify-only mode: DRS recovery would start.
+    WouldStartDrs {
+        /// The source server.
+        source_server_id: String,
+        /// The stopped instance DRS would launch into.
+        target_id: String,
+        /// Launch-configuration updates that would be applied first.
+        updates: Vec<crate::drs::LaunchUpdate>,
+    },
     /// No replacement; the reason and advice say what to do.
     Failed {
         /// What went wrong.
@@ -107,6 +132,17 @@ pub async fn execute<C: Compute>(
         .buffered(concurrency.max(1))
         .collect()
         .await
+}
+
+/// An outcome that is a failure, before anything else is known.
+pub(crate) fn failed(original: Instance, reason: String, kind: Option<ErrorKind>, advice: String) -> InstanceOutcome {
+    InstanceOutcome {
+        original,
+        outcome: Outcome::Failed { reason, kind, advice },
+        skipped: Vec::new(),
+        attempts: Vec::new(),
+        warnings: Vec::new(),
+    }
 }
 
 async fn recover_one<C: Compute>(

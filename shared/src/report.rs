@@ -102,7 +102,10 @@ pub struct InstanceReport {
     pub instance_id: String,
     /// Its Name tag, or its id.
     pub name: String,
-    /// `recovered`, `already-recovered`, `would-launch` or `failed`.
+    /// `template` or `drs`.
+    pub strategy: &'static str,
+    /// `recovered`, `already-recovered`, `would-launch`, `drs-recovery-started`,
+    /// `drs-already-started`, `would-start-drs` or `failed`.
     pub outcome: &'static str,
     /// The replacement's id.
     pub replacement_id: Option<String>,
@@ -114,6 +117,14 @@ pub struct InstanceReport {
     pub outpost_arn: Option<String>,
     /// Further alternates (notify-only).
     pub fallbacks: Vec<String>,
+    /// DRS: the recovery job.
+    pub drs_job_id: Option<String>,
+    /// DRS: the source server.
+    pub source_server_id: Option<String>,
+    /// DRS: the stopped instance launched into.
+    pub launch_target_id: Option<String>,
+    /// DRS: launch-configuration updates applied (or that would be).
+    pub launch_updates: Vec<crate::drs::LaunchUpdate>,
     /// Target-group memberships moved, or that would move.
     pub target_groups: Vec<TargetGroupReport>,
     /// Why it failed.
@@ -190,12 +201,17 @@ pub fn instance_reports(
             let mut report = InstanceReport {
                 instance_id: o.original.id.clone(),
                 name: o.original.display_name().to_owned(),
+                strategy: if crate::plan::uses_drs(&o.original) { "drs" } else { "template" },
                 outcome: "failed",
                 replacement_id: o.replacement().map(|r| r.id.clone()),
                 template: None,
                 subnet_id: None,
                 outpost_arn: None,
                 fallbacks: Vec::new(),
+                drs_job_id: None,
+                source_server_id: None,
+                launch_target_id: None,
+                launch_updates: Vec::new(),
                 target_groups: Vec::new(),
                 reason: None,
                 error_kind: None,
@@ -230,6 +246,32 @@ pub fn instance_reports(
                     report.template = Some(template.to_string());
                     report.subnet_id = Some(subnet_id.clone());
                     report.fallbacks = fallbacks.iter().map(ToString::to_string).collect();
+                }
+                Outcome::DrsStarted {
+                    job_id,
+                    source_server_id,
+                    target_id,
+                    updates,
+                } => {
+                    report.outcome = "drs-recovery-started";
+                    report.drs_job_id = Some(job_id.clone());
+                    report.source_server_id = Some(source_server_id.clone());
+                    report.launch_target_id = Some(target_id.clone());
+                    report.launch_updates = updates.clone();
+                }
+                Outcome::DrsAlreadyStarted { job_id } => {
+                    report.outcome = "drs-already-started";
+                    report.drs_job_id = Some(job_id.clone());
+                }
+                Outcome::WouldStartDrs {
+                    source_server_id,
+                    target_id,
+                    updates,
+                } => {
+                    report.outcome = "would-start-drs";
+                    report.source_server_id = Some(source_server_id.clone());
+                    report.launch_target_id = Some(target_id.clone());
+                    report.launch_updates = updates.clone();
                 }
                 Outcome::Failed { reason, kind, advice } => {
                     report.reason = Some(reason.clone());

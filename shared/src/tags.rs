@@ -6,6 +6,10 @@ use std::fmt;
 pub const ENABLED: &str = "autorestart:enabled";
 /// Ordered alternates: `lt-0abc:3,lt-0def` (template id, optional version).
 pub const RECOVERY_TEMPLATES: &str = "autorestart:recovery-templates";
+/// `template` (default) or `drs`: how the instance is recovered.
+pub const STRATEGY: &str = "autorestart:strategy";
+/// On a DRS-protected original: the DRS recovery job started for it.
+pub const DRS_JOB: &str = "autorestart:drs-job";
 /// On an original: the id of the instance that replaced it.
 pub const REPLACED_BY: &str = "autorestart:replaced-by";
 /// On a replacement: the id of the instance it replaced.
@@ -20,7 +24,7 @@ pub const PREFIX: &str = "autorestart:";
 pub const NAME: &str = "Name";
 
 /// Tags that record what the agent did; they describe one instance and never travel to another.
-pub const AUDIT_TAGS: [&str; 4] = [REPLACED_BY, REPLACEMENT_OF, INCIDENT, REPORTED];
+pub const AUDIT_TAGS: [&str; 5] = [REPLACED_BY, REPLACEMENT_OF, INCIDENT, REPORTED, DRS_JOB];
 
 /// Whether an `autorestart:enabled` value opts in (`true`, any letter case).
 pub fn is_opted_in(value: Option<&str>) -> bool {
@@ -31,6 +35,25 @@ pub fn is_opted_in(value: Option<&str>) -> bool {
 /// `Name` and the opt-in tags, never the audit tags.
 pub fn travels_to_replacement(key: &str) -> bool {
     key == NAME || (key.starts_with(PREFIX) && !AUDIT_TAGS.contains(&key))
+}
+
+/// How an instance is recovered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// Relaunch from a recovery launch template onto an alternate Outpost server.
+    Template,
+    /// AWS Elastic Disaster Recovery, launching into a pre-provisioned stopped instance.
+    Drs,
+}
+
+/// Reads `autorestart:strategy`: absent or `template` is [`Strategy::Template`], `drs` is DRS.
+pub fn parse_strategy(value: Option<&str>) -> Result<Strategy, String> {
+    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") | Some("template") => Ok(Strategy::Template),
+        Some("drs") => Ok(Strategy::Drs),
+        Some(other) => Err(format!("tag {STRATEGY} is {other:?}: use template or drs")),
+    }
 }
 
 /// One recovery launch template, as named in `autorestart:recovery-templates`.
@@ -138,6 +161,13 @@ mod tests {
             let err = parse_recovery_templates(Some(bad)).unwrap_err();
             assert!(matches!(err, TemplateListError::BadEntry { .. }), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn strategy_defaults_to_template_and_rejects_unknown_values() {
+        assert_eq!(parse_strategy(None), Ok(Strategy::Template));
+        assert_eq!(parse_strategy(Some(" DRS ")), Ok(Strategy::Drs));
+        assert!(parse_strategy(Some("both")).unwrap_err().contains("use template or drs"));
     }
 
     #[test]

@@ -99,7 +99,7 @@ fn down() -> AlarmChange {
 }
 
 async fn handle(aws: &InMemoryAws, mode: Mode, change: &AlarmChange) -> Result<AlarmReport, AgentError> {
-    Agent::new(aws, aws, aws, settings(mode)).handle(change).await
+    Agent::new(aws, aws, aws, aws, settings(mode)).handle(change).await
 }
 
 fn outcome_of<'r>(report: &'r AlarmReport, id: &str) -> &'r str {
@@ -255,7 +255,7 @@ async fn a_failed_notice_is_an_error_and_the_retry_notifies_without_relaunching(
     let AgentError::Notify { report, .. } = &error else {
         panic!("{error}")
     };
-    assert_eq!(outcome_of(report, "i-web1"), "recovered");
+    assert_eq!(report["instances"][0]["outcome"], "recovered", "the error carries what was done");
     assert!(error.to_string().contains("notification failed"));
 
     let retry = handle(&aws, Mode::Recover, &down()).await.unwrap();
@@ -287,7 +287,7 @@ async fn an_unhealthy_replacement_is_waited_for_then_the_original_deregistered_a
     let started = tokio::time::Instant::now();
     // Every replacement reports "initial" for ever.
     aws.with(|w| w.default_health = Some("initial".into()));
-    let agent = Agent::new(&aws, &aws, &aws, settings(Mode::Recover));
+    let agent = Agent::new(&aws, &aws, &aws, &aws, settings(Mode::Recover));
     let report = agent.handle(&down()).await.unwrap();
     assert!(started.elapsed() >= Duration::from_secs(60), "bounded wait used");
     assert!(started.elapsed() < Duration::from_secs(70), "and not longer");

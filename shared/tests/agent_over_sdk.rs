@@ -18,7 +18,7 @@ use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use shared::agent::{Agent, Settings};
 use shared::alarm::{AlarmChange, AlarmMetric, AlarmState};
-use shared::aws::{Ec2Compute, ElbTargetGroups, SnsNotifier};
+use shared::aws::{DrsService, Ec2Compute, ElbTargetGroups, SnsNotifier};
 use shared::balancing::HealthWait;
 use shared::ports::TargetGroupScope;
 use shared::report::{Mode, Notification};
@@ -119,10 +119,13 @@ async fn insufficient_capacity_on_the_first_alternate_then_success_on_the_next()
         .then_output(|| PublishOutput::builder().message_id("m-1").build());
     let sns = mock_client!(aws_sdk_sns, [&publish]);
 
+    let no_drs_calls: [&aws_smithy_mocks::Rule; 0] = [];
+    let drs = mock_client!(aws_sdk_drs, no_drs_calls);
     let agent = Agent::new(
         Ec2Compute::new(ec2),
         ElbTargetGroups::new(elb),
         SnsNotifier::new(sns, "arn:aws:sns:us-east-1:111122223333:t"),
+        DrsService::new(drs),
         Settings {
             mode: Mode::Recover,
             concurrency: 4,

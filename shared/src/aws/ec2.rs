@@ -144,20 +144,6 @@ impl Compute for Ec2Compute {
         Ok(on_outpost)
     }
 
-    async fn replacements_of(&self, originals: &[String]) -> Result<Vec<Instance>, AwsError> {
-        let mut replacements = Vec::new();
-        for chunk in originals.chunks(MAX_FILTER_VALUES) {
-            let found = self
-                .describe_instances(vec![
-                    filter(&format!("tag:{}", tags::REPLACEMENT_OF), chunk.iter().cloned()),
-                    filter("instance-state-name", EXISTING_STATES.map(str::to_owned)),
-                ])
-                .await?;
-            replacements.extend(found);
-        }
-        self.with_outposts(replacements).await
-    }
-
     async fn template_targets(&self, templates: &[TemplateRef]) -> Result<Vec<(TemplateRef, TemplateTarget)>, AwsError> {
         let subnets: Vec<(TemplateRef, Result<String, String>)> = futures::stream::iter(templates.iter().cloned())
             .map(|t| async move {
@@ -187,6 +173,35 @@ impl Compute for Ec2Compute {
                 (template, target)
             })
             .collect())
+    }
+
+    async fn instances_tagged(&self, key: &str, values: &[String]) -> Result<Vec<Instance>, AwsError> {
+        let mut found = Vec::new();
+        for chunk in values.chunks(MAX_FILTER_VALUES) {
+            found.extend(
+                self.describe_instances(vec![
+                    filter(&format!("tag:{key}"), chunk.iter().cloned()),
+                    filter("instance-state-name", EXISTING_STATES.map(str::to_owned)),
+                ])
+                .await?,
+            );
+        }
+        self.with_outposts(found).await
+    }
+
+    async fn instances(&self, ids: &[String]) -> Result<Vec<Instance>, AwsError> {
+        let mut found = Vec::new();
+        // A filter, not InstanceIds: an id that no longer exists is absent rather than an error.
+        for chunk in ids.chunks(MAX_FILTER_VALUES) {
+            found.extend(
+                self.describe_instances(vec![
+                    filter("instance-id", chunk.iter().cloned()),
+                    filter("instance-state-name", EXISTING_STATES.map(str::to_owned)),
+                ])
+                .await?,
+            );
+        }
+        self.with_outposts(found).await
     }
 
     async fn launch(&self, request: &LaunchRequest) -> Result<Instance, AwsError> {

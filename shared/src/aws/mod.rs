@@ -1,10 +1,12 @@
 //! The ports implemented over the AWS SDK: one module per service, each a thin translation.
 
+mod drs;
 mod ec2;
 mod elbv2;
 mod sdk_error;
 mod sns;
 
+pub use drs::DrsService;
 pub use ec2::Ec2Compute;
 pub use elbv2::ElbTargetGroups;
 pub use sns::SnsNotifier;

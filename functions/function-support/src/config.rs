@@ -1,4 +1,4 @@
-//! The function's configuration, read once at cold start from the variables template.yaml sets.
+//! A function's configuration, read once at cold start from the variables template.yaml sets.
 
 use std::time::Duration;
 

@@ -1,0 +1,41 @@
+//! Lambda function: DRS reported the result of a recovery launch.
+//!
+//! Parses the EventBridge event, hands it to [`shared::agent::Agent::handle_drs_result`], and
+//! returns the typed report. DRS events are best effort: nothing depends on receiving one.
+
+mod event;
+
+use function_support::{AwsAgent, agent_diagnostic, bad_event_diagnostic};
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde_json::Value;
+use shared::drs_result::DrsReport;
+
+use crate::event::Parsed;
+
+/// The handler's answer: a report, or why the event was not ours.
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+enum Answer {
+    Handled(DrsReport),
+    Ignored { ignored_because: String },
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let agent = function_support::cold_start().await?;
+    let agent = &agent;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| handle(agent, event))).await
+}
+
+async fn handle(agent: &AwsAgent, event: LambdaEvent<Value>) -> Result<Answer, Diagnostic> {
+    let result = match event::parse(event.payload).map_err(bad_event_diagnostic)? {
+        Parsed::Result(result) => result,
+        Parsed::Other(reason) => {
+            tracing::info!(%reason, "ignoring event");
+            return Ok(Answer::Ignored { ignored_because: reason });
+        }
+    };
+    let report = agent.handle_drs_result(&result).await.map_err(agent_diagnostic)?;
+    tracing::info!(report = %serde_json::to_string(&report).unwrap_or_default(), "DRS result handled");
+    Ok(Answer::Handled(report))
+}

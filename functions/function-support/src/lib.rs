@@ -1,0 +1,64 @@
+//! What every function shares, at its edge: configuration from the environment (checked once at
+//! cold start), the agent over the AWS SDK, and the error shape Lambda records.
+
+pub mod config;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use lambda_runtime::Diagnostic;
+use shared::agent::{Agent, AgentError};
+use shared::aws::{DrsService, Ec2Compute, ElbTargetGroups, SnsNotifier};
+
+use crate::config::Config;
+
+/// The agent over the AWS SDK.
+pub type AwsAgent = Agent<Ec2Compute, ElbTargetGroups, SnsNotifier, DrsService>;
+
+/// Attempts per AWS call, throttling included, before the SDK gives up.
+const MAX_ATTEMPTS: u32 = 6;
+
+/// Cold start: logging, configuration, SDK clients. A bad configuration is logged and returned.
+pub async fn cold_start() -> Result<AwsAgent, lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!(%error, "bad configuration; fix the function's environment in template.yaml");
+            return Err(error.into());
+        }
+    };
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .load()
+        .await;
+    Ok(Agent::new(
+        Ec2Compute::new(aws_sdk_ec2::Client::new(&sdk)),
+        ElbTargetGroups::new(aws_sdk_elasticloadbalancingv2::Client::new(&sdk)),
+        SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), config.topic_arn),
+        DrsService::new(aws_sdk_drs::Client::new(&sdk)),
+        config.settings,
+    ))
+}
+
+/// Lambda's error record for an agent error; the work done is logged when the notice failed.
+pub fn agent_diagnostic(error: AgentError) -> Diagnostic {
+    let error_type = match &error {
+        AgentError::Read(_) => "ReadFailed",
+        AgentError::Notify { report, .. } => {
+            tracing::error!(%report, "work done, notice not sent");
+            "NotifyFailed"
+        }
+    };
+    Diagnostic {
+        error_type: error_type.into(),
+        error_message: error.to_string(),
+    }
+}
+
+/// Lambda's error record for an event the function cannot read.
+pub fn bad_event_diagnostic(error: impl std::fmt::Display) -> Diagnostic {
+    Diagnostic {
+        error_type: "BadEvent".into(),
+        error_message: error.to_string(),
+    }
+}

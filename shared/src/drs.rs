@@ -1,0 +1,453 @@
+//! The DRS strategy's pure decisions: which source server protects an instance, which stopped
+//! target it launches into (matched by name, one to one), whether it is valid, and which
+//! launch-configuration steps are missing. No AWS here.
+
+use std::collections::HashMap;
+
+use crate::alarm::{IncidentId, OutpostId};
+use crate::inventory::Instance;
+use crate::tags;
+
+/// Tag key DRS requires on an instance it may launch into.
+pub const TARGET_TAG_KEY: &str = "AWSDRS";
+/// Tag value DRS requires on an instance it may launch into.
+pub const TARGET_TAG_VALUE: &str = "AllowLaunchingIntoThisInstance";
+/// Most source servers DRS takes in one recovery job.
+pub const MAX_SERVERS_PER_JOB: usize = 100;
+/// The only replication state a recovery may start from.
+pub const CONTINUOUS: &str = "CONTINUOUS";
+
+/// A DRS source server, as far as recovery cares.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SourceServer {
+    /// `s-…`
+    pub id: String,
+    /// The source's hostname (or FQDN) from its identification hints.
+    pub hostname: Option<String>,
+    /// The source's EC2 instance id from its identification hints.
+    pub aws_instance_id: Option<String>,
+    /// Data replication state, e.g. `CONTINUOUS`, `STALLED`.
+    pub replication_state: String,
+    /// Replication lag, as DRS reports it (ISO 8601 duration).
+    pub lag: Option<String>,
+}
+
+/// A source server's launch configuration, as far as launch-into-instance cares.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LaunchSettings {
+    /// Copy the source's private IP.
+    pub copy_private_ip: Option<bool>,
+    /// Copy the source's tags.
+    pub copy_tags: Option<bool>,
+    /// Right-sizing method: `NONE`, `BASIC`, `IN_AWS`.
+    pub right_sizing: Option<String>,
+    /// The instance to launch into, if set.
+    pub launch_into: Option<String>,
+}
+
+/// One change to a launch configuration. DRS takes them as two separate updates, in this order.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "step", rename_all = "kebab-case")]
+pub enum LaunchUpdate {
+    /// `copyPrivateIp=false`, `copyTags=false`, `targetInstanceTypeRightSizingMethod=NONE`.
+    Prepare,
+    /// `launchIntoInstanceProperties.launchIntoEC2InstanceID`.
+    LaunchInto {
+        /// The target instance.
+        instance_id: String,
+    },
+}
+
+/// A recovery job DRS has not finished.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ActiveJob {
+    /// `drsjob-…`
+    pub job_id: String,
+    /// Source servers taking part.
+    pub source_server_ids: Vec<String>,
+}
+
+/// The instance DRS launched for a source server in a job.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RecoveryInstance {
+    /// DRS's id of the recovery instance.
+    pub recovery_instance_id: String,
+    /// The EC2 instance (for launch-into-instance, the target itself).
+    pub ec2_instance_id: String,
+    /// Whether it is a drill.
+    pub is_drill: bool,
+}
+
+/// A failing event of a job's log.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct JobFailure {
+    /// The log event, e.g. `LAUNCH_FAILED`.
+    pub event: String,
+    /// DRS's raw error, when it gives one.
+    pub raw_error: Option<String>,
+}
+
+/// Lower case, trimmed, domain suffix dropped: `Web-1.corp.example ` and `web-1` are one name.
+pub fn normalise_name(name: &str) -> String {
+    let trimmed = name.trim();
+    let host = trimmed.split('.').next().unwrap_or(trimmed);
+    host.to_ascii_lowercase()
+}
+
+/// Why a source server has no launch target.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, thiserror::Error)]
+#[serde(tag = "problem", rename_all = "kebab-case")]
+pub enum MatchProblem {
+    /// The source has no hostname to match.
+    #[error("source server {source_server} has no hostname in its identification hints")]
+    NoHostname {
+        /// The source server.
+        source_server: String,
+    },
+    /// No stopped target carries the name.
+    #[error(
+        "no instance tagged {TARGET_TAG_KEY}={TARGET_TAG_VALUE} is named {name:?}: create the target instance with that Name tag"
+    )]
+    NoTarget {
+        /// The normalised name.
+        name: String,
+    },
+    /// Several targets carry the name.
+    #[error(
+        "several instances tagged {TARGET_TAG_KEY}={TARGET_TAG_VALUE} are named {name:?} ({}): keep the tag on one",
+        instances.join(", ")
+    )]
+    DuplicateTargets {
+        /// The normalised name.
+        name: String,
+        /// The targets.
+        instances: Vec<String>,
+    },
+    /// Several source servers share the name, so one target cannot serve them all.
+    #[error("several source servers have the hostname {name:?} ({}): rename or disconnect the stale one", sources.join(", "))]
+    DuplicateSources {
+        /// The normalised name.
+        name: String,
+        /// The source servers.
+        sources: Vec<String>,
+    },
+}
+
+/// Matches source servers to launch targets by normalised name, one to one.
+/// `sources`: (source server id, hostname); `targets`: (instance id, Name tag).
+pub fn match_targets<'a>(
+    sources: &[(&'a str, Option<&str>)],
+    targets: &[(&str, Option<&str>)],
+) -> HashMap<&'a str, Result<String, MatchProblem>> {
+    let mut targets_by_name: HashMap<String, Vec<String>> = HashMap::new();
+    for (id, name) in targets {
+        if let Some(name) = name {
+            targets_by_name.entry(normalise_name(name)).or_default().push((*id).to_owned());
+        }
+    }
+    let mut sources_by_name: HashMap<String, Vec<&str>> = HashMap::new();
+    for (id, hostname) in sources {
+        if let Some(hostname) = hostname {
+            sources_by_name.entry(normalise_name(hostname)).or_default().push(id);
+        }
+    }
+    sources
+        .iter()
+        .map(|(id, hostname)| {
+            let Some(hostname) = hostname else {
+                return (
+                    *id,
+                    Err(MatchProblem::NoHostname {
+                        source_server: (*id).to_owned(),
+                    }),
+                );
+            };
+            let name = normalise_name(hostname);
+            let sharing = &sources_by_name[&name];
+            let result = if sharing.len() > 1 {
+                let mut sources: Vec<String> = sharing.iter().map(|s| (*s).to_owned()).collect();
+                sources.sort();
+                Err(MatchProblem::DuplicateSources { name, sources })
+            } else {
+                match targets_by_name.get(&name).map(Vec::as_slice) {
+                    Some([one]) => Ok(one.clone()),
+                    Some(many) if many.len() > 1 => {
+                        let mut instances = many.to_vec();
+                        instances.sort();
+                        Err(MatchProblem::DuplicateTargets { name, instances })
+                    }
+                    _ => Err(MatchProblem::NoTarget { name }),
+                }
+            };
+            (*id, result)
+        })
+        .collect()
+}
+
+/// What was read from AWS for the DRS-protected instances of one outage.
+#[derive(Clone, Debug)]
+pub struct DrsSnapshot<'a> {
+    /// The failed Outpost.
+    pub outpost: &'a OutpostId,
+    /// The outage.
+    pub incident: &'a IncidentId,
+    /// Protected instances with `autorestart:strategy=drs`.
+    pub instances: &'a [Instance],
+    /// Every source server.
+    pub servers: &'a [SourceServer],
+    /// Every instance tagged `AWSDRS=AllowLaunchingIntoThisInstance`.
+    pub targets: &'a [Instance],
+    /// Recovery jobs not finished.
+    pub active_jobs: &'a [ActiveJob],
+}
+
+/// The decision for one DRS-protected instance, before reading launch settings.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum DrsDecision {
+    /// Configure and start recovery of `server` into `target`.
+    Recover {
+        /// The source server.
+        server: SourceServer,
+        /// The stopped target.
+        target: Instance,
+    },
+    /// A recovery job runs already (started by us for this incident, or found running in DRS).
+    AlreadyStarted {
+        /// The job.
+        job_id: String,
+        /// The source server.
+        source_server_id: Option<String>,
+    },
+    /// Not recoverable as things stand; the reason says what to fix.
+    Invalid {
+        /// What is wrong and what to fix.
+        reason: String,
+    },
+}
+
+/// A DRS-protected instance and its decision.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PlannedDrs {
+    /// The protected instance on the failed Outpost.
+    pub original: Instance,
+    /// What to do.
+    pub decision: DrsDecision,
+}
+
+/// The source server protecting an instance: by the instance id in its identification hints,
+/// else by hostname against the instance's Name tag.
+pub fn source_server_of<'s>(servers: &'s [SourceServer], instance: &Instance) -> Option<&'s SourceServer> {
+    servers
+        .iter()
+        .find(|s| s.aws_instance_id.as_deref() == Some(instance.id.as_str()))
+        .or_else(|| {
+            let name = normalise_name(instance.tag(tags::NAME)?);
+            let mut by_name = servers
+                .iter()
+                .filter(|s| s.hostname.as_deref().map(normalise_name).as_deref() == Some(name.as_str()));
+            let first = by_name.next()?;
+            by_name.next().is_none().then_some(first)
+        })
+}
+
+/// Validates each DRS-protected instance. Pure.
+pub fn plan_drs(snapshot: &DrsSnapshot<'_>) -> Vec<PlannedDrs> {
+    let sources: Vec<(&str, Option<&str>)> = snapshot
+        .servers
+        .iter()
+        .map(|s| (s.id.as_str(), s.hostname.as_deref()))
+        .collect();
+    let stopped_or_not: Vec<(&str, Option<&str>)> = snapshot
+        .targets
+        .iter()
+        .filter(|t| t.is_live())
+        .map(|t| (t.id.as_str(), t.tag(tags::NAME)))
+        .collect();
+    let matches = match_targets(&sources, &stopped_or_not);
+    let mut instances: Vec<&Instance> = snapshot.instances.iter().collect();
+    instances.sort_by(|a, b| a.id.cmp(&b.id));
+    instances
+        .into_iter()
+        .map(|original| PlannedDrs {
+            original: original.clone(),
+            decision: decide(snapshot, &matches, original),
+        })
+        .collect()
+}
+
+fn decide(
+    snapshot: &DrsSnapshot<'_>,
+    matches: &HashMap<&str, Result<String, MatchProblem>>,
+    original: &Instance,
+) -> DrsDecision {
+    if let (Some(job), Some(incident)) = (original.tag(tags::DRS_JOB), original.tag(tags::INCIDENT)) {
+        if incident == snapshot.incident.as_str() {
+            return DrsDecision::AlreadyStarted {
+                job_id: job.to_owned(),
+                source_server_id: None,
+            };
+        }
+    }
+    let Some(server) = source_server_of(snapshot.servers, original) else {
+        return DrsDecision::Invalid {
+            reason: format!(
+                "no DRS source server names instance {} in its identification hints (awsInstanceID) or hostname {:?}: install the DRS agent on it or fix its Name tag",
+                original.id,
+                original.tag(tags::NAME).unwrap_or_default()
+            ),
+        };
+    };
+    if let Some(job) = snapshot
+        .active_jobs
+        .iter()
+        .find(|j| j.source_server_ids.iter().any(|s| s == &server.id))
+    {
+        return DrsDecision::AlreadyStarted {
+            job_id: job.job_id.clone(),
+            source_server_id: Some(server.id.clone()),
+        };
+    }
+    if server.replication_state != CONTINUOUS {
+        return DrsDecision::Invalid {
+            reason: format!(
+                "source server {} replicates in state {} (lag {}), not {CONTINUOUS}: repair replication before recovering",
+                server.id,
+                server.replication_state,
+                server.lag.as_deref().unwrap_or("unknown")
+            ),
+        };
+    }
+    let target_id = match matches.get(server.id.as_str()) {
+        Some(Ok(target)) => target,
+        Some(Err(problem)) => return DrsDecision::Invalid { reason: problem.to_string() },
+        None => return DrsDecision::Invalid { reason: format!("source server {} was not matched", server.id) },
+    };
+    let target = snapshot.targets.iter().find(|t| &t.id == target_id).expect("matched from targets");
+    if target.state != "stopped" {
+        return DrsDecision::Invalid {
+            reason: format!(
+                "launch target {} ({}) is {}, not stopped: stop it, or it is in use by an earlier recovery",
+                target.id,
+                target.display_name(),
+                target.state
+            ),
+        };
+    }
+    if target.outpost_arn.as_deref().is_some_and(|arn| snapshot.outpost.is_named_by_arn(arn)) {
+        return DrsDecision::Invalid {
+            reason: format!(
+                "launch target {} lies on the failed Outpost {}: DRS targets belong in the Region or on an Outposts rack",
+                target.id, snapshot.outpost
+            ),
+        };
+    }
+    DrsDecision::Recover {
+        server: server.clone(),
+        target: target.clone(),
+    }
+}
+
+/// The launch-configuration updates still needed to launch into `target`, in the order DRS
+/// requires (preparation first, in a separate update).
+pub fn missing_updates(current: &LaunchSettings, target: &str) -> Vec<LaunchUpdate> {
+    let mut updates = Vec::new();
+    let prepared = current.copy_private_ip == Some(false)
+        && current.copy_tags == Some(false)
+        && current.right_sizing.as_deref() == Some("NONE");
+    if !prepared {
+        updates.push(LaunchUpdate::Prepare);
+    }
+    if current.launch_into.as_deref() != Some(target) {
+        updates.push(LaunchUpdate::LaunchInto {
+            instance_id: target.to_owned(),
+        });
+    }
+    updates
+}
+
+/// Splits source servers into recovery jobs of at most [`MAX_SERVERS_PER_JOB`].
+pub fn job_batches(server_ids: &[String]) -> impl Iterator<Item = &[String]> {
+    server_ids.chunks(MAX_SERVERS_PER_JOB)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_normalise_case_space_and_domain() {
+        let table = [
+            ("web-1", "web-1"),
+            (" Web-1 ", "web-1"),
+            ("WEB-1.corp.example.com", "web-1"),
+            ("db.local", "db"),
+            ("", ""),
+        ];
+        for (raw, expected) in table {
+            assert_eq!(normalise_name(raw), expected, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn matching_is_one_to_one_and_names_every_problem() {
+        let sources = [
+            ("s-ok", Some("App-1.corp.example")),
+            ("s-miss", Some("app-2")),
+            ("s-dup-target", Some("app-3")),
+            ("s-twin-a", Some("app-4")),
+            ("s-twin-b", Some("APP-4.other")),
+            ("s-nohost", None),
+        ];
+        let targets = [
+            ("i-1", Some("app-1")),
+            ("i-3a", Some("app-3")),
+            ("i-3b", Some(" App-3 ")),
+            ("i-4", Some("app-4")),
+            ("i-unnamed", None),
+        ];
+        let m = match_targets(&sources, &targets);
+        assert_eq!(m["s-ok"], Ok("i-1".to_owned()));
+        assert_eq!(m["s-miss"], Err(MatchProblem::NoTarget { name: "app-2".into() }));
+        assert_eq!(
+            m["s-dup-target"],
+            Err(MatchProblem::DuplicateTargets {
+                name: "app-3".into(),
+                instances: vec!["i-3a".into(), "i-3b".into()]
+            })
+        );
+        assert!(matches!(&m["s-twin-a"], Err(MatchProblem::DuplicateSources { sources, .. }) if sources.len() == 2));
+        assert!(matches!(m["s-nohost"], Err(MatchProblem::NoHostname { .. })));
+        let message = m["s-dup-target"].clone().unwrap_err().to_string();
+        assert!(message.contains("i-3a, i-3b") && message.contains("keep the tag on one"), "{message}");
+    }
+
+    #[test]
+    fn only_missing_configuration_steps_are_planned_in_order() {
+        let ready = LaunchSettings {
+            copy_private_ip: Some(false),
+            copy_tags: Some(false),
+            right_sizing: Some("NONE".into()),
+            launch_into: Some("i-t".into()),
+        };
+        assert!(missing_updates(&ready, "i-t").is_empty());
+        let other_target = missing_updates(&ready, "i-u");
+        assert_eq!(other_target, vec![LaunchUpdate::LaunchInto { instance_id: "i-u".into() }]);
+        let fresh = LaunchSettings {
+            right_sizing: Some("BASIC".into()),
+            copy_private_ip: Some(true),
+            ..LaunchSettings::default()
+        };
+        assert_eq!(
+            missing_updates(&fresh, "i-t"),
+            vec![LaunchUpdate::Prepare, LaunchUpdate::LaunchInto { instance_id: "i-t".into() }]
+        );
+    }
+
+    #[test]
+    fn batches_hold_at_most_one_hundred() {
+        let ids: Vec<String> = (0..201).map(|i| format!("s-{i}")).collect();
+        let sizes: Vec<usize> = job_batches(&ids).map(<[String]>::len).collect();
+        assert_eq!(sizes, [100, 100, 1]);
+    }
+}

@@ -1,0 +1,271 @@
+//! A DRS launch result finishes a DRS recovery: on success, membership moves from the original
+//! to the recovery instance (the same code as the template path) and both are tagged; on
+//! failure, the job log says why. Drill results never touch load balancers.
+
+use std::fmt::Write;
+
+use chrono::{DateTime, Utc};
+use tracing::{info, warn};
+
+use crate::agent::{Agent, AgentError};
+use crate::balancing;
+use crate::drs;
+use crate::error::AwsError;
+use crate::inventory::Instance;
+use crate::ports::{Compute, DisasterRecovery, LoadBalancing, Notice, Notifier};
+use crate::report::{Mode, TargetGroupReport};
+use crate::tags;
+
+/// What DRS reported for one source server of one job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DrsLaunchResult {
+    /// The source server (`s-…`).
+    pub source_server_id: String,
+    /// The job (`drsjob-…`).
+    pub job_id: String,
+    /// Whether the launch succeeded.
+    pub succeeded: bool,
+    /// Whether it was a drill.
+    pub drill: bool,
+    /// When DRS reported it.
+    pub time: DateTime<Utc>,
+}
+
+/// The typed summary of one DRS launch result handled.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct DrsReport {
+    /// The source server.
+    pub source_server_id: String,
+    /// The job.
+    pub job_id: String,
+    /// Launch succeeded.
+    pub succeeded: bool,
+    /// A drill.
+    pub drill: bool,
+    /// The protected original, if one is found.
+    pub original_id: Option<String>,
+    /// The instance DRS launched (for launch-into-instance, the target).
+    pub recovery_instance_id: Option<String>,
+    /// Memberships moved to the recovery instance.
+    pub target_groups: Vec<TargetGroupReport>,
+    /// Why nothing more was done, or why the launch failed.
+    pub reason: Option<String>,
+    /// What the operator must do.
+    pub advice: Option<String>,
+    /// SNS message id, or none when nothing new was said.
+    pub message_id: Option<String>,
+}
+
+impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L, N, D> {
+    /// Handles a DRS launch result; idempotent for repeats.
+    pub async fn handle_drs_result(&self, result: &DrsLaunchResult) -> Result<DrsReport, AgentError> {
+        let mut report = DrsReport {
+            source_server_id: result.source_server_id.clone(),
+            job_id: result.job_id.clone(),
+            succeeded: result.succeeded,
+            drill: result.drill,
+            original_id: None,
+            recovery_instance_id: None,
+            target_groups: Vec::new(),
+            reason: None,
+            advice: None,
+            message_id: None,
+        };
+        let original = self.original_of(result).await.map_err(AgentError::Read)?;
+        report.original_id = original.as_ref().map(|o| o.id.clone());
+        if !result.succeeded {
+            let failures = self
+                .drs
+                .job_failures(&result.job_id, &result.source_server_id)
+                .await
+                .map_err(AgentError::Read)?;
+            let mut reason = format!("DRS job {} failed to launch source server {}", result.job_id, result.source_server_id);
+            for f in &failures {
+                let _ = write!(reason, "; {}: {}", f.event, f.raw_error.as_deref().unwrap_or("no detail"));
+            }
+            if failures.is_empty() {
+                reason.push_str("; the job log names no failing event");
+            }
+            report.reason = Some(reason);
+            report.advice = Some(
+                "read the job log in the DRS console, fix the cause (launch configuration, target instance, quotas), then start recovery again: re-deliver the alarm event or wait for the sweep."
+                    .into(),
+            );
+            return self.publish_drs(report, None).await;
+        }
+
+        let recovery = self
+            .drs
+            .recovery_instance(&result.source_server_id, &result.job_id)
+            .await
+            .map_err(AgentError::Read)?;
+        let Some(recovery) = recovery else {
+            report.reason = Some("DRS reports success but lists no recovery instance for the job".into());
+            report.advice = Some("check the job in the DRS console.".into());
+            return self.publish_drs(report, None).await;
+        };
+        report.recovery_instance_id = Some(recovery.ec2_instance_id.clone());
+        if result.drill {
+            report.reason = Some("drill: load balancers and originals are left alone".into());
+            return self.publish_drs(report, None).await;
+        }
+        let Some(original) = original else {
+            report.reason = Some(format!(
+                "no protected instance (autorestart:enabled=true) belongs to source server {}: nothing was touched",
+                result.source_server_id
+            ));
+            return self.publish_drs(report, None).await;
+        };
+        let found = self
+            .compute
+            .instances(std::slice::from_ref(&recovery.ec2_instance_id))
+            .await
+            .map_err(AgentError::Read)?;
+        let Some(launched) = found.into_iter().next() else {
+            report.reason = Some(format!("recovery instance {} is not visible in EC2", recovery.ec2_instance_id));
+            report.advice = Some("check the instance in the EC2 console, then move its target groups by hand.".into());
+            return self.publish_drs(report, None).await;
+        };
+        if self.settings.mode == Mode::Recover {
+            self.record_replacement(&original, &launched).await;
+            report.target_groups = self.move_to(&original, &launched).await;
+        } else {
+            report.reason = Some("notify-only mode: nothing was tagged or moved".into());
+        }
+        if launched.tag(tags::REPORTED).is_some() && report.target_groups.iter().all(|t| t.note.is_none()) {
+            info!(job = %result.job_id, "DRS result reported already");
+            return Ok(report);
+        }
+        self.publish_drs(report, Some(&launched.id)).await
+    }
+
+    /// The protected original of the result's source server: the one tagged with the job, else
+    /// the instance named in the server's identification hints, if it opted in.
+    async fn original_of(&self, result: &DrsLaunchResult) -> Result<Option<Instance>, AwsError> {
+        let servers = self.drs.source_servers(std::slice::from_ref(&result.source_server_id)).await?;
+        let Some(server) = servers.first() else {
+            return Ok(None);
+        };
+        let tagged = self
+            .compute
+            .instances_tagged(tags::DRS_JOB, std::slice::from_ref(&result.job_id))
+            .await?;
+        if let Some(original) = tagged.iter().find(|o| drs::source_server_of(&servers, o).is_some()) {
+            return Ok(Some(original.clone()));
+        }
+        let Some(hint) = &server.aws_instance_id else {
+            return Ok(None);
+        };
+        let named = self.compute.instances(std::slice::from_ref(hint)).await?;
+        Ok(named.into_iter().find(Instance::is_opted_in))
+    }
+
+    async fn record_replacement(&self, original: &Instance, launched: &Instance) {
+        let incident = original.tag(tags::INCIDENT).unwrap_or_default().to_owned();
+        let on_original = [(tags::REPLACED_BY.to_owned(), launched.id.clone())];
+        let on_launched = [
+            (tags::REPLACEMENT_OF.to_owned(), original.id.clone()),
+            (tags::INCIDENT.to_owned(), incident),
+        ];
+        if let Err(error) = self.compute.tag(std::slice::from_ref(&original.id), &on_original).await {
+            warn!(%error, "could not tag the original with its DRS recovery instance");
+        }
+        if let Err(error) = self.compute.tag(std::slice::from_ref(&launched.id), &on_launched).await {
+            warn!(%error, "could not tag the DRS recovery instance");
+        }
+    }
+
+    async fn move_to(&self, original: &Instance, launched: &Instance) -> Vec<TargetGroupReport> {
+        let memberships = match self.balancer.memberships(&self.settings.target_groups).await {
+            Ok(memberships) => memberships,
+            Err(error) => {
+                return vec![TargetGroupReport {
+                    target_group_arn: String::new(),
+                    from: original.id.clone(),
+                    to: Some(launched.id.clone()),
+                    port: None,
+                    registered: false,
+                    healthy: false,
+                    deregistered: false,
+                    note: Some(crate::report::load_balancing_error(&error)),
+                }];
+            }
+        };
+        let (moves, _) = balancing::plan_moves(&memberships, &[(original, launched)]);
+        let outcomes = balancing::execute_moves(&self.balancer, moves, self.settings.health_wait, self.settings.concurrency).await;
+        outcomes
+            .into_iter()
+            .map(|m| TargetGroupReport {
+                healthy: m.is_healthy(),
+                target_group_arn: m.planned.target_group_arn,
+                from: m.planned.from.id,
+                to: Some(m.planned.to.id),
+                port: m.planned.from.port,
+                registered: m.registered,
+                deregistered: m.deregistered,
+                note: m.note,
+            })
+            .collect()
+    }
+
+    async fn publish_drs(&self, mut report: DrsReport, reported: Option<&str>) -> Result<DrsReport, AgentError> {
+        let notice = render(&report);
+        match self.notifier.publish(&notice).await {
+            Ok(message_id) => report.message_id = Some(message_id),
+            Err(error) => {
+                return Err(AgentError::Notify {
+                    error,
+                    report: serde_json::to_value(&report).unwrap_or_default(),
+                });
+            }
+        }
+        if let Some(id) = reported {
+            let tag = [(tags::REPORTED.to_owned(), report.job_id.clone())];
+            if let Err(error) = self.compute.tag(&[id.to_owned()], &tag).await {
+                warn!(%error, "could not record that the DRS result was reported");
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// The notice for a DRS result.
+pub fn render(report: &DrsReport) -> Notice {
+    let what = match (report.drill, report.succeeded) {
+        (true, true) => "DRS drill launched",
+        (true, false) => "DRS drill FAILED",
+        (false, true) => "DRS recovery launched",
+        (false, false) => "DRS recovery FAILED",
+    };
+    let subject = format!("[outposts-autorestart] {what}: {}", report.source_server_id);
+    let mut body = format!("{what} for source server {} (job {}).\n", report.source_server_id, report.job_id);
+    if let Some(original) = &report.original_id {
+        let _ = writeln!(body, "Protected instance: {original}");
+    }
+    if let Some(launched) = &report.recovery_instance_id {
+        let _ = writeln!(body, "Recovery instance: {launched}");
+    }
+    for tg in &report.target_groups {
+        let state = if tg.deregistered { "moved" } else { "NOT moved" };
+        let _ = writeln!(body, "  target group {}: {state} to {}", tg.target_group_arn, tg.to.as_deref().unwrap_or("?"));
+        if let Some(note) = &tg.note {
+            let _ = writeln!(body, "    note: {note}");
+        }
+    }
+    if let Some(reason) = &report.reason {
+        let _ = writeln!(body, "\n{reason}");
+    }
+    if let Some(advice) = &report.advice {
+        let _ = writeln!(body, "\nWhat you must do: {advice}");
+    }
+    let facts = serde_json::to_string_pretty(report).unwrap_or_default();
+    let _ = write!(body, "\n{}\n{facts}\n", crate::notice::FACTS_MARKER);
+    Notice {
+        subject: subject.chars().take(99).collect(),
+        body,
+        attributes: vec![
+            ("event".into(), if report.drill { "drs-drill" } else { "drs-recovery" }.into()),
+            ("job".into(), report.job_id.clone()),
+        ],
+    }
+}

@@ -1,0 +1,228 @@
+//! DRS on the in-memory AWS: both strategies from one alarm, repeats, and the launch results
+//! that finish a DRS recovery.
+
+use std::time::Duration;
+
+use shared::agent::{Agent, Settings};
+use shared::alarm::{AlarmChange, AlarmMetric, AlarmState};
+use shared::balancing::HealthWait;
+use shared::drs::{self, JobFailure, RecoveryInstance, SourceServer};
+use shared::drs_result::DrsLaunchResult;
+use shared::memory::{InMemoryAws, World};
+use shared::ports::{Target, TargetGroupScope, TargetKind};
+use shared::report::Mode;
+use shared::tags::{self, TemplateRef};
+
+const ARN_A: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0aaaaaaaaaaaaaaa1";
+const ARN_B: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0bbbbbbbbbbbbbbb2";
+const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/app/1";
+const SERVER: &str = "s-1234567890abcdef0";
+
+fn target(id: &str) -> Target {
+    Target {
+        id: id.into(),
+        port: Some(443),
+        availability_zone: None,
+    }
+}
+
+/// web-1 (template strategy) and db-1 (DRS) on Outpost A; db-1's stopped target in the Region.
+fn world() -> World {
+    let mut w = World::default();
+    w.subnets.insert("subnet-a".into(), Some(ARN_A.into()));
+    w.subnets.insert("subnet-b".into(), Some(ARN_B.into()));
+    w.subnets.insert("subnet-region".into(), None);
+    w.templates.insert(
+        TemplateRef {
+            id: "lt-0b".into(),
+            version: "$Default".into(),
+        },
+        "subnet-b".into(),
+    );
+    w.add_instance(
+        "i-web1",
+        "subnet-a",
+        &[(tags::NAME, "web-1"), (tags::ENABLED, "true"), (tags::RECOVERY_TEMPLATES, "lt-0b")],
+    );
+    w.add_instance(
+        "i-db1",
+        "subnet-a",
+        &[(tags::NAME, "db-1"), (tags::ENABLED, "true"), (tags::STRATEGY, "drs")],
+    );
+    w.add_instance(
+        "i-dbtarget",
+        "subnet-region",
+        &[(tags::NAME, "DB-1"), (drs::TARGET_TAG_KEY, drs::TARGET_TAG_VALUE)],
+    );
+    w.instances.get_mut("i-dbtarget").unwrap().state = "stopped".into();
+    w.drs_servers.push(SourceServer {
+        id: SERVER.into(),
+        hostname: Some("db-1.corp.example".into()),
+        aws_instance_id: Some("i-db1".into()),
+        replication_state: "CONTINUOUS".into(),
+        lag: None,
+    });
+    w.target_groups
+        .insert(TG.into(), (TargetKind::Instance, [target("i-web1"), target("i-db1")].into()));
+    w
+}
+
+fn settings() -> Settings {
+    Settings {
+        mode: Mode::Recover,
+        concurrency: 4,
+        target_groups: TargetGroupScope::All,
+        health_wait: HealthWait {
+            timeout: Duration::from_secs(5),
+            poll_interval: Duration::from_secs(1),
+        },
+    }
+}
+
+fn outage() -> AlarmChange {
+    AlarmChange {
+        alarm_name: "connected-a".into(),
+        alarm_arn: None,
+        state: AlarmState::Alarm,
+        state_since: "2026-11-24T03:10:00Z".parse().unwrap(),
+        metrics: vec![AlarmMetric {
+            namespace: Some("AWS/Outposts".into()),
+            metric_name: Some("ConnectedStatus".into()),
+            dimensions: vec![("OutpostId".into(), "op-0aaaaaaaaaaaaaaa1".into())],
+            expression: None,
+        }],
+    }
+}
+
+#[tokio::test]
+async fn one_alarm_recovers_both_strategies_and_a_repeat_starts_no_second_job() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    let agent = Agent::new(&aws, &aws, &aws, &aws, settings());
+    let report = agent.handle(&outage()).await.unwrap();
+
+    let by_id = |id: &str| report.instances.iter().find(|i| i.instance_id == id).unwrap();
+    assert_eq!((by_id("i-web1").strategy, by_id("i-web1").outcome), ("template", "recovered"));
+    let db = by_id("i-db1");
+    assert_eq!((db.strategy, db.outcome), ("drs", "drs-recovery-started"));
+    assert_eq!(db.launch_target_id.as_deref(), Some("i-dbtarget"));
+    aws.with(|w| {
+        assert_eq!(w.drs_jobs.len(), 1);
+        assert_eq!(w.drs_settings[SERVER].launch_into.as_deref(), Some("i-dbtarget"));
+        assert_eq!(w.instances["i-db1"].tag(tags::DRS_JOB), Some(w.drs_jobs[0].0.job_id.as_str()));
+        assert!(w.replacements_of("i-db1").is_empty(), "DRS launches into the target, not a new instance");
+        let body = &w.published[0].body;
+        assert!(body.contains("DRS recovery started"), "{body}");
+        assert!(body.contains("via DRS source server s-1234567890abcdef0 into i-dbtarget"), "{body}");
+        assert!(w.published[0].subject.contains("1 recovered, 1 DRS started"), "{}", w.published[0].subject);
+    });
+
+    let again = agent.handle(&outage()).await.unwrap();
+    let db = again.instances.iter().find(|i| i.instance_id == "i-db1").unwrap();
+    assert_eq!(db.outcome, "drs-already-started");
+    aws.with(|w| {
+        assert_eq!(w.drs_jobs.len(), 1, "no second job");
+        assert!(!w.calls[..].ends_with(&["StartRecovery"]));
+    });
+}
+
+fn succeeded(job: &str, drill: bool) -> DrsLaunchResult {
+    DrsLaunchResult {
+        source_server_id: SERVER.into(),
+        job_id: job.into(),
+        succeeded: true,
+        drill,
+        time: "2026-11-24T03:25:00Z".parse().unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn a_launch_success_moves_membership_to_the_target_and_a_repeat_changes_nothing() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    let agent = Agent::new(&aws, &aws, &aws, &aws, settings());
+    agent.handle(&outage()).await.unwrap();
+    let job = aws.with(|w| {
+        let job = w.drs_jobs[0].0.job_id.clone();
+        w.drs_recovery_instances.insert(
+            (SERVER.into(), job.clone()),
+            RecoveryInstance {
+                recovery_instance_id: "i-dbtarget".into(),
+                ec2_instance_id: "i-dbtarget".into(),
+                is_drill: false,
+            },
+        );
+        w.instances.get_mut("i-dbtarget").unwrap().state = "running".into();
+        w.published.clear();
+        job
+    });
+
+    let report = agent.handle_drs_result(&succeeded(&job, false)).await.unwrap();
+    assert_eq!(report.original_id.as_deref(), Some("i-db1"));
+    assert_eq!(report.recovery_instance_id.as_deref(), Some("i-dbtarget"));
+    assert!(report.target_groups.iter().all(|t| t.registered && t.deregistered));
+    aws.with(|w| {
+        let members: Vec<&str> = w.target_groups[TG].1.iter().map(|t| t.id.as_str()).collect();
+        assert!(members.contains(&"i-dbtarget") && !members.contains(&"i-db1"), "{members:?}");
+        assert_eq!(w.instances["i-db1"].tag(tags::REPLACED_BY), Some("i-dbtarget"));
+        assert_eq!(w.instances["i-dbtarget"].tag(tags::REPLACEMENT_OF), Some("i-db1"));
+        assert_eq!(w.published.len(), 1);
+        assert!(w.published[0].subject.contains("DRS recovery launched"));
+    });
+
+    let (groups, instances) = aws.with(|w| (w.target_groups.clone(), w.instances.clone()));
+    let again = agent.handle_drs_result(&succeeded(&job, false)).await.unwrap();
+    assert!(again.message_id.is_none(), "reported already");
+    aws.with(|w| {
+        assert_eq!(w.target_groups, groups);
+        assert_eq!(w.instances, instances);
+        assert_eq!(w.published.len(), 1);
+    });
+}
+
+#[tokio::test]
+async fn a_launch_failure_is_notified_with_the_job_log_reason() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    aws.with(|w| {
+        w.drs_failures.insert(
+            "drsjob-1".into(),
+            vec![JobFailure {
+                event: "LAUNCH_FAILED".into(),
+                raw_error: Some("InsufficientInstanceCapacity for r5.2xlarge".into()),
+            }],
+        )
+    });
+    let agent = Agent::new(&aws, &aws, &aws, &aws, settings());
+    let mut failed = succeeded("drsjob-1", false);
+    failed.succeeded = false;
+    let report = agent.handle_drs_result(&failed).await.unwrap();
+    assert!(report.reason.as_deref().unwrap().contains("LAUNCH_FAILED: InsufficientInstanceCapacity for r5.2xlarge"));
+    aws.with(|w| {
+        assert!(w.published[0].subject.contains("DRS recovery FAILED"));
+        assert!(w.published[0].body.contains("What you must do: read the job log"));
+        assert!(!w.calls.contains(&"RegisterTargets"));
+    });
+}
+
+#[tokio::test]
+async fn a_drill_result_never_touches_load_balancers_or_originals() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    aws.with(|w| {
+        w.drs_recovery_instances.insert(
+            (SERVER.into(), "drsjob-drill".into()),
+            RecoveryInstance {
+                recovery_instance_id: "i-drill".into(),
+                ec2_instance_id: "i-drill".into(),
+                is_drill: true,
+            },
+        )
+    });
+    let (groups, instances) = aws.with(|w| (w.target_groups.clone(), w.instances.clone()));
+    let agent = Agent::new(&aws, &aws, &aws, &aws, settings());
+    let report = agent.handle_drs_result(&succeeded("drsjob-drill", true)).await.unwrap();
+    assert!(report.drill && report.target_groups.is_empty());
+    aws.with(|w| {
+        assert_eq!(w.target_groups, groups);
+        assert_eq!(w.instances, instances);
+        assert!(w.published[0].subject.contains("DRS drill launched"));
+        assert!(!w.calls.contains(&"RegisterTargets") && !w.calls.contains(&"CreateTags"));
+    });
+}
