@@ -55,7 +55,8 @@ fn world(n: usize) -> World {
             availability_zone: None,
         });
     }
-    w.target_groups.insert(TARGET_GROUP.into(), (TargetKind::Instance, targets));
+    w.target_groups
+        .insert(TARGET_GROUP.into(), (TargetKind::Instance, targets));
     w
 }
 
@@ -89,8 +90,14 @@ async fn run(n: usize, concurrency: usize) -> (Duration, usize) {
     let started = Instant::now();
     let report = agent.handle(&outage()).await.expect("recovery");
     let makespan = started.elapsed();
-    assert!(matches!(report.notification, Notification::Published { .. }));
-    assert!(report.instances.iter().all(|i| i.outcome == "recovered"), "every instance recovered");
+    assert!(matches!(
+        report.notification,
+        Notification::Published { .. }
+    ));
+    assert!(
+        report.instances.iter().all(|i| i.outcome == "recovered"),
+        "every instance recovered"
+    );
     let calls = aws.with(|w| w.calls.len());
     (makespan, calls)
 }
@@ -99,14 +106,23 @@ fn main() {
     // `cargo test --benches` runs this with --bench absent: keep that a quick smoke run.
     let full = std::env::args().any(|a| a == "--bench");
     let sizes: &[usize] = if full { &[10, 100, 1000] } else { &[10] };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let bound = LATENCY * DEPENDENT_CALLS;
-    println!("recovery makespan, simulated latency {} ms per AWS call", LATENCY.as_millis());
+    println!(
+        "recovery makespan, simulated latency {} ms per AWS call",
+        LATENCY.as_millis()
+    );
     println!(
         "critical-path bound = {DEPENDENT_CALLS} dependent calls x latency = {} ms",
         bound.as_millis()
     );
-    println!("{:>6} {:>12} {:>12} {:>10} {:>8}", "N", "concurrency", "makespan ms", "/ bound", "calls");
+    println!(
+        "{:>6} {:>12} {:>12} {:>10} {:>8}",
+        "N", "concurrency", "makespan ms", "/ bound", "calls"
+    );
     for &n in sizes {
         for concurrency in [n, 16] {
             let mut best = Duration::MAX;

@@ -8,12 +8,14 @@ use tracing::{info, warn};
 
 use crate::alarm::{self, AlarmChange, IncidentId, OutpostId, Signal};
 use crate::balancing::{self, HealthWait, MoveOutcome, Unmovable};
+use crate::drs::{self, DrsSnapshot, PlannedDrs};
+use crate::drs_recovery;
 use crate::error::AwsError;
 use crate::inventory::Instance;
 use crate::plan::{self, Decision, Snapshot};
-use crate::drs::{self, DrsSnapshot, PlannedDrs};
-use crate::drs_recovery;
-use crate::ports::{Compute, DisasterRecovery, LoadBalancing, Membership, Notifier, TargetGroupScope};
+use crate::ports::{
+    Compute, DisasterRecovery, LoadBalancing, Membership, Notifier, TargetGroupScope,
+};
 use crate::recovery::{self, Execution, InstanceOutcome};
 use crate::report::{self, Action, AlarmReport, Mode, Notification};
 use crate::{notice, tags};
@@ -71,14 +73,19 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
 
     /// The report for an event that is no alarm change of ours.
     pub fn ignored(&self, reason: String, time: Option<DateTime<Utc>>) -> AlarmReport {
-        let mut report = AlarmReport::empty(String::new(), time.unwrap_or_default(), self.settings.mode);
+        let mut report =
+            AlarmReport::empty(String::new(), time.unwrap_or_default(), self.settings.mode);
         report.ignored_because = Some(reason);
         report
     }
 
     /// Handles one alarm state change.
     pub async fn handle(&self, change: &AlarmChange) -> Result<AlarmReport, AgentError> {
-        let mut report = AlarmReport::empty(change.alarm_name.clone(), change.state_since, self.settings.mode);
+        let mut report = AlarmReport::empty(
+            change.alarm_name.clone(),
+            change.state_since,
+            self.settings.mode,
+        );
         match alarm::classify(change) {
             Signal::Ignore(reason) => {
                 info!(alarm = %change.alarm_name, %reason, "ignoring alarm change");
@@ -96,7 +103,11 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
                 info!(%outpost, "Outpost back");
                 report.action = Action::OutpostBack;
                 report.outpost = Some(outpost.clone());
-                let instances = self.compute.protected_instances_on(&outpost).await.map_err(AgentError::Read)?;
+                let instances = self
+                    .compute
+                    .protected_instances_on(&outpost)
+                    .await
+                    .map_err(AgentError::Read)?;
                 report.replaced_originals = report::replaced_originals(&instances);
                 self.publish(report, &[]).await
             }
@@ -109,7 +120,11 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
         incident: &IncidentId,
         mut report: AlarmReport,
     ) -> Result<AlarmReport, AgentError> {
-        let instances = self.compute.protected_instances_on(outpost).await.map_err(AgentError::Read)?;
+        let instances = self
+            .compute
+            .protected_instances_on(outpost)
+            .await
+            .map_err(AgentError::Read)?;
         info!(%outpost, protected = instances.len(), "found protected instances");
         let (template_instances, drs_instances): (Vec<Instance>, Vec<Instance>) =
             instances.into_iter().partition(|i| !plan::uses_drs(i));
@@ -130,10 +145,21 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
         let concurrency = self.settings.concurrency;
         let (template_outcomes, drs_outcomes, memberships) = futures::join!(
             recovery::execute(&self.compute, incident, planned, concurrency, execution),
-            drs_recovery::execute_drs(&self.compute, &self.drs, incident, drs_planned, concurrency, execution),
+            drs_recovery::execute_drs(
+                &self.compute,
+                &self.drs,
+                incident,
+                drs_planned,
+                concurrency,
+                execution
+            ),
             async {
                 if needs_balancing {
-                    Some(self.balancer.memberships(&self.settings.target_groups).await)
+                    Some(
+                        self.balancer
+                            .memberships(&self.settings.target_groups)
+                            .await,
+                    )
                 } else {
                     None
                 }
@@ -146,7 +172,9 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
             Some(Ok(memberships)) => memberships,
             Some(Err(error)) => {
                 warn!(%error, "could not read target groups");
-                report.load_balancing_errors.push(report::load_balancing_error(&error));
+                report
+                    .load_balancing_errors
+                    .push(report::load_balancing_error(&error));
                 Vec::new()
             }
             None => Vec::new(),
@@ -169,11 +197,16 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
             .collect();
         let anything_new = report.instances.is_empty()
             || !unreported.is_empty()
-            || report
-                .instances
+            || report.instances.iter().any(|i| {
+                i.failed()
+                    || matches!(
+                        i.outcome,
+                        "would-launch" | "would-start-drs" | "drs-recovery-started"
+                    )
+            })
+            || moves
                 .iter()
-                .any(|i| i.failed() || matches!(i.outcome, "would-launch" | "would-start-drs" | "drs-recovery-started"))
-            || moves.iter().any(|m| !m.planned.already_registered || m.deregistered)
+                .any(|m| !m.planned.already_registered || m.deregistered)
             || !unmovable.is_empty()
             || !report.load_balancing_errors.is_empty();
         if !anything_new {
@@ -228,10 +261,15 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
         let target_tag = [drs::TARGET_TAG_VALUE.to_owned()];
         let (servers, targets, active_jobs) = futures::try_join!(
             self.drs.source_servers(&[]),
-            self.compute.instances_tagged(drs::TARGET_TAG_KEY, &target_tag),
+            self.compute
+                .instances_tagged(drs::TARGET_TAG_KEY, &target_tag),
             self.drs.active_jobs()
         )?;
-        info!(servers = servers.len(), targets = targets.len(), "read DRS source servers and launch targets");
+        info!(
+            servers = servers.len(),
+            targets = targets.len(),
+            "read DRS source servers and launch targets"
+        );
         Ok(drs::plan_drs(&DrsSnapshot {
             outpost,
             incident,
@@ -267,7 +305,11 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
 
     /// Publishes the report; then records on `reported` replacements that they were reported,
     /// so that a repeated event does not notify again.
-    async fn publish(&self, mut report: AlarmReport, reported: &[String]) -> Result<AlarmReport, AgentError> {
+    async fn publish(
+        &self,
+        mut report: AlarmReport,
+        reported: &[String],
+    ) -> Result<AlarmReport, AgentError> {
         let notice = notice::render(&report);
         match self.notifier.publish(&notice).await {
             Ok(message_id) => {

@@ -236,7 +236,11 @@ fn outpost_ids_in_expression(expression: &str) -> Vec<OutpostId> {
             .trim_start()
             .strip_prefix('=')
             .map(|v| v.trim_start().trim_start_matches(['\'', '"']))
-            .map(|v| v.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).next().unwrap_or(""));
+            .map(|v| {
+                v.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                    .next()
+                    .unwrap_or("")
+            });
         if let Some(id) = value.and_then(OutpostId::parse) {
             found.push(id);
         }
@@ -260,7 +264,9 @@ mod tests {
     fn change(state: AlarmState, metrics: Vec<AlarmMetric>) -> AlarmChange {
         AlarmChange {
             alarm_name: "outpost-a-connected".into(),
-            alarm_arn: Some("arn:aws:cloudwatch:us-east-1:111122223333:alarm:outpost-a-connected".into()),
+            alarm_arn: Some(
+                "arn:aws:cloudwatch:us-east-1:111122223333:alarm:outpost-a-connected".into(),
+            ),
             state,
             state_since: "2026-11-24T01:02:03.456Z".parse().unwrap(),
             metrics,
@@ -276,7 +282,11 @@ mod tests {
             panic!("{signal:?}")
         };
         assert_eq!(outpost.as_str(), OP);
-        assert!(incident.as_str().starts_with("op-0123456789abcdef0-20261124T010203Z-"));
+        assert!(
+            incident
+                .as_str()
+                .starts_with("op-0123456789abcdef0-20261124T010203Z-")
+        );
     }
 
     #[test]
@@ -326,13 +336,19 @@ mod tests {
             classify(&change(AlarmState::Alarm, vec![no_id])),
             Signal::Ignore(IgnoreReason::NoOutpostId { .. })
         ));
-        let two = vec![connected_status(OP), connected_status("op-0fedcba9876543210")];
+        let two = vec![
+            connected_status(OP),
+            connected_status("op-0fedcba9876543210"),
+        ];
         assert!(matches!(
             classify(&change(AlarmState::Alarm, two)),
             Signal::Ignore(IgnoreReason::SeveralOutposts { .. })
         ));
         assert!(matches!(
-            classify(&change(AlarmState::InsufficientData, vec![connected_status(OP)])),
+            classify(&change(
+                AlarmState::InsufficientData,
+                vec![connected_status(OP)]
+            )),
             Signal::Ignore(IgnoreReason::InsufficientData { .. })
         ));
     }
@@ -342,9 +358,18 @@ mod tests {
         let outpost = OutpostId::parse(OP).unwrap();
         let t1: DateTime<Utc> = "2026-11-24T01:02:03.456Z".parse().unwrap();
         let t2: DateTime<Utc> = "2026-11-24T01:02:03.457Z".parse().unwrap();
-        assert_eq!(IncidentId::derive(&outpost, "a", t1), IncidentId::derive(&outpost, "a", t1));
-        assert_ne!(IncidentId::derive(&outpost, "a", t1), IncidentId::derive(&outpost, "a", t2));
-        assert_ne!(IncidentId::derive(&outpost, "a", t1), IncidentId::derive(&outpost, "b", t1));
+        assert_eq!(
+            IncidentId::derive(&outpost, "a", t1),
+            IncidentId::derive(&outpost, "a", t1)
+        );
+        assert_ne!(
+            IncidentId::derive(&outpost, "a", t1),
+            IncidentId::derive(&outpost, "a", t2)
+        );
+        assert_ne!(
+            IncidentId::derive(&outpost, "a", t1),
+            IncidentId::derive(&outpost, "b", t1)
+        );
     }
 
     #[test]
@@ -353,7 +378,11 @@ mod tests {
         assert!(OutpostId::parse("i-0123456789abcdef0").is_none());
         let id = OutpostId::parse(" OP-0123456789ABCDEF0 ").unwrap();
         assert_eq!(id.as_str(), OP);
-        assert!(id.is_named_by_arn("arn:aws:outposts:us-east-1:111122223333:outpost/op-0123456789abcdef0"));
-        assert!(!id.is_named_by_arn("arn:aws:outposts:us-east-1:111122223333:outpost/op-0fedcba9876543210"));
+        assert!(id.is_named_by_arn(
+            "arn:aws:outposts:us-east-1:111122223333:outpost/op-0123456789abcdef0"
+        ));
+        assert!(!id.is_named_by_arn(
+            "arn:aws:outposts:us-east-1:111122223333:outpost/op-0fedcba9876543210"
+        ));
     }
 }

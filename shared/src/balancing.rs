@@ -42,15 +42,27 @@ pub struct Unmovable {
 }
 
 /// Plans the moves for (original, replacement) pairs from the registrations read. Pure.
-pub fn plan_moves(memberships: &[Membership], pairs: &[(&Instance, &Instance)]) -> (Vec<Move>, Vec<Unmovable>) {
+pub fn plan_moves(
+    memberships: &[Membership],
+    pairs: &[(&Instance, &Instance)],
+) -> (Vec<Move>, Vec<Unmovable>) {
     let registered: HashSet<(&str, &str, Option<i32>)> = memberships
         .iter()
-        .map(|m| (m.target_group_arn.as_str(), m.target.id.as_str(), m.target.port))
+        .map(|m| {
+            (
+                m.target_group_arn.as_str(),
+                m.target.id.as_str(),
+                m.target.port,
+            )
+        })
         .collect();
     // Index the registrations by target id, so each original costs a few lookups, not a scan.
     let mut by_target: HashMap<&str, Vec<&Membership>> = HashMap::new();
     for membership in memberships {
-        by_target.entry(membership.target.id.as_str()).or_default().push(membership);
+        by_target
+            .entry(membership.target.id.as_str())
+            .or_default()
+            .push(membership);
     }
     let mut moves = Vec::new();
     let mut unmovable = Vec::new();
@@ -62,9 +74,14 @@ pub fn plan_moves(memberships: &[Membership], pairs: &[(&Instance, &Instance)]) 
             .flat_map(|a| by_target.get(a.ip.as_str()).into_iter().flatten());
         for membership in by_id.chain(by_ip) {
             let to_id = match membership.kind {
-                TargetKind::Instance if membership.target.id == original.id => replacement.id.clone(),
+                TargetKind::Instance if membership.target.id == original.id => {
+                    replacement.id.clone()
+                }
                 TargetKind::Ip => match original.device_index_of(&membership.target.id) {
-                    Some(device) => match replacement.address_at(device).or_else(|| replacement.address_at(0)) {
+                    Some(device) => match replacement
+                        .address_at(device)
+                        .or_else(|| replacement.address_at(0))
+                    {
                         Some(ip) => ip.to_owned(),
                         None => {
                             unmovable.push(Unmovable {
@@ -146,7 +163,10 @@ pub async fn execute_moves<L: LoadBalancing>(
 ) -> Vec<MoveOutcome> {
     let mut by_group: BTreeMap<String, Vec<Move>> = BTreeMap::new();
     for m in moves {
-        by_group.entry(m.target_group_arn.clone()).or_default().push(m);
+        by_group
+            .entry(m.target_group_arn.clone())
+            .or_default()
+            .push(m);
     }
     let per_group: Vec<Vec<MoveOutcome>> = futures::stream::iter(by_group)
         .map(|(group, moves)| async move { move_group(balancer, &group, moves, wait).await })
@@ -156,7 +176,12 @@ pub async fn execute_moves<L: LoadBalancing>(
     per_group.into_iter().flatten().collect()
 }
 
-async fn move_group<L: LoadBalancing>(balancer: &L, group: &str, moves: Vec<Move>, wait: HealthWait) -> Vec<MoveOutcome> {
+async fn move_group<L: LoadBalancing>(
+    balancer: &L,
+    group: &str,
+    moves: Vec<Move>,
+    wait: HealthWait,
+) -> Vec<MoveOutcome> {
     let mut outcomes: Vec<MoveOutcome> = moves
         .into_iter()
         .map(|planned| MoveOutcome {
@@ -168,14 +193,22 @@ async fn move_group<L: LoadBalancing>(balancer: &L, group: &str, moves: Vec<Move
         })
         .collect();
 
-    let to_register: Vec<Target> = unique(outcomes.iter().filter(|o| !o.registered).map(|o| &o.planned.to));
+    let to_register: Vec<Target> = unique(
+        outcomes
+            .iter()
+            .filter(|o| !o.registered)
+            .map(|o| &o.planned.to),
+    );
     if !to_register.is_empty() {
         info!(target_group = group, targets = ?to_register, "registering replacements");
         if let Err(error) = balancer.register(group, &to_register).await {
             warn!(target_group = group, %error, "could not register replacements; originals stay registered");
             for o in &mut outcomes {
                 if !o.registered {
-                    o.note = Some(format!("registration failed, original left registered: {error}. {}", error.kind.advice()));
+                    o.note = Some(format!(
+                        "registration failed, original left registered: {error}. {}",
+                        error.kind.advice()
+                    ));
                 }
             }
         } else {
@@ -183,7 +216,12 @@ async fn move_group<L: LoadBalancing>(balancer: &L, group: &str, moves: Vec<Move
         }
     }
 
-    let waiting: Vec<Target> = unique(outcomes.iter().filter(|o| o.registered).map(|o| &o.planned.to));
+    let waiting: Vec<Target> = unique(
+        outcomes
+            .iter()
+            .filter(|o| o.registered)
+            .map(|o| &o.planned.to),
+    );
     if waiting.is_empty() {
         return outcomes;
     }
@@ -205,14 +243,25 @@ async fn move_group<L: LoadBalancing>(balancer: &L, group: &str, moves: Vec<Move
         }
     }
 
-    let to_deregister: Vec<Target> = unique(outcomes.iter().filter(|o| o.registered).map(|o| &o.planned.from));
+    let to_deregister: Vec<Target> = unique(
+        outcomes
+            .iter()
+            .filter(|o| o.registered)
+            .map(|o| &o.planned.from),
+    );
     info!(target_group = group, targets = ?to_deregister, "deregistering originals");
     match balancer.deregister(group, &to_deregister).await {
-        Ok(()) => outcomes.iter_mut().filter(|o| o.registered).for_each(|o| o.deregistered = true),
+        Ok(()) => outcomes
+            .iter_mut()
+            .filter(|o| o.registered)
+            .for_each(|o| o.deregistered = true),
         Err(error) => {
             warn!(target_group = group, %error, "could not deregister originals");
             for o in outcomes.iter_mut().filter(|o| o.registered) {
-                o.note = Some(format!("original still registered: {error}. {}", error.kind.advice()));
+                o.note = Some(format!(
+                    "original still registered: {error}. {}",
+                    error.kind.advice()
+                ));
             }
         }
     }
@@ -233,9 +282,13 @@ async fn wait_for_health<L: LoadBalancing>(
             Ok(states) => {
                 last = states.into_iter().map(|s| (s.target, s.state)).collect();
             }
-            Err(error) => warn!(target_group = group, %error, "health check failed; will retry until the wait runs out"),
+            Err(error) => {
+                warn!(target_group = group, %error, "health check failed; will retry until the wait runs out")
+            }
         }
-        let all_healthy = targets.iter().all(|t| last.get(t).map(String::as_str) == Some("healthy"));
+        let all_healthy = targets
+            .iter()
+            .all(|t| last.get(t).map(String::as_str) == Some("healthy"));
         if all_healthy || tokio::time::Instant::now() >= deadline {
             if last.is_empty() && !all_healthy {
                 return Err(format!(
@@ -245,7 +298,11 @@ async fn wait_for_health<L: LoadBalancing>(
             }
             return Ok(last);
         }
-        tokio::time::sleep(wait.poll_interval.min(deadline - tokio::time::Instant::now())).await;
+        tokio::time::sleep(
+            wait.poll_interval
+                .min(deadline - tokio::time::Instant::now()),
+        )
+        .await;
     }
 }
 

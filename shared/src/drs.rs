@@ -142,13 +142,19 @@ pub fn match_targets<'a>(
     let mut targets_by_name: HashMap<String, Vec<String>> = HashMap::new();
     for (id, name) in targets {
         if let Some(name) = name {
-            targets_by_name.entry(normalise_name(name)).or_default().push((*id).to_owned());
+            targets_by_name
+                .entry(normalise_name(name))
+                .or_default()
+                .push((*id).to_owned());
         }
     }
     let mut sources_by_name: HashMap<String, Vec<&str>> = HashMap::new();
     for (id, hostname) in sources {
         if let Some(hostname) = hostname {
-            sources_by_name.entry(normalise_name(hostname)).or_default().push(id);
+            sources_by_name
+                .entry(normalise_name(hostname))
+                .or_default()
+                .push(id);
         }
     }
     sources
@@ -210,7 +216,7 @@ pub enum DrsDecision {
         /// The source server.
         server: SourceServer,
         /// The stopped target.
-        target: Instance,
+        target: Box<Instance>,
     },
     /// A recovery job runs already (started by us for this incident, or found running in DRS).
     AlreadyStarted {
@@ -237,15 +243,18 @@ pub struct PlannedDrs {
 
 /// The source server protecting an instance: by the instance id in its identification hints,
 /// else by hostname against the instance's Name tag.
-pub fn source_server_of<'s>(servers: &'s [SourceServer], instance: &Instance) -> Option<&'s SourceServer> {
+pub fn source_server_of<'s>(
+    servers: &'s [SourceServer],
+    instance: &Instance,
+) -> Option<&'s SourceServer> {
     servers
         .iter()
         .find(|s| s.aws_instance_id.as_deref() == Some(instance.id.as_str()))
         .or_else(|| {
             let name = normalise_name(instance.tag(tags::NAME)?);
-            let mut by_name = servers
-                .iter()
-                .filter(|s| s.hostname.as_deref().map(normalise_name).as_deref() == Some(name.as_str()));
+            let mut by_name = servers.iter().filter(|s| {
+                s.hostname.as_deref().map(normalise_name).as_deref() == Some(name.as_str())
+            });
             let first = by_name.next()?;
             by_name.next().is_none().then_some(first)
         })
@@ -281,13 +290,13 @@ fn decide(
     matches: &HashMap<&str, Result<String, MatchProblem>>,
     original: &Instance,
 ) -> DrsDecision {
-    if let (Some(job), Some(incident)) = (original.tag(tags::DRS_JOB), original.tag(tags::INCIDENT)) {
-        if incident == snapshot.incident.as_str() {
-            return DrsDecision::AlreadyStarted {
-                job_id: job.to_owned(),
-                source_server_id: None,
-            };
-        }
+    if let (Some(job), Some(incident)) = (original.tag(tags::DRS_JOB), original.tag(tags::INCIDENT))
+        && incident == snapshot.incident.as_str()
+    {
+        return DrsDecision::AlreadyStarted {
+            job_id: job.to_owned(),
+            source_server_id: None,
+        };
     }
     let Some(server) = source_server_of(snapshot.servers, original) else {
         return DrsDecision::Invalid {
@@ -320,10 +329,22 @@ fn decide(
     }
     let target_id = match matches.get(server.id.as_str()) {
         Some(Ok(target)) => target,
-        Some(Err(problem)) => return DrsDecision::Invalid { reason: problem.to_string() },
-        None => return DrsDecision::Invalid { reason: format!("source server {} was not matched", server.id) },
+        Some(Err(problem)) => {
+            return DrsDecision::Invalid {
+                reason: problem.to_string(),
+            };
+        }
+        None => {
+            return DrsDecision::Invalid {
+                reason: format!("source server {} was not matched", server.id),
+            };
+        }
     };
-    let target = snapshot.targets.iter().find(|t| &t.id == target_id).expect("matched from targets");
+    let target = snapshot
+        .targets
+        .iter()
+        .find(|t| &t.id == target_id)
+        .expect("matched from targets");
     if target.state != "stopped" {
         return DrsDecision::Invalid {
             reason: format!(
@@ -334,7 +355,11 @@ fn decide(
             ),
         };
     }
-    if target.outpost_arn.as_deref().is_some_and(|arn| snapshot.outpost.is_named_by_arn(arn)) {
+    if target
+        .outpost_arn
+        .as_deref()
+        .is_some_and(|arn| snapshot.outpost.is_named_by_arn(arn))
+    {
         return DrsDecision::Invalid {
             reason: format!(
                 "launch target {} lies on the failed Outpost {}: DRS targets belong in the Region or on an Outposts rack",
@@ -344,7 +369,7 @@ fn decide(
     }
     DrsDecision::Recover {
         server: server.clone(),
-        target: target.clone(),
+        target: Box::new(target.clone()),
     }
 }
 
@@ -408,7 +433,12 @@ mod tests {
         ];
         let m = match_targets(&sources, &targets);
         assert_eq!(m["s-ok"], Ok("i-1".to_owned()));
-        assert_eq!(m["s-miss"], Err(MatchProblem::NoTarget { name: "app-2".into() }));
+        assert_eq!(
+            m["s-miss"],
+            Err(MatchProblem::NoTarget {
+                name: "app-2".into()
+            })
+        );
         assert_eq!(
             m["s-dup-target"],
             Err(MatchProblem::DuplicateTargets {
@@ -416,10 +446,18 @@ mod tests {
                 instances: vec!["i-3a".into(), "i-3b".into()]
             })
         );
-        assert!(matches!(&m["s-twin-a"], Err(MatchProblem::DuplicateSources { sources, .. }) if sources.len() == 2));
-        assert!(matches!(m["s-nohost"], Err(MatchProblem::NoHostname { .. })));
+        assert!(
+            matches!(&m["s-twin-a"], Err(MatchProblem::DuplicateSources { sources, .. }) if sources.len() == 2)
+        );
+        assert!(matches!(
+            m["s-nohost"],
+            Err(MatchProblem::NoHostname { .. })
+        ));
         let message = m["s-dup-target"].clone().unwrap_err().to_string();
-        assert!(message.contains("i-3a, i-3b") && message.contains("keep the tag on one"), "{message}");
+        assert!(
+            message.contains("i-3a, i-3b") && message.contains("keep the tag on one"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -432,7 +470,12 @@ mod tests {
         };
         assert!(missing_updates(&ready, "i-t").is_empty());
         let other_target = missing_updates(&ready, "i-u");
-        assert_eq!(other_target, vec![LaunchUpdate::LaunchInto { instance_id: "i-u".into() }]);
+        assert_eq!(
+            other_target,
+            vec![LaunchUpdate::LaunchInto {
+                instance_id: "i-u".into()
+            }]
+        );
         let fresh = LaunchSettings {
             right_sizing: Some("BASIC".into()),
             copy_private_ip: Some(true),
@@ -440,7 +483,12 @@ mod tests {
         };
         assert_eq!(
             missing_updates(&fresh, "i-t"),
-            vec![LaunchUpdate::Prepare, LaunchUpdate::LaunchInto { instance_id: "i-t".into() }]
+            vec![
+                LaunchUpdate::Prepare,
+                LaunchUpdate::LaunchInto {
+                    instance_id: "i-t".into()
+                }
+            ]
         );
     }
 

@@ -42,21 +42,36 @@ pub async fn execute_drs<C: Compute, D: DisasterRecovery>(
                 let advice = "fix what the reason names; the recovery runs again on the next delivery or sweep.".into();
                 outcomes.insert(original.id.clone(), failed(original, reason, None, advice));
             }
-            DrsDecision::AlreadyStarted { job_id, source_server_id } => {
+            DrsDecision::AlreadyStarted {
+                job_id,
+                source_server_id,
+            } => {
                 info!(instance = %original.id, %job_id, "DRS recovery already running");
                 let mut outcome = InstanceOutcome {
-                    outcome: Outcome::DrsAlreadyStarted { job_id: job_id.clone() },
+                    outcome: Outcome::DrsAlreadyStarted {
+                        job_id: job_id.clone(),
+                    },
                     ..failed(original.clone(), String::new(), None, String::new())
                 };
                 // Found running in DRS but not yet recorded on the original: record it.
-                if source_server_id.is_some() && execution == Execution::Live {
-                    if let Err(error) = compute.tag(std::slice::from_ref(&original.id), &job_tags(&job_id, incident)).await {
-                        outcome.warnings.push(format!("could not record job {job_id} on the original: {error}"));
-                    }
+                if source_server_id.is_some()
+                    && execution == Execution::Live
+                    && let Err(error) = compute
+                        .tag(
+                            std::slice::from_ref(&original.id),
+                            &job_tags(&job_id, incident),
+                        )
+                        .await
+                {
+                    outcome.warnings.push(format!(
+                        "could not record job {job_id} on the original: {error}"
+                    ));
                 }
                 outcomes.insert(original.id.clone(), outcome);
             }
-            DrsDecision::Recover { server, target } => to_configure.push((original, server, target.id)),
+            DrsDecision::Recover { server, target } => {
+                to_configure.push((original, server, target.id))
+            }
         }
     }
 
@@ -82,19 +97,33 @@ pub async fn execute_drs<C: Compute, D: DisasterRecovery>(
                 target_id: r.target_id.clone(),
                 updates: r.updates.clone(),
             };
-            outcomes.insert(r.original.id.clone(), InstanceOutcome { outcome, ..failed(r.original, String::new(), None, String::new()) });
+            outcomes.insert(
+                r.original.id.clone(),
+                InstanceOutcome {
+                    outcome,
+                    ..failed(r.original, String::new(), None, String::new())
+                },
+            );
         }
     } else {
         let server_ids: Vec<String> = ready.iter().map(|r| r.server.id.clone()).collect();
         for batch in drs::job_batches(&server_ids) {
-            let members: Vec<&Ready> = ready.iter().filter(|r| batch.contains(&r.server.id)).collect();
+            let members: Vec<&Ready> = ready
+                .iter()
+                .filter(|r| batch.contains(&r.server.id))
+                .collect();
             match drs.start_recovery(batch, false).await {
                 Ok(job_id) => {
                     info!(%job_id, servers = batch.len(), "DRS recovery job started");
-                    let originals: Vec<String> = members.iter().map(|r| r.original.id.clone()).collect();
-                    let record = compute.tag(&originals, &job_tags(&job_id, incident)).await.err();
+                    let originals: Vec<String> =
+                        members.iter().map(|r| r.original.id.clone()).collect();
+                    let record = compute
+                        .tag(&originals, &job_tags(&job_id, incident))
+                        .await
+                        .err();
                     for r in members {
-                        let mut outcome = failed(r.original.clone(), String::new(), None, String::new());
+                        let mut outcome =
+                            failed(r.original.clone(), String::new(), None, String::new());
                         outcome.outcome = Outcome::DrsStarted {
                             job_id: job_id.clone(),
                             source_server_id: r.server.id.clone(),
@@ -114,7 +143,10 @@ pub async fn execute_drs<C: Compute, D: DisasterRecovery>(
                     for r in members {
                         let outcome = failed(
                             r.original.clone(),
-                            format!("DRS StartRecovery failed for source server {}: {error}", r.server.id),
+                            format!(
+                                "DRS StartRecovery failed for source server {}: {error}",
+                                r.server.id
+                            ),
                             Some(error.kind),
                             error.kind.advice().into(),
                         );
@@ -124,7 +156,10 @@ pub async fn execute_drs<C: Compute, D: DisasterRecovery>(
             }
         }
     }
-    order.into_iter().filter_map(|id| outcomes.remove(&id)).collect()
+    order
+        .into_iter()
+        .filter_map(|id| outcomes.remove(&id))
+        .collect()
 }
 
 /// Reads a server's launch configuration and applies the missing updates, one at a time.

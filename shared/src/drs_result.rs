@@ -58,7 +58,10 @@ pub struct DrsReport {
 
 impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L, N, D> {
     /// Handles a DRS launch result; idempotent for repeats.
-    pub async fn handle_drs_result(&self, result: &DrsLaunchResult) -> Result<DrsReport, AgentError> {
+    pub async fn handle_drs_result(
+        &self,
+        result: &DrsLaunchResult,
+    ) -> Result<DrsReport, AgentError> {
         let mut report = DrsReport {
             source_server_id: result.source_server_id.clone(),
             job_id: result.job_id.clone(),
@@ -79,9 +82,17 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
                 .job_failures(&result.job_id, &result.source_server_id)
                 .await
                 .map_err(AgentError::Read)?;
-            let mut reason = format!("DRS job {} failed to launch source server {}", result.job_id, result.source_server_id);
+            let mut reason = format!(
+                "DRS job {} failed to launch source server {}",
+                result.job_id, result.source_server_id
+            );
             for f in &failures {
-                let _ = write!(reason, "; {}: {}", f.event, f.raw_error.as_deref().unwrap_or("no detail"));
+                let _ = write!(
+                    reason,
+                    "; {}: {}",
+                    f.event,
+                    f.raw_error.as_deref().unwrap_or("no detail")
+                );
             }
             if failures.is_empty() {
                 reason.push_str("; the job log names no failing event");
@@ -100,7 +111,8 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
             .await
             .map_err(AgentError::Read)?;
         let Some(recovery) = recovery else {
-            report.reason = Some("DRS reports success but lists no recovery instance for the job".into());
+            report.reason =
+                Some("DRS reports success but lists no recovery instance for the job".into());
             report.advice = Some("check the job in the DRS console.".into());
             return self.publish_drs(report, None).await;
         };
@@ -122,8 +134,14 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
             .await
             .map_err(AgentError::Read)?;
         let Some(launched) = found.into_iter().next() else {
-            report.reason = Some(format!("recovery instance {} is not visible in EC2", recovery.ec2_instance_id));
-            report.advice = Some("check the instance in the EC2 console, then move its target groups by hand.".into());
+            report.reason = Some(format!(
+                "recovery instance {} is not visible in EC2",
+                recovery.ec2_instance_id
+            ));
+            report.advice = Some(
+                "check the instance in the EC2 console, then move its target groups by hand."
+                    .into(),
+            );
             return self.publish_drs(report, None).await;
         };
         if self.settings.mode == Mode::Recover {
@@ -132,7 +150,9 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
         } else {
             report.reason = Some("notify-only mode: nothing was tagged or moved".into());
         }
-        if launched.tag(tags::REPORTED).is_some() && report.target_groups.iter().all(|t| t.note.is_none()) {
+        if launched.tag(tags::REPORTED).is_some()
+            && report.target_groups.iter().all(|t| t.note.is_none())
+        {
             info!(job = %result.job_id, "DRS result reported already");
             return Ok(report);
         }
@@ -142,7 +162,10 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
     /// The protected original of the result's source server: the one tagged with the job, else
     /// the instance named in the server's identification hints, if it opted in.
     async fn original_of(&self, result: &DrsLaunchResult) -> Result<Option<Instance>, AwsError> {
-        let servers = self.drs.source_servers(std::slice::from_ref(&result.source_server_id)).await?;
+        let servers = self
+            .drs
+            .source_servers(std::slice::from_ref(&result.source_server_id))
+            .await?;
         let Some(server) = servers.first() else {
             return Ok(None);
         };
@@ -150,7 +173,10 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
             .compute
             .instances_tagged(tags::DRS_JOB, std::slice::from_ref(&result.job_id))
             .await?;
-        if let Some(original) = tagged.iter().find(|o| drs::source_server_of(&servers, o).is_some()) {
+        if let Some(original) = tagged
+            .iter()
+            .find(|o| drs::source_server_of(&servers, o).is_some())
+        {
             return Ok(Some(original.clone()));
         }
         let Some(hint) = &server.aws_instance_id else {
@@ -167,16 +193,28 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
             (tags::REPLACEMENT_OF.to_owned(), original.id.clone()),
             (tags::INCIDENT.to_owned(), incident),
         ];
-        if let Err(error) = self.compute.tag(std::slice::from_ref(&original.id), &on_original).await {
+        if let Err(error) = self
+            .compute
+            .tag(std::slice::from_ref(&original.id), &on_original)
+            .await
+        {
             warn!(%error, "could not tag the original with its DRS recovery instance");
         }
-        if let Err(error) = self.compute.tag(std::slice::from_ref(&launched.id), &on_launched).await {
+        if let Err(error) = self
+            .compute
+            .tag(std::slice::from_ref(&launched.id), &on_launched)
+            .await
+        {
             warn!(%error, "could not tag the DRS recovery instance");
         }
     }
 
     async fn move_to(&self, original: &Instance, launched: &Instance) -> Vec<TargetGroupReport> {
-        let memberships = match self.balancer.memberships(&self.settings.target_groups).await {
+        let memberships = match self
+            .balancer
+            .memberships(&self.settings.target_groups)
+            .await
+        {
             Ok(memberships) => memberships,
             Err(error) => {
                 return vec![TargetGroupReport {
@@ -192,7 +230,13 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
             }
         };
         let (moves, _) = balancing::plan_moves(&memberships, &[(original, launched)]);
-        let outcomes = balancing::execute_moves(&self.balancer, moves, self.settings.health_wait, self.settings.concurrency).await;
+        let outcomes = balancing::execute_moves(
+            &self.balancer,
+            moves,
+            self.settings.health_wait,
+            self.settings.concurrency,
+        )
+        .await;
         outcomes
             .into_iter()
             .map(|m| TargetGroupReport {
@@ -208,7 +252,11 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
             .collect()
     }
 
-    async fn publish_drs(&self, mut report: DrsReport, reported: Option<&str>) -> Result<DrsReport, AgentError> {
+    async fn publish_drs(
+        &self,
+        mut report: DrsReport,
+        reported: Option<&str>,
+    ) -> Result<DrsReport, AgentError> {
         let notice = render(&report);
         match self.notifier.publish(&notice).await {
             Ok(message_id) => report.message_id = Some(message_id),
@@ -238,7 +286,10 @@ pub fn render(report: &DrsReport) -> Notice {
         (false, false) => "DRS recovery FAILED",
     };
     let subject = format!("[outposts-autorestart] {what}: {}", report.source_server_id);
-    let mut body = format!("{what} for source server {} (job {}).\n", report.source_server_id, report.job_id);
+    let mut body = format!(
+        "{what} for source server {} (job {}).\n",
+        report.source_server_id, report.job_id
+    );
     if let Some(original) = &report.original_id {
         let _ = writeln!(body, "Protected instance: {original}");
     }
@@ -246,8 +297,17 @@ pub fn render(report: &DrsReport) -> Notice {
         let _ = writeln!(body, "Recovery instance: {launched}");
     }
     for tg in &report.target_groups {
-        let state = if tg.deregistered { "moved" } else { "NOT moved" };
-        let _ = writeln!(body, "  target group {}: {state} to {}", tg.target_group_arn, tg.to.as_deref().unwrap_or("?"));
+        let state = if tg.deregistered {
+            "moved"
+        } else {
+            "NOT moved"
+        };
+        let _ = writeln!(
+            body,
+            "  target group {}: {state} to {}",
+            tg.target_group_arn,
+            tg.to.as_deref().unwrap_or("?")
+        );
         if let Some(note) = &tg.note {
             let _ = writeln!(body, "    note: {note}");
         }
@@ -264,7 +324,15 @@ pub fn render(report: &DrsReport) -> Notice {
         subject: subject.chars().take(99).collect(),
         body,
         attributes: vec![
-            ("event".into(), if report.drill { "drs-drill" } else { "drs-recovery" }.into()),
+            (
+                "event".into(),
+                if report.drill {
+                    "drs-drill"
+                } else {
+                    "drs-recovery"
+                }
+                .into(),
+            ),
             ("job".into(), report.job_id.clone()),
         ],
     }

@@ -26,11 +26,20 @@ impl ErrorKind {
     /// Sorts an AWS error code into a kind.
     pub fn from_code(code: &str) -> Self {
         match code {
-            "RequestLimitExceeded" | "Throttling" | "ThrottlingException" | "TooManyRequestsException"
-            | "ThrottledException" | "RequestThrottled" => Self::Throttled,
-            "UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException" | "AuthorizationError"
+            "RequestLimitExceeded"
+            | "Throttling"
+            | "ThrottlingException"
+            | "TooManyRequestsException"
+            | "ThrottledException"
+            | "RequestThrottled" => Self::Throttled,
+            "UnauthorizedOperation"
+            | "AccessDenied"
+            | "AccessDeniedException"
+            | "AuthorizationError"
             | "Blocked" => Self::AccessDenied,
-            "InsufficientInstanceCapacity" | "InsufficientCapacityOnOutpost" | "InsufficientHostCapacity"
+            "InsufficientInstanceCapacity"
+            | "InsufficientCapacityOnOutpost"
+            | "InsufficientHostCapacity"
             | "InsufficientCapacity" => Self::InsufficientCapacity,
             code if code.starts_with("InvalidLaunchTemplate")
                 || code.starts_with("InvalidAMIID")
@@ -44,15 +53,22 @@ impl ErrorKind {
             {
                 Self::UnusableTemplate
             }
-            code if code.ends_with("NotFound") || code.ends_with("NotFoundException") => Self::NotFound,
-            "ServiceUnavailable" | "InternalError" | "InternalFailure" | "Unavailable" => Self::Transient,
+            code if code.ends_with("NotFound") || code.ends_with("NotFoundException") => {
+                Self::NotFound
+            }
+            "ServiceUnavailable" | "InternalError" | "InternalFailure" | "Unavailable" => {
+                Self::Transient
+            }
             _ => Self::Other,
         }
     }
 
     /// Whether running again later can succeed without anyone changing anything.
     pub fn is_retryable(self) -> bool {
-        matches!(self, Self::Throttled | Self::Transient | Self::InsufficientCapacity)
+        matches!(
+            self,
+            Self::Throttled | Self::Transient | Self::InsufficientCapacity
+        )
     }
 
     /// What an operator should do about it.
@@ -64,14 +80,18 @@ impl ErrorKind {
             Self::AccessDenied => {
                 "grant the function's role the denied action (see template.yaml) and check that the resource carries autorestart:enabled=true."
             }
-            Self::NotFound => "the named resource does not exist: fix the tag or configuration that names it.",
+            Self::NotFound => {
+                "the named resource does not exist: fix the tag or configuration that names it."
+            }
             Self::InsufficientCapacity => {
                 "no alternate had capacity: free capacity on an alternate Outpost server or add another recovery template."
             }
             Self::UnusableTemplate => {
                 "fix the recovery launch template (AMI, subnet, network interfaces) or name another in autorestart:recovery-templates."
             }
-            Self::Transient => "AWS did not answer; re-run the recovery (invoke again or wait for the sweep).",
+            Self::Transient => {
+                "AWS did not answer; re-run the recovery (invoke again or wait for the sweep)."
+            }
             Self::Other => "read the error and the function's log; re-run once fixed.",
         }
     }
@@ -149,10 +169,22 @@ mod tests {
             ("Throttling", ErrorKind::Throttled),
             ("UnauthorizedOperation", ErrorKind::AccessDenied),
             ("AccessDenied", ErrorKind::AccessDenied),
-            ("InsufficientInstanceCapacity", ErrorKind::InsufficientCapacity),
-            ("InsufficientCapacityOnOutpost", ErrorKind::InsufficientCapacity),
-            ("InvalidLaunchTemplateId.NotFound", ErrorKind::UnusableTemplate),
-            ("InvalidLaunchTemplateId.VersionNotFound", ErrorKind::UnusableTemplate),
+            (
+                "InsufficientInstanceCapacity",
+                ErrorKind::InsufficientCapacity,
+            ),
+            (
+                "InsufficientCapacityOnOutpost",
+                ErrorKind::InsufficientCapacity,
+            ),
+            (
+                "InvalidLaunchTemplateId.NotFound",
+                ErrorKind::UnusableTemplate,
+            ),
+            (
+                "InvalidLaunchTemplateId.VersionNotFound",
+                ErrorKind::UnusableTemplate,
+            ),
             ("InvalidAMIID.Unavailable", ErrorKind::UnusableTemplate),
             ("TargetGroupNotFound", ErrorKind::NotFound),
             ("NotFoundException", ErrorKind::NotFound),

@@ -55,7 +55,10 @@ impl Instance {
 
     /// The device index of the interface holding `ip`, if the instance holds it.
     pub fn device_index_of(&self, ip: &str) -> Option<i32> {
-        self.addresses.iter().find(|a| a.ip == ip).map(|a| a.device_index)
+        self.addresses
+            .iter()
+            .find(|a| a.ip == ip)
+            .map(|a| a.device_index)
     }
 
     /// The first address on an interface at `device_index`.

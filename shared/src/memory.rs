@@ -6,12 +6,14 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::alarm::OutpostId;
-use crate::drs::{ActiveJob, JobFailure, LaunchSettings, LaunchUpdate, RecoveryInstance, SourceServer};
+use crate::drs::{
+    ActiveJob, JobFailure, LaunchSettings, LaunchUpdate, RecoveryInstance, SourceServer,
+};
 use crate::error::AwsError;
 use crate::inventory::{Instance, PrivateAddress, TemplateTarget};
 use crate::ports::{
-    Compute, DisasterRecovery, LaunchRequest, LoadBalancing, Membership, Notice, Notifier, Target, TargetGroupScope, TargetKind,
-    TargetState,
+    Compute, DisasterRecovery, LaunchRequest, LoadBalancing, Membership, Notice, Notifier, Target,
+    TargetGroupScope, TargetKind, TargetState,
 };
 use crate::tags::{self, TemplateRef};
 
@@ -55,15 +57,25 @@ pub struct World {
 impl World {
     /// Adds an instance in `subnet_id`, with the subnet's Outpost and one private IP.
     pub fn add_instance(&mut self, id: &str, subnet_id: &str, tags: &[(&str, &str)]) {
-        let ip = format!("10.0.{}.{}", self.instances.len() / 250, self.instances.len() % 250 + 4);
+        let ip = format!(
+            "10.0.{}.{}",
+            self.instances.len() / 250,
+            self.instances.len() % 250 + 4
+        );
         let instance = Instance {
             id: id.into(),
             state: "running".into(),
             subnet_id: Some(subnet_id.into()),
             outpost_arn: self.subnets.get(subnet_id).cloned().flatten(),
             instance_type: Some("m5.large".into()),
-            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            addresses: vec![PrivateAddress { device_index: 0, ip }],
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            addresses: vec![PrivateAddress {
+                device_index: 0,
+                ip,
+            }],
         };
         self.instances.insert(id.into(), instance);
     }
@@ -106,7 +118,11 @@ impl InMemoryAws {
         f(&mut self.world.lock().expect("world lock"))
     }
 
-    async fn call<R>(&self, operation: &'static str, f: impl FnOnce(&mut World) -> Result<R, AwsError>) -> Result<R, AwsError> {
+    async fn call<R>(
+        &self,
+        operation: &'static str,
+        f: impl FnOnce(&mut World) -> Result<R, AwsError>,
+    ) -> Result<R, AwsError> {
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
         }
@@ -123,14 +139,22 @@ impl Compute for InMemoryAws {
             Ok(w.instances
                 .values()
                 .filter(|i| i.state != "terminated" && i.is_opted_in())
-                .filter(|i| i.outpost_arn.as_deref().is_some_and(|arn| outpost.is_named_by_arn(arn)))
+                .filter(|i| {
+                    i.outpost_arn
+                        .as_deref()
+                        .is_some_and(|arn| outpost.is_named_by_arn(arn))
+                })
                 .cloned()
                 .collect())
         })
         .await
     }
 
-    async fn instances_tagged(&self, key: &str, values: &[String]) -> Result<Vec<Instance>, AwsError> {
+    async fn instances_tagged(
+        &self,
+        key: &str,
+        values: &[String],
+    ) -> Result<Vec<Instance>, AwsError> {
         let values: HashSet<&str> = values.iter().map(String::as_str).collect();
         self.call("DescribeInstances", |w| {
             Ok(w.instances
@@ -155,7 +179,10 @@ impl Compute for InMemoryAws {
         .await
     }
 
-    async fn template_targets(&self, templates: &[TemplateRef]) -> Result<Vec<(TemplateRef, TemplateTarget)>, AwsError> {
+    async fn template_targets(
+        &self,
+        templates: &[TemplateRef],
+    ) -> Result<Vec<(TemplateRef, TemplateTarget)>, AwsError> {
         self.call("DescribeLaunchTemplateVersions", |w| {
             Ok(templates
                 .iter()
@@ -200,7 +227,11 @@ impl Compute for InMemoryAws {
             }
             w.next_id += 1;
             let id = format!("i-{:017x}", 0xf000_0000_u64 + w.next_id);
-            let tags: Vec<(&str, &str)> = request.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let tags: Vec<(&str, &str)> = request
+                .tags
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
             w.add_instance(&id, &subnet, &tags);
             w.tokens.insert(request.client_token.clone(), id.clone());
             Ok(w.instances[&id].clone())
@@ -208,11 +239,19 @@ impl Compute for InMemoryAws {
         .await
     }
 
-    async fn tag(&self, instance_ids: &[String], tags: &[(String, String)]) -> Result<(), AwsError> {
+    async fn tag(
+        &self,
+        instance_ids: &[String],
+        tags: &[(String, String)],
+    ) -> Result<(), AwsError> {
         self.call("CreateTags", |w| {
             for id in instance_ids {
                 let instance = w.instances.get_mut(id).ok_or_else(|| {
-                    AwsError::from_code("ec2:CreateTags", "InvalidInstanceID.NotFound", format!("{id} not found"))
+                    AwsError::from_code(
+                        "ec2:CreateTags",
+                        "InvalidInstanceID.NotFound",
+                        format!("{id} not found"),
+                    )
                 })?;
                 instance.tags.extend(tags.iter().cloned());
             }
@@ -245,16 +284,26 @@ impl LoadBalancing for InMemoryAws {
 
     async fn register(&self, target_group_arn: &str, targets: &[Target]) -> Result<(), AwsError> {
         self.call("RegisterTargets", |w| {
-            let (_, registered) = w.target_groups.get_mut(target_group_arn).ok_or_else(|| not_found(target_group_arn))?;
+            let (_, registered) = w
+                .target_groups
+                .get_mut(target_group_arn)
+                .ok_or_else(|| not_found(target_group_arn))?;
             registered.extend(targets.iter().cloned());
             Ok(())
         })
         .await
     }
 
-    async fn health(&self, target_group_arn: &str, targets: &[Target]) -> Result<Vec<TargetState>, AwsError> {
+    async fn health(
+        &self,
+        target_group_arn: &str,
+        targets: &[Target],
+    ) -> Result<Vec<TargetState>, AwsError> {
         self.call("DescribeTargetHealth", |w| {
-            let (_, registered) = w.target_groups.get(target_group_arn).ok_or_else(|| not_found(target_group_arn))?;
+            let (_, registered) = w
+                .target_groups
+                .get(target_group_arn)
+                .ok_or_else(|| not_found(target_group_arn))?;
             Ok(targets
                 .iter()
                 .filter(|t| registered.contains(t))
@@ -274,7 +323,10 @@ impl LoadBalancing for InMemoryAws {
 
     async fn deregister(&self, target_group_arn: &str, targets: &[Target]) -> Result<(), AwsError> {
         self.call("DeregisterTargets", |w| {
-            let (_, registered) = w.target_groups.get_mut(target_group_arn).ok_or_else(|| not_found(target_group_arn))?;
+            let (_, registered) = w
+                .target_groups
+                .get_mut(target_group_arn)
+                .ok_or_else(|| not_found(target_group_arn))?;
             for t in targets {
                 registered.remove(t);
             }
@@ -308,21 +360,33 @@ impl DisasterRecovery for InMemoryAws {
 
     async fn launch_settings(&self, source_server_id: &str) -> Result<LaunchSettings, AwsError> {
         self.call("GetLaunchConfiguration", |w| {
-            Ok(w.drs_settings.get(source_server_id).cloned().unwrap_or_default())
+            Ok(w.drs_settings
+                .get(source_server_id)
+                .cloned()
+                .unwrap_or_default())
         })
         .await
     }
 
-    async fn update_launch_settings(&self, source_server_id: &str, update: &LaunchUpdate) -> Result<(), AwsError> {
+    async fn update_launch_settings(
+        &self,
+        source_server_id: &str,
+        update: &LaunchUpdate,
+    ) -> Result<(), AwsError> {
         self.call("UpdateLaunchConfiguration", |w| {
-            let settings = w.drs_settings.entry(source_server_id.to_owned()).or_default();
+            let settings = w
+                .drs_settings
+                .entry(source_server_id.to_owned())
+                .or_default();
             match update {
                 LaunchUpdate::Prepare => {
                     settings.copy_private_ip = Some(false);
                     settings.copy_tags = Some(false);
                     settings.right_sizing = Some("NONE".into());
                 }
-                LaunchUpdate::LaunchInto { instance_id } => settings.launch_into = Some(instance_id.clone()),
+                LaunchUpdate::LaunchInto { instance_id } => {
+                    settings.launch_into = Some(instance_id.clone())
+                }
             }
             Ok(())
         })
@@ -340,7 +404,11 @@ impl DisasterRecovery for InMemoryAws {
         .await
     }
 
-    async fn start_recovery(&self, source_server_ids: &[String], _drill: bool) -> Result<String, AwsError> {
+    async fn start_recovery(
+        &self,
+        source_server_ids: &[String],
+        _drill: bool,
+    ) -> Result<String, AwsError> {
         self.call("StartRecovery", |w| {
             let job_id = format!("drsjob-{:017x}", w.drs_jobs.len() + 1);
             let job = ActiveJob {
@@ -353,7 +421,11 @@ impl DisasterRecovery for InMemoryAws {
         .await
     }
 
-    async fn recovery_instance(&self, source_server_id: &str, job_id: &str) -> Result<Option<RecoveryInstance>, AwsError> {
+    async fn recovery_instance(
+        &self,
+        source_server_id: &str,
+        job_id: &str,
+    ) -> Result<Option<RecoveryInstance>, AwsError> {
         self.call("DescribeRecoveryInstances", |w| {
             Ok(w.drs_recovery_instances
                 .get(&(source_server_id.to_owned(), job_id.to_owned()))
@@ -362,9 +434,15 @@ impl DisasterRecovery for InMemoryAws {
         .await
     }
 
-    async fn job_failures(&self, job_id: &str, _source_server_id: &str) -> Result<Vec<JobFailure>, AwsError> {
-        self.call("DescribeJobLogItems", |w| Ok(w.drs_failures.get(job_id).cloned().unwrap_or_default()))
-            .await
+    async fn job_failures(
+        &self,
+        job_id: &str,
+        _source_server_id: &str,
+    ) -> Result<Vec<JobFailure>, AwsError> {
+        self.call("DescribeJobLogItems", |w| {
+            Ok(w.drs_failures.get(job_id).cloned().unwrap_or_default())
+        })
+        .await
     }
 }
 

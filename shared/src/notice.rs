@@ -17,7 +17,11 @@ pub const FACTS_MARKER: &str = "--- facts (JSON) ---";
 
 /// Renders the notice for a report.
 pub fn render(report: &AlarmReport) -> Notice {
-    let outpost = report.outpost.as_ref().map(|o| o.as_str()).unwrap_or("unknown Outpost");
+    let outpost = report
+        .outpost
+        .as_ref()
+        .map(|o| o.as_str())
+        .unwrap_or("unknown Outpost");
     let subject = subject(report, outpost);
     let mut text = match report.action {
         Action::Recovery => recovery_text(report, outpost),
@@ -25,10 +29,14 @@ pub fn render(report: &AlarmReport) -> Notice {
         Action::Ignored => format!(
             "Alarm {} was ignored: {}\n",
             report.alarm,
-            report.ignored_because.as_deref().unwrap_or("no reason given")
+            report
+                .ignored_because
+                .as_deref()
+                .unwrap_or("no reason given")
         ),
     };
-    let facts = serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let facts =
+        serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     if text.len() + facts.len() + FACTS_MARKER.len() + 2 <= MAX_BODY {
         let _ = write!(text, "\n{FACTS_MARKER}\n{facts}\n");
     } else {
@@ -61,7 +69,13 @@ fn event_name(report: &AlarmReport) -> &'static str {
 }
 
 fn subject(report: &AlarmReport, outpost: &str) -> String {
-    let count = |outcome: &str| report.instances.iter().filter(|i| i.outcome == outcome).count();
+    let count = |outcome: &str| {
+        report
+            .instances
+            .iter()
+            .filter(|i| i.outcome == outcome)
+            .count()
+    };
     let failed = count("failed");
     let line = match (report.action, report.mode) {
         (Action::Recovery, Mode::Recover) => {
@@ -87,7 +101,16 @@ fn subject(report: &AlarmReport, outpost: &str) -> String {
         (Action::Ignored, _) => format!("Alarm {} ignored", report.alarm),
     };
     let line = format!("[outposts-autorestart] {line}");
-    let ascii: String = line.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect();
+    let ascii: String = line
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
     ascii.chars().take(MAX_SUBJECT).collect()
 }
 
@@ -103,7 +126,10 @@ fn recovery_text(report: &AlarmReport, outpost: &str) -> String {
         let _ = writeln!(text, "Incident: {incident}");
     }
     if report.mode == Mode::NotifyOnly {
-        let _ = writeln!(text, "Mode notify-only: nothing was changed. This is what recovery would do.");
+        let _ = writeln!(
+            text,
+            "Mode notify-only: nothing was changed. This is what recovery would do."
+        );
     }
     if report.instances.is_empty() {
         let _ = writeln!(
@@ -113,15 +139,25 @@ fn recovery_text(report: &AlarmReport, outpost: &str) -> String {
     }
     let sections: [(&str, &str); 7] = [
         ("recovered", "Recovered now"),
-        ("already-recovered", "Recovered earlier (replacement already running)"),
-        ("drs-recovery-started", "DRS recovery started (a second notice follows when DRS reports the launch)"),
+        (
+            "already-recovered",
+            "Recovered earlier (replacement already running)",
+        ),
+        (
+            "drs-recovery-started",
+            "DRS recovery started (a second notice follows when DRS reports the launch)",
+        ),
         ("drs-already-started", "DRS recovery already running"),
         ("would-launch", "Would recover"),
         ("would-start-drs", "Would start DRS recovery"),
         ("failed", "NOT RECOVERED"),
     ];
     for (outcome, title) in sections {
-        let members: Vec<&InstanceReport> = report.instances.iter().filter(|i| i.outcome == outcome).collect();
+        let members: Vec<&InstanceReport> = report
+            .instances
+            .iter()
+            .filter(|i| i.outcome == outcome)
+            .collect();
         if members.is_empty() {
             continue;
         }
@@ -130,7 +166,11 @@ fn recovery_text(report: &AlarmReport, outpost: &str) -> String {
             describe_instance(&mut text, instance);
         }
         if members.len() > LISTED_PER_SECTION {
-            let _ = writeln!(text, "  ... and {} more (see the facts below)", members.len() - LISTED_PER_SECTION);
+            let _ = writeln!(
+                text,
+                "  ... and {} more (see the facts below)",
+                members.len() - LISTED_PER_SECTION
+            );
         }
     }
     for error in &report.load_balancing_errors {
@@ -173,7 +213,11 @@ fn describe_instance(text: &mut String, i: &InstanceReport) {
         let _ = write!(text, " in {subnet}");
     }
     if let Some(outpost) = &i.outpost_arn {
-        let _ = write!(text, " on {}", outpost.rsplit('/').next().unwrap_or(outpost));
+        let _ = write!(
+            text,
+            " on {}",
+            outpost.rsplit('/').next().unwrap_or(outpost)
+        );
     }
     let _ = writeln!(text);
     if let Some(reason) = &i.reason {
@@ -187,13 +231,21 @@ fn describe_instance(text: &mut String, i: &InstanceReport) {
             (Some(to), false, _) => format!("NOT moved to {to}"),
         };
         let port = tg.port.map(|p| format!(" port {p}")).unwrap_or_default();
-        let _ = writeln!(text, "      target group {}{port}: {state}", short_arn(&tg.target_group_arn));
+        let _ = writeln!(
+            text,
+            "      target group {}{port}: {state}",
+            short_arn(&tg.target_group_arn)
+        );
         if let Some(note) = &tg.note {
             let _ = writeln!(text, "        note: {note}");
         }
     }
     for skipped in &i.skipped_templates {
-        let _ = writeln!(text, "      skipped {}: {}", skipped.template, skipped.reason);
+        let _ = writeln!(
+            text,
+            "      skipped {}: {}",
+            skipped.template, skipped.reason
+        );
     }
     for attempt in &i.failed_attempts {
         let _ = writeln!(text, "      tried {}: {}", attempt.template, attempt.error);
@@ -248,7 +300,11 @@ fn back_text(report: &AlarmReport, outpost: &str) -> String {
         text,
         "\nThese originals were replaced during the outage and still exist. Stop them before they run against the same storage as their replacements:"
     );
-    for o in report.replaced_originals.iter().take(LISTED_PER_SECTION * 4) {
+    for o in report
+        .replaced_originals
+        .iter()
+        .take(LISTED_PER_SECTION * 4)
+    {
         let _ = writeln!(
             text,
             "  - {} ({}, {}) replaced by {}{}",
@@ -256,12 +312,17 @@ fn back_text(report: &AlarmReport, outpost: &str) -> String {
             o.instance_id,
             o.state,
             o.replaced_by,
-            o.incident.as_deref().map(|i| format!(" in incident {i}")).unwrap_or_default()
+            o.incident
+                .as_deref()
+                .map(|i| format!(" in incident {i}"))
+                .unwrap_or_default()
         );
     }
     text
 }
 
 fn short_arn(arn: &str) -> &str {
-    arn.split_once(":targetgroup/").map(|(_, rest)| rest).unwrap_or(arn)
+    arn.split_once(":targetgroup/")
+        .map(|(_, rest)| rest)
+        .unwrap_or(arn)
 }

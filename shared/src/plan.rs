@@ -143,7 +143,10 @@ fn decide(snapshot: &Snapshot<'_>, original: &Instance) -> Decision {
                 subnet_id,
                 outpost_arn,
             }) => {
-                if outpost_arn.as_deref().is_some_and(|arn| snapshot.outpost.is_named_by_arn(arn)) {
+                if outpost_arn
+                    .as_deref()
+                    .is_some_and(|arn| snapshot.outpost.is_named_by_arn(arn))
+                {
                     skipped.push(SkippedTemplate {
                         reason: format!(
                             "its subnet {subnet_id} lies on the failed Outpost {}",
@@ -180,7 +183,10 @@ fn decide(snapshot: &Snapshot<'_>, original: &Instance) -> Decision {
         );
         return Decision::Unrecoverable { reason, skipped };
     }
-    Decision::Launch { candidates, skipped }
+    Decision::Launch {
+        candidates,
+        skipped,
+    }
 }
 
 /// The live replacement of `original`, found by the replacement's audit tag, so that a lost tag
@@ -278,7 +284,11 @@ mod tests {
         }
     }
 
-    fn plan(world: &World, instances: &[Instance], replacements: &[Instance]) -> Vec<PlannedInstance> {
+    fn plan(
+        world: &World,
+        instances: &[Instance],
+        replacements: &[Instance],
+    ) -> Vec<PlannedInstance> {
         plan_recovery(&Snapshot {
             outpost: &world.outpost,
             incident: &world.incident,
@@ -291,11 +301,22 @@ mod tests {
     #[test]
     fn launches_from_alternates_in_order_skipping_the_failed_outpost_and_unusable_templates() {
         let w = world();
-        let planned = plan(&w, &[instance("i-1", Some("lt-0a,lt-0d,lt-0c,lt-0b,lt-0e"))], &[]);
-        let Decision::Launch { candidates, skipped } = &planned[0].decision else {
+        let planned = plan(
+            &w,
+            &[instance("i-1", Some("lt-0a,lt-0d,lt-0c,lt-0b,lt-0e"))],
+            &[],
+        );
+        let Decision::Launch {
+            candidates,
+            skipped,
+        } = &planned[0].decision
+        else {
             panic!("{planned:?}")
         };
-        let order: Vec<&str> = candidates.iter().map(|c| c.request.template.id.as_str()).collect();
+        let order: Vec<&str> = candidates
+            .iter()
+            .map(|c| c.request.template.id.as_str())
+            .collect();
         assert_eq!(order, ["lt-0c", "lt-0b"]);
         let skipped: Vec<&str> = skipped.iter().map(|s| s.template.id.as_str()).collect();
         assert_eq!(skipped, ["lt-0a", "lt-0d", "lt-0e"]);
@@ -311,7 +332,10 @@ mod tests {
         let Decision::Launch { candidates, .. } = &first[0].decision else {
             panic!()
         };
-        assert_ne!(candidates[0].request.client_token, candidates[1].request.client_token);
+        assert_ne!(
+            candidates[0].request.client_token,
+            candidates[1].request.client_token
+        );
         assert_eq!(candidates[0].request.client_token.len(), 64);
     }
 
@@ -319,7 +343,9 @@ mod tests {
     fn replacement_carries_identity_and_audit_tags_only() {
         let w = world();
         let mut original = instance("i-1", Some("lt-0b"));
-        original.tags.insert(tags::REPLACED_BY.into(), "i-old".into());
+        original
+            .tags
+            .insert(tags::REPLACED_BY.into(), "i-old".into());
         let tags = replacement_tags(&original, &w.incident);
         let keys: Vec<&str> = tags.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(
@@ -339,9 +365,17 @@ mod tests {
     fn a_live_replacement_means_nothing_to_launch_but_a_terminated_one_does_not() {
         let w = world();
         let mut replacement = instance("i-r", Some("lt-0b"));
-        replacement.tags.insert(tags::REPLACEMENT_OF.into(), "i-1".into());
-        let planned = plan(&w, &[instance("i-1", Some("lt-0b"))], &[replacement.clone()]);
-        assert!(matches!(&planned[0].decision, Decision::AlreadyRecovered { replacement: r } if r.id == "i-r"));
+        replacement
+            .tags
+            .insert(tags::REPLACEMENT_OF.into(), "i-1".into());
+        let planned = plan(
+            &w,
+            &[instance("i-1", Some("lt-0b"))],
+            &[replacement.clone()],
+        );
+        assert!(
+            matches!(&planned[0].decision, Decision::AlreadyRecovered { replacement: r } if r.id == "i-r")
+        );
 
         replacement.state = "terminated".into();
         let planned = plan(&w, &[instance("i-1", Some("lt-0b"))], &[replacement]);
@@ -353,7 +387,11 @@ mod tests {
         let w = world();
         let planned = plan(
             &w,
-            &[instance("i-1", None), instance("i-2", Some("lt-0a")), instance("i-3", Some("bad"))],
+            &[
+                instance("i-1", None),
+                instance("i-2", Some("lt-0a")),
+                instance("i-3", Some("bad")),
+            ],
             &[],
         );
         let reasons: Vec<String> = planned
@@ -364,7 +402,11 @@ mod tests {
             })
             .collect();
         assert!(reasons[0].contains("missing or empty"), "{}", reasons[0]);
-        assert!(reasons[1].contains("off the failed Outpost"), "{}", reasons[1]);
+        assert!(
+            reasons[1].contains("off the failed Outpost"),
+            "{}",
+            reasons[1]
+        );
         assert!(reasons[2].contains("\"bad\""), "{}", reasons[2]);
     }
 

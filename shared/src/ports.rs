@@ -4,7 +4,9 @@
 use std::future::Future;
 
 use crate::alarm::OutpostId;
-use crate::drs::{ActiveJob, JobFailure, LaunchSettings, LaunchUpdate, RecoveryInstance, SourceServer};
+use crate::drs::{
+    ActiveJob, JobFailure, LaunchSettings, LaunchUpdate, RecoveryInstance, SourceServer,
+};
 use crate::error::AwsError;
 use crate::inventory::{Instance, TemplateTarget};
 use crate::tags::TemplateRef;
@@ -42,10 +44,16 @@ pub trait Compute: Sync {
     ) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
 
     /// The instances with these ids that exist (not terminated), Outposts filled in.
-    fn instances(&self, ids: &[String]) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
+    fn instances(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
 
     /// Launches one instance from a template; the instance as EC2 returned it.
-    fn launch(&self, request: &LaunchRequest) -> impl Future<Output = Result<Instance, AwsError>> + Send;
+    fn launch(
+        &self,
+        request: &LaunchRequest,
+    ) -> impl Future<Output = Result<Instance, AwsError>> + Send;
 
     /// Adds or overwrites tags on instances.
     fn tag(
@@ -58,10 +66,16 @@ pub trait Compute: Sync {
 /// AWS Elastic Disaster Recovery, as the recovery uses it.
 pub trait DisasterRecovery: Sync {
     /// Source servers, every page read: these ids, or all when empty.
-    fn source_servers(&self, ids: &[String]) -> impl Future<Output = Result<Vec<SourceServer>, AwsError>> + Send;
+    fn source_servers(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<SourceServer>, AwsError>> + Send;
 
     /// A source server's launch configuration.
-    fn launch_settings(&self, source_server_id: &str) -> impl Future<Output = Result<LaunchSettings, AwsError>> + Send;
+    fn launch_settings(
+        &self,
+        source_server_id: &str,
+    ) -> impl Future<Output = Result<LaunchSettings, AwsError>> + Send;
 
     /// Applies one launch-configuration update.
     fn update_launch_settings(
@@ -154,7 +168,11 @@ pub trait LoadBalancing: Sync {
     ) -> impl Future<Output = Result<Vec<Membership>, AwsError>> + Send;
 
     /// Registers targets.
-    fn register(&self, target_group_arn: &str, targets: &[Target]) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn register(
+        &self,
+        target_group_arn: &str,
+        targets: &[Target],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     /// The health of the given targets.
     fn health(
@@ -189,7 +207,10 @@ pub trait Notifier: Sync {
 }
 
 impl<T: Compute> Compute for &T {
-    fn protected_instances_on(&self, outpost: &OutpostId) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send {
+    fn protected_instances_on(
+        &self,
+        outpost: &OutpostId,
+    ) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send {
         (**self).protected_instances_on(outpost)
     }
     fn template_targets(
@@ -198,25 +219,46 @@ impl<T: Compute> Compute for &T {
     ) -> impl Future<Output = Result<Vec<(TemplateRef, TemplateTarget)>, AwsError>> + Send {
         (**self).template_targets(templates)
     }
-    fn instances_tagged(&self, key: &str, values: &[String]) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send {
+    fn instances_tagged(
+        &self,
+        key: &str,
+        values: &[String],
+    ) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send {
         (**self).instances_tagged(key, values)
     }
-    fn instances(&self, ids: &[String]) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send {
+    fn instances(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send {
         (**self).instances(ids)
     }
-    fn launch(&self, request: &LaunchRequest) -> impl Future<Output = Result<Instance, AwsError>> + Send {
+    fn launch(
+        &self,
+        request: &LaunchRequest,
+    ) -> impl Future<Output = Result<Instance, AwsError>> + Send {
         (**self).launch(request)
     }
-    fn tag(&self, instance_ids: &[String], tags: &[(String, String)]) -> impl Future<Output = Result<(), AwsError>> + Send {
+    fn tag(
+        &self,
+        instance_ids: &[String],
+        tags: &[(String, String)],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
         (**self).tag(instance_ids, tags)
     }
 }
 
 impl<T: LoadBalancing> LoadBalancing for &T {
-    fn memberships(&self, scope: &TargetGroupScope) -> impl Future<Output = Result<Vec<Membership>, AwsError>> + Send {
+    fn memberships(
+        &self,
+        scope: &TargetGroupScope,
+    ) -> impl Future<Output = Result<Vec<Membership>, AwsError>> + Send {
         (**self).memberships(scope)
     }
-    fn register(&self, target_group_arn: &str, targets: &[Target]) -> impl Future<Output = Result<(), AwsError>> + Send {
+    fn register(
+        &self,
+        target_group_arn: &str,
+        targets: &[Target],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
         (**self).register(target_group_arn, targets)
     }
     fn health(
@@ -226,7 +268,11 @@ impl<T: LoadBalancing> LoadBalancing for &T {
     ) -> impl Future<Output = Result<Vec<TargetState>, AwsError>> + Send {
         (**self).health(target_group_arn, targets)
     }
-    fn deregister(&self, target_group_arn: &str, targets: &[Target]) -> impl Future<Output = Result<(), AwsError>> + Send {
+    fn deregister(
+        &self,
+        target_group_arn: &str,
+        targets: &[Target],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
         (**self).deregister(target_group_arn, targets)
     }
 }
@@ -238,10 +284,16 @@ impl<T: Notifier> Notifier for &T {
 }
 
 impl<T: DisasterRecovery> DisasterRecovery for &T {
-    fn source_servers(&self, ids: &[String]) -> impl Future<Output = Result<Vec<SourceServer>, AwsError>> + Send {
+    fn source_servers(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<SourceServer>, AwsError>> + Send {
         (**self).source_servers(ids)
     }
-    fn launch_settings(&self, source_server_id: &str) -> impl Future<Output = Result<LaunchSettings, AwsError>> + Send {
+    fn launch_settings(
+        &self,
+        source_server_id: &str,
+    ) -> impl Future<Output = Result<LaunchSettings, AwsError>> + Send {
         (**self).launch_settings(source_server_id)
     }
     fn update_launch_settings(
@@ -254,7 +306,11 @@ impl<T: DisasterRecovery> DisasterRecovery for &T {
     fn active_jobs(&self) -> impl Future<Output = Result<Vec<ActiveJob>, AwsError>> + Send {
         (**self).active_jobs()
     }
-    fn start_recovery(&self, source_server_ids: &[String], drill: bool) -> impl Future<Output = Result<String, AwsError>> + Send {
+    fn start_recovery(
+        &self,
+        source_server_ids: &[String],
+        drill: bool,
+    ) -> impl Future<Output = Result<String, AwsError>> + Send {
         (**self).start_recovery(source_server_ids, drill)
     }
     fn recovery_instance(

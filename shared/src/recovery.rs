@@ -104,7 +104,9 @@ impl InstanceOutcome {
     /// The replacement, recovered now or earlier.
     pub fn replacement(&self) -> Option<&Instance> {
         match &self.outcome {
-            Outcome::Recovered { replacement, .. } | Outcome::AlreadyRecovered { replacement } => Some(replacement),
+            Outcome::Recovered { replacement, .. } | Outcome::AlreadyRecovered { replacement } => {
+                Some(replacement)
+            }
             _ => None,
         }
     }
@@ -135,10 +137,19 @@ pub async fn execute<C: Compute>(
 }
 
 /// An outcome that is a failure, before anything else is known.
-pub(crate) fn failed(original: Instance, reason: String, kind: Option<ErrorKind>, advice: String) -> InstanceOutcome {
+pub(crate) fn failed(
+    original: Instance,
+    reason: String,
+    kind: Option<ErrorKind>,
+    advice: String,
+) -> InstanceOutcome {
     InstanceOutcome {
         original,
-        outcome: Outcome::Failed { reason, kind, advice },
+        outcome: Outcome::Failed {
+            reason,
+            kind,
+            advice,
+        },
         skipped: Vec::new(),
         attempts: Vec::new(),
         warnings: Vec::new(),
@@ -177,11 +188,16 @@ async fn recover_one<C: Compute>(
                 advice: "fix the instance's autorestart tags or its recovery templates.".into(),
             };
         }
-        Decision::Launch { candidates, skipped } => {
+        Decision::Launch {
+            candidates,
+            skipped,
+        } => {
             result.skipped = skipped;
             result.outcome = match execution {
                 Execution::DryRun => would_launch(&candidates),
-                Execution::Live => launch_first_that_works(compute, incident, &mut result, candidates).await,
+                Execution::Live => {
+                    launch_first_that_works(compute, incident, &mut result, candidates).await
+                }
             };
         }
     }
@@ -193,7 +209,10 @@ fn would_launch(candidates: &[Candidate]) -> Outcome {
     Outcome::WouldLaunch {
         template: first.request.template.clone(),
         subnet_id: first.subnet_id.clone(),
-        fallbacks: candidates[1..].iter().map(|c| c.request.template.clone()).collect(),
+        fallbacks: candidates[1..]
+            .iter()
+            .map(|c| c.request.template.clone())
+            .collect(),
     }
 }
 
@@ -214,7 +233,10 @@ async fn launch_first_that_works<C: Compute>(
                     (tags::REPLACED_BY.to_owned(), replacement.id.clone()),
                     (tags::INCIDENT.to_owned(), incident.to_string()),
                 ];
-                if let Err(error) = compute.tag(std::slice::from_ref(&original_id), &record).await {
+                if let Err(error) = compute
+                    .tag(std::slice::from_ref(&original_id), &record)
+                    .await
+                {
                     warn!(instance = %original_id, %error, "could not tag the original with its replacement");
                     result.warnings.push(format!(
                         "the original was not tagged {}={} ({error}); the replacement's own tags still prevent a second launch",
@@ -229,7 +251,12 @@ async fn launch_first_that_works<C: Compute>(
                     outpost_arn: candidate.outpost_arn,
                 };
             }
-            Err(error) if matches!(error.kind, ErrorKind::InsufficientCapacity | ErrorKind::UnusableTemplate) => {
+            Err(error)
+                if matches!(
+                    error.kind,
+                    ErrorKind::InsufficientCapacity | ErrorKind::UnusableTemplate
+                ) =>
+            {
                 warn!(instance = %original_id, %template, %error, "alternate failed; trying the next");
                 result.attempts.push(Attempt { template, error });
             }

@@ -193,7 +193,10 @@ pub fn instance_reports(
 ) -> Vec<InstanceReport> {
     let mut moves_of: HashMap<&str, Vec<&MoveOutcome>> = HashMap::new();
     for m in moves {
-        moves_of.entry(m.planned.original_id.as_str()).or_default().push(m);
+        moves_of
+            .entry(m.planned.original_id.as_str())
+            .or_default()
+            .push(m);
     }
     outcomes
         .iter()
@@ -201,7 +204,11 @@ pub fn instance_reports(
             let mut report = InstanceReport {
                 instance_id: o.original.id.clone(),
                 name: o.original.display_name().to_owned(),
-                strategy: if crate::plan::uses_drs(&o.original) { "drs" } else { "template" },
+                strategy: if crate::plan::uses_drs(&o.original) {
+                    "drs"
+                } else {
+                    "template"
+                },
                 outcome: "failed",
                 replacement_id: o.replacement().map(|r| r.id.clone()),
                 template: None,
@@ -273,7 +280,11 @@ pub fn instance_reports(
                     report.launch_target_id = Some(target_id.clone());
                     report.launch_updates = updates.clone();
                 }
-                Outcome::Failed { reason, kind, advice } => {
+                Outcome::Failed {
+                    reason,
+                    kind,
+                    advice,
+                } => {
                     report.reason = Some(reason.clone());
                     report.error_kind = *kind;
                     report.advice = Some(advice.clone());
@@ -293,15 +304,17 @@ pub fn instance_reports(
                     deregistered: m.deregistered,
                     note: m.note.clone(),
                 })
-                .chain(would_move.iter().filter(|m| is_target_of(m, o)).map(|m| TargetGroupReport {
-                    target_group_arn: m.target_group_arn.clone(),
-                    from: m.target.id.clone(),
-                    to: None,
-                    port: m.target.port,
-                    registered: false,
-                    healthy: false,
-                    deregistered: false,
-                    note: Some("would move to the replacement".into()),
+                .chain(would_move.iter().filter(|m| is_target_of(m, o)).map(|m| {
+                    TargetGroupReport {
+                        target_group_arn: m.target_group_arn.clone(),
+                        from: m.target.id.clone(),
+                        to: None,
+                        port: m.target.port,
+                        registered: false,
+                        healthy: false,
+                        deregistered: false,
+                        note: Some("would move to the replacement".into()),
+                    }
                 }))
                 .collect();
             for problem in unmovable.iter().filter(|u| u.original_id == o.original.id) {
@@ -315,7 +328,11 @@ pub fn instance_reports(
 }
 
 fn is_target_of(membership: &Membership, outcome: &InstanceOutcome) -> bool {
-    membership.target.id == outcome.original.id || outcome.original.device_index_of(&membership.target.id).is_some()
+    membership.target.id == outcome.original.id
+        || outcome
+            .original
+            .device_index_of(&membership.target.id)
+            .is_some()
 }
 
 /// The originals that carry `autorestart:replaced-by`, for the Outpost-back notice.
@@ -339,5 +356,8 @@ pub fn replaced_originals(instances: &[crate::inventory::Instance]) -> Vec<Repla
 
 /// A load-balancing read that failed, as a report line.
 pub fn load_balancing_error(error: &AwsError) -> String {
-    format!("target groups could not be read: {error}. {}", error.kind.advice())
+    format!(
+        "target groups could not be read: {error}. {}",
+        error.kind.advice()
+    )
 }

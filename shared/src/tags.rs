@@ -95,7 +95,9 @@ pub enum TemplateListError {
 }
 
 /// Parses `lt-0abc:3,lt-0def` into ordered template references; duplicates keep their first place.
-pub fn parse_recovery_templates(value: Option<&str>) -> Result<Vec<TemplateRef>, TemplateListError> {
+pub fn parse_recovery_templates(
+    value: Option<&str>,
+) -> Result<Vec<TemplateRef>, TemplateListError> {
     let value = value.map(str::trim).unwrap_or_default();
     if value.is_empty() {
         return Err(TemplateListError::Empty);
@@ -145,7 +147,11 @@ mod tests {
         let parsed = parse_recovery_templates(Some(" lt-0abc:3, lt-0def ,lt-01:$Latest")).unwrap();
         assert_eq!(
             parsed,
-            vec![t("lt-0abc", "3"), t("lt-0def", "$Default"), t("lt-01", "$Latest")]
+            vec![
+                t("lt-0abc", "3"),
+                t("lt-0def", "$Default"),
+                t("lt-01", "$Latest")
+            ]
         );
     }
 
@@ -157,9 +163,20 @@ mod tests {
 
     #[test]
     fn rejects_bad_entries_by_name() {
-        for bad in ["lt-0abc:0", "ami-123", "lt-", "lt-0abc:", "lt-0abc:v2", "lt-0abc,,lt-0def", "lt-xyz"] {
+        for bad in [
+            "lt-0abc:0",
+            "ami-123",
+            "lt-",
+            "lt-0abc:",
+            "lt-0abc:v2",
+            "lt-0abc,,lt-0def",
+            "lt-xyz",
+        ] {
             let err = parse_recovery_templates(Some(bad)).unwrap_err();
-            assert!(matches!(err, TemplateListError::BadEntry { .. }), "{bad}: {err}");
+            assert!(
+                matches!(err, TemplateListError::BadEntry { .. }),
+                "{bad}: {err}"
+            );
         }
     }
 
@@ -167,13 +184,23 @@ mod tests {
     fn strategy_defaults_to_template_and_rejects_unknown_values() {
         assert_eq!(parse_strategy(None), Ok(Strategy::Template));
         assert_eq!(parse_strategy(Some(" DRS ")), Ok(Strategy::Drs));
-        assert!(parse_strategy(Some("both")).unwrap_err().contains("use template or drs"));
+        assert!(
+            parse_strategy(Some("both"))
+                .unwrap_err()
+                .contains("use template or drs")
+        );
     }
 
     #[test]
     fn missing_or_blank_is_empty() {
-        assert_eq!(parse_recovery_templates(None), Err(TemplateListError::Empty));
-        assert_eq!(parse_recovery_templates(Some("  ")), Err(TemplateListError::Empty));
+        assert_eq!(
+            parse_recovery_templates(None),
+            Err(TemplateListError::Empty)
+        );
+        assert_eq!(
+            parse_recovery_templates(Some("  ")),
+            Err(TemplateListError::Empty)
+        );
     }
 
     #[test]

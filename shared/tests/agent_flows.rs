@@ -49,19 +49,35 @@ fn world() -> World {
             (tags::RECOVERY_TEMPLATES, templates),
         ]
     };
-    w.add_instance("i-web1", "subnet-a", &protected("web-1", "lt-0a,lt-0b,lt-0c"));
+    w.add_instance(
+        "i-web1",
+        "subnet-a",
+        &protected("web-1", "lt-0a,lt-0b,lt-0c"),
+    );
     w.add_instance("i-web2", "subnet-a", &protected("web-2", "lt-0b"));
-    w.add_instance("i-bystander", "subnet-a", &[(tags::NAME, "db"), (tags::RECOVERY_TEMPLATES, "lt-0b")]);
+    w.add_instance(
+        "i-bystander",
+        "subnet-a",
+        &[(tags::NAME, "db"), (tags::RECOVERY_TEMPLATES, "lt-0b")],
+    );
     w.add_instance("i-elsewhere", "subnet-b", &protected("web-3", "lt-0c"));
     let web1_ip = w.instances["i-web1"].addresses[0].ip.clone();
     w.target_groups.insert(
         TG_WEB.into(),
         (
             TargetKind::Instance,
-            [target("i-web1", 80), target("i-web2", 80), target("i-elsewhere", 80)].into(),
+            [
+                target("i-web1", 80),
+                target("i-web2", 80),
+                target("i-elsewhere", 80),
+            ]
+            .into(),
         ),
     );
-    w.target_groups.insert(TG_IP.into(), (TargetKind::Ip, [target(&web1_ip, 8080)].into()));
+    w.target_groups.insert(
+        TG_IP.into(),
+        (TargetKind::Ip, [target(&web1_ip, 8080)].into()),
+    );
     w
 }
 
@@ -98,12 +114,23 @@ fn down() -> AlarmChange {
     alarm(AlarmState::Alarm, "2026-11-24T03:10:00Z")
 }
 
-async fn handle(aws: &InMemoryAws, mode: Mode, change: &AlarmChange) -> Result<AlarmReport, AgentError> {
-    Agent::new(aws, aws, aws, aws, settings(mode)).handle(change).await
+async fn handle(
+    aws: &InMemoryAws,
+    mode: Mode,
+    change: &AlarmChange,
+) -> Result<AlarmReport, AgentError> {
+    Agent::new(aws, aws, aws, aws, settings(mode))
+        .handle(change)
+        .await
 }
 
 fn outcome_of<'r>(report: &'r AlarmReport, id: &str) -> &'r str {
-    report.instances.iter().find(|i| i.instance_id == id).unwrap().outcome
+    report
+        .instances
+        .iter()
+        .find(|i| i.instance_id == id)
+        .unwrap()
+        .outcome
 }
 
 #[tokio::test]
@@ -112,16 +139,30 @@ async fn recovers_each_protected_instance_once_moves_membership_and_notifies() {
     let report = handle(&aws, Mode::Recover, &down()).await.unwrap();
 
     assert_eq!(report.action, Action::Recovery);
-    assert_eq!(report.instances.len(), 2, "only opted-in instances on the failed Outpost");
+    assert_eq!(
+        report.instances.len(),
+        2,
+        "only opted-in instances on the failed Outpost"
+    );
     aws.with(|w| {
         for original in ["i-web1", "i-web2"] {
             let replacements = w.replacements_of(original);
             assert_eq!(replacements.len(), 1, "{original}");
             let r = replacements[0];
-            assert_eq!(r.subnet_id.as_deref(), Some("subnet-b"), "first alternate off the failed Outpost");
-            assert_eq!(w.instances[original].tag(tags::REPLACED_BY), Some(r.id.as_str()));
+            assert_eq!(
+                r.subnet_id.as_deref(),
+                Some("subnet-b"),
+                "first alternate off the failed Outpost"
+            );
+            assert_eq!(
+                w.instances[original].tag(tags::REPLACED_BY),
+                Some(r.id.as_str())
+            );
             assert!(r.is_opted_in(), "the replacement is itself protected");
-            assert_eq!(r.tag(tags::INCIDENT), w.instances[original].tag(tags::INCIDENT));
+            assert_eq!(
+                r.tag(tags::INCIDENT),
+                w.instances[original].tag(tags::INCIDENT)
+            );
             assert!(r.tag(tags::REPORTED).is_some(), "reported after the notice");
         }
         assert!(w.replacements_of("i-bystander").is_empty());
@@ -135,20 +176,43 @@ async fn recovers_each_protected_instance_once_moves_membership_and_notifies() {
         assert!(!web_ids.contains(&"i-web1") && !web_ids.contains(&"i-web2"));
         assert!(web_ids.contains(&"i-elsewhere"), "untouched");
         let api = &w.target_groups[TG_IP].1;
-        assert_eq!(api, &[target(&r1.addresses[0].ip, 8080)].into(), "IP target moved to the replacement's IP");
+        assert_eq!(
+            api,
+            &[target(&r1.addresses[0].ip, 8080)].into(),
+            "IP target moved to the replacement's IP"
+        );
 
         assert_eq!(w.published.len(), 1);
         let notice = &w.published[0];
         assert!(notice.subject.contains("2 recovered"), "{}", notice.subject);
-        assert!(notice.body.contains("web-1 (i-web1) -> "), "{}", notice.body);
-        assert!(notice.body.contains("skipped lt-0a:$Default: its subnet subnet-a lies on the failed Outpost"));
+        assert!(
+            notice.body.contains("web-1 (i-web1) -> "),
+            "{}",
+            notice.body
+        );
+        assert!(
+            notice
+                .body
+                .contains("skipped lt-0a:$Default: its subnet subnet-a lies on the failed Outpost")
+        );
         assert!(notice.body.contains("--- facts (JSON) ---"));
     });
-    let web1 = report.instances.iter().find(|i| i.instance_id == "i-web1").unwrap();
+    let web1 = report
+        .instances
+        .iter()
+        .find(|i| i.instance_id == "i-web1")
+        .unwrap();
     assert_eq!(web1.outcome, "recovered");
     assert_eq!(web1.target_groups.len(), 2);
-    assert!(web1.target_groups.iter().all(|tg| tg.registered && tg.healthy && tg.deregistered));
-    assert!(matches!(report.notification, Notification::Published { .. }));
+    assert!(
+        web1.target_groups
+            .iter()
+            .all(|tg| tg.registered && tg.healthy && tg.deregistered)
+    );
+    assert!(matches!(
+        report.notification,
+        Notification::Published { .. }
+    ));
 }
 
 #[tokio::test]
@@ -169,7 +233,16 @@ async fn a_repeated_event_changes_nothing_and_notifies_nobody() {
         let writes: Vec<&str> = w.calls[calls_before..]
             .iter()
             .copied()
-            .filter(|c| matches!(*c, "RunInstances" | "CreateTags" | "RegisterTargets" | "DeregisterTargets" | "Publish"))
+            .filter(|c| {
+                matches!(
+                    *c,
+                    "RunInstances"
+                        | "CreateTags"
+                        | "RegisterTargets"
+                        | "DeregisterTargets"
+                        | "Publish"
+                )
+            })
             .collect();
         assert!(writes.is_empty(), "{writes:?}");
     });
@@ -186,14 +259,34 @@ async fn a_full_alternate_falls_through_to_the_next_and_an_exhausted_list_is_rep
         let r1 = w.replacements_of("i-web1");
         assert_eq!(r1[0].subnet_id.as_deref(), Some("subnet-c"));
         assert!(w.replacements_of("i-web2").is_empty());
-        assert_eq!(w.target_groups[TG_WEB].1.iter().filter(|t| t.id == "i-web2").count(), 1, "failed original stays");
+        assert_eq!(
+            w.target_groups[TG_WEB]
+                .1
+                .iter()
+                .filter(|t| t.id == "i-web2")
+                .count(),
+            1,
+            "failed original stays"
+        );
         let notice = &w.published[0];
-        assert!(notice.subject.contains("1 recovered, 1 FAILED"), "{}", notice.subject);
+        assert!(
+            notice.subject.contains("1 recovered, 1 FAILED"),
+            "{}",
+            notice.subject
+        );
         assert!(notice.body.contains("NOT RECOVERED (1)"));
         assert!(notice.body.contains("What you must do:"));
-        assert!(notice.body.contains("free capacity on an alternate Outpost server"));
+        assert!(
+            notice
+                .body
+                .contains("free capacity on an alternate Outpost server")
+        );
     });
-    let web1 = report.instances.iter().find(|i| i.instance_id == "i-web1").unwrap();
+    let web1 = report
+        .instances
+        .iter()
+        .find(|i| i.instance_id == "i-web1")
+        .unwrap();
     assert_eq!(web1.failed_attempts.len(), 1, "lt-0b was tried and full");
     assert_eq!(outcome_of(&report, "i-web2"), "failed");
 }
@@ -211,7 +304,11 @@ async fn notify_only_reports_the_plan_and_changes_nothing() {
         assert!(w.published[0].subject.contains("notify-only"));
         assert!(!w.calls.contains(&"RunInstances") && !w.calls.contains(&"CreateTags"));
     });
-    let web1 = report.instances.iter().find(|i| i.instance_id == "i-web1").unwrap();
+    let web1 = report
+        .instances
+        .iter()
+        .find(|i| i.instance_id == "i-web1")
+        .unwrap();
     assert_eq!(web1.outcome, "would-launch");
     assert_eq!(web1.template.as_deref(), Some("lt-0b:$Default"));
     assert_eq!(web1.fallbacks, vec!["lt-0c:$Default".to_owned()]);
@@ -233,36 +330,72 @@ async fn an_alarm_that_is_not_ours_makes_no_aws_call() {
 async fn outpost_back_lists_the_replaced_originals_to_fence() {
     let aws = InMemoryAws::new(world(), Duration::ZERO);
     handle(&aws, Mode::Recover, &down()).await.unwrap();
-    let back = handle(&aws, Mode::Recover, &alarm(AlarmState::Ok, "2026-11-24T05:00:00Z")).await.unwrap();
+    let back = handle(
+        &aws,
+        Mode::Recover,
+        &alarm(AlarmState::Ok, "2026-11-24T05:00:00Z"),
+    )
+    .await
+    .unwrap();
     assert_eq!(back.action, Action::OutpostBack);
-    let ids: Vec<&str> = back.replaced_originals.iter().map(|o| o.instance_id.as_str()).collect();
+    let ids: Vec<&str> = back
+        .replaced_originals
+        .iter()
+        .map(|o| o.instance_id.as_str())
+        .collect();
     assert_eq!(ids, ["i-web1", "i-web2"]);
     aws.with(|w| {
         let notice = w.published.last().unwrap();
-        assert!(notice.subject.contains("back: 2 replaced originals to fence"), "{}", notice.subject);
-        assert!(notice.body.contains("Stop them before they run against the same storage"));
-        assert_eq!(w.instances["i-web1"].state, "running", "fencing is not done here");
+        assert!(
+            notice
+                .subject
+                .contains("back: 2 replaced originals to fence"),
+            "{}",
+            notice.subject
+        );
+        assert!(
+            notice
+                .body
+                .contains("Stop them before they run against the same storage")
+        );
+        assert_eq!(
+            w.instances["i-web1"].state, "running",
+            "fencing is not done here"
+        );
     });
 }
 
 #[tokio::test]
 async fn a_failed_notice_is_an_error_and_the_retry_notifies_without_relaunching() {
     let mut w = world();
-    w.failures
-        .insert("Publish", vec![AwsError::from_code("sns:Publish", "Throttling", "Rate exceeded")]);
+    w.failures.insert(
+        "Publish",
+        vec![AwsError::from_code(
+            "sns:Publish",
+            "Throttling",
+            "Rate exceeded",
+        )],
+    );
     let aws = InMemoryAws::new(w, Duration::ZERO);
     let error = handle(&aws, Mode::Recover, &down()).await.unwrap_err();
     let AgentError::Notify { report, .. } = &error else {
         panic!("{error}")
     };
-    assert_eq!(report["instances"][0]["outcome"], "recovered", "the error carries what was done");
+    assert_eq!(
+        report["instances"][0]["outcome"], "recovered",
+        "the error carries what was done"
+    );
     assert!(error.to_string().contains("notification failed"));
 
     let retry = handle(&aws, Mode::Recover, &down()).await.unwrap();
     assert!(matches!(retry.notification, Notification::Published { .. }));
     aws.with(|w| {
         assert_eq!(w.replacements_of("i-web1").len(), 1);
-        assert_eq!(w.calls.iter().filter(|c| **c == "RunInstances").count(), 2, "one per instance, in the first run");
+        assert_eq!(
+            w.calls.iter().filter(|c| **c == "RunInstances").count(),
+            2,
+            "one per instance, in the first run"
+        );
     });
 }
 
@@ -271,7 +404,11 @@ async fn a_read_failure_changes_nothing_and_says_it_is_safe_to_retry() {
     let mut w = world();
     w.failures.insert(
         "DescribeInstances",
-        vec![AwsError::from_code("ec2:DescribeInstances", "UnauthorizedOperation", "not authorized")],
+        vec![AwsError::from_code(
+            "ec2:DescribeInstances",
+            "UnauthorizedOperation",
+            "not authorized",
+        )],
     );
     let aws = InMemoryAws::new(w, Duration::ZERO);
     let error = handle(&aws, Mode::Recover, &down()).await.unwrap_err();
@@ -289,12 +426,27 @@ async fn an_unhealthy_replacement_is_waited_for_then_the_original_deregistered_a
     aws.with(|w| w.default_health = Some("initial".into()));
     let agent = Agent::new(&aws, &aws, &aws, &aws, settings(Mode::Recover));
     let report = agent.handle(&down()).await.unwrap();
-    assert!(started.elapsed() >= Duration::from_secs(60), "bounded wait used");
-    assert!(started.elapsed() < Duration::from_secs(70), "and not longer");
-    let web1 = report.instances.iter().find(|i| i.instance_id == "i-web1").unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(60),
+        "bounded wait used"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(70),
+        "and not longer"
+    );
+    let web1 = report
+        .instances
+        .iter()
+        .find(|i| i.instance_id == "i-web1")
+        .unwrap();
     let tg = &web1.target_groups[0];
     assert!(tg.deregistered && !tg.healthy);
-    assert!(tg.note.as_deref().unwrap().contains("not healthy after 60 s (last state: initial)"));
+    assert!(
+        tg.note
+            .as_deref()
+            .unwrap()
+            .contains("not healthy after 60 s (last state: initial)")
+    );
     aws.with(|w| assert!(w.published[0].body.contains("not yet healthy")));
 }
 
@@ -305,10 +457,20 @@ async fn a_later_outage_recovers_only_what_is_not_recovered_yet() {
         w.add_instance(
             "i-earlier",
             "subnet-c",
-            &[(tags::ENABLED, "true"), (tags::REPLACEMENT_OF, "i-web1"), (tags::REPORTED, "old")],
+            &[
+                (tags::ENABLED, "true"),
+                (tags::REPLACEMENT_OF, "i-web1"),
+                (tags::REPORTED, "old"),
+            ],
         )
     });
-    let report = handle(&aws, Mode::Recover, &alarm(AlarmState::Alarm, "2026-12-01T00:00:00Z")).await.unwrap();
+    let report = handle(
+        &aws,
+        Mode::Recover,
+        &alarm(AlarmState::Alarm, "2026-12-01T00:00:00Z"),
+    )
+    .await
+    .unwrap();
     assert_eq!(outcome_of(&report, "i-web1"), "already-recovered");
     assert_eq!(outcome_of(&report, "i-web2"), "recovered");
     aws.with(|w| assert_eq!(w.calls.iter().filter(|c| **c == "RunInstances").count(), 1));

@@ -10,8 +10,9 @@ use aws_sdk_ec2::operation::describe_launch_template_versions::DescribeLaunchTem
 use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput;
 use aws_sdk_ec2::operation::run_instances::{RunInstancesError, RunInstancesOutput};
 use aws_sdk_ec2::types::{
-    Instance, InstanceState, InstanceStateName, LaunchTemplateInstanceNetworkInterfaceSpecification,
-    LaunchTemplateVersion, Reservation, ResponseLaunchTemplateData, Subnet, Tag,
+    Instance, InstanceState, InstanceStateName,
+    LaunchTemplateInstanceNetworkInterfaceSpecification, LaunchTemplateVersion, Reservation,
+    ResponseLaunchTemplateData, Subnet, Tag,
 };
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
 use aws_sdk_sns::operation::publish::PublishOutput;
@@ -36,7 +37,11 @@ fn instance(id: &str, subnet: &str) -> Instance {
         .instance_id(id)
         .subnet_id(subnet)
         .private_ip_address("10.0.0.10")
-        .state(InstanceState::builder().name(InstanceStateName::Running).build())
+        .state(
+            InstanceState::builder()
+                .name(InstanceStateName::Running)
+                .build(),
+        )
         .tags(tag("autorestart:enabled", "true"))
         .tags(tag("autorestart:recovery-templates", "lt-0b,lt-0c"))
         .build()
@@ -69,21 +74,40 @@ async fn insufficient_capacity_on_the_first_alternate_then_success_on_the_next()
         .match_requests(|r| r.filters().iter().any(|f| f.name() == Some("tag-key")))
         .then_output(|| {
             DescribeInstancesOutput::builder()
-                .reservations(Reservation::builder().instances(instance("i-1", "subnet-a")).build())
+                .reservations(
+                    Reservation::builder()
+                        .instances(instance("i-1", "subnet-a"))
+                        .build(),
+                )
                 .build()
         });
     let no_replacements = mock!(aws_sdk_ec2::Client::describe_instances)
         .match_requests(|r| {
-            r.filters()
-                .iter()
-                .any(|f| f.name() == Some("tag:autorestart:replacement-of") && f.values() == ["i-1"])
+            r.filters().iter().any(|f| {
+                f.name() == Some("tag:autorestart:replacement-of") && f.values() == ["i-1"]
+            })
         })
         .then_output(|| DescribeInstancesOutput::builder().build());
     let subnet_read = mock!(aws_sdk_ec2::Client::describe_subnets).then_output(|| {
         DescribeSubnetsOutput::builder()
-            .subnets(Subnet::builder().subnet_id("subnet-a").outpost_arn(ARN_A).build())
-            .subnets(Subnet::builder().subnet_id("subnet-b").outpost_arn(ARN_B).build())
-            .subnets(Subnet::builder().subnet_id("subnet-c").outpost_arn(ARN_C).build())
+            .subnets(
+                Subnet::builder()
+                    .subnet_id("subnet-a")
+                    .outpost_arn(ARN_A)
+                    .build(),
+            )
+            .subnets(
+                Subnet::builder()
+                    .subnet_id("subnet-b")
+                    .outpost_arn(ARN_B)
+                    .build(),
+            )
+            .subnets(
+                Subnet::builder()
+                    .subnet_id("subnet-c")
+                    .outpost_arn(ARN_C)
+                    .build(),
+            )
             .build()
     });
     let lt_b = mock!(aws_sdk_ec2::Client::describe_launch_template_versions)
@@ -93,7 +117,9 @@ async fn insufficient_capacity_on_the_first_alternate_then_success_on_the_next()
         .match_requests(|r| r.launch_template_id() == Some("lt-0c"))
         .then_output(template_on("subnet-c"));
     let full = mock!(aws_sdk_ec2::Client::run_instances)
-        .match_requests(|r| r.launch_template().and_then(|t| t.launch_template_id()) == Some("lt-0b"))
+        .match_requests(|r| {
+            r.launch_template().and_then(|t| t.launch_template_id()) == Some("lt-0b")
+        })
         .then_error(|| {
             RunInstancesError::generic(
                 ErrorMetadata::builder()
@@ -103,19 +129,38 @@ async fn insufficient_capacity_on_the_first_alternate_then_success_on_the_next()
             )
         });
     let launched = mock!(aws_sdk_ec2::Client::run_instances)
-        .match_requests(|r| r.launch_template().and_then(|t| t.launch_template_id()) == Some("lt-0c"))
-        .then_output(|| RunInstancesOutput::builder().instances(instance("i-new", "subnet-c")).build());
-    let tagged = mock!(aws_sdk_ec2::Client::create_tags).then_output(|| CreateTagsOutput::builder().build());
+        .match_requests(|r| {
+            r.launch_template().and_then(|t| t.launch_template_id()) == Some("lt-0c")
+        })
+        .then_output(|| {
+            RunInstancesOutput::builder()
+                .instances(instance("i-new", "subnet-c"))
+                .build()
+        });
+    let tagged =
+        mock!(aws_sdk_ec2::Client::create_tags).then_output(|| CreateTagsOutput::builder().build());
     let ec2 = mock_client!(
         aws_sdk_ec2,
         RuleMode::MatchAny,
-        [&protected, &no_replacements, &subnet_read, &lt_b, &lt_c, &full, &launched, &tagged]
+        [
+            &protected,
+            &no_replacements,
+            &subnet_read,
+            &lt_b,
+            &lt_c,
+            &full,
+            &launched,
+            &tagged
+        ]
     );
     let groups = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups)
         .then_output(|| DescribeTargetGroupsOutput::builder().build());
     let elb = mock_client!(aws_sdk_elasticloadbalancingv2, [&groups]);
     let publish = mock!(aws_sdk_sns::Client::publish)
-        .match_requests(|r| r.message().is_some_and(|m| m.contains("tried lt-0b:$Default")))
+        .match_requests(|r| {
+            r.message()
+                .is_some_and(|m| m.contains("tried lt-0b:$Default"))
+        })
         .then_output(|| PublishOutput::builder().message_id("m-1").build());
     let sns = mock_client!(aws_sdk_sns, [&publish]);
 
@@ -156,8 +201,20 @@ async fn insufficient_capacity_on_the_first_alternate_then_success_on_the_next()
     assert_eq!(i1.outcome, "recovered");
     assert_eq!(i1.replacement_id.as_deref(), Some("i-new"));
     assert_eq!(i1.template.as_deref(), Some("lt-0c:$Default"));
-    assert_eq!(i1.failed_attempts[0].error.code, "InsufficientInstanceCapacity");
-    assert_eq!(report.notification, Notification::Published { message_id: "m-1".into() });
+    assert_eq!(
+        i1.failed_attempts[0].error.code,
+        "InsufficientInstanceCapacity"
+    );
+    assert_eq!(
+        report.notification,
+        Notification::Published {
+            message_id: "m-1".into()
+        }
+    );
     assert_eq!((full.num_calls(), launched.num_calls()), (1, 1));
-    assert_eq!(tagged.num_calls(), 2, "the original's replaced-by tag, then the reported tag");
+    assert_eq!(
+        tagged.num_calls(),
+        2,
+        "the original's replaced-by tag, then the reported tag"
+    );
 }

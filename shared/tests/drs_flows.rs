@@ -42,17 +42,28 @@ fn world() -> World {
     w.add_instance(
         "i-web1",
         "subnet-a",
-        &[(tags::NAME, "web-1"), (tags::ENABLED, "true"), (tags::RECOVERY_TEMPLATES, "lt-0b")],
+        &[
+            (tags::NAME, "web-1"),
+            (tags::ENABLED, "true"),
+            (tags::RECOVERY_TEMPLATES, "lt-0b"),
+        ],
     );
     w.add_instance(
         "i-db1",
         "subnet-a",
-        &[(tags::NAME, "db-1"), (tags::ENABLED, "true"), (tags::STRATEGY, "drs")],
+        &[
+            (tags::NAME, "db-1"),
+            (tags::ENABLED, "true"),
+            (tags::STRATEGY, "drs"),
+        ],
     );
     w.add_instance(
         "i-dbtarget",
         "subnet-region",
-        &[(tags::NAME, "DB-1"), (drs::TARGET_TAG_KEY, drs::TARGET_TAG_VALUE)],
+        &[
+            (tags::NAME, "DB-1"),
+            (drs::TARGET_TAG_KEY, drs::TARGET_TAG_VALUE),
+        ],
     );
     w.instances.get_mut("i-dbtarget").unwrap().state = "stopped".into();
     w.drs_servers.push(SourceServer {
@@ -62,8 +73,13 @@ fn world() -> World {
         replication_state: "CONTINUOUS".into(),
         lag: None,
     });
-    w.target_groups
-        .insert(TG.into(), (TargetKind::Instance, [target("i-web1"), target("i-db1")].into()));
+    w.target_groups.insert(
+        TG.into(),
+        (
+            TargetKind::Instance,
+            [target("i-web1"), target("i-db1")].into(),
+        ),
+    );
     w
 }
 
@@ -100,24 +116,55 @@ async fn one_alarm_recovers_both_strategies_and_a_repeat_starts_no_second_job() 
     let agent = Agent::new(&aws, &aws, &aws, &aws, settings());
     let report = agent.handle(&outage()).await.unwrap();
 
-    let by_id = |id: &str| report.instances.iter().find(|i| i.instance_id == id).unwrap();
-    assert_eq!((by_id("i-web1").strategy, by_id("i-web1").outcome), ("template", "recovered"));
+    let by_id = |id: &str| {
+        report
+            .instances
+            .iter()
+            .find(|i| i.instance_id == id)
+            .unwrap()
+    };
+    assert_eq!(
+        (by_id("i-web1").strategy, by_id("i-web1").outcome),
+        ("template", "recovered")
+    );
     let db = by_id("i-db1");
     assert_eq!((db.strategy, db.outcome), ("drs", "drs-recovery-started"));
     assert_eq!(db.launch_target_id.as_deref(), Some("i-dbtarget"));
     aws.with(|w| {
         assert_eq!(w.drs_jobs.len(), 1);
-        assert_eq!(w.drs_settings[SERVER].launch_into.as_deref(), Some("i-dbtarget"));
-        assert_eq!(w.instances["i-db1"].tag(tags::DRS_JOB), Some(w.drs_jobs[0].0.job_id.as_str()));
-        assert!(w.replacements_of("i-db1").is_empty(), "DRS launches into the target, not a new instance");
+        assert_eq!(
+            w.drs_settings[SERVER].launch_into.as_deref(),
+            Some("i-dbtarget")
+        );
+        assert_eq!(
+            w.instances["i-db1"].tag(tags::DRS_JOB),
+            Some(w.drs_jobs[0].0.job_id.as_str())
+        );
+        assert!(
+            w.replacements_of("i-db1").is_empty(),
+            "DRS launches into the target, not a new instance"
+        );
         let body = &w.published[0].body;
         assert!(body.contains("DRS recovery started"), "{body}");
-        assert!(body.contains("via DRS source server s-1234567890abcdef0 into i-dbtarget"), "{body}");
-        assert!(w.published[0].subject.contains("1 recovered, 1 DRS started"), "{}", w.published[0].subject);
+        assert!(
+            body.contains("via DRS source server s-1234567890abcdef0 into i-dbtarget"),
+            "{body}"
+        );
+        assert!(
+            w.published[0]
+                .subject
+                .contains("1 recovered, 1 DRS started"),
+            "{}",
+            w.published[0].subject
+        );
     });
 
     let again = agent.handle(&outage()).await.unwrap();
-    let db = again.instances.iter().find(|i| i.instance_id == "i-db1").unwrap();
+    let db = again
+        .instances
+        .iter()
+        .find(|i| i.instance_id == "i-db1")
+        .unwrap();
     assert_eq!(db.outcome, "drs-already-started");
     aws.with(|w| {
         assert_eq!(w.drs_jobs.len(), 1, "no second job");
@@ -155,21 +202,45 @@ async fn a_launch_success_moves_membership_to_the_target_and_a_repeat_changes_no
         job
     });
 
-    let report = agent.handle_drs_result(&succeeded(&job, false)).await.unwrap();
+    let report = agent
+        .handle_drs_result(&succeeded(&job, false))
+        .await
+        .unwrap();
     assert_eq!(report.original_id.as_deref(), Some("i-db1"));
     assert_eq!(report.recovery_instance_id.as_deref(), Some("i-dbtarget"));
-    assert!(report.target_groups.iter().all(|t| t.registered && t.deregistered));
+    assert!(
+        report
+            .target_groups
+            .iter()
+            .all(|t| t.registered && t.deregistered)
+    );
     aws.with(|w| {
-        let members: Vec<&str> = w.target_groups[TG].1.iter().map(|t| t.id.as_str()).collect();
-        assert!(members.contains(&"i-dbtarget") && !members.contains(&"i-db1"), "{members:?}");
-        assert_eq!(w.instances["i-db1"].tag(tags::REPLACED_BY), Some("i-dbtarget"));
-        assert_eq!(w.instances["i-dbtarget"].tag(tags::REPLACEMENT_OF), Some("i-db1"));
+        let members: Vec<&str> = w.target_groups[TG]
+            .1
+            .iter()
+            .map(|t| t.id.as_str())
+            .collect();
+        assert!(
+            members.contains(&"i-dbtarget") && !members.contains(&"i-db1"),
+            "{members:?}"
+        );
+        assert_eq!(
+            w.instances["i-db1"].tag(tags::REPLACED_BY),
+            Some("i-dbtarget")
+        );
+        assert_eq!(
+            w.instances["i-dbtarget"].tag(tags::REPLACEMENT_OF),
+            Some("i-db1")
+        );
         assert_eq!(w.published.len(), 1);
         assert!(w.published[0].subject.contains("DRS recovery launched"));
     });
 
     let (groups, instances) = aws.with(|w| (w.target_groups.clone(), w.instances.clone()));
-    let again = agent.handle_drs_result(&succeeded(&job, false)).await.unwrap();
+    let again = agent
+        .handle_drs_result(&succeeded(&job, false))
+        .await
+        .unwrap();
     assert!(again.message_id.is_none(), "reported already");
     aws.with(|w| {
         assert_eq!(w.target_groups, groups);
@@ -194,10 +265,20 @@ async fn a_launch_failure_is_notified_with_the_job_log_reason() {
     let mut failed = succeeded("drsjob-1", false);
     failed.succeeded = false;
     let report = agent.handle_drs_result(&failed).await.unwrap();
-    assert!(report.reason.as_deref().unwrap().contains("LAUNCH_FAILED: InsufficientInstanceCapacity for r5.2xlarge"));
+    assert!(
+        report
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("LAUNCH_FAILED: InsufficientInstanceCapacity for r5.2xlarge")
+    );
     aws.with(|w| {
         assert!(w.published[0].subject.contains("DRS recovery FAILED"));
-        assert!(w.published[0].body.contains("What you must do: read the job log"));
+        assert!(
+            w.published[0]
+                .body
+                .contains("What you must do: read the job log")
+        );
         assert!(!w.calls.contains(&"RegisterTargets"));
     });
 }
@@ -217,7 +298,10 @@ async fn a_drill_result_never_touches_load_balancers_or_originals() {
     });
     let (groups, instances) = aws.with(|w| (w.target_groups.clone(), w.instances.clone()));
     let agent = Agent::new(&aws, &aws, &aws, &aws, settings());
-    let report = agent.handle_drs_result(&succeeded("drsjob-drill", true)).await.unwrap();
+    let report = agent
+        .handle_drs_result(&succeeded("drsjob-drill", true))
+        .await
+        .unwrap();
     assert!(report.drill && report.target_groups.is_empty());
     aws.with(|w| {
         assert_eq!(w.target_groups, groups);

@@ -11,16 +11,18 @@ use aws_sdk_ec2::operation::describe_launch_template_versions::{
 use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput;
 use aws_sdk_ec2::operation::run_instances::{RunInstancesError, RunInstancesOutput};
 use aws_sdk_ec2::types::{
-    Instance as Ec2Instance, InstanceNetworkInterface, InstanceNetworkInterfaceAttachment, InstancePrivateIpAddress,
-    InstanceState, InstanceStateName, LaunchTemplateInstanceNetworkInterfaceSpecification, LaunchTemplateVersion,
-    Reservation, ResponseLaunchTemplateData, Subnet, Tag,
+    Instance as Ec2Instance, InstanceNetworkInterface, InstanceNetworkInterfaceAttachment,
+    InstancePrivateIpAddress, InstanceState, InstanceStateName,
+    LaunchTemplateInstanceNetworkInterfaceSpecification, LaunchTemplateVersion, Reservation,
+    ResponseLaunchTemplateData, Subnet, Tag,
 };
 use aws_sdk_elasticloadbalancingv2::operation::deregister_targets::DeregisterTargetsError;
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
 use aws_sdk_elasticloadbalancingv2::operation::register_targets::RegisterTargetsOutput;
 use aws_sdk_elasticloadbalancingv2::types::{
-    TargetDescription, TargetGroup, TargetHealth, TargetHealthDescription, TargetHealthStateEnum, TargetTypeEnum,
+    TargetDescription, TargetGroup, TargetHealth, TargetHealthDescription, TargetHealthStateEnum,
+    TargetTypeEnum,
 };
 use aws_sdk_sns::operation::publish::{PublishError, PublishOutput};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
@@ -28,14 +30,19 @@ use shared::alarm::OutpostId;
 use shared::aws::{Ec2Compute, ElbTargetGroups, SnsNotifier};
 use shared::error::ErrorKind;
 use shared::inventory::TemplateTarget;
-use shared::ports::{Compute, LaunchRequest, LoadBalancing, Notice, Notifier, Target, TargetGroupScope, TargetKind};
+use shared::ports::{
+    Compute, LaunchRequest, LoadBalancing, Notice, Notifier, Target, TargetGroupScope, TargetKind,
+};
 use shared::tags::TemplateRef;
 
 const ARN_A: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0aaaaaaaaaaaaaaa1";
 const ARN_B: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0bbbbbbbbbbbbbbb2";
 
 fn ec2_error(code: &str) -> ErrorMetadata {
-    ErrorMetadata::builder().code(code).message(format!("{code} (mock)")).build()
+    ErrorMetadata::builder()
+        .code(code)
+        .message(format!("{code} (mock)"))
+        .build()
 }
 
 fn tag(key: &str, value: &str) -> Tag {
@@ -47,18 +54,34 @@ fn ec2_instance(id: &str, subnet: &str, enabled: &str) -> Ec2Instance {
         .instance_id(id)
         .subnet_id(subnet)
         .private_ip_address("10.0.0.10")
-        .state(InstanceState::builder().name(InstanceStateName::Running).build())
+        .state(
+            InstanceState::builder()
+                .name(InstanceStateName::Running)
+                .build(),
+        )
         .tags(tag("autorestart:enabled", enabled))
         .tags(tag("Name", id))
         .network_interfaces(
             InstanceNetworkInterface::builder()
-                .attachment(InstanceNetworkInterfaceAttachment::builder().device_index(0).build())
-                .private_ip_addresses(InstancePrivateIpAddress::builder().private_ip_address("10.0.0.10").build())
+                .attachment(
+                    InstanceNetworkInterfaceAttachment::builder()
+                        .device_index(0)
+                        .build(),
+                )
+                .private_ip_addresses(
+                    InstancePrivateIpAddress::builder()
+                        .private_ip_address("10.0.0.10")
+                        .build(),
+                )
                 .build(),
         )
         .network_interfaces(
             InstanceNetworkInterface::builder()
-                .attachment(InstanceNetworkInterfaceAttachment::builder().device_index(1).build())
+                .attachment(
+                    InstanceNetworkInterfaceAttachment::builder()
+                        .device_index(1)
+                        .build(),
+                )
                 .private_ip_address("192.168.1.10")
                 .build(),
         )
@@ -67,7 +90,11 @@ fn ec2_instance(id: &str, subnet: &str, enabled: &str) -> Ec2Instance {
 
 fn page(instances: Vec<Ec2Instance>, next: Option<&str>) -> DescribeInstancesOutput {
     DescribeInstancesOutput::builder()
-        .reservations(Reservation::builder().set_instances(Some(instances)).build())
+        .reservations(
+            Reservation::builder()
+                .set_instances(Some(instances))
+                .build(),
+        )
         .set_next_token(next.map(str::to_owned))
         .build()
 }
@@ -77,7 +104,12 @@ fn subnets(pairs: &[(&str, Option<&str>)]) -> DescribeSubnetsOutput {
         .set_subnets(Some(
             pairs
                 .iter()
-                .map(|(id, arn)| Subnet::builder().subnet_id(*id).set_outpost_arn(arn.map(str::to_owned)).build())
+                .map(|(id, arn)| {
+                    Subnet::builder()
+                        .subnet_id(*id)
+                        .set_outpost_arn(arn.map(str::to_owned))
+                        .build()
+                })
                 .collect(),
         ))
         .build()
@@ -95,16 +127,42 @@ async fn protected_instances_are_read_across_pages_and_kept_by_their_subnets_out
     let first = mock!(aws_sdk_ec2::Client::describe_instances)
         .match_requests(|r| {
             r.next_token().is_none()
-                && r.filters().iter().any(|f| f.name() == Some("tag-key") && f.values() == ["autorestart:enabled"])
+                && r.filters()
+                    .iter()
+                    .any(|f| f.name() == Some("tag-key") && f.values() == ["autorestart:enabled"])
         })
-        .then_output(|| page(vec![ec2_instance("i-1", "subnet-a", "true"), ec2_instance("i-off", "subnet-a", "no")], Some("p2")));
+        .then_output(|| {
+            page(
+                vec![
+                    ec2_instance("i-1", "subnet-a", "true"),
+                    ec2_instance("i-off", "subnet-a", "no"),
+                ],
+                Some("p2"),
+            )
+        });
     let second = mock!(aws_sdk_ec2::Client::describe_instances)
         .match_requests(|r| r.next_token() == Some("p2"))
-        .then_output(|| page(vec![ec2_instance("i-2", "subnet-a", "TRUE"), ec2_instance("i-3", "subnet-b", "true")], None));
+        .then_output(|| {
+            page(
+                vec![
+                    ec2_instance("i-2", "subnet-a", "TRUE"),
+                    ec2_instance("i-3", "subnet-b", "true"),
+                ],
+                None,
+            )
+        });
     let subnet_read = mock!(aws_sdk_ec2::Client::describe_subnets)
-        .match_requests(|r| r.filters().iter().any(|f| f.name() == Some("subnet-id") && f.values().len() == 2))
+        .match_requests(|r| {
+            r.filters()
+                .iter()
+                .any(|f| f.name() == Some("subnet-id") && f.values().len() == 2)
+        })
         .then_output(|| subnets(&[("subnet-a", Some(ARN_A)), ("subnet-b", Some(ARN_B))]));
-    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&first, &second, &subnet_read]);
+    let client = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        [&first, &second, &subnet_read]
+    );
 
     let found = Ec2Compute::new(client)
         .protected_instances_on(&OutpostId::parse("op-0aaaaaaaaaaaaaaa1").unwrap())
@@ -112,10 +170,25 @@ async fn protected_instances_are_read_across_pages_and_kept_by_their_subnets_out
         .unwrap();
 
     let ids: Vec<&str> = found.iter().map(|i| i.id.as_str()).collect();
-    assert_eq!(ids, ["i-1", "i-2"], "opted in and on the Outpost, from both pages");
+    assert_eq!(
+        ids,
+        ["i-1", "i-2"],
+        "opted in and on the Outpost, from both pages"
+    );
     assert_eq!(found[0].outpost_arn.as_deref(), Some(ARN_A));
-    assert_eq!(found[0].address_at(1), Some("192.168.1.10"), "the LNI's address is kept by device index");
-    assert_eq!((first.num_calls(), second.num_calls(), subnet_read.num_calls()), (1, 1, 1));
+    assert_eq!(
+        found[0].address_at(1),
+        Some("192.168.1.10"),
+        "the LNI's address is kept by device index"
+    );
+    assert_eq!(
+        (
+            first.num_calls(),
+            second.num_calls(),
+            subnet_read.num_calls()
+        ),
+        (1, 1, 1)
+    );
 }
 
 #[tokio::test]
@@ -179,12 +252,26 @@ async fn templates_resolve_to_their_subnets_outpost_or_to_a_reason() {
         });
     let missing = mock!(aws_sdk_ec2::Client::describe_launch_template_versions)
         .match_requests(|r| r.launch_template_id() == Some("lt-0f"))
-        .then_error(|| DescribeLaunchTemplateVersionsError::generic(ec2_error("InvalidLaunchTemplateId.NotFound")));
-    let subnet_read = mock!(aws_sdk_ec2::Client::describe_subnets).then_output(|| subnets(&[("subnet-b", Some(ARN_B))]));
-    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&b, &gone_subnet, &no_subnet, &missing, &subnet_read]);
+        .then_error(|| {
+            DescribeLaunchTemplateVersionsError::generic(ec2_error(
+                "InvalidLaunchTemplateId.NotFound",
+            ))
+        });
+    let subnet_read = mock!(aws_sdk_ec2::Client::describe_subnets)
+        .then_output(|| subnets(&[("subnet-b", Some(ARN_B))]));
+    let client = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        [&b, &gone_subnet, &no_subnet, &missing, &subnet_read]
+    );
 
     let targets = Ec2Compute::new(client)
-        .template_targets(&[template("lt-0b"), template("lt-0d"), template("lt-0e"), template("lt-0f")])
+        .template_targets(&[
+            template("lt-0b"),
+            template("lt-0d"),
+            template("lt-0e"),
+            template("lt-0f"),
+        ])
         .await
         .unwrap();
 
@@ -200,17 +287,30 @@ async fn templates_resolve_to_their_subnets_outpost_or_to_a_reason() {
         TemplateTarget::Unusable { reason } => reason.clone(),
         other => panic!("{other:?}"),
     };
-    assert!(reason(1).contains("subnet-deleted, which does not exist"), "{}", reason(1));
+    assert!(
+        reason(1).contains("subnet-deleted, which does not exist"),
+        "{}",
+        reason(1)
+    );
     assert!(reason(2).contains("names no subnet"), "{}", reason(2));
-    assert!(reason(3).contains("InvalidLaunchTemplateId.NotFound"), "{}", reason(3));
+    assert!(
+        reason(3).contains("InvalidLaunchTemplateId.NotFound"),
+        "{}",
+        reason(3)
+    );
 }
 
 #[tokio::test]
 async fn throttled_template_reads_fail_the_read_instead_of_marking_the_template_unusable() {
-    let throttled = mock!(aws_sdk_ec2::Client::describe_launch_template_versions)
-        .then_error(|| DescribeLaunchTemplateVersionsError::generic(ec2_error("RequestLimitExceeded")));
+    let throttled =
+        mock!(aws_sdk_ec2::Client::describe_launch_template_versions).then_error(|| {
+            DescribeLaunchTemplateVersionsError::generic(ec2_error("RequestLimitExceeded"))
+        });
     let client = mock_client!(aws_sdk_ec2, [&throttled]);
-    let error = Ec2Compute::new(client).template_targets(&[template("lt-0b")]).await.unwrap_err();
+    let error = Ec2Compute::new(client)
+        .template_targets(&[template("lt-0b")])
+        .await
+        .unwrap_err();
     assert_eq!(error.kind, ErrorKind::Throttled);
     assert!(error.kind.is_retryable());
 }
@@ -241,7 +341,10 @@ async fn launch_sends_template_token_and_tags_and_returns_the_instance() {
                 .build()
         });
     let client = mock_client!(aws_sdk_ec2, [&run]);
-    let launched = Ec2Compute::new(client).launch(&launch_request()).await.unwrap();
+    let launched = Ec2Compute::new(client)
+        .launch(&launch_request())
+        .await
+        .unwrap();
     assert_eq!(launched.id, "i-new");
     assert_eq!(launched.subnet_id.as_deref(), Some("subnet-b"));
     assert_eq!(run.num_calls(), 1);
@@ -250,9 +353,18 @@ async fn launch_sends_template_token_and_tags_and_returns_the_instance() {
 #[tokio::test]
 async fn launch_errors_are_sorted_into_the_kinds_the_executor_acts_on() {
     let table = [
-        ("InsufficientInstanceCapacity", ErrorKind::InsufficientCapacity),
-        ("InsufficientCapacityOnOutpost", ErrorKind::InsufficientCapacity),
-        ("InvalidLaunchTemplateId.VersionNotFound", ErrorKind::UnusableTemplate),
+        (
+            "InsufficientInstanceCapacity",
+            ErrorKind::InsufficientCapacity,
+        ),
+        (
+            "InsufficientCapacityOnOutpost",
+            ErrorKind::InsufficientCapacity,
+        ),
+        (
+            "InvalidLaunchTemplateId.VersionNotFound",
+            ErrorKind::UnusableTemplate,
+        ),
         ("UnauthorizedOperation", ErrorKind::AccessDenied),
         ("RequestLimitExceeded", ErrorKind::Throttled),
         ("IdempotentParameterMismatch", ErrorKind::Other),
@@ -261,7 +373,10 @@ async fn launch_errors_are_sorted_into_the_kinds_the_executor_acts_on() {
         let failing = mock!(aws_sdk_ec2::Client::run_instances)
             .then_error(move || RunInstancesError::generic(ec2_error(code)));
         let client = mock_client!(aws_sdk_ec2, [&failing]);
-        let error = Ec2Compute::new(client).launch(&launch_request()).await.unwrap_err();
+        let error = Ec2Compute::new(client)
+            .launch(&launch_request())
+            .await
+            .unwrap_err();
         assert_eq!(error.kind, kind, "{code}");
         assert_eq!(error.code, code);
     }
@@ -273,11 +388,18 @@ async fn throttling_is_retried_by_the_sdk_before_it_reaches_us() {
         .sequence()
         .error(|| RunInstancesError::generic(ec2_error("RequestLimitExceeded")))
         .times(2)
-        .output(|| RunInstancesOutput::builder().instances(ec2_instance("i-new", "subnet-b", "true")).build())
+        .output(|| {
+            RunInstancesOutput::builder()
+                .instances(ec2_instance("i-new", "subnet-b", "true"))
+                .build()
+        })
         .build();
     let client = mock_client!(aws_sdk_ec2, RuleMode::Sequential, [&run], |c| c
         .retry_config(RetryConfig::standard().with_max_attempts(3)));
-    let launched = Ec2Compute::new(client).launch(&launch_request()).await.unwrap();
+    let launched = Ec2Compute::new(client)
+        .launch(&launch_request())
+        .await
+        .unwrap();
     assert_eq!(launched.id, "i-new");
     assert_eq!(run.num_calls(), 3);
 }
@@ -285,7 +407,9 @@ async fn throttling_is_retried_by_the_sdk_before_it_reaches_us() {
 #[tokio::test]
 async fn tags_are_written_in_one_call_per_chunk() {
     let create = mock!(aws_sdk_ec2::Client::create_tags)
-        .match_requests(|r| r.resources().len() == 200 && r.tags()[0].key() == Some("autorestart:reported"))
+        .match_requests(|r| {
+            r.resources().len() == 200 && r.tags()[0].key() == Some("autorestart:reported")
+        })
         .then_output(|| CreateTagsOutput::builder().build());
     let rest = mock!(aws_sdk_ec2::Client::create_tags)
         .match_requests(|r| r.resources().len() == 50)
@@ -300,7 +424,10 @@ async fn tags_are_written_in_one_call_per_chunk() {
 }
 
 fn group(arn: &str, kind: TargetTypeEnum) -> TargetGroup {
-    TargetGroup::builder().target_group_arn(arn).target_type(kind).build()
+    TargetGroup::builder()
+        .target_group_arn(arn)
+        .target_type(kind)
+        .build()
 }
 
 fn health(id: &str, port: i32, state: TargetHealthStateEnum) -> TargetHealthDescription {
@@ -340,12 +467,23 @@ async fn memberships_cover_every_page_of_instance_and_ip_groups_but_not_draining
         .match_requests(|r| r.target_group_arn() == Some("tg-ip"))
         .then_output(|| {
             DescribeTargetHealthOutput::builder()
-                .target_health_descriptions(health("10.0.0.10", 8080, TargetHealthStateEnum::Healthy))
+                .target_health_descriptions(health(
+                    "10.0.0.10",
+                    8080,
+                    TargetHealthStateEnum::Healthy,
+                ))
                 .build()
         });
-    let client = mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, [&first, &second, &web, &ip]);
+    let client = mock_client!(
+        aws_sdk_elasticloadbalancingv2,
+        RuleMode::MatchAny,
+        [&first, &second, &web, &ip]
+    );
 
-    let found = ElbTargetGroups::new(client).memberships(&TargetGroupScope::All).await.unwrap();
+    let found = ElbTargetGroups::new(client)
+        .memberships(&TargetGroupScope::All)
+        .await
+        .unwrap();
 
     let summary: Vec<(&str, TargetKind, &str)> = found
         .iter()
@@ -353,7 +491,10 @@ async fn memberships_cover_every_page_of_instance_and_ip_groups_but_not_draining
         .collect();
     assert_eq!(
         summary,
-        [("tg-web", TargetKind::Instance, "i-1"), ("tg-ip", TargetKind::Ip, "10.0.0.10")]
+        [
+            ("tg-web", TargetKind::Instance, "i-1"),
+            ("tg-ip", TargetKind::Ip, "10.0.0.10")
+        ]
     );
 }
 
@@ -377,17 +518,22 @@ async fn register_health_and_deregister_send_the_targets_and_sort_errors() {
         .match_requests(|r| r.targets().len() == 1)
         .then_output(|| {
             DescribeTargetHealthOutput::builder()
-                .target_health_descriptions(health("10.0.0.20", 8080, TargetHealthStateEnum::Initial))
+                .target_health_descriptions(health(
+                    "10.0.0.20",
+                    8080,
+                    TargetHealthStateEnum::Initial,
+                ))
                 .build()
         });
-    let deregister = mock!(aws_sdk_elasticloadbalancingv2::Client::deregister_targets).then_error(|| {
-        DeregisterTargetsError::generic(
-            aws_sdk_elasticloadbalancingv2::error::ErrorMetadata::builder()
-                .code("TargetGroupNotFound")
-                .message("One or more target groups not found")
-                .build(),
-        )
-    });
+    let deregister =
+        mock!(aws_sdk_elasticloadbalancingv2::Client::deregister_targets).then_error(|| {
+            DeregisterTargetsError::generic(
+                aws_sdk_elasticloadbalancingv2::error::ErrorMetadata::builder()
+                    .code("TargetGroupNotFound")
+                    .message("One or more target groups not found")
+                    .build(),
+            )
+        });
     let client = mock_client!(
         aws_sdk_elasticloadbalancingv2,
         RuleMode::MatchAny,
@@ -395,8 +541,13 @@ async fn register_health_and_deregister_send_the_targets_and_sort_errors() {
     );
     let elb = ElbTargetGroups::new(client);
 
-    elb.register("tg-ip", std::slice::from_ref(&target)).await.unwrap();
-    let states = elb.health("tg-ip", std::slice::from_ref(&target)).await.unwrap();
+    elb.register("tg-ip", std::slice::from_ref(&target))
+        .await
+        .unwrap();
+    let states = elb
+        .health("tg-ip", std::slice::from_ref(&target))
+        .await
+        .unwrap();
     assert_eq!(states[0].state, "initial");
     let error = elb.deregister("tg-ip", &[target]).await.unwrap_err();
     assert_eq!(error.kind, ErrorKind::NotFound);

@@ -66,16 +66,18 @@ impl Drop for Function {
 
 /// The built binary: `AUTORESTART_BIN_DIR`, else the target directory this test runs from.
 pub fn binary_path(binary: &str) -> PathBuf {
-    let dir = std::env::var_os("AUTORESTART_BIN_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        // A test runs from target/<profile>/deps, a binary from target/<profile>.
-        let exe = std::env::current_exe().unwrap();
-        exe.ancestors()
-            .skip(1)
-            .take(2)
-            .find(|dir| dir.join(binary).exists())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace_root().join("target/debug"))
-    });
+    let dir = std::env::var_os("AUTORESTART_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            // A test runs from target/<profile>/deps, a binary from target/<profile>.
+            let exe = std::env::current_exe().unwrap();
+            exe.ancestors()
+                .skip(1)
+                .take(2)
+                .find(|dir| dir.join(binary).exists())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| workspace_root().join("target/debug"))
+        });
     let path = dir.join(binary);
     assert!(
         path.exists(),

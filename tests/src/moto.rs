@@ -26,7 +26,11 @@ impl Moto {
             "no Python with moto at {}: run `cargo xtask test` (it creates .venv), or set AUTORESTART_PYTHON",
             python.display()
         );
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let mut child = Command::new(&python)
             .arg(workspace_root().join("tests/moto/launcher.py"))
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
@@ -66,5 +70,8 @@ impl Drop for Moto {
 
 /// The workspace root (this crate lives in `tests/`).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }

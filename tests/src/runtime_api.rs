@@ -42,7 +42,11 @@ impl RuntimeApi {
     /// Serves on a free port of 127.0.0.1.
     pub fn start() -> Self {
         let server = Server::http("127.0.0.1:0").expect("bind the runtime API");
-        let address = server.server_addr().to_ip().expect("an IP address").to_string();
+        let address = server
+            .server_addr()
+            .to_ip()
+            .expect("an IP address")
+            .to_string();
         let shared = Arc::new(Mutex::new(Shared::default()));
         let serving = shared.clone();
         thread::spawn(move || {
@@ -87,9 +91,9 @@ impl RuntimeApi {
             dispatch(&mut shared);
             receiver
         };
-        receiver
-            .recv_timeout(timeout)
-            .unwrap_or_else(|_| panic!("the function did not answer invocation {id} within {timeout:?}"))
+        receiver.recv_timeout(timeout).unwrap_or_else(|_| {
+            panic!("the function did not answer invocation {id} within {timeout:?}")
+        })
     }
 }
 
@@ -132,13 +136,23 @@ fn dispatch(shared: &mut Shared) {
     while !shared.pending.is_empty() && !shared.waiting_for_next.is_empty() {
         let (id, body) = shared.pending.remove(0);
         let request = shared.waiting_for_next.remove(0);
-        let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(900);
+        let deadline =
+            SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(900);
         let headers = [
             ("Content-Type", "application/json".to_owned()),
             ("Lambda-Runtime-Aws-Request-Id", id),
-            ("Lambda-Runtime-Deadline-Ms", deadline.as_millis().to_string()),
-            ("Lambda-Runtime-Invoked-Function-Arn", FUNCTION_ARN.to_owned()),
-            ("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000;Sampled=0".to_owned()),
+            (
+                "Lambda-Runtime-Deadline-Ms",
+                deadline.as_millis().to_string(),
+            ),
+            (
+                "Lambda-Runtime-Invoked-Function-Arn",
+                FUNCTION_ARN.to_owned(),
+            ),
+            (
+                "Lambda-Runtime-Trace-Id",
+                "Root=1-00000000-000000000000000000000000;Sampled=0".to_owned(),
+            ),
         ];
         let mut response = Response::from_string(body);
         for (name, value) in headers {

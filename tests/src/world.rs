@@ -7,8 +7,8 @@ use std::fmt::Write;
 use aws_config::BehaviorVersion;
 use aws_sdk_ec2::config::Credentials;
 use aws_sdk_ec2::types::{
-    Filter, InstanceType, LaunchTemplateInstanceNetworkInterfaceSpecificationRequest, RequestLaunchTemplateData,
-    ResourceType, Tag, TagSpecification,
+    Filter, InstanceType, LaunchTemplateInstanceNetworkInterfaceSpecificationRequest,
+    RequestLaunchTemplateData, ResourceType, Tag, TagSpecification,
 };
 use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetTypeEnum};
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -87,10 +87,19 @@ fn tag(key: &str, value: &str) -> Tag {
 
 /// Seeds the world.
 pub async fn seed(c: &Clients) -> Seeded {
-    let vpc = c.ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
+    let vpc = c
+        .ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .unwrap();
     let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
     let mut subnets = BTreeMap::new();
-    for (i, outpost) in [FAILED_OUTPOST, OUTPOST_B, OUTPOST_C].into_iter().enumerate() {
+    for (i, outpost) in [FAILED_OUTPOST, OUTPOST_B, OUTPOST_C]
+        .into_iter()
+        .enumerate()
+    {
         let subnet = c
             .ec2
             .create_subnet()
@@ -101,13 +110,20 @@ pub async fn seed(c: &Clients) -> Seeded {
             .send()
             .await
             .unwrap();
-        subnets.insert(outpost, subnet.subnet().unwrap().subnet_id().unwrap().to_owned());
+        subnets.insert(
+            outpost,
+            subnet.subnet().unwrap().subnet_id().unwrap().to_owned(),
+        );
     }
     let image = c.ec2.describe_images().send().await.unwrap();
     let ami = image.images()[0].image_id().unwrap().to_owned();
 
     let mut templates = BTreeMap::new();
-    for (name, outpost) in [("lt-a", FAILED_OUTPOST), ("lt-b", OUTPOST_B), ("lt-c", OUTPOST_C)] {
+    for (name, outpost) in [
+        ("lt-a", FAILED_OUTPOST),
+        ("lt-b", OUTPOST_B),
+        ("lt-c", OUTPOST_C),
+    ] {
         // Outposts servers: the instance's primary interface, and the LNI at DeviceIndex 1.
         let nic = |index| {
             LaunchTemplateInstanceNetworkInterfaceSpecificationRequest::builder()
@@ -130,7 +146,15 @@ pub async fn seed(c: &Clients) -> Seeded {
             .send()
             .await
             .unwrap();
-        templates.insert(name, created.launch_template().unwrap().launch_template_id().unwrap().to_owned());
+        templates.insert(
+            name,
+            created
+                .launch_template()
+                .unwrap()
+                .launch_template_id()
+                .unwrap()
+                .to_owned(),
+        );
     }
 
     let launch = |name: &'static str, outpost: &'static str, protection: Option<String>| {
@@ -160,8 +184,18 @@ pub async fn seed(c: &Clients) -> Seeded {
             run.instances()[0].instance_id().unwrap().to_owned()
         }
     };
-    let web1 = launch("web-1", FAILED_OUTPOST, Some(format!("{},{}", templates["lt-a"], templates["lt-b"]))).await;
-    let web2 = launch("web-2", FAILED_OUTPOST, Some(format!("{}:1,{}", templates["lt-b"], templates["lt-c"]))).await;
+    let web1 = launch(
+        "web-1",
+        FAILED_OUTPOST,
+        Some(format!("{},{}", templates["lt-a"], templates["lt-b"])),
+    )
+    .await;
+    let web2 = launch(
+        "web-2",
+        FAILED_OUTPOST,
+        Some(format!("{}:1,{}", templates["lt-b"], templates["lt-c"])),
+    )
+    .await;
     let db1 = launch("db-1", FAILED_OUTPOST, None).await;
     let web3 = launch("web-3", OUTPOST_B, Some(templates["lt-c"].clone())).await;
 
@@ -176,16 +210,31 @@ pub async fn seed(c: &Clients) -> Seeded {
         .send()
         .await
         .unwrap();
-    let target_group = group.target_groups()[0].target_group_arn().unwrap().to_owned();
+    let target_group = group.target_groups()[0]
+        .target_group_arn()
+        .unwrap()
+        .to_owned();
     let mut register = c.elb.register_targets().target_group_arn(&target_group);
     for id in [&web1, &web2, &web3] {
         register = register.targets(TargetDescription::builder().id(id).port(80).build());
     }
     register.send().await.unwrap();
 
-    let topic = c.sns.create_topic().name("outposts-autorestart").send().await.unwrap();
+    let topic = c
+        .sns
+        .create_topic()
+        .name("outposts-autorestart")
+        .send()
+        .await
+        .unwrap();
     let topic_arn = topic.topic_arn().unwrap().to_owned();
-    let queue = c.sqs.create_queue().queue_name("notices").send().await.unwrap();
+    let queue = c
+        .sqs
+        .create_queue()
+        .queue_name("notices")
+        .send()
+        .await
+        .unwrap();
     let queue_url = queue.queue_url().unwrap().to_owned();
     let queue_arn = c
         .sqs
@@ -237,7 +286,10 @@ pub async fn add_protected(c: &Clients, seeded: &Seeded, count: i32) -> Vec<Stri
                 .resource_type(ResourceType::Instance)
                 .tags(tag("Name", "app"))
                 .tags(tag("autorestart:enabled", "true"))
-                .tags(tag("autorestart:recovery-templates", &seeded.templates["lt-b"]))
+                .tags(tag(
+                    "autorestart:recovery-templates",
+                    &seeded.templates["lt-b"],
+                ))
                 .build(),
         )
         .send()
@@ -248,7 +300,10 @@ pub async fn add_protected(c: &Clients, seeded: &Seeded, count: i32) -> Vec<Stri
         .iter()
         .map(|i| i.instance_id().unwrap().to_owned())
         .collect();
-    let mut register = c.elb.register_targets().target_group_arn(&seeded.target_group);
+    let mut register = c
+        .elb
+        .register_targets()
+        .target_group_arn(&seeded.target_group);
     for id in &ids {
         register = register.targets(TargetDescription::builder().id(id).port(80).build());
     }
@@ -303,12 +358,21 @@ impl State {
                 let tags: BTreeMap<String, String> = i
                     .tags()
                     .iter()
-                    .map(|t| (t.key().unwrap().to_owned(), t.value().unwrap_or_default().to_owned()))
+                    .map(|t| {
+                        (
+                            t.key().unwrap().to_owned(),
+                            t.value().unwrap_or_default().to_owned(),
+                        )
+                    })
                     .collect();
                 let view = InstanceView {
                     id: i.instance_id().unwrap().to_owned(),
                     name: tags.get("Name").cloned().unwrap_or_default(),
-                    state: i.state().and_then(|s| s.name()).map(|n| n.as_str().to_owned()).unwrap_or_default(),
+                    state: i
+                        .state()
+                        .and_then(|s| s.name())
+                        .map(|n| n.as_str().to_owned())
+                        .unwrap_or_default(),
                     subnet_id: i.subnet_id().unwrap_or_default().to_owned(),
                     tags,
                 };
@@ -336,7 +400,9 @@ impl State {
     pub fn replacements_of(&self, original: &str) -> Vec<&InstanceView> {
         self.instances
             .values()
-            .filter(|i| i.tags.get("autorestart:replacement-of").map(String::as_str) == Some(original))
+            .filter(|i| {
+                i.tags.get("autorestart:replacement-of").map(String::as_str) == Some(original)
+            })
             .collect()
     }
 
@@ -346,11 +412,12 @@ impl State {
         for (outpost, subnet) in &seeded.subnets {
             let _ = writeln!(text, "  Outpost server {outpost} ({subnet}):");
             for i in self.instances.values().filter(|i| &i.subnet_id == subnet) {
-                let protected = if i.tags.get("autorestart:enabled").map(String::as_str) == Some("true") {
-                    "protected"
-                } else {
-                    "not opted in"
-                };
+                let protected =
+                    if i.tags.get("autorestart:enabled").map(String::as_str) == Some("true") {
+                        "protected"
+                    } else {
+                        "not opted in"
+                    };
                 let mut notes = String::new();
                 if let Some(r) = i.tags.get("autorestart:replaced-by") {
                     let _ = write!(notes, ", replaced by {r}");
@@ -358,12 +425,20 @@ impl State {
                 if let Some(o) = i.tags.get("autorestart:replacement-of") {
                     let _ = write!(notes, ", replacement of {o}");
                 }
-                let _ = writeln!(text, "    {:<6} {}  {}  {protected}{notes}", i.name, i.id, i.state);
+                let _ = writeln!(
+                    text,
+                    "    {:<6} {}  {}  {protected}{notes}",
+                    i.name, i.id, i.state
+                );
             }
         }
         let _ = writeln!(text, "  Target group web (port 80):");
         for (id, port) in &self.targets {
-            let name = self.instances.get(id).map(|i| i.name.as_str()).unwrap_or("?");
+            let name = self
+                .instances
+                .get(id)
+                .map(|i| i.name.as_str())
+                .unwrap_or("?");
             let _ = writeln!(text, "    {id}:{port}  ({name})");
         }
         text
@@ -387,7 +462,8 @@ pub async fn notices(c: &Clients, seeded: &Seeded) -> Vec<(String, String)> {
             return found;
         }
         for message in received.messages() {
-            let envelope: serde_json::Value = serde_json::from_str(message.body().unwrap()).unwrap();
+            let envelope: serde_json::Value =
+                serde_json::from_str(message.body().unwrap()).unwrap();
             found.push((
                 envelope["Subject"].as_str().unwrap_or_default().to_owned(),
                 envelope["Message"].as_str().unwrap_or_default().to_owned(),

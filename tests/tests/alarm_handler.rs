@@ -58,7 +58,10 @@ async fn outage_recovers_each_protected_instance_once_and_a_repeat_changes_nothi
     let s = setup(&[]).await;
     let before = State::read(&s.clients, &s.seeded).await;
 
-    let report = response(s.api.invoke(&sample("alarm-outpost-down.json"), ANSWER_WITHIN));
+    let report = response(
+        s.api
+            .invoke(&sample("alarm-outpost-down.json"), ANSWER_WITHIN),
+    );
     let after = State::read(&s.clients, &s.seeded).await;
 
     // One replacement per protected instance on the failed Outpost, on Outpost B.
@@ -67,22 +70,41 @@ async fn outage_recovers_each_protected_instance_once_and_a_repeat_changes_nothi
         let replacements = after.replacements_of(original);
         assert_eq!(replacements.len(), 1, "{original}: {}", s.function.logs());
         let r = replacements[0];
-        assert_eq!(&r.subnet_id, subnet_b, "lt-a is on the failed Outpost and skipped; lt-b is next");
-        assert_eq!(r.tags["autorestart:enabled"], "true", "the replacement is protected too");
-        assert_eq!(after.instances[original.as_str()].tags["autorestart:replaced-by"], r.id);
+        assert_eq!(
+            &r.subnet_id, subnet_b,
+            "lt-a is on the failed Outpost and skipped; lt-b is next"
+        );
+        assert_eq!(
+            r.tags["autorestart:enabled"], "true",
+            "the replacement is protected too"
+        );
+        assert_eq!(
+            after.instances[original.as_str()].tags["autorestart:replaced-by"],
+            r.id
+        );
         assert!(r.tags["autorestart:incident"].starts_with(FAILED_OUTPOST));
     }
     // Nothing else was launched, and bystanders are untouched.
     assert_eq!(after.instances.len(), before.instances.len() + 2);
     assert!(after.replacements_of(&s.seeded.db1).is_empty());
     assert!(after.replacements_of(&s.seeded.web3).is_empty());
-    assert_eq!(after.instances[&s.seeded.db1], before.instances[&s.seeded.db1]);
-    assert_eq!(after.instances[&s.seeded.web3], before.instances[&s.seeded.web3]);
+    assert_eq!(
+        after.instances[&s.seeded.db1],
+        before.instances[&s.seeded.db1]
+    );
+    assert_eq!(
+        after.instances[&s.seeded.web3],
+        before.instances[&s.seeded.web3]
+    );
 
     // Target-group membership moved from the originals to the replacements.
     let r1 = after.replacements_of(&s.seeded.web1)[0].id.clone();
     let r2 = after.replacements_of(&s.seeded.web2)[0].id.clone();
-    let mut expected = vec![(r1.clone(), 80), (r2.clone(), 80), (s.seeded.web3.clone(), 80)];
+    let mut expected = vec![
+        (r1.clone(), 80),
+        (r2.clone(), 80),
+        (s.seeded.web3.clone(), 80),
+    ];
     expected.sort();
     assert_eq!(after.targets, expected);
 
@@ -90,8 +112,14 @@ async fn outage_recovers_each_protected_instance_once_and_a_repeat_changes_nothi
     let notices = world::notices(&s.clients, &s.seeded).await;
     assert_eq!(notices.len(), 1, "{notices:?}");
     let (subject, body) = &notices[0];
-    assert!(subject.contains(&format!("Outpost {FAILED_OUTPOST} down: 2 recovered")), "{subject}");
-    assert!(body.contains(&format!("web-1 ({}) -> {r1}", s.seeded.web1)), "{body}");
+    assert!(
+        subject.contains(&format!("Outpost {FAILED_OUTPOST} down: 2 recovered")),
+        "{subject}"
+    );
+    assert!(
+        body.contains(&format!("web-1 ({}) -> {r1}", s.seeded.web1)),
+        "{body}"
+    );
     assert!(body.contains("lies on the failed Outpost"), "{body}");
     assert!(body.contains("--- facts (JSON) ---"));
 
@@ -104,10 +132,16 @@ async fn outage_recovers_each_protected_instance_once_and_a_repeat_changes_nothi
         .map(|i| i["outcome"].as_str().unwrap())
         .collect();
     assert_eq!(outcomes, ["recovered", "recovered"]);
-    assert_eq!(report["instances"][0]["target_groups"][0]["deregistered"], true);
+    assert_eq!(
+        report["instances"][0]["target_groups"][0]["deregistered"],
+        true
+    );
 
     // The same event again: nothing changes, nobody is notified again.
-    let again = response(s.api.invoke(&sample("alarm-outpost-down.json"), ANSWER_WITHIN));
+    let again = response(
+        s.api
+            .invoke(&sample("alarm-outpost-down.json"), ANSWER_WITHIN),
+    );
     assert_eq!(State::read(&s.clients, &s.seeded).await, after);
     assert!(world::notices(&s.clients, &s.seeded).await.is_empty());
     assert_eq!(again["notification"]["status"], "already-reported");
@@ -119,22 +153,46 @@ async fn other_alarms_are_ignored_bad_events_are_errors_and_outpost_back_lists_w
     let s = setup(&[]).await;
     let before = State::read(&s.clients, &s.seeded).await;
 
-    let ignored = response(s.api.invoke(&sample("alarm-not-outpost.json"), ANSWER_WITHIN));
+    let ignored = response(
+        s.api
+            .invoke(&sample("alarm-not-outpost.json"), ANSWER_WITHIN),
+    );
     assert_eq!(ignored["action"], "ignored");
-    assert!(ignored["ignored_because"].as_str().unwrap().contains("does not watch AWS/Outposts ConnectedStatus"));
+    assert!(
+        ignored["ignored_because"]
+            .as_str()
+            .unwrap()
+            .contains("does not watch AWS/Outposts ConnectedStatus")
+    );
 
     let Answer::Error(error) = s.api.invoke(&sample("alarm-malformed.json"), ANSWER_WITHIN) else {
         panic!("a malformed event must fail the invocation")
     };
     assert_eq!(error["errorType"], "BadEvent");
-    assert!(error["errorMessage"].as_str().unwrap().contains("its detail is malformed"), "{error}");
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("its detail is malformed"),
+        "{error}"
+    );
 
-    assert_eq!(State::read(&s.clients, &s.seeded).await, before, "neither changed anything");
+    assert_eq!(
+        State::read(&s.clients, &s.seeded).await,
+        before,
+        "neither changed anything"
+    );
     assert!(world::notices(&s.clients, &s.seeded).await.is_empty());
 
-    response(s.api.invoke(&sample("alarm-outpost-down.json"), ANSWER_WITHIN));
+    response(
+        s.api
+            .invoke(&sample("alarm-outpost-down.json"), ANSWER_WITHIN),
+    );
     world::notices(&s.clients, &s.seeded).await;
-    let back = response(s.api.invoke(&sample("alarm-outpost-back.json"), ANSWER_WITHIN));
+    let back = response(
+        s.api
+            .invoke(&sample("alarm-outpost-back.json"), ANSWER_WITHIN),
+    );
     assert_eq!(back["action"], "outpost-back");
     let listed: Vec<&str> = back["replaced_originals"]
         .as_array()
@@ -147,14 +205,21 @@ async fn other_alarms_are_ignored_bad_events_are_errors_and_outpost_back_lists_w
     assert_eq!(listed, expected);
     let notices = world::notices(&s.clients, &s.seeded).await;
     assert_eq!(notices.len(), 1);
-    assert!(notices[0].0.contains("back: 2 replaced originals to fence"), "{:?}", notices[0]);
+    assert!(
+        notices[0].0.contains("back: 2 replaced originals to fence"),
+        "{:?}",
+        notices[0]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn notify_only_mode_publishes_the_plan_and_changes_nothing() {
     let s = setup(&[("MODE", "notify-only")]).await;
     let before = State::read(&s.clients, &s.seeded).await;
-    let report = response(s.api.invoke(&sample("alarm-outpost-down-plain-metric.json"), ANSWER_WITHIN));
+    let report = response(s.api.invoke(
+        &sample("alarm-outpost-down-plain-metric.json"),
+        ANSWER_WITHIN,
+    ));
     assert_eq!(State::read(&s.clients, &s.seeded).await, before);
     assert_eq!(report["instances"][0]["outcome"], "would-launch");
     let notices = world::notices(&s.clients, &s.seeded).await;
@@ -170,7 +235,10 @@ async fn a_bad_configuration_fails_the_cold_start_naming_the_variable() {
         "alarm-handler",
         api.address(),
         moto.endpoint(),
-        &[("TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:t"), ("MAX_CONCURRENCY", "lots")],
+        &[
+            ("TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:t"),
+            ("MAX_CONCURRENCY", "lots"),
+        ],
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while !function.logs().contains("MAX_CONCURRENCY") && std::time::Instant::now() < deadline {

@@ -27,10 +27,17 @@ fn main() -> ExitCode {
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
-fn run(program: impl AsRef<std::ffi::OsStr>, args: &[&str], env: &[(&str, &Path)]) -> Result<(), String> {
+fn run(
+    program: impl AsRef<std::ffi::OsStr>,
+    args: &[&str],
+    env: &[(&str, &Path)],
+) -> Result<(), String> {
     let program = program.as_ref();
     eprintln!("+ {} {}", program.to_string_lossy(), args.join(" "));
     let mut command = Command::new(program);
@@ -44,7 +51,11 @@ fn run(program: impl AsRef<std::ffi::OsStr>, args: &[&str], env: &[(&str, &Path)
     if status.success() {
         Ok(())
     } else {
-        Err(format!("{} {} failed ({status})", program.to_string_lossy(), args.join(" ")))
+        Err(format!(
+            "{} {} failed ({status})",
+            program.to_string_lossy(),
+            args.join(" ")
+        ))
     }
 }
 
@@ -64,7 +75,19 @@ fn venv(requirements: &str) -> Result<PathBuf, String> {
     let stamp = venv.join(format!("{requirements}.installed"));
     if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
         let file = file.to_string_lossy().into_owned();
-        run(&python, &["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", &file], &[])?;
+        run(
+            &python,
+            &[
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+                &file,
+            ],
+            &[],
+        )?;
         std::fs::write(&stamp, wanted).map_err(|e| e.to_string())?;
     }
     Ok(python)
@@ -73,14 +96,33 @@ fn venv(requirements: &str) -> Result<PathBuf, String> {
 fn demo() -> Result<(), String> {
     let python = venv("requirements-demo.txt")?;
     run(cargo(), &["build", "--quiet", "-p", "alarm-handler"], &[])?;
-    run(cargo(), &["run", "--quiet", "-p", "e2e", "--bin", "demo"], &[("AUTORESTART_PYTHON", &python)])
+    run(
+        cargo(),
+        &["run", "--quiet", "-p", "e2e", "--bin", "demo"],
+        &[("AUTORESTART_PYTHON", &python)],
+    )
 }
 
 fn test() -> Result<(), String> {
     let python = venv("requirements-test.txt")?;
-    let venv = python.parent().and_then(Path::parent).unwrap().to_path_buf();
+    let venv = python
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .to_path_buf();
     run(cargo(), &["fmt", "--all", "--check"], &[])?;
-    run(cargo(), &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"], &[])?;
+    run(
+        cargo(),
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
     // The end-to-end tests run the function binaries, so they are built first.
     run(cargo(), &["build", "--workspace", "--bins"], &[])?;
     run(
@@ -96,10 +138,21 @@ fn test() -> Result<(), String> {
 fn bench() -> Result<(), String> {
     let python = venv("requirements-demo.txt")?;
     run(cargo(), &["build", "--release", "-p", "alarm-handler"], &[])?;
-    run(cargo(), &["bench", "-p", "shared", "--bench", "recovery_makespan"], &[])?;
     run(
         cargo(),
-        &["run", "--release", "-p", "e2e", "--bin", "handler_footprint"],
+        &["bench", "-p", "shared", "--bench", "recovery_makespan"],
+        &[],
+    )?;
+    run(
+        cargo(),
+        &[
+            "run",
+            "--release",
+            "-p",
+            "e2e",
+            "--bin",
+            "handler_footprint",
+        ],
         &[("AUTORESTART_PYTHON", &python)],
     )
 }

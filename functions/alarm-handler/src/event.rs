@@ -73,8 +73,8 @@ struct LenientMetricName {
 
 /// Reads a payload: an alarm change, another kind of event, or an error for anything unreadable.
 pub fn parse(payload: Value) -> Result<Parsed, BadEvent> {
-    let envelope: EventBridgeEvent<Value> =
-        serde_json::from_value(payload).map_err(|e| BadEvent(format!("the envelope is malformed ({e})")))?;
+    let envelope: EventBridgeEvent<Value> = serde_json::from_value(payload)
+        .map_err(|e| BadEvent(format!("the envelope is malformed ({e})")))?;
     if envelope.source != SOURCE || envelope.detail_type != DETAIL_TYPE {
         return Ok(Parsed::NotAnAlarm {
             reason: format!(
@@ -84,8 +84,9 @@ pub fn parse(payload: Value) -> Result<Parsed, BadEvent> {
             time: envelope.time,
         });
     }
-    let detail: CloudWatchAlarmData<LenientConfiguration, Value> = serde_json::from_value(envelope.detail)
-        .map_err(|e| BadEvent(format!("its detail is malformed ({e})")))?;
+    let detail: CloudWatchAlarmData<LenientConfiguration, Value> =
+        serde_json::from_value(envelope.detail)
+            .map_err(|e| BadEvent(format!("its detail is malformed ({e})")))?;
     let state = detail
         .state
         .ok_or_else(|| BadEvent("its detail has no state".into()))?;
@@ -98,7 +99,12 @@ pub fn parse(payload: Value) -> Result<Parsed, BadEvent> {
             _ => AlarmState::InsufficientData,
         },
         state_since: state.timestamp,
-        metrics: detail.configuration.metrics.into_iter().map(metric).collect(),
+        metrics: detail
+            .configuration
+            .metrics
+            .into_iter()
+            .map(metric)
+            .collect(),
     }))
 }
 
@@ -119,8 +125,11 @@ mod tests {
     use std::path::Path;
 
     fn sample(name: &str) -> Value {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events").join(name);
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../events")
+            .join(name);
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 
@@ -138,16 +147,28 @@ mod tests {
             match name.as_str() {
                 "alarm-malformed.json" => assert!(parsed.is_err(), "{name}"),
                 "alarm-not-outpost.json" => {
-                    let Ok(Parsed::Alarm(change)) = parsed else { panic!("{name}") };
+                    let Ok(Parsed::Alarm(change)) = parsed else {
+                        panic!("{name}")
+                    };
                     assert!(matches!(classify(&change), Signal::Ignore(_)), "{name}");
                 }
                 "alarm-outpost-down.json" | "alarm-outpost-down-plain-metric.json" => {
-                    let Ok(Parsed::Alarm(change)) = parsed else { panic!("{name}: {parsed:?}") };
-                    assert!(matches!(classify(&change), Signal::OutpostDown { .. }), "{name}");
+                    let Ok(Parsed::Alarm(change)) = parsed else {
+                        panic!("{name}: {parsed:?}")
+                    };
+                    assert!(
+                        matches!(classify(&change), Signal::OutpostDown { .. }),
+                        "{name}"
+                    );
                 }
                 "alarm-outpost-back.json" => {
-                    let Ok(Parsed::Alarm(change)) = parsed else { panic!("{name}") };
-                    assert!(matches!(classify(&change), Signal::OutpostBack { .. }), "{name}");
+                    let Ok(Parsed::Alarm(change)) = parsed else {
+                        panic!("{name}")
+                    };
+                    assert!(
+                        matches!(classify(&change), Signal::OutpostBack { .. }),
+                        "{name}"
+                    );
                 }
                 other => panic!("sample {other} has no expectation here: add one"),
             }
@@ -157,11 +178,25 @@ mod tests {
 
     #[test]
     fn the_down_sample_is_read_in_full() {
-        let Ok(Parsed::Alarm(change)) = parse(sample("alarm-outpost-down.json")) else { panic!() };
+        let Ok(Parsed::Alarm(change)) = parse(sample("alarm-outpost-down.json")) else {
+            panic!()
+        };
         assert_eq!(change.state, AlarmState::Alarm);
-        assert_eq!(change.alarm_name, "outposts-autorestart-connected-op-0a1b2c3d4e5f60718");
-        assert!(change.alarm_arn.as_deref().unwrap().starts_with("arn:aws:cloudwatch:"));
-        assert_eq!(change.state_since.to_rfc3339(), "2026-11-24T03:10:00.123+00:00");
+        assert_eq!(
+            change.alarm_name,
+            "outposts-autorestart-connected-op-0a1b2c3d4e5f60718"
+        );
+        assert!(
+            change
+                .alarm_arn
+                .as_deref()
+                .unwrap()
+                .starts_with("arn:aws:cloudwatch:")
+        );
+        assert_eq!(
+            change.state_since.to_rfc3339(),
+            "2026-11-24T03:10:00.123+00:00"
+        );
     }
 
     #[test]
@@ -173,6 +208,9 @@ mod tests {
         });
         assert!(matches!(parse(schedule), Ok(Parsed::NotAnAlarm { .. })));
         let error = parse(serde_json::json!({"hello": "world"})).unwrap_err();
-        assert!(error.to_string().contains("envelope is malformed"), "{error}");
+        assert!(
+            error.to_string().contains("envelope is malformed"),
+            "{error}"
+        );
     }
 }

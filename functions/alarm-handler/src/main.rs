@@ -16,7 +16,10 @@ use crate::event::Parsed;
 async fn main() -> Result<(), lambda_runtime::Error> {
     let agent = function_support::cold_start().await?;
     let agent = &agent;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| handle(agent, event))).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        handle(agent, event)
+    }))
+    .await
 }
 
 async fn handle(agent: &AwsAgent, event: LambdaEvent<Value>) -> Result<AlarmReport, Diagnostic> {

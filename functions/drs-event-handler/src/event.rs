@@ -36,20 +36,24 @@ struct Detail {
 
 /// Reads a payload.
 pub fn parse(payload: Value) -> Result<Parsed, BadEvent> {
-    let envelope: EventBridgeEvent<Value> =
-        serde_json::from_value(payload).map_err(|e| BadEvent(format!("the envelope is malformed ({e})")))?;
+    let envelope: EventBridgeEvent<Value> = serde_json::from_value(payload)
+        .map_err(|e| BadEvent(format!("the envelope is malformed ({e})")))?;
     if envelope.source != SOURCE || envelope.detail_type != DETAIL_TYPE {
         return Ok(Parsed::Other(format!(
             "event {:?} from {:?} is not a {DETAIL_TYPE} from {SOURCE}",
             envelope.detail_type, envelope.source
         )));
     }
-    let detail: Detail =
-        serde_json::from_value(envelope.detail).map_err(|e| BadEvent(format!("its detail is malformed ({e})")))?;
+    let detail: Detail = serde_json::from_value(envelope.detail)
+        .map_err(|e| BadEvent(format!("its detail is malformed ({e})")))?;
     let succeeded = match detail.state.as_str() {
         "RECOVERY_LAUNCH_SUCCEEDED" => true,
         "RECOVERY_LAUNCH_FAILED" => false,
-        other => return Ok(Parsed::Other(format!("launch state {other:?} is not a recovery launch result"))),
+        other => {
+            return Ok(Parsed::Other(format!(
+                "launch state {other:?} is not a recovery launch result"
+            )));
+        }
     };
     // DRS sends "TRUE"/"FALSE" as strings; accept a JSON boolean too.
     let drill = match &detail.is_drill {
@@ -78,7 +82,9 @@ mod tests {
     use std::path::Path;
 
     fn sample(name: &str) -> Value {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events").join(name);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../events")
+            .join(name);
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
     }
 
@@ -113,7 +119,12 @@ mod tests {
         assert!(matches!(parse(other), Ok(Parsed::Other(_))));
         let mut no_arn = sample("drs-launch-succeeded.json");
         no_arn["resources"] = serde_json::json!([]);
-        assert!(parse(no_arn).unwrap_err().to_string().contains("no source-server ARN"));
+        assert!(
+            parse(no_arn)
+                .unwrap_err()
+                .to_string()
+                .contains("no source-server ARN")
+        );
         assert!(parse(serde_json::json!({"x": 1})).is_err());
     }
 }

@@ -24,7 +24,10 @@ enum Answer {
 async fn main() -> Result<(), lambda_runtime::Error> {
     let agent = function_support::cold_start().await?;
     let agent = &agent;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| handle(agent, event))).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        handle(agent, event)
+    }))
+    .await
 }
 
 async fn handle(agent: &AwsAgent, event: LambdaEvent<Value>) -> Result<Answer, Diagnostic> {
@@ -32,10 +35,15 @@ async fn handle(agent: &AwsAgent, event: LambdaEvent<Value>) -> Result<Answer, D
         Parsed::Result(result) => result,
         Parsed::Other(reason) => {
             tracing::info!(%reason, "ignoring event");
-            return Ok(Answer::Ignored { ignored_because: reason });
+            return Ok(Answer::Ignored {
+                ignored_because: reason,
+            });
         }
     };
-    let report = agent.handle_drs_result(&result).await.map_err(agent_diagnostic)?;
+    let report = agent
+        .handle_drs_result(&result)
+        .await
+        .map_err(agent_diagnostic)?;
     tracing::info!(report = %serde_json::to_string(&report).unwrap_or_default(), "DRS result handled");
     Ok(Answer::Handled(report))
 }

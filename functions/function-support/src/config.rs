@@ -32,7 +32,11 @@ impl Config {
 
     /// Reads variables through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let topic_arn = get("TOPIC_ARN").ok_or_else(|| ConfigError {
             variable: "TOPIC_ARN",
             problem: "is missing: set it to the SNS topic ARN for notifications".into(),
@@ -40,7 +44,9 @@ impl Config {
         if !(topic_arn.starts_with("arn:") && topic_arn.split(':').nth(2) == Some("sns")) {
             return Err(ConfigError {
                 variable: "TOPIC_ARN",
-                problem: format!("is {topic_arn:?}, not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"),
+                problem: format!(
+                    "is {topic_arn:?}, not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"
+                ),
             });
         }
         let mode = match get("MODE").as_deref() {
@@ -65,13 +71,22 @@ impl Config {
                     .filter(|s| !s.is_empty())
                     .map(str::to_owned)
                     .collect();
-                if let Some(bad) = arns.iter().find(|a| !a.contains(":elasticloadbalancing:") || !a.contains(":targetgroup/")) {
+                if let Some(bad) = arns
+                    .iter()
+                    .find(|a| !a.contains(":elasticloadbalancing:") || !a.contains(":targetgroup/"))
+                {
                     return Err(ConfigError {
                         variable: "TARGET_GROUP_ARNS",
-                        problem: format!("holds {bad:?}, not a target group ARN; give comma-separated target group ARNs, or leave it empty for all"),
+                        problem: format!(
+                            "holds {bad:?}, not a target group ARN; give comma-separated target group ARNs, or leave it empty for all"
+                        ),
                     });
                 }
-                if arns.is_empty() { TargetGroupScope::All } else { TargetGroupScope::Only(arns) }
+                if arns.is_empty() {
+                    TargetGroupScope::All
+                } else {
+                    TargetGroupScope::Only(arns)
+                }
             }
         };
         Ok(Self {
@@ -116,7 +131,10 @@ mod tests {
     const TOPIC: &str = "arn:aws:sns:us-east-1:111122223333:autorestart";
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|name| vars.get(name).cloned())
     }
 
@@ -155,14 +173,29 @@ mod tests {
             (&[], "TOPIC_ARN is missing"),
             (&[("TOPIC_ARN", "my-topic")], "TOPIC_ARN is \"my-topic\""),
             (&[("TOPIC_ARN", TOPIC), ("MODE", "fix")], "MODE is \"fix\""),
-            (&[("TOPIC_ARN", TOPIC), ("MAX_CONCURRENCY", "0")], "MAX_CONCURRENCY is \"0\""),
-            (&[("TOPIC_ARN", TOPIC), ("MAX_CONCURRENCY", "many")], "MAX_CONCURRENCY is \"many\""),
-            (&[("TOPIC_ARN", TOPIC), ("HEALTH_WAIT_SECONDS", "900")], "from 0 to 840"),
-            (&[("TOPIC_ARN", TOPIC), ("TARGET_GROUP_ARNS", "web")], "TARGET_GROUP_ARNS holds \"web\""),
+            (
+                &[("TOPIC_ARN", TOPIC), ("MAX_CONCURRENCY", "0")],
+                "MAX_CONCURRENCY is \"0\"",
+            ),
+            (
+                &[("TOPIC_ARN", TOPIC), ("MAX_CONCURRENCY", "many")],
+                "MAX_CONCURRENCY is \"many\"",
+            ),
+            (
+                &[("TOPIC_ARN", TOPIC), ("HEALTH_WAIT_SECONDS", "900")],
+                "from 0 to 840",
+            ),
+            (
+                &[("TOPIC_ARN", TOPIC), ("TARGET_GROUP_ARNS", "web")],
+                "TARGET_GROUP_ARNS holds \"web\"",
+            ),
         ];
         for (vars, expected) in cases {
             let message = config(vars).unwrap_err().to_string();
-            assert!(message.contains(expected), "{message:?} should contain {expected:?}");
+            assert!(
+                message.contains(expected),
+                "{message:?} should contain {expected:?}"
+            );
         }
     }
 }

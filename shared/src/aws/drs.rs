@@ -2,14 +2,17 @@
 
 use aws_sdk_drs::Client;
 use aws_sdk_drs::types::{
-    DescribeJobsRequestFilters, DescribeRecoveryInstancesRequestFilters, DescribeSourceServersRequestFilters,
-    JobLogEvent, JobStatus, JobType, LaunchIntoInstanceProperties, StartRecoveryRequestSourceServer,
+    DescribeJobsRequestFilters, DescribeRecoveryInstancesRequestFilters,
+    DescribeSourceServersRequestFilters, JobLogEvent, JobStatus, JobType,
+    LaunchIntoInstanceProperties, StartRecoveryRequestSourceServer,
     TargetInstanceTypeRightSizingMethod,
 };
 use chrono::{Duration, SecondsFormat, Utc};
 
 use super::sdk_error::from_sdk;
-use crate::drs::{ActiveJob, JobFailure, LaunchSettings, LaunchUpdate, RecoveryInstance, SourceServer};
+use crate::drs::{
+    ActiveJob, JobFailure, LaunchSettings, LaunchUpdate, RecoveryInstance, SourceServer,
+};
 use crate::error::AwsError;
 use crate::ports::DisasterRecovery;
 
@@ -48,13 +51,17 @@ impl DisasterRecovery for DrsService {
                 let replication = s.data_replication_info();
                 servers.push(SourceServer {
                     id: s.source_server_id().unwrap_or_default().to_owned(),
-                    hostname: hints.and_then(|h| h.hostname().or(h.fqdn())).map(str::to_owned),
+                    hostname: hints
+                        .and_then(|h| h.hostname().or(h.fqdn()))
+                        .map(str::to_owned),
                     aws_instance_id: hints.and_then(|h| h.aws_instance_id()).map(str::to_owned),
                     replication_state: replication
                         .and_then(|r| r.data_replication_state())
                         .map(|s| s.as_str().to_owned())
                         .unwrap_or_else(|| "UNKNOWN".into()),
-                    lag: replication.and_then(|r| r.lag_duration()).map(str::to_owned),
+                    lag: replication
+                        .and_then(|r| r.lag_duration())
+                        .map(str::to_owned),
                 });
             }
         }
@@ -82,13 +89,22 @@ impl DisasterRecovery for DrsService {
         })
     }
 
-    async fn update_launch_settings(&self, source_server_id: &str, update: &LaunchUpdate) -> Result<(), AwsError> {
-        let request = self.client.update_launch_configuration().source_server_id(source_server_id);
+    async fn update_launch_settings(
+        &self,
+        source_server_id: &str,
+        update: &LaunchUpdate,
+    ) -> Result<(), AwsError> {
+        let request = self
+            .client
+            .update_launch_configuration()
+            .source_server_id(source_server_id);
         let request = match update {
             LaunchUpdate::Prepare => request
                 .copy_private_ip(false)
                 .copy_tags(false)
-                .target_instance_type_right_sizing_method(TargetInstanceTypeRightSizingMethod::None),
+                .target_instance_type_right_sizing_method(
+                    TargetInstanceTypeRightSizingMethod::None,
+                ),
             LaunchUpdate::LaunchInto { instance_id } => request.launch_into_instance_properties(
                 LaunchIntoInstanceProperties::builder()
                     .launch_into_ec2_instance_id(instance_id)
@@ -103,11 +119,16 @@ impl DisasterRecovery for DrsService {
     }
 
     async fn active_jobs(&self) -> Result<Vec<ActiveJob>, AwsError> {
-        let from = (Utc::now() - Duration::hours(JOB_WINDOW_HOURS)).to_rfc3339_opts(SecondsFormat::Secs, true);
+        let from = (Utc::now() - Duration::hours(JOB_WINDOW_HOURS))
+            .to_rfc3339_opts(SecondsFormat::Secs, true);
         let mut pages = self
             .client
             .describe_jobs()
-            .filters(DescribeJobsRequestFilters::builder().from_date(from).build())
+            .filters(
+                DescribeJobsRequestFilters::builder()
+                    .from_date(from)
+                    .build(),
+            )
             .into_paginator()
             .send();
         let mut jobs = Vec::new();
@@ -131,7 +152,11 @@ impl DisasterRecovery for DrsService {
         Ok(jobs)
     }
 
-    async fn start_recovery(&self, source_server_ids: &[String], drill: bool) -> Result<String, AwsError> {
+    async fn start_recovery(
+        &self,
+        source_server_ids: &[String],
+        drill: bool,
+    ) -> Result<String, AwsError> {
         let servers = source_server_ids
             .iter()
             .map(|id| {
@@ -155,7 +180,11 @@ impl DisasterRecovery for DrsService {
             .ok_or_else(|| AwsError::malformed("drs:StartRecovery", "job"))
     }
 
-    async fn recovery_instance(&self, source_server_id: &str, job_id: &str) -> Result<Option<RecoveryInstance>, AwsError> {
+    async fn recovery_instance(
+        &self,
+        source_server_id: &str,
+        job_id: &str,
+    ) -> Result<Option<RecoveryInstance>, AwsError> {
         let filters = DescribeRecoveryInstancesRequestFilters::builder()
             .source_server_ids(source_server_id)
             .build();
@@ -178,7 +207,11 @@ impl DisasterRecovery for DrsService {
         Ok(None)
     }
 
-    async fn job_failures(&self, job_id: &str, source_server_id: &str) -> Result<Vec<JobFailure>, AwsError> {
+    async fn job_failures(
+        &self,
+        job_id: &str,
+        source_server_id: &str,
+    ) -> Result<Vec<JobFailure>, AwsError> {
         let mut pages = self
             .client
             .describe_job_log_items()

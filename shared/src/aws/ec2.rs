@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::types::{Filter, LaunchTemplateSpecification, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::{
+    Filter, LaunchTemplateSpecification, ResourceType, Tag, TagSpecification,
+};
 use futures::{StreamExt, TryStreamExt};
 
 use super::sdk_error::from_sdk;
@@ -48,7 +50,10 @@ impl Ec2Compute {
     }
 
     /// The Outpost ARN of each subnet (none for Region subnets); subnets that do not exist are absent.
-    async fn subnet_outposts(&self, subnet_ids: &[String]) -> Result<HashMap<String, Option<String>>, AwsError> {
+    async fn subnet_outposts(
+        &self,
+        subnet_ids: &[String],
+    ) -> Result<HashMap<String, Option<String>>, AwsError> {
         let mut unique: Vec<String> = subnet_ids.to_vec();
         unique.sort();
         unique.dedup();
@@ -75,7 +80,10 @@ impl Ec2Compute {
 
     /// Fills in each instance's Outpost from its subnet.
     async fn with_outposts(&self, mut instances: Vec<Instance>) -> Result<Vec<Instance>, AwsError> {
-        let subnets: Vec<String> = instances.iter().filter_map(|i| i.subnet_id.clone()).collect();
+        let subnets: Vec<String> = instances
+            .iter()
+            .filter_map(|i| i.subnet_id.clone())
+            .collect();
         let outposts = self.subnet_outposts(&subnets).await?;
         for instance in &mut instances {
             if let Some(subnet) = &instance.subnet_id {
@@ -86,7 +94,10 @@ impl Ec2Compute {
     }
 
     /// The subnet of a template's primary network interface, or why it has none.
-    async fn template_subnet(&self, template: &TemplateRef) -> Result<Result<String, String>, AwsError> {
+    async fn template_subnet(
+        &self,
+        template: &TemplateRef,
+    ) -> Result<Result<String, String>, AwsError> {
         let answer = self
             .client
             .describe_launch_template_versions()
@@ -100,12 +111,16 @@ impl Ec2Compute {
                 let error = from_sdk("ec2:DescribeLaunchTemplateVersions", error);
                 return match error.kind {
                     ErrorKind::Throttled | ErrorKind::Transient => Err(error),
-                    _ => Ok(Err(format!("launch template {template} cannot be read: {error}"))),
+                    _ => Ok(Err(format!(
+                        "launch template {template} cannot be read: {error}"
+                    ))),
                 };
             }
         };
         let Some(version) = output.launch_template_versions().first() else {
-            return Ok(Err(format!("launch template {template} has no such version")));
+            return Ok(Err(format!(
+                "launch template {template} has no such version"
+            )));
         };
         let interfaces = version
             .launch_template_data()
@@ -139,20 +154,28 @@ impl Compute for Ec2Compute {
             .with_outposts(opted_in)
             .await?
             .into_iter()
-            .filter(|i| i.outpost_arn.as_deref().is_some_and(|arn| outpost.is_named_by_arn(arn)))
+            .filter(|i| {
+                i.outpost_arn
+                    .as_deref()
+                    .is_some_and(|arn| outpost.is_named_by_arn(arn))
+            })
             .collect();
         Ok(on_outpost)
     }
 
-    async fn template_targets(&self, templates: &[TemplateRef]) -> Result<Vec<(TemplateRef, TemplateTarget)>, AwsError> {
-        let subnets: Vec<(TemplateRef, Result<String, String>)> = futures::stream::iter(templates.iter().cloned())
-            .map(|t| async move {
-                let subnet = self.template_subnet(&t).await?;
-                Ok::<_, AwsError>((t, subnet))
-            })
-            .buffered(READ_CONCURRENCY)
-            .try_collect()
-            .await?;
+    async fn template_targets(
+        &self,
+        templates: &[TemplateRef],
+    ) -> Result<Vec<(TemplateRef, TemplateTarget)>, AwsError> {
+        let subnets: Vec<(TemplateRef, Result<String, String>)> =
+            futures::stream::iter(templates.iter().cloned())
+                .map(|t| async move {
+                    let subnet = self.template_subnet(&t).await?;
+                    Ok::<_, AwsError>((t, subnet))
+                })
+                .buffered(READ_CONCURRENCY)
+                .try_collect()
+                .await?;
         let named: Vec<String> = subnets.iter().filter_map(|(_, s)| s.clone().ok()).collect();
         let outposts = self.subnet_outposts(&named).await?;
         Ok(subnets
@@ -175,7 +198,11 @@ impl Compute for Ec2Compute {
             .collect())
     }
 
-    async fn instances_tagged(&self, key: &str, values: &[String]) -> Result<Vec<Instance>, AwsError> {
+    async fn instances_tagged(
+        &self,
+        key: &str,
+        values: &[String],
+    ) -> Result<Vec<Instance>, AwsError> {
         let mut found = Vec::new();
         for chunk in values.chunks(MAX_FILTER_VALUES) {
             found.extend(
@@ -238,8 +265,15 @@ impl Compute for Ec2Compute {
             .ok_or_else(|| AwsError::malformed("ec2:RunInstances", "instance"))
     }
 
-    async fn tag(&self, instance_ids: &[String], tags: &[(String, String)]) -> Result<(), AwsError> {
-        let tags: Vec<Tag> = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+    async fn tag(
+        &self,
+        instance_ids: &[String],
+        tags: &[(String, String)],
+    ) -> Result<(), AwsError> {
+        let tags: Vec<Tag> = tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
         for chunk in instance_ids.chunks(MAX_FILTER_VALUES) {
             self.client
                 .create_tags()
@@ -254,7 +288,10 @@ impl Compute for Ec2Compute {
 }
 
 fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
-    Filter::builder().name(name).set_values(Some(values.into_iter().collect())).build()
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.into_iter().collect()))
+        .build()
 }
 
 fn instance_from_sdk(i: &aws_sdk_ec2::types::Instance) -> Instance {
@@ -263,25 +300,32 @@ fn instance_from_sdk(i: &aws_sdk_ec2::types::Instance) -> Instance {
         .iter()
         .flat_map(|eni| {
             let device_index = eni.attachment().and_then(|a| a.device_index()).unwrap_or(0);
-            let listed = eni.private_ip_addresses().iter().filter_map(|a| a.private_ip_address());
+            let listed = eni
+                .private_ip_addresses()
+                .iter()
+                .filter_map(|a| a.private_ip_address());
             // Some answers list only the interface's primary address.
-            let primary = eni.private_ip_addresses().is_empty().then(|| eni.private_ip_address()).flatten();
+            let primary = eni
+                .private_ip_addresses()
+                .is_empty()
+                .then(|| eni.private_ip_address())
+                .flatten();
             listed.chain(primary).map(move |ip| PrivateAddress {
-                    device_index,
-                    ip: ip.to_owned(),
-                })
+                device_index,
+                ip: ip.to_owned(),
+            })
         })
         .collect();
-    if let Some(primary) = i.private_ip_address() {
-        if !addresses.iter().any(|a| a.ip == primary) {
-            addresses.insert(
-                0,
-                PrivateAddress {
-                    device_index: 0,
-                    ip: primary.to_owned(),
-                },
-            );
-        }
+    if let Some(primary) = i.private_ip_address()
+        && !addresses.iter().any(|a| a.ip == primary)
+    {
+        addresses.insert(
+            0,
+            PrivateAddress {
+                device_index: 0,
+                ip: primary.to_owned(),
+            },
+        );
     }
     Instance {
         id: i.instance_id().unwrap_or_default().to_owned(),
@@ -296,7 +340,12 @@ fn instance_from_sdk(i: &aws_sdk_ec2::types::Instance) -> Instance {
         tags: i
             .tags()
             .iter()
-            .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_owned(),
+                    t.value().unwrap_or_default().to_owned(),
+                ))
+            })
             .collect(),
         addresses,
     }

@@ -22,7 +22,10 @@ impl ElbTargetGroups {
     }
 
     /// The instance- and IP-type target groups of the scope, every page read.
-    async fn target_groups(&self, scope: &TargetGroupScope) -> Result<Vec<(String, TargetKind)>, AwsError> {
+    async fn target_groups(
+        &self,
+        scope: &TargetGroupScope,
+    ) -> Result<Vec<(String, TargetKind)>, AwsError> {
         let request = self.client.describe_target_groups();
         let request = match scope {
             TargetGroupScope::All => request,
@@ -31,13 +34,18 @@ impl ElbTargetGroups {
         let mut pages = request.into_paginator().send();
         let mut groups = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| from_sdk("elasticloadbalancing:DescribeTargetGroups", e))?;
+            let page =
+                page.map_err(|e| from_sdk("elasticloadbalancing:DescribeTargetGroups", e))?;
             groups.extend(page.target_groups().iter().filter_map(kind_of));
         }
         Ok(groups)
     }
 
-    async fn registrations(&self, arn: &str, kind: TargetKind) -> Result<Vec<Membership>, AwsError> {
+    async fn registrations(
+        &self,
+        arn: &str,
+        kind: TargetKind,
+    ) -> Result<Vec<Membership>, AwsError> {
         let output = self
             .client
             .describe_target_health()
@@ -49,7 +57,12 @@ impl ElbTargetGroups {
             .target_health_descriptions()
             .iter()
             // A draining target is already on its way out: it is no membership to move.
-            .filter(|d| d.target_health().and_then(|h| h.state()).map(|s| s.as_str()) != Some("draining"))
+            .filter(|d| {
+                d.target_health()
+                    .and_then(|h| h.state())
+                    .map(|s| s.as_str())
+                    != Some("draining")
+            })
             .filter_map(|d| d.target())
             .map(|t| Membership {
                 target_group_arn: arn.to_owned(),
@@ -82,7 +95,11 @@ impl LoadBalancing for ElbTargetGroups {
         Ok(())
     }
 
-    async fn health(&self, target_group_arn: &str, targets: &[Target]) -> Result<Vec<TargetState>, AwsError> {
+    async fn health(
+        &self,
+        target_group_arn: &str,
+        targets: &[Target],
+    ) -> Result<Vec<TargetState>, AwsError> {
         let output = self
             .client
             .describe_target_health()

@@ -17,7 +17,9 @@ where
             AwsError::from_code(
                 operation,
                 err.code().unwrap_or("Unknown"),
-                err.message().map(str::to_owned).unwrap_or_else(|| DisplayErrorContext(err).to_string()),
+                err.message()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| DisplayErrorContext(err).to_string()),
             )
         }
         SdkError::ConstructionFailure(_) => AwsError {

@@ -40,7 +40,10 @@ impl Notifier for SnsNotifier {
                 .expect("data type is set");
             request = request.message_attributes(name, attribute);
         }
-        let output = request.send().await.map_err(|e| from_sdk("sns:Publish", e))?;
+        let output = request
+            .send()
+            .await
+            .map_err(|e| from_sdk("sns:Publish", e))?;
         output
             .message_id()
             .map(str::to_owned)

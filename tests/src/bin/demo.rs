@@ -30,7 +30,8 @@ async fn main() {
     println!("\nBEFORE\n{}", before.render(&seeded));
 
     let event_path = workspace_root().join("events/alarm-outpost-down.json");
-    let event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&event_path).unwrap()).unwrap();
+    let event: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&event_path).unwrap()).unwrap();
     println!(
         "Outpost {FAILED_OUTPOST} loses its service link: delivering {} to the alarm handler...",
         event_path.display()
@@ -39,7 +40,10 @@ async fn main() {
     let report = match api.invoke(&event, Duration::from_secs(120)) {
         Answer::Response(report) => report,
         Answer::Error(error) => {
-            eprintln!("the alarm handler failed: {error}\n--- its log ---\n{}", function.logs());
+            eprintln!(
+                "the alarm handler failed: {error}\n--- its log ---\n{}",
+                function.logs()
+            );
             std::process::exit(1);
         }
     };

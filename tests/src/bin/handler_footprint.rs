@@ -41,7 +41,10 @@ fn cold_start() -> (Duration, Duration) {
             if let Some(at) = api.first_poll() {
                 break at;
             }
-            assert!(Instant::now() < deadline, "the handler never polled the runtime API");
+            assert!(
+                Instant::now() < deadline,
+                "the handler never polled the runtime API"
+            );
             std::thread::sleep(Duration::from_micros(200));
         };
         inits.push(first - started);
@@ -56,8 +59,15 @@ async fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let counts = if counts.is_empty() { vec![10, 100] } else { counts };
-    println!("binary: {}", e2e::function::binary_path("alarm-handler").display());
+    let counts = if counts.is_empty() {
+        vec![10, 100]
+    } else {
+        counts
+    };
+    println!(
+        "binary: {}",
+        e2e::function::binary_path("alarm-handler").display()
+    );
     let (median, worst) = cold_start();
     println!(
         "init (process start -> first runtime-API poll), {STARTS} starts: median {:.1} ms, worst {:.1} ms",
