@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use shared::agent::{Agent, Settings};
-use shared::alarm::{AlarmChange, AlarmMetric, AlarmState};
+use shared::alarm::{AlarmChange, AlarmState};
 use shared::balancing::HealthWait;
 use shared::memory::{InMemoryAws, World};
 use shared::ports::{Target, TargetGroupScope, TargetKind};
@@ -61,18 +61,12 @@ fn world(n: usize) -> World {
 }
 
 fn outage() -> AlarmChange {
-    AlarmChange {
-        alarm_name: "connected-a".into(),
-        alarm_arn: None,
-        state: AlarmState::Alarm,
-        state_since: "2026-11-24T03:10:00Z".parse().unwrap(),
-        metrics: vec![AlarmMetric {
-            namespace: Some("AWS/Outposts".into()),
-            metric_name: Some("ConnectedStatus".into()),
-            dimensions: vec![("OutpostId".into(), "op-0aaaaaaaaaaaaaaa1".into())],
-            expression: None,
-        }],
-    }
+    AlarmChange::connected_status(
+        "connected-a",
+        "op-0aaaaaaaaaaaaaaa1",
+        AlarmState::Alarm,
+        "2026-11-24T03:10:00Z".parse().unwrap(),
+    )
 }
 
 async fn run(n: usize, concurrency: usize) -> (Duration, usize) {

@@ -14,7 +14,7 @@ use crate::error::AwsError;
 use crate::inventory::Instance;
 use crate::plan::{self, Decision, Snapshot};
 use crate::ports::{
-    Compute, DisasterRecovery, LoadBalancing, Membership, Notifier, TargetGroupScope,
+    Compute, DisasterRecovery, LoadBalancing, Membership, Notice, Notifier, TargetGroupScope,
 };
 use crate::recovery::{self, Execution, InstanceOutcome};
 use crate::report::{self, Action, AlarmReport, Mode, Notification};
@@ -31,6 +31,22 @@ pub struct Settings {
     pub target_groups: TargetGroupScope,
     /// Wait for replacements to turn healthy.
     pub health_wait: HealthWait,
+}
+
+impl Default for Settings {
+    /// The defaults `template.yaml` documents: recover, 16 at once, every target group,
+    /// 300 s health wait polled every 10 s.
+    fn default() -> Self {
+        Self {
+            mode: Mode::Recover,
+            concurrency: 16,
+            target_groups: TargetGroupScope::All,
+            health_wait: HealthWait {
+                timeout: std::time::Duration::from_secs(300),
+                poll_interval: std::time::Duration::from_secs(10),
+            },
+        }
+    }
 }
 
 /// Why an alarm could not be handled; every variant is safe to retry.
@@ -311,25 +327,41 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
         reported: &[String],
     ) -> Result<AlarmReport, AgentError> {
         let notice = notice::render(&report);
-        match self.notifier.publish(&notice).await {
+        let marker = report
+            .incident
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        match self.publish_marked(&notice, reported, &marker).await {
             Ok(message_id) => {
-                info!(%message_id, subject = %notice.subject, "notification published");
                 report.notification = Notification::Published { message_id };
+                Ok(report)
             }
-            Err(error) => {
-                warn!(%error, "notification failed");
-                return Err(AgentError::Notify {
-                    error,
-                    report: serde_json::to_value(&report).unwrap_or_default(),
-                });
-            }
+            Err(error) => Err(AgentError::Notify {
+                error,
+                report: serde_json::to_value(&report).unwrap_or_default(),
+            }),
         }
-        if let (false, Some(incident)) = (reported.is_empty(), &report.incident) {
-            let tag = [(tags::REPORTED.to_owned(), incident.to_string())];
+    }
+
+    /// Publishes a notice, then tags `reported` instances `autorestart:reported=<marker>` so that
+    /// a repeat can tell it was said. A failed tag only risks a repeated notice: it is logged.
+    pub(crate) async fn publish_marked(
+        &self,
+        notice: &Notice,
+        reported: &[String],
+        marker: &str,
+    ) -> Result<String, AwsError> {
+        let message_id = self.notifier.publish(notice).await.inspect_err(|error| {
+            warn!(%error, "notification failed");
+        })?;
+        info!(%message_id, subject = %notice.subject, "notification published");
+        if !reported.is_empty() {
+            let tag = [(tags::REPORTED.to_owned(), marker.to_owned())];
             if let Err(error) = self.compute.tag(reported, &tag).await {
-                warn!(%error, "could not record that the replacements were reported; a repeat may notify again");
+                warn!(%error, "could not record that the notice was sent; a repeat may notify again");
             }
         }
-        Ok(report)
+        Ok(message_id)
     }
 }

@@ -53,6 +53,30 @@ pub struct AlarmChange {
     pub metrics: Vec<AlarmMetric>,
 }
 
+impl AlarmChange {
+    /// A change of an alarm on `AWS/Outposts` `ConnectedStatus` for one Outpost: what a drill or
+    /// a test hands the agent when no event exists.
+    pub fn connected_status(
+        alarm_name: &str,
+        outpost: &str,
+        state: AlarmState,
+        state_since: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            alarm_name: alarm_name.to_owned(),
+            alarm_arn: None,
+            state,
+            state_since,
+            metrics: vec![AlarmMetric {
+                namespace: Some(OUTPOSTS_NAMESPACE.into()),
+                metric_name: Some(CONNECTED_STATUS.into()),
+                dimensions: vec![(OUTPOST_ID_DIMENSION.into(), outpost.to_owned())],
+                expression: None,
+            }],
+        }
+    }
+}
+
 /// An Outpost id, `op-` and 17 hex digits.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(transparent)]

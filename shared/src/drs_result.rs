@@ -237,19 +237,7 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
             self.settings.concurrency,
         )
         .await;
-        outcomes
-            .into_iter()
-            .map(|m| TargetGroupReport {
-                healthy: m.is_healthy(),
-                target_group_arn: m.planned.target_group_arn,
-                from: m.planned.from.id,
-                to: Some(m.planned.to.id),
-                port: m.planned.from.port,
-                registered: m.registered,
-                deregistered: m.deregistered,
-                note: m.note,
-            })
-            .collect()
+        outcomes.iter().map(TargetGroupReport::from).collect()
     }
 
     async fn publish_drs(
@@ -257,23 +245,20 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
         mut report: DrsReport,
         reported: Option<&str>,
     ) -> Result<DrsReport, AgentError> {
-        let notice = render(&report);
-        match self.notifier.publish(&notice).await {
-            Ok(message_id) => report.message_id = Some(message_id),
-            Err(error) => {
-                return Err(AgentError::Notify {
-                    error,
-                    report: serde_json::to_value(&report).unwrap_or_default(),
-                });
+        let reported: Vec<String> = reported.into_iter().map(str::to_owned).collect();
+        match self
+            .publish_marked(&render(&report), &reported, &report.job_id)
+            .await
+        {
+            Ok(message_id) => {
+                report.message_id = Some(message_id);
+                Ok(report)
             }
+            Err(error) => Err(AgentError::Notify {
+                error,
+                report: serde_json::to_value(&report).unwrap_or_default(),
+            }),
         }
-        if let Some(id) = reported {
-            let tag = [(tags::REPORTED.to_owned(), report.job_id.clone())];
-            if let Err(error) = self.compute.tag(&[id.to_owned()], &tag).await {
-                warn!(%error, "could not record that the DRS result was reported");
-            }
-        }
-        Ok(report)
     }
 }
 

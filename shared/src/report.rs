@@ -169,6 +169,21 @@ pub struct TargetGroupReport {
     pub note: Option<String>,
 }
 
+impl From<&MoveOutcome> for TargetGroupReport {
+    fn from(m: &MoveOutcome) -> Self {
+        Self {
+            target_group_arn: m.planned.target_group_arn.clone(),
+            from: m.planned.from.id.clone(),
+            to: Some(m.planned.to.id.clone()),
+            port: m.planned.from.port,
+            registered: m.registered,
+            healthy: m.is_healthy(),
+            deregistered: m.deregistered,
+            note: m.note.clone(),
+        }
+    }
+}
+
 /// An original replaced during an outage and still present once its Outpost is back.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ReplacedOriginal {
@@ -294,16 +309,7 @@ pub fn instance_reports(
                 .get(o.original.id.as_str())
                 .into_iter()
                 .flatten()
-                .map(|m| TargetGroupReport {
-                    target_group_arn: m.planned.target_group_arn.clone(),
-                    from: m.planned.from.id.clone(),
-                    to: Some(m.planned.to.id.clone()),
-                    port: m.planned.from.port,
-                    registered: m.registered,
-                    healthy: m.is_healthy(),
-                    deregistered: m.deregistered,
-                    note: m.note.clone(),
-                })
+                .map(|m| TargetGroupReport::from(*m))
                 .chain(would_move.iter().filter(|m| is_target_of(m, o)).map(|m| {
                     TargetGroupReport {
                         target_group_arn: m.target_group_arn.clone(),

@@ -1,8 +1,6 @@
 //! The agent over the real SDK adapters with mocked AWS: the calls a recovery makes, in order,
 //! when the first alternate has no capacity.
 
-use std::time::Duration;
-
 use aws_sdk_ec2::error::ErrorMetadata;
 use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
 use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
@@ -17,14 +15,11 @@ use aws_sdk_ec2::types::{
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use shared::agent::{Agent, Settings};
-use shared::alarm::{AlarmChange, AlarmMetric, AlarmState};
-use shared::aws::{DrsService, Ec2Compute, ElbTargetGroups, SnsNotifier};
-use shared::balancing::HealthWait;
-use shared::ports::TargetGroupScope;
-use shared::report::{Mode, Notification};
 
-const ARN_A: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0aaaaaaaaaaaaaaa1";
+mod support;
+use shared::report::Notification;
+
+use support::ARN_A;
 const ARN_B: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0bbbbbbbbbbbbbbb2";
 const ARN_C: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0ccccccccccccccc3";
 
@@ -166,34 +161,8 @@ async fn insufficient_capacity_on_the_first_alternate_then_success_on_the_next()
 
     let no_drs_calls: [&aws_smithy_mocks::Rule; 0] = [];
     let drs = mock_client!(aws_sdk_drs, no_drs_calls);
-    let agent = Agent::new(
-        Ec2Compute::new(ec2),
-        ElbTargetGroups::new(elb),
-        SnsNotifier::new(sns, "arn:aws:sns:us-east-1:111122223333:t"),
-        DrsService::new(drs),
-        Settings {
-            mode: Mode::Recover,
-            concurrency: 4,
-            target_groups: TargetGroupScope::All,
-            health_wait: HealthWait {
-                timeout: Duration::from_secs(1),
-                poll_interval: Duration::from_secs(1),
-            },
-        },
-    );
-    let report = agent
-        .handle(&AlarmChange {
-            alarm_name: "connected-a".into(),
-            alarm_arn: None,
-            state: AlarmState::Alarm,
-            state_since: "2026-11-24T03:10:00Z".parse().unwrap(),
-            metrics: vec![AlarmMetric {
-                namespace: Some("AWS/Outposts".into()),
-                metric_name: Some("ConnectedStatus".into()),
-                dimensions: vec![("OutpostId".into(), "op-0aaaaaaaaaaaaaaa1".into())],
-                expression: None,
-            }],
-        })
+    let report = support::sdk_agent(ec2, elb, sns, drs)
+        .handle(&support::outage())
         .await
         .unwrap();
 

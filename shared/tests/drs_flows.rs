@@ -4,16 +4,16 @@
 use std::time::Duration;
 
 use shared::agent::{Agent, Settings};
-use shared::alarm::{AlarmChange, AlarmMetric, AlarmState};
 use shared::balancing::HealthWait;
 use shared::drs::{self, JobFailure, RecoveryInstance, SourceServer};
 use shared::drs_result::DrsLaunchResult;
 use shared::memory::{InMemoryAws, World};
-use shared::ports::{Target, TargetGroupScope, TargetKind};
-use shared::report::Mode;
+use shared::ports::{Target, TargetKind};
 use shared::tags::{self, TemplateRef};
 
-const ARN_A: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0aaaaaaaaaaaaaaa1";
+mod support;
+
+use support::ARN_A;
 const ARN_B: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0bbbbbbbbbbbbbbb2";
 const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/app/1";
 const SERVER: &str = "s-1234567890abcdef0";
@@ -85,28 +85,11 @@ fn world() -> World {
 
 fn settings() -> Settings {
     Settings {
-        mode: Mode::Recover,
-        concurrency: 4,
-        target_groups: TargetGroupScope::All,
         health_wait: HealthWait {
             timeout: Duration::from_secs(5),
             poll_interval: Duration::from_secs(1),
         },
-    }
-}
-
-fn outage() -> AlarmChange {
-    AlarmChange {
-        alarm_name: "connected-a".into(),
-        alarm_arn: None,
-        state: AlarmState::Alarm,
-        state_since: "2026-11-24T03:10:00Z".parse().unwrap(),
-        metrics: vec![AlarmMetric {
-            namespace: Some("AWS/Outposts".into()),
-            metric_name: Some("ConnectedStatus".into()),
-            dimensions: vec![("OutpostId".into(), "op-0aaaaaaaaaaaaaaa1".into())],
-            expression: None,
-        }],
+        ..support::quick_settings()
     }
 }
 
@@ -114,7 +97,7 @@ fn outage() -> AlarmChange {
 async fn one_alarm_recovers_both_strategies_and_a_repeat_starts_no_second_job() {
     let aws = InMemoryAws::new(world(), Duration::ZERO);
     let agent = Agent::new(&aws, &aws, &aws, &aws, settings());
-    let report = agent.handle(&outage()).await.unwrap();
+    let report = agent.handle(&support::outage()).await.unwrap();
 
     let by_id = |id: &str| {
         report
@@ -159,7 +142,7 @@ async fn one_alarm_recovers_both_strategies_and_a_repeat_starts_no_second_job() 
         );
     });
 
-    let again = agent.handle(&outage()).await.unwrap();
+    let again = agent.handle(&support::outage()).await.unwrap();
     let db = again
         .instances
         .iter()
@@ -186,7 +169,7 @@ fn succeeded(job: &str, drill: bool) -> DrsLaunchResult {
 async fn a_launch_success_moves_membership_to_the_target_and_a_repeat_changes_nothing() {
     let aws = InMemoryAws::new(world(), Duration::ZERO);
     let agent = Agent::new(&aws, &aws, &aws, &aws, settings());
-    agent.handle(&outage()).await.unwrap();
+    agent.handle(&support::outage()).await.unwrap();
     let job = aws.with(|w| {
         let job = w.drs_jobs[0].0.job_id.clone();
         w.drs_recovery_instances.insert(

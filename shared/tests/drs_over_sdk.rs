@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use aws_sdk_drs::error::ErrorMetadata as DrsErrorMetadata;
 use aws_sdk_drs::operation::describe_jobs::DescribeJobsOutput;
@@ -23,14 +22,11 @@ use aws_sdk_ec2::types::{Instance, InstanceState, InstanceStateName, Reservation
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use shared::agent::{Agent, Settings};
-use shared::alarm::{AlarmChange, AlarmMetric, AlarmState};
-use shared::aws::{DrsService, Ec2Compute, ElbTargetGroups, SnsNotifier};
-use shared::balancing::HealthWait;
-use shared::ports::TargetGroupScope;
-use shared::report::{AlarmReport, InstanceReport, Mode};
 
-const ARN_A: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0aaaaaaaaaaaaaaa1";
+mod support;
+use shared::report::{AlarmReport, InstanceReport};
+
+use support::ARN_A;
 
 /// The world the mocks answer from.
 #[derive(Clone, Default)]
@@ -336,34 +332,8 @@ async fn run(s: Scenario) -> (AlarmReport, Sent) {
     });
     let sns = mock_client!(aws_sdk_sns, [&publish]);
 
-    let agent = Agent::new(
-        Ec2Compute::new(ec2),
-        ElbTargetGroups::new(elb),
-        SnsNotifier::new(sns, "arn:aws:sns:us-east-1:111122223333:t"),
-        DrsService::new(drs),
-        Settings {
-            mode: Mode::Recover,
-            concurrency: 16,
-            target_groups: TargetGroupScope::All,
-            health_wait: HealthWait {
-                timeout: Duration::from_secs(1),
-                poll_interval: Duration::from_secs(1),
-            },
-        },
-    );
-    let report = agent
-        .handle(&AlarmChange {
-            alarm_name: "connected-a".into(),
-            alarm_arn: None,
-            state: AlarmState::Alarm,
-            state_since: "2026-11-24T03:10:00Z".parse().unwrap(),
-            metrics: vec![AlarmMetric {
-                namespace: Some("AWS/Outposts".into()),
-                metric_name: Some("ConnectedStatus".into()),
-                dimensions: vec![("OutpostId".into(), "op-0aaaaaaaaaaaaaaa1".into())],
-                expression: None,
-            }],
-        })
+    let report = support::sdk_agent(ec2, elb, sns, drs)
+        .handle(&support::outage())
         .await
         .unwrap();
     let sent = std::mem::take(&mut *sent.lock().unwrap());
@@ -698,21 +668,7 @@ mod launch_results {
             PublishOutput::builder().message_id("m-1").build()
         });
         let sns = mock_client!(aws_sdk_sns, [&publish]);
-        let agent = Agent::new(
-            Ec2Compute::new(ec2),
-            ElbTargetGroups::new(elb),
-            SnsNotifier::new(sns, "arn:aws:sns:us-east-1:111122223333:t"),
-            DrsService::new(drs),
-            Settings {
-                mode: Mode::Recover,
-                concurrency: 4,
-                target_groups: TargetGroupScope::All,
-                health_wait: HealthWait {
-                    timeout: Duration::from_secs(1),
-                    poll_interval: Duration::from_secs(1),
-                },
-            },
-        );
+        let agent = support::sdk_agent(ec2, elb, sns, drs);
         let report = agent.handle_drs_result(&result).await.unwrap();
         let sent = std::mem::take(&mut *sent.lock().unwrap());
         (report, sent)

@@ -104,7 +104,7 @@ pub async fn seed(c: &Clients) -> Seeded {
             .ec2
             .create_subnet()
             .vpc_id(&vpc_id)
-            .cidr_block(format!("10.0.{}.0/24", i + 1))
+            .cidr_block(format!("10.0.{}.0/20", 16 * (i + 1)))
             .availability_zone("us-east-1a")
             .outpost_arn(outpost_arn(outpost))
             .send()
@@ -300,14 +300,17 @@ pub async fn add_protected(c: &Clients, seeded: &Seeded, count: i32) -> Vec<Stri
         .iter()
         .map(|i| i.instance_id().unwrap().to_owned())
         .collect();
-    let mut register = c
-        .elb
-        .register_targets()
-        .target_group_arn(&seeded.target_group);
-    for id in &ids {
-        register = register.targets(TargetDescription::builder().id(id).port(80).build());
+    // Registered in chunks: moto answers 500 to one call with about a thousand targets.
+    for chunk in ids.chunks(100) {
+        let mut register = c
+            .elb
+            .register_targets()
+            .target_group_arn(&seeded.target_group);
+        for id in chunk {
+            register = register.targets(TargetDescription::builder().id(id).port(80).build());
+        }
+        register.send().await.unwrap();
     }
-    register.send().await.unwrap();
     ids
 }
 

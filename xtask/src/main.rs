@@ -140,7 +140,15 @@ fn bench() -> Result<(), String> {
     run(cargo(), &["build", "--release", "-p", "alarm-handler"], &[])?;
     run(
         cargo(),
-        &["bench", "-p", "shared", "--bench", "recovery_makespan"],
+        &[
+            "bench",
+            "-p",
+            "shared",
+            "--bench",
+            "recovery_makespan",
+            "--bench",
+            "drs_name_matching",
+        ],
         &[],
     )?;
     run(

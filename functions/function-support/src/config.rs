@@ -59,9 +59,28 @@ impl Config {
                 });
             }
         };
-        let concurrency = number(&get, "MAX_CONCURRENCY", 16, 1, 1000)?;
-        let timeout = number(&get, "HEALTH_WAIT_SECONDS", 300, 0, 840)?;
-        let poll = number(&get, "HEALTH_POLL_SECONDS", 10, 1, 60)?;
+        let defaults = Settings::default();
+        let concurrency = number(
+            &get,
+            "MAX_CONCURRENCY",
+            defaults.concurrency as u64,
+            1,
+            1000,
+        )?;
+        let timeout = number(
+            &get,
+            "HEALTH_WAIT_SECONDS",
+            defaults.health_wait.timeout.as_secs(),
+            0,
+            840,
+        )?;
+        let poll = number(
+            &get,
+            "HEALTH_POLL_SECONDS",
+            defaults.health_wait.poll_interval.as_secs(),
+            1,
+            60,
+        )?;
         let target_groups = match get("TARGET_GROUP_ARNS") {
             None => TargetGroupScope::All,
             Some(list) => {
