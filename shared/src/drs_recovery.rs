@@ -47,12 +47,12 @@ pub async fn execute_drs<C: Compute, D: DisasterRecovery>(
                 source_server_id,
             } => {
                 info!(instance = %original.id, %job_id, "DRS recovery already running");
-                let mut outcome = InstanceOutcome {
-                    outcome: Outcome::DrsAlreadyStarted {
+                let mut outcome = InstanceOutcome::of(
+                    original.clone(),
+                    Outcome::DrsAlreadyStarted {
                         job_id: job_id.clone(),
                     },
-                    ..failed(original.clone(), String::new(), None, String::new())
-                };
+                );
                 // Found running in DRS but not yet recorded on the original: record it.
                 if source_server_id.is_some()
                     && execution == Execution::Live
@@ -99,10 +99,7 @@ pub async fn execute_drs<C: Compute, D: DisasterRecovery>(
             };
             outcomes.insert(
                 r.original.id.clone(),
-                InstanceOutcome {
-                    outcome,
-                    ..failed(r.original, String::new(), None, String::new())
-                },
+                InstanceOutcome::of(r.original, outcome),
             );
         }
     } else {
@@ -122,14 +119,15 @@ pub async fn execute_drs<C: Compute, D: DisasterRecovery>(
                         .await
                         .err();
                     for r in members {
-                        let mut outcome =
-                            failed(r.original.clone(), String::new(), None, String::new());
-                        outcome.outcome = Outcome::DrsStarted {
-                            job_id: job_id.clone(),
-                            source_server_id: r.server.id.clone(),
-                            target_id: r.target_id.clone(),
-                            updates: r.updates.clone(),
-                        };
+                        let mut outcome = InstanceOutcome::of(
+                            r.original.clone(),
+                            Outcome::DrsStarted {
+                                job_id: job_id.clone(),
+                                source_server_id: r.server.id.clone(),
+                                target_id: r.target_id.clone(),
+                                updates: r.updates.clone(),
+                            },
+                        );
                         if let Some(error) = &record {
                             outcome.warnings.push(format!(
                                 "job {job_id} was not recorded on the original ({error}); DRS's own job list still prevents a second job"

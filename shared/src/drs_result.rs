@@ -156,7 +156,9 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
             info!(job = %result.job_id, "DRS result reported already");
             return Ok(report);
         }
-        self.publish_drs(report, Some(&launched.id)).await
+        // Notify-only changes nothing, not even the reported marker.
+        let mark = (self.settings.mode == Mode::Recover).then_some(launched.id.as_str());
+        self.publish_drs(report, mark).await
     }
 
     /// The protected original of the result's source server: the one tagged with the job, else

@@ -136,24 +136,34 @@ pub async fn execute<C: Compute>(
         .await
 }
 
-/// An outcome that is a failure, before anything else is known.
+impl InstanceOutcome {
+    /// An outcome with nothing skipped, tried or warned about yet.
+    pub(crate) fn of(original: Instance, outcome: Outcome) -> Self {
+        Self {
+            original,
+            outcome,
+            skipped: Vec::new(),
+            attempts: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// A failure known before any launch.
 pub(crate) fn failed(
     original: Instance,
     reason: String,
     kind: Option<ErrorKind>,
     advice: String,
 ) -> InstanceOutcome {
-    InstanceOutcome {
+    InstanceOutcome::of(
         original,
-        outcome: Outcome::Failed {
+        Outcome::Failed {
             reason,
             kind,
             advice,
         },
-        skipped: Vec::new(),
-        attempts: Vec::new(),
-        warnings: Vec::new(),
-    }
+    )
 }
 
 async fn recover_one<C: Compute>(

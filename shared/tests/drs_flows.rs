@@ -293,3 +293,42 @@ async fn a_drill_result_never_touches_load_balancers_or_originals() {
         assert!(!w.calls.contains(&"RegisterTargets") && !w.calls.contains(&"CreateTags"));
     });
 }
+
+#[tokio::test]
+async fn notify_only_reports_a_launch_success_without_tagging_or_moving() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    aws.with(|w| {
+        w.instances
+            .get_mut("i-db1")
+            .unwrap()
+            .tags
+            .insert(tags::DRS_JOB.into(), "drsjob-1".into());
+        w.drs_recovery_instances.insert(
+            (SERVER.into(), "drsjob-1".into()),
+            RecoveryInstance {
+                recovery_instance_id: "i-dbtarget".into(),
+                ec2_instance_id: "i-dbtarget".into(),
+                is_drill: false,
+            },
+        );
+    });
+    let (groups, instances) = aws.with(|w| (w.target_groups.clone(), w.instances.clone()));
+    let notify_only = Settings {
+        mode: shared::report::Mode::NotifyOnly,
+        ..settings()
+    };
+    let agent = Agent::new(&aws, &aws, &aws, &aws, notify_only);
+    let report = agent
+        .handle_drs_result(&succeeded("drsjob-1", false))
+        .await
+        .unwrap();
+    assert!(report.reason.as_deref().unwrap().contains("notify-only"));
+    aws.with(|w| {
+        assert_eq!(w.target_groups, groups);
+        assert_eq!(
+            w.instances, instances,
+            "no tag written, not even the reported marker"
+        );
+        assert_eq!(w.published.len(), 1);
+    });
+}
