@@ -79,6 +79,52 @@ fn ec2_instance(
     i.build()
 }
 
+/// Subnet A on the failed Outpost, subnet R in the Region.
+fn subnets_rule() -> aws_smithy_mocks::Rule {
+    mock!(aws_sdk_ec2::Client::describe_subnets).then_output(|| {
+        DescribeSubnetsOutput::builder()
+            .subnets(
+                Subnet::builder()
+                    .subnet_id("subnet-a")
+                    .outpost_arn(ARN_A)
+                    .build(),
+            )
+            .subnets(Subnet::builder().subnet_id("subnet-r").build())
+            .build()
+    })
+}
+
+/// CreateTags, each call recorded in `sent`.
+fn tag_recorder(sent: &Arc<Mutex<Sent>>) -> aws_smithy_mocks::Rule {
+    let record = sent.clone();
+    mock!(aws_sdk_ec2::Client::create_tags).then_compute_output(move |r| {
+        let tags = r
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap().to_owned(), t.value().unwrap().to_owned()))
+            .collect();
+        record
+            .lock()
+            .unwrap()
+            .tags
+            .push((r.resources().to_vec(), tags));
+        CreateTagsOutput::builder().build()
+    })
+}
+
+/// SNS Publish, each message recorded in `sent`.
+fn publish_recorder(sent: &Arc<Mutex<Sent>>) -> aws_smithy_mocks::Rule {
+    let record = sent.clone();
+    mock!(aws_sdk_sns::Client::publish).then_compute_output(move |r| {
+        record
+            .lock()
+            .unwrap()
+            .published
+            .push(r.message().unwrap().to_owned());
+        PublishOutput::builder().message_id("m-1").build()
+    })
+}
+
 fn scenario(n: usize) -> Scenario {
     let mut s = Scenario::default();
     for i in 0..n {
@@ -138,31 +184,8 @@ async fn run(s: Scenario) -> (AlarmReport, Sent) {
             .reservations(Reservation::builder().set_instances(Some(found)).build())
             .build()
     });
-    let subnets = mock!(aws_sdk_ec2::Client::describe_subnets).then_output(|| {
-        DescribeSubnetsOutput::builder()
-            .subnets(
-                Subnet::builder()
-                    .subnet_id("subnet-a")
-                    .outpost_arn(ARN_A)
-                    .build(),
-            )
-            .subnets(Subnet::builder().subnet_id("subnet-r").build())
-            .build()
-    });
-    let record = sent.clone();
-    let create_tags = mock!(aws_sdk_ec2::Client::create_tags).then_compute_output(move |r| {
-        let tags = r
-            .tags()
-            .iter()
-            .map(|t| (t.key().unwrap().to_owned(), t.value().unwrap().to_owned()))
-            .collect();
-        record
-            .lock()
-            .unwrap()
-            .tags
-            .push((r.resources().to_vec(), tags));
-        CreateTagsOutput::builder().build()
-    });
+    let subnets = subnets_rule();
+    let create_tags = tag_recorder(&sent);
     let ec2 = mock_client!(
         aws_sdk_ec2,
         RuleMode::MatchAny,
@@ -321,15 +344,7 @@ async fn run(s: Scenario) -> (AlarmReport, Sent) {
     let groups = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups)
         .then_output(|| DescribeTargetGroupsOutput::builder().build());
     let elb = mock_client!(aws_sdk_elasticloadbalancingv2, [&groups]);
-    let record = sent.clone();
-    let publish = mock!(aws_sdk_sns::Client::publish).then_compute_output(move |r| {
-        record
-            .lock()
-            .unwrap()
-            .published
-            .push(r.message().unwrap().to_owned());
-        PublishOutput::builder().message_id("m-1").build()
-    });
+    let publish = publish_recorder(&sent);
     let sns = mock_client!(aws_sdk_sns, [&publish]);
 
     let report = support::sdk_agent(ec2, elb, sns, drs)
@@ -558,31 +573,8 @@ mod launch_results {
                     )
                     .build()
             });
-        let subnets = mock!(aws_sdk_ec2::Client::describe_subnets).then_output(|| {
-            DescribeSubnetsOutput::builder()
-                .subnets(
-                    Subnet::builder()
-                        .subnet_id("subnet-a")
-                        .outpost_arn(ARN_A)
-                        .build(),
-                )
-                .subnets(Subnet::builder().subnet_id("subnet-r").build())
-                .build()
-        });
-        let record = sent.clone();
-        let create_tags = mock!(aws_sdk_ec2::Client::create_tags).then_compute_output(move |r| {
-            let tags = r
-                .tags()
-                .iter()
-                .map(|t| (t.key().unwrap().to_owned(), t.value().unwrap().to_owned()))
-                .collect();
-            record
-                .lock()
-                .unwrap()
-                .tags
-                .push((r.resources().to_vec(), tags));
-            CreateTagsOutput::builder().build()
-        });
+        let subnets = subnets_rule();
+        let create_tags = tag_recorder(&sent);
         let ec2 = mock_client!(
             aws_sdk_ec2,
             RuleMode::MatchAny,
@@ -658,15 +650,7 @@ mod launch_results {
         let groups = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups)
             .then_output(|| DescribeTargetGroupsOutput::builder().build());
         let elb = mock_client!(aws_sdk_elasticloadbalancingv2, [&groups]);
-        let record = sent.clone();
-        let publish = mock!(aws_sdk_sns::Client::publish).then_compute_output(move |r| {
-            record
-                .lock()
-                .unwrap()
-                .published
-                .push(r.message().unwrap().to_owned());
-            PublishOutput::builder().message_id("m-1").build()
-        });
+        let publish = publish_recorder(&sent);
         let sns = mock_client!(aws_sdk_sns, [&publish]);
         let agent = support::sdk_agent(ec2, elb, sns, drs);
         let report = agent.handle_drs_result(&result).await.unwrap();
