@@ -66,6 +66,16 @@ pub enum AgentError {
     },
 }
 
+impl AgentError {
+    /// The notice failed after the work was done; `report` says what was done.
+    pub(crate) fn notify(error: AwsError, report: &impl serde::Serialize) -> Self {
+        Self::Notify {
+            error,
+            report: serde_json::to_value(report).unwrap_or_default(),
+        }
+    }
+}
+
 /// The agent over its four ports.
 pub struct Agent<C, L, N, D> {
     pub(crate) compute: C,
@@ -337,10 +347,7 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
                 report.notification = Notification::Published { message_id };
                 Ok(report)
             }
-            Err(error) => Err(AgentError::Notify {
-                error,
-                report: serde_json::to_value(&report).unwrap_or_default(),
-            }),
+            Err(error) => Err(AgentError::notify(error, &report)),
         }
     }
 

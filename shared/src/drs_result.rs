@@ -256,10 +256,7 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
                 report.message_id = Some(message_id);
                 Ok(report)
             }
-            Err(error) => Err(AgentError::Notify {
-                error,
-                report: serde_json::to_value(&report).unwrap_or_default(),
-            }),
+            Err(error) => Err(AgentError::notify(error, &report)),
         }
     }
 }

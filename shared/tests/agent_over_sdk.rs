@@ -4,14 +4,9 @@
 use aws_sdk_ec2::error::ErrorMetadata;
 use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
 use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
-use aws_sdk_ec2::operation::describe_launch_template_versions::DescribeLaunchTemplateVersionsOutput;
 use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput;
 use aws_sdk_ec2::operation::run_instances::{RunInstancesError, RunInstancesOutput};
-use aws_sdk_ec2::types::{
-    Instance, InstanceState, InstanceStateName,
-    LaunchTemplateInstanceNetworkInterfaceSpecification, LaunchTemplateVersion, Reservation,
-    ResponseLaunchTemplateData, Subnet, Tag,
-};
+use aws_sdk_ec2::types::{Instance, InstanceState, InstanceStateName, Reservation, Subnet};
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
@@ -19,13 +14,9 @@ use aws_smithy_mocks::{RuleMode, mock, mock_client};
 mod support;
 use shared::report::Notification;
 
-use support::ARN_A;
+use support::{ARN_A, tag};
 const ARN_B: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0bbbbbbbbbbbbbbb2";
 const ARN_C: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0ccccccccccccccc3";
-
-fn tag(key: &str, value: &str) -> Tag {
-    Tag::builder().key(key).value(value).build()
-}
 
 fn instance(id: &str, subnet: &str) -> Instance {
     Instance::builder()
@@ -40,27 +31,6 @@ fn instance(id: &str, subnet: &str) -> Instance {
         .tags(tag("autorestart:enabled", "true"))
         .tags(tag("autorestart:recovery-templates", "lt-0b,lt-0c"))
         .build()
-}
-
-fn template_on(subnet: &'static str) -> impl Fn() -> DescribeLaunchTemplateVersionsOutput {
-    move || {
-        DescribeLaunchTemplateVersionsOutput::builder()
-            .launch_template_versions(
-                LaunchTemplateVersion::builder()
-                    .launch_template_data(
-                        ResponseLaunchTemplateData::builder()
-                            .network_interfaces(
-                                LaunchTemplateInstanceNetworkInterfaceSpecification::builder()
-                                    .device_index(0)
-                                    .subnet_id(subnet)
-                                    .build(),
-                            )
-                            .build(),
-                    )
-                    .build(),
-            )
-            .build()
-    }
 }
 
 #[tokio::test]
@@ -107,10 +77,10 @@ async fn insufficient_capacity_on_the_first_alternate_then_success_on_the_next()
     });
     let lt_b = mock!(aws_sdk_ec2::Client::describe_launch_template_versions)
         .match_requests(|r| r.launch_template_id() == Some("lt-0b"))
-        .then_output(template_on("subnet-b"));
+        .then_output(|| support::template_version(&[(0, "subnet-b")]));
     let lt_c = mock!(aws_sdk_ec2::Client::describe_launch_template_versions)
         .match_requests(|r| r.launch_template_id() == Some("lt-0c"))
-        .then_output(template_on("subnet-c"));
+        .then_output(|| support::template_version(&[(0, "subnet-c")]));
     let full = mock!(aws_sdk_ec2::Client::run_instances)
         .match_requests(|r| {
             r.launch_template().and_then(|t| t.launch_template_id()) == Some("lt-0b")

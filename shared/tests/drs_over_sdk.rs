@@ -18,7 +18,7 @@ use aws_sdk_drs::types::{
 use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
 use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
 use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput;
-use aws_sdk_ec2::types::{Instance, InstanceState, InstanceStateName, Reservation, Subnet, Tag};
+use aws_sdk_ec2::types::{Instance, InstanceState, InstanceStateName, Reservation, Subnet};
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
@@ -26,7 +26,7 @@ use aws_smithy_mocks::{RuleMode, mock, mock_client};
 mod support;
 use shared::report::{AlarmReport, InstanceReport};
 
-use support::ARN_A;
+use support::{ARN_A, tag};
 
 /// The world the mocks answer from.
 #[derive(Clone, Default)]
@@ -55,10 +55,6 @@ struct Sent {
     jobs: Vec<usize>,
     tags: Vec<TagCall>,
     published: Vec<String>,
-}
-
-fn tag(k: &str, v: &str) -> Tag {
-    Tag::builder().key(k).value(v).build()
 }
 
 fn ec2_instance(

@@ -5,16 +5,12 @@ use aws_sdk_ec2::config::retry::RetryConfig;
 use aws_sdk_ec2::error::ErrorMetadata;
 use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
 use aws_sdk_ec2::operation::describe_instances::{DescribeInstancesError, DescribeInstancesOutput};
-use aws_sdk_ec2::operation::describe_launch_template_versions::{
-    DescribeLaunchTemplateVersionsError, DescribeLaunchTemplateVersionsOutput,
-};
+use aws_sdk_ec2::operation::describe_launch_template_versions::DescribeLaunchTemplateVersionsError;
 use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput;
 use aws_sdk_ec2::operation::run_instances::{RunInstancesError, RunInstancesOutput};
 use aws_sdk_ec2::types::{
     Instance as Ec2Instance, InstanceNetworkInterface, InstanceNetworkInterfaceAttachment,
-    InstancePrivateIpAddress, InstanceState, InstanceStateName,
-    LaunchTemplateInstanceNetworkInterfaceSpecification, LaunchTemplateVersion, Reservation,
-    ResponseLaunchTemplateData, Subnet, Tag,
+    InstancePrivateIpAddress, InstanceState, InstanceStateName, Reservation, Subnet,
 };
 use aws_sdk_elasticloadbalancingv2::operation::deregister_targets::DeregisterTargetsError;
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
@@ -26,6 +22,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use aws_sdk_sns::operation::publish::{PublishError, PublishOutput};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+mod support;
 use shared::alarm::OutpostId;
 use shared::aws::{Ec2Compute, ElbTargetGroups, SnsNotifier};
 use shared::error::ErrorKind;
@@ -34,6 +32,7 @@ use shared::ports::{
     Compute, LaunchRequest, LoadBalancing, Notice, Notifier, Target, TargetGroupScope, TargetKind,
 };
 use shared::tags::TemplateRef;
+use support::tag;
 
 const ARN_A: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0aaaaaaaaaaaaaaa1";
 const ARN_B: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0bbbbbbbbbbbbbbb2";
@@ -43,10 +42,6 @@ fn ec2_error(code: &str) -> ErrorMetadata {
         .code(code)
         .message(format!("{code} (mock)"))
         .build()
-}
-
-fn tag(key: &str, value: &str) -> Tag {
-    Tag::builder().key(key).value(value).build()
 }
 
 fn ec2_instance(id: &str, subnet: &str, enabled: &str) -> Ec2Instance {
@@ -207,32 +202,9 @@ async fn access_denied_on_a_read_is_reported_as_such() {
 
 #[tokio::test]
 async fn templates_resolve_to_their_subnets_outpost_or_to_a_reason() {
-    let with_subnet = |subnet: &'static str| {
-        move || {
-            DescribeLaunchTemplateVersionsOutput::builder()
-                .launch_template_versions(
-                    LaunchTemplateVersion::builder()
-                        .launch_template_data(
-                            ResponseLaunchTemplateData::builder()
-                                .network_interfaces(
-                                    LaunchTemplateInstanceNetworkInterfaceSpecification::builder()
-                                        .device_index(1)
-                                        .subnet_id("subnet-lni")
-                                        .build(),
-                                )
-                                .network_interfaces(
-                                    LaunchTemplateInstanceNetworkInterfaceSpecification::builder()
-                                        .device_index(0)
-                                        .subnet_id(subnet)
-                                        .build(),
-                                )
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build()
-        }
-    };
+    // The LNI at DeviceIndex 1 comes first: the DeviceIndex 0 interface must decide.
+    let with_subnet =
+        |subnet: &'static str| move || support::template_version(&[(1, "subnet-lni"), (0, subnet)]);
     let b = mock!(aws_sdk_ec2::Client::describe_launch_template_versions)
         .match_requests(|r| r.launch_template_id() == Some("lt-0b"))
         .then_output(with_subnet("subnet-b"));
@@ -241,15 +213,7 @@ async fn templates_resolve_to_their_subnets_outpost_or_to_a_reason() {
         .then_output(with_subnet("subnet-deleted"));
     let no_subnet = mock!(aws_sdk_ec2::Client::describe_launch_template_versions)
         .match_requests(|r| r.launch_template_id() == Some("lt-0e"))
-        .then_output(|| {
-            DescribeLaunchTemplateVersionsOutput::builder()
-                .launch_template_versions(
-                    LaunchTemplateVersion::builder()
-                        .launch_template_data(ResponseLaunchTemplateData::builder().build())
-                        .build(),
-                )
-                .build()
-        });
+        .then_output(|| support::template_version(&[]));
     let missing = mock!(aws_sdk_ec2::Client::describe_launch_template_versions)
         .match_requests(|r| r.launch_template_id() == Some("lt-0f"))
         .then_error(|| {

@@ -3,6 +3,11 @@
 
 use std::time::Duration;
 
+use aws_sdk_ec2::operation::describe_launch_template_versions::DescribeLaunchTemplateVersionsOutput;
+use aws_sdk_ec2::types::{
+    LaunchTemplateInstanceNetworkInterfaceSpecification, LaunchTemplateVersion,
+    ResponseLaunchTemplateData, Tag,
+};
 use shared::agent::{Agent, Settings};
 use shared::alarm::{AlarmChange, AlarmState};
 use shared::aws::{DrsService, Ec2Compute, ElbTargetGroups, SnsNotifier};
@@ -51,4 +56,29 @@ pub fn sdk_agent(
         DrsService::new(drs),
         quick_settings(),
     )
+}
+
+/// An EC2 tag.
+pub fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build()
+}
+
+/// A launch template version whose network interfaces are these (device index, subnet).
+pub fn template_version(interfaces: &[(i32, &str)]) -> DescribeLaunchTemplateVersionsOutput {
+    let mut data = ResponseLaunchTemplateData::builder();
+    for (device_index, subnet) in interfaces {
+        data = data.network_interfaces(
+            LaunchTemplateInstanceNetworkInterfaceSpecification::builder()
+                .device_index(*device_index)
+                .subnet_id(*subnet)
+                .build(),
+        );
+    }
+    DescribeLaunchTemplateVersionsOutput::builder()
+        .launch_template_versions(
+            LaunchTemplateVersion::builder()
+                .launch_template_data(data.build())
+                .build(),
+        )
+        .build()
 }
