@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use shared::agent::{Agent, Settings};
+use shared::agent::{Agent, Ports, Settings};
 use shared::alarm::{AlarmChange, AlarmState};
 use shared::balancing::HealthWait;
 use shared::memory::{InMemoryAws, World};
@@ -80,7 +80,7 @@ async fn run(n: usize, concurrency: usize) -> (Duration, usize) {
             poll_interval: Duration::from_secs(1),
         },
     };
-    let agent = Agent::new(&aws, &aws, &aws, &aws, settings);
+    let agent = Agent::new(Ports::all(&aws), settings);
     let started = Instant::now();
     let report = agent.handle(&outage()).await.expect("recovery");
     let makespan = started.elapsed();

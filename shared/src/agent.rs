@@ -11,13 +11,16 @@ use crate::balancing::{self, HealthWait, MoveOutcome, Unmovable};
 use crate::drs::{self, DrsSnapshot, PlannedDrs};
 use crate::drs_recovery;
 use crate::error::AwsError;
+use crate::fence::FenceAction;
 use crate::inventory::Instance;
 use crate::plan::{self, Decision, Snapshot};
 use crate::ports::{
-    Compute, DisasterRecovery, LoadBalancing, Membership, Notice, Notifier, TargetGroupScope,
+    Alarms, Compute, DisasterRecovery, LoadBalancing, Membership, Notice, Notifier, Outposts,
+    TargetGroupScope,
 };
 use crate::recovery::{self, Execution, InstanceOutcome};
 use crate::report::{self, Action, AlarmReport, Mode, Notification};
+use crate::waves::{self, WaveReport};
 use crate::{notice, tags};
 
 /// How the agent runs; built by the function from its environment.
@@ -31,11 +34,17 @@ pub struct Settings {
     pub target_groups: TargetGroupScope,
     /// Wait for replacements to turn healthy.
     pub health_wait: HealthWait,
+    /// Longest wait for one wave's replacements to run before the next wave starts anyway.
+    pub wave_wait: std::time::Duration,
+    /// The names of the ConnectedStatus alarms the sweep reads start with this.
+    pub alarm_name_prefix: String,
+    /// What the sweep does to an original once its Outpost is back and its replacement runs.
+    pub fence_action: FenceAction,
 }
 
 impl Default for Settings {
     /// The defaults `template.yaml` documents: recover, 16 at once, every target group,
-    /// 300 s health wait polled every 10 s.
+    /// 300 s health wait polled every 10 s, 300 s wave wait, every alarm, stop originals.
     fn default() -> Self {
         Self {
             mode: Mode::Recover,
@@ -45,6 +54,9 @@ impl Default for Settings {
                 timeout: std::time::Duration::from_secs(300),
                 poll_interval: std::time::Duration::from_secs(10),
             },
+            wave_wait: std::time::Duration::from_secs(300),
+            alarm_name_prefix: String::new(),
+            fence_action: FenceAction::Stop,
         }
     }
 }
@@ -76,25 +88,72 @@ impl AgentError {
     }
 }
 
-/// The agent over its four ports.
-pub struct Agent<C, L, N, D> {
+/// The AWS services the agent works through, one port each.
+pub struct Ports<C, L, N, D, A, O> {
+    /// EC2.
+    pub compute: C,
+    /// Elastic Load Balancing.
+    pub balancer: L,
+    /// SNS.
+    pub notifier: N,
+    /// Elastic Disaster Recovery.
+    pub drs: D,
+    /// CloudWatch alarms.
+    pub alarms: A,
+    /// The Outposts API.
+    pub outposts: O,
+}
+
+impl<T: Copy> Ports<T, T, T, T, T, T> {
+    /// Every port served by one value, e.g. `&InMemoryAws`.
+    pub fn all(one: T) -> Self {
+        Self {
+            compute: one,
+            balancer: one,
+            notifier: one,
+            drs: one,
+            alarms: one,
+            outposts: one,
+        }
+    }
+}
+
+/// The agent over its ports.
+pub struct Agent<C, L, N, D, A, O> {
     pub(crate) compute: C,
     pub(crate) balancer: L,
     pub(crate) notifier: N,
     pub(crate) drs: D,
+    pub(crate) alarms: A,
+    pub(crate) outposts: O,
     pub(crate) settings: Settings,
 }
 
-impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L, N, D> {
+impl<C, L, N, D, A, O> Agent<C, L, N, D, A, O>
+where
+    C: Compute,
+    L: LoadBalancing,
+    N: Notifier,
+    D: DisasterRecovery,
+    A: Alarms,
+    O: Outposts,
+{
     /// An agent over the given AWS ports.
-    pub fn new(compute: C, balancer: L, notifier: N, drs: D, settings: Settings) -> Self {
+    pub fn new(ports: Ports<C, L, N, D, A, O>, settings: Settings) -> Self {
         Self {
-            compute,
-            balancer,
-            notifier,
-            drs,
+            compute: ports.compute,
+            balancer: ports.balancer,
+            notifier: ports.notifier,
+            drs: ports.drs,
+            alarms: ports.alarms,
+            outposts: ports.outposts,
             settings,
         }
+    }
+
+    /// How the agent runs.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// The report for an event that is no alarm change of ours.
@@ -119,23 +178,31 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
                 Ok(report)
             }
             Signal::OutpostDown { outpost, incident } => {
-                info!(%outpost, %incident, mode = ?self.settings.mode, "Outpost down: recovering its protected instances");
-                report.action = Action::Recovery;
                 report.outpost = Some(outpost.clone());
                 report.incident = Some(incident.clone());
+                match self.maintenance(change).await {
+                    Ok(true) => {
+                        info!(%outpost, "Outpost down, but its alarm is in maintenance: recovery suppressed");
+                        report.action = Action::Suppressed;
+                        return self.publish(report, &[]).await;
+                    }
+                    Ok(false) => {}
+                    Err(error) => {
+                        warn!(%outpost, %error, "could not read the alarm's maintenance tag; recovering");
+                        report.warnings.push(format!(
+                            "the alarm's tags could not be read ({error}), so maintenance mode was not checked; recovery went ahead"
+                        ));
+                    }
+                }
+                info!(%outpost, %incident, mode = ?self.settings.mode, "Outpost down: recovering its protected instances");
+                report.action = Action::Recovery;
                 self.recover(&outpost, &incident, report).await
             }
             Signal::OutpostBack { outpost } => {
-                info!(%outpost, "Outpost back");
+                info!(%outpost, "Outpost back: fencing its replaced originals");
                 report.action = Action::OutpostBack;
                 report.outpost = Some(outpost.clone());
-                let instances = self
-                    .compute
-                    .protected_instances_on(&outpost)
-                    .await
-                    .map_err(AgentError::Read)?;
-                report.replaced_originals = report::replaced_originals(&instances);
-                self.publish(report, &[]).await
+                self.outpost_back(&outpost, report, true).await
             }
         }
     }
@@ -167,53 +234,77 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
             .iter()
             .any(|p| !matches!(p.decision, Decision::Unrecoverable { .. }));
 
-        // Target groups are read while the launches run: neither waits for the other.
-        let concurrency = self.settings.concurrency;
-        let (template_outcomes, drs_outcomes, memberships) = futures::join!(
-            recovery::execute(&self.compute, incident, planned, concurrency, execution),
-            drs_recovery::execute_drs(
-                &self.compute,
-                &self.drs,
-                incident,
-                drs_planned,
-                concurrency,
-                execution
-            ),
-            async {
-                if needs_balancing {
-                    Some(
-                        self.balancer
-                            .memberships(&self.settings.target_groups)
-                            .await,
-                    )
-                } else {
-                    None
-                }
-            }
-        );
-        let mut outcomes = template_outcomes;
-        outcomes.extend(drs_outcomes);
-        outcomes.sort_by(|a, b| a.original.id.cmp(&b.original.id));
-        let memberships = match memberships {
-            Some(Ok(memberships)) => memberships,
-            Some(Err(error)) => {
-                warn!(%error, "could not read target groups");
-                report
-                    .load_balancing_errors
-                    .push(report::load_balancing_error(&error));
-                Vec::new()
-            }
-            None => Vec::new(),
-        };
+        let (template_waves, mut wave_warnings) = waves::group(planned, |p| &p.original);
+        let (drs_waves, drs_warnings) = waves::group(drs_planned, |p| &p.original);
+        wave_warnings.extend(drs_warnings);
+        let mut by_wave: std::collections::BTreeMap<u32, WavePlan> = Default::default();
+        for wave in template_waves {
+            by_wave.entry(wave.number).or_default().templates = wave.items;
+        }
+        for wave in drs_waves {
+            by_wave.entry(wave.number).or_default().drs = wave.items;
+        }
 
-        let (moves, unmovable, would_move) = match execution {
-            Execution::Live => {
-                let (moves, unmovable) = self.move_memberships(&outcomes, &memberships).await;
-                (moves, unmovable, Vec::new())
+        let mut outcomes: Vec<InstanceOutcome> = Vec::new();
+        let mut moves = Vec::new();
+        let mut unmovable = Vec::new();
+        let mut memberships: Vec<Membership> = Vec::new();
+        let mut running_at: HashMap<String, DateTime<Utc>> = HashMap::new();
+        let mut wave_of: HashMap<String, u32> = HashMap::new();
+        let wave_count = by_wave.len();
+        for (index, (number, plan)) in by_wave.into_iter().enumerate() {
+            info!(wave = number, instances = plan.len(), "recovering wave");
+            for id in plan.original_ids() {
+                wave_of.insert(id, number);
             }
-            Execution::DryRun => (Vec::new(), Vec::new(), memberships),
+            let launched = self.launch_wave(incident, plan, execution);
+            let mut wave_outcomes = if index == 0 {
+                // Target groups are read while the first launches run: neither waits for the other.
+                let (wave_outcomes, read) =
+                    futures::join!(launched, self.read_memberships(needs_balancing));
+                match read {
+                    Ok(read) => memberships = read,
+                    Err(error) => {
+                        warn!(%error, "could not read target groups");
+                        report
+                            .load_balancing_errors
+                            .push(report::load_balancing_error(&error));
+                    }
+                }
+                wave_outcomes
+            } else {
+                launched.await
+            };
+            wave_outcomes.sort_by(|a, b| a.original.id.cmp(&b.original.id));
+            if execution == Execution::Live {
+                let (wave_report, wave_moves, wave_unmovable, ran) = self
+                    .settle_wave(number, &wave_outcomes, &memberships, index + 1 < wave_count)
+                    .await;
+                running_at.extend(ran);
+                moves.extend(wave_moves);
+                unmovable.extend(wave_unmovable);
+                report.waves.push(wave_report);
+            }
+            outcomes.extend(wave_outcomes);
+        }
+        for (id, warning) in wave_warnings {
+            if let Some(outcome) = outcomes.iter_mut().find(|o| o.original.id == id) {
+                outcome.warnings.push(warning);
+            }
+        }
+        let would_move = match execution {
+            Execution::Live => Vec::new(),
+            Execution::DryRun => memberships,
         };
         report.instances = report::instance_reports(&outcomes, &moves, &unmovable, &would_move);
+        for instance in &mut report.instances {
+            instance.wave = wave_of.get(&instance.instance_id).copied().unwrap_or(0);
+            instance.running_after_seconds = instance
+                .replacement_id
+                .as_ref()
+                .and_then(|r| running_at.get(r))
+                .map(|at| (*at - report.state_since).num_seconds().max(0));
+        }
 
         let unreported: Vec<String> = outcomes
             .iter()
@@ -248,8 +339,113 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
         Ok(report)
     }
 
+    /// Whether the alarm carries `autorestart:maintenance=true`; an alarm without ARN is not.
+    pub(crate) async fn maintenance(&self, change: &AlarmChange) -> Result<bool, AwsError> {
+        let Some(arn) = &change.alarm_arn else {
+            return Ok(false);
+        };
+        let tags = self.alarms.alarm_tags(arn).await?;
+        Ok(tags
+            .iter()
+            .any(|(k, v)| k == tags::MAINTENANCE && tags::is_opted_in(Some(v))))
+    }
+
+    /// Launches (or, in a dry run, plans) one wave, both strategies at once.
+    async fn launch_wave(
+        &self,
+        incident: &IncidentId,
+        plan: WavePlan,
+        execution: Execution,
+    ) -> Vec<InstanceOutcome> {
+        let concurrency = self.settings.concurrency;
+        let (mut outcomes, drs_outcomes) = futures::join!(
+            recovery::execute(
+                &self.compute,
+                incident,
+                plan.templates,
+                concurrency,
+                execution
+            ),
+            drs_recovery::execute_drs(
+                &self.compute,
+                &self.drs,
+                incident,
+                plan.drs,
+                concurrency,
+                execution
+            ),
+        );
+        outcomes.extend(drs_outcomes);
+        outcomes
+    }
+
+    /// Every membership in scope, or none when no replacement can come of this recovery.
+    async fn read_memberships(&self, needed: bool) -> Result<Vec<Membership>, AwsError> {
+        if needed {
+            self.balancer
+                .memberships(&self.settings.target_groups)
+                .await
+        } else {
+            Ok(Vec::new())
+        }
+    }
+
+    /// Waits (bounded) for a wave's replacements to run, then moves their memberships, which
+    /// waits for health; the next wave starts after this.
+    async fn settle_wave(
+        &self,
+        number: u32,
+        outcomes: &[InstanceOutcome],
+        memberships: &[Membership],
+        more_waves: bool,
+    ) -> (
+        WaveReport,
+        Vec<MoveOutcome>,
+        Vec<Unmovable>,
+        HashMap<String, DateTime<Utc>>,
+    ) {
+        let replacements: Vec<String> = outcomes
+            .iter()
+            .filter_map(InstanceOutcome::replacement)
+            .map(|r| r.id.clone())
+            .collect();
+        let wait = waves::wait_running(
+            &self.compute,
+            &replacements,
+            self.settings.wave_wait,
+            self.settings.health_wait.poll_interval,
+        )
+        .await;
+        let (moves, unmovable) = self.move_memberships(outcomes, memberships).await;
+        let healthy = moves
+            .iter()
+            .all(|m| m.is_healthy() || m.planned.already_registered && m.health.is_none());
+        let settled = wait.not_running.is_empty() && healthy;
+        let note = (!settled && more_waves).then(|| {
+            if wait.timed_out {
+                format!(
+                    "the next wave started after waiting {} s: not every replacement of wave {number} ran",
+                    wait.waited.as_secs()
+                )
+            } else if !wait.not_running.is_empty() {
+                format!("the next wave started although replacements of wave {number} do not run")
+            } else {
+                format!("the next wave started although not every replacement of wave {number} was healthy in its target groups")
+            }
+        });
+        let report = WaveReport {
+            wave: number,
+            instances: outcomes.len(),
+            settled,
+            waited_seconds: wait.waited.as_secs(),
+            not_running: wait.not_running,
+            note,
+        };
+        (report, moves, unmovable, wait.running_at)
+    }
+
     /// Reads what the template strategy needs and plans it.
-    async fn plan_templates(
+    pub(crate) async fn plan_templates(
         &self,
         outpost: &OutpostId,
         incident: &IncidentId,
@@ -275,7 +471,7 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
     }
 
     /// Reads what the DRS strategy needs and plans it; no DRS call without DRS-protected instances.
-    async fn plan_drs(
+    pub(crate) async fn plan_drs(
         &self,
         outpost: &OutpostId,
         incident: &IncidentId,
@@ -306,7 +502,7 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
         }))
     }
 
-    async fn move_memberships(
+    pub(crate) async fn move_memberships(
         &self,
         outcomes: &[InstanceOutcome],
         memberships: &[Membership],
@@ -331,7 +527,7 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
 
     /// Publishes the report; then records on `reported` replacements that they were reported,
     /// so that a repeated event does not notify again.
-    async fn publish(
+    pub(crate) async fn publish(
         &self,
         mut report: AlarmReport,
         reported: &[String],
@@ -370,5 +566,25 @@ impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L,
             }
         }
         Ok(message_id)
+    }
+}
+
+/// The planned instances of one wave, by strategy.
+#[derive(Default)]
+struct WavePlan {
+    templates: Vec<plan::PlannedInstance>,
+    drs: Vec<PlannedDrs>,
+}
+
+impl WavePlan {
+    fn len(&self) -> usize {
+        self.templates.len() + self.drs.len()
+    }
+
+    fn original_ids(&self) -> impl Iterator<Item = String> + '_ {
+        self.templates
+            .iter()
+            .map(|p| p.original.id.clone())
+            .chain(self.drs.iter().map(|p| p.original.id.clone()))
     }
 }

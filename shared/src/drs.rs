@@ -67,6 +67,17 @@ pub struct ActiveJob {
     pub source_server_ids: Vec<String>,
 }
 
+/// A DRS job as `DescribeJobs` reports it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct JobSnapshot {
+    /// `drsjob-…`
+    pub job_id: String,
+    /// `PENDING`, `STARTED` or `COMPLETED`.
+    pub status: String,
+    /// Each participating source server with its launch status (`LAUNCHED`, `FAILED`, …).
+    pub servers: Vec<(String, String)>,
+}
+
 /// The instance DRS launched for a source server in a job.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RecoveryInstance {

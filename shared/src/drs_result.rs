@@ -12,7 +12,7 @@ use crate::balancing;
 use crate::drs;
 use crate::error::AwsError;
 use crate::inventory::Instance;
-use crate::ports::{Compute, DisasterRecovery, LoadBalancing, Notice, Notifier};
+use crate::ports::{Alarms, Compute, DisasterRecovery, LoadBalancing, Notice, Notifier, Outposts};
 use crate::report::{Mode, TargetGroupReport};
 use crate::tags;
 
@@ -56,7 +56,15 @@ pub struct DrsReport {
     pub message_id: Option<String>,
 }
 
-impl<C: Compute, L: LoadBalancing, N: Notifier, D: DisasterRecovery> Agent<C, L, N, D> {
+impl<C, L, N, D, A, O> Agent<C, L, N, D, A, O>
+where
+    C: Compute,
+    L: LoadBalancing,
+    N: Notifier,
+    D: DisasterRecovery,
+    A: Alarms,
+    O: Outposts,
+{
     /// Handles a DRS launch result; idempotent for repeats.
     pub async fn handle_drs_result(
         &self,

@@ -48,9 +48,15 @@ impl Instance {
         !matches!(self.state.as_str(), "terminated" | "shutting-down")
     }
 
-    /// Whether the instance opted in with `autorestart:enabled=true`.
+    /// Whether the instance opted in with `autorestart:enabled=true` and is no drill copy
+    /// (drill copies carry the opt-in tag for IAM, but are never protected themselves).
     pub fn is_opted_in(&self) -> bool {
-        tags::is_opted_in(self.tag(tags::ENABLED))
+        tags::is_opted_in(self.tag(tags::ENABLED)) && self.tag(tags::DRILL).is_none()
+    }
+
+    /// Whether the instance runs.
+    pub fn is_running(&self) -> bool {
+        self.state == "running"
     }
 
     /// The device index of the interface holding `ip`, if the instance holds it.
@@ -80,6 +86,12 @@ pub enum TemplateTarget {
         subnet_id: String,
         /// The Outpost it lies on; none for a Region subnet.
         outpost_arn: Option<String>,
+        /// The AMI the template names, if it names one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        image_id: Option<String>,
+        /// The instance type the template names, if it names one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        instance_type: Option<String>,
     },
     /// The template cannot be used, and why.
     Unusable {

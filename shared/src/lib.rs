@@ -2,22 +2,29 @@
 //!
 //! Pure decisions ([`alarm`], [`plan`], [`balancing::plan_moves`], [`notice`]) are kept apart
 //! from effects: the [`ports`] traits, implemented over the AWS SDK in [`aws`] and in memory in
-//! [`memory`]. [`agent::Agent`] ties them together for one alarm change. Nothing here knows
+//! [`memory`]. [`agent::Agent`] ties them together for one alarm change, a [`sweep`] or a [`drill`]. Nothing here knows
 //! Lambda, event JSON or environment variables.
 
 pub mod agent;
 pub mod alarm;
 pub mod aws;
 pub mod balancing;
+pub mod drill;
 pub mod drs;
 pub mod drs_recovery;
 pub mod drs_result;
 pub mod error;
+pub mod fence;
+pub mod fencing;
 pub mod inventory;
 pub mod memory;
+pub mod metrics;
 pub mod notice;
 pub mod plan;
 pub mod ports;
+pub mod readiness;
 pub mod recovery;
 pub mod report;
+pub mod sweep;
 pub mod tags;
+pub mod waves;

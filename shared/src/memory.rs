@@ -5,15 +5,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::alarm::OutpostId;
+use crate::alarm::{AlarmChange, OutpostId};
 use crate::drs::{
-    ActiveJob, JobFailure, LaunchSettings, LaunchUpdate, RecoveryInstance, SourceServer,
+    ActiveJob, JobFailure, JobSnapshot, LaunchSettings, LaunchUpdate, RecoveryInstance,
+    SourceServer,
 };
 use crate::error::AwsError;
 use crate::inventory::{Instance, PrivateAddress, TemplateTarget};
 use crate::ports::{
-    Compute, DisasterRecovery, LaunchRequest, LoadBalancing, Membership, Notice, Notifier, Target,
-    TargetGroupScope, TargetKind, TargetState,
+    Alarms, Asset, Compute, DisasterRecovery, LaunchRequest, LoadBalancing, Membership, Notice,
+    Notifier, Outposts, Target, TargetGroupScope, TargetKind, TargetState,
 };
 use crate::tags::{self, TemplateRef};
 
@@ -50,6 +51,16 @@ pub struct World {
     pub drs_recovery_instances: HashMap<(String, String), RecoveryInstance>,
     /// DRS job-log failures by job.
     pub drs_failures: HashMap<String, Vec<JobFailure>>,
+    /// CloudWatch alarms in their current state.
+    pub alarms: Vec<AlarmChange>,
+    /// Alarm tags by alarm ARN.
+    pub alarm_tags: HashMap<String, Vec<(String, String)>>,
+    /// Outposts assets by Outpost id; an Outpost absent here answers AccessDenied.
+    pub assets: HashMap<String, Vec<Asset>>,
+    /// AMIs that exist.
+    pub images: HashSet<String>,
+    /// The AMI each launch template names.
+    pub template_images: HashMap<TemplateRef, String>,
     tokens: HashMap<String, String>,
     next_id: u64,
 }
@@ -191,6 +202,8 @@ impl Compute for InMemoryAws {
                         Some(subnet) => TemplateTarget::Subnet {
                             subnet_id: subnet.clone(),
                             outpost_arn: w.subnets.get(subnet).cloned().flatten(),
+                            image_id: w.template_images.get(t).cloned(),
+                            instance_type: Some("m5.large".into()),
                         },
                         None => TemplateTarget::Unusable {
                             reason: format!("launch template {t} does not exist"),
@@ -256,6 +269,86 @@ impl Compute for InMemoryAws {
                 instance.tags.extend(tags.iter().cloned());
             }
             Ok(())
+        })
+        .await
+    }
+
+    async fn stop(&self, instance_ids: &[String]) -> Result<(), AwsError> {
+        self.set_state("StopInstances", instance_ids, "stopped")
+            .await
+    }
+
+    async fn terminate(&self, instance_ids: &[String]) -> Result<(), AwsError> {
+        self.set_state("TerminateInstances", instance_ids, "terminated")
+            .await
+    }
+
+    async fn existing_images(&self, image_ids: &[String]) -> Result<Vec<String>, AwsError> {
+        self.call("DescribeImages", |w| {
+            Ok(image_ids
+                .iter()
+                .filter(|id| w.images.contains(*id))
+                .cloned()
+                .collect())
+        })
+        .await
+    }
+}
+
+impl InMemoryAws {
+    async fn set_state(
+        &self,
+        operation: &'static str,
+        instance_ids: &[String],
+        state: &str,
+    ) -> Result<(), AwsError> {
+        self.call(operation, |w| {
+            for id in instance_ids {
+                let instance = w.instances.get_mut(id).ok_or_else(|| {
+                    AwsError::from_code(
+                        operation,
+                        "InvalidInstanceID.NotFound",
+                        format!("{id} not found"),
+                    )
+                })?;
+                instance.state = state.to_owned();
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl Alarms for InMemoryAws {
+    async fn alarms_named(&self, prefix: &str) -> Result<Vec<AlarmChange>, AwsError> {
+        self.call("DescribeAlarms", |w| {
+            Ok(w.alarms
+                .iter()
+                .filter(|a| a.alarm_name.starts_with(prefix))
+                .cloned()
+                .collect())
+        })
+        .await
+    }
+
+    async fn alarm_tags(&self, alarm_arn: &str) -> Result<Vec<(String, String)>, AwsError> {
+        self.call("ListTagsForResource", |w| {
+            Ok(w.alarm_tags.get(alarm_arn).cloned().unwrap_or_default())
+        })
+        .await
+    }
+}
+
+impl Outposts for InMemoryAws {
+    async fn assets(&self, outpost: &OutpostId) -> Result<Vec<Asset>, AwsError> {
+        self.call("ListAssets", |w| {
+            w.assets.get(outpost.as_str()).cloned().ok_or_else(|| {
+                AwsError::from_code(
+                    "outposts:ListAssets",
+                    "AccessDeniedException",
+                    format!("not authorized to list the assets of {outpost}"),
+                )
+            })
         })
         .await
     }
@@ -400,6 +493,34 @@ impl DisasterRecovery for InMemoryAws {
                 .filter(|(_, done)| !done)
                 .map(|(job, _)| job.clone())
                 .collect())
+        })
+        .await
+    }
+
+    async fn job(&self, job_id: &str) -> Result<Option<JobSnapshot>, AwsError> {
+        self.call("DescribeJobs", |w| {
+            Ok(w.drs_jobs
+                .iter()
+                .find(|(job, _)| job.job_id == job_id)
+                .map(|(job, done)| JobSnapshot {
+                    job_id: job.job_id.clone(),
+                    status: if *done { "COMPLETED" } else { "STARTED" }.into(),
+                    servers: job
+                        .source_server_ids
+                        .iter()
+                        .map(|s| {
+                            let launched = w
+                                .drs_recovery_instances
+                                .contains_key(&(s.clone(), job.job_id.clone()));
+                            let status = match (done, launched) {
+                                (false, _) => "IN_PROGRESS",
+                                (true, true) => "LAUNCHED",
+                                (true, false) => "FAILED",
+                            };
+                            (s.clone(), status.to_owned())
+                        })
+                        .collect(),
+                }))
         })
         .await
     }

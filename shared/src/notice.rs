@@ -26,6 +26,12 @@ pub fn render(report: &AlarmReport) -> Notice {
     let mut text = match report.action {
         Action::Recovery => recovery_text(report, outpost),
         Action::OutpostBack => back_text(report, outpost),
+        Action::Suppressed => format!(
+            "Outpost {outpost} lost its connection to the Region (alarm {}, in ALARM since {}), but the alarm is in maintenance mode (tag {}=true): nothing was recovered.\nWhen the maintenance is over, remove the tag; if the Outpost is still down then, the next sweep recovers its instances.\n",
+            report.alarm,
+            report.state_since.to_rfc3339(),
+            crate::tags::MAINTENANCE
+        ),
         Action::Ignored => format!(
             "Alarm {} was ignored: {}\n",
             report.alarm,
@@ -64,6 +70,7 @@ fn event_name(report: &AlarmReport) -> &'static str {
         (Action::Recovery, Mode::Recover) => "recovery",
         (Action::Recovery, Mode::NotifyOnly) => "recovery-plan",
         (Action::OutpostBack, _) => "outpost-back",
+        (Action::Suppressed, _) => "recovery-suppressed",
         (Action::Ignored, _) => "ignored",
     }
 }
@@ -95,9 +102,15 @@ fn subject(report: &AlarmReport, outpost: &str) -> String {
             report.instances.len()
         ),
         (Action::OutpostBack, _) => format!(
-            "Outpost {outpost} back: {} replaced originals to fence",
-            report.replaced_originals.len()
+            "Outpost {outpost} back: {}",
+            report
+                .fencing
+                .as_ref()
+                .map_or_else(|| "fencing not checked".to_owned(), |f| f.summary())
         ),
+        (Action::Suppressed, _) => {
+            format!("Outpost {outpost} down: recovery suppressed (maintenance)")
+        }
         (Action::Ignored, _) => format!("Alarm {} ignored", report.alarm),
     };
     let line = format!("[outposts-autorestart] {line}");
@@ -176,6 +189,30 @@ fn recovery_text(report: &AlarmReport, outpost: &str) -> String {
     for error in &report.load_balancing_errors {
         let _ = writeln!(text, "\nLoad balancing: {error}");
     }
+    if report.waves.len() > 1 {
+        let _ = writeln!(text, "\nWaves:");
+        for wave in &report.waves {
+            let _ = writeln!(
+                text,
+                "  - wave {}: {} instance(s), {} after {} s{}",
+                wave.wave,
+                wave.instances,
+                if wave.settled {
+                    "settled"
+                } else {
+                    "NOT settled"
+                },
+                wave.waited_seconds,
+                wave.note
+                    .as_deref()
+                    .map(|n| format!(": {n}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    for warning in &report.warnings {
+        let _ = writeln!(text, "\nWarning: {warning}");
+    }
     let to_do = what_to_do(report);
     if !to_do.is_empty() {
         let _ = writeln!(text, "\nWhat you must do:");
@@ -186,7 +223,7 @@ fn recovery_text(report: &AlarmReport, outpost: &str) -> String {
     if report.mode == Mode::Recover && report.instances.iter().any(|i| i.outcome == "recovered") {
         let _ = writeln!(
             text,
-            "\nThe originals still exist on {outpost}. When it comes back, stop them before they run against the same storage as their replacements."
+            "\nThe originals still exist on {outpost}. When it comes back, the agent fences them (the sweep's FENCE_ACTION) once their replacements run."
         );
     }
     text
@@ -292,31 +329,9 @@ fn back_text(report: &AlarmReport, outpost: &str) -> String {
         report.alarm,
         report.state_since.to_rfc3339()
     );
-    if report.replaced_originals.is_empty() {
-        let _ = writeln!(text, "No original on it was replaced: nothing to fence.");
-        return text;
-    }
-    let _ = writeln!(
-        text,
-        "\nThese originals were replaced during the outage and still exist. Stop them before they run against the same storage as their replacements:"
-    );
-    for o in report
-        .replaced_originals
-        .iter()
-        .take(LISTED_PER_SECTION * 4)
-    {
-        let _ = writeln!(
-            text,
-            "  - {} ({}, {}) replaced by {}{}",
-            o.name,
-            o.instance_id,
-            o.state,
-            o.replaced_by,
-            o.incident
-                .as_deref()
-                .map(|i| format!(" in incident {i}"))
-                .unwrap_or_default()
-        );
+    match &report.fencing {
+        Some(fencing) => text.push_str(&crate::fence::describe(fencing)),
+        None => text.push_str("Fencing was not checked.\n"),
     }
     text
 }

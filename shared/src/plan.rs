@@ -142,6 +142,7 @@ fn decide(snapshot: &Snapshot<'_>, original: &Instance) -> Decision {
             Some(TemplateTarget::Subnet {
                 subnet_id,
                 outpost_arn,
+                ..
             }) => {
                 if outpost_arn
                     .as_deref()
@@ -206,6 +207,24 @@ pub fn client_token(incident: &IncidentId, instance_id: &str, template: &Templat
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A drill copy's tags: the workload's opt-in tags (IAM requires `autorestart:enabled`), a
+/// `drill: ` Name, and the drill's own tags; never the audit tags a real recovery looks for.
+pub fn drill_tags(original: &Instance, drill_id: &str) -> Vec<(String, String)> {
+    let mut carried: Vec<(String, String)> = original
+        .tags
+        .iter()
+        .filter(|(key, _)| key.as_str() != tags::NAME && tags::travels_to_replacement(key))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    carried.push((
+        tags::NAME.into(),
+        format!("drill: {}", original.display_name()),
+    ));
+    carried.push((tags::DRILL.into(), drill_id.to_owned()));
+    carried.push((tags::DRILL_OF.into(), original.id.clone()));
+    carried
+}
+
 /// The replacement's tags: the workload's identity (Name, opt-in tags) and the audit tags.
 pub fn replacement_tags(original: &Instance, incident: &IncidentId) -> Vec<(String, String)> {
     let mut carried: Vec<(String, String)> = original
@@ -255,6 +274,8 @@ mod tests {
         TemplateTarget::Subnet {
             subnet_id: subnet.into(),
             outpost_arn: Some(outpost.into()),
+            image_id: None,
+            instance_type: None,
         }
     }
 

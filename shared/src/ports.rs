@@ -3,9 +3,10 @@
 
 use std::future::Future;
 
-use crate::alarm::OutpostId;
+use crate::alarm::{AlarmChange, OutpostId};
 use crate::drs::{
-    ActiveJob, JobFailure, LaunchSettings, LaunchUpdate, RecoveryInstance, SourceServer,
+    ActiveJob, JobFailure, JobSnapshot, LaunchSettings, LaunchUpdate, RecoveryInstance,
+    SourceServer,
 };
 use crate::error::AwsError;
 use crate::inventory::{Instance, TemplateTarget};
@@ -61,6 +62,56 @@ pub trait Compute: Sync {
         instance_ids: &[String],
         tags: &[(String, String)],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Stops instances.
+    fn stop(&self, instance_ids: &[String]) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Terminates instances.
+    fn terminate(
+        &self,
+        instance_ids: &[String],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Of these AMIs, the ones that exist and are available.
+    fn existing_images(
+        &self,
+        image_ids: &[String],
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+}
+
+/// CloudWatch alarms, as the agent reads them.
+pub trait Alarms: Sync {
+    /// Every metric alarm whose name starts with `prefix`, in its current state, every page read.
+    fn alarms_named(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<AlarmChange>, AwsError>> + Send;
+
+    /// The tags of an alarm.
+    fn alarm_tags(
+        &self,
+        alarm_arn: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send;
+}
+
+/// One hardware asset (a server) of an Outpost, as the Outposts API describes it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Asset {
+    /// The asset id.
+    pub id: String,
+    /// `ACTIVE`, `ISOLATED` or `RETIRING`, when the API tells.
+    pub state: Option<String>,
+    /// Instance types the asset is configured for, with how many.
+    pub capacities: Vec<(String, i32)>,
+}
+
+/// AWS Outposts, as the readiness check reads it.
+pub trait Outposts: Sync {
+    /// The compute assets of an Outpost, every page read.
+    fn assets(
+        &self,
+        outpost: &OutpostId,
+    ) -> impl Future<Output = Result<Vec<Asset>, AwsError>> + Send;
 }
 
 /// AWS Elastic Disaster Recovery, as the recovery uses it.
@@ -86,6 +137,12 @@ pub trait DisasterRecovery: Sync {
 
     /// Launch jobs not completed.
     fn active_jobs(&self) -> impl Future<Output = Result<Vec<ActiveJob>, AwsError>> + Send;
+
+    /// One job, if DRS knows it.
+    fn job(
+        &self,
+        job_id: &str,
+    ) -> impl Future<Output = Result<Option<JobSnapshot>, AwsError>> + Send;
 
     /// Starts one recovery (or drill) job for at most 100 servers; the job id.
     fn start_recovery(
@@ -245,6 +302,45 @@ impl<T: Compute> Compute for &T {
     ) -> impl Future<Output = Result<(), AwsError>> + Send {
         (**self).tag(instance_ids, tags)
     }
+    fn stop(&self, instance_ids: &[String]) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).stop(instance_ids)
+    }
+    fn terminate(
+        &self,
+        instance_ids: &[String],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).terminate(instance_ids)
+    }
+    fn existing_images(
+        &self,
+        image_ids: &[String],
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send {
+        (**self).existing_images(image_ids)
+    }
+}
+
+impl<T: Alarms> Alarms for &T {
+    fn alarms_named(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<AlarmChange>, AwsError>> + Send {
+        (**self).alarms_named(prefix)
+    }
+    fn alarm_tags(
+        &self,
+        alarm_arn: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send {
+        (**self).alarm_tags(alarm_arn)
+    }
+}
+
+impl<T: Outposts> Outposts for &T {
+    fn assets(
+        &self,
+        outpost: &OutpostId,
+    ) -> impl Future<Output = Result<Vec<Asset>, AwsError>> + Send {
+        (**self).assets(outpost)
+    }
 }
 
 impl<T: LoadBalancing> LoadBalancing for &T {
@@ -305,6 +401,12 @@ impl<T: DisasterRecovery> DisasterRecovery for &T {
     }
     fn active_jobs(&self) -> impl Future<Output = Result<Vec<ActiveJob>, AwsError>> + Send {
         (**self).active_jobs()
+    }
+    fn job(
+        &self,
+        job_id: &str,
+    ) -> impl Future<Output = Result<Option<JobSnapshot>, AwsError>> + Send {
+        (**self).job(job_id)
     }
     fn start_recovery(
         &self,

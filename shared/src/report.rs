@@ -30,6 +30,8 @@ pub enum Action {
     Recovery,
     /// The Outpost came back.
     OutpostBack,
+    /// The Outpost went down, but its alarm is in maintenance mode: nothing was recovered.
+    Suppressed,
     /// The change is not ours to act on.
     Ignored,
 }
@@ -55,8 +57,12 @@ pub struct AlarmReport {
     pub instances: Vec<InstanceReport>,
     /// Problems reading or changing load balancing that concern no single move.
     pub load_balancing_errors: Vec<String>,
-    /// For an Outpost back: originals replaced during the outage, still present.
-    pub replaced_originals: Vec<ReplacedOriginal>,
+    /// For an Outpost back: what was fenced.
+    pub fencing: Option<crate::fence::FenceReport>,
+    /// For a recovery: each wave, in order (live recoveries only).
+    pub waves: Vec<crate::waves::WaveReport>,
+    /// Things that went wrong without changing what was done.
+    pub warnings: Vec<String>,
     /// The SNS message id, or why nothing was published.
     pub notification: Notification,
 }
@@ -74,7 +80,9 @@ impl AlarmReport {
             ignored_because: None,
             instances: Vec::new(),
             load_balancing_errors: Vec::new(),
-            replaced_originals: Vec::new(),
+            fencing: None,
+            waves: Vec::new(),
+            warnings: Vec::new(),
             notification: Notification::NotNeeded,
         }
     }
@@ -104,6 +112,10 @@ pub struct InstanceReport {
     pub name: String,
     /// `template` or `drs`.
     pub strategy: &'static str,
+    /// Its recovery wave.
+    pub wave: u32,
+    /// Seconds from the alarm to the replacement seen running, when it was seen.
+    pub running_after_seconds: Option<i64>,
     /// `recovered`, `already-recovered`, `would-launch`, `drs-recovery-started`,
     /// `drs-already-started`, `would-start-drs` or `failed`.
     pub outcome: &'static str,
@@ -184,21 +196,6 @@ impl From<&MoveOutcome> for TargetGroupReport {
     }
 }
 
-/// An original replaced during an outage and still present once its Outpost is back.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct ReplacedOriginal {
-    /// The original.
-    pub instance_id: String,
-    /// Its Name tag, or its id.
-    pub name: String,
-    /// Its state.
-    pub state: String,
-    /// The instance that replaced it.
-    pub replaced_by: String,
-    /// The incident.
-    pub incident: Option<String>,
-}
-
 /// Builds the per-instance reports from the recovery outcomes and the membership moves.
 pub fn instance_reports(
     outcomes: &[InstanceOutcome],
@@ -224,6 +221,8 @@ pub fn instance_reports(
                 } else {
                     "template"
                 },
+                wave: 0,
+                running_after_seconds: None,
                 outcome: "failed",
                 replacement_id: o.replacement().map(|r| r.id.clone()),
                 template: None,
@@ -339,25 +338,6 @@ fn is_target_of(membership: &Membership, outcome: &InstanceOutcome) -> bool {
             .original
             .device_index_of(&membership.target.id)
             .is_some()
-}
-
-/// The originals that carry `autorestart:replaced-by`, for the Outpost-back notice.
-pub fn replaced_originals(instances: &[crate::inventory::Instance]) -> Vec<ReplacedOriginal> {
-    let mut replaced: Vec<ReplacedOriginal> = instances
-        .iter()
-        .filter(|i| i.is_live())
-        .filter_map(|i| {
-            Some(ReplacedOriginal {
-                replaced_by: i.tag(tags::REPLACED_BY)?.to_owned(),
-                instance_id: i.id.clone(),
-                name: i.display_name().to_owned(),
-                state: i.state.clone(),
-                incident: i.tag(tags::INCIDENT).map(str::to_owned),
-            })
-        })
-        .collect();
-    replaced.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
-    replaced
 }
 
 /// A load-balancing read that failed, as a report line.

@@ -18,13 +18,37 @@ pub const REPLACEMENT_OF: &str = "autorestart:replacement-of";
 pub const INCIDENT: &str = "autorestart:incident";
 /// On a replacement: the incident whose notification reported it.
 pub const REPORTED: &str = "autorestart:reported";
+/// `N` (default 0): wave N+1 starts only when wave N's replacements run.
+pub const WAVE: &str = "autorestart:wave";
+/// On an original: how it was fenced once its Outpost came back, `<action>@<RFC 3339 time>`.
+pub const FENCED: &str = "autorestart:fenced";
+/// On an opted-in instance: `ready`, or `not-ready:<8 hex of the problems>`; the sweep notifies on a change.
+pub const READINESS: &str = "autorestart:readiness";
+/// On a drill copy: the drill that launched it. Drill copies are never protected themselves.
+pub const DRILL: &str = "autorestart:drill";
+/// On a drill copy: the id of the instance it rehearses.
+pub const DRILL_OF: &str = "autorestart:drill-of";
+/// On an Outpost's ConnectedStatus alarm: `true` suppresses recovery (maintenance mode).
+pub const MAINTENANCE: &str = "autorestart:maintenance";
+/// On a target group: `true` lets drills register their copies in it.
+pub const DRILL_TARGET_GROUP: &str = "autorestart:drill-target-group";
 /// The prefix shared by every tag of this project.
 pub const PREFIX: &str = "autorestart:";
 /// The tag EC2 shows as the instance's name.
 pub const NAME: &str = "Name";
 
 /// Tags that record what the agent did; they describe one instance and never travel to another.
-pub const AUDIT_TAGS: [&str; 5] = [REPLACED_BY, REPLACEMENT_OF, INCIDENT, REPORTED, DRS_JOB];
+pub const AUDIT_TAGS: [&str; 9] = [
+    REPLACED_BY,
+    REPLACEMENT_OF,
+    INCIDENT,
+    REPORTED,
+    DRS_JOB,
+    FENCED,
+    READINESS,
+    DRILL,
+    DRILL_OF,
+];
 
 /// Whether an `autorestart:enabled` value opts in (`true`, any letter case).
 pub fn is_opted_in(value: Option<&str>) -> bool {
@@ -35,6 +59,18 @@ pub fn is_opted_in(value: Option<&str>) -> bool {
 /// `Name` and the opt-in tags, never the audit tags.
 pub fn travels_to_replacement(key: &str) -> bool {
     key == NAME || (key.starts_with(PREFIX) && !AUDIT_TAGS.contains(&key))
+}
+
+/// Reads `autorestart:wave`: absent is wave 0; anything but a number up to 1000 is an error.
+pub fn parse_wave(value: Option<&str>) -> Result<u32, String> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(0),
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n <= 1000)
+            .ok_or_else(|| format!("tag {WAVE} is {text:?}: use a whole number from 0 to 1000")),
+    }
 }
 
 /// How an instance is recovered.
@@ -189,6 +225,18 @@ mod tests {
                 .unwrap_err()
                 .contains("use template or drs")
         );
+    }
+
+    #[test]
+    fn wave_defaults_to_zero_and_rejects_what_is_not_a_small_number() {
+        assert_eq!(parse_wave(None), Ok(0));
+        assert_eq!(parse_wave(Some(" 2 ")), Ok(2));
+        for bad in ["-1", "first", "1.5", "1001"] {
+            assert!(
+                parse_wave(Some(bad)).unwrap_err().contains("whole number"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

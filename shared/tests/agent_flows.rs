@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use shared::agent::{Agent, AgentError, Settings};
+use shared::agent::{Agent, AgentError, Ports, Settings};
 use shared::alarm::{AlarmChange, AlarmMetric, AlarmState};
 use shared::balancing::HealthWait;
 use shared::error::AwsError;
@@ -90,6 +90,7 @@ fn settings(mode: Mode) -> Settings {
             timeout: Duration::from_secs(60),
             poll_interval: Duration::from_secs(5),
         },
+        ..Settings::default()
     }
 }
 
@@ -119,7 +120,7 @@ async fn handle(
     mode: Mode,
     change: &AlarmChange,
 ) -> Result<AlarmReport, AgentError> {
-    Agent::new(aws, aws, aws, aws, settings(mode))
+    Agent::new(Ports::all(aws), settings(mode))
         .handle(change)
         .await
 }
@@ -327,41 +328,50 @@ async fn an_alarm_that_is_not_ours_makes_no_aws_call() {
 }
 
 #[tokio::test]
-async fn outpost_back_lists_the_replaced_originals_to_fence() {
+async fn outpost_back_stops_each_replaced_original_once_its_replacement_runs() {
     let aws = InMemoryAws::new(world(), Duration::ZERO);
     handle(&aws, Mode::Recover, &down()).await.unwrap();
-    let back = handle(
-        &aws,
-        Mode::Recover,
-        &alarm(AlarmState::Ok, "2026-11-24T05:00:00Z"),
-    )
-    .await
-    .unwrap();
+    let web2_replacement = aws.with(|w| w.instances["i-web2"].tags[tags::REPLACED_BY].clone());
+    aws.with(|w| w.instances.get_mut(&web2_replacement).unwrap().state = "stopped".into());
+    let ok = alarm(AlarmState::Ok, "2026-11-24T05:00:00Z");
+    let back = handle(&aws, Mode::Recover, &ok).await.unwrap();
     assert_eq!(back.action, Action::OutpostBack);
-    let ids: Vec<&str> = back
-        .replaced_originals
+    let fencing = back.fencing.expect("fencing report");
+    let fenced: Vec<&str> = fencing
+        .fenced
         .iter()
-        .map(|o| o.instance_id.as_str())
+        .map(|f| f.instance_id.as_str())
         .collect();
-    assert_eq!(ids, ["i-web1", "i-web2"]);
+    assert_eq!(fenced, ["i-web1"]);
+    assert_eq!(fencing.held[0].instance_id, "i-web2");
+    assert!(
+        fencing.held[0].reason.contains("is stopped"),
+        "{:?}",
+        fencing.held
+    );
     aws.with(|w| {
+        assert_eq!(w.instances["i-web1"].state, "stopped");
+        assert!(w.instances["i-web1"].tags[tags::FENCED].starts_with("stop@"));
+        assert_eq!(
+            w.instances["i-web2"].state, "running",
+            "held: its replacement does not run"
+        );
         let notice = w.published.last().unwrap();
         assert!(
             notice
                 .subject
-                .contains("back: 2 replaced originals to fence"),
+                .contains("back: 1 original(s) stopped, 1 held"),
             "{}",
             notice.subject
         );
-        assert!(
-            notice
-                .body
-                .contains("Stop them before they run against the same storage")
-        );
-        assert_eq!(
-            w.instances["i-web1"].state, "running",
-            "fencing is not done here"
-        );
+    });
+
+    let calls_before = aws.with(|w| w.calls.iter().filter(|c| **c == "StopInstances").count());
+    let again = handle(&aws, Mode::Recover, &ok).await.unwrap();
+    assert_eq!(again.fencing.unwrap().already_fenced, 1);
+    aws.with(|w| {
+        let stops = w.calls.iter().filter(|c| **c == "StopInstances").count();
+        assert_eq!(stops, calls_before, "an original is stopped once");
     });
 }
 
@@ -424,7 +434,7 @@ async fn an_unhealthy_replacement_is_waited_for_then_the_original_deregistered_a
     let started = tokio::time::Instant::now();
     // Every replacement reports "initial" for ever.
     aws.with(|w| w.default_health = Some("initial".into()));
-    let agent = Agent::new(&aws, &aws, &aws, &aws, settings(Mode::Recover));
+    let agent = Agent::new(Ports::all(&aws), settings(Mode::Recover));
     let report = agent.handle(&down()).await.unwrap();
     assert!(
         started.elapsed() >= Duration::from_secs(60),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use shared::agent::{Agent, Settings};
+use shared::agent::{Agent, Ports, Settings};
 use shared::balancing::HealthWait;
 use shared::drs::{self, JobFailure, RecoveryInstance, SourceServer};
 use shared::drs_result::DrsLaunchResult;
@@ -96,7 +96,7 @@ fn settings() -> Settings {
 #[tokio::test]
 async fn one_alarm_recovers_both_strategies_and_a_repeat_starts_no_second_job() {
     let aws = InMemoryAws::new(world(), Duration::ZERO);
-    let agent = Agent::new(&aws, &aws, &aws, &aws, settings());
+    let agent = Agent::new(Ports::all(&aws), settings());
     let report = agent.handle(&support::outage()).await.unwrap();
 
     let by_id = |id: &str| {
@@ -168,7 +168,7 @@ fn succeeded(job: &str, drill: bool) -> DrsLaunchResult {
 #[tokio::test]
 async fn a_launch_success_moves_membership_to_the_target_and_a_repeat_changes_nothing() {
     let aws = InMemoryAws::new(world(), Duration::ZERO);
-    let agent = Agent::new(&aws, &aws, &aws, &aws, settings());
+    let agent = Agent::new(Ports::all(&aws), settings());
     agent.handle(&support::outage()).await.unwrap();
     let job = aws.with(|w| {
         let job = w.drs_jobs[0].0.job_id.clone();
@@ -244,7 +244,7 @@ async fn a_launch_failure_is_notified_with_the_job_log_reason() {
             }],
         )
     });
-    let agent = Agent::new(&aws, &aws, &aws, &aws, settings());
+    let agent = Agent::new(Ports::all(&aws), settings());
     let mut failed = succeeded("drsjob-1", false);
     failed.succeeded = false;
     let report = agent.handle_drs_result(&failed).await.unwrap();
@@ -280,7 +280,7 @@ async fn a_drill_result_never_touches_load_balancers_or_originals() {
         )
     });
     let (groups, instances) = aws.with(|w| (w.target_groups.clone(), w.instances.clone()));
-    let agent = Agent::new(&aws, &aws, &aws, &aws, settings());
+    let agent = Agent::new(Ports::all(&aws), settings());
     let report = agent
         .handle_drs_result(&succeeded("drsjob-drill", true))
         .await
@@ -317,7 +317,7 @@ async fn notify_only_reports_a_launch_success_without_tagging_or_moving() {
         mode: shared::report::Mode::NotifyOnly,
         ..settings()
     };
-    let agent = Agent::new(&aws, &aws, &aws, &aws, notify_only);
+    let agent = Agent::new(Ports::all(&aws), notify_only);
     let report = agent
         .handle_drs_result(&succeeded("drsjob-1", false))
         .await

@@ -243,7 +243,9 @@ async fn templates_resolve_to_their_subnets_outpost_or_to_a_reason() {
         targets[0].1,
         TemplateTarget::Subnet {
             subnet_id: "subnet-b".into(),
-            outpost_arn: Some(ARN_B.into())
+            outpost_arn: Some(ARN_B.into()),
+            image_id: None,
+            instance_type: None,
         },
         "the DeviceIndex 0 interface decides, not the LNI"
     );

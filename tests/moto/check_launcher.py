@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Self-check for launcher.py: start it, exercise the patched EC2 gaps, stop it.
+"""Self-check for launcher.py: start it, exercise the patched gaps, stop it.
 
 Usage: /work/.venv-tools/bin/python check_launcher.py   (exit 0 = all good)
 """
@@ -8,7 +8,9 @@ import os
 import socket
 import subprocess
 import sys
+import urllib.error
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 os.environ.update(
@@ -19,10 +21,17 @@ os.environ.update(
 )
 
 import boto3  # noqa: E402
+import cbor2  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
 OUTPOST_ARN = "arn:aws:outposts:us-east-1:123456789012:outpost/op-0123456789abcdef0"
+# CloudWatch checks run in another region than the default, so the region
+# must come from the request's credential scope.
+CW_REGION = "eu-west-1"
+CW_OUTPOST_ID = "op-0a1b2c3d4e5f60718"
+CW_ALARM = f"outposts-autorestart-{CW_OUTPOST_ID}"
+CW_ALARM_ARN = f"arn:aws:cloudwatch:{CW_REGION}:123456789012:alarm:{CW_ALARM}"
 
 
 def free_port() -> int:
@@ -171,6 +180,262 @@ def check_launch_template(ec2, vpc, vpc_subnet, outpost_subnet):
     print("ok 4-5: launch template NetworkInterfaces + instance OutpostArn")
 
 
+def cloudwatch_cbor(endpoint, operation, params=None):
+    """One CloudWatch call over Smithy RPC v2 CBOR, framed like aws-sdk-cloudwatch.
+
+    Returns (HTTP status, response headers, decoded body or None if empty).
+    """
+    body = b"" if params is None else cbor2.dumps(params)
+    headers = {
+        "smithy-protocol": "rpc-v2-cbor",
+        "Accept": "application/cbor",
+        # moto checks no signature; it reads the region from the credential scope.
+        "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/"
+        f"{CW_REGION}/monitoring/aws4_request, SignedHeaders=host, Signature=00",
+    }
+    if body:
+        headers["Content-Type"] = "application/cbor"
+    req = urllib.request.Request(
+        f"{endpoint}/service/GraniteServiceVersion20100801/operation/{operation}",
+        data=body,
+        headers=headers,
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(req) as resp:
+            status, resp_headers, data = resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as err:
+        status, resp_headers, data = err.code, err.headers, err.read()
+    assert resp_headers["smithy-protocol"] == "rpc-v2-cbor", (operation, dict(resp_headers))
+    if data:
+        assert resp_headers["Content-Type"] == "application/cbor", dict(resp_headers)
+    else:
+        assert "Content-Type" not in resp_headers, dict(resp_headers)
+    return status, resp_headers, cbor2.loads(data) if data else None
+
+
+def cw_ok(endpoint, operation, params=None):
+    status, _, output = cloudwatch_cbor(endpoint, operation, params)
+    assert status == 200, (operation, status, output)
+    return output
+
+
+def cw_error(endpoint, operation, params, status, error_type, query_code=None):
+    """Asserts an error response: status, `__type`, x-amzn-query-error; returns the body."""
+    got_status, headers, output = cloudwatch_cbor(endpoint, operation, params)
+    assert got_status == status, (operation, got_status, output)
+    assert output["__type"] == error_type, output
+    assert output["message"], output
+    if query_code is not None:
+        assert headers["x-amzn-query-error"] == f"{query_code};Sender", dict(headers)
+    return output
+
+
+def alarm_tags(endpoint, arn):
+    out = cw_ok(endpoint, "ListTagsForResource", {"ResourceARN": arn})
+    return sorted((t["Key"], t["Value"]) for t in out["Tags"])
+
+
+def describe_alarm(endpoint, name):
+    alarms = cw_ok(endpoint, "DescribeAlarms", {"AlarmNames": [name]})["MetricAlarms"]
+    assert len(alarms) == 1, alarms
+    return alarms[0]
+
+
+METRICS = [  # metric math on an outpost's ConnectedStatus
+    {
+        "Id": "connected",
+        "AccountId": "123456789012",
+        "ReturnData": False,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": "AWS/Outposts",
+                "MetricName": "ConnectedStatus",
+                "Dimensions": [{"Name": "OutpostId", "Value": CW_OUTPOST_ID}],
+            },
+            "Period": 60,
+            "Stat": "Minimum",
+        },
+    },
+    {"Id": "disconnected", "Expression": "FILL(connected, 0)", "ReturnData": True},
+]
+OUTPOST_ALARM = {
+    "AlarmName": CW_ALARM,
+    "Metrics": METRICS,
+    "EvaluationPeriods": 3,
+    "Threshold": 1.0,
+    "ComparisonOperator": "LessThanThreshold",
+}
+PLAIN_ALARM = {
+    "AlarmName": "ec2-cpu",
+    "Namespace": "AWS/EC2",
+    "MetricName": "CPUUtilization",
+    "Dimensions": [{"Name": "InstanceId", "Value": "i-0123456789abcdef0"}],
+    "Statistic": "Average",
+    "Period": 300,
+    "EvaluationPeriods": 1,
+    "Threshold": 90.0,
+    "ComparisonOperator": "GreaterThanThreshold",
+}
+
+
+def check_cloudwatch_alarms(endpoint):
+    # 6a/6d. Both alarm forms stored as sent; new alarms start in
+    # INSUFFICIENT_DATA; timestamps are CBOR tag 1 (decoded as datetimes).
+    tags = [{"Key": "managed-by", "Value": "outposts-autorestart"}]
+    out = cw_ok(endpoint, "PutMetricAlarm", {**OUTPOST_ALARM, "Tags": tags})
+    assert out is None, out  # no output: empty body
+    cw_ok(endpoint, "PutMetricAlarm", PLAIN_ALARM)
+
+    out = cw_ok(endpoint, "DescribeAlarms", {"AlarmNamePrefix": "outposts-autorestart-"})
+    assert out["CompositeAlarms"] == [] and "NextToken" not in out, out
+    assert [a["AlarmName"] for a in out["MetricAlarms"]] == [CW_ALARM], out
+    alarm = out["MetricAlarms"][0]
+    assert alarm["AlarmArn"] == CW_ALARM_ARN, alarm["AlarmArn"]
+    assert alarm["StateValue"] == "INSUFFICIENT_DATA", alarm
+    assert alarm["Metrics"] == METRICS, alarm["Metrics"]
+    assert alarm["EvaluationPeriods"] == 3, alarm
+    assert alarm["Threshold"] == 1.0 and isinstance(alarm["Threshold"], float), alarm
+    assert alarm["ComparisonOperator"] == "LessThanThreshold", alarm
+    assert "Namespace" not in alarm and "MetricName" not in alarm, alarm
+    for key in ("StateUpdatedTimestamp", "StateTransitionedTimestamp"):
+        assert isinstance(alarm[key], datetime) and alarm[key].tzinfo, (key, alarm[key])
+
+    plain = describe_alarm(endpoint, "ec2-cpu")
+    for key in ("Namespace", "MetricName", "Dimensions", "Period", "Threshold"):
+        assert plain[key] == PLAIN_ALARM[key], (key, plain)
+    assert plain["StateValue"] == "INSUFFICIENT_DATA" and not plain.get("Metrics"), plain
+
+
+def check_cloudwatch_state(endpoint):
+    # 6a. SetAlarmState moves StateTransitionedTimestamp on a change of state
+    # only; PutMetricAlarm on an existing alarm keeps the state.
+    created = describe_alarm(endpoint, CW_ALARM)["StateTransitionedTimestamp"]
+    params = {"AlarmName": CW_ALARM, "StateValue": "ALARM", "StateReason": "disconnected"}
+    assert cw_ok(endpoint, "SetAlarmState", params) is None
+    alarm = describe_alarm(endpoint, CW_ALARM)
+    assert (alarm["StateValue"], alarm["StateReason"]) == ("ALARM", "disconnected"), alarm
+    transitioned = alarm["StateTransitionedTimestamp"]
+    assert transitioned > created, (transitioned, created)
+
+    cw_ok(endpoint, "SetAlarmState", {**params, "StateReason": "still disconnected"})
+    cw_ok(endpoint, "PutMetricAlarm", {**OUTPOST_ALARM, "EvaluationPeriods": 5})
+    alarm = describe_alarm(endpoint, CW_ALARM)
+    assert (alarm["StateValue"], alarm["EvaluationPeriods"]) == ("ALARM", 5), alarm
+    assert alarm["StateReason"] == "still disconnected", alarm
+    assert alarm["StateTransitionedTimestamp"] == transitioned, alarm
+    assert alarm["StateUpdatedTimestamp"] > transitioned, alarm
+
+
+def check_cloudwatch_paging(endpoint):
+    # 6b. Filters combine; MaxRecords/NextToken page through the names in order.
+    def names(params):
+        out = cw_ok(endpoint, "DescribeAlarms", params)
+        return [a["AlarmName"] for a in out["MetricAlarms"]], out.get("NextToken")
+
+    assert names({"StateValue": "ALARM"}) == ([CW_ALARM], None)
+    assert names({"StateValue": "ALARM", "AlarmNamePrefix": "ec2-"}) == ([], None)
+    page, token = names({"MaxRecords": 1})
+    assert page == ["ec2-cpu"] and token, (page, token)
+    assert names({"MaxRecords": 1, "NextToken": token}) == ([CW_ALARM], None)
+
+
+def check_cloudwatch_tags(endpoint):
+    # 6c. Tags from PutMetricAlarm, TagResource, UntagResource.
+    def tags():
+        return alarm_tags(endpoint, CW_ALARM_ARN)
+
+    assert tags() == [("managed-by", "outposts-autorestart")], tags()
+    added = {"ResourceARN": CW_ALARM_ARN, "Tags": [{"Key": "incident", "Value": "1"}]}
+    assert cw_ok(endpoint, "TagResource", added) == {}  # empty output: empty map
+    assert tags() == [("incident", "1"), ("managed-by", "outposts-autorestart")], tags()
+    removed = {"ResourceARN": CW_ALARM_ARN, "TagKeys": ["managed-by"]}
+    assert cw_ok(endpoint, "UntagResource", removed) == {}
+    assert tags() == [("incident", "1")], tags()
+    # An alarm without tags (moto: ResourceNotFoundException on untag).
+    plain_arn = describe_alarm(endpoint, "ec2-cpu")["AlarmArn"]
+    cw_ok(endpoint, "UntagResource", {"ResourceARN": plain_arn, "TagKeys": ["none"]})
+    assert alarm_tags(endpoint, plain_arn) == []
+
+
+def check_cloudwatch_errors(endpoint):
+    # 6e. Errors: shape ids and HTTP status from the model, query-compatible codes.
+    unknown_arn = CW_ALARM_ARN + "-missing"
+    for operation, params in (
+        ("ListTagsForResource", {"ResourceARN": unknown_arn}),
+        ("TagResource", {"ResourceARN": unknown_arn, "Tags": [{"Key": "k", "Value": "v"}]}),
+        ("UntagResource", {"ResourceARN": unknown_arn, "TagKeys": ["k"]}),
+    ):
+        cw_error(
+            endpoint,
+            operation,
+            params,
+            404,
+            "com.amazonaws.cloudwatch#ResourceNotFoundException",
+            "ResourceNotFoundException",
+        )
+    cw_error(
+        endpoint,
+        "SetAlarmState",
+        {"AlarmName": "missing", "StateValue": "OK", "StateReason": "r"},
+        404,
+        "com.amazonaws.cloudwatch#ResourceNotFound",
+        "ResourceNotFound",
+    )
+    cw_error(
+        endpoint,
+        "DescribeAlarms",
+        {"NextToken": "bogus"},
+        400,
+        "com.amazonaws.cloudwatch#InvalidNextToken",
+        "InvalidNextToken",
+    )
+    out = cw_error(endpoint, "DescribeAlarmHistory", {}, 400, "UnsupportedOperation")
+    assert "DescribeAlarmHistory" in out["message"], out
+
+
+def check_cloudwatch(endpoint):
+    # 6. CloudWatch over rpcv2Cbor, on moto's CloudWatch backend.
+    check_cloudwatch_alarms(endpoint)
+    check_cloudwatch_state(endpoint)
+    check_cloudwatch_paging(endpoint)
+    check_cloudwatch_tags(endpoint)
+    check_cloudwatch_errors(endpoint)
+
+    # The same moto alarms as moto's own (JSON) CloudWatch endpoint sees, in
+    # the credential scope's region only.
+    cw = boto3.client("cloudwatch", region_name=CW_REGION, endpoint_url=endpoint)
+    alarm = cw.describe_alarms(AlarmNames=[CW_ALARM])["MetricAlarms"][0]
+    assert alarm["StateValue"] == "ALARM", alarm
+    default_region = boto3.client("cloudwatch", endpoint_url=endpoint)
+    assert default_region.describe_alarms()["MetricAlarms"] == []
+
+    # DeleteAlarms drops the alarm and (6c) its tags: a new alarm of the same
+    # name starts without them.
+    plain_arn = describe_alarm(endpoint, "ec2-cpu")["AlarmArn"]
+    cw_ok(endpoint, "TagResource", {"ResourceARN": plain_arn, "Tags": [{"Key": "k", "Value": "v"}]})
+    assert cw_ok(endpoint, "DeleteAlarms", {"AlarmNames": ["ec2-cpu"]}) is None
+    assert cw_ok(endpoint, "DescribeAlarms", {"AlarmNames": ["ec2-cpu"]})["MetricAlarms"] == []
+    cw_error(
+        endpoint,
+        "ListTagsForResource",
+        {"ResourceARN": plain_arn},
+        404,
+        "com.amazonaws.cloudwatch#ResourceNotFoundException",
+    )
+    cw_ok(endpoint, "PutMetricAlarm", PLAIN_ALARM)
+    assert alarm_tags(endpoint, plain_arn) == []
+    print("ok 6: CloudWatch over rpcv2Cbor (alarms, state, paging, tags, errors)")
+
+
+def check_cloudwatch_reset(endpoint):
+    # 6. POST /moto-api/reset clears the alarms served over rpcv2Cbor.
+    out = cw_ok(endpoint, "DescribeAlarms")  # no input: empty body
+    assert out == {"MetricAlarms": [], "CompositeAlarms": []}, out
+    cw_error(endpoint, "ListTagsForResource", {"ResourceARN": CW_ALARM_ARN}, 404,
+             "com.amazonaws.cloudwatch#ResourceNotFoundException")
+
+
 def main() -> int:
     proc, endpoint = start_launcher()
     try:
@@ -179,6 +444,7 @@ def main() -> int:
         check_subnets(ec2, vpc_subnet, outpost_subnet)
         check_client_token(ec2, vpc_subnet)
         check_launch_template(ec2, vpc, vpc_subnet, outpost_subnet)
+        check_cloudwatch(endpoint)
 
         # Patches survive a state reset; the old token is forgotten with the state.
         reset(endpoint)
@@ -187,10 +453,13 @@ def main() -> int:
             raise AssertionError("subnet survived /moto-api/reset")
         except ClientError as err:
             assert err.response["Error"]["Code"] == "InvalidSubnetID.NotFound", err
+        check_cloudwatch_reset(endpoint)
+        # EC2 still served by the same server after the rpcv2Cbor traffic.
         vpc, vpc_subnet, outpost_subnet = setup_network(ec2)
         check_subnets(ec2, vpc_subnet, outpost_subnet)
         check_client_token(ec2, vpc_subnet)
         check_launch_template(ec2, vpc, vpc_subnet, outpost_subnet)
+        check_cloudwatch(endpoint)
         print("ok: patches survive POST /moto-api/reset")
     finally:
         proc.terminate()

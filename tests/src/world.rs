@@ -57,6 +57,8 @@ pub struct Clients {
     pub sns: aws_sdk_sns::Client,
     /// SQS.
     pub sqs: aws_sdk_sqs::Client,
+    /// CloudWatch (served by the launcher over rpcv2Cbor).
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
 impl Clients {
@@ -73,6 +75,7 @@ impl Clients {
             elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
             sns: aws_sdk_sns::Client::new(&config),
             sqs: aws_sdk_sqs::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
         }
     }
 }
@@ -83,6 +86,58 @@ fn outpost_arn(id: &str) -> String {
 
 fn tag(key: &str, value: &str) -> Tag {
     Tag::builder().key(key).value(value).build()
+}
+
+/// The prefix of the ConnectedStatus alarms, as the stack names them.
+pub const ALARM_PREFIX: &str = "outposts-autorestart-connected-";
+
+/// Creates (or updates) the ConnectedStatus alarm of each Outpost as template.yaml does (metric
+/// math over the owner's metric) and sets its state: `ALARM` or `OK`.
+pub async fn set_alarms(c: &Clients, states: &[(&str, &str)]) {
+    use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, StateValue};
+    for (outpost, state) in states {
+        let name = format!("{ALARM_PREFIX}{outpost}");
+        let metric = Metric::builder()
+            .namespace("AWS/Outposts")
+            .metric_name("ConnectedStatus")
+            .dimensions(
+                Dimension::builder()
+                    .name("OutpostId")
+                    .value(*outpost)
+                    .build(),
+            )
+            .build();
+        c.cloudwatch
+            .put_metric_alarm()
+            .alarm_name(&name)
+            .evaluation_periods(3)
+            .threshold(1.0)
+            .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::LessThanThreshold)
+            .metrics(
+                MetricDataQuery::builder()
+                    .id("connected")
+                    .account_id(ACCOUNT)
+                    .metric_stat(
+                        MetricStat::builder()
+                            .metric(metric)
+                            .period(60)
+                            .stat("Minimum")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        c.cloudwatch
+            .set_alarm_state()
+            .alarm_name(&name)
+            .state_value(StateValue::from(*state))
+            .state_reason("set by the e2e test")
+            .send()
+            .await
+            .unwrap();
+    }
 }
 
 /// Seeds the world.
@@ -397,6 +452,13 @@ impl State {
             .collect();
         targets.sort();
         Self { instances, targets }
+    }
+
+    /// One instance, which must exist.
+    pub fn instance(&self, id: &str) -> &InstanceView {
+        self.instances
+            .get(id)
+            .unwrap_or_else(|| panic!("{id} does not exist (or is terminated)"))
     }
 
     /// Live instances tagged as replacements of `original`.

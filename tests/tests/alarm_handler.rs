@@ -149,7 +149,7 @@ async fn outage_recovers_each_protected_instance_once_and_a_repeat_changes_nothi
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn other_alarms_are_ignored_bad_events_are_errors_and_outpost_back_lists_what_to_fence() {
+async fn other_alarms_are_ignored_bad_events_are_errors_and_outpost_back_fences_once() {
     let s = setup(&[]).await;
     let before = State::read(&s.clients, &s.seeded).await;
 
@@ -194,7 +194,7 @@ async fn other_alarms_are_ignored_bad_events_are_errors_and_outpost_back_lists_w
             .invoke(&sample("alarm-outpost-back.json"), ANSWER_WITHIN),
     );
     assert_eq!(back["action"], "outpost-back");
-    let listed: Vec<&str> = back["replaced_originals"]
+    let fenced: Vec<&str> = back["fencing"]["fenced"]
         .as_array()
         .unwrap()
         .iter()
@@ -202,14 +202,28 @@ async fn other_alarms_are_ignored_bad_events_are_errors_and_outpost_back_lists_w
         .collect();
     let mut expected = vec![s.seeded.web1.as_str(), s.seeded.web2.as_str()];
     expected.sort();
-    assert_eq!(listed, expected);
+    assert_eq!(fenced, expected);
+    let state = State::read(&s.clients, &s.seeded).await;
+    for original in &expected {
+        assert_eq!(
+            state.instance(original).state,
+            "stopped",
+            "{original} is fenced"
+        );
+    }
     let notices = world::notices(&s.clients, &s.seeded).await;
     assert_eq!(notices.len(), 1);
     assert!(
-        notices[0].0.contains("back: 2 replaced originals to fence"),
+        notices[0].0.contains("back: 2 original(s) stopped"),
         "{:?}",
         notices[0]
     );
+    let again = response(
+        s.api
+            .invoke(&sample("alarm-outpost-back.json"), ANSWER_WITHIN),
+    );
+    assert_eq!(again["fencing"]["already_fenced"], 2, "stopped once");
+    assert!(world::notices(&s.clients, &s.seeded).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]

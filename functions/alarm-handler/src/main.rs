@@ -5,24 +5,26 @@
 
 mod event;
 
-use function_support::{AwsAgent, agent_diagnostic, bad_event_diagnostic};
+use function_support::{Function, agent_diagnostic, bad_event_diagnostic};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
+use shared::metrics;
 use shared::report::AlarmReport;
 
 use crate::event::Parsed;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let agent = function_support::cold_start().await?;
-    let agent = &agent;
+    let function = function_support::cold_start().await?;
+    let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        handle(agent, event)
+        handle(function, event)
     }))
     .await
 }
 
-async fn handle(agent: &AwsAgent, event: LambdaEvent<Value>) -> Result<AlarmReport, Diagnostic> {
+async fn handle(function: &Function, event: LambdaEvent<Value>) -> Result<AlarmReport, Diagnostic> {
+    let agent = &function.agent;
     let change = match event::parse(event.payload).map_err(bad_event_diagnostic)? {
         Parsed::Alarm(change) => change,
         Parsed::NotAnAlarm { reason, time } => {
@@ -32,5 +34,10 @@ async fn handle(agent: &AwsAgent, event: LambdaEvent<Value>) -> Result<AlarmRepo
     };
     let report = agent.handle(&change).await.map_err(agent_diagnostic)?;
     tracing::info!(report = %serde_json::to_string(&report).unwrap_or_default(), "alarm handled");
+    function.emit_metrics(&metrics::recovery_documents(
+        &function.metrics_namespace,
+        &report,
+        chrono::Utc::now(),
+    ));
     Ok(report)
 }

@@ -5,7 +5,7 @@
 
 mod event;
 
-use function_support::{AwsAgent, agent_diagnostic, bad_event_diagnostic};
+use function_support::{agent_diagnostic, bad_event_diagnostic};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 use shared::drs_result::DrsReport;
@@ -22,15 +22,18 @@ enum Answer {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let agent = function_support::cold_start().await?;
-    let agent = &agent;
+    let function = function_support::cold_start().await?;
+    let agent = &function.agent;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         handle(agent, event)
     }))
     .await
 }
 
-async fn handle(agent: &AwsAgent, event: LambdaEvent<Value>) -> Result<Answer, Diagnostic> {
+async fn handle(
+    agent: &function_support::AwsAgent,
+    event: LambdaEvent<Value>,
+) -> Result<Answer, Diagnostic> {
     let result = match event::parse(event.payload).map_err(bad_event_diagnostic)? {
         Parsed::Result(result) => result,
         Parsed::Other(reason) => {

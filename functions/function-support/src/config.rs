@@ -4,8 +4,12 @@ use std::time::Duration;
 
 use shared::agent::Settings;
 use shared::balancing::HealthWait;
+use shared::fence::FenceAction;
 use shared::ports::TargetGroupScope;
 use shared::report::Mode;
+
+/// The metrics namespace when `METRICS_NAMESPACE` is unset.
+const DEFAULT_NAMESPACE: &str = "OutpostsAutorestart";
 
 /// A variable that is missing or holds a bad value; the message names the variable and the fix.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -22,6 +26,8 @@ pub struct Config {
     pub topic_arn: String,
     /// Agent settings.
     pub settings: Settings,
+    /// CloudWatch namespace of the embedded-format metrics.
+    pub metrics_namespace: String,
 }
 
 impl Config {
@@ -108,6 +114,30 @@ impl Config {
                 }
             }
         };
+        let wave_wait = number(
+            &get,
+            "WAVE_WAIT_SECONDS",
+            defaults.wave_wait.as_secs(),
+            0,
+            840,
+        )?;
+        let fence_action = match get("FENCE_ACTION") {
+            None => defaults.fence_action,
+            Some(text) => FenceAction::parse(&text).map_err(|problem| ConfigError {
+                variable: "FENCE_ACTION",
+                problem: format!("is invalid: {problem}"),
+            })?,
+        };
+        let metrics_namespace =
+            get("METRICS_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.into());
+        if metrics_namespace.starts_with("AWS/") || metrics_namespace.len() > 255 {
+            return Err(ConfigError {
+                variable: "METRICS_NAMESPACE",
+                problem: format!(
+                    "is {metrics_namespace:?}: use a namespace of your own (not AWS/...), at most 255 characters"
+                ),
+            });
+        }
         Ok(Self {
             topic_arn,
             settings: Settings {
@@ -118,7 +148,11 @@ impl Config {
                     timeout: Duration::from_secs(timeout),
                     poll_interval: Duration::from_secs(poll),
                 },
+                wave_wait: Duration::from_secs(wave_wait),
+                alarm_name_prefix: get("ALARM_NAME_PREFIX").unwrap_or_default(),
+                fence_action,
             },
+            metrics_namespace,
         })
     }
 }
@@ -164,6 +198,10 @@ mod tests {
         assert_eq!(c.settings.concurrency, 16);
         assert_eq!(c.settings.target_groups, TargetGroupScope::All);
         assert_eq!(c.settings.health_wait.timeout, Duration::from_secs(300));
+        assert_eq!(c.settings.wave_wait, Duration::from_secs(300));
+        assert_eq!(c.settings.fence_action, FenceAction::Stop);
+        assert_eq!(c.settings.alarm_name_prefix, "");
+        assert_eq!(c.metrics_namespace, "OutpostsAutorestart");
     }
 
     #[test]
@@ -174,6 +212,10 @@ mod tests {
             ("MAX_CONCURRENCY", "4"),
             ("HEALTH_WAIT_SECONDS", "0"),
             ("HEALTH_POLL_SECONDS", "2"),
+            ("WAVE_WAIT_SECONDS", "60"),
+            ("FENCE_ACTION", "terminate"),
+            ("ALARM_NAME_PREFIX", "stack-connected-"),
+            ("METRICS_NAMESPACE", "Ops/Autorestart"),
             (
                 "TARGET_GROUP_ARNS",
                 "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web/0123, ",
@@ -184,11 +226,27 @@ mod tests {
         assert_eq!(c.settings.concurrency, 4);
         assert_eq!(c.settings.health_wait.poll_interval, Duration::from_secs(2));
         assert!(matches!(c.settings.target_groups, TargetGroupScope::Only(ref l) if l.len() == 1));
+        assert_eq!(c.settings.wave_wait, Duration::from_secs(60));
+        assert_eq!(c.settings.fence_action, FenceAction::Terminate);
+        assert_eq!(c.settings.alarm_name_prefix, "stack-connected-");
+        assert_eq!(c.metrics_namespace, "Ops/Autorestart");
     }
 
     #[test]
     fn each_bad_value_names_its_variable() {
-        let cases: [(&[(&str, &str)], &str); 7] = [
+        let cases: [(&[(&str, &str)], &str); 10] = [
+            (
+                &[("TOPIC_ARN", TOPIC), ("WAVE_WAIT_SECONDS", "-1")],
+                "WAVE_WAIT_SECONDS is \"-1\"",
+            ),
+            (
+                &[("TOPIC_ARN", TOPIC), ("FENCE_ACTION", "kill")],
+                "FENCE_ACTION is invalid: \"kill\" is no fence action",
+            ),
+            (
+                &[("TOPIC_ARN", TOPIC), ("METRICS_NAMESPACE", "AWS/Outposts")],
+                "METRICS_NAMESPACE is \"AWS/Outposts\"",
+            ),
             (&[], "TOPIC_ARN is missing"),
             (&[("TOPIC_ARN", "my-topic")], "TOPIC_ARN is \"my-topic\""),
             (&[("TOPIC_ARN", TOPIC), ("MODE", "fix")], "MODE is \"fix\""),

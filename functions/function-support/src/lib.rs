@@ -6,19 +6,39 @@ pub mod config;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use lambda_runtime::Diagnostic;
-use shared::agent::{Agent, AgentError};
-use shared::aws::{DrsService, Ec2Compute, ElbTargetGroups, SnsNotifier};
+use shared::agent::{Agent, AgentError, Ports};
+use shared::aws::{
+    CloudWatchAlarms, DrsService, Ec2Compute, ElbTargetGroups, OutpostsApi, SnsNotifier,
+};
 
 use crate::config::Config;
 
 /// The agent over the AWS SDK.
-pub type AwsAgent = Agent<Ec2Compute, ElbTargetGroups, SnsNotifier, DrsService>;
+pub type AwsAgent =
+    Agent<Ec2Compute, ElbTargetGroups, SnsNotifier, DrsService, CloudWatchAlarms, OutpostsApi>;
+
+/// What a function keeps from its cold start.
+pub struct Function {
+    /// The agent.
+    pub agent: AwsAgent,
+    /// Namespace of the embedded-format metrics the function prints.
+    pub metrics_namespace: String,
+}
+
+impl Function {
+    /// Prints embedded-metric-format documents, one per line, for CloudWatch Logs to extract.
+    pub fn emit_metrics(&self, documents: &[serde_json::Value]) {
+        for document in documents {
+            println!("{document}");
+        }
+    }
+}
 
 /// Attempts per AWS call, throttling included, before the SDK gives up.
 const MAX_ATTEMPTS: u32 = 6;
 
 /// Cold start: logging, configuration, SDK clients. A bad configuration is logged and returned.
-pub async fn cold_start() -> Result<AwsAgent, lambda_runtime::Error> {
+pub async fn cold_start() -> Result<Function, lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = match Config::from_env() {
         Ok(config) => config,
@@ -31,13 +51,18 @@ pub async fn cold_start() -> Result<AwsAgent, lambda_runtime::Error> {
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
         .load()
         .await;
-    Ok(Agent::new(
-        Ec2Compute::new(aws_sdk_ec2::Client::new(&sdk)),
-        ElbTargetGroups::new(aws_sdk_elasticloadbalancingv2::Client::new(&sdk)),
-        SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), config.topic_arn),
-        DrsService::new(aws_sdk_drs::Client::new(&sdk)),
-        config.settings,
-    ))
+    let ports = Ports {
+        compute: Ec2Compute::new(aws_sdk_ec2::Client::new(&sdk)),
+        balancer: ElbTargetGroups::new(aws_sdk_elasticloadbalancingv2::Client::new(&sdk)),
+        notifier: SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), config.topic_arn),
+        drs: DrsService::new(aws_sdk_drs::Client::new(&sdk)),
+        alarms: CloudWatchAlarms::new(aws_sdk_cloudwatch::Client::new(&sdk)),
+        outposts: OutpostsApi::new(aws_sdk_outposts::Client::new(&sdk)),
+    };
+    Ok(Function {
+        agent: Agent::new(ports, config.settings),
+        metrics_namespace: config.metrics_namespace,
+    })
 }
 
 /// Lambda's error record for an agent error; the work done is logged when the notice failed.

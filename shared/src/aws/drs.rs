@@ -11,7 +11,8 @@ use chrono::{Duration, SecondsFormat, Utc};
 
 use super::sdk_error::from_sdk;
 use crate::drs::{
-    ActiveJob, JobFailure, LaunchSettings, LaunchUpdate, RecoveryInstance, SourceServer,
+    ActiveJob, JobFailure, JobSnapshot, LaunchSettings, LaunchUpdate, RecoveryInstance,
+    SourceServer,
 };
 use crate::error::AwsError;
 use crate::ports::DisasterRecovery;
@@ -150,6 +151,39 @@ impl DisasterRecovery for DrsService {
             }
         }
         Ok(jobs)
+    }
+
+    async fn job(&self, job_id: &str) -> Result<Option<JobSnapshot>, AwsError> {
+        let output = self
+            .client
+            .describe_jobs()
+            .filters(
+                DescribeJobsRequestFilters::builder()
+                    .job_ids(job_id)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| from_sdk("drs:DescribeJobs", e))?;
+        Ok(output.items().first().map(|job| JobSnapshot {
+            job_id: job.job_id().to_owned(),
+            status: job
+                .status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_else(|| "UNKNOWN".into()),
+            servers: job
+                .participating_servers()
+                .iter()
+                .filter_map(|p| {
+                    Some((
+                        p.source_server_id()?.to_owned(),
+                        p.launch_status()
+                            .map(|s| s.as_str().to_owned())
+                            .unwrap_or_else(|| "UNKNOWN".into()),
+                    ))
+                })
+                .collect(),
+        }))
     }
 
     async fn start_recovery(

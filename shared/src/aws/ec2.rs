@@ -93,11 +93,11 @@ impl Ec2Compute {
         Ok(instances)
     }
 
-    /// The subnet of a template's primary network interface, or why it has none.
+    /// The subnet of a template's primary network interface with its AMI and type, or why it has no subnet.
     async fn template_subnet(
         &self,
         template: &TemplateRef,
-    ) -> Result<Result<String, String>, AwsError> {
+    ) -> Result<Result<TemplateData, String>, AwsError> {
         let answer = self
             .client
             .describe_launch_template_versions()
@@ -122,21 +122,32 @@ impl Ec2Compute {
                 "launch template {template} has no such version"
             )));
         };
-        let interfaces = version
-            .launch_template_data()
-            .map(|d| d.network_interfaces())
-            .unwrap_or_default();
+        let data = version.launch_template_data();
+        let interfaces = data.map(|d| d.network_interfaces()).unwrap_or_default();
         let primary = interfaces
             .iter()
             .find(|n| n.device_index() == Some(0))
             .or_else(|| interfaces.iter().find(|n| n.device_index().is_none()));
         Ok(match primary.and_then(|n| n.subnet_id()) {
-            Some(subnet) => Ok(subnet.to_owned()),
+            Some(subnet) => Ok(TemplateData {
+                subnet_id: subnet.to_owned(),
+                image_id: data.and_then(|d| d.image_id()).map(str::to_owned),
+                instance_type: data
+                    .and_then(|d| d.instance_type())
+                    .map(|t| t.as_str().to_owned()),
+            }),
             None => Err(format!(
                 "launch template {template} names no subnet: set NetworkInterfaces DeviceIndex 0 SubnetId to a subnet on the alternate Outpost server"
             )),
         })
     }
+}
+
+/// What a template version says about where and what it launches.
+struct TemplateData {
+    subnet_id: String,
+    image_id: Option<String>,
+    instance_type: Option<String>,
 }
 
 impl Compute for Ec2Compute {
@@ -167,7 +178,7 @@ impl Compute for Ec2Compute {
         &self,
         templates: &[TemplateRef],
     ) -> Result<Vec<(TemplateRef, TemplateTarget)>, AwsError> {
-        let subnets: Vec<(TemplateRef, Result<String, String>)> =
+        let subnets: Vec<(TemplateRef, Result<TemplateData, String>)> =
             futures::stream::iter(templates.iter().cloned())
                 .map(|t| async move {
                     let subnet = self.template_subnet(&t).await?;
@@ -176,16 +187,25 @@ impl Compute for Ec2Compute {
                 .buffered(READ_CONCURRENCY)
                 .try_collect()
                 .await?;
-        let named: Vec<String> = subnets.iter().filter_map(|(_, s)| s.clone().ok()).collect();
+        let named: Vec<String> = subnets
+            .iter()
+            .filter_map(|(_, s)| s.as_ref().ok().map(|d| d.subnet_id.clone()))
+            .collect();
         let outposts = self.subnet_outposts(&named).await?;
         Ok(subnets
             .into_iter()
             .map(|(template, subnet)| {
                 let target = match subnet {
-                    Ok(subnet_id) => match outposts.get(&subnet_id) {
+                    Ok(TemplateData {
+                        subnet_id,
+                        image_id,
+                        instance_type,
+                    }) => match outposts.get(&subnet_id) {
                         Some(outpost_arn) => TemplateTarget::Subnet {
                             outpost_arn: outpost_arn.clone(),
                             subnet_id,
+                            image_id,
+                            instance_type,
                         },
                         None => TemplateTarget::Unusable {
                             reason: format!("launch template {template} names subnet {subnet_id}, which does not exist"),
@@ -265,6 +285,37 @@ impl Compute for Ec2Compute {
             .ok_or_else(|| AwsError::malformed("ec2:RunInstances", "instance"))
     }
 
+    async fn stop(&self, instance_ids: &[String]) -> Result<(), AwsError> {
+        self.change_state(instance_ids, true).await
+    }
+
+    async fn terminate(&self, instance_ids: &[String]) -> Result<(), AwsError> {
+        self.change_state(instance_ids, false).await
+    }
+
+    async fn existing_images(&self, image_ids: &[String]) -> Result<Vec<String>, AwsError> {
+        let mut found = Vec::new();
+        // A filter, not ImageIds: an AMI deregistered since is absent rather than an error.
+        for chunk in image_ids.chunks(MAX_FILTER_VALUES) {
+            let mut pages = self
+                .client
+                .describe_images()
+                .filters(filter("image-id", chunk.iter().cloned()))
+                .filters(filter("state", ["available".to_owned()]))
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| from_sdk("ec2:DescribeImages", e))?;
+                found.extend(
+                    page.images()
+                        .iter()
+                        .filter_map(|i| i.image_id().map(str::to_owned)),
+                );
+            }
+        }
+        Ok(found)
+    }
+
     async fn tag(
         &self,
         instance_ids: &[String],
@@ -282,6 +333,31 @@ impl Compute for Ec2Compute {
                 .send()
                 .await
                 .map_err(|e| from_sdk("ec2:CreateTags", e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Ec2Compute {
+    /// Changes instances' power state; one call per chunk of ids.
+    async fn change_state(&self, ids: &[String], stop: bool) -> Result<(), AwsError> {
+        for chunk in ids.chunks(MAX_FILTER_VALUES) {
+            let ids = Some(chunk.to_vec());
+            if stop {
+                self.client
+                    .stop_instances()
+                    .set_instance_ids(ids)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("ec2:StopInstances", e))?;
+            } else {
+                self.client
+                    .terminate_instances()
+                    .set_instance_ids(ids)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("ec2:TerminateInstances", e))?;
+            }
         }
         Ok(())
     }

@@ -1,14 +1,18 @@
 //! The ports implemented over the AWS SDK: one module per service, each a thin translation.
 
+mod cloudwatch;
 mod drs;
 mod ec2;
 mod elbv2;
+mod outposts;
 mod sdk_error;
 mod sns;
 
+pub use cloudwatch::CloudWatchAlarms;
 pub use drs::DrsService;
 pub use ec2::Ec2Compute;
 pub use elbv2::ElbTargetGroups;
+pub use outposts::OutpostsApi;
 pub use sns::SnsNotifier;
 
 /// Most values EC2 accepts in one filter.

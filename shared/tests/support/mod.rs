@@ -8,9 +8,12 @@ use aws_sdk_ec2::types::{
     LaunchTemplateInstanceNetworkInterfaceSpecification, LaunchTemplateVersion,
     ResponseLaunchTemplateData, Tag,
 };
-use shared::agent::{Agent, Settings};
+use aws_smithy_mocks::{RuleMode, mock_client};
+use shared::agent::{Agent, Ports, Settings};
 use shared::alarm::{AlarmChange, AlarmState};
-use shared::aws::{DrsService, Ec2Compute, ElbTargetGroups, SnsNotifier};
+use shared::aws::{
+    CloudWatchAlarms, DrsService, Ec2Compute, ElbTargetGroups, OutpostsApi, SnsNotifier,
+};
 use shared::balancing::HealthWait;
 
 /// The Outpost that fails in these tests.
@@ -48,14 +51,49 @@ pub fn sdk_agent(
     elb: aws_sdk_elasticloadbalancingv2::Client,
     sns: aws_sdk_sns::Client,
     drs: aws_sdk_drs::Client,
-) -> Agent<Ec2Compute, ElbTargetGroups, SnsNotifier, DrsService> {
-    Agent::new(
-        Ec2Compute::new(ec2),
-        ElbTargetGroups::new(elb),
-        SnsNotifier::new(sns, TOPIC),
-        DrsService::new(drs),
-        quick_settings(),
+) -> SdkAgent {
+    sdk_agent_with(
+        ec2,
+        elb,
+        sns,
+        drs,
+        no_calls_cloudwatch(),
+        no_calls_outposts(),
     )
+}
+
+/// The agent over SDK clients, all six mocked by the caller.
+pub fn sdk_agent_with(
+    ec2: aws_sdk_ec2::Client,
+    elb: aws_sdk_elasticloadbalancingv2::Client,
+    sns: aws_sdk_sns::Client,
+    drs: aws_sdk_drs::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
+    outposts: aws_sdk_outposts::Client,
+) -> SdkAgent {
+    let ports = Ports {
+        compute: Ec2Compute::new(ec2),
+        balancer: ElbTargetGroups::new(elb),
+        notifier: SnsNotifier::new(sns, TOPIC),
+        drs: DrsService::new(drs),
+        alarms: CloudWatchAlarms::new(cloudwatch),
+        outposts: OutpostsApi::new(outposts),
+    };
+    Agent::new(ports, quick_settings())
+}
+
+/// The agent over SDK clients.
+pub type SdkAgent =
+    Agent<Ec2Compute, ElbTargetGroups, SnsNotifier, DrsService, CloudWatchAlarms, OutpostsApi>;
+
+/// A CloudWatch client with no mocked answer: for tests whose flow never calls it.
+pub fn no_calls_cloudwatch() -> aws_sdk_cloudwatch::Client {
+    mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [])
+}
+
+/// An Outposts client with no mocked answer: for tests whose flow never calls it.
+pub fn no_calls_outposts() -> aws_sdk_outposts::Client {
+    mock_client!(aws_sdk_outposts, RuleMode::MatchAny, [])
 }
 
 /// An EC2 tag.

@@ -1,0 +1,40 @@
+//! Lambda function: a drill, invoked by hand.
+//!
+//! Payload: `{"outpost": "op-…", "mode": "dry-run" | "live", "targetGroupArn": "…"}` (the target
+//! group only for live drills, and only one holding no protected instance). Hands the request
+//! to [`shared::agent::Agent::drill`] and returns its report.
+
+mod request;
+
+use function_support::{Function, agent_diagnostic, bad_event_diagnostic};
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde_json::Value;
+use shared::drill::{DrillError, DrillReport};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let function = function_support::cold_start().await?;
+    let function = &function;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        drill(function, event)
+    }))
+    .await
+}
+
+async fn drill(function: &Function, event: LambdaEvent<Value>) -> Result<DrillReport, Diagnostic> {
+    let request =
+        request::parse(event.payload, chrono::Utc::now()).map_err(bad_event_diagnostic)?;
+    let report = function
+        .agent
+        .drill(&request)
+        .await
+        .map_err(|error| match error {
+            DrillError::Agent(error) => agent_diagnostic(error),
+            refused => Diagnostic {
+                error_type: "DrillRefused".into(),
+                error_message: refused.to_string(),
+            },
+        })?;
+    tracing::info!(report = %serde_json::to_string(&report).unwrap_or_default(), live = report.live, "drill done");
+    Ok(report)
+}

@@ -1,0 +1,38 @@
+//! Lambda function: the scheduled sweep.
+//!
+//! The schedule's event carries nothing the sweep needs, so any payload is accepted. The sweep
+//! itself is [`shared::agent::Agent::sweep`]; this binary prints its metrics (embedded metric
+//! format) and fails the invocation when a step failed, so the function-errors alarm sees it.
+
+use function_support::{Function, agent_diagnostic};
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde_json::Value;
+use shared::metrics;
+use shared::sweep::SweepReport;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let function = function_support::cold_start().await?;
+    let function = &function;
+    lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| sweep(function))).await
+}
+
+async fn sweep(function: &Function) -> Result<SweepReport, Diagnostic> {
+    let report = function.agent.sweep().await.map_err(agent_diagnostic)?;
+    function.emit_metrics(&metrics::sweep_documents(
+        &function.metrics_namespace,
+        &report,
+        chrono::Utc::now(),
+    ));
+    let json = serde_json::to_string(&report).unwrap_or_default();
+    if report.errors.is_empty() {
+        tracing::info!(report = %json, "sweep complete");
+        Ok(report)
+    } else {
+        tracing::error!(report = %json, "sweep incomplete; the next sweep tries again");
+        Err(Diagnostic {
+            error_type: "SweepIncomplete".into(),
+            error_message: report.errors.join("; "),
+        })
+    }
+}

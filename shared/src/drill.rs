@@ -1,0 +1,646 @@
+//! Drills: rehearse an Outpost's recovery without an outage. A dry run returns the plan and
+//! every readiness problem and changes nothing; a live drill launches tagged copies of the
+//! template-protected instances, checks they run (and turn healthy in a drill target group, if
+//! one is given), reports timings and terminates them. Originals, their tags and production
+//! target groups are never touched.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use tracing::{info, warn};
+
+use crate::agent::{Agent, AgentError};
+use crate::alarm::{self, AlarmState, IncidentId, OutpostId, Signal};
+use crate::drs::DrsDecision;
+use crate::error::{AwsError, ErrorKind};
+use crate::inventory::Instance;
+use crate::plan::{self, Candidate, Decision, PlannedInstance};
+use crate::ports::{
+    Alarms, Compute, DisasterRecovery, LaunchRequest, LoadBalancing, Membership, Notice, Notifier,
+    Outposts, Target,
+};
+use crate::readiness::InstanceReadiness;
+use crate::tags;
+use crate::waves;
+
+/// What an operator asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DrillRequest {
+    /// The Outpost whose failure is rehearsed.
+    pub outpost: OutpostId,
+    /// Launch copies (live) or only plan (dry run).
+    pub live: bool,
+    /// A target group for the copies; it must hold no protected instance.
+    pub target_group_arn: Option<String>,
+    /// When the drill started; names it.
+    pub started: DateTime<Utc>,
+}
+
+/// The plan for one protected instance.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PlannedStep {
+    /// The instance.
+    pub instance_id: String,
+    /// Its Name tag, or its id.
+    pub name: String,
+    /// `template` or `drs`.
+    pub strategy: &'static str,
+    /// Its recovery wave.
+    pub wave: u32,
+    /// `launch`, `already-recovered`, `start-drs`, `drs-already-started` or `unrecoverable`.
+    pub action: &'static str,
+    /// The first template tried.
+    pub template: Option<String>,
+    /// Its subnet.
+    pub subnet_id: Option<String>,
+    /// Its Outpost.
+    pub outpost_arn: Option<String>,
+    /// Further alternates, in order.
+    pub fallbacks: Vec<String>,
+    /// DRS source server and launch target.
+    pub drs: Option<(String, String)>,
+    /// Target groups whose membership would move.
+    pub target_groups: Vec<String>,
+    /// Why it cannot be recovered, or templates passed over.
+    pub notes: Vec<String>,
+}
+
+/// One drill copy.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct DrillCopy {
+    /// The instance rehearsed.
+    pub original_id: String,
+    /// The copy, if one launched.
+    pub copy_id: Option<String>,
+    /// The template it came from.
+    pub template: Option<String>,
+    /// Seconds from the drill's start to the copy seen running.
+    pub running_after_seconds: Option<f64>,
+    /// Whether the copy turned healthy in the drill target group.
+    pub healthy: Option<bool>,
+    /// What went wrong.
+    pub error: Option<String>,
+}
+
+/// What a drill found and did.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct DrillReport {
+    /// `drill-<outpost>-<time>`: the value of `autorestart:drill` on every copy.
+    pub drill_id: String,
+    /// The Outpost rehearsed.
+    pub outpost: OutpostId,
+    /// Live or dry run.
+    pub live: bool,
+    /// The plan, per protected instance.
+    pub plan: Vec<PlannedStep>,
+    /// Readiness of the Outpost's protected instances; only those with problems.
+    pub readiness_problems: Vec<InstanceReadiness>,
+    /// Copies launched (live).
+    pub copies: Vec<DrillCopy>,
+    /// Copies terminated at the end.
+    pub cleaned_up: Vec<String>,
+    /// Copies that could not be terminated: terminate them by hand.
+    pub left_behind: Vec<String>,
+    /// Seconds the drill took.
+    pub seconds: f64,
+    /// What went wrong beside single copies.
+    pub errors: Vec<String>,
+    /// SNS message id (live drills notify).
+    pub message_id: Option<String>,
+}
+
+/// Why a drill was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DrillError {
+    /// The target group holds production targets.
+    #[error("target group {0} holds protected instances: give a drill target group holding none (tag it {tag}=true)", tag = tags::DRILL_TARGET_GROUP)]
+    ProductionTargetGroup(String),
+    /// The Outpost's alarm is in ALARM: this is an outage, not a drill.
+    #[error(
+        "Outpost {0} is down now (its alarm is in ALARM): the real recovery runs; a drill would compete with it"
+    )]
+    OutpostDown(OutpostId),
+    /// Reading AWS failed.
+    #[error(transparent)]
+    Agent(#[from] AgentError),
+}
+
+impl<C, L, N, D, A, O> Agent<C, L, N, D, A, O>
+where
+    C: Compute,
+    L: LoadBalancing,
+    N: Notifier,
+    D: DisasterRecovery,
+    A: Alarms,
+    O: Outposts,
+{
+    /// Runs a drill for one Outpost.
+    pub async fn drill(&self, request: &DrillRequest) -> Result<DrillReport, DrillError> {
+        let clock = tokio::time::Instant::now();
+        let drill_id = format!(
+            "drill-{}-{}",
+            request.outpost,
+            request.started.format("%Y%m%dT%H%M%SZ")
+        );
+        let incident = IncidentId::from_tag(&drill_id);
+        let outpost = &request.outpost;
+        let read = |e| DrillError::Agent(AgentError::Read(e));
+        let alarms = self
+            .alarms
+            .alarms_named(&self.settings.alarm_name_prefix)
+            .await
+            .map_err(read)?;
+        let mut states: HashMap<OutpostId, AlarmState> = HashMap::new();
+        for change in &alarms {
+            match alarm::classify(change) {
+                Signal::OutpostDown { outpost, .. } => {
+                    states.insert(outpost, AlarmState::Alarm);
+                }
+                Signal::OutpostBack { outpost } => {
+                    states.insert(outpost, AlarmState::Ok);
+                }
+                Signal::Ignore(_) => {}
+            }
+        }
+        if request.live && states.get(outpost) == Some(&AlarmState::Alarm) {
+            return Err(DrillError::OutpostDown(outpost.clone()));
+        }
+        let instances = self
+            .compute
+            .protected_instances_on(outpost)
+            .await
+            .map_err(read)?;
+        let (template_instances, drs_instances): (Vec<Instance>, Vec<Instance>) =
+            instances.iter().cloned().partition(|i| !plan::uses_drs(i));
+        let (planned, drs_planned) = futures::try_join!(
+            self.plan_templates(outpost, &incident, &template_instances),
+            self.plan_drs(outpost, &incident, &drs_instances)
+        )
+        .map_err(read)?;
+        let mut errors = Vec::new();
+        let memberships = match self
+            .balancer
+            .memberships(&self.settings.target_groups)
+            .await
+        {
+            Ok(memberships) => memberships,
+            Err(error) => {
+                errors.push(format!("target groups could not be read: {error}"));
+                Vec::new()
+            }
+        };
+        if let Some(tg) = &request.target_group_arn
+            && memberships
+                .iter()
+                .any(|m| &m.target_group_arn == tg && instances.iter().any(|i| is_target_of(m, i)))
+        {
+            return Err(DrillError::ProductionTargetGroup(tg.clone()));
+        }
+        let readiness_problems = self
+            .judge_readiness(&instances, &states)
+            .await
+            .map_err(read)?
+            .into_iter()
+            .filter(|r| !r.is_ready())
+            .collect();
+        let mut plan_steps: Vec<PlannedStep> = planned
+            .iter()
+            .map(|p| template_step(p, &memberships))
+            .chain(
+                drs_planned
+                    .iter()
+                    .map(|p| drs_step(&p.original, &p.decision, &memberships)),
+            )
+            .collect();
+        plan_steps.sort_by(|a, b| (a.wave, &a.instance_id).cmp(&(b.wave, &b.instance_id)));
+        let mut report = DrillReport {
+            drill_id: drill_id.clone(),
+            outpost: outpost.clone(),
+            live: request.live,
+            plan: plan_steps,
+            readiness_problems,
+            copies: Vec::new(),
+            cleaned_up: Vec::new(),
+            left_behind: Vec::new(),
+            seconds: 0.0,
+            errors,
+            message_id: None,
+        };
+        if !request.live {
+            info!(%drill_id, instances = report.plan.len(), "dry run: nothing changed");
+            report.seconds = clock.elapsed().as_secs_f64();
+            return Ok(report);
+        }
+        if !drs_planned.is_empty() {
+            report.errors.push(format!(
+                "{} DRS-protected instance(s) were not drilled: run DRS drills from the DRS console (a drill launches into the same stopped target a recovery needs)",
+                drs_planned.len()
+            ));
+        }
+        self.launch_copies(request, &drill_id, &incident, planned, &mut report)
+            .await;
+        self.clean_up(&mut report).await;
+        report.seconds = clock.elapsed().as_secs_f64();
+        let notice = render(&report);
+        match self.notifier.publish(&notice).await {
+            Ok(id) => report.message_id = Some(id),
+            Err(error) => report
+                .errors
+                .push(format!("the drill report could not be published: {error}")),
+        }
+        Ok(report)
+    }
+
+    /// Launches the copies wave by wave; each wave's copies must run (and be healthy in the
+    /// drill target group) before the next wave starts, within the wave wait.
+    async fn launch_copies(
+        &self,
+        request: &DrillRequest,
+        drill_id: &str,
+        incident: &IncidentId,
+        planned: Vec<PlannedInstance>,
+        report: &mut DrillReport,
+    ) {
+        let (waves, _) = waves::group(planned, |p| &p.original);
+        for wave in waves {
+            let launches: Vec<Option<DrillCopy>> = futures::stream::iter(wave.items)
+                .map(|p| self.launch_copy(drill_id, incident, p))
+                .buffered(self.settings.concurrency.max(1))
+                .collect()
+                .await;
+            let mut launches: Vec<DrillCopy> = launches.into_iter().flatten().collect();
+            let ids: Vec<String> = launches.iter().filter_map(|c| c.copy_id.clone()).collect();
+            let wait = waves::wait_running(
+                &self.compute,
+                &ids,
+                self.settings.wave_wait,
+                self.settings.health_wait.poll_interval,
+            )
+            .await;
+            for copy in &mut launches {
+                let Some(id) = &copy.copy_id else { continue };
+                match wait.running_at.get(id) {
+                    Some(at) => {
+                        copy.running_after_seconds =
+                            Some((*at - request.started).num_milliseconds().max(0) as f64 / 1000.0)
+                    }
+                    None => {
+                        copy.error = Some(format!(
+                            "the copy did not reach running within {} s",
+                            wait.waited.as_secs()
+                        ))
+                    }
+                }
+            }
+            if let Some(tg) = &request.target_group_arn {
+                let running: Vec<String> = wait.running_at.keys().cloned().collect();
+                self.check_in_target_group(tg, &running, &mut launches, &mut report.errors)
+                    .await;
+            }
+            report.copies.extend(launches);
+        }
+    }
+
+    async fn launch_copy(
+        &self,
+        drill_id: &str,
+        incident: &IncidentId,
+        planned: PlannedInstance,
+    ) -> Option<DrillCopy> {
+        let Decision::Launch { candidates, .. } = planned.decision else {
+            return None;
+        };
+        let original = planned.original;
+        let mut copy = DrillCopy {
+            original_id: original.id.clone(),
+            copy_id: None,
+            template: None,
+            running_after_seconds: None,
+            healthy: None,
+            error: None,
+        };
+        let mut tried = Vec::new();
+        for Candidate { request, .. } in candidates {
+            let request = LaunchRequest {
+                client_token: plan::client_token(incident, &original.id, &request.template),
+                tags: plan::drill_tags(&original, drill_id),
+                template: request.template,
+            };
+            match self.compute.launch(&request).await {
+                Ok(launched) => {
+                    info!(%drill_id, original = %original.id, copy = %launched.id, "drill copy launched");
+                    copy.copy_id = Some(launched.id);
+                    copy.template = Some(request.template.to_string());
+                    return Some(copy);
+                }
+                Err(error)
+                    if matches!(
+                        error.kind,
+                        ErrorKind::InsufficientCapacity | ErrorKind::UnusableTemplate
+                    ) =>
+                {
+                    tried.push(format!("{}: {error}", request.template));
+                }
+                Err(error) => {
+                    tried.push(format!("{}: {error}", request.template));
+                    break;
+                }
+            }
+        }
+        warn!(%drill_id, original = %original.id, "no drill copy launched");
+        copy.error = Some(format!("no copy launched ({})", tried.join("; ")));
+        Some(copy)
+    }
+
+    /// Registers running copies in the drill target group, waits for health, deregisters.
+    async fn check_in_target_group(
+        &self,
+        tg: &str,
+        running: &[String],
+        copies: &mut [DrillCopy],
+        errors: &mut Vec<String>,
+    ) {
+        if running.is_empty() {
+            return;
+        }
+        let targets: Vec<Target> = running
+            .iter()
+            .map(|id| Target {
+                id: id.clone(),
+                port: None,
+                availability_zone: None,
+            })
+            .collect();
+        if let Err(error) = self.balancer.register(tg, &targets).await {
+            errors.push(format!("copies could not be registered in {tg}: {error}"));
+            return;
+        }
+        let healthy = self.wait_healthy(tg, &targets).await;
+        for copy in copies.iter_mut() {
+            if let Some(id) = &copy.copy_id
+                && running.contains(id)
+            {
+                copy.healthy = Some(healthy.get(id).copied().unwrap_or(false));
+            }
+        }
+        if let Err(error) = self.balancer.deregister(tg, &targets).await {
+            errors.push(format!(
+                "copies could not be deregistered from {tg}: {error}; they are terminated anyway"
+            ));
+        }
+    }
+
+    async fn wait_healthy(&self, tg: &str, targets: &[Target]) -> HashMap<String, bool> {
+        let started = tokio::time::Instant::now();
+        let wait = self.settings.health_wait;
+        loop {
+            let states = self.balancer.health(tg, targets).await.unwrap_or_default();
+            let healthy: HashMap<String, bool> = states
+                .iter()
+                .map(|s| (s.target.id.clone(), s.state == "healthy"))
+                .collect();
+            if healthy.len() == targets.len() && healthy.values().all(|h| *h)
+                || started.elapsed() + wait.poll_interval > wait.timeout
+            {
+                return healthy;
+            }
+            tokio::time::sleep(wait.poll_interval).await;
+        }
+    }
+
+    /// Terminates every copy of this drill, found by its tag (so a copy whose launch answer
+    /// was lost is found too), and lists what is left.
+    async fn clean_up(&self, report: &mut DrillReport) {
+        let drill = [report.drill_id.clone()];
+        let copies = match self.compute.instances_tagged(tags::DRILL, &drill).await {
+            Ok(copies) => copies,
+            Err(error) => {
+                report
+                    .errors
+                    .push(format!("drill copies could not be listed: {error}"));
+                report.left_behind = report
+                    .copies
+                    .iter()
+                    .filter_map(|c| c.copy_id.clone())
+                    .collect();
+                return;
+            }
+        };
+        let ids: Vec<String> = copies
+            .iter()
+            .filter(|c| c.is_live())
+            .map(|c| c.id.clone())
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        match self.compute.terminate(&ids).await {
+            Ok(()) => {
+                info!(drill_id = %report.drill_id, copies = ids.len(), "drill copies terminated");
+                report.cleaned_up = ids;
+            }
+            Err(error) => {
+                report
+                    .errors
+                    .push(format!("drill copies could not be terminated: {error}"));
+                report.left_behind = ids;
+            }
+        }
+    }
+}
+
+fn is_target_of(m: &Membership, instance: &Instance) -> bool {
+    m.target.id == instance.id || instance.device_index_of(&m.target.id).is_some()
+}
+
+fn groups_of(instance: &Instance, memberships: &[Membership]) -> Vec<String> {
+    let mut groups: Vec<String> = memberships
+        .iter()
+        .filter(|m| is_target_of(m, instance))
+        .map(|m| m.target_group_arn.clone())
+        .collect();
+    groups.sort();
+    groups.dedup();
+    groups
+}
+
+fn step(
+    instance: &Instance,
+    strategy: &'static str,
+    action: &'static str,
+    memberships: &[Membership],
+) -> PlannedStep {
+    PlannedStep {
+        instance_id: instance.id.clone(),
+        name: instance.display_name().to_owned(),
+        strategy,
+        wave: tags::parse_wave(instance.tag(tags::WAVE)).unwrap_or(0),
+        action,
+        template: None,
+        subnet_id: None,
+        outpost_arn: None,
+        fallbacks: Vec::new(),
+        drs: None,
+        target_groups: groups_of(instance, memberships),
+        notes: Vec::new(),
+    }
+}
+
+fn template_step(p: &PlannedInstance, memberships: &[Membership]) -> PlannedStep {
+    match &p.decision {
+        Decision::Launch {
+            candidates,
+            skipped,
+        } => {
+            let mut s = step(&p.original, "template", "launch", memberships);
+            s.template = Some(candidates[0].request.template.to_string());
+            s.subnet_id = Some(candidates[0].subnet_id.clone());
+            s.outpost_arn = candidates[0].outpost_arn.clone();
+            s.fallbacks = candidates[1..]
+                .iter()
+                .map(|c| c.request.template.to_string())
+                .collect();
+            s.notes = skipped
+                .iter()
+                .map(|k| format!("skips {}: {}", k.template, k.reason))
+                .collect();
+            s
+        }
+        Decision::AlreadyRecovered { replacement } => {
+            let mut s = step(&p.original, "template", "already-recovered", memberships);
+            s.notes
+                .push(format!("replacement {} exists", replacement.id));
+            s
+        }
+        Decision::Unrecoverable { reason, skipped } => {
+            let mut s = step(&p.original, "template", "unrecoverable", memberships);
+            s.notes.push(reason.clone());
+            s.notes.extend(
+                skipped
+                    .iter()
+                    .map(|k| format!("skips {}: {}", k.template, k.reason)),
+            );
+            s
+        }
+    }
+}
+
+fn drs_step(
+    original: &Instance,
+    decision: &DrsDecision,
+    memberships: &[Membership],
+) -> PlannedStep {
+    match decision {
+        DrsDecision::Recover { server, target } => {
+            let mut s = step(original, "drs", "start-drs", memberships);
+            s.drs = Some((server.id.clone(), target.id.clone()));
+            s
+        }
+        DrsDecision::AlreadyStarted { job_id, .. } => {
+            let mut s = step(original, "drs", "drs-already-started", memberships);
+            s.notes.push(format!("job {job_id}"));
+            s
+        }
+        DrsDecision::Invalid { reason, .. } => {
+            let mut s = step(original, "drs", "unrecoverable", memberships);
+            s.notes.push(reason.clone());
+            s
+        }
+    }
+}
+
+/// The notice of a live drill.
+pub fn render(report: &DrillReport) -> Notice {
+    use std::fmt::Write;
+    let launched = report.copies.iter().filter(|c| c.copy_id.is_some()).count();
+    let running = report
+        .copies
+        .iter()
+        .filter(|c| c.running_after_seconds.is_some())
+        .count();
+    let failed = report.copies.iter().filter(|c| c.error.is_some()).count();
+    let subject = format!(
+        "[outposts-autorestart] Drill {}: {running}/{} running, {failed} failed{}",
+        report.outpost,
+        report.copies.len(),
+        if report.left_behind.is_empty() {
+            ""
+        } else {
+            ", COPIES LEFT"
+        }
+    );
+    let mut text = format!(
+        "Live drill {} of Outpost {}: {launched} copies launched, {running} seen running, {} terminated, in {:.0} s.\n",
+        report.drill_id,
+        report.outpost,
+        report.cleaned_up.len(),
+        report.seconds
+    );
+    let mut by_wave: BTreeMap<u32, Vec<&PlannedStep>> = BTreeMap::new();
+    for s in &report.plan {
+        by_wave.entry(s.wave).or_default().push(s);
+    }
+    for c in &report.copies {
+        let _ = writeln!(
+            text,
+            "  - {} -> {} from {}: {}",
+            c.original_id,
+            c.copy_id.as_deref().unwrap_or("no copy"),
+            c.template.as_deref().unwrap_or("-"),
+            match (&c.running_after_seconds, &c.error) {
+                (Some(s), _) => format!(
+                    "running after {s:.0} s{}",
+                    match c.healthy {
+                        Some(true) => ", healthy",
+                        Some(false) => ", NOT healthy",
+                        None => "",
+                    }
+                ),
+                (None, Some(e)) => format!("FAILED: {e}"),
+                (None, None) => "not seen running".into(),
+            }
+        );
+    }
+    if !report.left_behind.is_empty() {
+        let _ = writeln!(
+            text,
+            "\nTerminate these drill copies by hand (tag {}={}): {}",
+            tags::DRILL,
+            report.drill_id,
+            report.left_behind.join(", ")
+        );
+    }
+    for r in &report.readiness_problems {
+        let _ = writeln!(
+            text,
+            "\nNot ready: {} ({}): {}",
+            r.name,
+            r.instance_id,
+            r.problems.join("; ")
+        );
+    }
+    for e in &report.errors {
+        let _ = writeln!(text, "\nProblem: {e}");
+    }
+    let _ = write!(
+        text,
+        "\n{}\n{}\n",
+        crate::notice::FACTS_MARKER,
+        serde_json::to_string_pretty(report).unwrap_or_default()
+    );
+    Notice {
+        subject: subject.chars().take(99).collect(),
+        body: text,
+        attributes: vec![
+            ("event".into(), "drill".into()),
+            ("outpost".into(), report.outpost.to_string()),
+        ],
+    }
+}
+
+impl From<AwsError> for DrillError {
+    fn from(error: AwsError) -> Self {
+        Self::Agent(AgentError::Read(error))
+    }
+}

@@ -1,0 +1,335 @@
+//! The scheduled sweep: finish recoveries events missed, fence originals on Outposts that are
+//! back, and check that every protected instance could be recovered now. Each step is
+//! idempotent: once all is done, another sweep changes nothing and says nothing.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::Utc;
+use tracing::{info, warn};
+
+use crate::agent::{Agent, AgentError};
+use crate::alarm::{self, AlarmChange, AlarmState, OutpostId, Signal};
+use crate::drs::{self, SourceServer};
+use crate::drs_result::{DrsLaunchResult, DrsReport};
+use crate::error::AwsError;
+use crate::inventory::{Instance, TemplateTarget};
+use crate::plan;
+use crate::ports::{Alarms, Compute, DisasterRecovery, LoadBalancing, Notifier, Outposts};
+use crate::readiness::{self, ReadinessInputs, ReadinessReport};
+use crate::report::{Action, AlarmReport};
+use crate::tags;
+
+/// What one sweep did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SweepReport {
+    /// ConnectedStatus alarms read.
+    pub alarms: usize,
+    /// Outposts whose alarm is in ALARM, recovered (or found recovered).
+    pub recoveries: Vec<AlarmReport>,
+    /// Outposts in ALARM left alone: their alarm is in maintenance.
+    pub in_maintenance: Vec<OutpostId>,
+    /// DRS launches finished here because no event reached the agent.
+    pub drs_results: Vec<DrsReport>,
+    /// Outposts whose alarm is OK, with their fencing.
+    pub fencing: Vec<AlarmReport>,
+    /// The readiness check.
+    pub readiness: ReadinessReport,
+    /// Steps that failed; the next sweep tries them again.
+    pub errors: Vec<String>,
+}
+
+impl<C, L, N, D, A, O> Agent<C, L, N, D, A, O>
+where
+    C: Compute,
+    L: LoadBalancing,
+    N: Notifier,
+    D: DisasterRecovery,
+    A: Alarms,
+    O: Outposts,
+{
+    /// Runs one sweep over the alarms named by the settings' prefix.
+    pub async fn sweep(&self) -> Result<SweepReport, AgentError> {
+        let alarms = self
+            .alarms
+            .alarms_named(&self.settings.alarm_name_prefix)
+            .await
+            .map_err(AgentError::Read)?;
+        let mut report = SweepReport {
+            alarms: alarms.len(),
+            ..SweepReport::default()
+        };
+        let mut states: HashMap<OutpostId, AlarmState> = HashMap::new();
+        for change in &alarms {
+            match alarm::classify(change) {
+                Signal::OutpostDown { outpost, .. } => {
+                    states.insert(outpost.clone(), AlarmState::Alarm);
+                    self.reconcile(change, &outpost, &mut report).await;
+                }
+                Signal::OutpostBack { outpost } => {
+                    states.insert(outpost.clone(), AlarmState::Ok);
+                    let back = AlarmReport {
+                        action: Action::OutpostBack,
+                        outpost: Some(outpost.clone()),
+                        ..AlarmReport::empty(
+                            change.alarm_name.clone(),
+                            change.state_since,
+                            self.settings.mode,
+                        )
+                    };
+                    match self.outpost_back(&outpost, back, false).await {
+                        Ok(done) => report.fencing.push(done),
+                        Err(error) => report.errors.push(format!("fencing {outpost}: {error}")),
+                    }
+                }
+                Signal::Ignore(reason) => {
+                    if let Some(outpost) = single_outpost(change) {
+                        states.insert(outpost, change.state);
+                    }
+                    info!(alarm = %change.alarm_name, %reason, "sweep passes over alarm");
+                }
+            }
+        }
+        report.readiness = match self.check_readiness(&states).await {
+            Ok(readiness) => readiness,
+            Err(error) => {
+                report.errors.push(format!("readiness: {error}"));
+                ReadinessReport {
+                    error: Some(error.to_string()),
+                    ..ReadinessReport::default()
+                }
+            }
+        };
+        info!(
+            alarms = report.alarms,
+            recoveries = report.recoveries.len(),
+            fenced = report
+                .fencing
+                .iter()
+                .filter_map(|f| f.fencing.as_ref())
+                .map(|f| f.fenced.len())
+                .sum::<usize>(),
+            ready = report.readiness.ready,
+            not_ready = report.readiness.not_ready,
+            errors = report.errors.len(),
+            "sweep done"
+        );
+        Ok(report)
+    }
+
+    /// Finishes the recovery of an Outpost in ALARM, unless its alarm is in maintenance.
+    async fn reconcile(&self, change: &AlarmChange, outpost: &OutpostId, report: &mut SweepReport) {
+        match self.maintenance(change).await {
+            Ok(true) => {
+                info!(%outpost, "Outpost in maintenance: the sweep recovers nothing");
+                report.in_maintenance.push(outpost.clone());
+                return;
+            }
+            Ok(false) => {}
+            Err(error) => warn!(%outpost, %error, "maintenance tag unreadable; recovering"),
+        }
+        match self.handle(change).await {
+            Ok(recovery) => report.recoveries.push(recovery),
+            Err(error) => report
+                .errors
+                .push(format!("recovery of {outpost}: {error}")),
+        }
+        match self.finish_drs_jobs(outpost).await {
+            Ok(results) => report.drs_results.extend(results),
+            Err(error) => report
+                .errors
+                .push(format!("DRS jobs of {outpost}: {error}")),
+        }
+    }
+
+    /// Finishes DRS recoveries whose job ended without its event reaching the agent: a launch
+    /// is handled as its event would have been; a failure is reported once.
+    async fn finish_drs_jobs(&self, outpost: &OutpostId) -> Result<Vec<DrsReport>, AgentError> {
+        let waiting: Vec<Instance> = self
+            .compute
+            .protected_instances_on(outpost)
+            .await
+            .map_err(AgentError::Read)?
+            .into_iter()
+            .filter(|i| {
+                plan::uses_drs(i)
+                    && i.tag(tags::DRS_JOB).is_some()
+                    && i.tag(tags::REPLACED_BY).is_none()
+            })
+            .collect();
+        let mut jobs: Vec<&str> = waiting
+            .iter()
+            .filter_map(|i| i.tag(tags::DRS_JOB))
+            .collect();
+        jobs.sort();
+        jobs.dedup();
+        let mut results = Vec::new();
+        for job_id in jobs {
+            let Some(job) = self.drs.job(job_id).await.map_err(AgentError::Read)? else {
+                warn!(job = job_id, "DRS does not know the job an instance names");
+                continue;
+            };
+            if job.status != "COMPLETED" {
+                continue;
+            }
+            for (server, launch_status) in &job.servers {
+                let succeeded = launch_status == "LAUNCHED";
+                if !succeeded && launch_status != "FAILED" {
+                    continue;
+                }
+                let original = waiting
+                    .iter()
+                    .find(|i| i.tag(tags::DRS_JOB) == Some(job_id));
+                if !succeeded && original.is_some_and(|o| o.tag(tags::REPORTED) == Some(job_id)) {
+                    continue; // this failure was reported already
+                }
+                info!(job = job_id, %server, %launch_status, "finishing a DRS launch no event reported");
+                let result = DrsLaunchResult {
+                    source_server_id: server.clone(),
+                    job_id: job_id.to_owned(),
+                    succeeded,
+                    drill: false,
+                    time: Utc::now(),
+                };
+                let handled = self.handle_drs_result(&result).await?;
+                if !succeeded && let Some(original) = &handled.original_id {
+                    let marker = [(tags::REPORTED.to_owned(), job_id.to_owned())];
+                    if let Err(error) = self
+                        .compute
+                        .tag(std::slice::from_ref(original), &marker)
+                        .await
+                    {
+                        warn!(%error, "could not record that the DRS failure was reported");
+                    }
+                }
+                results.push(handled);
+            }
+        }
+        Ok(results)
+    }
+
+    /// Judges every opted-in instance, records changed verdicts on the instances and announces
+    /// them in one notice.
+    async fn check_readiness(
+        &self,
+        states: &HashMap<OutpostId, AlarmState>,
+    ) -> Result<ReadinessReport, AwsError> {
+        let instances = self.opted_in_instances().await?;
+        let verdicts = self.judge_readiness(&instances, states).await?;
+        let mut report = ReadinessReport::of(verdicts);
+        if report.changed.is_empty() {
+            return Ok(report);
+        }
+        let notice = readiness::render(&report);
+        report.message_id = Some(self.notifier.publish(&notice).await?);
+        for verdict in report.instances.iter().filter(|v| v.changed()) {
+            let tag = [(tags::READINESS.to_owned(), verdict.tag_value())];
+            if let Err(error) = self
+                .compute
+                .tag(std::slice::from_ref(&verdict.instance_id), &tag)
+                .await
+            {
+                warn!(instance = %verdict.instance_id, %error, "could not record readiness; the next sweep notifies again");
+            }
+        }
+        Ok(report)
+    }
+
+    /// Every opted-in instance, whatever the letter case of `true`.
+    pub(crate) async fn opted_in_instances(&self) -> Result<Vec<Instance>, AwsError> {
+        let spellings = ["true", "True", "TRUE"].map(str::to_owned);
+        Ok(self
+            .compute
+            .instances_tagged(tags::ENABLED, &spellings)
+            .await?
+            .into_iter()
+            .filter(Instance::is_opted_in)
+            .collect())
+    }
+
+    /// Reads what readiness needs for `instances` and judges them.
+    pub(crate) async fn judge_readiness(
+        &self,
+        instances: &[Instance],
+        states: &HashMap<OutpostId, AlarmState>,
+    ) -> Result<Vec<readiness::InstanceReadiness>, AwsError> {
+        let templates = plan::templates_named_by(instances);
+        let targets: HashMap<_, _> = if templates.is_empty() {
+            HashMap::new()
+        } else {
+            self.compute
+                .template_targets(&templates)
+                .await?
+                .into_iter()
+                .collect()
+        };
+        let mut image_ids: Vec<String> = Vec::new();
+        let mut target_outposts: HashSet<OutpostId> = HashSet::new();
+        for target in targets.values() {
+            if let TemplateTarget::Subnet {
+                image_id,
+                outpost_arn,
+                ..
+            } = target
+            {
+                image_ids.extend(image_id.clone());
+                target_outposts.extend(outpost_arn.as_deref().and_then(readiness::outpost_of_arn));
+            }
+        }
+        image_ids.sort();
+        image_ids.dedup();
+        let images: HashSet<String> = if image_ids.is_empty() {
+            HashSet::new()
+        } else {
+            self.compute
+                .existing_images(&image_ids)
+                .await?
+                .into_iter()
+                .collect()
+        };
+        let mut assets = HashMap::new();
+        for outpost in target_outposts {
+            let read = self
+                .outposts
+                .assets(&outpost)
+                .await
+                .map_err(|e| e.to_string());
+            assets.insert(outpost, read);
+        }
+        let (drs_servers, drs_targets) = if instances.iter().any(plan::uses_drs) {
+            let target_tag = [drs::TARGET_TAG_VALUE.to_owned()];
+            let servers: Result<Vec<SourceServer>, String> = self
+                .drs
+                .source_servers(&[])
+                .await
+                .map_err(|e| e.to_string());
+            let targets = self
+                .compute
+                .instances_tagged(drs::TARGET_TAG_KEY, &target_tag)
+                .await?;
+            (servers, targets)
+        } else {
+            (Ok(Vec::new()), Vec::new())
+        };
+        Ok(readiness::assess(&ReadinessInputs {
+            instances,
+            template_targets: &targets,
+            images: &images,
+            alarm_states: states,
+            assets: &assets,
+            drs_servers: &drs_servers,
+            drs_targets: &drs_targets,
+        }))
+    }
+}
+
+/// The one Outpost an alarm watches, whatever its state.
+fn single_outpost(change: &AlarmChange) -> Option<OutpostId> {
+    let as_alarm = AlarmChange {
+        state: AlarmState::Ok,
+        ..change.clone()
+    };
+    match alarm::classify(&as_alarm) {
+        Signal::OutpostBack { outpost } => Some(outpost),
+        _ => None,
+    }
+}
