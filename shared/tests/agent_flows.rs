@@ -485,3 +485,337 @@ async fn a_later_outage_recovers_only_what_is_not_recovered_yet() {
     assert_eq!(outcome_of(&report, "i-web2"), "recovered");
     aws.with(|w| assert_eq!(w.calls.iter().filter(|c| **c == "RunInstances").count(), 1));
 }
+
+fn alarm_arn() -> String {
+    down().alarm_arn.unwrap()
+}
+
+#[tokio::test]
+async fn wave_one_launches_only_after_wave_zero_runs_and_moved() {
+    let mut w = world();
+    w.instances
+        .get_mut("i-web1")
+        .unwrap()
+        .tags
+        .insert(tags::WAVE.into(), "1".into());
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let report = handle(&aws, Mode::Recover, &down()).await.unwrap();
+    let waves: Vec<(u32, usize, bool)> = report
+        .waves
+        .iter()
+        .map(|w| (w.wave, w.instances, w.settled))
+        .collect();
+    assert_eq!(waves, [(0, 1, true), (1, 1, true)]);
+    let wave_of = |id: &str| {
+        report
+            .instances
+            .iter()
+            .find(|i| i.instance_id == id)
+            .unwrap()
+            .wave
+    };
+    assert_eq!((wave_of("i-web2"), wave_of("i-web1")), (0, 1));
+    aws.with(|w| {
+        let calls: Vec<&str> = w
+            .calls
+            .iter()
+            .copied()
+            .filter(|c| matches!(*c, "RunInstances" | "RegisterTargets" | "DeregisterTargets"))
+            .collect();
+        // web-2 (wave 0) launches and moves; only then does web-1 (wave 1) launch.
+        assert_eq!(
+            calls[..4],
+            [
+                "RunInstances",
+                "RegisterTargets",
+                "DeregisterTargets",
+                "RunInstances"
+            ]
+        );
+        assert_eq!(calls.len(), 8, "{calls:?}");
+    });
+}
+
+#[tokio::test]
+async fn an_unhealthy_wave_holds_the_next_only_for_the_bounded_wait_and_says_so() {
+    let mut w = world();
+    w.instances
+        .get_mut("i-web1")
+        .unwrap()
+        .tags
+        .insert(tags::WAVE.into(), "1".into());
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let settings = Settings {
+        wave_wait: Duration::from_secs(2),
+        health_wait: HealthWait {
+            timeout: Duration::from_secs(1),
+            poll_interval: Duration::from_secs(1),
+        },
+        ..settings(Mode::Recover)
+    };
+    let agent = Agent::new(Ports::all(&aws), settings);
+    // No replacement ever turns healthy in its target group.
+    aws.with(|w| w.default_health = Some("initial".into()));
+    let report = agent.handle(&down()).await.unwrap();
+    assert!(!report.waves[0].settled, "{:?}", report.waves);
+    assert!(
+        report.waves[0]
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("next wave started")
+    );
+    assert_eq!(report.instances.len(), 2, "wave 1 still ran");
+}
+
+#[tokio::test]
+async fn maintenance_on_the_alarm_suppresses_recovery_and_says_so() {
+    let mut w = world();
+    w.alarm_tags
+        .insert(alarm_arn(), vec![(tags::MAINTENANCE.into(), "true".into())]);
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let report = handle(&aws, Mode::Recover, &down()).await.unwrap();
+    assert_eq!(report.action, Action::Suppressed);
+    aws.with(|w| {
+        assert!(!w.calls.contains(&"RunInstances"));
+        assert!(
+            w.published[0]
+                .subject
+                .contains("recovery suppressed (maintenance)")
+        );
+        assert!(w.published[0].body.contains("remove the tag"));
+    });
+
+    // Maintenance over: the same alarm recovers.
+    aws.with(|w| w.alarm_tags.clear());
+    let report = handle(&aws, Mode::Recover, &down()).await.unwrap();
+    assert_eq!(report.action, Action::Recovery);
+    assert_eq!(aws.with(|w| w.replacements_of("i-web1").len()), 1);
+}
+
+#[tokio::test]
+async fn unreadable_alarm_tags_do_not_stop_a_recovery() {
+    let mut w = world();
+    w.failures.insert(
+        "ListTagsForResource",
+        vec![AwsError::from_code(
+            "cloudwatch:ListTagsForResource",
+            "AccessDenied",
+            "no",
+        )],
+    );
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let report = handle(&aws, Mode::Recover, &down()).await.unwrap();
+    assert_eq!(report.action, Action::Recovery);
+    assert!(report.warnings[0].contains("maintenance mode was not checked"));
+    assert_eq!(aws.with(|w| w.replacements_of("i-web2").len()), 1);
+}
+
+fn sweep_world(state: AlarmState) -> World {
+    let mut w = world();
+    w.alarms.push(alarm(state, "2026-11-24T03:10:00Z"));
+    for (name, outpost) in [("b", "op-0bbbbbbbbbbbbbbb2"), ("c", "op-0ccccccccccccccc3")] {
+        w.alarms.push(AlarmChange::connected_status(
+            &format!("outposts-autorestart-connected-{name}"),
+            outpost,
+            AlarmState::Ok,
+            "2026-11-20T00:00:00Z".parse().unwrap(),
+        ));
+    }
+    w
+}
+
+#[tokio::test]
+async fn the_sweep_recovers_what_no_event_reported_then_finds_nothing_to_do() {
+    let aws = InMemoryAws::new(sweep_world(AlarmState::Alarm), Duration::ZERO);
+    let agent = Agent::new(Ports::all(&aws), settings(Mode::Recover));
+    let first = agent.sweep().await.unwrap();
+    assert!(first.errors.is_empty(), "{:?}", first.errors);
+    assert_eq!(first.recoveries.len(), 1);
+    assert_eq!(aws.with(|w| w.replacements_of("i-web1").len()), 1);
+    let published = aws.with(|w| w.published.len());
+    assert_eq!(
+        published, 2,
+        "the recovery and the first readiness verdicts"
+    );
+
+    let second = agent.sweep().await.unwrap();
+    assert_eq!(
+        second.recoveries[0].notification,
+        Notification::AlreadyReported
+    );
+    assert!(second.readiness.changed.is_empty());
+    assert_eq!(
+        aws.with(|w| w.published.len()),
+        published,
+        "nothing new to say"
+    );
+    assert_eq!(aws.with(|w| w.replacements_of("i-web1").len()), 1);
+}
+
+#[tokio::test]
+async fn the_sweep_leaves_an_outpost_in_maintenance_alone() {
+    let mut w = sweep_world(AlarmState::Alarm);
+    w.alarm_tags
+        .insert(alarm_arn(), vec![(tags::MAINTENANCE.into(), "TRUE".into())]);
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let report = Agent::new(Ports::all(&aws), settings(Mode::Recover))
+        .sweep()
+        .await
+        .unwrap();
+    assert_eq!(report.in_maintenance.len(), 1);
+    assert!(report.recoveries.is_empty());
+    assert!(aws.with(|w| !w.calls.contains(&"RunInstances")));
+}
+
+#[tokio::test]
+async fn readiness_notifies_on_a_change_only() {
+    let aws = InMemoryAws::new(sweep_world(AlarmState::Ok), Duration::ZERO);
+    let agent = Agent::new(Ports::all(&aws), settings(Mode::Recover));
+    let first = agent.sweep().await.unwrap();
+    // web-1 names lt-0a on its own Outpost; web-2 and web-3 are ready.
+    assert_eq!((first.readiness.ready, first.readiness.not_ready), (2, 1));
+    assert_eq!(aws.with(|w| w.published.len()), 1);
+    agent.sweep().await.unwrap();
+    assert_eq!(aws.with(|w| w.published.len()), 1, "no change, no notice");
+
+    // Outpost C goes down: web-3's only alternate is gone, and web-1's last one.
+    aws.with(|w| w.alarms[2].state = AlarmState::Alarm);
+    let third = agent.sweep().await.unwrap();
+    assert_eq!(third.readiness.changed, ["i-elsewhere", "i-web1"]);
+    let notice = aws.with(|w| w.published.last().unwrap().clone());
+    assert!(
+        notice.subject.contains("Readiness: 2 not ready"),
+        "{}",
+        notice.subject
+    );
+    assert!(notice.body.contains("alarm is Alarm"), "{}", notice.body);
+}
+
+#[tokio::test]
+async fn notify_only_fencing_reports_once_and_stops_nothing() {
+    let aws = InMemoryAws::new(sweep_world(AlarmState::Alarm), Duration::ZERO);
+    Agent::new(Ports::all(&aws), settings(Mode::Recover))
+        .sweep()
+        .await
+        .unwrap();
+    aws.with(|w| w.alarms[0].state = AlarmState::Ok);
+    let watcher = Agent::new(Ports::all(&aws), settings(Mode::NotifyOnly));
+    let report = watcher.sweep().await.unwrap();
+    let fencing = report.fencing[0].fencing.as_ref().unwrap();
+    assert_eq!(fencing.fenced.len(), 2);
+    aws.with(|w| {
+        assert_eq!(w.instances["i-web1"].state, "running");
+        assert!(w.instances["i-web1"].tags[tags::FENCED].starts_with("would-stop@"));
+        assert!(
+            w.published
+                .iter()
+                .any(|n| n.subject.contains("back: 2 original(s) would be stopped"))
+        );
+    });
+    let again = watcher.sweep().await.unwrap();
+    assert!(again.fencing[0].fencing.as_ref().unwrap().fenced.is_empty());
+}
+
+fn drill_request(live: bool, target_group: Option<&str>) -> shared::drill::DrillRequest {
+    shared::drill::DrillRequest {
+        outpost: shared::alarm::OutpostId::parse(OUTPOST_A).unwrap(),
+        live,
+        target_group_arn: target_group.map(str::to_owned),
+        started: "2026-11-24T10:00:00Z".parse().unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn a_live_drill_tags_its_copies_never_the_originals_and_terminates_them() {
+    const TG_DRILL: &str =
+        "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/drill/9";
+    let mut w = sweep_world(AlarmState::Ok);
+    w.target_groups
+        .insert(TG_DRILL.into(), (TargetKind::Instance, Default::default()));
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let originals = aws.with(|w| {
+        (
+            w.instances["i-web1"].clone(),
+            w.target_groups[TG_WEB].clone(),
+        )
+    });
+    let report = Agent::new(Ports::all(&aws), settings(Mode::Recover))
+        .drill(&drill_request(true, Some(TG_DRILL)))
+        .await
+        .unwrap();
+    assert_eq!(report.copies.len(), 2);
+    assert!(
+        report.copies.iter().all(|c| c.healthy == Some(true)),
+        "{:?}",
+        report.copies
+    );
+    assert_eq!(report.cleaned_up.len(), 2);
+    aws.with(|w| {
+        assert_eq!(
+            w.instances["i-web1"], originals.0,
+            "the original is untouched"
+        );
+        assert_eq!(
+            w.target_groups[TG_WEB], originals.1,
+            "production target group untouched"
+        );
+        assert!(
+            w.target_groups[TG_DRILL].1.is_empty(),
+            "copies deregistered"
+        );
+        for id in &report.cleaned_up {
+            let copy = &w.instances[id];
+            assert_eq!(copy.state, "terminated");
+            assert_eq!(copy.tags[tags::DRILL], report.drill_id);
+            assert!(copy.tag(tags::REPLACEMENT_OF).is_none());
+        }
+        assert!(
+            w.published[0]
+                .subject
+                .contains("Drill op-0aaaaaaaaaaaaaaa1: 2/2 running")
+        );
+    });
+}
+
+#[tokio::test]
+async fn a_drill_refuses_a_production_target_group_and_an_outpost_that_is_down() {
+    let aws = InMemoryAws::new(sweep_world(AlarmState::Ok), Duration::ZERO);
+    let agent = Agent::new(Ports::all(&aws), settings(Mode::Recover));
+    let refused = agent
+        .drill(&drill_request(true, Some(TG_WEB)))
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("holds protected instances"),
+        "{refused}"
+    );
+    aws.with(|w| w.alarms[0].state = AlarmState::Alarm);
+    let refused = agent.drill(&drill_request(true, None)).await.unwrap_err();
+    assert!(refused.to_string().contains("is down now"), "{refused}");
+    assert!(aws.with(|w| !w.calls.contains(&"RunInstances")));
+}
+
+#[tokio::test]
+async fn a_dry_run_drill_only_reads() {
+    let aws = InMemoryAws::new(sweep_world(AlarmState::Ok), Duration::ZERO);
+    let report = Agent::new(Ports::all(&aws), settings(Mode::Recover))
+        .drill(&drill_request(false, None))
+        .await
+        .unwrap();
+    assert_eq!(report.plan.len(), 2);
+    assert_eq!(
+        report.plan[0].target_groups,
+        [TG_IP, TG_WEB].map(String::from)
+    );
+    aws.with(|w| {
+        let writes = [
+            "RunInstances",
+            "CreateTags",
+            "RegisterTargets",
+            "Publish",
+            "TerminateInstances",
+        ];
+        assert!(w.calls.iter().all(|c| !writes.contains(c)), "{:?}", w.calls);
+    });
+}

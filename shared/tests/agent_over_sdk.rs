@@ -104,12 +104,29 @@ async fn insufficient_capacity_on_the_first_alternate_then_success_on_the_next()
         });
     let tagged =
         mock!(aws_sdk_ec2::Client::create_tags).then_output(|| CreateTagsOutput::builder().build());
+    // The wait for the replacement to run reads it by id.
+    let running = mock!(aws_sdk_ec2::Client::describe_instances)
+        .match_requests(|r| {
+            r.filters()
+                .iter()
+                .any(|f| f.name() == Some("instance-id") && f.values() == ["i-new"])
+        })
+        .then_output(|| {
+            DescribeInstancesOutput::builder()
+                .reservations(
+                    Reservation::builder()
+                        .instances(instance("i-new", "subnet-c"))
+                        .build(),
+                )
+                .build()
+        });
     let ec2 = mock_client!(
         aws_sdk_ec2,
         RuleMode::MatchAny,
         [
             &protected,
             &no_replacements,
+            &running,
             &subnet_read,
             &lt_b,
             &lt_c,
