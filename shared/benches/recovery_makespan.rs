@@ -17,9 +17,9 @@ use shared::tags::{self, TemplateRef};
 const LATENCY: Duration = Duration::from_millis(20);
 /// Calls on the critical path of a recovery, each waiting for the one before:
 /// protected instances → (replacements ∥ templates) → RunInstances → tag original →
-/// RegisterTargets → DescribeTargetHealth → DeregisterTargets → Publish → tag reported.
-/// (Reading the target groups overlaps the launches.)
-const DEPENDENT_CALLS: u32 = 9;
+/// wait for running (DescribeInstances) → RegisterTargets → DescribeTargetHealth →
+/// DeregisterTargets → Publish → tag reported. (Reading the target groups overlaps the launches.)
+const DEPENDENT_CALLS: u32 = 10;
 const TARGET_GROUP: &str = "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web/1";
 
 fn world(n: usize) -> World {
@@ -79,6 +79,7 @@ async fn run(n: usize, concurrency: usize) -> (Duration, usize) {
             timeout: Duration::from_secs(60),
             poll_interval: Duration::from_secs(1),
         },
+        ..Settings::default()
     };
     let agent = Agent::new(Ports::all(&aws), settings);
     let started = Instant::now();

@@ -260,9 +260,9 @@ fn check_drs(
         }
     };
     let Some(server) = drs::source_server_of(servers, instance) else {
-        verdict.problems.push(format!(
-            "no DRS source server replicates this instance (by instance id or Name): install the replication agent or fix the Name tag"
-        ));
+        verdict.problems.push(
+            "no DRS source server replicates this instance (by instance id or Name): install the replication agent or fix the Name tag".into(),
+        );
         return;
     };
     if server.replication_state != drs::CONTINUOUS {

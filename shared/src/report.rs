@@ -10,7 +10,6 @@ use crate::error::{AwsError, ErrorKind};
 use crate::plan::SkippedTemplate;
 use crate::ports::Membership;
 use crate::recovery::{Attempt, InstanceOutcome, Outcome};
-use crate::tags;
 
 /// Whether the agent changes things or only reports what it would do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]

@@ -198,8 +198,14 @@ async fn a_dry_run_drill_returns_the_plan_and_changes_nothing_anywhere() {
             .unwrap()
             .contains("lies on the failed Outpost")
     );
+    let problems = report["readiness_problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{report}");
+    assert_eq!(problems[0]["instance_id"], s.seeded.web1.as_str());
     assert!(
-        report["readiness_problems"].as_array().unwrap().is_empty(),
+        problems[0]["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("on the instance's own Outpost"),
         "{report}"
     );
 }

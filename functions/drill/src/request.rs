@@ -89,6 +89,16 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_payloads_in_events_are_valid() {
+        let events = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
+        for (name, live) in [("drill-dry-run.json", false), ("drill-live.json", true)] {
+            let text = std::fs::read_to_string(events.join(name)).unwrap();
+            let request = parse(serde_json::from_str(&text).unwrap(), now()).unwrap();
+            assert_eq!(request.live, live, "{name}");
+        }
+    }
+
+    #[test]
     fn refuses_each_bad_payload_with_a_valid_example() {
         let cases = [
             (
