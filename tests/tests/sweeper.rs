@@ -3,27 +3,16 @@
 
 use std::time::Duration;
 
+use e2e::events::{response, sample};
 use e2e::function::Function;
-use e2e::moto::{Moto, workspace_root};
-use e2e::runtime_api::{Answer, RuntimeApi};
+use e2e::moto::Moto;
+use e2e::runtime_api::RuntimeApi;
 use e2e::world::{
     self, ALARM_PREFIX, Clients, FAILED_OUTPOST, OUTPOST_B, OUTPOST_C, Seeded, State,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 const ANSWER_WITHIN: Duration = Duration::from_secs(120);
-
-fn sample(name: &str) -> Value {
-    let text = std::fs::read_to_string(workspace_root().join("events").join(name)).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn response(answer: Answer) -> Value {
-    match answer {
-        Answer::Response(value) => value,
-        Answer::Error(error) => panic!("the function failed: {error}"),
-    }
-}
 
 struct Setup {
     _moto: Moto,
