@@ -151,11 +151,6 @@ where
         }
     }
 
-    /// How the agent runs.
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
     /// The report for an event that is no alarm change of ours.
     pub fn ignored(&self, reason: String, time: Option<DateTime<Utc>>) -> AlarmReport {
         let mut report =
@@ -166,45 +161,65 @@ where
 
     /// Handles one alarm state change.
     pub async fn handle(&self, change: &AlarmChange) -> Result<AlarmReport, AgentError> {
-        let mut report = AlarmReport::empty(
-            change.alarm_name.clone(),
-            change.state_since,
-            self.settings.mode,
-        );
         match alarm::classify(change) {
             Signal::Ignore(reason) => {
                 info!(alarm = %change.alarm_name, %reason, "ignoring alarm change");
+                let mut report = self.report_for(change);
                 report.ignored_because = Some(reason.to_string());
                 Ok(report)
             }
             Signal::OutpostDown { outpost, incident } => {
-                report.outpost = Some(outpost.clone());
-                report.incident = Some(incident.clone());
-                match self.maintenance(change).await {
-                    Ok(true) => {
-                        info!(%outpost, "Outpost down, but its alarm is in maintenance: recovery suppressed");
-                        report.action = Action::Suppressed;
-                        return self.publish(report, &[]).await;
-                    }
-                    Ok(false) => {}
-                    Err(error) => {
-                        warn!(%outpost, %error, "could not read the alarm's maintenance tag; recovering");
-                        report.warnings.push(format!(
-                            "the alarm's tags could not be read ({error}), so maintenance mode was not checked; recovery went ahead"
-                        ));
-                    }
-                }
-                info!(%outpost, %incident, mode = ?self.settings.mode, "Outpost down: recovering its protected instances");
-                report.action = Action::Recovery;
-                self.recover(&outpost, &incident, report).await
+                let maintenance = self.maintenance(change).await;
+                self.outpost_down(change, &outpost, &incident, maintenance)
+                    .await
             }
             Signal::OutpostBack { outpost } => {
                 info!(%outpost, "Outpost back: fencing its replaced originals");
+                let mut report = self.report_for(change);
                 report.action = Action::OutpostBack;
                 report.outpost = Some(outpost.clone());
                 self.outpost_back(&outpost, report, true).await
             }
         }
+    }
+
+    /// An empty report for an alarm change.
+    pub(crate) fn report_for(&self, change: &AlarmChange) -> AlarmReport {
+        AlarmReport::empty(
+            change.alarm_name.clone(),
+            change.state_since,
+            self.settings.mode,
+        )
+    }
+
+    /// Recovers a down Outpost's instances, unless `maintenance` (the alarm's tag, as read) is on.
+    pub(crate) async fn outpost_down(
+        &self,
+        change: &AlarmChange,
+        outpost: &OutpostId,
+        incident: &IncidentId,
+        maintenance: Result<bool, AwsError>,
+    ) -> Result<AlarmReport, AgentError> {
+        let mut report = self.report_for(change);
+        report.outpost = Some(outpost.clone());
+        report.incident = Some(incident.clone());
+        match maintenance {
+            Ok(true) => {
+                info!(%outpost, "Outpost down, but its alarm is in maintenance: recovery suppressed");
+                report.action = Action::Suppressed;
+                return self.publish(report, &[]).await;
+            }
+            Ok(false) => {}
+            Err(error) => {
+                warn!(%outpost, %error, "could not read the alarm's maintenance tag; recovering");
+                report.warnings.push(format!(
+                    "the alarm's tags could not be read ({error}), so maintenance mode was not checked; recovery went ahead"
+                ));
+            }
+        }
+        info!(%outpost, %incident, mode = ?self.settings.mode, "Outpost down: recovering its protected instances");
+        report.action = Action::Recovery;
+        self.recover(outpost, incident, report).await
     }
 
     async fn recover(

@@ -2,6 +2,7 @@
 //!
 //! The function crate turns event JSON into an [`AlarmChange`]; everything here is pure.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -93,6 +94,13 @@ impl OutpostId {
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The Outpost an ARN (`arn:aws:outposts:region:account:outpost/op-…`) names.
+    pub fn from_arn(outpost_arn: &str) -> Option<Self> {
+        outpost_arn
+            .rsplit_once('/')
+            .and_then(|(_, id)| Self::parse(id))
     }
 
     /// Whether an Outpost ARN (`arn:aws:outposts:region:account:outpost/op-…`) names this Outpost.
@@ -192,25 +200,42 @@ pub enum IgnoreReason {
     },
 }
 
-/// Decides what an alarm change asks of us.
-pub fn classify(change: &AlarmChange) -> Signal {
+/// The one Outpost whose ConnectedStatus an alarm watches, whatever its state.
+pub fn watched_outpost(change: &AlarmChange) -> Result<OutpostId, IgnoreReason> {
     let alarm = change.alarm_name.clone();
     if !change.metrics.iter().any(watches_connected_status) {
-        return Signal::Ignore(IgnoreReason::NotConnectedStatus { alarm });
+        return Err(IgnoreReason::NotConnectedStatus { alarm });
     }
     let mut outposts: Vec<OutpostId> = change.metrics.iter().flat_map(outpost_ids_of).collect();
     outposts.sort();
     outposts.dedup();
-    let outpost = match outposts.len() {
-        0 => return Signal::Ignore(IgnoreReason::NoOutpostId { alarm }),
-        1 => outposts.remove(0),
+    match outposts.len() {
+        0 => Err(IgnoreReason::NoOutpostId { alarm }),
+        1 => Ok(outposts.remove(0)),
         _ => {
             let listed: Vec<&str> = outposts.iter().map(OutpostId::as_str).collect();
-            return Signal::Ignore(IgnoreReason::SeveralOutposts {
+            Err(IgnoreReason::SeveralOutposts {
                 alarm,
                 outposts: listed.join(", "),
-            });
+            })
         }
+    }
+}
+
+/// The current state of each Outpost watched by one of `alarms`.
+pub fn outpost_states(alarms: &[AlarmChange]) -> HashMap<OutpostId, AlarmState> {
+    alarms
+        .iter()
+        .filter_map(|a| Some((watched_outpost(a).ok()?, a.state)))
+        .collect()
+}
+
+/// Decides what an alarm change asks of us.
+pub fn classify(change: &AlarmChange) -> Signal {
+    let alarm = change.alarm_name.clone();
+    let outpost = match watched_outpost(change) {
+        Ok(outpost) => outpost,
+        Err(reason) => return Signal::Ignore(reason),
     };
     match change.state {
         AlarmState::Alarm => {

@@ -232,7 +232,7 @@ async fn move_group<L: LoadBalancing>(
         }
         match &health {
             Ok(states) => o.health = states.get(&o.planned.to).cloned(),
-            Err(note) => o.note = Some(note.clone()),
+            Err(note) => o.note = Some(format!("{note}; original deregistered anyway")),
         }
         if o.note.is_none() && !o.is_healthy() {
             o.note = Some(format!(
@@ -268,8 +268,9 @@ async fn move_group<L: LoadBalancing>(
     outcomes
 }
 
-/// Polls until every target is healthy or the wait runs out; the last state of each target.
-async fn wait_for_health<L: LoadBalancing>(
+/// Polls until every target is healthy or the wait runs out; the last state of each target,
+/// or why no state could be read.
+pub(crate) async fn wait_for_health<L: LoadBalancing>(
     balancer: &L,
     group: &str,
     targets: &[Target],
@@ -292,7 +293,7 @@ async fn wait_for_health<L: LoadBalancing>(
         if all_healthy || tokio::time::Instant::now() >= deadline {
             if last.is_empty() && !all_healthy {
                 return Err(format!(
-                    "the replacement's health could not be read within {} s; original deregistered anyway",
+                    "the replacement's health could not be read within {} s",
                     wait.timeout.as_secs()
                 ));
             }

@@ -4,16 +4,15 @@
 //! one is given), reports timings and terminates them. Originals, their tags and production
 //! target groups are never touched.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use tracing::{info, warn};
 
 use crate::agent::{Agent, AgentError};
-use crate::alarm::{self, AlarmState, IncidentId, OutpostId, Signal};
+use crate::alarm::{self, AlarmState, IncidentId, OutpostId};
 use crate::drs::DrsDecision;
-use crate::error::{AwsError, ErrorKind};
 use crate::inventory::Instance;
 use crate::plan::{self, Candidate, Decision, PlannedInstance};
 use crate::ports::{
@@ -23,6 +22,7 @@ use crate::ports::{
 use crate::readiness::InstanceReadiness;
 use crate::tags;
 use crate::waves;
+use crate::{balancing, recovery};
 
 /// What an operator asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -151,18 +151,7 @@ where
             .alarms_named(&self.settings.alarm_name_prefix)
             .await
             .map_err(read)?;
-        let mut states: HashMap<OutpostId, AlarmState> = HashMap::new();
-        for change in &alarms {
-            match alarm::classify(change) {
-                Signal::OutpostDown { outpost, .. } => {
-                    states.insert(outpost, AlarmState::Alarm);
-                }
-                Signal::OutpostBack { outpost } => {
-                    states.insert(outpost, AlarmState::Ok);
-                }
-                Signal::Ignore(_) => {}
-            }
-        }
+        let states = alarm::outpost_states(&alarms);
         if request.live && states.get(outpost) == Some(&AlarmState::Alarm) {
             return Err(DrillError::OutpostDown(outpost.clone()));
         }
@@ -193,7 +182,7 @@ where
         if let Some(tg) = &request.target_group_arn
             && memberships
                 .iter()
-                .any(|m| &m.target_group_arn == tg && instances.iter().any(|i| is_target_of(m, i)))
+                .any(|m| &m.target_group_arn == tg && instances.iter().any(|i| m.names(i)))
         {
             return Err(DrillError::ProductionTargetGroup(tg.clone()));
         }
@@ -320,34 +309,30 @@ where
             healthy: None,
             error: None,
         };
-        let mut tried = Vec::new();
-        for Candidate { request, .. } in candidates {
-            let request = LaunchRequest {
-                client_token: plan::client_token(incident, &original.id, &request.template),
-                tags: plan::drill_tags(&original, drill_id),
-                template: request.template,
-            };
-            match self.compute.launch(&request).await {
-                Ok(launched) => {
-                    info!(%drill_id, original = %original.id, copy = %launched.id, "drill copy launched");
-                    copy.copy_id = Some(launched.id);
-                    copy.template = Some(request.template.to_string());
-                    return Some(copy);
-                }
-                Err(error)
-                    if matches!(
-                        error.kind,
-                        ErrorKind::InsufficientCapacity | ErrorKind::UnusableTemplate
-                    ) =>
-                {
-                    tried.push(format!("{}: {error}", request.template));
-                }
-                Err(error) => {
-                    tried.push(format!("{}: {error}", request.template));
-                    break;
-                }
-            }
+        let candidates = candidates
+            .into_iter()
+            .map(|c| Candidate {
+                request: LaunchRequest {
+                    client_token: plan::client_token(incident, &original.id, &c.request.template),
+                    tags: plan::drill_tags(&original, drill_id),
+                    template: c.request.template,
+                },
+                ..c
+            })
+            .collect();
+        let mut attempts = Vec::new();
+        if let Ok((candidate, launched)) =
+            recovery::launch_first(&self.compute, &original.id, candidates, &mut attempts).await
+        {
+            info!(%drill_id, original = %original.id, copy = %launched.id, "drill copy launched");
+            copy.copy_id = Some(launched.id);
+            copy.template = Some(candidate.request.template.to_string());
+            return Some(copy);
         }
+        let tried: Vec<String> = attempts
+            .iter()
+            .map(|a| format!("{}: {}", a.template, a.error))
+            .collect();
         warn!(%drill_id, original = %original.id, "no drill copy launched");
         copy.error = Some(format!("no copy launched ({})", tried.join("; ")));
         Some(copy)
@@ -376,36 +361,28 @@ where
             errors.push(format!("copies could not be registered in {tg}: {error}"));
             return;
         }
-        let healthy = self.wait_healthy(tg, &targets).await;
+        let health =
+            balancing::wait_for_health(&self.balancer, tg, &targets, self.settings.health_wait)
+                .await
+                .unwrap_or_else(|error| {
+                    errors.push(format!("health in {tg}: {error}"));
+                    Default::default()
+                });
         for copy in copies.iter_mut() {
             if let Some(id) = &copy.copy_id
                 && running.contains(id)
             {
-                copy.healthy = Some(healthy.get(id).copied().unwrap_or(false));
+                copy.healthy = Some(
+                    health
+                        .iter()
+                        .any(|(target, state)| &target.id == id && state == "healthy"),
+                );
             }
         }
         if let Err(error) = self.balancer.deregister(tg, &targets).await {
             errors.push(format!(
                 "copies could not be deregistered from {tg}: {error}; they are terminated anyway"
             ));
-        }
-    }
-
-    async fn wait_healthy(&self, tg: &str, targets: &[Target]) -> HashMap<String, bool> {
-        let started = tokio::time::Instant::now();
-        let wait = self.settings.health_wait;
-        loop {
-            let states = self.balancer.health(tg, targets).await.unwrap_or_default();
-            let healthy: HashMap<String, bool> = states
-                .iter()
-                .map(|s| (s.target.id.clone(), s.state == "healthy"))
-                .collect();
-            if healthy.len() == targets.len() && healthy.values().all(|h| *h)
-                || started.elapsed() + wait.poll_interval > wait.timeout
-            {
-                return healthy;
-            }
-            tokio::time::sleep(wait.poll_interval).await;
         }
     }
 
@@ -450,14 +427,10 @@ where
     }
 }
 
-fn is_target_of(m: &Membership, instance: &Instance) -> bool {
-    m.target.id == instance.id || instance.device_index_of(&m.target.id).is_some()
-}
-
 fn groups_of(instance: &Instance, memberships: &[Membership]) -> Vec<String> {
     let mut groups: Vec<String> = memberships
         .iter()
-        .filter(|m| is_target_of(m, instance))
+        .filter(|m| m.names(instance))
         .map(|m| m.target_group_arn.clone())
         .collect();
     groups.sort();
@@ -636,11 +609,5 @@ pub fn render(report: &DrillReport) -> Notice {
             ("event".into(), "drill".into()),
             ("outpost".into(), report.outpost.to_string()),
         ],
-    }
-}
-
-impl From<AwsError> for DrillError {
-    fn from(error: AwsError) -> Self {
-        Self::Agent(AgentError::Read(error))
     }
 }

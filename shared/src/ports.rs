@@ -207,6 +207,13 @@ pub struct Membership {
     pub target: Target,
 }
 
+impl Membership {
+    /// Whether this registration names `instance`: by its id, or by one of its private addresses.
+    pub fn names(&self, instance: &Instance) -> bool {
+        self.target.id == instance.id || instance.device_index_of(&self.target.id).is_some()
+    }
+}
+
 /// Which target groups the agent may manage.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum TargetGroupScope {

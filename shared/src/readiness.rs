@@ -82,7 +82,10 @@ pub fn assess(inputs: &ReadinessInputs<'_>) -> Vec<InstanceReadiness> {
         .iter()
         .filter(|i| i.is_opted_in() && i.tag(tags::REPLACED_BY).is_none())
         .filter_map(|instance| {
-            let outpost = instance.outpost_arn.as_deref().and_then(outpost_of_arn);
+            let outpost = instance
+                .outpost_arn
+                .as_deref()
+                .and_then(OutpostId::from_arn);
             if outpost
                 .as_ref()
                 .and_then(|o| inputs.alarm_states.get(o))
@@ -147,7 +150,7 @@ fn check_templates(
                     continue;
                 }
             };
-        let target = outpost_arn.as_deref().and_then(outpost_of_arn);
+        let target = outpost_arn.as_deref().and_then(OutpostId::from_arn);
         if let (Some(own), Some(target)) = (own_outpost, &target)
             && own == target
         {
@@ -399,7 +402,7 @@ mod tests {
     const ALT: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0bbbbbbbbbbbbbbbb";
 
     fn op(arn: &str) -> OutpostId {
-        outpost_of_arn(arn).unwrap()
+        OutpostId::from_arn(arn).unwrap()
     }
 
     fn instance(id: &str, templates: &str) -> Instance {

@@ -226,6 +226,42 @@ fn would_launch(candidates: &[Candidate]) -> Outcome {
     }
 }
 
+/// Tries each candidate in order, falling through to the next when one has no capacity or its
+/// template cannot be used; every failed try is added to `attempts`. The candidate that
+/// launched and its instance; or the error that ended the tries, none when all were tried.
+pub(crate) async fn launch_first<C: Compute>(
+    compute: &C,
+    instance_id: &str,
+    candidates: Vec<Candidate>,
+    attempts: &mut Vec<Attempt>,
+) -> Result<(Candidate, Instance), Option<AwsError>> {
+    for candidate in candidates {
+        let template = candidate.request.template.clone();
+        info!(instance = %instance_id, %template, subnet = %candidate.subnet_id, "launching");
+        match compute.launch(&candidate.request).await {
+            Ok(launched) => {
+                info!(instance = %instance_id, launched = %launched.id, %template, "launched");
+                return Ok((candidate, launched));
+            }
+            Err(error) => {
+                let next = matches!(
+                    error.kind,
+                    ErrorKind::InsufficientCapacity | ErrorKind::UnusableTemplate
+                );
+                warn!(instance = %instance_id, %template, %error, "launch failed{}", if next { "; trying the next alternate" } else { "" });
+                attempts.push(Attempt {
+                    template,
+                    error: error.clone(),
+                });
+                if !next {
+                    return Err(Some(error));
+                }
+            }
+        }
+    }
+    Err(None)
+}
+
 async fn launch_first_that_works<C: Compute>(
     compute: &C,
     incident: &IncidentId,
@@ -233,64 +269,54 @@ async fn launch_first_that_works<C: Compute>(
     candidates: Vec<Candidate>,
 ) -> Outcome {
     let original_id = result.original.id.clone();
-    for candidate in candidates {
-        let template = candidate.request.template.clone();
-        info!(instance = %original_id, %template, subnet = %candidate.subnet_id, "launching replacement");
-        match compute.launch(&candidate.request).await {
-            Ok(replacement) => {
-                info!(instance = %original_id, replacement = %replacement.id, %template, "replacement launched");
-                let record = [
-                    (tags::REPLACED_BY.to_owned(), replacement.id.clone()),
-                    (tags::INCIDENT.to_owned(), incident.to_string()),
-                ];
-                if let Err(error) = compute
-                    .tag(std::slice::from_ref(&original_id), &record)
-                    .await
-                {
-                    warn!(instance = %original_id, %error, "could not tag the original with its replacement");
-                    result.warnings.push(format!(
-                        "the original was not tagged {}={} ({error}); the replacement's own tags still prevent a second launch",
-                        tags::REPLACED_BY,
-                        replacement.id
-                    ));
-                }
-                return Outcome::Recovered {
-                    replacement,
-                    template,
-                    subnet_id: candidate.subnet_id,
-                    outpost_arn: candidate.outpost_arn,
-                };
-            }
-            Err(error)
-                if matches!(
-                    error.kind,
-                    ErrorKind::InsufficientCapacity | ErrorKind::UnusableTemplate
-                ) =>
+    match launch_first(compute, &original_id, candidates, &mut result.attempts).await {
+        Ok((candidate, replacement)) => {
+            let record = [
+                (tags::REPLACED_BY.to_owned(), replacement.id.clone()),
+                (tags::INCIDENT.to_owned(), incident.to_string()),
+            ];
+            if let Err(error) = compute
+                .tag(std::slice::from_ref(&original_id), &record)
+                .await
             {
-                warn!(instance = %original_id, %template, %error, "alternate failed; trying the next");
-                result.attempts.push(Attempt { template, error });
+                warn!(instance = %original_id, %error, "could not tag the original with its replacement");
+                result.warnings.push(format!(
+                    "the original was not tagged {}={} ({error}); the replacement's own tags still prevent a second launch",
+                    tags::REPLACED_BY,
+                    replacement.id
+                ));
             }
-            Err(error) => {
-                warn!(instance = %original_id, %template, %error, "launch failed");
-                let outcome = Outcome::Failed {
-                    reason: format!("launch from {template} failed: {error}"),
-                    kind: Some(error.kind),
-                    advice: error.kind.advice().into(),
-                };
-                result.attempts.push(Attempt { template, error });
-                return outcome;
+            Outcome::Recovered {
+                replacement,
+                template: candidate.request.template,
+                subnet_id: candidate.subnet_id,
+                outpost_arn: candidate.outpost_arn,
             }
         }
-    }
-    let last_kind = result.attempts.last().map(|a| a.error.kind);
-    let tried: Vec<String> = result
-        .attempts
-        .iter()
-        .map(|a| format!("{}: {}", a.template, a.error.kind))
-        .collect();
-    Outcome::Failed {
-        reason: format!("every alternate failed ({})", tried.join("; ")),
-        kind: last_kind,
-        advice: last_kind.unwrap_or(ErrorKind::Other).advice().into(),
+        Err(Some(error)) => {
+            let template = result
+                .attempts
+                .last()
+                .map(|a| a.template.to_string())
+                .unwrap_or_default();
+            Outcome::Failed {
+                reason: format!("launch from {template} failed: {error}"),
+                kind: Some(error.kind),
+                advice: error.kind.advice().into(),
+            }
+        }
+        Err(None) => {
+            let last_kind = result.attempts.last().map(|a| a.error.kind);
+            let tried: Vec<String> = result
+                .attempts
+                .iter()
+                .map(|a| format!("{}: {}", a.template, a.error.kind))
+                .collect();
+            Outcome::Failed {
+                reason: format!("every alternate failed ({})", tried.join("; ")),
+                kind: last_kind,
+                advice: last_kind.unwrap_or(ErrorKind::Other).advice().into(),
+            }
+        }
     }
 }

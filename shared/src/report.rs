@@ -308,7 +308,7 @@ pub fn instance_reports(
                 .into_iter()
                 .flatten()
                 .map(|m| TargetGroupReport::from(*m))
-                .chain(would_move.iter().filter(|m| is_target_of(m, o)).map(|m| {
+                .chain(would_move.iter().filter(|m| m.names(&o.original)).map(|m| {
                     TargetGroupReport {
                         target_group_arn: m.target_group_arn.clone(),
                         from: m.target.id.clone(),
@@ -329,14 +329,6 @@ pub fn instance_reports(
             report
         })
         .collect()
-}
-
-fn is_target_of(membership: &Membership, outcome: &InstanceOutcome) -> bool {
-    membership.target.id == outcome.original.id
-        || outcome
-            .original
-            .device_index_of(&membership.target.id)
-            .is_some()
 }
 
 /// A load-balancing read that failed, as a report line.

@@ -8,7 +8,7 @@ use chrono::Utc;
 use tracing::{info, warn};
 
 use crate::agent::{Agent, AgentError};
-use crate::alarm::{self, AlarmChange, AlarmState, OutpostId, Signal};
+use crate::alarm::{self, AlarmChange, AlarmState, IncidentId, OutpostId, Signal};
 use crate::drs::{self, SourceServer};
 use crate::drs_result::{DrsLaunchResult, DrsReport};
 use crate::error::AwsError;
@@ -58,23 +58,17 @@ where
             alarms: alarms.len(),
             ..SweepReport::default()
         };
-        let mut states: HashMap<OutpostId, AlarmState> = HashMap::new();
         for change in &alarms {
             match alarm::classify(change) {
-                Signal::OutpostDown { outpost, .. } => {
-                    states.insert(outpost.clone(), AlarmState::Alarm);
-                    self.reconcile(change, &outpost, &mut report).await;
+                Signal::OutpostDown { outpost, incident } => {
+                    self.reconcile(change, &outpost, &incident, &mut report)
+                        .await;
                 }
                 Signal::OutpostBack { outpost } => {
-                    states.insert(outpost.clone(), AlarmState::Ok);
                     let back = AlarmReport {
                         action: Action::OutpostBack,
                         outpost: Some(outpost.clone()),
-                        ..AlarmReport::empty(
-                            change.alarm_name.clone(),
-                            change.state_since,
-                            self.settings.mode,
-                        )
+                        ..self.report_for(change)
                     };
                     match self.outpost_back(&outpost, back, false).await {
                         Ok(done) => report.fencing.push(done),
@@ -82,13 +76,11 @@ where
                     }
                 }
                 Signal::Ignore(reason) => {
-                    if let Some(outpost) = single_outpost(change) {
-                        states.insert(outpost, change.state);
-                    }
                     info!(alarm = %change.alarm_name, %reason, "sweep passes over alarm");
                 }
             }
         }
+        let states = alarm::outpost_states(&alarms);
         report.readiness = match self.check_readiness(&states).await {
             Ok(readiness) => readiness,
             Err(error) => {
@@ -116,18 +108,25 @@ where
         Ok(report)
     }
 
-    /// Finishes the recovery of an Outpost in ALARM, unless its alarm is in maintenance.
-    async fn reconcile(&self, change: &AlarmChange, outpost: &OutpostId, report: &mut SweepReport) {
-        match self.maintenance(change).await {
-            Ok(true) => {
-                info!(%outpost, "Outpost in maintenance: the sweep recovers nothing");
-                report.in_maintenance.push(outpost.clone());
-                return;
-            }
-            Ok(false) => {}
-            Err(error) => warn!(%outpost, %error, "maintenance tag unreadable; recovering"),
+    /// Finishes the recovery of an Outpost in ALARM, unless its alarm is in maintenance (then
+    /// silently: the alarm handler announced the suppression).
+    async fn reconcile(
+        &self,
+        change: &AlarmChange,
+        outpost: &OutpostId,
+        incident: &IncidentId,
+        report: &mut SweepReport,
+    ) {
+        let maintenance = self.maintenance(change).await;
+        if matches!(maintenance, Ok(true)) {
+            info!(%outpost, "Outpost in maintenance: the sweep recovers nothing");
+            report.in_maintenance.push(outpost.clone());
+            return;
         }
-        match self.handle(change).await {
+        match self
+            .outpost_down(change, outpost, incident, maintenance)
+            .await
+        {
             Ok(recovery) => report.recoveries.push(recovery),
             Err(error) => report
                 .errors
@@ -272,7 +271,7 @@ where
             } = target
             {
                 image_ids.extend(image_id.clone());
-                target_outposts.extend(outpost_arn.as_deref().and_then(readiness::outpost_of_arn));
+                target_outposts.extend(outpost_arn.as_deref().and_then(OutpostId::from_arn));
             }
         }
         image_ids.sort();
@@ -319,17 +318,5 @@ where
             drs_servers: &drs_servers,
             drs_targets: &drs_targets,
         }))
-    }
-}
-
-/// The one Outpost an alarm watches, whatever its state.
-fn single_outpost(change: &AlarmChange) -> Option<OutpostId> {
-    let as_alarm = AlarmChange {
-        state: AlarmState::Ok,
-        ..change.clone()
-    };
-    match alarm::classify(&as_alarm) {
-        Signal::OutpostBack { outpost } => Some(outpost),
-        _ => None,
     }
 }
