@@ -1,6 +1,7 @@
 //! moto's server, started through `tests/moto/launcher.py`, which fills the gaps in moto's EC2
 //! that production code must not work around (subnet OutpostArn, ClientToken, template ENIs).
 
+use crate::world;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,8 @@ impl Moto {
         let mut child = Command::new(&python)
             .arg(workspace_root().join("tests/moto/launcher.py"))
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            // The account of the sample events in events/, so their alarm ARNs exist here.
+            .env("MOTO_ACCOUNT_ID", world::ACCOUNT)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

@@ -19,7 +19,8 @@ pub const FAILED_OUTPOST: &str = "op-0a1b2c3d4e5f60718";
 pub const OUTPOST_B: &str = "op-0b2c3d4e5f6071829";
 /// A third Outpost server.
 pub const OUTPOST_C: &str = "op-0c3d4e5f607182930";
-const ACCOUNT: &str = "123456789012";
+/// The emulated account: the one the sample events in `events/` name.
+pub const ACCOUNT: &str = "111122223333";
 
 /// Ids of what was seeded.
 #[derive(Clone, Debug)]
@@ -310,6 +311,13 @@ pub async fn seed(c: &Clients) -> Seeded {
         .send()
         .await
         .unwrap();
+
+    // The stack's ConnectedStatus alarms, all connected to begin with.
+    set_alarms(
+        c,
+        &[(FAILED_OUTPOST, "OK"), (OUTPOST_B, "OK"), (OUTPOST_C, "OK")],
+    )
+    .await;
 
     Seeded {
         subnets,

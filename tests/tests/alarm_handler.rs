@@ -238,7 +238,7 @@ async fn a_bad_configuration_fails_the_cold_start_naming_the_variable() {
         api.address(),
         moto.endpoint(),
         &[
-            ("TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:t"),
+            ("TOPIC_ARN", "arn:aws:sns:us-east-1:111122223333:t"),
             ("MAX_CONCURRENCY", "lots"),
         ],
     );

@@ -34,7 +34,7 @@ fn cold_start() -> (Duration, Duration) {
             "alarm-handler",
             api.address(),
             "http://127.0.0.1:9",
-            &[("TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:t")],
+            &[("TOPIC_ARN", "arn:aws:sns:us-east-1:111122223333:t")],
         );
         let deadline = started + Duration::from_secs(10);
         let first = loop {
