@@ -302,6 +302,8 @@ impl Compute for Ec2Compute {
                 .describe_images()
                 .filters(filter("image-id", chunk.iter().cloned()))
                 .filters(filter("state", ["available".to_owned()]))
+                // A deprecated AMI still launches; EC2 hides it from this call unless asked.
+                .include_deprecated(true)
                 .into_paginator()
                 .send();
             while let Some(page) = pages.next().await {
