@@ -24,6 +24,7 @@ pub mod plan;
 pub mod ports;
 pub mod readiness;
 pub mod recovery;
+pub mod recovery_template;
 pub mod report;
 pub mod sweep;
 pub mod tags;

@@ -32,6 +32,8 @@ pub const DRILL_OF: &str = "autorestart:drill-of";
 pub const MAINTENANCE: &str = "autorestart:maintenance";
 /// On a target group: `true` lets drills register their copies in it.
 pub const DRILL_TARGET_GROUP: &str = "autorestart:drill-target-group";
+/// On a launch template made by the generator: the instance it recovers.
+pub const TEMPLATE_FOR: &str = "autorestart:template-for";
 /// The prefix shared by every tag of this project.
 pub const PREFIX: &str = "autorestart:";
 /// The tag EC2 shows as the instance's name.

@@ -90,6 +90,32 @@ def check_subnets(ec2, vpc_subnet, outpost_subnet):
     print("ok 1-2: subnet OutpostArn + outpost-arn filter")
 
 
+def check_lni(ec2, outpost_subnet):
+    # 8. EnableLniAtDeviceIndex kept and returned; absent until set.
+    subnet_id = outpost_subnet["SubnetId"]
+    assert "EnableLniAtDeviceIndex" not in outpost_subnet, outpost_subnet
+    ec2.modify_subnet_attribute(SubnetId=subnet_id, EnableLniAtDeviceIndex=1)
+    got = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]
+    assert got.get("EnableLniAtDeviceIndex") == 1, got
+    # Other attributes still go through moto's own handler.
+    ec2.modify_subnet_attribute(SubnetId=subnet_id, MapPublicIpOnLaunch={"Value": True})
+    got = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]
+    assert got["MapPublicIpOnLaunch"] is True and got["EnableLniAtDeviceIndex"] == 1, got
+    print("ok 8: subnet EnableLniAtDeviceIndex")
+
+
+def check_outposts_denied(endpoint):
+    # 7. The Outposts API answers AccessDeniedException at once.
+    outposts = boto3.client("outposts", region_name="us-east-1", endpoint_url=endpoint)
+    try:
+        outposts.list_assets(OutpostIdentifier=CW_OUTPOST_ID)
+        raise AssertionError("ListAssets answered without the emulated denial")
+    except ClientError as err:
+        assert err.response["Error"]["Code"] == "AccessDeniedException", err.response
+        assert err.response["ResponseMetadata"]["HTTPStatusCode"] == 403, err.response
+    print("ok 7: Outposts API denied")
+
+
 def check_client_token(ec2, vpc_subnet):
     # 3. Idempotent RunInstances + client-token filter.
     args = dict(ImageId="ami-12345678", MinCount=1, MaxCount=1, SubnetId=vpc_subnet["SubnetId"])
@@ -445,6 +471,8 @@ def main() -> int:
         check_client_token(ec2, vpc_subnet)
         check_launch_template(ec2, vpc, vpc_subnet, outpost_subnet)
         check_cloudwatch(endpoint)
+        check_outposts_denied(endpoint)
+        check_lni(ec2, outpost_subnet)
 
         # Patches survive a state reset; the old token is forgotten with the state.
         reset(endpoint)
@@ -460,6 +488,7 @@ def main() -> int:
         check_client_token(ec2, vpc_subnet)
         check_launch_template(ec2, vpc, vpc_subnet, outpost_subnet)
         check_cloudwatch(endpoint)
+        check_lni(ec2, outpost_subnet)
         print("ok: patches survive POST /moto-api/reset")
     finally:
         proc.terminate()

@@ -27,12 +27,14 @@ Gaps filled (numbers match the "-- N." comments below):
      6e. rpcv2Cbor on the wire: a WSGI middleware in front of moto's app
          (cloudwatch_rpcv2_cbor) runs moto's CloudWatch handlers for the
          operations in RPCV2_CBOR_OPERATIONS.
+     6a-6d patch moto's CloudWatch models/handlers, so they hold for
+     every protocol.
   7. The Outposts API, which moto lacks (it answers HTTP 500, which the SDK
      retries for seconds): every /outposts/ request gets the 403
      AccessDeniedException a workload account gets for an Outpost another
      account owns (outposts_access_denied).
-     6a-6d patch moto's CloudWatch models/handlers, so they hold for
-     every protocol.
+  8. ModifySubnetAttribute EnableLniAtDeviceIndex is kept and DescribeSubnets
+     returns it (moto ignores it).
 
 Prints `moto ready on http://HOST:PORT` once the socket is listening and
 serves until SIGTERM/SIGINT.
@@ -316,6 +318,23 @@ def apply_patches() -> None:
         return result
 
     CloudWatchResponse.put_metric_alarm = put_metric_alarm_response
+
+    # -- 8. Subnet EnableLniAtDeviceIndex -----------------------------------
+    # moto knows no local network interfaces: ModifySubnetAttribute ignores
+    # EnableLniAtDeviceIndex and DescribeSubnets never reports it. Keep it on
+    # the Subnet model as `enable_lni_at_device_index`, the attribute moto's
+    # serializer maps the member <enableLniAtDeviceIndex> to.
+    Subnet.enable_lni_at_device_index = None
+    orig_modify_subnet_attribute = Subnets.modify_subnet_attribute
+
+    def modify_subnet_attribute(self):
+        index = self._get_int_param("EnableLniAtDeviceIndex")
+        if index is not None:
+            subnet = self.ec2_backend.get_subnet(self._get_param("SubnetId"))
+            subnet.enable_lni_at_device_index = index
+        return orig_modify_subnet_attribute(self)
+
+    Subnets.modify_subnet_attribute = modify_subnet_attribute
 
 
 # -- 6e. CloudWatch over Smithy RPC v2 CBOR -----------------------------------

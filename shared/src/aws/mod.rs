@@ -7,6 +7,7 @@ mod elbv2;
 mod outposts;
 mod sdk_error;
 mod sns;
+mod templates;
 
 pub use cloudwatch::CloudWatchAlarms;
 pub use drs::DrsService;
@@ -14,6 +15,7 @@ pub use ec2::Ec2Compute;
 pub use elbv2::ElbTargetGroups;
 pub use outposts::OutpostsApi;
 pub use sns::SnsNotifier;
+pub use templates::Ec2Templates;
 
 /// Most values EC2 accepts in one filter.
 const MAX_FILTER_VALUES: usize = 200;
