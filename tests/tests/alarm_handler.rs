@@ -253,3 +253,107 @@ async fn a_bad_configuration_fails_the_cold_start_naming_the_variable() {
     );
     assert!(api.first_poll().is_none(), "it never asked for an event");
 }
+
+/// When each replacement of `original` was launched, as EC2 reports it.
+async fn launched_at(c: &Clients, original: &str) -> aws_sdk_ec2::primitives::DateTime {
+    let described = c
+        .ec2
+        .describe_instances()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:autorestart:replacement-of")
+                .values(original)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let launched: Vec<_> = described
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .filter_map(|i| i.launch_time().copied())
+        .collect();
+    assert_eq!(launched.len(), 1, "one replacement of {original}");
+    launched[0]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn waves_recover_in_their_order_whichever_instance_is_tagged_first() {
+    // Each instance in turn is put in the later wave: its replacement must be launched after
+    // the other's, so the order follows the tags, not chance.
+    for later_wave_is_web1 in [true, false] {
+        let s = setup(&[("WAVE_WAIT_SECONDS", "20")]).await;
+        let (first, later) = if later_wave_is_web1 {
+            (&s.seeded.web2, &s.seeded.web1)
+        } else {
+            (&s.seeded.web1, &s.seeded.web2)
+        };
+        s.clients
+            .ec2
+            .create_tags()
+            .resources(later)
+            .tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key("autorestart:wave")
+                    .value("1")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+
+        let report = response(
+            s.api
+                .invoke(&sample("alarm-outpost-down.json"), ANSWER_WITHIN),
+        );
+
+        let waves: Vec<(u64, u64, bool)> = report["waves"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| {
+                (
+                    w["wave"].as_u64().unwrap(),
+                    w["instances"].as_u64().unwrap(),
+                    w["settled"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(waves, vec![(0, 1, true), (1, 1, true)], "{report}");
+        for instance in report["instances"].as_array().unwrap() {
+            let wave = u64::from(instance["instance_id"].as_str() == Some(later.as_str()));
+            assert_eq!(instance["wave"].as_u64(), Some(wave), "{instance}");
+            assert_eq!(instance["outcome"], "recovered", "{instance}");
+        }
+        // EC2 (moto) keeps launch times to the second: they may tie, never invert.
+        let (first_at, later_at) = (
+            launched_at(&s.clients, first).await,
+            launched_at(&s.clients, later).await,
+        );
+        assert!(later_at >= first_at, "{later_at} before {first_at}");
+        // The function's own record of its calls, in the order it made them.
+        let logs = s.function.logs();
+        let position = |message: &str, field: &str, value: &str| {
+            logs.lines()
+                .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+                .position(|entry| {
+                    entry["fields"]["message"] == message
+                        && entry["fields"][field].to_string().contains(value)
+                })
+                .unwrap_or_else(|| panic!("no {message:?} with {field}={value} in:\n{logs}"))
+        };
+        let first_launched = position("launched", "instance", first);
+        let state = State::read(&s.clients, &s.seeded).await;
+        let first_replacement = state.replacements_of(first)[0].id.clone();
+        let first_registered = position("registering replacements", "targets", &first_replacement);
+        let wave_1 = position("recovering wave", "wave", "1");
+        let later_launching = position("launching", "instance", later);
+        assert!(
+            first_launched < first_registered
+                && first_registered < wave_1
+                && wave_1 < later_launching,
+            "wave 0 launched at line {first_launched}, registered at {first_registered}; wave 1 began at {wave_1}, launched at {later_launching}"
+        );
+    }
+}
