@@ -166,6 +166,9 @@ pub struct TemplatePlan {
     /// CreateLaunchTemplate idempotency token, derived from the name and the data, so a retry
     /// matches and a changed instance does not meet `IdempotentParameterMismatch`.
     pub client_token: String,
+    /// A digest of [`TemplateData`], kept on the template to spot a template that no longer
+    /// matches its instance.
+    pub shape: String,
     /// The Outpost the template launches on.
     pub target_outpost: String,
     /// What it launches.
@@ -309,10 +312,14 @@ pub fn plan_template(
     }
     let interfaces = plan_interfaces(source, subnet)?;
     let (block_devices, mut warnings) = plan_block_devices(source);
-    if !interfaces
+    if interfaces
         .iter()
         .any(|i| i.device_index == LNI_DEVICE_INDEX)
     {
+        warnings.push(format!(
+            "the replacement's local network interface (device index {LNI_DEVICE_INDEX}) gets a new MAC and IP address: update DHCP reservations and firewall rules on the local network that name the original's"
+        ));
+    } else {
         warnings.push(format!(
             "instance {instance} has no interface at device index {LNI_DEVICE_INDEX}, so neither will its replacement: Outposts servers reach the local network only through an LNI there"
         ));
@@ -336,13 +343,15 @@ pub fn plan_template(
             .cloned()
             .collect(),
     };
-    let shape = serde_json::to_string(&data).expect("template data always serializes");
+    let shape = hex_digest(&serde_json::to_string(&data).expect("template data always serializes"));
     Ok(TemplatePlan {
         client_token: hex_digest(&format!("{template_name}\n{shape}")),
         template_tags: vec![
             (tags::TEMPLATE_FOR.into(), instance.clone()),
+            (tags::TEMPLATE_SHAPE.into(), shape.clone()),
             (tags::NAME.into(), template_name.clone()),
         ],
+        shape,
         template_name,
         target_outpost: outpost_name(target_outpost),
         data,
@@ -376,7 +385,12 @@ fn plan_interfaces(
         .map(|i| PlannedInterface {
             device_index: i.device_index,
             subnet_id: subnet.subnet_id.clone(),
-            security_group_ids: i.security_group_ids.clone(),
+            // A local network interface does not use security groups.
+            security_group_ids: if i.device_index == LNI_DEVICE_INDEX {
+                Vec::new()
+            } else {
+                i.security_group_ids.clone()
+            },
             description: i.description.clone().filter(|d| !d.is_empty()),
         })
         .collect();
@@ -392,23 +406,40 @@ fn plan_interfaces(
     Ok(planned)
 }
 
-/// The source's volumes as new volumes of the same shape; data volumes start empty, so say so.
+/// The source's volumes as new volumes of the same shape, with only the settings EC2 takes for
+/// them: the root comes from the AMI's snapshot (its encryption too); data volumes start empty,
+/// so say so, and go with the instance so that drills leave none behind.
 fn plan_block_devices(source: &SourceInstance) -> (Vec<BlockDevice>, Vec<String>) {
     let mut warnings = Vec::new();
     let devices = source
         .block_devices
         .iter()
         .map(|device| {
-            if source.root_device_name.as_deref() != Some(device.device_name.as_str()) {
+            let root = source.root_device_name.as_deref() == Some(device.device_name.as_str());
+            if !root {
                 warnings.push(format!(
                     "{} becomes a new empty {} GiB volume on the replacement: the original's data is not copied",
                     device.device_name,
                     device.volume_size_gib.map_or("?".into(), |s| s.to_string())
                 ));
             }
+            let kind = device.volume_type.as_deref().unwrap_or_default();
+            let encrypted = !root && device.encrypted == Some(true);
             BlockDevice {
-                delete_on_termination: Some(device.delete_on_termination.unwrap_or(true)),
-                ..device.clone()
+                device_name: device.device_name.clone(),
+                volume_size_gib: device.volume_size_gib,
+                volume_type: device.volume_type.clone(),
+                iops: device
+                    .iops
+                    .filter(|_| matches!(kind, "io1" | "io2" | "gp3")),
+                throughput: device.throughput.filter(|_| kind == "gp3"),
+                encrypted: encrypted.then_some(true),
+                kms_key_id: device.kms_key_id.clone().filter(|_| encrypted),
+                delete_on_termination: Some(if root {
+                    device.delete_on_termination.unwrap_or(true)
+                } else {
+                    true
+                }),
             }
         })
         .collect();
@@ -460,6 +491,10 @@ pub struct ExistingTemplate {
     pub id: String,
     /// Its name.
     pub name: String,
+    /// Its `autorestart:template-shape` tag, if the generator made it.
+    pub shape: Option<String>,
+    /// What EC2 flagged in the template when it created it (`code: message`).
+    pub ec2_warnings: Vec<String>,
 }
 
 /// What the generator reads and writes in EC2.
@@ -521,6 +556,8 @@ pub struct GenerateReport {
     pub tagged: bool,
     /// Whether nothing was written on purpose.
     pub dry_run: bool,
+    /// What EC2 flagged in the template it created: it may fail to launch.
+    pub ec2_warnings: Vec<String>,
 }
 
 /// Why generation stopped.
@@ -548,7 +585,7 @@ pub async fn generate(
         .subnet(&request.subnet_id)
         .await?
         .ok_or_else(|| Refusal::SubnetNotFound(request.subnet_id.clone()))?;
-    let plan = plan_template(&source, &subnet)?;
+    let mut plan = plan_template(&source, &subnet)?;
     let before = source.tag(tags::RECOVERY_TEMPLATES).map(str::to_owned);
     let bad_tag = |problem: TemplateListError| Refusal::BadTemplatesTag {
         instance: source.instance_id.clone(),
@@ -578,12 +615,23 @@ pub async fn generate(
             plan,
             template_id: None,
             created: false,
-            templates_tag_after: None,
+            templates_tag_after: templates_tag_with(before.as_deref(), "<new template>")
+                .map_err(bad_tag)?,
             templates_tag_before: before,
             tagged: false,
             dry_run: request.dry_run,
+            ec2_warnings: Vec::new(),
         });
     };
+    if let Some(shape) = &template.shape
+        && !created
+        && *shape != plan.shape
+    {
+        plan.warnings.push(format!(
+            "launch template {} was made from what {} ran then and differs from it now (AMI, type, groups, volumes or tags): delete the template and run again to refresh it",
+            template.id, plan.instance_id
+        ));
+    }
     let new_value = templates_tag_with(before.as_deref(), &template.id).map_err(bad_tag)?;
     let mut tagged = false;
     if let Some(value) = &new_value
@@ -602,6 +650,7 @@ pub async fn generate(
         templates_tag_before: before,
         tagged,
         dry_run: request.dry_run,
+        ec2_warnings: template.ec2_warnings,
     })
 }
 
@@ -702,7 +751,7 @@ mod tests {
                 PlannedInterface {
                     device_index: 1,
                     subnet_id: "subnet-b".into(),
-                    security_group_ids: vec!["sg-lni".into()],
+                    security_group_ids: vec![],
                     description: None,
                 },
             ]
@@ -715,7 +764,8 @@ mod tests {
             plan.template_tags
                 .contains(&(tags::TEMPLATE_FOR.to_owned(), "i-0source".to_owned()))
         );
-        assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+        assert_eq!(plan.warnings.len(), 1, "{:?}", plan.warnings);
+        assert!(plan.warnings[0].contains("new MAC and IP address"));
     }
 
     #[test]
@@ -883,10 +933,65 @@ mod tests {
         assert_eq!(plan.data.block_devices[1].iops, Some(3000));
         assert_eq!(
             plan.data.block_devices[1].delete_on_termination,
-            Some(false)
+            Some(true),
+            "an empty data volume goes with its instance, so drills leave none behind"
         );
-        assert_eq!(plan.warnings.len(), 1);
-        assert!(plan.warnings[0].contains("/dev/sdf becomes a new empty 100 GiB volume"));
+        assert!(
+            plan.warnings
+                .iter()
+                .any(|w| w.contains("/dev/sdf becomes a new empty 100 GiB volume"))
+        );
+    }
+
+    #[test]
+    fn volumes_carry_only_the_settings_ec2_takes_for_their_type() {
+        let with_volumes = SourceInstance {
+            block_devices: vec![
+                BlockDevice {
+                    device_name: "/dev/xvda".into(),
+                    volume_type: Some("gp2".into()),
+                    iops: Some(100),
+                    encrypted: Some(true),
+                    kms_key_id: Some("key-root".into()),
+                    ..BlockDevice::default()
+                },
+                BlockDevice {
+                    device_name: "/dev/sdg".into(),
+                    volume_type: Some("gp3".into()),
+                    iops: Some(4000),
+                    throughput: Some(250),
+                    encrypted: Some(true),
+                    kms_key_id: Some("key-data".into()),
+                    ..BlockDevice::default()
+                },
+                BlockDevice {
+                    device_name: "/dev/sdh".into(),
+                    volume_type: Some("st1".into()),
+                    iops: Some(500),
+                    throughput: Some(40),
+                    encrypted: Some(false),
+                    ..BlockDevice::default()
+                },
+            ],
+            ..source()
+        };
+        let devices = plan_template(&with_volumes, &subnet())
+            .unwrap()
+            .data
+            .block_devices;
+        let settings: Vec<_> = devices
+            .iter()
+            .map(|d| (d.iops, d.throughput, d.encrypted, d.kms_key_id.as_deref()))
+            .collect();
+        assert_eq!(
+            settings,
+            vec![
+                (None, None, None, None),
+                (Some(4000), Some(250), Some(true), Some("key-data")),
+                (None, None, None, None),
+            ],
+            "gp2 takes no IOPS and the root's encryption comes from the AMI's snapshot"
+        );
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub const MAINTENANCE: &str = "autorestart:maintenance";
 pub const DRILL_TARGET_GROUP: &str = "autorestart:drill-target-group";
 /// On a launch template made by the generator: the instance it recovers.
 pub const TEMPLATE_FOR: &str = "autorestart:template-for";
+/// On a launch template made by the generator: a digest of what it launches, to spot drift.
+pub const TEMPLATE_SHAPE: &str = "autorestart:template-shape";
 /// The prefix shared by every tag of this project.
 pub const PREFIX: &str = "autorestart:";
 /// The tag EC2 shows as the instance's name.

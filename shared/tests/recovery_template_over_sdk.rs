@@ -425,6 +425,7 @@ async fn a_new_template_relaunches_the_instance_on_the_alternate_outpost_and_is_
         [TagSpecification::builder()
             .resource_type(ResourceType::LaunchTemplate)
             .tags(tag("autorestart:template-for", INSTANCE))
+            .tags(tag("autorestart:template-shape", &report.plan.shape))
             .tags(tag("Name", TEMPLATE_NAME))
             .build()]
     );
@@ -459,11 +460,10 @@ async fn a_new_template_relaunches_the_instance_on_the_alternate_outpost_and_is_
                 .description("primary")
                 .delete_on_termination(true)
                 .build(),
-            // The LNI: its empty description is left out.
+            // The LNI: no security groups (an LNI uses none), its empty description left out.
             LaunchTemplateInstanceNetworkInterfaceSpecificationRequest::builder()
                 .device_index(1)
                 .subnet_id(TARGET_SUBNET)
-                .groups("sg-0lni")
                 .delete_on_termination(true)
                 .build(),
         ]
@@ -494,7 +494,8 @@ async fn a_new_template_relaunches_the_instance_on_the_alternate_outpost_and_is_
                         .volume_size(100)
                         .volume_type(VolumeType::Io2)
                         .iops(3000)
-                        .delete_on_termination(false)
+                        // Empty on the replacement: it goes with it (the original kept its own).
+                        .delete_on_termination(true)
                         .build(),
                 )
                 .build(),
@@ -527,12 +528,14 @@ async fn a_new_template_relaunches_the_instance_on_the_alternate_outpost_and_is_
         Some(EXISTING_TEMPLATES)
     );
     assert_eq!(report.templates_tag_after.as_deref(), Some(TEMPLATES_AFTER));
-    assert_eq!(report.plan.warnings.len(), 1, "{:?}", report.plan.warnings);
+    assert_eq!(report.plan.warnings.len(), 2, "{:?}", report.plan.warnings);
     assert!(
-        report.plan.warnings[0].contains("/dev/sdf becomes a new empty 100 GiB volume"),
+        report.plan.warnings[0].contains("/dev/sdf becomes a new empty 100 GiB volume")
+            && report.plan.warnings[1].contains("new MAC and IP address"),
         "{:?}",
         report.plan.warnings
     );
+    assert!(report.ec2_warnings.is_empty(), "{:?}", report.ec2_warnings);
 }
 
 #[tokio::test]
@@ -558,6 +561,76 @@ async fn running_again_finds_the_template_by_name_and_writes_nothing() {
         Some(TEMPLATES_AFTER)
     );
     assert_eq!(report.templates_tag_after.as_deref(), Some(TEMPLATES_AFTER));
+}
+
+#[tokio::test]
+async fn a_template_that_no_longer_matches_its_instance_is_kept_but_flagged() {
+    let reads = Reads::with_templates_tag(TEMPLATES_AFTER);
+    let lookup = mock!(aws_sdk_ec2::Client::describe_launch_templates)
+        .match_requests(asks_for_the_template_by_name)
+        .then_output(|| {
+            DescribeLaunchTemplatesOutput::builder()
+                .launch_templates(
+                    LaunchTemplate::builder()
+                        .launch_template_id(NEW_TEMPLATE)
+                        .launch_template_name(TEMPLATE_NAME)
+                        .tags(tag("autorestart:template-shape", "made-from-an-older-ami"))
+                        .build(),
+                )
+                .build()
+        });
+    let create = any_create();
+    let tagging = any_tagging();
+    let store = reads.store(&[&lookup, &create, &tagging]);
+
+    let report = generate(&store, &request(false)).await.unwrap();
+
+    assert_eq!((create.num_calls(), tagging.num_calls()), (0, 0));
+    assert!(
+        report
+            .plan
+            .warnings
+            .iter()
+            .any(|w| w.contains("differs from it now") && w.contains("delete the template")),
+        "{:?}",
+        report.plan.warnings
+    );
+}
+
+#[tokio::test]
+async fn what_ec2_flags_in_a_new_template_is_reported() {
+    let reads = Reads::standard();
+    let lookup = template_lookup(None);
+    let create = mock!(aws_sdk_ec2::Client::create_launch_template).then_output(|| {
+        CreateLaunchTemplateOutput::builder()
+            .launch_template(
+                LaunchTemplate::builder()
+                    .launch_template_id(NEW_TEMPLATE)
+                    .launch_template_name(TEMPLATE_NAME)
+                    .build(),
+            )
+            .warning(
+                aws_sdk_ec2::types::ValidationWarning::builder()
+                    .errors(
+                        aws_sdk_ec2::types::ValidationError::builder()
+                            .code("InvalidKeyPair.NotFound")
+                            .message("The key pair 'ops' does not exist")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let tagging = tagging_templates(TEMPLATES_AFTER);
+    let store = reads.store(&[&lookup, &create, &tagging]);
+
+    let report = generate(&store, &request(false)).await.unwrap();
+
+    assert!(report.created, "{report:?}");
+    assert_eq!(
+        report.ec2_warnings,
+        vec!["InvalidKeyPair.NotFound: The key pair 'ops' does not exist".to_owned()]
+    );
 }
 
 #[tokio::test]
@@ -744,9 +817,11 @@ async fn a_dry_run_reads_everything_and_writes_nothing() {
         report.dry_run && !report.created && !report.tagged,
         "{report:?}"
     );
-    assert!(
-        report.template_id.is_none() && report.templates_tag_after.is_none(),
-        "no template to name: {report:?}"
+    assert!(report.template_id.is_none(), "no template yet: {report:?}");
+    assert_eq!(
+        report.templates_tag_after,
+        Some(format!("{EXISTING_TEMPLATES},<new template>")),
+        "the tag it would write, the new template's id still unknown"
     );
     assert_eq!(
         report.templates_tag_before.as_deref(),

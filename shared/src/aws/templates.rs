@@ -18,6 +18,7 @@ use crate::recovery_template::{
     BlockDevice, ExistingTemplate, MetadataOptions, SourceInstance, SourceInterface, SubnetFacts,
     TemplatePlan, TemplateStore,
 };
+use crate::tags;
 
 /// EC2 through the SDK client, for the generator.
 #[derive(Clone, Debug)]
@@ -231,6 +232,13 @@ impl TemplateStore for Ec2Templates {
                 Some(ExistingTemplate {
                     id: t.launch_template_id()?.to_owned(),
                     name: name.to_owned(),
+                    shape: t
+                        .tags()
+                        .iter()
+                        .find(|tag| tag.key() == Some(tags::TEMPLATE_SHAPE))
+                        .and_then(|tag| tag.value())
+                        .map(str::to_owned),
+                    ec2_warnings: Vec::new(),
                 })
             }))
     }
@@ -259,12 +267,32 @@ impl TemplateStore for Ec2Templates {
             .await
             .map_err(|e| from_sdk("ec2:CreateLaunchTemplate", e));
         match answer {
-            Ok(output) => Ok(output.launch_template().and_then(|t| {
-                Some(ExistingTemplate {
-                    id: t.launch_template_id()?.to_owned(),
-                    name: plan.template_name.clone(),
-                })
-            })),
+            Ok(output) => {
+                // EC2 creates a template with some invalid parameters and says so here.
+                let ec2_warnings = output
+                    .warning()
+                    .map(|w| {
+                        w.errors()
+                            .iter()
+                            .map(|e| {
+                                format!(
+                                    "{}: {}",
+                                    e.code().unwrap_or("Warning"),
+                                    e.message().unwrap_or_default()
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Ok(output.launch_template().and_then(|t| {
+                    Some(ExistingTemplate {
+                        id: t.launch_template_id()?.to_owned(),
+                        name: plan.template_name.clone(),
+                        shape: Some(plan.shape.clone()),
+                        ec2_warnings,
+                    })
+                }))
+            }
             Err(error) if error.code.contains("AlreadyExists") => Ok(None),
             Err(error) => Err(error),
         }

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use aws_config::{BehaviorVersion, Region};
 use clap::Parser;
 use shared::aws::Ec2Templates;
+use shared::error::ErrorKind;
 use shared::recovery_template::{GenerateError, GenerateReport, GenerateRequest, generate};
 
 /// Creates a recovery launch template for a running, opted-in instance on an alternate Outpost server.
@@ -56,15 +57,40 @@ async fn main() -> ExitCode {
                 "{}",
                 serde_json::to_string_pretty(&report).expect("a report always serializes")
             );
-            ExitCode::SUCCESS
+            if report.ec2_warnings.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!(
+                    "failed: EC2 created the template but flagged it, so it may not launch: fix the instance or subnet, delete the template (aws ec2 delete-launch-template --launch-template-id {}) and run again",
+                    report.template_id.as_deref().unwrap_or("?")
+                );
+                ExitCode::FAILURE
+            }
         }
         Err(GenerateError::Refused(refusal)) => {
             eprintln!("refused: {refusal}");
             ExitCode::from(2)
         }
         Err(GenerateError::Aws(error)) => {
-            eprintln!("failed: {error}. {}", error.kind.advice());
+            eprintln!("failed: {error}. {}", advice(error.kind));
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// What the person at the terminal can do about a failed call (the functions' advice speaks of
+/// their role and retries, which do not apply here).
+fn advice(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::AccessDenied => {
+            "Your credentials lack the permission named above (ec2:Describe*, ec2:CreateLaunchTemplate, ec2:CreateTags); an encoded message decodes with `aws sts decode-authorization-message`."
+        }
+        ErrorKind::Throttled | ErrorKind::Transient => {
+            "Run the same command again: it finds what it already made."
+        }
+        ErrorKind::NotFound => "Check the ids and the Region, then run again.",
+        _ => {
+            "Fix what the message names and run again: it finds what it already made and only adds what is missing."
         }
     }
 }
@@ -88,11 +114,9 @@ fn summary(report: &GenerateReport) -> String {
         "{template}: {} on Outpost {}",
         plan.instance_id, plan.target_outpost
     ));
-    let tag_after = report
-        .templates_tag_after
-        .as_deref()
-        .unwrap_or("(unchanged)");
-    lines.push(match (report.tagged, report.dry_run) {
+    let tag_after = report.templates_tag_after.as_deref().unwrap_or_default();
+    let changes = report.templates_tag_after != report.templates_tag_before;
+    lines.push(match (report.tagged, report.dry_run && changes) {
         (true, _) => format!(
             "tagged {} autorestart:recovery-templates={tag_after}",
             plan.instance_id
@@ -108,6 +132,9 @@ fn summary(report: &GenerateReport) -> String {
     });
     for warning in &plan.warnings {
         lines.push(format!("warning: {warning}"));
+    }
+    for flagged in &report.ec2_warnings {
+        lines.push(format!("EC2 flagged the template: {flagged}"));
     }
     lines.iter().map(|l| format!("{l}\n")).collect()
 }
