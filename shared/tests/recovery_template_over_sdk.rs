@@ -4,10 +4,7 @@
 //! stop it before anything is written, and the error kinds its AWS failures are sorted into.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use aws_sdk_ec2::config::retry::RetryConfig;
-use aws_sdk_ec2::error::ErrorMetadata;
 use aws_sdk_ec2::operation::create_launch_template::{
     CreateLaunchTemplateError, CreateLaunchTemplateInput, CreateLaunchTemplateOutput,
 };
@@ -28,16 +25,18 @@ use aws_sdk_ec2::types::{
     LaunchTemplateHttpTokensState, LaunchTemplateInstanceMetadataOptionsRequest,
     LaunchTemplateInstanceMetadataTagsState,
     LaunchTemplateInstanceNetworkInterfaceSpecificationRequest,
-    LaunchTemplateTagSpecificationRequest, Reservation, ResourceType, Subnet, Tag,
-    TagSpecification, Volume, VolumeType,
+    LaunchTemplateTagSpecificationRequest, Reservation, ResourceType, Subnet, TagSpecification,
+    Volume, VolumeType,
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 
+mod support;
 use shared::aws::Ec2Templates;
 use shared::error::{AwsError, ErrorKind};
 use shared::recovery_template::{
     GenerateError, GenerateReport, GenerateRequest, Refusal, generate,
 };
+use support::{aws_error, fast_retries, tag};
 
 const INSTANCE: &str = "i-0123456789abcdef0";
 const VPC: &str = "vpc-0a1b2c3d";
@@ -65,26 +64,6 @@ const TEMPLATE_NAME: &str = "autorestart-i-0123456789abcdef0-subnet-0bbb";
 const NEW_TEMPLATE: &str = "lt-0123456789abcdef0";
 /// The instance's `autorestart:recovery-templates` once the new template is added last.
 const TEMPLATES_AFTER: &str = "lt-0aaa:2,lt-0123456789abcdef0";
-
-/// A service error with this code, as EC2 reports it.
-fn aws_error(code: &str) -> ErrorMetadata {
-    ErrorMetadata::builder()
-        .code(code)
-        .message(format!("{code} (mock)"))
-        .build()
-}
-
-/// Three attempts, a millisecond or so apart: the SDK's retries without the wait.
-fn fast_retries() -> RetryConfig {
-    RetryConfig::standard()
-        .with_max_attempts(3)
-        .with_initial_backoff(Duration::from_millis(1))
-        .with_max_backoff(Duration::from_millis(5))
-}
-
-fn tag(key: &str, value: &str) -> Tag {
-    Tag::builder().key(key).value(value).build()
-}
 
 fn request(dry_run: bool) -> GenerateRequest {
     GenerateRequest {

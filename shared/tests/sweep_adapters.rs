@@ -2,8 +2,6 @@
 //! Outposts assets, EC2 stop, terminate and images, DRS jobs) against `aws-smithy-mocks`:
 //! requests sent, pagination, and the error kinds their failures are sorted into.
 
-use std::time::Duration;
-
 use aws_sdk_cloudwatch::operation::describe_alarms::{DescribeAlarmsError, DescribeAlarmsOutput};
 use aws_sdk_cloudwatch::operation::list_tags_for_resource::{
     ListTagsForResourceError, ListTagsForResourceOutput,
@@ -26,8 +24,6 @@ use aws_sdk_outposts::types::{
 };
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_types::DateTime as SmithyDateTime;
-use aws_smithy_types::error::ErrorMetadata;
-use aws_smithy_types::retry::RetryConfig;
 use chrono::{DateTime, Utc};
 
 mod support;
@@ -36,27 +32,11 @@ use shared::aws::{CloudWatchAlarms, DrsService, Ec2Compute, OutpostsApi};
 use shared::drs::JobSnapshot;
 use shared::error::ErrorKind;
 use shared::ports::{Alarms, Asset, Compute, DisasterRecovery, Outposts};
-use support::OUTPOST_A;
+use support::{OUTPOST_A, aws_error, fast_retries};
 
 const OUTPOST_B: &str = "op-0bbbbbbbbbbbbbbb2";
 const ALARM_ARN: &str = "arn:aws:cloudwatch:us-east-1:111122223333:alarm:outpost-a-connected";
 const JOB_ID: &str = "drsjob-0123456789abcdef0";
-
-/// A service error with this code, as any of the SDKs reports it.
-fn aws_error(code: &str) -> ErrorMetadata {
-    ErrorMetadata::builder()
-        .code(code)
-        .message(format!("{code} (mock)"))
-        .build()
-}
-
-/// Three attempts, a millisecond or so apart: the SDK's retries without the wait.
-fn fast_retries() -> RetryConfig {
-    RetryConfig::standard()
-        .with_max_attempts(3)
-        .with_initial_backoff(Duration::from_millis(1))
-        .with_max_backoff(Duration::from_millis(5))
-}
 
 fn at(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()

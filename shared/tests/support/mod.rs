@@ -101,6 +101,22 @@ pub fn tag(key: &str, value: &str) -> Tag {
     Tag::builder().key(key).value(value).build()
 }
 
+/// A service error with this code, as any of the SDKs reports it.
+pub fn aws_error(code: &str) -> aws_smithy_types::error::ErrorMetadata {
+    aws_smithy_types::error::ErrorMetadata::builder()
+        .code(code)
+        .message(format!("{code} (mock)"))
+        .build()
+}
+
+/// Three attempts, a millisecond or so apart: the SDK's retries without the wait.
+pub fn fast_retries() -> aws_smithy_types::retry::RetryConfig {
+    aws_smithy_types::retry::RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(1))
+        .with_max_backoff(Duration::from_millis(5))
+}
+
 /// A launch template version whose network interfaces are these (device index, subnet).
 pub fn template_version(interfaces: &[(i32, &str)]) -> DescribeLaunchTemplateVersionsOutput {
     let mut data = ResponseLaunchTemplateData::builder();
