@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 
 /// The namespace of the Outposts metrics.
 pub const OUTPOSTS_NAMESPACE: &str = "AWS/Outposts";
@@ -126,9 +125,8 @@ impl IncidentId {
     /// `<outpost>-<UTC time of the transition>-<8 hex of the alarm's hash>`, readable in a tag.
     pub fn derive(outpost: &OutpostId, alarm: &str, state_since: DateTime<Utc>) -> Self {
         let since = state_since.format("%Y%m%dT%H%M%SZ");
-        let digest = Sha256::digest(format!("{alarm}\n{}", state_since.timestamp_millis()));
-        let short: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-        Self(format!("{outpost}-{since}-{short}"))
+        let digest = crate::sha256_hex(&format!("{alarm}\n{}", state_since.timestamp_millis()));
+        Self(format!("{outpost}-{since}-{}", &digest[..8]))
     }
 
     /// Wraps an id read back from a tag.

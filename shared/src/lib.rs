@@ -29,3 +29,12 @@ pub mod report;
 pub mod sweep;
 pub mod tags;
 pub mod waves;
+
+/// SHA-256 of `text` in lowercase hex (64 digits); prefixes of it make short, stable ids.
+pub(crate) fn sha256_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

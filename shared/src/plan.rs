@@ -3,8 +3,6 @@
 
 use std::collections::HashMap;
 
-use sha2::{Digest, Sha256};
-
 use crate::alarm::{IncidentId, OutpostId};
 use crate::inventory::{Instance, TemplateTarget};
 use crate::ports::LaunchRequest;
@@ -203,8 +201,7 @@ fn live_replacement<'r>(replacements: &'r [Instance], original: &Instance) -> Op
 /// longest token EC2 accepts. A token per template keeps a retry on another alternate from
 /// meeting `IdempotentParameterMismatch`.
 pub fn client_token(incident: &IncidentId, instance_id: &str, template: &TemplateRef) -> String {
-    let digest = Sha256::digest(format!("{incident}\n{instance_id}\n{template}"));
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::sha256_hex(&format!("{incident}\n{instance_id}\n{template}"))
 }
 
 /// A drill copy's tags: the workload's opt-in tags (IAM requires `autorestart:enabled`), a

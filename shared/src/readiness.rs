@@ -4,8 +4,6 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
-use sha2::{Digest, Sha256};
-
 use crate::alarm::{AlarmState, OutpostId};
 use crate::drs::{self, SourceServer};
 use crate::inventory::{Instance, TemplateTarget};
@@ -63,9 +61,8 @@ impl InstanceReadiness {
         if self.is_ready() {
             return "ready".into();
         }
-        let digest = Sha256::digest(self.problems.join("\n"));
-        let short: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-        format!("not-ready:{short}")
+        let digest = crate::sha256_hex(&self.problems.join("\n"));
+        format!("not-ready:{}", &digest[..8])
     }
 
     /// Whether the verdict differs from the one recorded on the instance.

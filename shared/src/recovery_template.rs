@@ -7,8 +7,6 @@
 
 use std::future::Future;
 
-use sha2::{Digest, Sha256};
-
 use crate::alarm::OutpostId;
 use crate::error::AwsError;
 use crate::tags::{self, TemplateListError};
@@ -343,9 +341,10 @@ pub fn plan_template(
             .cloned()
             .collect(),
     };
-    let shape = hex_digest(&serde_json::to_string(&data).expect("template data always serializes"));
+    let shape =
+        crate::sha256_hex(&serde_json::to_string(&data).expect("template data always serializes"));
     Ok(TemplatePlan {
-        client_token: hex_digest(&format!("{template_name}\n{shape}")),
+        client_token: crate::sha256_hex(&format!("{template_name}\n{shape}")),
         template_tags: vec![
             (tags::TEMPLATE_FOR.into(), instance.clone()),
             (tags::TEMPLATE_SHAPE.into(), shape.clone()),
@@ -454,11 +453,6 @@ fn outpost_name(arn: &str) -> String {
     OutpostId::from_arn(arn)
         .map(|id| id.as_str().to_owned())
         .unwrap_or_else(|| arn.to_owned())
-}
-
-fn hex_digest(text: &str) -> String {
-    let digest = Sha256::digest(text);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The instance's `autorestart:recovery-templates` with `template_id` added last, or `None`
@@ -591,8 +585,8 @@ pub async fn generate(
         instance: source.instance_id.clone(),
         problem: problem.to_string(),
     };
-    // A malformed tag is refused before anything is created.
-    templates_tag_with(before.as_deref(), "lt-0").map_err(bad_tag)?;
+    // A malformed tag is refused before anything is created; a dry run shows this value.
+    let tag_with_new = templates_tag_with(before.as_deref(), "<new template>").map_err(bad_tag)?;
 
     let mut template = store.template_named(&plan.template_name).await?;
     let mut created = false;
@@ -615,8 +609,7 @@ pub async fn generate(
             plan,
             template_id: None,
             created: false,
-            templates_tag_after: templates_tag_with(before.as_deref(), "<new template>")
-                .map_err(bad_tag)?,
+            templates_tag_after: tag_with_new,
             templates_tag_before: before,
             tagged: false,
             dry_run: request.dry_run,

@@ -141,6 +141,17 @@ pub async fn set_alarms(c: &Clients, states: &[(&str, &str)]) {
     }
 }
 
+/// The environment the sweeper and drill functions run with in the e2e tests: short waits.
+pub fn sweep_env(seeded: &Seeded) -> [(&'static str, &str); 5] {
+    [
+        ("TOPIC_ARN", seeded.topic_arn.as_str()),
+        ("HEALTH_WAIT_SECONDS", "10"),
+        ("HEALTH_POLL_SECONDS", "1"),
+        ("WAVE_WAIT_SECONDS", "20"),
+        ("ALARM_NAME_PREFIX", ALARM_PREFIX),
+    ]
+}
+
 /// Seeds the world.
 pub async fn seed(c: &Clients) -> Seeded {
     let vpc = c

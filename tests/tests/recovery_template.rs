@@ -13,7 +13,7 @@ use e2e::events::{response, sample};
 use e2e::function::{Function, binary_path};
 use e2e::moto::Moto;
 use e2e::runtime_api::RuntimeApi;
-use e2e::world::{self, ALARM_PREFIX, Clients, FAILED_OUTPOST, OUTPOST_B, OUTPOST_C, State};
+use e2e::world::{self, Clients, FAILED_OUTPOST, OUTPOST_B, OUTPOST_C, State};
 use serde_json::Value;
 
 const USER_DATA: &str = "IyEvYmluL3NoCmVjaG8gcmVhZHkK";
@@ -278,13 +278,7 @@ async fn the_cli_makes_one_working_recovery_template_and_refuses_unusable_subnet
     )
     .await;
     let api = RuntimeApi::start();
-    let env = [
-        ("TOPIC_ARN", seeded.topic_arn.as_str()),
-        ("HEALTH_WAIT_SECONDS", "10"),
-        ("HEALTH_POLL_SECONDS", "1"),
-        ("WAVE_WAIT_SECONDS", "20"),
-        ("ALARM_NAME_PREFIX", ALARM_PREFIX),
-    ];
+    let env = world::sweep_env(&seeded);
     let _sweeper = Function::start("sweeper", api.address(), moto.endpoint(), &env);
     let report = response(api.invoke(&sample("sweep-schedule.json"), Duration::from_secs(120)));
     let after = State::read(&c, &seeded).await;

@@ -7,9 +7,7 @@ use e2e::events::{response, sample};
 use e2e::function::Function;
 use e2e::moto::Moto;
 use e2e::runtime_api::RuntimeApi;
-use e2e::world::{
-    self, ALARM_PREFIX, Clients, FAILED_OUTPOST, OUTPOST_B, OUTPOST_C, Seeded, State,
-};
+use e2e::world::{self, Clients, FAILED_OUTPOST, OUTPOST_B, OUTPOST_C, Seeded, State};
 use serde_json::json;
 
 const ANSWER_WITHIN: Duration = Duration::from_secs(120);
@@ -38,13 +36,7 @@ async fn setup(binary: &str, failed_state: &str) -> Setup {
     )
     .await;
     let api = RuntimeApi::start();
-    let env = [
-        ("TOPIC_ARN", seeded.topic_arn.as_str()),
-        ("HEALTH_WAIT_SECONDS", "10"),
-        ("HEALTH_POLL_SECONDS", "1"),
-        ("WAVE_WAIT_SECONDS", "20"),
-        ("ALARM_NAME_PREFIX", ALARM_PREFIX),
-    ];
+    let env = world::sweep_env(&seeded);
     let function = Function::start(binary, api.address(), moto.endpoint(), &env);
     Setup {
         _moto: moto,

@@ -252,11 +252,7 @@ impl Compute for Ec2Compute {
     }
 
     async fn launch(&self, request: &LaunchRequest) -> Result<Instance, AwsError> {
-        let tags: Vec<Tag> = request
-            .tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
+        let tags = sdk_tags(&request.tags);
         let output = self
             .client
             .run_instances()
@@ -323,10 +319,7 @@ impl Compute for Ec2Compute {
         instance_ids: &[String],
         tags: &[(String, String)],
     ) -> Result<(), AwsError> {
-        let tags: Vec<Tag> = tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
+        let tags = sdk_tags(tags);
         for chunk in instance_ids.chunks(MAX_FILTER_VALUES) {
             self.client
                 .create_tags()
@@ -363,6 +356,14 @@ impl Ec2Compute {
         }
         Ok(())
     }
+}
+
+/// Tag pairs as EC2's tags.
+pub(super) fn sdk_tags(pairs: &[(String, String)]) -> Vec<Tag> {
+    pairs
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {

@@ -12,6 +12,7 @@ use aws_sdk_ec2::types::{
     TagSpecification, VolumeType,
 };
 
+use super::ec2::sdk_tags;
 use super::sdk_error::from_sdk;
 use crate::error::{AwsError, ErrorKind};
 use crate::recovery_template::{
@@ -400,11 +401,4 @@ fn metadata_request(options: &MetadataOptions) -> LaunchTemplateInstanceMetadata
                 .map(LaunchTemplateInstanceMetadataTagsState::from),
         )
         .build()
-}
-
-fn sdk_tags(pairs: &[(String, String)]) -> Vec<Tag> {
-    pairs
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
 }
