@@ -4,14 +4,20 @@
 Usage: /work/.venv-tools/bin/python check_launcher.py   (exit 0 = all good)
 """
 
+import json
 import os
+import random
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from xml.etree import ElementTree
 
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",
@@ -22,6 +28,7 @@ os.environ.update(
 
 import boto3  # noqa: E402
 import cbor2  # noqa: E402
+from botocore.config import Config  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
@@ -462,6 +469,551 @@ def check_cloudwatch_reset(endpoint):
              "com.amazonaws.cloudwatch#ResourceNotFoundException")
 
 
+# -- 9. Run-time faults (/_launcher/) --------------------------------------------
+DEFAULT_FAULTS = {
+    "pending_seconds": 0.0,
+    "invisible_seconds": 0.0,
+    "initial_health_seconds": 0.0,
+    "refuse_non_running_targets": False,
+    "refuse_instance_target_az": False,
+    "buckets": None,
+    "lost_responses": None,
+    "hold_after": {},
+}
+# Errors must reach the checks as the server sent them, not after retries.
+NO_RETRY = Config(retries={"mode": "standard", "total_max_attempts": 1})
+
+
+def launcher_api(endpoint, method, path, payload=None):
+    """One control API call; returns (HTTP status, decoded JSON body)."""
+    data = None if payload is None else json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json"} if data is not None else {}
+    req = urllib.request.Request(f"{endpoint}{path}", data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def configure(endpoint, **config):
+    status, out = launcher_api(endpoint, "POST", "/_launcher/config", config)
+    assert status == 200, (status, out)
+    return out
+
+
+def launcher_calls(endpoint):
+    status, out = launcher_api(endpoint, "GET", "/_launcher/calls")
+    assert status == 200, (status, out)
+    return out
+
+
+def count_of(endpoint, action):
+    return launcher_calls(endpoint)["counts"].get(action, 0)
+
+
+def raw_query(endpoint, service, params):
+    """A signed-looking query-protocol POST; returns (status, body bytes)."""
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/"
+        f"{service}/aws4_request, SignedHeaders=host, Signature=00",
+    }
+    body = urllib.parse.urlencode(params).encode()
+    req = urllib.request.Request(f"{endpoint}/", data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def error_of(call, *args, **kwargs):
+    """Runs a boto3 call that must fail; returns (code, message, HTTP status)."""
+    try:
+        call(*args, **kwargs)
+    except ClientError as err:
+        error = err.response["Error"]
+        return error["Code"], error["Message"], err.response["ResponseMetadata"]["HTTPStatusCode"]
+    raise AssertionError(f"{call.__name__} succeeded")
+
+
+def wait_until(deadline):
+    time.sleep(max(0.0, deadline - time.monotonic()))
+
+
+def within(start, seconds, what):
+    """The step that must happen inside a time window did (else the machine
+    is too slow for this check's window, which is not a launcher bug)."""
+    elapsed = time.monotonic() - start
+    assert elapsed < seconds, f"{what}: took {elapsed:.2f}s, window {seconds}s"
+
+
+def launch(ec2, subnet_id, **kwargs):
+    return ec2.run_instances(
+        ImageId="ami-12345678", MinCount=1, MaxCount=1, SubnetId=subnet_id, **kwargs
+    )["Instances"][0]
+
+
+def described(ec2, **kwargs):
+    res = ec2.describe_instances(**kwargs)
+    return {i["InstanceId"]: i["State"] for r in res["Reservations"] for i in r["Instances"]}
+
+
+def target_health(elbv2, tg_arn, instance_id=None):
+    kwargs = {"Targets": [{"Id": instance_id}]} if instance_id else {}
+    out = elbv2.describe_target_health(TargetGroupArn=tg_arn, **kwargs)
+    return {d["Target"]["Id"]: d["TargetHealth"] for d in out["TargetHealthDescriptions"]}
+
+
+def new_target_group(elbv2, vpc, name, target_type="instance"):
+    return elbv2.create_target_group(
+        Name=name, Protocol="HTTP", Port=80, VpcId=vpc, TargetType=target_type
+    )["TargetGroups"][0]["TargetGroupArn"]
+
+
+def check_control_api(endpoint):
+    # 9. The configuration: defaults, validation, replacement, reset.
+    assert launcher_api(endpoint, "GET", "/_launcher/config") == (200, DEFAULT_FAULTS)
+    for bad in (
+        {"bogus": 1},
+        {"pending_seconds": -1},
+        {"invisible_seconds": "1"},
+        {"refuse_non_running_targets": 1},
+        {"buckets": {"RunInstances": [0, 1]}},
+        {"buckets": {"Run Instances": [5, 2]}},
+        {"buckets": "yes"},
+        {"lost_responses": {"rate": 2, "actions": ["RunInstances"]}},
+        {"lost_responses": {"rate": 0.5, "actions": []}},
+        {"hold_after": {"RunInstances": 0}},
+    ):
+        status, out = launcher_api(endpoint, "POST", "/_launcher/config", bad)
+        assert status == 400 and out["error"], (bad, status, out)
+    assert launcher_api(endpoint, "GET", "/_launcher/config") == (200, DEFAULT_FAULTS)
+
+    config = configure(
+        endpoint,
+        pending_seconds=0.5,
+        buckets=True,
+        lost_responses={"rate": 0.25, "actions": ["RunInstances"]},
+        hold_after={"RunInstances": 3},
+    )
+    expected = {
+        **DEFAULT_FAULTS,
+        "pending_seconds": 0.5,
+        "buckets": True,
+        "lost_responses": {"rate": 0.25, "seed": 0, "actions": ["RunInstances"]},
+        "hold_after": {"RunInstances": 3},
+    }
+    assert config == expected, config
+    assert launcher_api(endpoint, "GET", "/_launcher/config") == (200, expected)
+    # A POST replaces everything: missing keys are off again.
+    assert configure(endpoint, invisible_seconds=1) == {**DEFAULT_FAULTS, "invisible_seconds": 1.0}
+    reset(endpoint)
+    assert launcher_api(endpoint, "GET", "/_launcher/config") == (200, DEFAULT_FAULTS)
+    assert launcher_calls(endpoint) == {"counts": {}, "by_service": {}, "held": []}
+    status, out = launcher_api(endpoint, "GET", "/_launcher/nothing")
+    assert status == 404 and out["error"], (status, out)
+    print("ok 9: control API (config, validation, reset)")
+
+
+def check_faults_off(endpoint, ec2, elbv2, vpc, subnet_id):
+    # 9. Everything off by default: moto's behaviour, and call counting.
+    assert launcher_api(endpoint, "GET", "/_launcher/config") == (200, DEFAULT_FAULTS)
+    before = launcher_calls(endpoint)
+    started = time.monotonic()
+    ids = [launch(ec2, subnet_id)["InstanceId"] for _ in range(7)]  # > RunInstances' bucket (5)
+    ids.append(launch(ec2, subnet_id, ClientToken="faults-off")["InstanceId"])
+    repeat = launch(ec2, subnet_id, ClientToken="faults-off")  # a repeat: the state now
+    assert repeat["InstanceId"] == ids[-1] and repeat["State"]["Name"] == "running", repeat
+    states = described(ec2, InstanceIds=ids)  # visible at once
+    assert all(states[i] == {"Code": 16, "Name": "running"} for i in ids), states
+    tg = new_target_group(elbv2, vpc, "faults-off")
+    elbv2.register_targets(
+        TargetGroupArn=tg, Targets=[{"Id": ids[0], "AvailabilityZone": "us-east-1a"}]
+    )
+    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": ids[1]}])
+    health = target_health(elbv2, tg)
+    assert {h["State"] for h in health.values()} == {"healthy"} and len(health) == 2, health
+    for _ in range(12):
+        ec2.describe_vpcs()
+    within(started, 2.5, "faults-off calls")  # RunInstances' 5+2/s would have throttled
+    calls = launcher_calls(endpoint)
+    delta = {
+        service: {
+            action: n - before["by_service"].get(service, {}).get(action, 0)
+            for action, n in actions.items()
+            if n != before["by_service"].get(service, {}).get(action, 0)
+        }
+        for service, actions in calls["by_service"].items()
+    }
+    assert delta == {
+        "ec2": {"DescribeInstances": 1, "DescribeVpcs": 12, "RunInstances": 9},
+        "elasticloadbalancing": {
+            "CreateTargetGroup": 1,
+            "DescribeTargetHealth": 1,
+            "RegisterTargets": 2,
+        },
+    }, delta
+    assert calls["counts"]["RunInstances"] == before["counts"].get("RunInstances", 0) + 9
+    assert calls["held"] == [], calls
+    print("ok 9: faults off by default; calls counted per action")
+
+
+def check_pending(endpoint, ec2, elbv2, vpc, subnet_id):
+    # 9a/9d. pending until pending_seconds after launch; refused as a target.
+    window = 0.8
+    configure(endpoint, pending_seconds=window, refuse_non_running_targets=True)
+    tg = new_target_group(elbv2, vpc, "pending")
+    started = time.monotonic()
+    first = launch(ec2, subnet_id)
+    second = launch(ec2, subnet_id)
+    a, b = first["InstanceId"], second["InstanceId"]
+    assert first["State"] == {"Code": 0, "Name": "pending"}, first["State"]
+    assert described(ec2, InstanceIds=[a])[a] == {"Code": 0, "Name": "pending"}
+    repeat = launch(ec2, subnet_id, ClientToken="pending-c")  # a repeat tells the state now
+    assert launch(ec2, subnet_id, ClientToken="pending-c")["State"]["Name"] == "pending"
+    pending = described(ec2, Filters=[{"Name": "instance-state-name", "Values": ["pending"]}])
+    running = described(ec2, Filters=[{"Name": "instance-state-name", "Values": ["running"]}])
+    assert {a, b} <= set(pending) and not {a, b} & set(running), (pending, running)
+    code, message, status = error_of(
+        elbv2.register_targets, TargetGroupArn=tg, Targets=[{"Id": a}, {"Id": b}]
+    )
+    assert (code, status) == ("InvalidTarget", 400), (code, status)
+    assert message == (
+        "The following targets are not in a running state and cannot be registered:"
+        f" '{a}, {b}'"
+    ), message
+    assert target_health(elbv2, tg) == {}  # nothing registered
+    # A terminated instance shows its real state inside the window.
+    ec2.terminate_instances(InstanceIds=[b])
+    assert described(ec2, InstanceIds=[b])[b] == {"Code": 48, "Name": "terminated"}
+    within(started, window, "pending checks")
+
+    wait_until(started + window + 0.05)
+    assert described(ec2, InstanceIds=[a])[a] == {"Code": 16, "Name": "running"}
+    again = launch(ec2, subnet_id, ClientToken="pending-c")
+    assert again["InstanceId"] == repeat["InstanceId"] and again["State"]["Name"] == "running"
+    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": a}])
+    assert target_health(elbv2, tg)[a]["State"] == "healthy"
+
+    # refuse_non_running_targets off: moto registers a pending instance.
+    configure(endpoint, pending_seconds=window)
+    started = time.monotonic()
+    c = launch(ec2, subnet_id)["InstanceId"]
+    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": c}])
+    assert described(ec2, InstanceIds=[c])[c]["Name"] == "pending"
+    within(started, window, "pending registration")
+    assert c in target_health(elbv2, tg)
+    print("ok 9a/9d: pending_seconds + refuse_non_running_targets")
+
+
+def check_invisible(endpoint, ec2, subnet_id):
+    # 9b. Missing from DescribeInstances for invisible_seconds after launch.
+    old = next(iter(described(ec2)))  # the first launched, seconds ago
+    window = 0.6
+    configure(endpoint, invisible_seconds=window)
+    started = time.monotonic()
+    new = launch(ec2, subnet_id, ClientToken="invisible-1")
+    i = new["InstanceId"]
+    assert new["InstanceId"].startswith("i-")  # RunInstances' answer has it
+    everything = described(ec2)
+    assert old in everything and i not in everything, everything
+    assert described(ec2, Filters=[{"Name": "instance-id", "Values": [i]}]) == {}
+    assert described(ec2, Filters=[{"Name": "client-token", "Values": ["invisible-1"]}]) == {}
+    code, message, status = error_of(ec2.describe_instances, InstanceIds=[old, i])
+    assert (code, status) == ("InvalidInstanceID.NotFound", 400), (code, message)
+    assert i in message and old not in message, message
+    within(started, window, "invisible checks")
+
+    wait_until(started + window + 0.05)
+    assert i in described(ec2)
+    by_token = described(ec2, Filters=[{"Name": "client-token", "Values": ["invisible-1"]}])
+    assert list(by_token) == [i], by_token
+    assert set(described(ec2, InstanceIds=[old, i])) == {old, i}
+    print("ok 9b: invisible_seconds")
+
+
+def check_initial_health(endpoint, ec2, elbv2, vpc, subnet_id):
+    # 9c. initial for initial_health_seconds after registration, then healthy.
+    window = 0.8
+    configure(endpoint, initial_health_seconds=window)
+    tg = new_target_group(elbv2, vpc, "initial")
+    i = launch(ec2, subnet_id)["InstanceId"]
+    started = time.monotonic()
+    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": i, "Port": 8080}])
+    health = target_health(elbv2, tg)[i]
+    assert health == {
+        "State": "initial",
+        "Reason": "Elb.RegistrationInProgress",
+        "Description": "Target registration is in progress",
+    }, health
+    within(started, window / 2, "first health check")
+    wait_until(started + window * 0.6)
+    health = target_health(elbv2, tg, i)[i]
+    assert (health["State"], health["Reason"]) == ("initial", "Elb.InitialHealthChecking"), health
+    # Registering the same target again does not restart its health checks.
+    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": i, "Port": 8080}])
+    within(started, window, "initial checks")
+    wait_until(started + window + 0.05)
+    assert target_health(elbv2, tg)[i]["State"] == "healthy"
+    # Deregistered and registered again: a new registration.
+    elbv2.deregister_targets(TargetGroupArn=tg, Targets=[{"Id": i, "Port": 8080}])
+    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": i, "Port": 8080}])
+    assert target_health(elbv2, tg)[i]["State"] == "initial"
+    print("ok 9c: initial_health_seconds")
+
+
+def check_target_az(endpoint, ec2, elbv2, vpc, subnet_id):
+    # 9d. AvailabilityZone on an instance target refused (ip targets keep it).
+    configure(endpoint, refuse_instance_target_az=True)
+    tg = new_target_group(elbv2, vpc, "az-instance")
+    i = launch(ec2, subnet_id)["InstanceId"]
+    code, message, status = error_of(
+        elbv2.register_targets,
+        TargetGroupArn=tg,
+        Targets=[{"Id": i}, {"Id": i, "Port": 81, "AvailabilityZone": "us-east-1a"}],
+    )
+    assert (code, status) == ("ValidationError", 400) and "instance" in message, (code, message)
+    assert target_health(elbv2, tg) == {}
+    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": i}])
+    ip_tg = new_target_group(elbv2, vpc, "az-ip", target_type="ip")
+    elbv2.register_targets(
+        TargetGroupArn=ip_tg, Targets=[{"Id": "10.0.1.10", "AvailabilityZone": "us-east-1a"}]
+    )
+    print("ok 9d: refuse_instance_target_az")
+
+
+def check_throttling(endpoint, ec2, elbv2, subnet_id):
+    # 9e. Token buckets; RequestLimitExceeded on the wire as EC2 sends it.
+    configure(endpoint, buckets={"DescribeVpcs": [2, 5]})
+    before = count_of(endpoint, "DescribeVpcs")
+    ec2.describe_vpcs()
+    ec2.describe_vpcs()
+    status, body = raw_query(endpoint, "ec2", {"Action": "DescribeVpcs", "Version": "2016-11-15"})
+    assert status == 503, (status, body)
+    root = ElementTree.fromstring(body)
+    assert root.tag == "Response", body
+    assert [e.tag for e in root] == ["Errors", "RequestID"] and root.findtext("RequestID"), body
+    assert root.findtext("Errors/Error/Code") == "RequestLimitExceeded", body
+    assert root.findtext("Errors/Error/Message") == "Request limit exceeded.", body
+    assert error_of(ec2.describe_vpcs) == ("RequestLimitExceeded", "Request limit exceeded.", 503)
+    ec2.describe_subnets()  # its own bucket
+    elbv2.describe_target_groups()  # ELBv2 is not throttled
+    assert count_of(endpoint, "DescribeVpcs") == before + 2  # throttled calls never reached moto
+    time.sleep(0.25)  # 5 tokens/s
+    ec2.describe_vpcs()
+
+    # Documented defaults: RunInstances 5 then 2/s.
+    configure(endpoint, buckets=True)
+    started = time.monotonic()
+    for _ in range(5):
+        launch(ec2, subnet_id)
+    assert error_of(launch, ec2, subnet_id)[0] == "RequestLimitExceeded"
+    within(started, 0.5, "6 RunInstances")  # else a refilled token could let #6 in
+    time.sleep(0.55)
+    launch(ec2, subnet_id)
+
+    # Unfiltered/unpaginated DescribeInstances has a bucket of its own.
+    configure(endpoint, buckets={"DescribeInstances:unfiltered": [2, 0.01]})
+    ec2.describe_instances()
+    ec2.describe_instances()
+    assert error_of(ec2.describe_instances)[0] == "RequestLimitExceeded"
+    assert error_of(ec2.describe_instances, InstanceIds=["i-00000000000000000"])[0] == (
+        "RequestLimitExceeded"
+    )  # instance ids are no filter
+    ec2.describe_instances(Filters=[{"Name": "instance-state-name", "Values": ["running"]}])
+    ec2.describe_instances(MaxResults=5)
+
+    # Resource bucket: drained by the number of instances.
+    configure(endpoint, buckets={"RunInstances:resources": [3, 0.01]})
+    ec2.run_instances(ImageId="ami-12345678", MinCount=2, MaxCount=2, SubnetId=subnet_id)
+    code = error_of(
+        ec2.run_instances, ImageId="ami-12345678", MinCount=2, MaxCount=2, SubnetId=subnet_id
+    )[0]
+    assert code == "RequestLimitExceeded", code
+    launch(ec2, subnet_id)
+
+    # One bucket for every caller, taken atomically by concurrent requests.
+    configure(endpoint, buckets={"CreateTags": [5, 0.01]})
+    instance_id = launch(ec2, subnet_id)["InstanceId"]
+
+    def tag(n):
+        client = boto3.client("ec2", endpoint_url=endpoint, config=NO_RETRY)
+        try:
+            client.create_tags(Resources=[instance_id], Tags=[{"Key": f"k{n}", "Value": "v"}])
+            return "ok"
+        except ClientError as err:
+            return err.response["Error"]["Code"]
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        outcomes = list(pool.map(tag, range(20)))
+    assert sorted(outcomes) == ["RequestLimitExceeded"] * 15 + ["ok"] * 5, outcomes
+    print("ok 9e: buckets (EC2 request throttling)")
+
+
+def check_lost_responses(endpoint, ec2, elbv2, vpc, subnet_id):
+    # 9f. The call takes effect, its answer is replaced by a 500.
+    configure(
+        endpoint,
+        lost_responses={"rate": 1.0, "seed": 7, "actions": ["RunInstances", "RegisterTargets"]},
+    )
+    tg = new_target_group(elbv2, vpc, "lost")
+    code, _, status = error_of(launch, ec2, subnet_id, ClientToken="lost-1")
+    assert (code, status) == ("InternalError", 500), (code, status)
+    took_effect = described(ec2, Filters=[{"Name": "client-token", "Values": ["lost-1"]}])
+    assert len(took_effect) == 1, took_effect
+    status, body = raw_query(
+        endpoint,
+        "ec2",
+        {"Action": "RunInstances", "Version": "2016-11-15", "ImageId": "ami-12345678",
+         "MinCount": "1", "MaxCount": "1", "SubnetId": subnet_id},
+    )
+    root = ElementTree.fromstring(body)
+    assert status == 500 and root.tag == "Response", (status, body)
+    assert root.findtext("Errors/Error/Code") == "InternalError", body
+    # moto's own errors are not replaced (the call did not take effect).
+    assert error_of(launch, ec2, "subnet-00000000")[0] == "InvalidSubnetID.NotFound"
+
+    i = list(took_effect)[0]
+    code, _, status = error_of(elbv2.register_targets, TargetGroupArn=tg, Targets=[{"Id": i}])
+    assert (code, status) == ("InternalFailure", 500), (code, status)
+    assert i in target_health(elbv2, tg)  # registered all the same
+    status, body = raw_query(
+        endpoint,
+        "elasticloadbalancing",
+        {"Action": "RegisterTargets", "Version": "2015-12-01", "TargetGroupArn": tg,
+         "Targets.member.1.Id": i},
+    )
+    ns = "{http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/}"
+    root = ElementTree.fromstring(body)
+    assert status == 500 and root.tag == f"{ns}ErrorResponse", (status, body)
+    assert root.findtext(f"{ns}Error/{ns}Type") == "Receiver", body
+    assert root.findtext(f"{ns}Error/{ns}Code") == "InternalFailure", body
+    assert root.findtext(f"{ns}RequestId"), body
+    ec2.create_tags(Resources=[i], Tags=[{"Key": "k", "Value": "v"}])  # not listed
+
+    # The caller's retry with the same ClientToken gets the original (3).
+    configure(endpoint)
+    assert launch(ec2, subnet_id, ClientToken="lost-1")["InstanceId"] == i
+
+    # Deterministic from the seed: one draw per listed call, in order.
+    def outcomes():
+        configure(endpoint, lost_responses={"rate": 0.5, "seed": 42, "actions": ["CreateTags"]})
+        result = []
+        for n in range(16):
+            try:
+                ec2.create_tags(Resources=[i], Tags=[{"Key": f"d{n}", "Value": "v"}])
+                result.append(False)
+            except ClientError as err:
+                assert err.response["Error"]["Code"] == "InternalError", err.response
+                result.append(True)
+            ec2.describe_vpcs()  # unlisted calls draw nothing
+        return result
+
+    draws = random.Random(42)
+    expected = [draws.random() < 0.5 for _ in range(16)]
+    first = outcomes()
+    assert first == expected and outcomes() == first, (first, expected)
+    assert True in first and False in first, first
+    tags = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [i]}])["Tags"]
+    assert {f"d{n}" for n in range(16)} <= {t["Key"] for t in tags}  # lost ones took effect too
+    print("ok 9f: lost_responses")
+
+
+def check_hold(endpoint, ec2, subnet_id):
+    # 9g. The nth call takes effect, its answer waits for /_launcher/release.
+    configure(endpoint, hold_after={"RunInstances": 2})
+    launch(ec2, subnet_id)  # 1st: answered at once
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        held = pool.submit(launch, ec2, subnet_id, ClientToken="held-2")
+        deadline = time.monotonic() + 10
+        while launcher_calls(endpoint)["held"] != [{"action": "RunInstances", "n": 2}]:
+            assert time.monotonic() < deadline, launcher_calls(endpoint)
+            time.sleep(0.02)
+        took_effect = described(ec2, Filters=[{"Name": "client-token", "Values": ["held-2"]}])
+        assert len(took_effect) == 1, took_effect
+        time.sleep(0.2)
+        assert not held.done()
+        assert launcher_api(endpoint, "POST", "/_launcher/release") == (200, {"released": 1})
+        assert held.result(timeout=10)["InstanceId"] == list(took_effect)[0]
+    assert launcher_calls(endpoint)["held"] == []
+    started = time.monotonic()
+    launch(ec2, subnet_id)  # 3rd: not held
+    within(started, 5, "3rd RunInstances")
+    assert launcher_api(endpoint, "POST", "/_launcher/release") == (200, {"released": 0})
+
+    # POST /moto-api/reset lets held answers go.
+    configure(endpoint, hold_after={"DescribeVpcs": 1})
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        held = pool.submit(ec2.describe_vpcs)
+        deadline = time.monotonic() + 10
+        while not launcher_calls(endpoint)["held"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        reset(endpoint)
+        held.result(timeout=10)
+    assert launcher_calls(endpoint)["held"] == []
+    print("ok 9g: hold_after + release")
+
+
+def check_client_token_terminated(ec2, vpc, subnet_id):
+    # 3. A reused ClientToken answers the original instance, terminated too;
+    # zonal idempotency: the token in another zone launches again.
+    first = launch(ec2, subnet_id, ClientToken="token-t")
+    i = first["InstanceId"]
+    ec2.terminate_instances(InstanceIds=[i])
+    count = len(described(ec2))
+    again = ec2.run_instances(
+        ImageId="ami-12345678", MinCount=1, MaxCount=1, SubnetId=subnet_id, ClientToken="token-t"
+    )
+    assert [x["InstanceId"] for x in again["Instances"]] == [i], again["Instances"]
+    assert again["Instances"][0]["State"] == {"Code": 48, "Name": "terminated"}
+    assert len(described(ec2)) == count  # nothing launched
+    other_zone = ec2.create_subnet(
+        VpcId=vpc, CidrBlock="10.0.3.0/24", AvailabilityZone="us-east-1b"
+    )["Subnet"]["SubnetId"]
+    elsewhere = launch(ec2, other_zone, ClientToken="token-t")
+    assert elsewhere["InstanceId"] != i, elsewhere["InstanceId"]
+    assert elsewhere["Placement"]["AvailabilityZone"] == "us-east-1b"
+    assert launch(ec2, other_zone, ClientToken="token-t")["InstanceId"] == elsewhere["InstanceId"]
+    # Placement.AvailabilityZone names the zone too.
+    placed = ec2.run_instances(
+        ImageId="ami-12345678", MinCount=1, MaxCount=1, ClientToken="token-t",
+        Placement={"AvailabilityZone": "us-east-1a"},
+    )["Instances"][0]
+    assert placed["InstanceId"] == i, placed["InstanceId"]
+    print("ok 3: ClientToken answers a terminated original; zonal idempotency")
+
+
+def check_faults(endpoint):
+    # 9 (and 3's terminated original), after the patches' checks; each check
+    # starts from the default configuration.
+    reset(endpoint)
+    check_control_api(endpoint)
+    ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=endpoint, config=NO_RETRY)
+    elbv2 = boto3.client("elbv2", region_name="us-east-1", endpoint_url=endpoint, config=NO_RETRY)
+    vpc, vpc_subnet, _ = setup_network(ec2)
+    subnet_id = vpc_subnet["SubnetId"]
+    calls = launcher_calls(endpoint)
+    assert calls["counts"] == {"CreateVpc": 1, "CreateSubnet": 2}, calls
+    check_client_token_terminated(ec2, vpc, subnet_id)
+    check_faults_off(endpoint, ec2, elbv2, vpc, subnet_id)
+    check_pending(endpoint, ec2, elbv2, vpc, subnet_id)
+    configure(endpoint)
+    check_invisible(endpoint, ec2, subnet_id)
+    configure(endpoint)
+    check_initial_health(endpoint, ec2, elbv2, vpc, subnet_id)
+    configure(endpoint)
+    check_target_az(endpoint, ec2, elbv2, vpc, subnet_id)
+    configure(endpoint)
+    check_throttling(endpoint, ec2, elbv2, subnet_id)
+    configure(endpoint)
+    check_lost_responses(endpoint, ec2, elbv2, vpc, subnet_id)
+    configure(endpoint)
+    check_hold(endpoint, ec2, subnet_id)  # ends with POST /moto-api/reset
+
+
 def main() -> int:
     proc, endpoint = start_launcher()
     try:
@@ -490,6 +1042,7 @@ def main() -> int:
         check_cloudwatch(endpoint)
         check_lni(ec2, outpost_subnet)
         print("ok: patches survive POST /moto-api/reset")
+        check_faults(endpoint)
     finally:
         proc.terminate()
         try:

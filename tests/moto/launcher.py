@@ -11,7 +11,14 @@ Gaps filled (numbers match the "-- N." comments below):
   1. CreateSubnet keeps OutpostArn; DescribeSubnets returns it.
   2. DescribeSubnets filter `outpost-arn` (moto 500s on it).
   3. RunInstances honours ClientToken (idempotent); DescribeInstances
-     filter `client-token` (moto 500s on it).
+     filter `client-token` (moto 500s on it). A repeat answers the original
+     reservation with its instances' current state, also once they are
+     terminated (EC2 keeps the token far longer than this server lives; moto
+     never drops a terminated instance). Idempotency is zonal when the request
+     names an Availability Zone (Placement.AvailabilityZone, or SubnetId /
+     the DeviceIndex 0 NetworkInterface's SubnetId), else regional, as the
+     EC2 Developer Guide's "Ensuring idempotency" describes: the same token in
+     another zone launches again. IdempotentParameterMismatch is not emulated.
   4. RunInstances with a LaunchTemplate whose data holds NetworkInterfaces
      uses them (moto ignores them and falls back to a default subnet).
   5. Instances (and ENIs) in a subnet with an OutpostArn report it.
@@ -35,6 +42,70 @@ Gaps filled (numbers match the "-- N." comments below):
      account owns (outposts_access_denied).
   8. ModifySubnetAttribute EnableLniAtDeviceIndex is kept and DescribeSubnets
      returns it (moto ignores it).
+  9. Real AWS timing and failures, all off by default and switched at run
+     time through a control API that this server answers itself (WSGI
+     middleware launcher_control, in front of everything else):
+       GET  /_launcher/config   the fault configuration (every key, defaults
+                                filled in)
+       POST /_launcher/config   JSON object: replaces the whole configuration
+                                (a missing key is off/default); answers it
+                                like GET; 400 {"error": ...} if invalid
+       GET  /_launcher/calls    {"counts": {Action: n}, "by_service": {"ec2":
+                                {...}, "elasticloadbalancing": {...}}, "held":
+                                [{"action": A, "n": n}]}: EC2 and ELBv2
+                                query-protocol requests that reached moto since
+                                the last POST /moto-api/reset (a throttled one
+                                did not); `counts` merges both services
+       POST /_launcher/release  lets every held response go; {"released": n}
+     POST /moto-api/reset also restores the default configuration, zeroes the
+     counts and releases held responses. Keys (default in brackets):
+     9a. pending_seconds (float) [0]: an instance reports `pending` (code 0)
+         until this long after RunInstances launched it (DescribeInstances
+         and its instance-state-name filter, DescribeInstanceStatus, a
+         ClientToken repeat of RunInstances), then `running`. Only while moto
+         has it running: a stopped/terminated one shows its real state. (The
+         answer of a RunInstances that launches says pending anyway: moto
+         writes that into it, as EC2 does.)
+     9b. invisible_seconds (float) [0]: for this long after launch an instance
+         is missing from DescribeInstances (every filter; naming it in
+         InstanceIds answers InvalidInstanceID.NotFound, as EC2's eventual
+         consistency does). RunInstances' own answer has it.
+     9c. initial_health_seconds (float) [0]: DescribeTargetHealth reports a
+         target `initial` for this long after RegisterTargets registered it
+         (per target group, target id and port; first half
+         Elb.RegistrationInProgress, then Elb.InitialHealthChecking), then
+         moto's answer (healthy).
+     9d. refuse_non_running_targets (bool) [false]: RegisterTargets answers
+         400 InvalidTarget ("The following targets are not in a running state
+         and cannot be registered: 'i-...'") for an instance whose state as
+         reported here (9a included) is not running, and registers none of the
+         targets. Off, moto's own check applies (its real state: pending
+         instances register). refuse_instance_target_az (bool) [false]:
+         RegisterTargets with an AvailabilityZone on a target of an `instance`
+         or `alb` target group answers 400 ValidationError (the ELBv2 API
+         Reference, TargetDescription: "This parameter is not supported if the
+         target type of the target group is instance or alb").
+     9e. buckets (true | object) [null]: EC2 API request throttling by token
+         bucket (EC2_* tables below): true = the documented sizes and refill
+         rates; an object {"Action": [size, refill_per_second]} overrides some
+         of them ("Action:unfiltered" the unfiltered-and-unpaginated bucket,
+         "Action:resources" the resource bucket). One set of buckets for all
+         callers (one account, one Region); a request without a token answers
+         HTTP 503 RequestLimitExceeded "Request limit exceeded." and never
+         reaches moto. ELBv2 and CloudWatch are not throttled.
+     9f. lost_responses (object) [null]: {"rate": 0..1, "seed": int [0],
+         "actions": ["RunInstances", ...]}: a listed EC2/ELBv2 action runs in
+         moto and, with probability `rate` (random.Random(seed), one draw per
+         listed call in arrival order), a successful answer is replaced by HTTP
+         500: EC2 InternalError, ELBv2 InternalFailure (Type Receiver). The
+         call took effect; its answer was lost.
+     9g. hold_after (object) [{}]: {"RunInstances": 3}: the 3rd RunInstances
+         after this configuration was set runs in moto, then its response waits
+         (at most HOLD_SECONDS) until POST /_launcher/release; meanwhile
+         /_launcher/calls lists it in `held`. For killing the caller after a
+         call took effect but before its answer arrived.
+     Action names are the query protocol's Action parameter; `counts` adds up
+     an action both services have (DescribeTags) under one name.
 
 Prints `moto ready on http://HOST:PORT` once the socket is listening and
 serves until SIGTERM/SIGINT.
@@ -43,12 +114,18 @@ serves until SIGTERM/SIGINT.
 import argparse
 import json
 import copy
+import io
 import logging
 import os
+import random
 import re
 import signal
 import sys
 import threading
+import time
+import urllib.parse
+import uuid
+from xml.sax.saxutils import escape
 
 import cbor2
 
@@ -97,23 +174,57 @@ def apply_patches() -> None:
     Subnet.get_filter_value = subnet_get_filter_value
 
     # -- 3. RunInstances ClientToken idempotency + client-token filter -------
-    # InstanceResponse.run_instances always launches. Remember the token on
-    # the stored Reservation (backend state, so a reset forgets it) and
-    # answer a repeat with that reservation instead of launching again.
-    # The lock makes check-then-launch atomic under the threaded server.
+    # InstanceResponse.run_instances always launches. Remember the token and
+    # the request's zone on the stored Reservation (backend state, so a reset
+    # forgets it) and answer a repeat with that reservation instead of
+    # launching again. The stored Reservation lists its instances as moto
+    # holds them (moto keeps terminated instances forever); moto's response
+    # transformer that writes State `pending` into every RunInstances answer
+    # (right for a new launch) is dropped for a repeat, which thus tells the
+    # current state, e.g. terminated. The lock makes check-then-launch atomic
+    # under the threaded server.
     orig_run_instances_response = InstanceResponse.run_instances
     token_lock = threading.Lock()
+    new_launch_state = "RunInstances.Reservation.Instances.Instance.State"
+
+    def idempotency_zone(self):
+        """The zone a RunInstances request names, explicitly or by subnet
+        (zonal idempotency), else None (regional)."""
+        zone = self._get_param("Placement.AvailabilityZone")
+        if zone:
+            return zone
+        subnet_ids = [self._get_param("SubnetId")] + [
+            nic.get("SubnetId")
+            for nic in self._get_param("NetworkInterfaces", [])
+            if str(nic.get("DeviceIndex", "0")) == "0"
+        ]
+        for subnet_id in filter(None, subnet_ids):
+            try:
+                return self.ec2_backend.get_subnet(subnet_id).availability_zone
+            except Exception:  # unknown subnet: moto's RunInstances reports it
+                return None
+        return None
 
     def run_instances_response(self):
         token = self._get_param("ClientToken")
         if not token:
             return orig_run_instances_response(self)
+        zone = idempotency_zone(self)
         with token_lock:
             for reservation in self.ec2_backend.reservations.values():
-                if getattr(reservation, "launcher_client_token", None) == token:
+                if getattr(reservation, "launcher_client_token", None) == token and (
+                    getattr(reservation, "launcher_client_zone", None) == zone
+                ):
+                    # Per request: this handler object serializes the answer.
+                    self.RESPONSE_KEY_PATH_TO_TRANSFORMER = {
+                        path: transform
+                        for path, transform in type(self).RESPONSE_KEY_PATH_TO_TRANSFORMER.items()
+                        if path != new_launch_state
+                    }
                     return ActionResult(reservation)
             result = orig_run_instances_response(self)
             result.result.launcher_client_token = token
+            result.result.launcher_client_zone = zone
             return result
 
     InstanceResponse.run_instances = run_instances_response
@@ -336,6 +447,151 @@ def apply_patches() -> None:
 
     Subnets.modify_subnet_attribute = modify_subnet_attribute
 
+    apply_fault_patches()
+
+
+def apply_fault_patches() -> None:
+    """Patches 9a-9d: moto's models consult FAULTS.config at call time."""
+    from moto.ec2.exceptions import InvalidInstanceIdError
+    from moto.ec2.models.instances import Instance, InstanceState
+    from moto.ec2.responses.instances import InstanceResponse
+    from moto.elbv2.exceptions import ELBClientError, TargetNotRunning
+    from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup
+
+    # Launch time on a monotonic clock, for 9a/9b (moto's launch_time is
+    # wall-clock and serialized; this one is ours).
+    Instance.launcher_launched_at = None
+    orig_instance_init = Instance.__init__
+
+    def instance_init(self, *args, **kwargs):
+        orig_instance_init(self, *args, **kwargs)
+        self.launcher_launched_at = time.monotonic()
+
+    Instance.__init__ = instance_init
+
+    def launched_within(instance, seconds):
+        launched = instance.launcher_launched_at
+        return seconds > 0 and launched is not None and time.monotonic() - launched < seconds
+
+    # -- 9a. pending_seconds --------------------------------------------------
+    # moto creates instances running. Every reader of the state goes through
+    # these properties (the serializer's instanceState, the instance-state-name
+    # filter, DescribeInstanceStatus, ELB); moto's own transitions write
+    # `_state`, which stays the real state.
+    def reported_state(self):
+        real = self._state
+        if real.name == "running" and launched_within(self, FAULTS.config["pending_seconds"]):
+            return InstanceState("pending", 0)
+        return real
+
+    Instance.instance_state = property(reported_state)
+    Instance.state = property(lambda self: reported_state(self).name)
+    Instance.state_code = property(lambda self: reported_state(self).code)
+    Instance.is_running = lambda self: reported_state(self).name == "running"
+
+    # -- 9b. invisible_seconds ------------------------------------------------
+    orig_describe_instances = InstanceResponse.describe_instances
+
+    def describe_instances(self):
+        seconds = FAULTS.config["invisible_seconds"]
+        if seconds <= 0:
+            return orig_describe_instances(self)
+        backend = self.ec2_backend
+
+        def invisible(instance):
+            return launched_within(instance, seconds)
+
+        named = [
+            instance_id
+            for instance_id in self._get_param("InstanceIds", [])
+            if (instance := backend.get_instance_by_id(instance_id)) is not None
+            and invisible(instance)
+        ]
+        if named:
+            raise InvalidInstanceIdError(named)
+        result = orig_describe_instances(self)
+        reservations = []
+        for reservation in result.result["Reservations"]:
+            visible = [i for i in reservation.instances if not invisible(i)]
+            if visible:
+                reservation = copy.copy(reservation)  # moto's copy, but be sure
+                reservation.instances = visible
+                reservations.append(reservation)
+        result.result["Reservations"] = reservations
+        return result
+
+    InstanceResponse.describe_instances = describe_instances
+
+    # -- 9c/9d. RegisterTargets and DescribeTargetHealth ------------------------
+    # FakeTargetGroup.register is replaced: moto checks `instance.state` (9a's
+    # reported state) target by target and stores the ones before a refused
+    # one. Here every target is checked first, against the reported state
+    # with refuse_non_running_targets, else against moto's own (moto's
+    # behaviour), and the registration time of each (id, port) that was not
+    # registered already is kept on the target group.
+    FakeTargetGroup.launcher_registered_at = None
+
+    def register(self, targets):
+        config = FAULTS.config
+        if config["refuse_instance_target_az"] and self.target_type in ("instance", "alb"):
+            if any(target.get("AvailabilityZone") for target in targets):
+                raise ELBClientError(
+                    "ValidationError",
+                    "You cannot specify an Availability Zone for targets of a target group"
+                    f" with target type '{self.target_type}'",
+                )
+        not_running = []
+        for target in targets:
+            instance = self.ec2_backend.get_instance_by_id(target["Id"])
+            if instance is None:
+                continue
+            if config["refuse_non_running_targets"]:
+                state = instance.state
+            else:
+                state = instance._state.name
+            if state != "running":
+                not_running.append(target["Id"])
+        if not_running:
+            raise TargetNotRunning(instance_id=", ".join(not_running))
+        if self.launcher_registered_at is None:
+            self.launcher_registered_at = {}
+        now = time.monotonic()
+        for target in targets:
+            port = target.get("Port", self.port)
+            current = self.targets.get(target["Id"])
+            if current is None or current["Port"] != port:
+                self.launcher_registered_at[(target["Id"], port)] = now
+            self.targets[target["Id"]] = {"Id": target["Id"], "Port": port}
+            self.deregistered_targets.pop(target["Id"], None)
+
+    FakeTargetGroup.register = register
+
+    orig_health_for = FakeTargetGroup.health_for
+
+    def health_for(self, target, ec2_backend):
+        status = orig_health_for(self, target, ec2_backend)
+        seconds = FAULTS.config["initial_health_seconds"]
+        registered = self.targets.get(target["Id"])
+        if status.status != "healthy" or seconds <= 0 or registered is None:
+            return status
+        at = (self.launcher_registered_at or {}).get((registered["Id"], registered["Port"]))
+        if at is None or time.monotonic() - at >= seconds:
+            return status
+        if time.monotonic() - at < seconds / 2:
+            reason, description = "Elb.RegistrationInProgress", "Target registration is in progress"
+        else:
+            reason, description = "Elb.InitialHealthChecking", "Initial health checks in progress"
+        return FakeHealthStatus(
+            registered["Id"],
+            registered["Port"],
+            self.health_check_port,
+            "initial",
+            reason,
+            description,
+        )
+
+    FakeTargetGroup.health_for = health_for
+
 
 # -- 6e. CloudWatch over Smithy RPC v2 CBOR -----------------------------------
 # Request: POST /service/GraniteServiceVersion20100801/operation/<Operation>
@@ -488,6 +744,464 @@ def outposts_access_denied(app):
     return middleware
 
 
+# -- 9. Run-time faults: configuration, throttling, lost and held responses -----
+HOLD_SECONDS = 120.0  # 9g: a held response goes out after this at the latest
+
+DEFAULT_CONFIG = {
+    "pending_seconds": 0.0,
+    "invisible_seconds": 0.0,
+    "initial_health_seconds": 0.0,
+    "refuse_non_running_targets": False,
+    "refuse_instance_target_az": False,
+    "buckets": None,
+    "lost_responses": None,
+    "hold_after": {},
+}
+
+# 9e. EC2 API request throttling, from the Amazon EC2 Developer Guide,
+# "Request throttling for the Amazon EC2 API"
+# (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html):
+# tables "Request token bucket sizes and refill rates" and "Resource token
+# bucket sizes and refill rates". (bucket maximum capacity, refill per second)
+EC2_NON_MUTATING = (100, 20)  # Describe*, List*, Search*, Get* not listed elsewhere
+EC2_UNFILTERED_NON_MUTATING = (50, 10)  # the actions below without filter/pagination
+EC2_MUTATING = (50, 5)  # every other action
+EC2_RESOURCE_INTENSIVE = (50, 5)
+EC2_UNFILTERED_ACTIONS = frozenset(
+    {
+        "DescribeInstances",
+        "DescribeInstanceStatus",
+        "DescribeNetworkInterfaces",
+        "DescribeSecurityGroups",
+        "DescribeSnapshots",
+        "DescribeSpotInstanceRequests",
+        "DescribeVolumes",
+    }
+)
+EC2_RESOURCE_INTENSIVE_ACTIONS = frozenset(
+    {
+        "AcceptVpcPeeringConnection",
+        "AuthorizeSecurityGroupIngress",
+        "CancelSpotInstanceRequests",
+        "CreateKeyPair",
+        "CreateVpcPeeringConnection",
+        "DeleteVpcPeeringConnection",
+        "RejectVpcPeeringConnection",
+        "RevokeSecurityGroupIngress",
+        "RequestSpotInstances",
+    }
+)
+# "Uncategorized actions" with their own sizes: the ones about instances,
+# network interfaces, tags, launch templates, volumes and snapshots (the rest
+# of that table fall back to their category here).
+EC2_OWN_BUCKETS = {
+    "RunInstances": (5, 2),
+    "StartInstances": (5, 2),
+    "TerminateInstances": (100, 5),
+    "CreateTags": (100, 10),
+    "DeleteTags": (100, 10),
+    "CreateLaunchTemplateVersion": (100, 5),
+    "ModifyLaunchTemplate": (100, 5),
+    "CreateNetworkInterface": (100, 5),
+    "DeleteNetworkInterface": (100, 5),
+    "ModifyNetworkInterfaceAttribute": (100, 5),
+    "AssignPrivateIpAddresses": (100, 5),
+    "UnassignPrivateIpAddresses": (100, 5),
+    "AssignIpv6Addresses": (100, 5),
+    "AssociateIamInstanceProfile": (100, 5),
+    "DisassociateIamInstanceProfile": (100, 5),
+    "ModifyInstanceMetadataOptions": (100, 5),
+    "DescribeInstanceTopology": (1, 1),
+    "CreateVolume": (100, 5),
+    "DeleteVolume": (100, 5),
+    "CreateSnapshot": (100, 5),
+    "CreateSnapshots": (100, 5),
+    "DeleteSnapshot": (100, 5),
+    "ModifySnapshotAttribute": (100, 5),
+    "DeregisterImage": (100, 5),
+    "ModifyImageAttribute": (100, 5),
+    "CopyImage": (100, 1),
+}
+# Resource token buckets: drained by the number of instances a call affects
+# (RunInstances: MaxCount; the others: their InstanceId.N).
+EC2_RESOURCE_BUCKETS = {
+    "RunInstances": (1000, 2),
+    "TerminateInstances": (1000, 20),
+    "StartInstances": (1000, 2),
+    "StopInstances": (1000, 20),
+}
+
+# The query protocol's Version per service this launcher counts and injects
+# faults into (with the SigV4 credential scope's service name, when signed).
+QUERY_SERVICES = {"2016-11-15": "ec2", "2015-12-01": "elasticloadbalancing"}
+CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
+BUCKET_NAME = re.compile(r"[A-Za-z0-9]+(:unfiltered|:resources)?")
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def parse_config(raw) -> dict:
+    """The full configuration for a POST /_launcher/config body (ValueError
+    with a message if invalid)."""
+    if not isinstance(raw, dict):
+        raise ValueError("the configuration must be a JSON object")
+    unknown = sorted(set(raw) - set(DEFAULT_CONFIG))
+    if unknown:
+        raise ValueError(f"unknown keys {unknown}; known: {sorted(DEFAULT_CONFIG)}")
+    config = copy.deepcopy(DEFAULT_CONFIG)
+    for key in ("pending_seconds", "invisible_seconds", "initial_health_seconds"):
+        value = raw.get(key, 0)
+        if not is_number(value) or value < 0:
+            raise ValueError(f"{key} must be a number >= 0")
+        config[key] = float(value)
+    for key in ("refuse_non_running_targets", "refuse_instance_target_az"):
+        value = raw.get(key, False)
+        if not isinstance(value, bool):
+            raise ValueError(f"{key} must be true or false")
+        config[key] = value
+
+    buckets = raw.get("buckets")
+    if buckets is False or buckets is None:
+        buckets = None
+    elif buckets is True:
+        buckets = {}
+    elif isinstance(buckets, dict):
+        for name, pair in buckets.items():
+            if not BUCKET_NAME.fullmatch(name):
+                raise ValueError(f"buckets: bad name {name!r} (Action[:unfiltered|:resources])")
+            if (
+                not isinstance(pair, list)
+                or len(pair) != 2
+                or not all(is_number(v) and v >= 0 for v in pair)
+                or pair[0] < 1
+            ):
+                raise ValueError(f"buckets.{name} must be [size >= 1, refill_per_second >= 0]")
+        buckets = {name: [float(v) for v in pair] for name, pair in buckets.items()}
+    else:
+        raise ValueError("buckets must be true, false, null or an object")
+    # Stored as given: null (off), true (documented defaults) or the overrides.
+    config["buckets"] = None if buckets is None else (buckets or True)
+
+    lost = raw.get("lost_responses")
+    if lost is not None:
+        if not isinstance(lost, dict) or set(lost) - {"rate", "seed", "actions"}:
+            raise ValueError("lost_responses must be {rate, seed, actions}")
+        rate, seed, actions = lost.get("rate"), lost.get("seed", 0), lost.get("actions")
+        if not is_number(rate) or not 0 <= rate <= 1:
+            raise ValueError("lost_responses.rate must be a number in [0, 1]")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise ValueError("lost_responses.seed must be an integer")
+        if (
+            not isinstance(actions, list)
+            or not actions
+            or not all(isinstance(a, str) and a for a in actions)
+        ):
+            raise ValueError("lost_responses.actions must be a non-empty list of action names")
+        config["lost_responses"] = {"rate": float(rate), "seed": seed, "actions": actions}
+
+    hold = raw.get("hold_after", {})
+    if not isinstance(hold, dict) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in hold.values()
+    ):
+        raise ValueError(
+            'hold_after must map action names to call numbers >= 1, e.g. {"RunInstances": 3}'
+        )
+    config["hold_after"] = dict(hold)
+    return config
+
+
+class TokenBucket:
+    """Starts full; refills continuously at `rate` per second up to `size`."""
+
+    def __init__(self, size: float, rate: float, now: float):
+        self.size, self.rate = size, rate
+        self.tokens = size
+        self.stamp = now
+
+    def refill(self, now: float) -> None:
+        elapsed = max(0.0, now - self.stamp)
+        self.tokens = min(self.size, self.tokens + elapsed * self.rate)
+        self.stamp = max(self.stamp, now)
+
+
+class LauncherFaults:
+    """The run-time configuration (9) and what it needs to remember: call
+    counts, token buckets, the lost-response RNG, held responses. One per
+    server; every method is thread-safe."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.config = copy.deepcopy(DEFAULT_CONFIG)  # replaced, never mutated
+        self._counts = {}  # (service, action) -> calls that reached moto
+        self._set_config(self.config)
+        self._held = []  # dicts: action, n, event
+
+    def _set_config(self, config) -> None:  # with self._lock held (or in __init__)
+        self.config = config
+        self._since_config = {}  # action -> calls since this configuration
+        self._buckets = {}  # bucket name -> TokenBucket, created full on first use
+        lost = config["lost_responses"]
+        self._rng = random.Random(lost["seed"]) if lost else None
+
+    def configure(self, config) -> None:
+        with self._lock:
+            self._set_config(config)
+
+    def reset(self) -> None:
+        """POST /moto-api/reset: defaults, no counts, nothing held."""
+        with self._lock:
+            self._set_config(copy.deepcopy(DEFAULT_CONFIG))
+            self._counts = {}
+        self.release()
+
+    def calls(self) -> dict:
+        with self._lock:
+            counts, by_service = {}, {}
+            for (service, action), n in sorted(self._counts.items()):
+                counts[action] = counts.get(action, 0) + n
+                by_service.setdefault(service, {})[action] = n
+            held = [{"action": h["action"], "n": h["n"]} for h in self._held]
+        return {"counts": counts, "by_service": by_service, "held": held}
+
+    def _bucket_specs(self, action, params):
+        """[(bucket name, (size, rate), tokens needed)] for an EC2 call."""
+        overrides = self.config["buckets"]
+        overrides = overrides if isinstance(overrides, dict) else {}
+
+        def spec(name, default):
+            return tuple(overrides.get(name, default))
+
+        if action in EC2_UNFILTERED_ACTIONS and not any(
+            key.startswith("Filter.") or key in ("MaxResults", "NextToken") for key in params
+        ):
+            name = f"{action}:unfiltered"
+            specs = [(name, spec(name, EC2_UNFILTERED_NON_MUTATING), 1)]
+        elif action in EC2_OWN_BUCKETS:
+            specs = [(action, spec(action, EC2_OWN_BUCKETS[action]), 1)]
+        elif action in EC2_RESOURCE_INTENSIVE_ACTIONS:
+            specs = [(action, spec(action, EC2_RESOURCE_INTENSIVE), 1)]
+        elif action.startswith(("Describe", "List", "Search", "Get")):
+            specs = [(action, spec(action, EC2_NON_MUTATING), 1)]
+        else:
+            specs = [(action, spec(action, EC2_MUTATING), 1)]
+        if action in EC2_RESOURCE_BUCKETS:
+            if action == "RunInstances":
+                try:
+                    needed = max(1, int(params.get("MaxCount", "1")))
+                except ValueError:
+                    needed = 1
+            else:
+                needed = max(1, sum(1 for key in params if key.startswith("InstanceId.")))
+            name = f"{action}:resources"
+            specs.append((name, spec(name, EC2_RESOURCE_BUCKETS[action]), needed))
+        return specs
+
+    def _take_tokens(self, action, params) -> bool:  # with self._lock held
+        now = time.monotonic()
+        taken = []
+        for name, (size, rate), needed in self._bucket_specs(action, params):
+            bucket = self._buckets.get(name)
+            if bucket is None or (bucket.size, bucket.rate) != (size, rate):
+                bucket = self._buckets[name] = TokenBucket(size, rate, now)
+            bucket.refill(now)
+            if bucket.tokens < needed:
+                return False
+            taken.append((bucket, needed))
+        for bucket, needed in taken:  # all or nothing
+            bucket.tokens -= needed
+        return True
+
+    def admit(self, service, action, params):
+        """Decides a query-protocol call's fate before moto runs it:
+        None if throttled, else (hold number or None, lose the answer?)."""
+        with self._lock:
+            config = self.config
+            if service == "ec2" and config["buckets"] is not None:
+                if not self._take_tokens(action, params):
+                    return None
+            key = (service, action)
+            self._counts[key] = self._counts.get(key, 0) + 1
+            n = self._since_config[action] = self._since_config.get(action, 0) + 1
+            hold = n if config["hold_after"].get(action) == n else None
+            lost = config["lost_responses"]
+            lose = False
+            if lost and action in lost["actions"]:
+                lose = self._rng.random() < lost["rate"]
+            return hold, lose
+
+    def hold(self, action, n) -> None:
+        """Blocks the calling request thread until release() or HOLD_SECONDS."""
+        entry = {"action": action, "n": n, "event": threading.Event()}
+        with self._lock:
+            self._held.append(entry)
+        entry["event"].wait(HOLD_SECONDS)
+        with self._lock:
+            if entry in self._held:
+                self._held.remove(entry)
+
+    def release(self) -> int:
+        with self._lock:
+            held, self._held = self._held, []
+        for entry in held:
+            entry["event"].set()
+        return len(held)
+
+
+FAULTS = LauncherFaults()
+
+
+def ec2_error(code, message):
+    """EC2's error body (EC2 API Reference, "Error codes": example error response)."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Response><Errors><Error><Code>{code}</Code><Message>{escape(message)}</Message>"
+        f"</Error></Errors><RequestID>{uuid.uuid4()}</RequestID></Response>"
+    ).encode()
+
+
+def elbv2_error(error_type, code, message):
+    """ELBv2's (awsQuery) error body, as moto's own ELBv2 errors look."""
+    return (
+        '<ErrorResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/">'
+        f"<Error><Type>{error_type}</Type><Code>{code}</Code><Message>{escape(message)}</Message>"
+        f"</Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+    ).encode()
+
+
+def query_call(environ):
+    """(service, action, params) of an EC2/ELBv2 query-protocol request, else
+    None. Reads a form body and puts it back for moto."""
+    params = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    if environ["REQUEST_METHOD"] == "POST" and environ.get("CONTENT_TYPE", "").startswith(
+        "application/x-www-form-urlencoded"
+    ):
+        stream = environ["wsgi.input"]
+        length = environ.get("CONTENT_LENGTH")
+        if length:
+            body = stream.read(int(length))
+        elif environ.get("wsgi.input_terminated"):  # chunked, de-chunked by werkzeug
+            body = stream.read()
+        else:
+            body = b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        for key, values in urllib.parse.parse_qs(
+            body.decode("utf-8", "replace"), keep_blank_values=True
+        ).items():
+            params.setdefault(key, []).extend(values)
+    params = {key: values[-1] for key, values in params.items()}
+    action = params.get("Action")
+    service = QUERY_SERVICES.get(params.get("Version", ""))
+    if not action or service is None:
+        return None
+    scope = CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if scope and scope[1] != service:
+        return None
+    return service, action, params
+
+
+def launcher_control(app):
+    """Serves /_launcher/ (9) and applies the configured faults to EC2/ELBv2
+    query-protocol calls on their way to `app` (moto) and back."""
+    from werkzeug.wrappers import Response
+
+    def json_response(environ, start_response, status, payload):
+        response = Response(json.dumps(payload), status, mimetype="application/json")
+        return response(environ, start_response)
+
+    def control(environ, start_response):
+        path, method = environ["PATH_INFO"], environ["REQUEST_METHOD"]
+        if path == "/_launcher/config" and method == "GET":
+            return json_response(environ, start_response, 200, FAULTS.config)
+        if path == "/_launcher/config" and method == "POST":
+            length = environ.get("CONTENT_LENGTH")
+            if length:
+                body = environ["wsgi.input"].read(int(length))
+            elif environ.get("wsgi.input_terminated"):
+                body = environ["wsgi.input"].read()
+            else:
+                body = b""
+            try:
+                config = parse_config(json.loads(body or b"{}"))
+            except ValueError as error:  # json.JSONDecodeError included
+                return json_response(environ, start_response, 400, {"error": str(error)})
+            FAULTS.configure(config)
+            return json_response(environ, start_response, 200, config)
+        if path == "/_launcher/calls" and method == "GET":
+            return json_response(environ, start_response, 200, FAULTS.calls())
+        if path == "/_launcher/release" and method == "POST":
+            return json_response(environ, start_response, 200, {"released": FAULTS.release()})
+        message = (
+            f"no {method} {path}; served: GET/POST /_launcher/config,"
+            " GET /_launcher/calls, POST /_launcher/release"
+        )
+        return json_response(environ, start_response, 404, {"error": message})
+
+    def middleware(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_launcher/"):
+            return control(environ, start_response)
+        if path == "/moto-api/reset" and environ["REQUEST_METHOD"] == "POST":
+            FAULTS.reset()
+            return app(environ, start_response)
+        call = query_call(environ)
+        if call is None:
+            return app(environ, start_response)
+        service, action, params = call
+        fate = FAULTS.admit(service, action, params)
+        if fate is None:  # 9e
+            body = ec2_error("RequestLimitExceeded", "Request limit exceeded.")
+            headers = [
+                ("Content-Type", "text/xml;charset=UTF-8"),
+                ("Content-Length", str(len(body))),
+            ]
+            start_response("503 Service Unavailable", headers)
+            return [body]
+        hold, lose = fate
+        if hold is None and not lose:
+            return app(environ, start_response)
+
+        # Run the call in moto to the end, then hold and/or lose its answer.
+        captured = {}
+        chunks = []
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return chunks.append
+
+        result = app(environ, capture)
+        try:
+            chunks.extend(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        if hold is not None:  # 9g
+            FAULTS.hold(action, hold)
+        if lose and captured["status"].startswith("2"):  # 9f
+            if service == "ec2":
+                body = ec2_error("InternalError", "An internal error has occurred")
+            else:
+                body = elbv2_error(
+                    "Receiver",
+                    "InternalFailure",
+                    "The request processing has failed because of an unknown error,"
+                    " exception or failure.",
+                )
+            headers = [
+                ("Content-Type", "text/xml"),
+                ("Content-Length", str(len(body))),
+                ("x-amzn-RequestId", str(uuid.uuid4())),
+            ]
+            start_response("500 Internal Server Error", headers)
+            return [body]
+        start_response(captured["status"], captured["headers"])
+        return chunks
+
+    return middleware
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -516,9 +1230,12 @@ def main() -> None:
     )
 
     # Same app that `moto_server` / ThreadedMotoServer serve (includes the
-    # /moto-api/ endpoints such as POST /moto-api/reset), behind patch 6e.
-    app = outposts_access_denied(
-        cloudwatch_rpcv2_cbor(DomainDispatcherApplication(create_backend_app))
+    # /moto-api/ endpoints such as POST /moto-api/reset), behind patches 6e
+    # and 7, all behind the run-time faults (9).
+    app = launcher_control(
+        outposts_access_denied(
+            cloudwatch_rpcv2_cbor(DomainDispatcherApplication(create_backend_app))
+        )
     )
     server = make_server(args.host, args.port, app, threaded=True)
 
