@@ -8,6 +8,7 @@ use tracing::{info, warn};
 
 use crate::alarm::{self, AlarmChange, IncidentId, OutpostId, Signal};
 use crate::balancing::{self, HealthWait, MoveOutcome, Unmovable};
+use crate::budget::{Budget, Pacer, Rate};
 use crate::drs::{self, DrsSnapshot, PlannedDrs};
 use crate::drs_recovery;
 use crate::error::AwsError;
@@ -18,7 +19,7 @@ use crate::ports::{
     Alarms, Compute, DisasterRecovery, LoadBalancing, Membership, Notice, Notifier, Outposts,
     TargetGroupScope,
 };
-use crate::recovery::{self, Execution, InstanceOutcome};
+use crate::recovery::{self, Execution, InstanceOutcome, Limits, Outcome};
 use crate::report::{self, Action, AlarmReport, Mode, Notification};
 use crate::waves::{self, WaveReport};
 use crate::{notice, tags};
@@ -127,6 +128,8 @@ pub struct Agent<C, L, N, D, A, O> {
     pub(crate) alarms: A,
     pub(crate) outposts: O,
     pub(crate) settings: Settings,
+    /// This process's copy of EC2's RunInstances bucket.
+    pub(crate) launches: Pacer,
 }
 
 impl<C, L, N, D, A, O> Agent<C, L, N, D, A, O>
@@ -148,6 +151,15 @@ where
             alarms: ports.alarms,
             outposts: ports.outposts,
             settings,
+            launches: Pacer::new(Rate::RUN_INSTANCES),
+        }
+    }
+
+    /// What launches run within, for `budget`.
+    pub(crate) fn limits(&self, budget: Budget) -> Limits<'_> {
+        Limits {
+            pacer: &self.launches,
+            budget,
         }
     }
 
@@ -159,8 +171,18 @@ where
         report
     }
 
-    /// Handles one alarm state change.
+    /// Handles one alarm state change with no deadline (tests, benchmarks).
     pub async fn handle(&self, change: &AlarmChange) -> Result<AlarmReport, AgentError> {
+        self.handle_until(change, Budget::unbounded()).await
+    }
+
+    /// Handles one alarm state change, every wait bounded by `budget`: for an ALARM, observes
+    /// the alarm's current state first and reconciles the Outpost only while it is down.
+    pub async fn handle_until(
+        &self,
+        change: &AlarmChange,
+        budget: Budget,
+    ) -> Result<AlarmReport, AgentError> {
         match alarm::classify(change) {
             Signal::Ignore(reason) => {
                 info!(alarm = %change.alarm_name, %reason, "ignoring alarm change");
@@ -168,9 +190,24 @@ where
                 report.ignored_because = Some(reason.to_string());
                 Ok(report)
             }
-            Signal::OutpostDown { outpost, incident } => {
-                let maintenance = self.maintenance(change).await;
-                self.outpost_down(change, &outpost, &incident, maintenance)
+            Signal::OutpostDown { outpost, .. } => {
+                let alarms = self.current_alarms().await.map_err(AgentError::Read)?;
+                let current = match alarm::still_down(change, &alarms) {
+                    Ok(current) => current,
+                    Err(reason) => {
+                        warn!(%outpost, alarm = %change.alarm_name, %reason, "stale ALARM: nothing launched");
+                        let mut report = self.report_for(change);
+                        report.action = Action::Stale;
+                        report.outpost = Some(outpost);
+                        report.ignored_because = Some(reason);
+                        return Ok(report);
+                    }
+                };
+                let Signal::OutpostDown { outpost, incident } = alarm::classify(current) else {
+                    unreachable!("still_down returns an alarm in ALARM on the same metric")
+                };
+                let maintenance = self.maintenance(current).await;
+                self.outpost_down(current, &outpost, &incident, maintenance, &alarms, budget)
                     .await
             }
             Signal::OutpostBack { outpost } => {
@@ -183,6 +220,13 @@ where
         }
     }
 
+    /// Every ConnectedStatus alarm the agent watches, as CloudWatch shows it now.
+    pub(crate) async fn current_alarms(&self) -> Result<Vec<AlarmChange>, AwsError> {
+        self.alarms
+            .alarms_named(&self.settings.alarm_name_prefix)
+            .await
+    }
+
     /// An empty report for an alarm change.
     pub(crate) fn report_for(&self, change: &AlarmChange) -> AlarmReport {
         AlarmReport::empty(
@@ -192,13 +236,16 @@ where
         )
     }
 
-    /// Recovers a down Outpost's instances, unless `maintenance` (the alarm's tag, as read) is on.
+    /// Reconciles a down Outpost's instances, unless `maintenance` (the alarm's tag, as read)
+    /// is on. `change` is the alarm as CloudWatch shows it now, in ALARM; `alarms` all of them.
     pub(crate) async fn outpost_down(
         &self,
         change: &AlarmChange,
         outpost: &OutpostId,
         incident: &IncidentId,
         maintenance: Result<bool, AwsError>,
+        alarms: &[AlarmChange],
+        budget: Budget,
     ) -> Result<AlarmReport, AgentError> {
         let mut report = self.report_for(change);
         report.outpost = Some(outpost.clone());
@@ -219,14 +266,19 @@ where
         }
         info!(%outpost, %incident, mode = ?self.settings.mode, "Outpost down: recovering its protected instances");
         report.action = Action::Recovery;
-        self.recover(outpost, incident, report).await
+        let down = alarm::down_outposts(alarms);
+        self.recover(change, outpost, incident, report, &down, budget)
+            .await
     }
 
     async fn recover(
         &self,
+        change: &AlarmChange,
         outpost: &OutpostId,
         incident: &IncidentId,
         mut report: AlarmReport,
+        down: &std::collections::HashSet<OutpostId>,
+        budget: Budget,
     ) -> Result<AlarmReport, AgentError> {
         let instances = self
             .compute
@@ -237,7 +289,7 @@ where
         let (template_instances, drs_instances): (Vec<Instance>, Vec<Instance>) =
             instances.into_iter().partition(|i| !plan::uses_drs(i));
         let (planned, drs_planned) = futures::try_join!(
-            self.plan_templates(outpost, incident, &template_instances),
+            self.plan_templates(outpost, incident, &template_instances, down),
             self.plan_drs(outpost, incident, &drs_instances)
         )
         .map_err(AgentError::Read)?;
@@ -267,12 +319,33 @@ where
         let mut running_at: HashMap<String, DateTime<Utc>> = HashMap::new();
         let mut wave_of: HashMap<String, u32> = HashMap::new();
         let wave_count = by_wave.len();
+        let mut stop: Option<String> = None;
         for (index, (number, plan)) in by_wave.into_iter().enumerate() {
-            info!(wave = number, instances = plan.len(), "recovering wave");
             for id in plan.original_ids() {
                 wave_of.insert(id, number);
             }
-            let launched = self.launch_wave(incident, plan, execution);
+            if stop.is_none() && budget.spent() {
+                stop = Some(format!(
+                    "the invocation's time ran out before wave {number}; the next sweep launches it"
+                ));
+            }
+            if stop.is_none() && index > 0 && execution == Execution::Live {
+                stop = self.still_down_before_wave(change, number).await;
+            }
+            if let Some(reason) = &stop {
+                warn!(wave = number, %reason, "wave not started");
+                outcomes.extend(plan.into_originals().map(|original| {
+                    InstanceOutcome::of(
+                        original,
+                        Outcome::Unfinished {
+                            reason: reason.clone(),
+                        },
+                    )
+                }));
+                continue;
+            }
+            info!(wave = number, instances = plan.len(), "recovering wave");
+            let launched = self.launch_wave(incident, plan, execution, budget);
             let mut wave_outcomes = if index == 0 {
                 // Target groups are read while the first launches run: neither waits for the other.
                 let (wave_outcomes, read) =
@@ -292,8 +365,16 @@ where
             };
             wave_outcomes.sort_by(|a, b| a.original.id.cmp(&b.original.id));
             if execution == Execution::Live {
+                self.remember_memberships(&mut wave_outcomes, &memberships)
+                    .await;
                 let (wave_report, wave_moves, wave_unmovable, ran) = self
-                    .settle_wave(number, &wave_outcomes, &memberships, index + 1 < wave_count)
+                    .settle_wave(
+                        number,
+                        &mut wave_outcomes,
+                        &memberships,
+                        index + 1 < wave_count,
+                        budget,
+                    )
                     .await;
                 running_at.extend(ran);
                 moves.extend(wave_moves);
@@ -333,7 +414,7 @@ where
                 i.failed()
                     || matches!(
                         i.outcome,
-                        "would-launch" | "would-start-drs" | "drs-recovery-started"
+                        "would-launch" | "would-start-drs" | "drs-recovery-started" | "unfinished"
                     )
             })
             || moves
@@ -371,11 +452,13 @@ where
         incident: &IncidentId,
         plan: WavePlan,
         execution: Execution,
+        budget: Budget,
     ) -> Vec<InstanceOutcome> {
         let concurrency = self.settings.concurrency;
         let (mut outcomes, drs_outcomes) = futures::join!(
             recovery::execute(
                 &self.compute,
+                self.limits(budget),
                 incident,
                 plan.templates,
                 concurrency,
@@ -405,14 +488,63 @@ where
         }
     }
 
-    /// Waits (bounded) for a wave's replacements to run, then moves their memberships, which
-    /// waits for health; the next wave starts after this.
+    /// Whether the alarm is still in the same ALARM before wave `number`; why not otherwise
+    /// (the Outpost came back, or a read failed: launching blind is not reconciling).
+    async fn still_down_before_wave(&self, change: &AlarmChange, number: u32) -> Option<String> {
+        match self.current_alarms().await {
+            Ok(alarms) => match alarm::still_down(change, &alarms) {
+                Ok(now) if now.state_since == change.state_since => None,
+                Ok(_) => Some(format!(
+                    "alarm {} went through another transition before wave {number}; the next run reconciles the new incident",
+                    change.alarm_name
+                )),
+                Err(reason) => Some(format!("before wave {number}: {reason}")),
+            },
+            Err(error) => Some(format!(
+                "the alarm's state could not be read before wave {number} ({error}); the next sweep continues"
+            )),
+        }
+    }
+
+    /// Remembers, on each original with a replacement, its registrations not remembered yet
+    /// (`autorestart:member-N`), before any is moved: ELB forgets a terminated target, so the
+    /// replacement of a replacement that dies is registered from these.
+    async fn remember_memberships(
+        &self,
+        outcomes: &mut [InstanceOutcome],
+        memberships: &[Membership],
+    ) {
+        for outcome in outcomes.iter_mut() {
+            if outcome.replacement().is_none() {
+                continue;
+            }
+            let new = balancing::member_tags(&outcome.original, memberships);
+            if new.is_empty() {
+                continue;
+            }
+            let id = std::slice::from_ref(&outcome.original.id);
+            match self.compute.tag(id, &new).await {
+                Ok(()) => outcome.original.tags.extend(new),
+                Err(error) => {
+                    warn!(instance = %outcome.original.id, %error, "could not remember the original's target groups");
+                    outcome.warnings.push(format!(
+                        "its target groups could not be remembered on it ({error}); should its replacement die, the next replacement is registered only where the original still is"
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Waits (bounded) for a wave's replacements to run, then moves the memberships of those
+    /// that run (ELB refuses a target that does not), which waits for health; the next wave
+    /// starts after this. A replacement not running yet is left to the next run.
     async fn settle_wave(
         &self,
         number: u32,
-        outcomes: &[InstanceOutcome],
+        outcomes: &mut [InstanceOutcome],
         memberships: &[Membership],
         more_waves: bool,
+        budget: Budget,
     ) -> (
         WaveReport,
         Vec<MoveOutcome>,
@@ -427,11 +559,34 @@ where
         let wait = waves::wait_running(
             &self.compute,
             &replacements,
-            self.settings.wave_wait,
+            budget.bound(self.settings.wave_wait),
             self.settings.health_wait.poll_interval,
         )
         .await;
-        let (moves, unmovable) = self.move_memberships(outcomes, memberships).await;
+        for outcome in outcomes.iter_mut() {
+            let Some(replacement) = outcome.replacement() else {
+                continue;
+            };
+            if let Some((_, state)) = wait
+                .not_running
+                .iter()
+                .find(|(id, _)| *id == replacement.id)
+            {
+                let note = format!(
+                    "replacement {} is {state}, not running: its target groups move once it runs (the next sweep)",
+                    replacement.id
+                );
+                outcome.warnings.push(note);
+            }
+        }
+        let running: Vec<&InstanceOutcome> = outcomes
+            .iter()
+            .filter(|o| {
+                o.replacement()
+                    .is_some_and(|r| wait.running_at.contains_key(&r.id))
+            })
+            .collect();
+        let (moves, unmovable) = self.move_memberships(&running, memberships, budget).await;
         let healthy = moves
             .iter()
             .all(|m| m.is_healthy() || m.planned.already_registered && m.health.is_none());
@@ -465,6 +620,7 @@ where
         outpost: &OutpostId,
         incident: &IncidentId,
         instances: &[Instance],
+        down_outposts: &std::collections::HashSet<OutpostId>,
     ) -> Result<Vec<plan::PlannedInstance>, AwsError> {
         if instances.is_empty() {
             return Ok(Vec::new());
@@ -482,6 +638,7 @@ where
             instances,
             replacements: &replacements,
             template_targets: &targets,
+            down_outposts,
         }))
     }
 
@@ -519,8 +676,9 @@ where
 
     pub(crate) async fn move_memberships(
         &self,
-        outcomes: &[InstanceOutcome],
+        outcomes: &[&InstanceOutcome],
         memberships: &[Membership],
+        budget: Budget,
     ) -> (Vec<MoveOutcome>, Vec<Unmovable>) {
         let pairs: Vec<(&Instance, &Instance)> = outcomes
             .iter()
@@ -530,13 +688,12 @@ where
         if moves.is_empty() {
             return (Vec::new(), unmovable);
         }
-        let outcomes = balancing::execute_moves(
-            &self.balancer,
-            moves,
-            self.settings.health_wait,
-            self.settings.concurrency,
-        )
-        .await;
+        let wait = HealthWait {
+            timeout: budget.bound(self.settings.health_wait.timeout),
+            ..self.settings.health_wait
+        };
+        let outcomes =
+            balancing::execute_moves(&self.balancer, moves, wait, self.settings.concurrency).await;
         (outcomes, unmovable)
     }
 
@@ -594,6 +751,13 @@ struct WavePlan {
 impl WavePlan {
     fn len(&self) -> usize {
         self.templates.len() + self.drs.len()
+    }
+
+    fn into_originals(self) -> impl Iterator<Item = Instance> {
+        self.templates
+            .into_iter()
+            .map(|p| p.original)
+            .chain(self.drs.into_iter().map(|p| p.original))
     }
 
     fn original_ids(&self) -> impl Iterator<Item = String> + '_ {

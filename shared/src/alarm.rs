@@ -228,6 +228,45 @@ pub fn outpost_states(alarms: &[AlarmChange]) -> HashMap<OutpostId, AlarmState> 
         .collect()
 }
 
+/// The alarm a reported ALARM names, as DescribeAlarms shows it now, while it is still in
+/// ALARM: the one to act on (its transition, not the event's, names the incident, so every
+/// entry point derives the same incident). Otherwise why the reported ALARM is stale.
+pub fn still_down<'a>(
+    reported: &AlarmChange,
+    current: &'a [AlarmChange],
+) -> Result<&'a AlarmChange, String> {
+    let Some(now) = current.iter().find(|a| a.alarm_name == reported.alarm_name) else {
+        return Err(format!(
+            "alarm {} is not among the alarms CloudWatch lists now (deleted, or outside ALARM_NAME_PREFIX): recovering nothing",
+            reported.alarm_name
+        ));
+    };
+    match now.state {
+        AlarmState::Alarm => Ok(now),
+        AlarmState::Ok => Err(format!(
+            "alarm {} is OK again since {}: the Outpost is back, so this ALARM (since {}) is stale and nothing is launched",
+            now.alarm_name,
+            now.state_since.to_rfc3339(),
+            reported.state_since.to_rfc3339()
+        )),
+        AlarmState::InsufficientData => Err(format!(
+            "alarm {} has had INSUFFICIENT_DATA since {}: its Outpost's state is unknown, so this ALARM (since {}) is stale and nothing is launched",
+            now.alarm_name,
+            now.state_since.to_rfc3339(),
+            reported.state_since.to_rfc3339()
+        )),
+    }
+}
+
+/// The Outposts whose alarm is in ALARM: nothing is launched onto them.
+pub fn down_outposts(alarms: &[AlarmChange]) -> std::collections::HashSet<OutpostId> {
+    outpost_states(alarms)
+        .into_iter()
+        .filter(|(_, state)| *state == AlarmState::Alarm)
+        .map(|(outpost, _)| outpost)
+        .collect()
+}
+
 /// Decides what an alarm change asks of us.
 pub fn classify(change: &AlarmChange) -> Signal {
     let alarm = change.alarm_name.clone();

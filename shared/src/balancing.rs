@@ -8,8 +8,10 @@ use std::time::Duration;
 use futures::StreamExt;
 use tracing::{info, warn};
 
+use crate::error::AwsError;
 use crate::inventory::Instance;
 use crate::ports::{LoadBalancing, Membership, Target, TargetKind};
+use crate::tags;
 
 /// One membership to move.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -28,6 +30,9 @@ pub struct Move {
     pub to: Target,
     /// Whether `to` is registered already (a repeat of an interrupted move).
     pub already_registered: bool,
+    /// Whether `from` is still registered (it is not when a crashed run deregistered it, or
+    /// when the move comes from the original's remembered memberships).
+    pub from_registered: bool,
 }
 
 /// A membership that cannot be moved, and why.
@@ -41,7 +46,8 @@ pub struct Unmovable {
     pub reason: String,
 }
 
-/// Plans the moves for (original, replacement) pairs from the registrations read. Pure.
+/// Plans the moves for (original, replacement) pairs from the registrations read and the
+/// originals' remembered registrations ([`remembered`]). Pure.
 pub fn plan_moves(
     memberships: &[Membership],
     pairs: &[(&Instance, &Instance)],
@@ -72,7 +78,13 @@ pub fn plan_moves(
             .addresses
             .iter()
             .flat_map(|a| by_target.get(a.ip.as_str()).into_iter().flatten());
-        for membership in by_id.chain(by_ip) {
+        let mut of_original: Vec<Membership> = by_id.chain(by_ip).map(|m| (*m).clone()).collect();
+        for kept in remembered(original) {
+            if !of_original.iter().any(|m| same_registration(m, &kept)) {
+                of_original.push(kept);
+            }
+        }
+        for membership in &of_original {
             let to_id = match membership.kind {
                 TargetKind::Instance if membership.target.id == original.id => {
                     replacement.id.clone()
@@ -99,27 +111,138 @@ pub fn plan_moves(
                 },
                 TargetKind::Instance => continue,
             };
+            let from = Target {
+                availability_zone: zone_for_request(membership.kind, &membership.target),
+                ..membership.target.clone()
+            };
             let to = Target {
                 id: to_id,
                 port: membership.target.port,
-                availability_zone: membership.target.availability_zone.clone(),
+                availability_zone: zone_for_request(membership.kind, &membership.target),
             };
+            let already_registered = registered.contains(&(
+                membership.target_group_arn.as_str(),
+                to.id.as_str(),
+                to.port,
+            ));
+            let from_registered = registered.contains(&(
+                membership.target_group_arn.as_str(),
+                from.id.as_str(),
+                from.port,
+            ));
+            if already_registered && !from_registered {
+                continue; // moved before: nothing left to do
+            }
             moves.push(Move {
-                already_registered: registered.contains(&(
-                    membership.target_group_arn.as_str(),
-                    to.id.as_str(),
-                    to.port,
-                )),
+                already_registered,
+                from_registered,
                 target_group_arn: membership.target_group_arn.clone(),
                 kind: membership.kind,
                 original_id: original.id.clone(),
                 replacement_id: replacement.id.clone(),
-                from: membership.target.clone(),
+                from,
                 to,
             });
         }
     }
     (moves, unmovable)
+}
+
+/// The Availability Zone a Register/DeregisterTargets request may carry for a target: only
+/// `all`, for an IP target outside the target group's VPC, where ELB requires it. ELB refuses
+/// a zone for instance targets and detects it for IP targets in the VPC (where the
+/// replacement's zone may differ from the original's).
+pub fn zone_for_request(kind: TargetKind, target: &Target) -> Option<String> {
+    match (kind, target.availability_zone.as_deref()) {
+        (TargetKind::Ip, Some("all")) => Some("all".into()),
+        _ => None,
+    }
+}
+
+fn same_registration(a: &Membership, b: &Membership) -> bool {
+    a.target_group_arn == b.target_group_arn
+        && a.target.id == b.target.id
+        && a.target.port == b.target.port
+}
+
+/// The registrations of `original` remembered in its `autorestart:member-N` tags.
+pub fn remembered(original: &Instance) -> Vec<Membership> {
+    original
+        .tags
+        .iter()
+        .filter(|(key, _)| key.starts_with(tags::MEMBER_PREFIX))
+        .filter_map(|(_, value)| parse_member(value))
+        .collect()
+}
+
+/// The tags that remember those of `memberships` naming `original` that its tags do not
+/// remember yet, numbered after the ones it has; empty when nothing is new.
+pub fn member_tags(original: &Instance, memberships: &[Membership]) -> Vec<(String, String)> {
+    let known = remembered(original);
+    let mut next = original
+        .tags
+        .keys()
+        .filter_map(|k| k.strip_prefix(tags::MEMBER_PREFIX)?.parse::<u32>().ok())
+        .max()
+        .unwrap_or(0);
+    let mut new = Vec::new();
+    for m in memberships.iter().filter(|m| m.names(original)) {
+        if known.iter().any(|k| same_registration(k, m))
+            || new.iter().any(|(_, v)| *v == member_value(m))
+        {
+            continue;
+        }
+        next += 1;
+        new.push((format!("{}{next}", tags::MEMBER_PREFIX), member_value(m)));
+    }
+    new
+}
+
+/// `<target group ARN> <instance|ip> <target id> <port|-> <zone|->`: at most about 200
+/// characters, within EC2's 256 for a tag value.
+fn member_value(m: &Membership) -> String {
+    let kind = match m.kind {
+        TargetKind::Instance => "instance",
+        TargetKind::Ip => "ip",
+    };
+    format!(
+        "{} {kind} {} {} {}",
+        m.target_group_arn,
+        m.target.id,
+        m.target
+            .port
+            .map_or_else(|| "-".to_owned(), |p| p.to_string()),
+        m.target.availability_zone.as_deref().unwrap_or("-")
+    )
+}
+
+fn parse_member(value: &str) -> Option<Membership> {
+    let mut parts = value.split_whitespace();
+    let (arn, kind, id, port, zone) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    let kind = match kind {
+        "instance" => TargetKind::Instance,
+        "ip" => TargetKind::Ip,
+        _ => return None,
+    };
+    Some(Membership {
+        target_group_arn: arn.to_owned(),
+        kind,
+        target: Target {
+            id: id.to_owned(),
+            port: if port == "-" {
+                None
+            } else {
+                Some(port.parse().ok()?)
+            },
+            availability_zone: (zone != "-").then(|| zone.to_owned()),
+        },
+    })
 }
 
 /// How long to wait for replacements to turn healthy before deregistering the originals anyway.
@@ -201,18 +324,17 @@ async fn move_group<L: LoadBalancing>(
     );
     if !to_register.is_empty() {
         info!(target_group = group, targets = ?to_register, "registering replacements");
-        if let Err(error) = balancer.register(group, &to_register).await {
-            warn!(target_group = group, %error, "could not register replacements; originals stay registered");
-            for o in &mut outcomes {
-                if !o.registered {
+        let failures = register_each_on_failure(balancer, group, &to_register).await;
+        for o in outcomes.iter_mut().filter(|o| !o.registered) {
+            match failures.get(&o.planned.to) {
+                None => o.registered = true,
+                Some(error) => {
                     o.note = Some(format!(
                         "registration failed, original left registered: {error}. {}",
                         error.kind.advice()
-                    ));
+                    ))
                 }
             }
-        } else {
-            outcomes.iter_mut().for_each(|o| o.registered = true);
         }
     }
 
@@ -246,26 +368,90 @@ async fn move_group<L: LoadBalancing>(
     let to_deregister: Vec<Target> = unique(
         outcomes
             .iter()
-            .filter(|o| o.registered)
+            .filter(|o| o.registered && o.planned.from_registered)
             .map(|o| &o.planned.from),
     );
-    info!(target_group = group, targets = ?to_deregister, "deregistering originals");
-    match balancer.deregister(group, &to_deregister).await {
-        Ok(()) => outcomes
-            .iter_mut()
-            .filter(|o| o.registered)
-            .for_each(|o| o.deregistered = true),
-        Err(error) => {
-            warn!(target_group = group, %error, "could not deregister originals");
-            for o in outcomes.iter_mut().filter(|o| o.registered) {
-                o.note = Some(format!(
-                    "original still registered: {error}. {}",
-                    error.kind.advice()
-                ));
+    if !to_deregister.is_empty() {
+        info!(target_group = group, targets = ?to_deregister, "deregistering originals");
+        let failures = deregister_each_on_failure(balancer, group, &to_deregister).await;
+        for o in outcomes.iter_mut().filter(|o| o.registered) {
+            match failures.get(&o.planned.from) {
+                Some(error) if o.planned.from_registered => {
+                    o.note = Some(format!(
+                        "original still registered: {error}. {}",
+                        error.kind.advice()
+                    ))
+                }
+                _ => o.deregistered = true,
             }
         }
+    } else {
+        outcomes
+            .iter_mut()
+            .filter(|o| o.registered)
+            .for_each(|o| o.deregistered = true);
     }
     outcomes
+}
+
+/// Registers `targets` in one call; when that fails, one call each, so that one target ELB
+/// refuses does not keep the others out. The targets that could not be registered.
+async fn register_each_on_failure<L: LoadBalancing>(
+    balancer: &L,
+    group: &str,
+    targets: &[Target],
+) -> HashMap<Target, AwsError> {
+    each_on_failure(
+        targets,
+        |batch| balancer.register(group, batch),
+        group,
+        "register",
+    )
+    .await
+}
+
+/// Deregisters like [`register_each_on_failure`] registers.
+async fn deregister_each_on_failure<L: LoadBalancing>(
+    balancer: &L,
+    group: &str,
+    targets: &[Target],
+) -> HashMap<Target, AwsError> {
+    each_on_failure(
+        targets,
+        |batch| balancer.deregister(group, batch),
+        group,
+        "deregister",
+    )
+    .await
+}
+
+async fn each_on_failure<'t, F, Fut>(
+    targets: &'t [Target],
+    call: F,
+    group: &str,
+    what: &str,
+) -> HashMap<Target, AwsError>
+where
+    F: Fn(&'t [Target]) -> Fut,
+    Fut: std::future::Future<Output = Result<(), AwsError>>,
+{
+    let mut failures = HashMap::new();
+    let Err(error) = call(targets).await else {
+        return failures;
+    };
+    if targets.len() == 1 {
+        warn!(target_group = group, %error, "could not {what} {}", targets[0].id);
+        failures.insert(targets[0].clone(), error);
+        return failures;
+    }
+    warn!(target_group = group, %error, "could not {what} the targets together; one at a time");
+    for target in targets {
+        if let Err(error) = call(std::slice::from_ref(target)).await {
+            warn!(target_group = group, target = %target.id, %error, "could not {what}");
+            failures.insert(target.clone(), error);
+        }
+    }
+    failures
 }
 
 /// Polls until every target is healthy or the wait runs out; the last state of each target,

@@ -12,6 +12,7 @@ use tracing::{info, warn};
 
 use crate::agent::{Agent, AgentError};
 use crate::alarm::{self, AlarmState, IncidentId, OutpostId};
+use crate::budget::Budget;
 use crate::drs::DrsDecision;
 use crate::inventory::Instance;
 use crate::plan::{self, Candidate, Decision, PlannedInstance};
@@ -152,6 +153,7 @@ where
             .await
             .map_err(read)?;
         let states = alarm::outpost_states(&alarms);
+        let down = alarm::down_outposts(&alarms);
         if request.live && states.get(outpost) == Some(&AlarmState::Alarm) {
             return Err(DrillError::OutpostDown(outpost.clone()));
         }
@@ -163,7 +165,7 @@ where
         let (template_instances, drs_instances): (Vec<Instance>, Vec<Instance>) =
             instances.iter().cloned().partition(|i| !plan::uses_drs(i));
         let (planned, drs_planned) = futures::try_join!(
-            self.plan_templates(outpost, &incident, &template_instances),
+            self.plan_templates(outpost, &incident, &template_instances, &down),
             self.plan_drs(outpost, &incident, &drs_instances)
         )
         .map_err(read)?;
@@ -313,7 +315,12 @@ where
             .into_iter()
             .map(|c| Candidate {
                 request: LaunchRequest {
-                    client_token: plan::client_token(incident, &original.id, &c.request.template),
+                    client_token: plan::client_token(
+                        incident,
+                        &original.id,
+                        &c.request.template,
+                        1,
+                    ),
                     tags: plan::drill_tags(&original, drill_id),
                     template: c.request.template,
                 },
@@ -321,8 +328,14 @@ where
             })
             .collect();
         let mut attempts = Vec::new();
-        if let Ok((candidate, launched)) =
-            recovery::launch_first(&self.compute, &original.id, candidates, &mut attempts).await
+        if let Ok((candidate, launched)) = recovery::launch_first(
+            &self.compute,
+            self.limits(Budget::unbounded()),
+            &original.id,
+            candidates,
+            &mut attempts,
+        )
+        .await
         {
             info!(%drill_id, original = %original.id, copy = %launched.id, "drill copy launched");
             copy.copy_id = Some(launched.id);
@@ -465,6 +478,7 @@ fn template_step(p: &PlannedInstance, memberships: &[Membership]) -> PlannedStep
         Decision::Launch {
             candidates,
             skipped,
+            ..
         } => {
             let mut s = step(&p.original, "template", "launch", memberships);
             s.template = Some(candidates[0].request.template.to_string());
@@ -484,6 +498,13 @@ fn template_step(p: &PlannedInstance, memberships: &[Membership]) -> PlannedStep
             let mut s = step(&p.original, "template", "already-recovered", memberships);
             s.notes
                 .push(format!("replacement {} exists", replacement.id));
+            s
+        }
+        Decision::NotRunning { state } => {
+            let mut s = step(&p.original, "template", "not-running", memberships);
+            s.notes.push(format!(
+                "it is {state}: only instances that run are recovered"
+            ));
             s
         }
         Decision::Unrecoverable { reason, skipped } => {

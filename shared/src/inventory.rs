@@ -54,6 +54,11 @@ impl Instance {
         tags::is_opted_in(self.tag(tags::ENABLED)) && self.tag(tags::DRILL).is_none()
     }
 
+    /// Whether the instance is pending or running: on its way to serve, or serving.
+    pub fn is_starting_or_running(&self) -> bool {
+        matches!(self.state.as_str(), "pending" | "running")
+    }
+
     /// Whether the instance runs.
     pub fn is_running(&self) -> bool {
         self.state == "running"

@@ -9,6 +9,7 @@ pub mod agent;
 pub mod alarm;
 pub mod aws;
 pub mod balancing;
+pub mod budget;
 pub mod drill;
 pub mod drs;
 pub mod drs_recovery;

@@ -5,7 +5,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use crate::alarm::{AlarmChange, OutpostId};
+use crate::budget::Rate;
 use crate::drs::{
     ActiveJob, JobFailure, JobSnapshot, LaunchSettings, LaunchUpdate, RecoveryInstance,
     SourceServer,
@@ -61,8 +64,69 @@ pub struct World {
     pub images: HashSet<String>,
     /// The AMI each launch template names.
     pub template_images: HashMap<TemplateRef, String>,
+    /// How long a launched instance is `pending` before it runs (EC2: tens of seconds).
+    pub pending_for: Duration,
+    /// How long a launched instance is missing from Describe answers (eventual consistency).
+    pub invisible_for: Duration,
+    /// How long a registered target reports `initial` before its health.
+    pub initial_for: Duration,
+    /// Token buckets by operation (e.g. RunInstances 5 at 2/s); empty ones answer
+    /// `RequestLimitExceeded`. Operations absent are not throttled.
+    pub buckets: HashMap<&'static str, Bucket>,
+    /// Lost answers by operation: the call takes effect, then answers `InternalError`; each
+    /// entry is used once, in order (`true`: lose this answer).
+    pub lost_answers: HashMap<&'static str, Vec<bool>>,
+    /// Random lost answers: this share of the calls to these operations, from a seeded
+    /// generator so that a failing run can be replayed.
+    pub random_faults: Option<RandomFaults>,
     tokens: HashMap<String, String>,
+    launched_at: HashMap<String, Instant>,
+    registered_at: HashMap<(String, Target), Instant>,
     next_id: u64,
+}
+
+/// An operation's token bucket in the in-memory AWS.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    rate: Rate,
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    /// A full bucket of `rate`.
+    pub fn full(rate: Rate) -> Self {
+        Self {
+            rate,
+            tokens: rate.size,
+            at: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = self.rate.refilled(self.tokens, now - self.at);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Answers lost at random (after the call took effect).
+#[derive(Debug)]
+pub struct RandomFaults {
+    /// The share of calls whose answer is lost, 0 to 1.
+    pub rate: f64,
+    /// The operations concerned.
+    pub operations: Vec<&'static str>,
+    /// The generator, seeded.
+    pub rng: fastrand::Rng,
+    /// Answers lost so far.
+    pub lost: usize,
 }
 
 impl World {
@@ -101,9 +165,66 @@ impl World {
 
     fn fail(&mut self, operation: &'static str) -> Result<(), AwsError> {
         self.calls.push(operation);
+        self.settle();
+        if let Some(bucket) = self.buckets.get_mut(operation)
+            && !bucket.take()
+        {
+            return Err(AwsError::from_code(
+                operation,
+                "RequestLimitExceeded",
+                "Request limit exceeded.",
+            ));
+        }
         match self.failures.get_mut(operation) {
             Some(queue) if !queue.is_empty() => Err(queue.remove(0)),
             _ => Ok(()),
+        }
+    }
+
+    /// Whether the answer to this call of `operation`, which took effect, is lost.
+    fn loses_answer(&mut self, operation: &'static str) -> bool {
+        let listed = match self.lost_answers.get_mut(operation) {
+            Some(queue) if !queue.is_empty() => queue.remove(0),
+            _ => false,
+        };
+        let random = self.random_faults.as_mut().is_some_and(|f| {
+            let lose = f.operations.contains(&operation) && f.rng.f64() < f.rate;
+            f.lost += usize::from(lose);
+            lose
+        });
+        listed || random
+    }
+
+    /// Instances whose pending time is over run.
+    fn settle(&mut self) {
+        let now = Instant::now();
+        for (id, at) in &self.launched_at {
+            if let Some(instance) = self.instances.get_mut(id)
+                && instance.state == "pending"
+                && now >= *at + self.pending_for
+            {
+                instance.state = "running".into();
+            }
+        }
+    }
+
+    /// Whether Describe shows the instance yet.
+    fn visible(&self, id: &str) -> bool {
+        self.launched_at
+            .get(id)
+            .is_none_or(|at| Instant::now() >= *at + self.invisible_for)
+    }
+
+    /// Puts an alarm in the state `change` says, replacing the alarm of that name.
+    pub fn set_alarm(&mut self, change: AlarmChange) {
+        self.alarms.retain(|a| a.alarm_name != change.alarm_name);
+        self.alarms.push(change);
+    }
+
+    /// Sets an instance's state, as its operator (or EC2) would.
+    pub fn set_state(&mut self, id: &str, state: &str) {
+        if let Some(instance) = self.instances.get_mut(id) {
+            instance.state = state.to_owned();
         }
     }
 }
@@ -139,7 +260,15 @@ impl InMemoryAws {
         }
         self.with(|w| {
             w.fail(operation)?;
-            f(w)
+            let answer = f(w)?;
+            if w.loses_answer(operation) {
+                return Err(AwsError::from_code(
+                    operation,
+                    "InternalError",
+                    "An internal error has occurred (the call took effect; its answer was lost).",
+                ));
+            }
+            Ok(answer)
         })
     }
 }
@@ -149,7 +278,7 @@ impl Compute for InMemoryAws {
         self.call("DescribeInstances", |w| {
             Ok(w.instances
                 .values()
-                .filter(|i| i.state != "terminated" && i.is_opted_in())
+                .filter(|i| i.state != "terminated" && i.is_opted_in() && w.visible(&i.id))
                 .filter(|i| {
                     i.outpost_arn
                         .as_deref()
@@ -170,7 +299,7 @@ impl Compute for InMemoryAws {
         self.call("DescribeInstances", |w| {
             Ok(w.instances
                 .values()
-                .filter(|i| i.state != "terminated")
+                .filter(|i| i.state != "terminated" && w.visible(&i.id))
                 .filter(|i| i.tag(key).is_some_and(|v| values.contains(v)))
                 .cloned()
                 .collect())
@@ -183,7 +312,7 @@ impl Compute for InMemoryAws {
             Ok(ids
                 .iter()
                 .filter_map(|id| w.instances.get(id))
-                .filter(|i| i.state != "terminated")
+                .filter(|i| i.state != "terminated" && w.visible(&i.id))
                 .cloned()
                 .collect())
         })
@@ -247,6 +376,10 @@ impl Compute for InMemoryAws {
                 .collect();
             w.add_instance(&id, &subnet, &tags);
             w.tokens.insert(request.client_token.clone(), id.clone());
+            w.launched_at.insert(id.clone(), Instant::now());
+            if !w.pending_for.is_zero() {
+                w.set_state(&id, "pending");
+            }
             Ok(w.instances[&id].clone())
         })
         .await
@@ -377,10 +510,41 @@ impl LoadBalancing for InMemoryAws {
 
     async fn register(&self, target_group_arn: &str, targets: &[Target]) -> Result<(), AwsError> {
         self.call("RegisterTargets", |w| {
-            let (_, registered) = w
+            let (kind, _) = w
                 .target_groups
-                .get_mut(target_group_arn)
+                .get(target_group_arn)
                 .ok_or_else(|| not_found(target_group_arn))?;
+            if *kind == TargetKind::Instance {
+                if targets.iter().any(|t| t.availability_zone.is_some()) {
+                    return Err(AwsError::from_code(
+                        "elasticloadbalancing:RegisterTargets",
+                        "ValidationError",
+                        "You cannot specify an Availability Zone for instance targets",
+                    ));
+                }
+                let not_running: Vec<&str> = targets
+                    .iter()
+                    .filter(|t| w.instances.get(&t.id).is_none_or(|i| !i.is_running()))
+                    .map(|t| t.id.as_str())
+                    .collect();
+                if !not_running.is_empty() {
+                    return Err(AwsError::from_code(
+                        "elasticloadbalancing:RegisterTargets",
+                        "InvalidTarget",
+                        format!(
+                            "The following targets are not in a running state and cannot be registered: '{}'",
+                            not_running.join("', '")
+                        ),
+                    ));
+                }
+            }
+            let now = Instant::now();
+            for t in targets {
+                w.registered_at
+                    .entry((target_group_arn.to_owned(), t.clone()))
+                    .or_insert(now);
+            }
+            let (_, registered) = w.target_groups.get_mut(target_group_arn).expect("read above");
             registered.extend(targets.iter().cloned());
             Ok(())
         })
@@ -402,12 +566,19 @@ impl LoadBalancing for InMemoryAws {
                 .filter(|t| registered.contains(t))
                 .map(|t| TargetState {
                     target: t.clone(),
-                    state: w
-                        .health
-                        .get(&t.id)
-                        .or(w.default_health.as_ref())
-                        .cloned()
-                        .unwrap_or_else(|| "healthy".into()),
+                    state: if w
+                        .registered_at
+                        .get(&(target_group_arn.to_owned(), t.clone()))
+                        .is_some_and(|at| Instant::now() < *at + w.initial_for)
+                    {
+                        "initial".into()
+                    } else {
+                        w.health
+                            .get(&t.id)
+                            .or(w.default_health.as_ref())
+                            .cloned()
+                            .unwrap_or_else(|| "healthy".into())
+                    },
                 })
                 .collect())
         })
@@ -422,6 +593,8 @@ impl LoadBalancing for InMemoryAws {
                 .ok_or_else(|| not_found(target_group_arn))?;
             for t in targets {
                 registered.remove(t);
+                w.registered_at
+                    .remove(&(target_group_arn.to_owned(), t.clone()));
             }
             Ok(())
         })

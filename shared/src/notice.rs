@@ -32,7 +32,7 @@ pub fn render(report: &AlarmReport) -> Notice {
             report.state_since.to_rfc3339(),
             crate::tags::MAINTENANCE
         ),
-        Action::Ignored => format!(
+        Action::Ignored | Action::Stale => format!(
             "Alarm {} was ignored: {}\n",
             report.alarm,
             report
@@ -72,6 +72,7 @@ fn event_name(report: &AlarmReport) -> &'static str {
         (Action::OutpostBack, _) => "outpost-back",
         (Action::Suppressed, _) => "recovery-suppressed",
         (Action::Ignored, _) => "ignored",
+        (Action::Stale, _) => "stale-alarm",
     }
 }
 
@@ -112,6 +113,7 @@ fn subject(report: &AlarmReport, outpost: &str) -> String {
             format!("Outpost {outpost} down: recovery suppressed (maintenance)")
         }
         (Action::Ignored, _) => format!("Alarm {} ignored", report.alarm),
+        (Action::Stale, _) => format!("Alarm {} stale: nothing launched", report.alarm),
     };
     let line = format!("[outposts-autorestart] {line}");
     let ascii: String = line
@@ -150,7 +152,7 @@ fn recovery_text(report: &AlarmReport, outpost: &str) -> String {
             "\nNo instance on this Outpost is opted in (tag autorestart:enabled=true): nothing to recover."
         );
     }
-    let sections: [(&str, &str); 7] = [
+    let sections: [(&str, &str); 9] = [
         ("recovered", "Recovered now"),
         (
             "already-recovered",
@@ -163,6 +165,14 @@ fn recovery_text(report: &AlarmReport, outpost: &str) -> String {
         ("drs-already-started", "DRS recovery already running"),
         ("would-launch", "Would recover"),
         ("would-start-drs", "Would start DRS recovery"),
+        (
+            "unfinished",
+            "NOT RECOVERED YET (the next sweep continues; no action needed unless it fails)",
+        ),
+        (
+            "not-running",
+            "Not recovered: not running when the Outpost went down",
+        ),
         ("failed", "NOT RECOVERED"),
     ];
     for (outcome, title) in sections {

@@ -1,7 +1,7 @@
 //! The recovery planner: from what was read, decide for each protected instance whether and
 //! where to launch its replacement. Pure: no AWS here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::alarm::{IncidentId, OutpostId};
 use crate::inventory::{Instance, TemplateTarget};
@@ -17,11 +17,18 @@ pub struct Snapshot<'a> {
     pub incident: &'a IncidentId,
     /// Opted-in instances on that Outpost.
     pub instances: &'a [Instance],
-    /// Live instances tagged as replacements of any of them.
+    /// Instances (in any state EC2 still shows) tagged as replacements of any of them.
     pub replacements: &'a [Instance],
     /// Where each named template would launch.
     pub template_targets: &'a HashMap<TemplateRef, TemplateTarget>,
+    /// Outposts whose ConnectedStatus alarm is in ALARM now (the failed one among them):
+    /// nothing is launched onto them.
+    pub down_outposts: &'a HashSet<OutpostId>,
 }
+
+/// The most launches one instance gets in one incident: a replacement that keeps dying
+/// (terminated, stopped) is relaunched until this many attempts, then reported.
+pub const MAX_ATTEMPTS: u32 = 5;
 
 /// A template passed over, and why.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -49,10 +56,21 @@ pub struct Candidate {
 pub enum Decision {
     /// Launch a replacement from the first candidate that works.
     Launch {
-        /// Alternates in the operator's order.
+        /// Alternates in the operator's order (after a dead replacement: starting with the
+        /// alternate after the one it ran on).
         candidates: Vec<Candidate>,
         /// Templates passed over.
         skipped: Vec<SkippedTemplate>,
+        /// Which launch of this incident this is: 1, or more after replacements died.
+        attempt: u32,
+        /// Replacements of this incident that died (terminated, stopped), with their state.
+        dead: Vec<(String, String)>,
+    },
+    /// The original was not running when its Outpost went down (stopped by its operator, or
+    /// terminated): it is not recovered.
+    NotRunning {
+        /// Its EC2 state.
+        state: String,
     },
     /// A live replacement exists already: nothing to launch.
     AlreadyRecovered {
@@ -118,9 +136,40 @@ fn decide(snapshot: &Snapshot<'_>, original: &Instance) -> Decision {
             skipped: Vec::new(),
         };
     }
-    if let Some(replacement) = live_replacement(snapshot.replacements, original) {
+    let ours: Vec<&Instance> = snapshot
+        .replacements
+        .iter()
+        .filter(|r| r.tag(tags::REPLACEMENT_OF) == Some(original.id.as_str()))
+        .collect();
+    if let Some(replacement) = live_replacement(&ours) {
         return Decision::AlreadyRecovered {
             replacement: replacement.clone(),
+        };
+    }
+    if !original.is_starting_or_running() {
+        return Decision::NotRunning {
+            state: original.state.clone(),
+        };
+    }
+    // Replacements launched for this incident that died: the next launch is a new attempt,
+    // with a new ClientToken (EC2 would answer the old one with the dead instance).
+    let mut dead: Vec<&Instance> = ours
+        .into_iter()
+        .filter(|r| r.tag(tags::INCIDENT) == Some(snapshot.incident.as_str()))
+        .collect();
+    dead.sort_by_key(|r| (attempt_of(r), r.id.clone()));
+    let attempt = dead.last().map_or(1, |r| attempt_of(r) + 1);
+    if attempt > MAX_ATTEMPTS {
+        return Decision::Unrecoverable {
+            reason: format!(
+                "{} replacements launched in this incident died ({}); not launching again",
+                dead.len(),
+                dead.iter()
+                    .map(|r| format!("{} {}", r.id, r.state))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            skipped: Vec::new(),
         };
     }
     let templates = match tags::parse_recovery_templates(original.tag(tags::RECOVERY_TEMPLATES)) {
@@ -155,12 +204,21 @@ fn decide(snapshot: &Snapshot<'_>, original: &Instance) -> Decision {
                     });
                     continue;
                 }
-                candidates.push(Candidate {
-                    request: LaunchRequest {
-                        client_token: client_token(snapshot.incident, &original.id, &template),
-                        tags: replacement_tags(original, snapshot.incident),
+                if let Some(down) = outpost_arn
+                    .as_deref()
+                    .and_then(OutpostId::from_arn)
+                    .filter(|o| snapshot.down_outposts.contains(o))
+                {
+                    skipped.push(SkippedTemplate {
+                        reason: format!(
+                            "its subnet {subnet_id} lies on Outpost {down}, which is down too (its ConnectedStatus alarm is in ALARM)"
+                        ),
                         template,
-                    },
+                    });
+                    continue;
+                }
+                candidates.push(Candidate {
+                    request: launch_request(original, snapshot.incident, template, attempt),
                     subnet_id: subnet_id.clone(),
                     outpost_arn: outpost_arn.clone(),
                 });
@@ -177,31 +235,80 @@ fn decide(snapshot: &Snapshot<'_>, original: &Instance) -> Decision {
     }
     if candidates.is_empty() {
         let reason = format!(
-            "none of its recovery templates can launch off the failed Outpost {}: fix them or add one on another Outpost server",
+            "none of its recovery templates can launch onto an Outpost that is up (the failed one is {}): fix them or add one on another Outpost server",
             snapshot.outpost
         );
         return Decision::Unrecoverable { reason, skipped };
     }
+    if let Some(last) = dead.last() {
+        rotate_past(&mut candidates, last.subnet_id.as_deref());
+    }
     Decision::Launch {
         candidates,
         skipped,
+        attempt,
+        dead: dead
+            .iter()
+            .map(|r| (r.id.clone(), r.state.clone()))
+            .collect(),
     }
 }
 
-/// The live replacement of `original`, found by the replacement's audit tag, so that a lost tag
-/// on the original cannot cause a second launch.
-fn live_replacement<'r>(replacements: &'r [Instance], original: &Instance) -> Option<&'r Instance> {
-    replacements
+/// Puts the alternate a dead replacement ran on last, keeping the rest in order: the next
+/// attempt starts with the next alternate.
+fn rotate_past(candidates: &mut [Candidate], subnet_id: Option<&str>) {
+    if let Some(at) = candidates
         .iter()
-        .filter(|r| r.is_live() && r.tag(tags::REPLACEMENT_OF) == Some(original.id.as_str()))
+        .position(|c| Some(c.subnet_id.as_str()) == subnet_id)
+    {
+        candidates.rotate_left(at + 1);
+    }
+}
+
+/// The attempt a replacement was launched as (`autorestart:attempt`, 1 when absent).
+fn attempt_of(replacement: &Instance) -> u32 {
+    replacement
+        .tag(tags::ATTEMPT)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1)
+}
+
+/// The replacement of `original` that is pending or running, found by the replacement's audit
+/// tag, so that a lost tag on the original cannot cause a second launch.
+fn live_replacement<'r>(ours: &[&'r Instance]) -> Option<&'r Instance> {
+    ours.iter()
+        .copied()
+        .filter(|r| r.is_starting_or_running())
         .min_by(|a, b| a.id.cmp(&b.id))
 }
 
-/// The RunInstances idempotency token for (incident, instance, template): 64 hex digits, the
-/// longest token EC2 accepts. A token per template keeps a retry on another alternate from
-/// meeting `IdempotentParameterMismatch`.
-pub fn client_token(incident: &IncidentId, instance_id: &str, template: &TemplateRef) -> String {
-    crate::sha256_hex(&format!("{incident}\n{instance_id}\n{template}"))
+/// The launch of `template` for `original` as attempt `attempt` of `incident`: its token and tags.
+pub fn launch_request(
+    original: &Instance,
+    incident: &IncidentId,
+    template: TemplateRef,
+    attempt: u32,
+) -> LaunchRequest {
+    let mut tags = replacement_tags(original, incident);
+    tags.push((tags::ATTEMPT.into(), attempt.to_string()));
+    LaunchRequest {
+        client_token: client_token(incident, &original.id, &template, attempt),
+        tags,
+        template,
+    }
+}
+
+/// The RunInstances idempotency token for (incident, instance, template, attempt): 64 hex
+/// digits, the longest token EC2 accepts. A token per template keeps a retry on another
+/// alternate from meeting `IdempotentParameterMismatch`; a token per attempt lets a dead
+/// replacement be replaced (EC2 answers a used token with its first instance, even terminated).
+pub fn client_token(
+    incident: &IncidentId,
+    instance_id: &str,
+    template: &TemplateRef,
+    attempt: u32,
+) -> String {
+    crate::sha256_hex(&format!("{incident}\n{instance_id}\n{template}\n{attempt}"))
 }
 
 /// A drill copy's tags: the workload's opt-in tags (IAM requires `autorestart:enabled`), a
@@ -280,6 +387,7 @@ mod tests {
         outpost: OutpostId,
         incident: IncidentId,
         targets: HashMap<TemplateRef, TemplateTarget>,
+        down: HashSet<OutpostId>,
     }
 
     fn world() -> World {
@@ -287,6 +395,7 @@ mod tests {
         let since: DateTime<Utc> = "2026-11-24T01:00:00Z".parse().unwrap();
         World {
             incident: IncidentId::derive(&outpost, "alarm", since),
+            down: HashSet::from([outpost.clone()]),
             outpost,
             targets: HashMap::from([
                 (t("lt-0a"), on("subnet-a", FAILED)),
@@ -313,6 +422,7 @@ mod tests {
             instances,
             replacements,
             template_targets: &world.targets,
+            down_outposts: &world.down,
         })
     }
 
@@ -327,6 +437,7 @@ mod tests {
         let Decision::Launch {
             candidates,
             skipped,
+            ..
         } = &planned[0].decision
         else {
             panic!("{planned:?}")
@@ -421,7 +532,7 @@ mod tests {
             .collect();
         assert!(reasons[0].contains("missing or empty"), "{}", reasons[0]);
         assert!(
-            reasons[1].contains("off the failed Outpost"),
+            reasons[1].contains("onto an Outpost that is up"),
             "{}",
             reasons[1]
         );

@@ -5,6 +5,7 @@ use futures::StreamExt;
 use tracing::{info, warn};
 
 use crate::alarm::IncidentId;
+use crate::budget::{self, Budget, Pacer};
 use crate::error::{AwsError, ErrorKind};
 use crate::inventory::Instance;
 use crate::plan::{Candidate, Decision, PlannedInstance, SkippedTemplate};
@@ -74,6 +75,17 @@ pub enum Outcome {
         /// Launch-configuration updates that would be applied first.
         updates: Vec<crate::drs::LaunchUpdate>,
     },
+    /// The original was not running when its Outpost went down: not recovered.
+    NotRunning {
+        /// Its EC2 state.
+        state: String,
+    },
+    /// The invocation's time ran out before the launch: the next run (a retry or the sweep)
+    /// carries on from here.
+    Unfinished {
+        /// What is left to do.
+        reason: String,
+    },
     /// No replacement; the reason and advice say what to do.
     Failed {
         /// What went wrong.
@@ -121,16 +133,26 @@ pub enum Execution {
     DryRun,
 }
 
+/// What launches run within: EC2's RunInstances bucket and the invocation's time.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits<'a> {
+    /// Paces RunInstances.
+    pub pacer: &'a Pacer,
+    /// When to stop launching and retrying.
+    pub budget: Budget,
+}
+
 /// Carries out every decision, at most `concurrency` at once; outcomes keep the plan's order.
 pub async fn execute<C: Compute>(
     compute: &C,
+    limits: Limits<'_>,
     incident: &IncidentId,
     plan: Vec<PlannedInstance>,
     concurrency: usize,
     execution: Execution,
 ) -> Vec<InstanceOutcome> {
     futures::stream::iter(plan)
-        .map(|planned| recover_one(compute, incident, planned, execution))
+        .map(|planned| recover_one(compute, limits, incident, planned, execution))
         .buffered(concurrency.max(1))
         .collect()
         .await
@@ -168,50 +190,71 @@ pub(crate) fn failed(
 
 async fn recover_one<C: Compute>(
     compute: &C,
+    limits: Limits<'_>,
     incident: &IncidentId,
     planned: PlannedInstance,
     execution: Execution,
 ) -> InstanceOutcome {
     let PlannedInstance { original, decision } = planned;
-    let mut result = InstanceOutcome {
-        original,
-        outcome: Outcome::Failed {
-            reason: String::new(),
-            kind: None,
-            advice: String::new(),
-        },
-        skipped: Vec::new(),
-        attempts: Vec::new(),
-        warnings: Vec::new(),
-    };
     match decision {
         Decision::AlreadyRecovered { replacement } => {
-            info!(instance = %result.original.id, replacement = %replacement.id, "already recovered; nothing to launch");
-            result.outcome = Outcome::AlreadyRecovered { replacement };
+            info!(instance = %original.id, replacement = %replacement.id, "already recovered; nothing to launch");
+            let mut result = InstanceOutcome::of(
+                original,
+                Outcome::AlreadyRecovered {
+                    replacement: replacement.clone(),
+                },
+            );
+            if execution == Execution::Live {
+                record_replacement(compute, incident, &mut result, &replacement).await;
+            }
+            result
+        }
+        Decision::NotRunning { state } => {
+            info!(instance = %original.id, %state, "not running when its Outpost went down; not recovered");
+            InstanceOutcome::of(original, Outcome::NotRunning { state })
         }
         Decision::Unrecoverable { reason, skipped } => {
-            warn!(instance = %result.original.id, %reason, "cannot recover");
-            result.skipped = skipped;
-            result.outcome = Outcome::Failed {
+            warn!(instance = %original.id, %reason, "cannot recover");
+            let mut result = failed(
+                original,
                 reason,
-                kind: None,
-                advice: "fix the instance's autorestart tags or its recovery templates.".into(),
-            };
+                None,
+                "fix the instance's autorestart tags or its recovery templates.".into(),
+            );
+            result.skipped = skipped;
+            result
         }
         Decision::Launch {
             candidates,
             skipped,
+            attempt,
+            dead,
         } => {
+            let mut result = InstanceOutcome::of(
+                original,
+                Outcome::Failed {
+                    reason: String::new(),
+                    kind: None,
+                    advice: String::new(),
+                },
+            );
             result.skipped = skipped;
+            for (id, state) in &dead {
+                result.warnings.push(format!(
+                    "replacement {id} launched earlier in this incident is {state}: launched again (attempt {attempt})"
+                ));
+            }
             result.outcome = match execution {
                 Execution::DryRun => would_launch(&candidates),
                 Execution::Live => {
-                    launch_first_that_works(compute, incident, &mut result, candidates).await
+                    launch_attempts(compute, limits, incident, &mut result, candidates, attempt)
+                        .await
                 }
             };
+            result
         }
     }
-    result
 }
 
 fn would_launch(candidates: &[Candidate]) -> Outcome {
@@ -226,21 +269,57 @@ fn would_launch(candidates: &[Candidate]) -> Outcome {
     }
 }
 
+/// Why [`launch_first`] launched nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LaunchStop {
+    /// An error that another alternate cannot help with.
+    Error(AwsError),
+    /// Every alternate was tried and failed.
+    Exhausted,
+    /// The invocation's time ran out while throttled or unanswered; the last error, if any.
+    OutOfTime(Option<AwsError>),
+}
+
 /// Tries each candidate in order, falling through to the next when one has no capacity or its
-/// template cannot be used; every failed try is added to `attempts`. The candidate that
-/// launched and its instance; or the error that ended the tries, none when all were tried.
-pub(crate) async fn launch_first<C: Compute>(
+/// template cannot be used; every failed try is added to `attempts`. Each RunInstances takes a
+/// token of the pacer first; a throttled or unanswered call is retried with the same
+/// ClientToken (so a call that took effect is not repeated), with jittered backoff, until
+/// the budget runs out. The candidate that launched and its instance, or why none did.
+pub async fn launch_first<C: Compute>(
     compute: &C,
+    limits: Limits<'_>,
     instance_id: &str,
     candidates: Vec<Candidate>,
     attempts: &mut Vec<Attempt>,
-) -> Result<(Candidate, Instance), Option<AwsError>> {
+) -> Result<(Candidate, Instance), LaunchStop> {
     for candidate in candidates {
         let template = candidate.request.template.clone();
         info!(instance = %instance_id, %template, subnet = %candidate.subnet_id, "launching");
-        match compute.launch(&candidate.request).await {
+        let mut retries = 0;
+        let answer = loop {
+            if !limits.pacer.take(&limits.budget).await {
+                return Err(LaunchStop::OutOfTime(None));
+            }
+            match compute.launch(&candidate.request).await {
+                Err(error) if matches!(error.kind, ErrorKind::Throttled | ErrorKind::Transient) => {
+                    if error.kind == ErrorKind::Throttled {
+                        limits.pacer.throttled();
+                    }
+                    retries += 1;
+                    let pause = budget::backoff(retries, budget::jitter());
+                    if limits.budget.left().is_some_and(|left| left < pause) {
+                        warn!(instance = %instance_id, %template, %error, retries, "out of time retrying the launch");
+                        return Err(LaunchStop::OutOfTime(Some(error)));
+                    }
+                    warn!(instance = %instance_id, %template, %error, retries, pause_ms = pause.as_millis() as u64, "launch not done; retrying with the same token");
+                    tokio::time::sleep(pause).await;
+                }
+                answer => break answer,
+            }
+        };
+        match answer {
             Ok(launched) => {
-                info!(instance = %instance_id, launched = %launched.id, %template, "launched");
+                info!(instance = %instance_id, launched = %launched.id, state = %launched.state, %template, retries, "launched");
                 return Ok((candidate, launched));
             }
             Err(error) => {
@@ -254,37 +333,130 @@ pub(crate) async fn launch_first<C: Compute>(
                     error: error.clone(),
                 });
                 if !next {
-                    return Err(Some(error));
+                    return Err(LaunchStop::Error(error));
                 }
             }
         }
     }
-    Err(None)
+    Err(LaunchStop::Exhausted)
+}
+
+/// Launches attempt after attempt: EC2 answers a ClientToken used before with that launch's
+/// instance even when it has died since, so a dead answer means the next attempt (a new
+/// token), starting with the next alternate.
+async fn launch_attempts<C: Compute>(
+    compute: &C,
+    limits: Limits<'_>,
+    incident: &IncidentId,
+    result: &mut InstanceOutcome,
+    mut candidates: Vec<Candidate>,
+    mut attempt: u32,
+) -> Outcome {
+    loop {
+        let outcome =
+            launch_first_that_works(compute, limits, incident, result, candidates.clone()).await;
+        let Outcome::Recovered {
+            replacement,
+            subnet_id,
+            ..
+        } = &outcome
+        else {
+            return outcome;
+        };
+        if replacement.state.is_empty() || replacement.is_starting_or_running() {
+            return outcome;
+        }
+        warn!(instance = %result.original.id, replacement = %replacement.id, state = %replacement.state, attempt, "EC2 answered with a replacement that died; launching the next attempt");
+        result.warnings.push(format!(
+            "attempt {attempt} answered with {} ({}), a replacement that died: launched again",
+            replacement.id, replacement.state
+        ));
+        attempt += 1;
+        if attempt > crate::plan::MAX_ATTEMPTS {
+            return Outcome::Failed {
+                reason: format!(
+                    "{} attempts launched replacements that died; not launching again",
+                    crate::plan::MAX_ATTEMPTS
+                ),
+                kind: None,
+                advice: "find out why the replacements stop or terminate (capacity, the AMI, user data), then re-run.".into(),
+            };
+        }
+        if let Some(at) = candidates.iter().position(|c| &c.subnet_id == subnet_id) {
+            candidates.rotate_left(at + 1);
+        }
+        for candidate in &mut candidates {
+            candidate.request = crate::plan::launch_request(
+                &result.original,
+                incident,
+                candidate.request.template.clone(),
+                attempt,
+            );
+        }
+    }
+}
+
+/// Records the replacement on the original (`replaced-by`, `incident`) unless the original
+/// says so already: after a crash or a lost tag, the replacement's own tag is the truth.
+async fn record_replacement<C: Compute>(
+    compute: &C,
+    incident: &IncidentId,
+    result: &mut InstanceOutcome,
+    replacement: &Instance,
+) {
+    let original_id = result.original.id.clone();
+    if result.original.tag(tags::REPLACED_BY) == Some(replacement.id.as_str()) {
+        return;
+    }
+    let incident = replacement
+        .tag(tags::INCIDENT)
+        .map_or_else(|| incident.to_string(), str::to_owned);
+    let record = [
+        (tags::REPLACED_BY.to_owned(), replacement.id.clone()),
+        (tags::INCIDENT.to_owned(), incident),
+    ];
+    match compute
+        .tag(std::slice::from_ref(&original_id), &record)
+        .await
+    {
+        Ok(()) => {
+            info!(instance = %original_id, replacement = %replacement.id, "original tagged with its replacement");
+            result
+                .original
+                .tags
+                .extend(record.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        Err(error) => {
+            warn!(instance = %original_id, %error, "could not tag the original with its replacement");
+            result.warnings.push(format!(
+                "the original was not tagged {}={} ({error}); the replacement's own tags still prevent a second launch, and the next run tags it",
+                tags::REPLACED_BY,
+                replacement.id
+            ));
+        }
+    }
 }
 
 async fn launch_first_that_works<C: Compute>(
     compute: &C,
+    limits: Limits<'_>,
     incident: &IncidentId,
     result: &mut InstanceOutcome,
     candidates: Vec<Candidate>,
 ) -> Outcome {
     let original_id = result.original.id.clone();
-    match launch_first(compute, &original_id, candidates, &mut result.attempts).await {
+    match launch_first(
+        compute,
+        limits,
+        &original_id,
+        candidates,
+        &mut result.attempts,
+    )
+    .await
+    {
         Ok((candidate, replacement)) => {
-            let record = [
-                (tags::REPLACED_BY.to_owned(), replacement.id.clone()),
-                (tags::INCIDENT.to_owned(), incident.to_string()),
-            ];
-            if let Err(error) = compute
-                .tag(std::slice::from_ref(&original_id), &record)
-                .await
-            {
-                warn!(instance = %original_id, %error, "could not tag the original with its replacement");
-                result.warnings.push(format!(
-                    "the original was not tagged {}={} ({error}); the replacement's own tags still prevent a second launch",
-                    tags::REPLACED_BY,
-                    replacement.id
-                ));
+            if replacement.state.is_empty() || replacement.is_starting_or_running() {
+                record_replacement(compute, incident, result, &replacement).await;
             }
             Outcome::Recovered {
                 replacement,
@@ -293,7 +465,7 @@ async fn launch_first_that_works<C: Compute>(
                 outpost_arn: candidate.outpost_arn,
             }
         }
-        Err(Some(error)) => {
+        Err(LaunchStop::Error(error)) => {
             let template = result
                 .attempts
                 .last()
@@ -305,7 +477,18 @@ async fn launch_first_that_works<C: Compute>(
                 advice: error.kind.advice().into(),
             }
         }
-        Err(None) => {
+        Err(LaunchStop::OutOfTime(error)) => Outcome::Unfinished {
+            reason: match error {
+                Some(error) => format!(
+                    "the invocation's time ran out while EC2 did not launch ({error}); the next sweep launches it"
+                ),
+                None => {
+                    "the invocation's time ran out before its launch; the next sweep launches it"
+                        .into()
+                }
+            },
+        },
+        Err(LaunchStop::Exhausted) => {
             let last_kind = result.attempts.last().map(|a| a.error.kind);
             let tried: Vec<String> = result
                 .attempts

@@ -33,6 +33,8 @@ pub enum Action {
     Suppressed,
     /// The change is not ours to act on.
     Ignored,
+    /// An ALARM that CloudWatch no longer shows (the Outpost is back): nothing was launched.
+    Stale,
 }
 
 /// The summary of one alarm change.
@@ -116,7 +118,8 @@ pub struct InstanceReport {
     /// Seconds from the alarm to the replacement seen running, when it was seen.
     pub running_after_seconds: Option<i64>,
     /// `recovered`, `already-recovered`, `would-launch`, `drs-recovery-started`,
-    /// `drs-already-started`, `would-start-drs` or `failed`.
+    /// `drs-already-started`, `would-start-drs`, `not-running` (not recovered: it was not
+    /// running), `unfinished` (the next run continues) or `failed`.
     pub outcome: &'static str,
     /// The replacement's id.
     pub replacement_id: Option<String>,
@@ -292,6 +295,16 @@ pub fn instance_reports(
                     report.source_server_id = Some(source_server_id.clone());
                     report.launch_target_id = Some(target_id.clone());
                     report.launch_updates = updates.clone();
+                }
+                Outcome::NotRunning { state } => {
+                    report.outcome = "not-running";
+                    report.reason = Some(format!(
+                        "it was {state} when its Outpost went down; only instances that run are recovered"
+                    ));
+                }
+                Outcome::Unfinished { reason } => {
+                    report.outcome = "unfinished";
+                    report.reason = Some(reason.clone());
                 }
                 Outcome::Failed {
                     reason,

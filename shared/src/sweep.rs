@@ -9,6 +9,7 @@ use tracing::{info, warn};
 
 use crate::agent::{Agent, AgentError};
 use crate::alarm::{self, AlarmChange, AlarmState, IncidentId, OutpostId, Signal};
+use crate::budget::Budget;
 use crate::drs::{self, SourceServer};
 use crate::drs_result::{DrsLaunchResult, DrsReport};
 use crate::error::AwsError;
@@ -18,6 +19,9 @@ use crate::ports::{Alarms, Compute, DisasterRecovery, LoadBalancing, Notifier, O
 use crate::readiness::{self, ReadinessInputs, ReadinessReport};
 use crate::report::{Action, AlarmReport};
 use crate::tags;
+
+/// Kept from the recoveries' share of a sweep's time for fencing and readiness.
+const SWEEP_RESERVE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What one sweep did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -47,21 +51,30 @@ where
     A: Alarms,
     O: Outposts,
 {
-    /// Runs one sweep over the alarms named by the settings' prefix.
+    /// Runs one sweep over the alarms named by the settings' prefix, with no deadline.
     pub async fn sweep(&self) -> Result<SweepReport, AgentError> {
-        let alarms = self
-            .alarms
-            .alarms_named(&self.settings.alarm_name_prefix)
-            .await
-            .map_err(AgentError::Read)?;
+        self.sweep_until(Budget::unbounded()).await
+    }
+
+    /// Runs one sweep within `budget`. Each Outpost in ALARM gets an equal share of what is
+    /// left when its turn comes, less a reserve for fencing and readiness, so one Outpost's
+    /// recovery never starves another's, nor fencing.
+    pub async fn sweep_until(&self, budget: Budget) -> Result<SweepReport, AgentError> {
+        let alarms = self.current_alarms().await.map_err(AgentError::Read)?;
         let mut report = SweepReport {
             alarms: alarms.len(),
             ..SweepReport::default()
         };
+        let mut down_left = alarms
+            .iter()
+            .filter(|a| matches!(alarm::classify(a), Signal::OutpostDown { .. }))
+            .count();
         for change in &alarms {
             match alarm::classify(change) {
                 Signal::OutpostDown { outpost, incident } => {
-                    self.reconcile(change, &outpost, &incident, &mut report)
+                    let share = budget.less(SWEEP_RESERVE).share(down_left);
+                    down_left -= 1;
+                    self.reconcile(change, &outpost, &incident, &alarms, share, &mut report)
                         .await;
                 }
                 Signal::OutpostBack { outpost } => {
@@ -115,6 +128,8 @@ where
         change: &AlarmChange,
         outpost: &OutpostId,
         incident: &IncidentId,
+        alarms: &[AlarmChange],
+        budget: Budget,
         report: &mut SweepReport,
     ) {
         let maintenance = self.maintenance(change).await;
@@ -124,7 +139,7 @@ where
             return;
         }
         match self
-            .outpost_down(change, outpost, incident, maintenance)
+            .outpost_down(change, outpost, incident, maintenance, alarms, budget)
             .await
         {
             Ok(recovery) => report.recoveries.push(recovery),

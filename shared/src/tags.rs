@@ -36,13 +36,20 @@ pub const DRILL_TARGET_GROUP: &str = "autorestart:drill-target-group";
 pub const TEMPLATE_FOR: &str = "autorestart:template-for";
 /// On a launch template made by the generator: a digest of what it launches, to spot drift.
 pub const TEMPLATE_SHAPE: &str = "autorestart:template-shape";
+/// On a replacement: which launch of its incident it was (1, 2, … after replacements died).
+pub const ATTEMPT: &str = "autorestart:attempt";
+/// On an original: the start of the keys that remember its target-group registrations
+/// (`autorestart:member-1`, …), written before the first move so that the replacement of a
+/// dead replacement still knows where to register (ELB forgets a terminated target).
+pub const MEMBER_PREFIX: &str = "autorestart:member-";
 /// The prefix shared by every tag of this project.
 pub const PREFIX: &str = "autorestart:";
 /// The tag EC2 shows as the instance's name.
 pub const NAME: &str = "Name";
 
 /// Tags that record what the agent did; they describe one instance and never travel to another.
-pub const AUDIT_TAGS: [&str; 9] = [
+pub const AUDIT_TAGS: [&str; 10] = [
+    ATTEMPT,
     REPLACED_BY,
     REPLACEMENT_OF,
     INCIDENT,
@@ -62,7 +69,10 @@ pub fn is_opted_in(value: Option<&str>) -> bool {
 /// Whether a tag is part of the workload's identity and so travels to its replacement:
 /// `Name` and the opt-in tags, never the audit tags.
 pub fn travels_to_replacement(key: &str) -> bool {
-    key == NAME || (key.starts_with(PREFIX) && !AUDIT_TAGS.contains(&key))
+    key == NAME
+        || (key.starts_with(PREFIX)
+            && !AUDIT_TAGS.contains(&key)
+            && !key.starts_with(MEMBER_PREFIX))
 }
 
 /// Reads `autorestart:wave`: absent is wave 0; anything but a number up to 1000 is an error.

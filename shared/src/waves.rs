@@ -57,12 +57,16 @@ pub fn group<T>(
     (waves, warnings)
 }
 
+/// The state reported for an instance Describe did not return (yet).
+pub const NOT_VISIBLE: &str = "not visible yet";
+
 /// What a bounded wait for instances to run saw.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunningWait {
     /// When each instance was first seen running.
     pub running_at: HashMap<String, DateTime<Utc>>,
-    /// Instances not running when the wait ended, with their last state (`gone` if terminated).
+    /// Instances not running when the wait ended, with their last state ([`NOT_VISIBLE`] if
+    /// Describe never returned them).
     pub not_running: Vec<(String, String)>,
     /// The wait ran out before every instance ran.
     pub timed_out: bool,
@@ -70,7 +74,7 @@ pub struct RunningWait {
     pub waited: Duration,
 }
 
-/// Waits until every instance runs, one has stopped or gone (it will not run), or `timeout`.
+/// Waits until every instance runs or has stopped or terminated (it will not run), or `timeout`.
 /// A failed read ends the wait early: it is logged and the instances count as not running.
 pub async fn wait_running<C: Compute>(
     compute: &C,
@@ -101,9 +105,11 @@ pub async fn wait_running<C: Compute>(
                         states.insert(id.clone(), i.state.clone());
                         false
                     }
+                    // EC2 is eventually consistent: an instance just launched may not be
+                    // described yet. It is pending, not gone, until the wait ends.
                     None => {
-                        states.insert(id.clone(), "gone".into());
-                        false
+                        states.insert(id.clone(), NOT_VISIBLE.into());
+                        true
                     }
                 });
             }

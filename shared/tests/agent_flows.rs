@@ -78,6 +78,7 @@ fn world() -> World {
         TG_IP.into(),
         (TargetKind::Ip, [target(&web1_ip, 8080)].into()),
     );
+    w.set_alarm(down());
     w
 }
 
@@ -120,6 +121,8 @@ async fn handle(
     mode: Mode,
     change: &AlarmChange,
 ) -> Result<AlarmReport, AgentError> {
+    // The event says what CloudWatch shows, as a fresh event does.
+    aws.with(|w| w.set_alarm(change.clone()));
     Agent::new(Ports::all(aws), settings(mode))
         .handle(change)
         .await
@@ -613,7 +616,7 @@ async fn unreadable_alarm_tags_do_not_stop_a_recovery() {
 
 fn sweep_world(state: AlarmState) -> World {
     let mut w = world();
-    w.alarms.push(alarm(state, "2026-11-24T03:10:00Z"));
+    w.set_alarm(alarm(state, "2026-11-24T03:10:00Z"));
     for (name, outpost) in [("b", "op-0bbbbbbbbbbbbbbb2"), ("c", "op-0ccccccccccccccc3")] {
         w.alarms.push(AlarmChange::connected_status(
             &format!("outposts-autorestart-connected-{name}"),

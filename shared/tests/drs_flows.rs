@@ -29,6 +29,7 @@ fn target(id: &str) -> Target {
 /// web-1 (template strategy) and db-1 (DRS) on Outpost A; db-1's stopped target in the Region.
 fn world() -> World {
     let mut w = World::default();
+    w.set_alarm(support::outage());
     w.subnets.insert("subnet-a".into(), Some(ARN_A.into()));
     w.subnets.insert("subnet-b".into(), Some(ARN_B.into()));
     w.subnets.insert("subnet-region".into(), None);

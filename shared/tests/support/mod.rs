@@ -52,14 +52,41 @@ pub fn sdk_agent(
     sns: aws_sdk_sns::Client,
     drs: aws_sdk_drs::Client,
 ) -> SdkAgent {
-    sdk_agent_with(
-        ec2,
-        elb,
-        sns,
-        drs,
-        no_calls_cloudwatch(),
-        no_calls_outposts(),
-    )
+    sdk_agent_with(ec2, elb, sns, drs, outage_cloudwatch(), no_calls_outposts())
+}
+
+/// A CloudWatch client that shows the alarm of [`outage`] in ALARM, as often as asked: what
+/// the agent reads before it acts on an ALARM.
+pub fn outage_cloudwatch() -> aws_sdk_cloudwatch::Client {
+    use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+    use aws_sdk_cloudwatch::types::{Dimension, MetricAlarm, StateValue};
+    let alarm = outage();
+    let describe = aws_smithy_mocks::mock!(aws_sdk_cloudwatch::Client::describe_alarms)
+        .sequence()
+        .output(move || {
+            DescribeAlarmsOutput::builder()
+                .metric_alarms(
+                    MetricAlarm::builder()
+                        .alarm_name(&alarm.alarm_name)
+                        .namespace("AWS/Outposts")
+                        .metric_name("ConnectedStatus")
+                        .dimensions(
+                            Dimension::builder()
+                                .name("OutpostId")
+                                .value(OUTPOST_A)
+                                .build(),
+                        )
+                        .state_value(StateValue::Alarm)
+                        .state_transitioned_timestamp(aws_smithy_types::DateTime::from_millis(
+                            alarm.state_since.timestamp_millis(),
+                        ))
+                        .build(),
+                )
+                .build()
+        })
+        .repeatedly()
+        .build();
+    mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&describe])
 }
 
 /// The agent over SDK clients, all six mocked by the caller.
