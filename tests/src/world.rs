@@ -141,6 +141,12 @@ pub async fn set_alarms(c: &Clients, states: &[(&str, &str)]) {
     }
 }
 
+/// The failed Outpost's alarm goes to ALARM, as CloudWatch does before it sends the event:
+/// the agent reads the alarm's current state before it acts on an ALARM event.
+pub async fn outpost_down(c: &Clients) {
+    set_alarms(c, &[(FAILED_OUTPOST, "ALARM")]).await;
+}
+
 /// The environment the sweeper and drill functions run with in the e2e tests: short waits.
 pub fn sweep_env(seeded: &Seeded) -> [(&'static str, &str); 5] {
     [

@@ -46,6 +46,8 @@ async fn outage_recovers_each_protected_instance_once_and_a_repeat_changes_nothi
     let s = setup(&[]).await;
     let before = State::read(&s.clients, &s.seeded).await;
 
+    world::outpost_down(&s.clients).await;
+
     let report = response(
         s.api
             .invoke(&sample("alarm-outpost-down.json"), ANSWER_WITHIN),
@@ -172,6 +174,8 @@ async fn other_alarms_are_ignored_bad_events_are_errors_and_outpost_back_fences_
     );
     assert!(world::notices(&s.clients, &s.seeded).await.is_empty());
 
+    world::outpost_down(&s.clients).await;
+
     response(
         s.api
             .invoke(&sample("alarm-outpost-down.json"), ANSWER_WITHIN),
@@ -217,6 +221,7 @@ async fn other_alarms_are_ignored_bad_events_are_errors_and_outpost_back_fences_
 #[tokio::test(flavor = "multi_thread")]
 async fn notify_only_mode_publishes_the_plan_and_changes_nothing() {
     let s = setup(&[("MODE", "notify-only")]).await;
+    world::outpost_down(&s.clients).await;
     let before = State::read(&s.clients, &s.seeded).await;
     let report = response(s.api.invoke(
         &sample("alarm-outpost-down-plain-metric.json"),
@@ -302,6 +307,8 @@ async fn waves_recover_in_their_order_whichever_instance_is_tagged_first() {
             .send()
             .await
             .unwrap();
+
+        world::outpost_down(&s.clients).await;
 
         let report = response(
             s.api

@@ -25,6 +25,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
 async fn handle(function: &Function, event: LambdaEvent<Value>) -> Result<AlarmReport, Diagnostic> {
     let agent = &function.agent;
+    let budget = function_support::budget(&event.context);
     let change = match event::parse(event.payload).map_err(bad_event_diagnostic)? {
         Parsed::Alarm(change) => change,
         Parsed::NotAnAlarm { reason, time } => {
@@ -32,7 +33,10 @@ async fn handle(function: &Function, event: LambdaEvent<Value>) -> Result<AlarmR
             return Ok(agent.ignored(reason, time));
         }
     };
-    let report = agent.handle(&change).await.map_err(agent_diagnostic)?;
+    let report = agent
+        .handle_until(&change, budget)
+        .await
+        .map_err(agent_diagnostic)?;
     tracing::info!(report = %serde_json::to_string(&report).unwrap_or_default(), "alarm handled");
     function.emit_metrics(&metrics::recovery_documents(
         &function.metrics_namespace,

@@ -121,6 +121,18 @@ impl Config {
             0,
             840,
         )?;
+        let one_wave = Duration::from_secs(wave_wait + timeout) + shared::budget::PUBLISH_MARGIN;
+        if one_wave > shared::budget::LAMBDA_MAX {
+            return Err(ConfigError {
+                variable: "WAVE_WAIT_SECONDS",
+                problem: format!(
+                    "({wave_wait}) plus HEALTH_WAIT_SECONDS ({timeout}) plus the {} s kept to report cannot fit in Lambda's {} s: one wave would outlive the invocation. Keep their sum at most {} s (later waves are bounded by the deadline and continued by the sweep)",
+                    shared::budget::PUBLISH_MARGIN.as_secs(),
+                    shared::budget::LAMBDA_MAX.as_secs(),
+                    (shared::budget::LAMBDA_MAX - shared::budget::PUBLISH_MARGIN).as_secs()
+                ),
+            });
+        }
         let fence_action = match get("FENCE_ACTION") {
             None => defaults.fence_action,
             Some(text) => FenceAction::parse(&text).map_err(|problem| ConfigError {
@@ -234,7 +246,15 @@ mod tests {
 
     #[test]
     fn each_bad_value_names_its_variable() {
-        let cases: [(&[(&str, &str)], &str); 10] = [
+        let cases: [(&[(&str, &str)], &str); 11] = [
+            (
+                &[
+                    ("TOPIC_ARN", TOPIC),
+                    ("WAVE_WAIT_SECONDS", "600"),
+                    ("HEALTH_WAIT_SECONDS", "300"),
+                ],
+                "WAVE_WAIT_SECONDS (600) plus HEALTH_WAIT_SECONDS (300) plus the 30 s kept to report cannot fit in Lambda's 900 s",
+            ),
             (
                 &[("TOPIC_ARN", TOPIC), ("WAVE_WAIT_SECONDS", "-1")],
                 "WAVE_WAIT_SECONDS is \"-1\"",

@@ -47,8 +47,10 @@ pub async fn cold_start() -> Result<Function, lambda_runtime::Error> {
             return Err(error.into());
         }
     };
+    // Adaptive: besides backoff with jitter, the SDK slows its own sending when AWS throttles,
+    // which is what concurrent invocations sharing one account's EC2 buckets need.
     let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .retry_config(RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS))
         .load()
         .await;
     let ports = Ports {
@@ -63,6 +65,16 @@ pub async fn cold_start() -> Result<Function, lambda_runtime::Error> {
         agent: Agent::new(ports, config.settings),
         metrics_namespace: config.metrics_namespace,
     })
+}
+
+/// The invocation's time: every wait ends [`shared::budget::PUBLISH_MARGIN`] before Lambda's
+/// deadline, so the report and the notice go out before the invocation is stopped.
+pub fn budget(context: &lambda_runtime::Context) -> shared::budget::Budget {
+    let left = context
+        .deadline()
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    shared::budget::Budget::until(tokio::time::Instant::now() + left)
 }
 
 /// Lambda's error record for an agent error; the work done is logged when the notice failed.

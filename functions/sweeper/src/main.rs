@@ -7,6 +7,7 @@
 use function_support::{Function, agent_diagnostic};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
+use shared::budget::Budget;
 use shared::metrics;
 use shared::sweep::SweepReport;
 
@@ -14,11 +15,18 @@ use shared::sweep::SweepReport;
 async fn main() -> Result<(), lambda_runtime::Error> {
     let function = function_support::cold_start().await?;
     let function = &function;
-    lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| sweep(function))).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        sweep(function, function_support::budget(&event.context))
+    }))
+    .await
 }
 
-async fn sweep(function: &Function) -> Result<SweepReport, Diagnostic> {
-    let report = function.agent.sweep().await.map_err(agent_diagnostic)?;
+async fn sweep(function: &Function, budget: Budget) -> Result<SweepReport, Diagnostic> {
+    let report = function
+        .agent
+        .sweep_until(budget)
+        .await
+        .map_err(agent_diagnostic)?;
     function.emit_metrics(&metrics::sweep_documents(
         &function.metrics_namespace,
         &report,

@@ -36,6 +36,7 @@ async fn main() {
         "Outpost {FAILED_OUTPOST} loses its service link: delivering {} to the alarm handler...",
         event_path.display()
     );
+    world::outpost_down(&clients).await;
     let started = std::time::Instant::now();
     let report = match api.invoke(&event, Duration::from_secs(120)) {
         Answer::Response(report) => report,

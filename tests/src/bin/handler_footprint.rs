@@ -84,6 +84,7 @@ async fn main() {
         let clients = Clients::new(moto.endpoint()).await;
         let seeded = world::seed(&clients).await;
         world::add_protected(&clients, &seeded, count - 2).await;
+        world::outpost_down(&clients).await;
         let api = RuntimeApi::start();
         let function = Function::start(
             "alarm-handler",
