@@ -471,4 +471,76 @@ mod tests {
             "arn:aws:outposts:us-east-1:111122223333:outpost/op-0fedcba9876543210"
         ));
     }
+
+    #[test]
+    fn a_reported_alarm_is_acted_on_only_while_cloudwatch_still_shows_it_in_alarm() {
+        let reported = change(AlarmState::Alarm, vec![connected_status(OP)]);
+        let later = |state| AlarmChange {
+            state,
+            state_since: "2026-11-24T01:20:00Z".parse().unwrap(),
+            ..reported.clone()
+        };
+        let other = AlarmChange {
+            alarm_name: "another".into(),
+            ..reported.clone()
+        };
+        // (what CloudWatch shows now, acted on?, what the reason says)
+        let rows: Vec<(Vec<AlarmChange>, Option<&str>)> = vec![
+            (vec![other.clone(), reported.clone()], None),
+            (vec![later(AlarmState::Alarm)], None),
+            (
+                vec![later(AlarmState::Ok)],
+                Some("is OK again since 2026-11-24T01:20:00"),
+            ),
+            (
+                vec![later(AlarmState::InsufficientData)],
+                Some("INSUFFICIENT_DATA since"),
+            ),
+            (
+                vec![other],
+                Some("is not among the alarms CloudWatch lists now"),
+            ),
+            (vec![], Some("is not among")),
+        ];
+        for (now, stale) in rows {
+            match (still_down(&reported, &now), stale) {
+                (Ok(current), None) => {
+                    assert_eq!(current.alarm_name, reported.alarm_name);
+                    assert_eq!(current.state, AlarmState::Alarm);
+                }
+                (Err(reason), Some(expected)) => {
+                    assert!(reason.contains(expected), "{reason}");
+                    assert!(reason.contains("nothing"), "{reason}");
+                }
+                (got, expected) => panic!("{now:?}: {got:?}, expected stale: {expected:?}"),
+            }
+        }
+        // The incident comes from the alarm as it is now, so the handler and the sweep agree.
+        let now = [later(AlarmState::Alarm)];
+        let current = still_down(&reported, &now).unwrap();
+        assert_ne!(classify(current), classify(&reported));
+        assert_eq!(classify(current), classify(&now[0]));
+    }
+
+    #[test]
+    fn down_outposts_are_those_whose_alarm_is_in_alarm() {
+        let a = change(AlarmState::Alarm, vec![connected_status(OP)]);
+        let b = AlarmChange {
+            alarm_name: "b".into(),
+            ..change(
+                AlarmState::Ok,
+                vec![connected_status("op-0123456789abcdef1")],
+            )
+        };
+        let c = AlarmChange {
+            alarm_name: "c".into(),
+            ..change(
+                AlarmState::InsufficientData,
+                vec![connected_status("op-0123456789abcdef2")],
+            )
+        };
+        let down = down_outposts(&[a, b, c]);
+        assert_eq!(down.len(), 1);
+        assert!(down.contains(&OutpostId::parse(OP).unwrap()));
+    }
 }

@@ -499,3 +499,155 @@ fn unique<'a>(targets: impl Iterator<Item = &'a Target>) -> Vec<Target> {
     all.dedup();
     all
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::PrivateAddress;
+
+    const TG: &str =
+        "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web/0123456789abcdef";
+    const TG_IP: &str =
+        "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/api/0123456789abcdef";
+
+    fn instance(id: &str, ip: &str) -> Instance {
+        Instance {
+            id: id.into(),
+            state: "running".into(),
+            addresses: vec![PrivateAddress {
+                device_index: 0,
+                ip: ip.into(),
+            }],
+            ..Instance::default()
+        }
+    }
+
+    fn member(
+        group: &str,
+        kind: TargetKind,
+        id: &str,
+        port: Option<i32>,
+        zone: Option<&str>,
+    ) -> Membership {
+        Membership {
+            target_group_arn: group.into(),
+            kind,
+            target: Target {
+                id: id.into(),
+                port,
+                availability_zone: zone.map(str::to_owned),
+            },
+        }
+    }
+
+    #[test]
+    fn registrations_are_remembered_once_each_and_read_back() {
+        let mut original = instance("i-1", "10.0.0.5");
+        let read = [
+            member(
+                TG,
+                TargetKind::Instance,
+                "i-1",
+                Some(80),
+                Some("us-east-1a"),
+            ),
+            member(TG_IP, TargetKind::Ip, "10.0.0.5", Some(8080), Some("all")),
+            member(TG, TargetKind::Instance, "i-other", Some(80), None),
+        ];
+        let new = member_tags(&original, &read);
+        assert_eq!(new.len(), 2, "only the original's: {new:?}");
+        assert_eq!(new[0].0, "autorestart:member-1");
+        assert!(new.iter().all(|(_, v)| v.len() <= 256));
+        original.tags.extend(new);
+        assert!(
+            member_tags(&original, &read).is_empty(),
+            "remembered already"
+        );
+        let mut back = remembered(&original);
+        back.sort_by(|a, b| a.target_group_arn.cmp(&b.target_group_arn));
+        assert_eq!(back, vec![read[1].clone(), read[0].clone()]);
+
+        // A registration added later gets the next number.
+        let more = [member(TG, TargetKind::Instance, "i-1", Some(443), None)];
+        assert_eq!(member_tags(&original, &more)[0].0, "autorestart:member-3");
+        // A tag mangled by hand is passed over, not misread.
+        original
+            .tags
+            .insert("autorestart:member-9".into(), "nonsense".into());
+        assert_eq!(remembered(&original).len(), 2);
+        assert!(!tags::travels_to_replacement("autorestart:member-1"));
+    }
+
+    #[test]
+    fn a_replacement_of_a_dead_replacement_is_registered_where_the_original_was() {
+        // The original was deregistered by the first move; its first replacement died and ELB
+        // dropped it. Only the original's tags still say where it belongs.
+        let mut original = instance("i-1", "10.0.0.5");
+        let was = [
+            member(TG, TargetKind::Instance, "i-1", Some(80), None),
+            member(TG_IP, TargetKind::Ip, "10.0.0.5", Some(8080), None),
+        ];
+        original.tags.extend(member_tags(&original, &was));
+        let second = instance("i-r2", "10.0.1.9");
+        let (moves, unmovable) = plan_moves(&[], &[(&original, &second)]);
+        assert!(unmovable.is_empty());
+        let planned: Vec<(&str, &str, bool, bool)> = moves
+            .iter()
+            .map(|m| {
+                (
+                    m.target_group_arn.as_str(),
+                    m.to.id.as_str(),
+                    m.already_registered,
+                    m.from_registered,
+                )
+            })
+            .collect();
+        assert_eq!(
+            planned,
+            [
+                (TG, "i-r2", false, false),
+                (TG_IP, "10.0.1.9", false, false)
+            ]
+        );
+        // Once registered, nothing is left to do.
+        let now = [
+            member(TG, TargetKind::Instance, "i-r2", Some(80), None),
+            member(TG_IP, TargetKind::Ip, "10.0.1.9", Some(8080), None),
+        ];
+        assert!(plan_moves(&now, &[(&original, &second)]).0.is_empty());
+    }
+
+    #[test]
+    fn a_zone_is_sent_only_where_elb_requires_one() {
+        let cases = [
+            (TargetKind::Instance, Some("us-east-1a"), None),
+            (TargetKind::Instance, Some("all"), None),
+            (TargetKind::Ip, Some("us-east-1a"), None),
+            (TargetKind::Ip, Some("all"), Some("all")),
+            (TargetKind::Ip, None, None),
+        ];
+        for (kind, zone, expected) in cases {
+            let target = Target {
+                id: "x".into(),
+                port: None,
+                availability_zone: zone.map(str::to_owned),
+            };
+            assert_eq!(
+                zone_for_request(kind, &target).as_deref(),
+                expected,
+                "{kind:?} {zone:?}"
+            );
+        }
+        let original = instance("i-1", "10.0.0.5");
+        let read = [member(
+            TG,
+            TargetKind::Instance,
+            "i-1",
+            Some(80),
+            Some("us-east-1a"),
+        )];
+        let (moves, _) = plan_moves(&read, &[(&original, &instance("i-r", "10.0.1.1"))]);
+        assert_eq!(moves[0].to.availability_zone, None);
+        assert_eq!(moves[0].from.availability_zone, None);
+    }
+}

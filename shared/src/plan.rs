@@ -558,4 +558,246 @@ mod tests {
         ]);
         assert_eq!(all, vec![t("lt-0b"), t("lt-0c")]);
     }
+
+    /// A replacement of `i-1` in `state`, launched on `subnet` as `attempt` of this incident
+    /// (or of another when `this_incident` is false).
+    fn replacement(
+        w: &World,
+        id: &str,
+        state: &str,
+        subnet: &str,
+        attempt: Option<&str>,
+        this_incident: bool,
+    ) -> Instance {
+        let mut r = instance(id, Some("lt-0b,lt-0c"));
+        r.state = state.into();
+        r.subnet_id = Some(subnet.into());
+        r.tags.insert(tags::REPLACEMENT_OF.into(), "i-1".into());
+        let incident = if this_incident {
+            w.incident.to_string()
+        } else {
+            "op-0aaaaaaaaaaaaaaaa-20260101T000000Z-00000000".into()
+        };
+        r.tags.insert(tags::INCIDENT.into(), incident);
+        if let Some(attempt) = attempt {
+            r.tags.insert(tags::ATTEMPT.into(), attempt.into());
+        }
+        r
+    }
+
+    /// What a decision comes to, in a few words a table can hold.
+    fn summary(decision: &Decision) -> String {
+        match decision {
+            Decision::Launch {
+                candidates,
+                attempt,
+                dead,
+                ..
+            } => {
+                let order: Vec<&str> = candidates
+                    .iter()
+                    .map(|c| c.request.template.id.as_str())
+                    .collect();
+                let dead: Vec<&str> = dead.iter().map(|(id, _)| id.as_str()).collect();
+                format!(
+                    "launch #{attempt} {} dead[{}]",
+                    order.join(">"),
+                    dead.join(",")
+                )
+            }
+            Decision::AlreadyRecovered { replacement } => {
+                format!("recovered by {}", replacement.id)
+            }
+            Decision::NotRunning { state } => format!("not running: {state}"),
+            Decision::Unrecoverable { .. } => "unrecoverable".into(),
+        }
+    }
+
+    #[test]
+    fn decide_covers_every_state_a_crash_a_death_or_an_operator_can_leave() {
+        let w = world();
+        // (what happened, the original's state, its replacements, expected)
+        type Row = (&'static str, &'static str, Vec<Instance>, &'static str);
+        let rows: Vec<Row> = vec![
+            (
+                "first run",
+                "running",
+                vec![],
+                "launch #1 lt-0b>lt-0c dead[]",
+            ),
+            (
+                "crash after RunInstances: the replacement is pending",
+                "running",
+                vec![replacement(&w, "i-r1", "pending", "subnet-b", None, true)],
+                "recovered by i-r1",
+            ),
+            (
+                "crash after the tags: the replacement runs",
+                "running",
+                vec![replacement(
+                    &w,
+                    "i-r1",
+                    "running",
+                    "subnet-b",
+                    Some("1"),
+                    true,
+                )],
+                "recovered by i-r1",
+            ),
+            (
+                "the replacement was stopped: the next attempt starts on the next alternate",
+                "running",
+                vec![replacement(
+                    &w,
+                    "i-r1",
+                    "stopped",
+                    "subnet-b",
+                    Some("1"),
+                    true,
+                )],
+                "launch #2 lt-0c>lt-0b dead[i-r1]",
+            ),
+            (
+                "the replacement is shutting down",
+                "running",
+                vec![replacement(
+                    &w,
+                    "i-r1",
+                    "shutting-down",
+                    "subnet-c",
+                    None,
+                    true,
+                )],
+                "launch #2 lt-0b>lt-0c dead[i-r1]",
+            ),
+            (
+                "two replacements died: attempt 3",
+                "running",
+                vec![
+                    replacement(&w, "i-r1", "stopped", "subnet-b", Some("1"), true),
+                    replacement(&w, "i-r2", "stopping", "subnet-c", Some("2"), true),
+                ],
+                "launch #3 lt-0b>lt-0c dead[i-r1,i-r2]",
+            ),
+            (
+                "a dead replacement and a live one: the live one stands",
+                "running",
+                vec![
+                    replacement(&w, "i-r1", "stopped", "subnet-b", Some("1"), true),
+                    replacement(&w, "i-r2", "running", "subnet-c", Some("2"), true),
+                ],
+                "recovered by i-r2",
+            ),
+            (
+                "replacements kept dying: stop launching",
+                "running",
+                vec![replacement(
+                    &w,
+                    "i-r5",
+                    "stopped",
+                    "subnet-b",
+                    Some("5"),
+                    true,
+                )],
+                "unrecoverable",
+            ),
+            (
+                "a dead replacement of an earlier incident does not count",
+                "running",
+                vec![replacement(
+                    &w,
+                    "i-old",
+                    "stopped",
+                    "subnet-b",
+                    Some("3"),
+                    false,
+                )],
+                "launch #1 lt-0b>lt-0c dead[]",
+            ),
+            (
+                "the operator had stopped it",
+                "stopped",
+                vec![],
+                "not running: stopped",
+            ),
+            (
+                "terminated by its operator",
+                "terminated",
+                vec![],
+                "not running: terminated",
+            ),
+            ("stopping", "stopping", vec![], "not running: stopping"),
+            (
+                "pending counts as running",
+                "pending",
+                vec![],
+                "launch #1 lt-0b>lt-0c dead[]",
+            ),
+            (
+                "stopped but recovered earlier: finish that recovery",
+                "stopped",
+                vec![replacement(&w, "i-r1", "running", "subnet-b", None, true)],
+                "recovered by i-r1",
+            ),
+        ];
+        for (what, state, replacements, expected) in rows {
+            let mut original = instance("i-1", Some("lt-0a,lt-0b,lt-0c"));
+            original.state = state.into();
+            let planned = plan(&w, &[original], &replacements);
+            assert_eq!(summary(&planned[0].decision), expected, "{what}");
+        }
+    }
+
+    #[test]
+    fn alternates_on_an_outpost_that_is_down_too_are_skipped_and_say_so() {
+        let mut w = world();
+        w.down
+            .insert(OutpostId::parse("op-0bbbbbbbbbbbbbbbb").unwrap());
+        let third = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0cccccccccccccccc";
+        w.targets.insert(t("lt-0c"), on("subnet-c", third));
+        let planned = plan(&w, &[instance("i-1", Some("lt-0b,lt-0c"))], &[]);
+        let Decision::Launch {
+            candidates,
+            skipped,
+            ..
+        } = &planned[0].decision
+        else {
+            panic!("{planned:?}")
+        };
+        assert_eq!(candidates.len(), 1);
+        assert_eq!(candidates[0].request.template.id, "lt-0c");
+        assert_eq!(skipped[0].template.id, "lt-0b");
+        assert!(
+            skipped[0]
+                .reason
+                .contains("op-0bbbbbbbbbbbbbbbb, which is down too"),
+            "{}",
+            skipped[0].reason
+        );
+
+        let planned = plan(&w, &[instance("i-2", Some("lt-0b"))], &[]);
+        assert!(
+            matches!(&planned[0].decision, Decision::Unrecoverable { reason, .. } if reason.contains("onto an Outpost that is up")),
+            "{planned:?}"
+        );
+    }
+
+    #[test]
+    fn each_attempt_has_its_own_token_and_says_which_it_is() {
+        let w = world();
+        let original = instance("i-1", Some("lt-0b"));
+        let first = launch_request(&original, &w.incident, t("lt-0b"), 1);
+        let second = launch_request(&original, &w.incident, t("lt-0b"), 2);
+        assert_ne!(first.client_token, second.client_token);
+        assert_eq!(
+            first.client_token,
+            launch_request(&original, &w.incident, t("lt-0b"), 1).client_token
+        );
+        assert!(second.tags.contains(&(tags::ATTEMPT.into(), "2".into())));
+        assert!(
+            second
+                .tags
+                .contains(&(tags::REPLACEMENT_OF.into(), "i-1".into()))
+        );
+    }
 }
