@@ -680,9 +680,15 @@ where
         memberships: &[Membership],
         budget: Budget,
     ) -> (Vec<MoveOutcome>, Vec<Unmovable>) {
+        // A dead replacement's registrations go to the new one as the original's do.
         let pairs: Vec<(&Instance, &Instance)> = outcomes
             .iter()
-            .filter_map(|o| o.replacement().map(|r| (&o.original, r)))
+            .filter_map(|o| o.replacement().map(|r| (o, r)))
+            .flat_map(|(o, r)| {
+                std::iter::once(&o.original)
+                    .chain(&o.superseded)
+                    .map(move |from| (from, r))
+            })
             .collect();
         let (moves, unmovable) = balancing::plan_moves(memberships, &pairs);
         if moves.is_empty() {

@@ -100,12 +100,18 @@ impl Rate {
         (tokens + elapsed.as_secs_f64() * self.refill).min(self.size)
     }
 
-    /// How long until one token is there, starting from `tokens`. Pure.
+    /// Whether `tokens` hold a whole token (within rounding: refills add fractions).
+    pub fn has_token(tokens: f64) -> bool {
+        tokens >= 1.0 - 1e-9
+    }
+
+    /// How long until one token is there, starting from `tokens`: at least a millisecond when
+    /// none is there, so that a waiter never spins on a wait that rounds to nothing. Pure.
     pub fn wait_for_token(&self, tokens: f64) -> Duration {
-        if tokens >= 1.0 {
+        if Self::has_token(tokens) {
             Duration::ZERO
         } else {
-            Duration::from_secs_f64((1.0 - tokens) / self.refill)
+            Duration::from_secs_f64((1.0 - tokens) / self.refill).max(Duration::from_millis(1))
         }
     }
 }
@@ -136,7 +142,7 @@ impl Pacer {
                 let now = Instant::now();
                 state.0 = self.rate.refilled(state.0, now - state.1);
                 state.1 = now;
-                if state.0 >= 1.0 {
+                if Rate::has_token(state.0) {
                     state.0 -= 1.0;
                     return true;
                 }
@@ -194,6 +200,10 @@ mod tests {
         assert_eq!(rate.wait_for_token(1.0), Duration::ZERO);
         assert_eq!(rate.wait_for_token(0.0), Duration::from_millis(500));
         assert_eq!(rate.wait_for_token(-1.0), Duration::from_secs(1));
+        // A refill that falls short by a rounding error counts as a token; a real shortfall
+        // never waits less than a millisecond.
+        assert_eq!(rate.wait_for_token(1.0 - 1e-12), Duration::ZERO);
+        assert_eq!(rate.wait_for_token(1.0 - 1e-6), Duration::from_millis(1));
     }
 
     #[test]

@@ -107,7 +107,7 @@ impl Bucket {
         let now = Instant::now();
         self.tokens = self.rate.refilled(self.tokens, now - self.at);
         self.at = now;
-        if self.tokens >= 1.0 {
+        if Rate::has_token(self.tokens) {
             self.tokens -= 1.0;
             true
         } else {

@@ -63,8 +63,9 @@ pub enum Decision {
         skipped: Vec<SkippedTemplate>,
         /// Which launch of this incident this is: 1, or more after replacements died.
         attempt: u32,
-        /// Replacements of this incident that died (terminated, stopped), with their state.
-        dead: Vec<(String, String)>,
+        /// Replacements of this incident that died (stopped, stopping, shutting down): the
+        /// new one takes their place in their target groups.
+        dead: Vec<Instance>,
     },
     /// The original was not running when its Outpost went down (stopped by its operator, or
     /// terminated): it is not recovered.
@@ -247,10 +248,7 @@ fn decide(snapshot: &Snapshot<'_>, original: &Instance) -> Decision {
         candidates,
         skipped,
         attempt,
-        dead: dead
-            .iter()
-            .map(|r| (r.id.clone(), r.state.clone()))
-            .collect(),
+        dead: dead.into_iter().cloned().collect(),
     }
 }
 
@@ -598,7 +596,7 @@ mod tests {
                     .iter()
                     .map(|c| c.request.template.id.as_str())
                     .collect();
-                let dead: Vec<&str> = dead.iter().map(|(id, _)| id.as_str()).collect();
+                let dead: Vec<&str> = dead.iter().map(|r| r.id.as_str()).collect();
                 format!(
                     "launch #{attempt} {} dead[{}]",
                     order.join(">"),

@@ -110,6 +110,8 @@ pub struct InstanceOutcome {
     pub attempts: Vec<Attempt>,
     /// Things that went wrong without changing the outcome.
     pub warnings: Vec<String>,
+    /// Replacements that died and that the new replacement takes the place of.
+    pub superseded: Vec<Instance>,
 }
 
 impl InstanceOutcome {
@@ -167,6 +169,7 @@ impl InstanceOutcome {
             skipped: Vec::new(),
             attempts: Vec::new(),
             warnings: Vec::new(),
+            superseded: Vec::new(),
         }
     }
 }
@@ -240,11 +243,13 @@ async fn recover_one<C: Compute>(
                 },
             );
             result.skipped = skipped;
-            for (id, state) in &dead {
+            for r in &dead {
                 result.warnings.push(format!(
-                    "replacement {id} launched earlier in this incident is {state}: launched again (attempt {attempt})"
+                    "replacement {} launched earlier in this incident is {}: launched again (attempt {attempt})",
+                    r.id, r.state
                 ));
             }
+            result.superseded = dead;
             result.outcome = match execution {
                 Execution::DryRun => would_launch(&candidates),
                 Execution::Live => {
