@@ -19,7 +19,10 @@ impl Function {
     /// with AWS calls sent to `endpoint`, and `env` on top.
     pub fn start(binary: &str, runtime_api: &str, endpoint: &str, env: &[(&str, &str)]) -> Self {
         let path = binary_path(binary);
-        let log = std::env::temp_dir().join(format!("{binary}-{}.log", std::process::id()));
+        // One file per process started: tests run side by side in one test process.
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let log = std::env::temp_dir().join(format!("{binary}-{}-{n}.log", std::process::id()));
         let out = File::create(&log).unwrap();
         let mut command = Command::new(&path);
         command
@@ -44,6 +47,13 @@ impl Function {
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", path.display()));
         Self { child, log }
+    }
+
+    /// Kills the process with SIGKILL, as Lambda stops an invocation at its deadline or on
+    /// running out of memory: whatever it was doing stops there.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// The process id, to read its memory use.

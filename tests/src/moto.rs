@@ -2,6 +2,7 @@
 //! that production code must not work around (subnet OutpostArn, ClientToken, template ENIs).
 
 use crate::world;
+use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -61,6 +62,68 @@ impl Moto {
     /// `http://127.0.0.1:PORT`, the value of `AWS_ENDPOINT_URL`.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// Switches on the launcher's real-AWS behaviours (`POST /_launcher/config`; see
+    /// `tests/moto/launcher.py`): pending and invisible instances, EC2's token buckets, lost
+    /// answers, held answers, ELB's refusals.
+    pub fn configure(&self, config: &Value) -> Value {
+        self.control("POST", "/_launcher/config", Some(config))
+    }
+
+    /// What reached moto: `{"counts": {"RunInstances": n, …}, "held": [...]}`.
+    pub fn calls(&self) -> Value {
+        self.control("GET", "/_launcher/calls", None)
+    }
+
+    /// How many calls of `action` reached moto.
+    pub fn count(&self, action: &str) -> u64 {
+        self.calls()["counts"][action].as_u64().unwrap_or(0)
+    }
+
+    /// Waits until a held answer (`hold_after`) is held, at most `within`.
+    pub fn wait_held(&self, within: Duration) -> Value {
+        let until = std::time::Instant::now() + within;
+        loop {
+            let calls = self.calls();
+            if calls["held"].as_array().is_some_and(|h| !h.is_empty()) {
+                return calls["held"].clone();
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "nothing was held within {within:?}: {calls}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Lets held answers go.
+    pub fn release(&self) -> Value {
+        self.control("POST", "/_launcher/release", None)
+    }
+
+    /// One request to the launcher's control API, over plain HTTP/1.0; its JSON answer.
+    fn control(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        use std::io::{Read, Write};
+        let address = self.endpoint.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(address).expect("connect to moto");
+        let body = body.map(Value::to_string).unwrap_or_default();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.0\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("send to moto");
+        let mut answer = String::new();
+        stream
+            .read_to_string(&mut answer)
+            .expect("read moto's answer");
+        let (head, json) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        assert!(
+            head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+            "{method} {path}: {head}\n{json}"
+        );
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("{method} {path}: {e}: {json}"))
     }
 }
 

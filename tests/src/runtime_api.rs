@@ -78,22 +78,26 @@ impl RuntimeApi {
 
     /// Delivers one event and waits for the function's answer.
     pub fn invoke(&self, event: &Value, timeout: Duration) -> Answer {
+        let (id, answer) = self.deliver(event);
+        answer.recv_timeout(timeout).unwrap_or_else(|_| {
+            panic!("the function did not answer invocation {id} within {timeout:?}")
+        })
+    }
+
+    /// Delivers one event without waiting: its id, and where its answer will arrive (never,
+    /// if the function is killed while handling it).
+    pub fn deliver(&self, event: &Value) -> (String, Receiver<Answer>) {
         let id = {
             let mut counter = self.counter.lock().unwrap();
             *counter += 1;
             format!("00000000-0000-4000-8000-{:012}", *counter)
         };
-        let receiver: Receiver<Answer> = {
-            let (sender, receiver) = channel();
-            let mut shared = self.shared.lock().unwrap();
-            shared.answers.insert(id.clone(), sender);
-            shared.pending.push((id.clone(), event.to_string()));
-            dispatch(&mut shared);
-            receiver
-        };
-        receiver.recv_timeout(timeout).unwrap_or_else(|_| {
-            panic!("the function did not answer invocation {id} within {timeout:?}")
-        })
+        let (sender, receiver) = channel();
+        let mut shared = self.shared.lock().unwrap();
+        shared.answers.insert(id.clone(), sender);
+        shared.pending.push((id.clone(), event.to_string()));
+        dispatch(&mut shared);
+        (id, receiver)
     }
 }
 

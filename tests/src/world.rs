@@ -353,12 +353,24 @@ pub async fn seed(c: &Clients) -> Seeded {
 /// Adds `count` protected instances on the failed Outpost (template lt-b), registered in the
 /// target group; for measurements at scale.
 pub async fn add_protected(c: &Clients, seeded: &Seeded, count: i32) -> Vec<String> {
+    add_protected_on(c, seeded, FAILED_OUTPOST, count, &seeded.templates["lt-b"]).await
+}
+
+/// Adds `count` protected instances on `outpost`, recovered by `templates`, registered in the
+/// target group.
+pub async fn add_protected_on(
+    c: &Clients,
+    seeded: &Seeded,
+    outpost: &str,
+    count: i32,
+    templates: &str,
+) -> Vec<String> {
     let launched = c
         .ec2
         .run_instances()
         .image_id(&seeded.image_id)
         .instance_type(InstanceType::T3Micro)
-        .subnet_id(&seeded.subnets[FAILED_OUTPOST])
+        .subnet_id(&seeded.subnets[outpost])
         .min_count(count)
         .max_count(count)
         .tag_specifications(
@@ -366,10 +378,7 @@ pub async fn add_protected(c: &Clients, seeded: &Seeded, count: i32) -> Vec<Stri
                 .resource_type(ResourceType::Instance)
                 .tags(tag("Name", "app"))
                 .tags(tag("autorestart:enabled", "true"))
-                .tags(tag(
-                    "autorestart:recovery-templates",
-                    &seeded.templates["lt-b"],
-                ))
+                .tags(tag("autorestart:recovery-templates", templates))
                 .build(),
         )
         .send()
