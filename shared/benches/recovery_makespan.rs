@@ -1,33 +1,50 @@
 //! Makespan of one outage's recovery for N protected instances, with every AWS call taking a
-//! simulated latency, against the critical-path bound (dependent calls × latency).
+//! simulated latency, against the critical-path bound (dependent calls × latency); then the
+//! same under EC2's RunInstances bucket (5 tokens, 2 a second, per account and Region), for
+//! one Outpost and for five failing at once, against the bucket's bound.
 //!
 //! Run: `cargo bench -p shared --bench recovery_makespan` (or `cargo xtask bench`).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use shared::agent::{Agent, Ports, Settings};
 use shared::alarm::{AlarmChange, AlarmState};
 use shared::balancing::HealthWait;
-use shared::memory::{InMemoryAws, World};
+use shared::budget::Rate;
+use shared::memory::{Bucket, InMemoryAws, World};
 use shared::ports::{Target, TargetGroupScope, TargetKind};
-use shared::report::{Mode, Notification};
+use shared::report::Mode;
 use shared::tags::{self, TemplateRef};
 
 /// Simulated latency of every AWS call.
 const LATENCY: Duration = Duration::from_millis(20);
-/// Calls on the critical path of a recovery, each waiting for the one before:
-/// protected instances → (replacements ∥ templates) → RunInstances → tag original →
-/// wait for running (DescribeInstances) → RegisterTargets → DescribeTargetHealth →
-/// DeregisterTargets → Publish → tag reported. (Reading the target groups overlaps the launches.)
-const DEPENDENT_CALLS: u32 = 10;
+/// Calls on the critical path of one instance's recovery, each waiting for the one before:
+/// the alarm's current state → protected instances → (replacements ∥ templates ∥ target
+/// groups) → RunInstances → tag the original (replaced-by and its registrations) → wait for
+/// running (DescribeInstances) → RegisterTargets → DescribeTargetHealth → DeregisterTargets →
+/// Publish → tag reported.
+const DEPENDENT_CALLS: u32 = 11;
 const TARGET_GROUP: &str = "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web/1";
 
-fn world(n: usize) -> World {
+/// The failing Outposts' ids: `op-0aaaaaaaaaaaaaaa1` and four more.
+fn failing(k: usize) -> String {
+    format!("op-0aaaaaaaaaaaaaa{k}1")
+}
+
+fn outpost_arn(outpost: &str) -> String {
+    format!("arn:aws:outposts:us-east-1:111122223333:outpost/{outpost}")
+}
+
+/// `outposts` failing Outposts with `n` protected instances each, all recovering to B, their
+/// alarms in ALARM.
+fn world_of(outposts: usize, n: usize) -> World {
     let mut w = World::default();
-    w.subnets.insert(
-        "subnet-a".into(),
-        Some("arn:aws:outposts:us-east-1:111122223333:outpost/op-0aaaaaaaaaaaaaaa1".into()),
-    );
+    for k in 0..outposts {
+        let subnet = format!("subnet-a{k}");
+        w.subnets
+            .insert(subnet.clone(), Some(outpost_arn(&failing(k))));
+        w.set_alarm(outage_of(k));
+    }
     w.subnets.insert(
         "subnet-b".into(),
         Some("arn:aws:outposts:us-east-1:111122223333:outpost/op-0bbbbbbbbbbbbbbb2".into()),
@@ -38,11 +55,11 @@ fn world(n: usize) -> World {
     };
     w.templates.insert(template, "subnet-b".into());
     let mut targets = std::collections::BTreeSet::new();
-    for i in 0..n {
+    for i in 0..n * outposts {
         let id = format!("i-{i:017x}");
         w.add_instance(
             &id,
-            "subnet-a",
+            &format!("subnet-a{}", i / n),
             &[
                 (tags::NAME, "web"),
                 (tags::ENABLED, "true"),
@@ -60,18 +77,17 @@ fn world(n: usize) -> World {
     w
 }
 
-fn outage() -> AlarmChange {
+fn outage_of(k: usize) -> AlarmChange {
     AlarmChange::connected_status(
-        "connected-a",
-        "op-0aaaaaaaaaaaaaaa1",
+        &format!("connected-{k}"),
+        &failing(k),
         AlarmState::Alarm,
         "2026-11-24T03:10:00Z".parse().unwrap(),
     )
 }
 
-async fn run(n: usize, concurrency: usize) -> (Duration, usize) {
-    let aws = InMemoryAws::new(world(n), LATENCY);
-    let settings = Settings {
+fn settings(concurrency: usize) -> Settings {
+    Settings {
         mode: Mode::Recover,
         concurrency,
         target_groups: TargetGroupScope::All,
@@ -80,61 +96,96 @@ async fn run(n: usize, concurrency: usize) -> (Duration, usize) {
             poll_interval: Duration::from_secs(1),
         },
         ..Settings::default()
-    };
-    let agent = Agent::new(Ports::all(&aws), settings);
-    let started = Instant::now();
-    let report = agent.handle(&outage()).await.expect("recovery");
+    }
+}
+
+/// `outposts` Outposts of `n` fail at once: one invocation each (an agent each, with its own
+/// copy of the bucket), sharing the account's RunInstances bucket. Runs on tokio's paused
+/// clock, so the makespan is simulated time: every wait, the bucket's refill included, is
+/// exact and costs no real time. The makespan, and how many launches were throttled.
+async fn run_bucketed(outposts: usize, n: usize) -> (Duration, usize) {
+    let mut w = world_of(outposts, n);
+    w.buckets
+        .insert("RunInstances", Bucket::full(Rate::RUN_INSTANCES));
+    let aws = InMemoryAws::new(w, LATENCY);
+    let agents: Vec<_> = (0..outposts)
+        .map(|_| Agent::new(Ports::all(&aws), settings(16)))
+        .collect();
+    let events: Vec<AlarmChange> = (0..outposts).map(outage_of).collect();
+    let started = tokio::time::Instant::now();
+    let reports =
+        futures::future::join_all(agents.iter().zip(&events).map(|(a, e)| a.handle(e))).await;
     let makespan = started.elapsed();
-    assert!(matches!(
-        report.notification,
-        Notification::Published { .. }
-    ));
-    assert!(
-        report.instances.iter().all(|i| i.outcome == "recovered"),
-        "every instance recovered"
+    for report in reports {
+        let report = report.expect("recovery");
+        let left: Vec<_> = report
+            .instances
+            .iter()
+            .filter(|i| i.outcome != "recovered")
+            .collect();
+        assert!(left.is_empty(), "launches left behind: {left:?}");
+        assert_eq!(report.instances.len(), n);
+    }
+    let throttled = aws.with(|w| {
+        let launches = w.calls.iter().filter(|c| **c == "RunInstances").count();
+        launches - outposts * n
+    });
+    (makespan, throttled)
+}
+
+fn bucket_section(full: bool) {
+    let rate = Rate::RUN_INSTANCES;
+    println!(
+        "\nunder the RunInstances bucket ({} tokens, {}/s), simulated time, latency {} ms",
+        rate.size,
+        rate.refill,
+        LATENCY.as_millis()
     );
-    let calls = aws.with(|w| w.calls.len());
-    (makespan, calls)
+    println!(
+        "bound = 1.1 x (launches - {}) / {} s + one instance's critical path ({} ms)",
+        rate.size,
+        rate.refill,
+        (LATENCY * DEPENDENT_CALLS).as_millis()
+    );
+    println!(
+        "{:>9} {:>6} {:>12} {:>10} {:>10} {:>10}",
+        "outposts", "N", "makespan s", "bound s", "/ bucket", "throttled"
+    );
+    // Five at once fit in the bucket's burst: that row is one instance's critical path.
+    let cases: &[(usize, usize)] = if full {
+        &[(1, 5), (1, 40), (1, 100), (1, 400), (5, 100)]
+    } else {
+        &[(1, 5), (1, 40)]
+    };
+    for &(outposts, n) in cases {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        let (makespan, throttled) = runtime.block_on(run_bucketed(outposts, n));
+        let launches = (outposts * n) as f64;
+        let bucket = Duration::from_secs_f64((launches - rate.size).max(0.0) / rate.refill);
+        let bound = bucket.mul_f64(1.1) + LATENCY * DEPENDENT_CALLS;
+        let ratio = if bucket.is_zero() {
+            "-".to_owned() // within the burst: no bucket wait
+        } else {
+            format!("{:.3}", makespan.as_secs_f64() / bucket.as_secs_f64())
+        };
+        println!(
+            "{outposts:>9} {n:>6} {:>12.2} {:>10.2} {ratio:>10} {throttled:>10}",
+            makespan.as_secs_f64(),
+            bound.as_secs_f64(),
+        );
+        assert!(
+            makespan <= bound,
+            "{outposts} x {n}: makespan {makespan:?} over the bound {bound:?}"
+        );
+    }
 }
 
 fn main() {
     // `cargo test --benches` runs this with --bench absent: keep that a quick smoke run.
     let full = std::env::args().any(|a| a == "--bench");
-    let sizes: &[usize] = if full { &[10, 100, 1000] } else { &[10] };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let bound = LATENCY * DEPENDENT_CALLS;
-    println!(
-        "recovery makespan, simulated latency {} ms per AWS call",
-        LATENCY.as_millis()
-    );
-    println!(
-        "critical-path bound = {DEPENDENT_CALLS} dependent calls x latency = {} ms",
-        bound.as_millis()
-    );
-    println!(
-        "{:>6} {:>12} {:>12} {:>10} {:>8}",
-        "N", "concurrency", "makespan ms", "/ bound", "calls"
-    );
-    for &n in sizes {
-        for concurrency in [n, 16] {
-            let mut best = Duration::MAX;
-            let mut calls = 0;
-            for _ in 0..3 {
-                let (makespan, c) = runtime.block_on(run(n, concurrency));
-                best = best.min(makespan);
-                calls = c;
-            }
-            println!(
-                "{n:>6} {concurrency:>12} {:>12.1} {:>10.2} {calls:>8}",
-                best.as_secs_f64() * 1e3,
-                best.as_secs_f64() / bound.as_secs_f64()
-            );
-            if concurrency == 16 && n <= 16 {
-                break;
-            }
-        }
-    }
+    bucket_section(full);
 }

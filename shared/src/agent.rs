@@ -14,7 +14,7 @@ use crate::drs_recovery;
 use crate::error::AwsError;
 use crate::fence::FenceAction;
 use crate::inventory::Instance;
-use crate::plan::{self, Decision, Snapshot};
+use crate::plan::{self, Snapshot};
 use crate::ports::{
     Alarms, Compute, DisasterRecovery, LoadBalancing, Membership, Notice, Notifier, Outposts,
     TargetGroupScope,
@@ -288,18 +288,39 @@ where
         info!(%outpost, protected = instances.len(), "found protected instances");
         let (template_instances, drs_instances): (Vec<Instance>, Vec<Instance>) =
             instances.into_iter().partition(|i| !plan::uses_drs(i));
-        let (planned, drs_planned) = futures::try_join!(
-            self.plan_templates(outpost, incident, &template_instances, down),
-            self.plan_drs(outpost, incident, &drs_instances)
-        )
-        .map_err(AgentError::Read)?;
+        // Target groups are read with the plans: the originals' registrations are remembered
+        // in the same CreateTags that records each replacement.
+        let protected = !template_instances.is_empty() || !drs_instances.is_empty();
+        let (plans, read) = futures::join!(
+            async {
+                futures::try_join!(
+                    self.plan_templates(outpost, incident, &template_instances, down),
+                    self.plan_drs(outpost, incident, &drs_instances)
+                )
+            },
+            self.read_memberships(protected)
+        );
+        let (planned, drs_planned) = plans.map_err(AgentError::Read)?;
+        let memberships = match read {
+            Ok(read) => read,
+            Err(error) => {
+                warn!(%error, "could not read target groups");
+                report
+                    .load_balancing_errors
+                    .push(report::load_balancing_error(&error));
+                Vec::new()
+            }
+        };
         let execution = match self.settings.mode {
             Mode::Recover => Execution::Live,
             Mode::NotifyOnly => Execution::DryRun,
         };
-        let needs_balancing = planned
+        let remember: HashMap<String, Vec<(String, String)>> = template_instances
             .iter()
-            .any(|p| !matches!(p.decision, Decision::Unrecoverable { .. }));
+            .chain(&drs_instances)
+            .map(|i| (i.id.clone(), balancing::member_tags(i, &memberships)))
+            .filter(|(_, tags)| !tags.is_empty())
+            .collect();
 
         let (template_waves, mut wave_warnings) = waves::group(planned, |p| &p.original);
         let (drs_waves, drs_warnings) = waves::group(drs_planned, |p| &p.original);
@@ -315,7 +336,6 @@ where
         let mut outcomes: Vec<InstanceOutcome> = Vec::new();
         let mut moves = Vec::new();
         let mut unmovable = Vec::new();
-        let mut memberships: Vec<Membership> = Vec::new();
         let mut running_at: HashMap<String, DateTime<Utc>> = HashMap::new();
         let mut wave_of: HashMap<String, u32> = HashMap::new();
         let wave_count = by_wave.len();
@@ -345,28 +365,11 @@ where
                 continue;
             }
             info!(wave = number, instances = plan.len(), "recovering wave");
-            let launched = self.launch_wave(incident, plan, execution, budget);
-            let mut wave_outcomes = if index == 0 {
-                // Target groups are read while the first launches run: neither waits for the other.
-                let (wave_outcomes, read) =
-                    futures::join!(launched, self.read_memberships(needs_balancing));
-                match read {
-                    Ok(read) => memberships = read,
-                    Err(error) => {
-                        warn!(%error, "could not read target groups");
-                        report
-                            .load_balancing_errors
-                            .push(report::load_balancing_error(&error));
-                    }
-                }
-                wave_outcomes
-            } else {
-                launched.await
-            };
+            let mut wave_outcomes = self
+                .launch_wave(incident, plan, execution, budget, &remember)
+                .await;
             wave_outcomes.sort_by(|a, b| a.original.id.cmp(&b.original.id));
             if execution == Execution::Live {
-                self.remember_memberships(&mut wave_outcomes, &memberships)
-                    .await;
                 let (wave_report, wave_moves, wave_unmovable, ran) = self
                     .settle_wave(
                         number,
@@ -453,12 +456,14 @@ where
         plan: WavePlan,
         execution: Execution,
         budget: Budget,
+        remember: &HashMap<String, Vec<(String, String)>>,
     ) -> Vec<InstanceOutcome> {
         let concurrency = self.settings.concurrency;
         let (mut outcomes, drs_outcomes) = futures::join!(
             recovery::execute(
                 &self.compute,
                 self.limits(budget),
+                remember,
                 incident,
                 plan.templates,
                 concurrency,
@@ -477,7 +482,7 @@ where
         outcomes
     }
 
-    /// Every membership in scope, or none when no replacement can come of this recovery.
+    /// Every membership in scope, or none when there is nothing to recover.
     async fn read_memberships(&self, needed: bool) -> Result<Vec<Membership>, AwsError> {
         if needed {
             self.balancer
@@ -503,35 +508,6 @@ where
             Err(error) => Some(format!(
                 "the alarm's state could not be read before wave {number} ({error}); the next sweep continues"
             )),
-        }
-    }
-
-    /// Remembers, on each original with a replacement, its registrations not remembered yet
-    /// (`autorestart:member-N`), before any is moved: ELB forgets a terminated target, so the
-    /// replacement of a replacement that dies is registered from these.
-    async fn remember_memberships(
-        &self,
-        outcomes: &mut [InstanceOutcome],
-        memberships: &[Membership],
-    ) {
-        for outcome in outcomes.iter_mut() {
-            if outcome.replacement().is_none() {
-                continue;
-            }
-            let new = balancing::member_tags(&outcome.original, memberships);
-            if new.is_empty() {
-                continue;
-            }
-            let id = std::slice::from_ref(&outcome.original.id);
-            match self.compute.tag(id, &new).await {
-                Ok(()) => outcome.original.tags.extend(new),
-                Err(error) => {
-                    warn!(instance = %outcome.original.id, %error, "could not remember the original's target groups");
-                    outcome.warnings.push(format!(
-                        "its target groups could not be remembered on it ({error}); should its replacement die, the next replacement is registered only where the original still is"
-                    ));
-                }
-            }
         }
     }
 

@@ -1,6 +1,8 @@
 //! Carries out a recovery plan: launches replacements, trying the next alternate when one has
 //! no capacity or cannot be used, and records the replacement on the original.
 
+use std::collections::HashMap;
+
 use futures::StreamExt;
 use tracing::{info, warn};
 
@@ -145,16 +147,23 @@ pub struct Limits<'a> {
 }
 
 /// Carries out every decision, at most `concurrency` at once; outcomes keep the plan's order.
+/// `remember` holds, by original, the tags that remember its target-group registrations: they
+/// are written with the record of its replacement, in one call.
 pub async fn execute<C: Compute>(
     compute: &C,
     limits: Limits<'_>,
+    remember: &HashMap<String, Vec<(String, String)>>,
     incident: &IncidentId,
     plan: Vec<PlannedInstance>,
     concurrency: usize,
     execution: Execution,
 ) -> Vec<InstanceOutcome> {
+    let none = Vec::new();
     futures::stream::iter(plan)
-        .map(|planned| recover_one(compute, limits, incident, planned, execution))
+        .map(|planned| {
+            let members = remember.get(&planned.original.id).unwrap_or(&none);
+            recover_one(compute, limits, members, incident, planned, execution)
+        })
         .buffered(concurrency.max(1))
         .collect()
         .await
@@ -194,6 +203,7 @@ pub(crate) fn failed(
 async fn recover_one<C: Compute>(
     compute: &C,
     limits: Limits<'_>,
+    members: &[(String, String)],
     incident: &IncidentId,
     planned: PlannedInstance,
     execution: Execution,
@@ -209,7 +219,7 @@ async fn recover_one<C: Compute>(
                 },
             );
             if execution == Execution::Live {
-                record_replacement(compute, incident, &mut result, &replacement).await;
+                record_replacement(compute, incident, members, &mut result, &replacement).await;
             }
             result
         }
@@ -253,8 +263,12 @@ async fn recover_one<C: Compute>(
             result.outcome = match execution {
                 Execution::DryRun => would_launch(&candidates),
                 Execution::Live => {
-                    launch_attempts(compute, limits, incident, &mut result, candidates, attempt)
-                        .await
+                    let launch = Launch {
+                        limits,
+                        members,
+                        incident,
+                    };
+                    launch_attempts(compute, launch, &mut result, candidates, attempt).await
                 }
             };
             result
@@ -351,15 +365,14 @@ pub async fn launch_first<C: Compute>(
 /// token), starting with the next alternate.
 async fn launch_attempts<C: Compute>(
     compute: &C,
-    limits: Limits<'_>,
-    incident: &IncidentId,
+    launch: Launch<'_>,
     result: &mut InstanceOutcome,
     mut candidates: Vec<Candidate>,
     mut attempt: u32,
 ) -> Outcome {
+    let incident = launch.incident;
     loop {
-        let outcome =
-            launch_first_that_works(compute, limits, incident, result, candidates.clone()).await;
+        let outcome = launch_first_that_works(compute, launch, result, candidates.clone()).await;
         let Outcome::Recovered {
             replacement,
             subnet_id,
@@ -401,25 +414,38 @@ async fn launch_attempts<C: Compute>(
     }
 }
 
-/// Records the replacement on the original (`replaced-by`, `incident`) unless the original
-/// says so already: after a crash or a lost tag, the replacement's own tag is the truth.
+/// What one launch writes besides the instance: the incident, and the original's registrations
+/// to remember.
+#[derive(Clone, Copy)]
+struct Launch<'a> {
+    limits: Limits<'a>,
+    members: &'a [(String, String)],
+    incident: &'a IncidentId,
+}
+
+/// Records the replacement on the original (`replaced-by`, `incident`) and remembers its
+/// registrations (`members`), in one CreateTags, unless the original says all that already:
+/// after a crash or a lost tag, the replacement's own tag is the truth.
 async fn record_replacement<C: Compute>(
     compute: &C,
     incident: &IncidentId,
+    members: &[(String, String)],
     result: &mut InstanceOutcome,
     replacement: &Instance,
 ) {
     let original_id = result.original.id.clone();
-    if result.original.tag(tags::REPLACED_BY) == Some(replacement.id.as_str()) {
+    if result.original.tag(tags::REPLACED_BY) == Some(replacement.id.as_str()) && members.is_empty()
+    {
         return;
     }
     let incident = replacement
         .tag(tags::INCIDENT)
         .map_or_else(|| incident.to_string(), str::to_owned);
-    let record = [
+    let mut record = vec![
         (tags::REPLACED_BY.to_owned(), replacement.id.clone()),
         (tags::INCIDENT.to_owned(), incident),
     ];
+    record.extend(members.iter().cloned());
     match compute
         .tag(std::slice::from_ref(&original_id), &record)
         .await
@@ -444,24 +470,17 @@ async fn record_replacement<C: Compute>(
 
 async fn launch_first_that_works<C: Compute>(
     compute: &C,
-    limits: Limits<'_>,
-    incident: &IncidentId,
+    launch: Launch<'_>,
     result: &mut InstanceOutcome,
     candidates: Vec<Candidate>,
 ) -> Outcome {
     let original_id = result.original.id.clone();
-    match launch_first(
-        compute,
-        limits,
-        &original_id,
-        candidates,
-        &mut result.attempts,
-    )
-    .await
-    {
+    let tries = &mut result.attempts;
+    match launch_first(compute, launch.limits, &original_id, candidates, tries).await {
         Ok((candidate, replacement)) => {
             if replacement.state.is_empty() || replacement.is_starting_or_running() {
-                record_replacement(compute, incident, result, &replacement).await;
+                let (incident, members) = (launch.incident, launch.members);
+                record_replacement(compute, incident, members, result, &replacement).await;
             }
             Outcome::Recovered {
                 replacement,
