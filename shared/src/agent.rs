@@ -615,6 +615,7 @@ where
             replacements: &replacements,
             template_targets: &targets,
             down_outposts,
+            now: Utc::now(),
         }))
     }
 

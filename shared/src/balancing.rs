@@ -324,7 +324,8 @@ async fn move_group<L: LoadBalancing>(
     );
     if !to_register.is_empty() {
         info!(target_group = group, targets = ?to_register, "registering replacements");
-        let failures = register_each_on_failure(balancer, group, &to_register).await;
+        let register = |batch| balancer.register(group, batch);
+        let failures = each_on_failure(&to_register, register, group, "register").await;
         for o in outcomes.iter_mut().filter(|o| !o.registered) {
             match failures.get(&o.planned.to) {
                 None => o.registered = true,
@@ -373,7 +374,8 @@ async fn move_group<L: LoadBalancing>(
     );
     if !to_deregister.is_empty() {
         info!(target_group = group, targets = ?to_deregister, "deregistering originals");
-        let failures = deregister_each_on_failure(balancer, group, &to_deregister).await;
+        let deregister = |batch| balancer.deregister(group, batch);
+        let failures = each_on_failure(&to_deregister, deregister, group, "deregister").await;
         for o in outcomes.iter_mut().filter(|o| o.registered) {
             match failures.get(&o.planned.from) {
                 Some(error) if o.planned.from_registered => {
@@ -394,37 +396,9 @@ async fn move_group<L: LoadBalancing>(
     outcomes
 }
 
-/// Registers `targets` in one call; when that fails, one call each, so that one target ELB
-/// refuses does not keep the others out. The targets that could not be registered.
-async fn register_each_on_failure<L: LoadBalancing>(
-    balancer: &L,
-    group: &str,
-    targets: &[Target],
-) -> HashMap<Target, AwsError> {
-    each_on_failure(
-        targets,
-        |batch| balancer.register(group, batch),
-        group,
-        "register",
-    )
-    .await
-}
-
-/// Deregisters like [`register_each_on_failure`] registers.
-async fn deregister_each_on_failure<L: LoadBalancing>(
-    balancer: &L,
-    group: &str,
-    targets: &[Target],
-) -> HashMap<Target, AwsError> {
-    each_on_failure(
-        targets,
-        |batch| balancer.deregister(group, batch),
-        group,
-        "deregister",
-    )
-    .await
-}
-
+/// Calls `call` (a Register- or DeregisterTargets) for `targets` in one request; when that
+/// fails, once per target, so that one target ELB refuses does not keep the others out. The
+/// targets that failed, with why.
 async fn each_on_failure<'t, F, Fut>(
     targets: &'t [Target],
     call: F,

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
+
 use crate::tags;
 
 /// An EC2 instance as far as recovery cares.
@@ -21,6 +23,9 @@ pub struct Instance {
     pub tags: BTreeMap<String, String>,
     /// Private IPv4 addresses by network-interface device index.
     pub addresses: Vec<PrivateAddress>,
+    /// When EC2 launched it (or last started it), when EC2 tells.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub launched_at: Option<DateTime<Utc>>,
 }
 
 /// One private IPv4 address and the device index of the interface that holds it.

@@ -151,6 +151,7 @@ impl World {
                 device_index: 0,
                 ip,
             }],
+            launched_at: Some(chrono::Utc::now()),
         };
         self.instances.insert(id.into(), instance);
     }

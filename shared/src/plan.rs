@@ -3,6 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use chrono::{DateTime, Utc};
+
 use crate::alarm::{IncidentId, OutpostId};
 use crate::inventory::{Instance, TemplateTarget};
 use crate::ports::LaunchRequest;
@@ -24,7 +26,13 @@ pub struct Snapshot<'a> {
     /// Outposts whose ConnectedStatus alarm is in ALARM now (the failed one among them):
     /// nothing is launched onto them.
     pub down_outposts: &'a HashSet<OutpostId>,
+    /// When this was read.
+    pub now: DateTime<Utc>,
 }
+
+/// How long a replacement may stay `pending`: EC2 runs an instance within a minute or two, so
+/// one still pending after this will not run. It is stuck: terminated, then launched again.
+pub const LAUNCH_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// The most launches one instance gets in one incident: a replacement that keeps dying
 /// (terminated, stopped) is relaunched until this many attempts, then reported.
@@ -63,8 +71,9 @@ pub enum Decision {
         skipped: Vec<SkippedTemplate>,
         /// Which launch of this incident this is: 1, or more after replacements died.
         attempt: u32,
-        /// Replacements of this incident that died (stopped, stopping, shutting down): the
-        /// new one takes their place in their target groups.
+        /// Replacements of this incident that died (stopped, stopping, shutting down) or are
+        /// stuck pending (terminated first): the new one takes their place in their target
+        /// groups.
         dead: Vec<Instance>,
     },
     /// The original was not running when its Outpost went down (stopped by its operator, or
@@ -142,7 +151,7 @@ fn decide(snapshot: &Snapshot<'_>, original: &Instance) -> Decision {
         .iter()
         .filter(|r| r.tag(tags::REPLACEMENT_OF) == Some(original.id.as_str()))
         .collect();
-    if let Some(replacement) = live_replacement(&ours) {
+    if let Some(replacement) = live_replacement(&ours, snapshot.now) {
         return Decision::AlreadyRecovered {
             replacement: replacement.clone(),
         };
@@ -271,13 +280,23 @@ fn attempt_of(replacement: &Instance) -> u32 {
         .unwrap_or(1)
 }
 
-/// The replacement of `original` that is pending or running, found by the replacement's audit
-/// tag, so that a lost tag on the original cannot cause a second launch.
-fn live_replacement<'r>(ours: &[&'r Instance]) -> Option<&'r Instance> {
+/// The replacement of `original` that runs, or is pending and not stuck, found by the
+/// replacement's audit tag, so that a lost tag on the original cannot cause a second launch.
+fn live_replacement<'r>(ours: &[&'r Instance], now: DateTime<Utc>) -> Option<&'r Instance> {
     ours.iter()
         .copied()
-        .filter(|r| r.is_starting_or_running())
+        .filter(|r| r.is_starting_or_running() && !is_stuck(r, now))
         .min_by(|a, b| a.id.cmp(&b.id))
+}
+
+/// Whether an instance has been pending for longer than [`LAUNCH_WAIT`].
+pub fn is_stuck(instance: &Instance, now: DateTime<Utc>) -> bool {
+    instance.state == "pending"
+        && instance.launched_at.is_some_and(|at| {
+            (now - at)
+                .to_std()
+                .is_ok_and(|pending| pending > LAUNCH_WAIT)
+        })
 }
 
 /// The launch of `template` for `original` as attempt `attempt` of `incident`: its token and tags.
@@ -421,6 +440,7 @@ mod tests {
             replacements,
             template_targets: &world.targets,
             down_outposts: &world.down,
+            now: "2026-11-24T02:00:00Z".parse().unwrap(),
         })
     }
 
@@ -583,6 +603,11 @@ mod tests {
         r
     }
 
+    fn launched_at(mut instance: Instance, at: &str) -> Instance {
+        instance.launched_at = Some(at.parse().unwrap());
+        instance
+    }
+
     /// What a decision comes to, in a few words a table can hold.
     fn summary(decision: &Decision) -> String {
         match decision {
@@ -685,6 +710,24 @@ mod tests {
                     replacement(&w, "i-r2", "running", "subnet-c", Some("2"), true),
                 ],
                 "recovered by i-r2",
+            ),
+            (
+                "the replacement has been pending for 20 minutes: stuck",
+                "running",
+                vec![launched_at(
+                    replacement(&w, "i-r1", "pending", "subnet-b", Some("1"), true),
+                    "2026-11-24T01:40:00Z",
+                )],
+                "launch #2 lt-0c>lt-0b dead[i-r1]",
+            ),
+            (
+                "the replacement has been pending for 2 minutes: on its way",
+                "running",
+                vec![launched_at(
+                    replacement(&w, "i-r1", "pending", "subnet-b", Some("1"), true),
+                    "2026-11-24T01:58:00Z",
+                )],
+                "recovered by i-r1",
             ),
             (
                 "replacements kept dying: stop launching",

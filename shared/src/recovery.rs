@@ -254,15 +254,24 @@ async fn recover_one<C: Compute>(
             );
             result.skipped = skipped;
             for r in &dead {
+                let state = if r.state == "pending" {
+                    "stuck pending (terminated)"
+                } else {
+                    r.state.as_str()
+                };
                 result.warnings.push(format!(
-                    "replacement {} launched earlier in this incident is {}: launched again (attempt {attempt})",
-                    r.id, r.state
+                    "replacement {} launched earlier in this incident is {state}: launched again (attempt {attempt})",
+                    r.id
                 ));
             }
             result.superseded = dead;
             result.outcome = match execution {
                 Execution::DryRun => would_launch(&candidates),
                 Execution::Live => {
+                    if let Err(failed) = terminate_stuck(compute, &result.superseded).await {
+                        result.outcome = failed;
+                        return result;
+                    }
                     let launch = Launch {
                         limits,
                         members,
@@ -286,6 +295,33 @@ fn would_launch(candidates: &[Candidate]) -> Outcome {
             .map(|c| c.request.template.clone())
             .collect(),
     }
+}
+
+/// Terminates the stuck (still pending) ones of `dead` before another copy is launched; the
+/// outcome to report when that fails, since two copies must never run.
+async fn terminate_stuck<C: Compute>(compute: &C, dead: &[Instance]) -> Result<(), Outcome> {
+    let stuck: Vec<String> = dead
+        .iter()
+        .filter(|r| r.state == "pending")
+        .map(|r| r.id.clone())
+        .collect();
+    if stuck.is_empty() {
+        return Ok(());
+    }
+    warn!(replacements = ?stuck, "replacements stuck pending; terminating them before launching again");
+    compute.terminate(&stuck).await.map_err(|error| Outcome::Failed {
+        reason: format!(
+            "replacement {} has been pending for more than {} s and could not be terminated ({error}); no second copy was launched",
+            stuck.join(", "),
+            crate::plan::LAUNCH_WAIT.as_secs()
+        ),
+        kind: Some(error.kind),
+        advice: format!(
+            "terminate {} by hand (it will not run), then re-run or wait for the sweep. {}",
+            stuck.join(", "),
+            error.kind.advice()
+        ),
+    })
 }
 
 /// Why [`launch_first`] launched nothing.

@@ -105,6 +105,11 @@ fn add_protected(w: &mut World, id: &str, subnet: &str, templates: &str, by_ip: 
     }
 }
 
+fn in_wave(w: &mut World, id: &str, wave: u32) {
+    let instance = w.instances.get_mut(id).unwrap();
+    instance.tags.insert(tags::WAVE.into(), wave.to_string());
+}
+
 fn target(id: &str, port: i32) -> Target {
     Target {
         id: id.into(),
@@ -332,11 +337,7 @@ async fn a_stale_alarm_launches_nothing_and_says_why() {
 async fn an_outpost_that_comes_back_between_waves_stops_the_later_waves() {
     let mut w = world(2);
     w.set_alarm(down(A));
-    w.instances
-        .get_mut("i-a01")
-        .unwrap()
-        .tags
-        .insert(tags::WAVE.into(), "1".into());
+    in_wave(&mut w, "i-a01", 1);
     // Calls take time, so the Outpost can come back while wave 0 is being moved.
     let aws = InMemoryAws::new(w, Duration::from_millis(10));
     let agent = agent(&aws);
@@ -426,6 +427,68 @@ async fn a_dead_replacement_is_replaced_on_the_next_alternate_and_takes_its_plac
             );
         });
     }
+}
+
+/// `n` instances recovered, then i-a00's replacement stuck: pending for an hour (and EC2
+/// keeps new instances pending too). The world and the stuck replacement.
+async fn stuck_after_recovery(n: usize) -> (InMemoryAws, String) {
+    let mut w = world(n);
+    w.set_alarm(down(A));
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    agent(&aws).handle(&down(A)).await.unwrap();
+    let first = aws.with(|w| w.replacements_of("i-a00")[0].id.clone());
+    aws.with(|w| {
+        w.pending_for = Duration::from_secs(86_400);
+        let stuck = w.instances.get_mut(&first).unwrap();
+        stuck.state = "pending".into();
+        stuck.launched_at = Some(chrono::Utc::now() - chrono::Duration::hours(1));
+    });
+    (aws, first)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replacement_stuck_pending_is_terminated_before_the_next_attempt() {
+    let (aws, first) = stuck_after_recovery(2).await;
+    let report = agent(&aws).sweep().await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    aws.with(|w| assert_eq!(w.instances[&first].state, "terminated", "no two copies"));
+    // The new one runs; the next sweep registers it.
+    aws.with(|w| w.pending_for = Duration::ZERO);
+    agent(&aws).sweep().await.unwrap();
+    assert_converged(&aws, &originals(&aws, A), &[B, C]);
+    let web = report.recoveries[0]
+        .instances
+        .iter()
+        .find(|i| i.instance_id == "i-a00")
+        .unwrap();
+    assert!(
+        web.warnings
+            .iter()
+            .any(|w| w.contains(&first) && w.contains("stuck pending")),
+        "{:?}",
+        web.warnings
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stuck_replacement_that_cannot_be_terminated_gets_no_second_copy() {
+    let (aws, first) = stuck_after_recovery(1).await;
+    let denied = shared::error::AwsError::from_code(
+        "ec2:TerminateInstances",
+        "UnauthorizedOperation",
+        "denied",
+    );
+    aws.with(|w| w.failures.insert("TerminateInstances", vec![denied]));
+    let report = agent(&aws).handle(&down(A)).await.unwrap();
+    assert_eq!(outcomes(&report), ["failed"]);
+    assert!(
+        report.instances[0]
+            .advice
+            .as_deref()
+            .unwrap()
+            .contains(&first)
+    );
+    assert_eq!(aws.with(|w| w.replacements_of("i-a00").len()), 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -520,11 +583,7 @@ async fn two_outposts_failing_at_once_recover_onto_what_is_up_sharing_one_bucket
 async fn the_deadline_ends_the_waits_and_the_sweep_carries_on() {
     let mut w = world(2);
     w.set_alarm(down(A));
-    w.instances
-        .get_mut("i-a01")
-        .unwrap()
-        .tags
-        .insert(tags::WAVE.into(), "1".into());
+    in_wave(&mut w, "i-a01", 1);
     // Replacements take 10 minutes to run: wave 0's wait would outlast the invocation.
     w.pending_for = Duration::from_secs(600);
     let aws = InMemoryAws::new(w, Duration::ZERO);

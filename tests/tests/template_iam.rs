@@ -65,6 +65,10 @@ fn every_function_that_reconciles_may_read_the_alarms_it_acts_on() {
             );
         }
     }
+    // A replacement stuck pending is terminated before the next attempt.
+    for text in [&handler, &sweeper] {
+        assert!(text.contains("Sid: TerminateStuckReplacements"));
+    }
     // The audit tags the reconcile writes on originals (replaced-by, member-N) and at launch
     // (attempt) are all autorestart:* keys, which is what CreateTags is scoped to.
     assert!(handler.contains("aws:TagKeys: \"autorestart:*\""));

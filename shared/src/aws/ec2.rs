@@ -427,5 +427,9 @@ fn instance_from_sdk(i: &aws_sdk_ec2::types::Instance) -> Instance {
             })
             .collect(),
         addresses,
+        launched_at: i
+            .launch_time()
+            .and_then(|t| t.to_millis().ok())
+            .and_then(chrono::DateTime::from_timestamp_millis),
     }
 }
