@@ -318,7 +318,10 @@ where
         let remember: HashMap<String, Vec<(String, String)>> = template_instances
             .iter()
             .chain(&drs_instances)
-            .map(|i| (i.id.clone(), balancing::member_tags(i, &memberships)))
+            .map(|i| {
+                let tags = balancing::member_tags(i, &memberships, incident.as_str());
+                (i.id.clone(), tags)
+            })
             .filter(|(_, tags)| !tags.is_empty())
             .collect();
 
@@ -667,7 +670,8 @@ where
                     .map(move |from| (from, r))
             })
             .collect();
-        let (moves, unmovable) = balancing::plan_moves(memberships, &pairs);
+        let scope = &self.settings.target_groups;
+        let (moves, unmovable) = balancing::plan_moves(memberships, &pairs, scope);
         if moves.is_empty() {
             return (Vec::new(), unmovable);
         }

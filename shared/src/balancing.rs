@@ -10,7 +10,7 @@ use tracing::{info, warn};
 
 use crate::error::AwsError;
 use crate::inventory::Instance;
-use crate::ports::{LoadBalancing, Membership, Target, TargetKind};
+use crate::ports::{LoadBalancing, Membership, Target, TargetGroupScope, TargetKind};
 use crate::tags;
 
 /// One membership to move.
@@ -51,6 +51,7 @@ pub struct Unmovable {
 pub fn plan_moves(
     memberships: &[Membership],
     pairs: &[(&Instance, &Instance)],
+    scope: &TargetGroupScope,
 ) -> (Vec<Move>, Vec<Unmovable>) {
     let registered: HashSet<(&str, &str, Option<i32>)> = memberships
         .iter()
@@ -79,8 +80,11 @@ pub fn plan_moves(
             .iter()
             .flat_map(|a| by_target.get(a.ip.as_str()).into_iter().flatten());
         let mut of_original: Vec<Membership> = by_id.chain(by_ip).map(|m| (*m).clone()).collect();
-        for kept in remembered(original) {
-            if !of_original.iter().any(|m| same_registration(m, &kept)) {
+        let incident = replacement.tag(tags::INCIDENT).unwrap_or_default();
+        for kept in remembered(original, incident) {
+            if scope.contains(&kept.target_group_arn)
+                && !of_original.iter().any(|m| same_registration(m, &kept))
+            {
                 of_original.push(kept);
             }
         }
@@ -165,48 +169,60 @@ fn same_registration(a: &Membership, b: &Membership) -> bool {
         && a.target.port == b.target.port
 }
 
-/// The registrations of `original` remembered in its `autorestart:member-N` tags.
-pub fn remembered(original: &Instance) -> Vec<Membership> {
-    original
-        .tags
-        .iter()
-        .filter(|(key, _)| key.starts_with(tags::MEMBER_PREFIX))
-        .filter_map(|(_, value)| parse_member(value))
+/// The registrations of `original` remembered in its `autorestart:member-N` tags for
+/// `incident` (those of earlier incidents are history, not a place to register).
+pub fn remembered(original: &Instance, incident: &str) -> Vec<Membership> {
+    remembered_with_keys(original, incident)
+        .into_iter()
+        .map(|(_, m)| m)
         .collect()
 }
 
-/// The tags that remember those of `memberships` naming `original` that its tags do not
-/// remember yet, numbered after the ones it has; empty when nothing is new.
-pub fn member_tags(original: &Instance, memberships: &[Membership]) -> Vec<(String, String)> {
-    let known = remembered(original);
-    let mut next = original
+fn remembered_with_keys(original: &Instance, incident: &str) -> Vec<(u32, Membership)> {
+    original
         .tags
-        .keys()
-        .filter_map(|k| k.strip_prefix(tags::MEMBER_PREFIX)?.parse::<u32>().ok())
-        .max()
-        .unwrap_or(0);
+        .iter()
+        .filter_map(|(key, value)| {
+            let n = key.strip_prefix(tags::MEMBER_PREFIX)?.parse().ok()?;
+            let (membership, of) = parse_member(value)?;
+            (of == incident).then_some((n, membership))
+        })
+        .collect()
+}
+
+/// The tags that remember, for `incident`, those of `memberships` naming `original` that its
+/// tags do not remember yet, numbered after this incident's (so an earlier incident's are
+/// overwritten rather than piling up); empty when nothing is new.
+pub fn member_tags(
+    original: &Instance,
+    memberships: &[Membership],
+    incident: &str,
+) -> Vec<(String, String)> {
+    let known = remembered_with_keys(original, incident);
+    let mut next = known.iter().map(|(n, _)| *n).max().unwrap_or(0);
     let mut new = Vec::new();
     for m in memberships.iter().filter(|m| m.names(original)) {
-        if known.iter().any(|k| same_registration(k, m))
-            || new.iter().any(|(_, v)| *v == member_value(m))
+        let value = member_value(m, incident);
+        if known.iter().any(|(_, k)| same_registration(k, m))
+            || new.iter().any(|(_, v)| *v == value)
         {
             continue;
         }
         next += 1;
-        new.push((format!("{}{next}", tags::MEMBER_PREFIX), member_value(m)));
+        new.push((format!("{}{next}", tags::MEMBER_PREFIX), value));
     }
     new
 }
 
-/// `<target group ARN> <instance|ip> <target id> <port|-> <zone|->`: at most about 200
-/// characters, within EC2's 256 for a tag value.
-fn member_value(m: &Membership) -> String {
+/// `<target group ARN> <instance|ip> <target id> <port|-> <zone|-> <incident>`: at most about
+/// 235 characters (the longest ARN, an IPv6 target), within EC2's 256 for a tag value.
+fn member_value(m: &Membership, incident: &str) -> String {
     let kind = match m.kind {
         TargetKind::Instance => "instance",
         TargetKind::Ip => "ip",
     };
     format!(
-        "{} {kind} {} {} {}",
+        "{} {kind} {} {} {} {incident}",
         m.target_group_arn,
         m.target.id,
         m.target
@@ -216,9 +232,10 @@ fn member_value(m: &Membership) -> String {
     )
 }
 
-fn parse_member(value: &str) -> Option<Membership> {
+fn parse_member(value: &str) -> Option<(Membership, &str)> {
     let mut parts = value.split_whitespace();
-    let (arn, kind, id, port, zone) = (
+    let (arn, kind, id, port, zone, incident) = (
+        parts.next()?,
         parts.next()?,
         parts.next()?,
         parts.next()?,
@@ -230,7 +247,7 @@ fn parse_member(value: &str) -> Option<Membership> {
         "ip" => TargetKind::Ip,
         _ => return None,
     };
-    Some(Membership {
+    let membership = Membership {
         target_group_arn: arn.to_owned(),
         kind,
         target: Target {
@@ -242,7 +259,8 @@ fn parse_member(value: &str) -> Option<Membership> {
             },
             availability_zone: (zone != "-").then(|| zone.to_owned()),
         },
-    })
+    };
+    Some((membership, incident))
 }
 
 /// How long to wait for replacements to turn healthy before deregistering the originals anyway.
@@ -291,8 +309,10 @@ pub async fn execute_moves<L: LoadBalancing>(
             .or_default()
             .push(m);
     }
+    // One deadline for every group, however many wait their turn for a slot.
+    let until = tokio::time::Instant::now() + wait.timeout;
     let per_group: Vec<Vec<MoveOutcome>> = futures::stream::iter(by_group)
-        .map(|(group, moves)| async move { move_group(balancer, &group, moves, wait).await })
+        .map(|(group, moves)| async move { move_group(balancer, &group, moves, wait, until).await })
         .buffered(concurrency.max(1))
         .collect()
         .await;
@@ -304,6 +324,7 @@ async fn move_group<L: LoadBalancing>(
     group: &str,
     moves: Vec<Move>,
     wait: HealthWait,
+    until: tokio::time::Instant,
 ) -> Vec<MoveOutcome> {
     let mut outcomes: Vec<MoveOutcome> = moves
         .into_iter()
@@ -348,7 +369,7 @@ async fn move_group<L: LoadBalancing>(
     if waiting.is_empty() {
         return outcomes;
     }
-    let health = wait_for_health(balancer, group, &waiting, wait).await;
+    let health = wait_for_health(balancer, group, &waiting, wait.poll_interval, until).await;
     for o in &mut outcomes {
         if !o.registered {
             continue;
@@ -428,20 +449,30 @@ where
     failures
 }
 
-/// Polls until every target is healthy or the wait runs out; the last state of each target,
-/// or why no state could be read.
+/// Polls until every target is healthy or `until`; the last state of each target, or why no
+/// state could be read. A state is matched to its target by id and port: ELB may describe a
+/// target with its Availability Zone, which the request did not name.
 pub(crate) async fn wait_for_health<L: LoadBalancing>(
     balancer: &L,
     group: &str,
     targets: &[Target],
-    wait: HealthWait,
+    poll_interval: Duration,
+    until: tokio::time::Instant,
 ) -> Result<BTreeMap<Target, String>, String> {
-    let deadline = tokio::time::Instant::now() + wait.timeout;
+    let started = tokio::time::Instant::now();
     let mut last = BTreeMap::new();
     loop {
         match balancer.health(group, targets).await {
             Ok(states) => {
-                last = states.into_iter().map(|s| (s.target, s.state)).collect();
+                last = targets
+                    .iter()
+                    .filter_map(|t| {
+                        let seen = states
+                            .iter()
+                            .find(|s| s.target.id == t.id && s.target.port == t.port)?;
+                        Some((t.clone(), seen.state.clone()))
+                    })
+                    .collect();
             }
             Err(error) => {
                 warn!(target_group = group, %error, "health check failed; will retry until the wait runs out")
@@ -450,20 +481,17 @@ pub(crate) async fn wait_for_health<L: LoadBalancing>(
         let all_healthy = targets
             .iter()
             .all(|t| last.get(t).map(String::as_str) == Some("healthy"));
-        if all_healthy || tokio::time::Instant::now() >= deadline {
+        let now = tokio::time::Instant::now();
+        if all_healthy || now >= until {
             if last.is_empty() && !all_healthy {
                 return Err(format!(
                     "the replacement's health could not be read within {} s",
-                    wait.timeout.as_secs()
+                    (now - started).as_secs()
                 ));
             }
             return Ok(last);
         }
-        tokio::time::sleep(
-            wait.poll_interval
-                .min(deadline - tokio::time::Instant::now()),
-        )
-        .await;
+        tokio::time::sleep(poll_interval.min(until - now)).await;
     }
 }
 
@@ -481,6 +509,7 @@ mod tests {
 
     const TG: &str =
         "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web/0123456789abcdef";
+    const INCIDENT: &str = "op-0aaaaaaaaaaaaaaa1-20261124T031000Z-0123abcd";
     const TG_IP: &str =
         "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/api/0123456789abcdef";
 
@@ -528,28 +557,55 @@ mod tests {
             member(TG_IP, TargetKind::Ip, "10.0.0.5", Some(8080), Some("all")),
             member(TG, TargetKind::Instance, "i-other", Some(80), None),
         ];
-        let new = member_tags(&original, &read);
+        let new = member_tags(&original, &read, INCIDENT);
         assert_eq!(new.len(), 2, "only the original's: {new:?}");
         assert_eq!(new[0].0, "autorestart:member-1");
         assert!(new.iter().all(|(_, v)| v.len() <= 256));
         original.tags.extend(new);
         assert!(
-            member_tags(&original, &read).is_empty(),
+            member_tags(&original, &read, INCIDENT).is_empty(),
             "remembered already"
         );
-        let mut back = remembered(&original);
+        let mut back = remembered(&original, INCIDENT);
         back.sort_by(|a, b| a.target_group_arn.cmp(&b.target_group_arn));
         assert_eq!(back, vec![read[1].clone(), read[0].clone()]);
 
         // A registration added later gets the next number.
         let more = [member(TG, TargetKind::Instance, "i-1", Some(443), None)];
-        assert_eq!(member_tags(&original, &more)[0].0, "autorestart:member-3");
+        assert_eq!(
+            member_tags(&original, &more, INCIDENT)[0].0,
+            "autorestart:member-3"
+        );
         // A tag mangled by hand is passed over, not misread.
         original
             .tags
             .insert("autorestart:member-9".into(), "nonsense".into());
-        assert_eq!(remembered(&original).len(), 2);
+        assert_eq!(remembered(&original, INCIDENT).len(), 2);
         assert!(!tags::travels_to_replacement("autorestart:member-1"));
+
+        // A later incident remembers afresh, over the earlier one's keys; the earlier ones
+        // are history, not places to register.
+        let later = "op-0aaaaaaaaaaaaaaa1-20261201T000000Z-89abcdef";
+        assert!(remembered(&original, later).is_empty());
+        let again = member_tags(&original, &read[..1], later);
+        assert_eq!(again[0].0, "autorestart:member-1");
+        original.tags.extend(again);
+        assert_eq!(remembered(&original, later), vec![read[0].clone()]);
+        assert_eq!(
+            remembered(&original, INCIDENT).len(),
+            1,
+            "member-2 is left over"
+        );
+
+        // The longest ARN and an IPv6 target still fit a tag value.
+        let long = member(
+            "arn:aws-us-gov:elasticloadbalancing:us-gov-west-1:123456789012:targetgroup/abcdefghijabcdefghijabcdefghijab/0123456789abcdef",
+            TargetKind::Ip,
+            "2600:1f18:aaaa:bbbb:cccc:dddd:eeee:ffff",
+            Some(65535),
+            Some("all"),
+        );
+        assert!(member_value(&long, INCIDENT).len() <= 256);
     }
 
     #[test]
@@ -561,9 +617,10 @@ mod tests {
             member(TG, TargetKind::Instance, "i-1", Some(80), None),
             member(TG_IP, TargetKind::Ip, "10.0.0.5", Some(8080), None),
         ];
-        original.tags.extend(member_tags(&original, &was));
-        let second = instance("i-r2", "10.0.1.9");
-        let (moves, unmovable) = plan_moves(&[], &[(&original, &second)]);
+        original.tags.extend(member_tags(&original, &was, INCIDENT));
+        let mut second = instance("i-r2", "10.0.1.9");
+        second.tags.insert(tags::INCIDENT.into(), INCIDENT.into());
+        let (moves, unmovable) = plan_moves(&[], &[(&original, &second)], &TargetGroupScope::All);
         assert!(unmovable.is_empty());
         let planned: Vec<(&str, &str, bool, bool)> = moves
             .iter()
@@ -588,7 +645,13 @@ mod tests {
             member(TG, TargetKind::Instance, "i-r2", Some(80), None),
             member(TG_IP, TargetKind::Ip, "10.0.1.9", Some(8080), None),
         ];
-        assert!(plan_moves(&now, &[(&original, &second)]).0.is_empty());
+        let all = TargetGroupScope::All;
+        assert!(plan_moves(&now, &[(&original, &second)], &all).0.is_empty());
+        // Out of the agent's scope, a remembered group is left alone.
+        let only_web = TargetGroupScope::Only(vec![TG.into()]);
+        let (moves, _) = plan_moves(&[], &[(&original, &second)], &only_web);
+        assert_eq!(moves.len(), 1);
+        assert_eq!(moves[0].target_group_arn, TG);
     }
 
     #[test]
@@ -620,8 +683,66 @@ mod tests {
             Some(80),
             Some("us-east-1a"),
         )];
-        let (moves, _) = plan_moves(&read, &[(&original, &instance("i-r", "10.0.1.1"))]);
+        let pairs = [(&original, &instance("i-r", "10.0.1.1"))];
+        let (moves, _) = plan_moves(&read, &pairs, &TargetGroupScope::All);
         assert_eq!(moves[0].to.availability_zone, None);
         assert_eq!(moves[0].from.availability_zone, None);
+    }
+
+    /// ELB describing each target with the zone it lies in, whatever the request named.
+    struct ZonedElb;
+
+    impl LoadBalancing for ZonedElb {
+        async fn memberships(&self, _: &TargetGroupScope) -> Result<Vec<Membership>, AwsError> {
+            Ok(Vec::new())
+        }
+        async fn register(&self, _: &str, _: &[Target]) -> Result<(), AwsError> {
+            Ok(())
+        }
+        async fn health(
+            &self,
+            _: &str,
+            targets: &[Target],
+        ) -> Result<Vec<crate::ports::TargetState>, AwsError> {
+            Ok(targets
+                .iter()
+                .map(|t| crate::ports::TargetState {
+                    target: Target {
+                        availability_zone: Some("us-east-1a".into()),
+                        ..t.clone()
+                    },
+                    state: "healthy".into(),
+                })
+                .collect())
+        }
+        async fn deregister(&self, _: &str, _: &[Target]) -> Result<(), AwsError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn health_is_matched_by_id_and_port_whatever_zone_elb_adds() {
+        let target = Target {
+            id: "10.0.1.9".into(),
+            port: Some(8080),
+            availability_zone: None,
+        };
+        let started = tokio::time::Instant::now();
+        let until = started + Duration::from_secs(60);
+        let states = wait_for_health(
+            &ZonedElb,
+            TG_IP,
+            std::slice::from_ref(&target),
+            Duration::from_secs(5),
+            until,
+        )
+        .await
+        .unwrap();
+        assert_eq!(states.get(&target).map(String::as_str), Some("healthy"));
+        assert_eq!(
+            tokio::time::Instant::now(),
+            started,
+            "healthy at the first look"
+        );
     }
 }

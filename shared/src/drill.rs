@@ -374,13 +374,18 @@ where
             errors.push(format!("copies could not be registered in {tg}: {error}"));
             return;
         }
-        let health =
-            balancing::wait_for_health(&self.balancer, tg, &targets, self.settings.health_wait)
-                .await
-                .unwrap_or_else(|error| {
-                    errors.push(format!("health in {tg}: {error}"));
-                    Default::default()
-                });
+        let health = balancing::wait_for_health(
+            &self.balancer,
+            tg,
+            &targets,
+            self.settings.health_wait.poll_interval,
+            tokio::time::Instant::now() + self.settings.health_wait.timeout,
+        )
+        .await
+        .unwrap_or_else(|error| {
+            errors.push(format!("health in {tg}: {error}"));
+            Default::default()
+        });
         for copy in copies.iter_mut() {
             if let Some(id) = &copy.copy_id
                 && running.contains(id)
@@ -494,7 +499,7 @@ fn template_step(p: &PlannedInstance, memberships: &[Membership]) -> PlannedStep
                 .collect();
             s
         }
-        Decision::AlreadyRecovered { replacement } => {
+        Decision::AlreadyRecovered { replacement, .. } => {
             let mut s = step(&p.original, "template", "already-recovered", memberships);
             s.notes
                 .push(format!("replacement {} exists", replacement.id));

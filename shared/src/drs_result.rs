@@ -239,7 +239,8 @@ where
                 }];
             }
         };
-        let (moves, _) = balancing::plan_moves(&memberships, &[(original, launched)]);
+        let scope = &self.settings.target_groups;
+        let (moves, _) = balancing::plan_moves(&memberships, &[(original, launched)], scope);
         let outcomes = balancing::execute_moves(
             &self.balancer,
             moves,

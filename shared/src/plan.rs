@@ -86,6 +86,9 @@ pub enum Decision {
     AlreadyRecovered {
         /// The replacement.
         replacement: Instance,
+        /// Replacements of the original that died before it: it takes their place in their
+        /// target groups (a run that launched it may have been cut off before that).
+        superseded: Vec<Instance>,
     },
     /// No launch is possible; the reason says what to fix.
     Unrecoverable {
@@ -154,6 +157,11 @@ fn decide(snapshot: &Snapshot<'_>, original: &Instance) -> Decision {
     if let Some(replacement) = live_replacement(&ours, snapshot.now) {
         return Decision::AlreadyRecovered {
             replacement: replacement.clone(),
+            superseded: ours
+                .iter()
+                .filter(|r| r.id != replacement.id && !r.is_starting_or_running())
+                .map(|r| (*r).clone())
+                .collect(),
         };
     }
     if !original.is_starting_or_running() {
@@ -162,13 +170,20 @@ fn decide(snapshot: &Snapshot<'_>, original: &Instance) -> Decision {
         };
     }
     // Replacements launched for this incident that died: the next launch is a new attempt,
-    // with a new ClientToken (EC2 would answer the old one with the dead instance).
+    // with a new ClientToken (EC2 would answer the old one with the dead instance). A stuck
+    // one of any incident goes too: it is terminated before anything else is launched.
+    let this_incident = |r: &Instance| r.tag(tags::INCIDENT) == Some(snapshot.incident.as_str());
     let mut dead: Vec<&Instance> = ours
         .into_iter()
-        .filter(|r| r.tag(tags::INCIDENT) == Some(snapshot.incident.as_str()))
+        .filter(|r| this_incident(r) || is_stuck(r, snapshot.now))
         .collect();
-    dead.sort_by_key(|r| (attempt_of(r), r.id.clone()));
-    let attempt = dead.last().map_or(1, |r| attempt_of(r) + 1);
+    dead.sort_by_key(|r| (this_incident(r), attempt_of(r), r.id.clone()));
+    let attempt = dead
+        .iter()
+        .filter(|r| this_incident(r))
+        .map(|r| attempt_of(r) + 1)
+        .max()
+        .unwrap_or(1);
     if attempt > MAX_ATTEMPTS {
         return Decision::Unrecoverable {
             reason: format!(
@@ -521,7 +536,7 @@ mod tests {
             &[replacement.clone()],
         );
         assert!(
-            matches!(&planned[0].decision, Decision::AlreadyRecovered { replacement: r } if r.id == "i-r")
+            matches!(&planned[0].decision, Decision::AlreadyRecovered { replacement: r, .. } if r.id == "i-r")
         );
 
         replacement.state = "terminated".into();
@@ -628,8 +643,16 @@ mod tests {
                     dead.join(",")
                 )
             }
-            Decision::AlreadyRecovered { replacement } => {
-                format!("recovered by {}", replacement.id)
+            Decision::AlreadyRecovered {
+                replacement,
+                superseded,
+            } => {
+                let dead: Vec<&str> = superseded.iter().map(|r| r.id.as_str()).collect();
+                format!(
+                    "recovered by {} superseding[{}]",
+                    replacement.id,
+                    dead.join(",")
+                )
             }
             Decision::NotRunning { state } => format!("not running: {state}"),
             Decision::Unrecoverable { .. } => "unrecoverable".into(),
@@ -652,7 +675,7 @@ mod tests {
                 "crash after RunInstances: the replacement is pending",
                 "running",
                 vec![replacement(&w, "i-r1", "pending", "subnet-b", None, true)],
-                "recovered by i-r1",
+                "recovered by i-r1 superseding[]",
             ),
             (
                 "crash after the tags: the replacement runs",
@@ -665,7 +688,7 @@ mod tests {
                     Some("1"),
                     true,
                 )],
-                "recovered by i-r1",
+                "recovered by i-r1 superseding[]",
             ),
             (
                 "the replacement was stopped: the next attempt starts on the next alternate",
@@ -709,7 +732,7 @@ mod tests {
                     replacement(&w, "i-r1", "stopped", "subnet-b", Some("1"), true),
                     replacement(&w, "i-r2", "running", "subnet-c", Some("2"), true),
                 ],
-                "recovered by i-r2",
+                "recovered by i-r2 superseding[i-r1]",
             ),
             (
                 "the replacement has been pending for 20 minutes: stuck",
@@ -721,13 +744,22 @@ mod tests {
                 "launch #2 lt-0c>lt-0b dead[i-r1]",
             ),
             (
+                "a replacement of an earlier incident stuck pending is terminated too",
+                "running",
+                vec![launched_at(
+                    replacement(&w, "i-old", "pending", "subnet-b", Some("2"), false),
+                    "2026-11-24T01:00:00Z",
+                )],
+                "launch #1 lt-0c>lt-0b dead[i-old]",
+            ),
+            (
                 "the replacement has been pending for 2 minutes: on its way",
                 "running",
                 vec![launched_at(
                     replacement(&w, "i-r1", "pending", "subnet-b", Some("1"), true),
                     "2026-11-24T01:58:00Z",
                 )],
-                "recovered by i-r1",
+                "recovered by i-r1 superseding[]",
             ),
             (
                 "replacements kept dying: stop launching",
@@ -778,7 +810,7 @@ mod tests {
                 "stopped but recovered earlier: finish that recovery",
                 "stopped",
                 vec![replacement(&w, "i-r1", "running", "subnet-b", None, true)],
-                "recovered by i-r1",
+                "recovered by i-r1 superseding[]",
             ),
         ];
         for (what, state, replacements, expected) in rows {

@@ -223,6 +223,16 @@ pub enum TargetGroupScope {
     Only(Vec<String>),
 }
 
+impl TargetGroupScope {
+    /// Whether the agent may change this target group.
+    pub fn contains(&self, target_group_arn: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only(list) => list.iter().any(|arn| arn == target_group_arn),
+        }
+    }
+}
+
 /// Elastic Load Balancing v2, as the recovery uses it.
 pub trait LoadBalancing: Sync {
     /// Every registration in instance- and IP-type target groups of the scope, every page read.

@@ -210,7 +210,10 @@ async fn recover_one<C: Compute>(
 ) -> InstanceOutcome {
     let PlannedInstance { original, decision } = planned;
     match decision {
-        Decision::AlreadyRecovered { replacement } => {
+        Decision::AlreadyRecovered {
+            replacement,
+            superseded,
+        } => {
             info!(instance = %original.id, replacement = %replacement.id, "already recovered; nothing to launch");
             let mut result = InstanceOutcome::of(
                 original,
@@ -218,6 +221,7 @@ async fn recover_one<C: Compute>(
                     replacement: replacement.clone(),
                 },
             );
+            result.superseded = superseded;
             if execution == Execution::Live {
                 record_replacement(compute, incident, members, &mut result, &replacement).await;
             }
@@ -477,21 +481,36 @@ async fn record_replacement<C: Compute>(
     let incident = replacement
         .tag(tags::INCIDENT)
         .map_or_else(|| incident.to_string(), str::to_owned);
-    let mut record = vec![
+    let record = vec![
         (tags::REPLACED_BY.to_owned(), replacement.id.clone()),
         (tags::INCIDENT.to_owned(), incident),
     ];
-    record.extend(members.iter().cloned());
-    match compute
-        .tag(std::slice::from_ref(&original_id), &record)
-        .await
-    {
-        Ok(()) => {
+    let id = std::slice::from_ref(&original_id);
+    let both: Vec<(String, String)> = record.iter().chain(members).cloned().collect();
+    // One call in the common case; when it fails (an original near EC2's 50 tags, say), the
+    // record that fencing relies on goes alone first, then what to remember.
+    let written = match compute.tag(id, &both).await {
+        Ok(()) => Ok(both),
+        Err(_) if !members.is_empty() => match compute.tag(id, &record).await {
+            Ok(()) => {
+                if let Err(error) = compute.tag(id, members).await {
+                    warn!(instance = %original_id, %error, "could not remember the original's target groups");
+                    result.warnings.push(format!(
+                        "its target groups could not be remembered on it ({error}); should its replacement die, the next one is registered only where the original still is"
+                    ));
+                    Ok(record)
+                } else {
+                    Ok(both)
+                }
+            }
+            Err(error) => Err(error),
+        },
+        Err(error) => Err(error),
+    };
+    match written {
+        Ok(written) => {
             info!(instance = %original_id, replacement = %replacement.id, "original tagged with its replacement");
-            result
-                .original
-                .tags
-                .extend(record.iter().map(|(k, v)| (k.clone(), v.clone())));
+            result.original.tags.extend(written);
         }
         Err(error) => {
             warn!(instance = %original_id, %error, "could not tag the original with its replacement");
