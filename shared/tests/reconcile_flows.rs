@@ -665,6 +665,51 @@ async fn the_deadline_ends_the_waits_and_the_sweep_carries_on() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_sweep_shares_its_time_so_one_outpost_never_starves_another() {
+    let mut w = world(2);
+    for i in 0..2 {
+        add_protected(&mut w, &format!("i-b{i:02}"), "subnet-b", "lt-c", false);
+    }
+    w.set_alarm(down(A));
+    w.set_alarm(down(B));
+    // Replacements take 20 minutes to run: each Outpost's running wait would fill the sweep.
+    w.pending_for = Duration::from_secs(1200);
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let agent = Agent::new(
+        Ports::all(&aws),
+        Settings {
+            wave_wait: Duration::from_secs(840),
+            ..settings()
+        },
+    );
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(900);
+    let report = agent.sweep_until(Budget::until(deadline)).await.unwrap();
+    assert!(
+        Instant::now() <= deadline - Duration::from_secs(30),
+        "within the invocation"
+    );
+    assert_eq!(report.recoveries.len(), 2, "both Outposts had their turn");
+    for recovery in &report.recoveries {
+        assert!(
+            recovery.instances.iter().all(|i| i.outcome == "recovered"),
+            "{:?}",
+            outcomes(recovery)
+        );
+        // Each waited its share of the time ((870 - 60) / 2 s for the first), not all of it.
+        assert!(
+            recovery.waves[0].waited_seconds <= 405,
+            "{:?}",
+            recovery.waves
+        );
+    }
+    assert!(
+        report.readiness.error.is_none(),
+        "readiness had its time too"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn new_instances_invisible_then_pending_are_waited_for_and_registered_once_running() {
     let mut w = world(6);
     w.set_alarm(down(A));
