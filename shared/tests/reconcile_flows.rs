@@ -143,6 +143,17 @@ fn agent(
     Agent::new(Ports::all(aws), settings())
 }
 
+/// An agent whose waves may wait 14 minutes: only the invocation's deadline stops it.
+fn patient_agent(
+    aws: &InMemoryAws,
+) -> Agent<&InMemoryAws, &InMemoryAws, &InMemoryAws, &InMemoryAws, &InMemoryAws, &InMemoryAws> {
+    let settings = Settings {
+        wave_wait: Duration::from_secs(840),
+        ..settings()
+    };
+    Agent::new(Ports::all(aws), settings)
+}
+
 /// Asserts the end state for the instances on `outpost`: each running original has exactly one
 /// live replacement, on an Outpost that is up, tagged both ways; the target groups hold the
 /// replacements in place of the originals.
@@ -622,13 +633,7 @@ async fn the_deadline_ends_the_waits_and_the_sweep_carries_on() {
     // Replacements take 10 minutes to run: wave 0's wait would outlast the invocation.
     w.pending_for = Duration::from_secs(600);
     let aws = InMemoryAws::new(w, Duration::ZERO);
-    let agent = Agent::new(
-        Ports::all(&aws),
-        Settings {
-            wave_wait: Duration::from_secs(840),
-            ..settings()
-        },
-    );
+    let agent = patient_agent(&aws);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(300);
     let report = agent
@@ -675,13 +680,7 @@ async fn the_sweep_shares_its_time_so_one_outpost_never_starves_another() {
     // Replacements take 20 minutes to run: each Outpost's running wait would fill the sweep.
     w.pending_for = Duration::from_secs(1200);
     let aws = InMemoryAws::new(w, Duration::ZERO);
-    let agent = Agent::new(
-        Ports::all(&aws),
-        Settings {
-            wave_wait: Duration::from_secs(840),
-            ..settings()
-        },
-    );
+    let agent = patient_agent(&aws);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(900);
     let report = agent.sweep_until(Budget::until(deadline)).await.unwrap();
