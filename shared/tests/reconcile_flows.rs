@@ -200,6 +200,23 @@ fn assert_converged(aws: &InMemoryAws, originals: &[String], up: &[&str]) {
     });
 }
 
+/// The sweep's first recovery warned about `id` in words holding every one of `words`.
+fn assert_warned(report: &shared::sweep::SweepReport, id: &str, words: &[&str]) {
+    let instance = report.recoveries[0]
+        .instances
+        .iter()
+        .find(|i| i.instance_id == id)
+        .unwrap();
+    assert!(
+        instance
+            .warnings
+            .iter()
+            .any(|w| words.iter().all(|word| w.contains(word))),
+        "{id}: {:?}",
+        instance.warnings
+    );
+}
+
 fn originals(aws: &InMemoryAws, outpost: &str) -> Vec<String> {
     aws.with(|w| {
         w.instances
@@ -447,19 +464,7 @@ async fn a_dead_replacement_is_replaced_on_the_next_alternate_and_takes_its_plac
             second.outpost_arn.as_deref().unwrap().ends_with(C),
             "{death}: the next alternate after the one that failed"
         );
-        let recovery = &report.recoveries[0];
-        let web = recovery
-            .instances
-            .iter()
-            .find(|i| i.instance_id == "i-a00")
-            .unwrap();
-        assert!(
-            web.warnings
-                .iter()
-                .any(|w| w.contains(&first) && w.contains("launched again")),
-            "{death}: {:?}",
-            web.warnings
-        );
+        assert_warned(&report, "i-a00", &[&first, "launched again"]);
         // A stopped replacement stays registered in ELB: it is deregistered for the new one.
         aws.with(|w| {
             assert!(
@@ -497,18 +502,7 @@ async fn a_replacement_stuck_pending_is_terminated_before_the_next_attempt() {
     aws.with(|w| w.pending_for = Duration::ZERO);
     agent(&aws).sweep().await.unwrap();
     assert_converged(&aws, &originals(&aws, A), &[B, C]);
-    let web = report.recoveries[0]
-        .instances
-        .iter()
-        .find(|i| i.instance_id == "i-a00")
-        .unwrap();
-    assert!(
-        web.warnings
-            .iter()
-            .any(|w| w.contains(&first) && w.contains("stuck pending")),
-        "{:?}",
-        web.warnings
-    );
+    assert_warned(&report, "i-a00", &[&first, "stuck pending"]);
 }
 
 #[tokio::test(start_paused = true)]
