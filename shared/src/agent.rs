@@ -211,11 +211,21 @@ where
                     .await
             }
             Signal::OutpostBack { outpost } => {
-                info!(%outpost, "Outpost back: fencing its replaced originals");
+                let alarms = self.current_alarms().await.map_err(AgentError::Read)?;
                 let mut report = self.report_for(change);
-                report.action = Action::OutpostBack;
                 report.outpost = Some(outpost.clone());
-                self.outpost_back(&outpost, report, true).await
+                if alarm::down_outposts(&alarms).contains(&outpost) {
+                    let reason =
+                        "the Outpost's alarm is in ALARM again: nothing is fenced while it is down"
+                            .to_owned();
+                    warn!(%outpost, alarm = %change.alarm_name, %reason, "stale OK");
+                    report.action = Action::Stale;
+                    report.ignored_because = Some(reason);
+                    return Ok(report);
+                }
+                info!(%outpost, "Outpost back: fencing its replaced originals");
+                report.action = Action::OutpostBack;
+                self.outpost_back(&outpost, &alarms, report, true).await
             }
         }
     }

@@ -1,14 +1,23 @@
 //! Fencing: once an Outpost is connected again, an original that was replaced must not run
-//! beside its replacement against the same storage. Deciding is pure; the agent acts.
+//! beside its replacement against the same storage. Deciding is pure; `fencing` acts.
+//!
+//! An original is found from either side: its own `autorestart:replaced-by`, or an instance
+//! whose `autorestart:replacement-of` names it. Its chain (replacement, the replacement's
+//! replacement, …) is followed to the live end before anything is decided, and the original is
+//! fenced only when that end runs on an Outpost that is up and is healthy in its target groups.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
+use crate::alarm::OutpostId;
 use crate::inventory::Instance;
 use crate::report::Mode;
 use crate::tags;
 
+/// How far a chain is followed (each link is one outage of the copy before).
+pub const MAX_CHAIN: usize = 16;
 /// What is done to a replaced original.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -53,15 +62,88 @@ impl FenceAction {
     }
 }
 
+/// Why an original is left as it is, for now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HoldReason {
+    /// Nothing in its chain is pending or running: it may be the only copy.
+    NoLiveCopy {
+        /// The replacement its `autorestart:replaced-by` names, if any.
+        named: Option<String>,
+    },
+    /// The live end of its chain is still starting.
+    Starting {
+        /// The live end.
+        end: String,
+    },
+    /// The live end runs on an Outpost whose alarm is in ALARM.
+    EndDown {
+        /// The live end.
+        end: String,
+        /// Its Outpost.
+        outpost: OutpostId,
+    },
+    /// The live end is not healthy in one of its target groups.
+    Unhealthy {
+        /// The live end.
+        end: String,
+        /// Which target group says what.
+        detail: String,
+    },
+}
+
+impl HoldReason {
+    /// The value of `autorestart:fence-held` that records this hold was reported.
+    pub fn code(&self) -> String {
+        match self {
+            Self::NoLiveCopy { .. } => "no-live-copy".to_owned(),
+            Self::Starting { end } => format!("starting:{end}"),
+            Self::EndDown { end, .. } => format!("end-down:{end}"),
+            Self::Unhealthy { end, .. } => format!("unhealthy:{end}"),
+        }
+    }
+
+    /// Why, and what to do, in words.
+    pub fn explain(&self) -> String {
+        match self {
+            Self::NoLiveCopy { named } => {
+                let named = named
+                    .as_deref()
+                    .map(|id| format!(" (it names {id})"))
+                    .unwrap_or_default();
+                format!(
+                    "no copy in its chain of replacements runs{named}, so this original may be the only copy and is left running: start its replacement (the next sweep then fences this original), or keep this original and terminate its replacements"
+                )
+            }
+            Self::Starting { end } => {
+                format!("its live copy {end} is still starting; the next sweep decides again")
+            }
+            Self::EndDown { end, outpost } => format!(
+                "its live copy {end} runs on Outpost {outpost}, whose alarm is in ALARM; the original is left running until that copy is reachable again"
+            ),
+            Self::Unhealthy { end, detail } => format!(
+                "its live copy {end} is not healthy ({detail}); the next sweep decides again"
+            ),
+        }
+    }
+}
+
 /// The decision for one replaced original.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// Its replacement runs: fence it.
-    Fence,
+    /// The live end of its chain serves: fence it.
+    Fence {
+        /// The live end.
+        end: String,
+    },
+    /// Fenced before, running again (power came back, someone started it): fence it again.
+    FenceAgain {
+        /// The live end.
+        end: String,
+    },
     /// Fenced (or, in notify-only, reported) before: nothing to do.
     AlreadyFenced,
-    /// Leave it alone, and why: its replacement does not run.
-    Hold(String),
+    /// Leave it alone, and why.
+    Hold(HoldReason),
 }
 
 /// A replaced original and what to do with it.
@@ -69,10 +151,91 @@ pub enum Verdict {
 pub struct FenceDecision {
     /// The original.
     pub original: Instance,
-    /// Its replacement's id, from `autorestart:replaced-by`.
-    pub replacement_id: String,
+    /// The instance its chain continues with: toward the live end, or the newest replacement.
+    pub successor: Option<String>,
+    /// `autorestart:replaced-by` to write first, because the original lost it.
+    pub repair: Option<String>,
     /// What to do.
     pub verdict: Verdict,
+    /// Whether people must hear of it: anything fenced, or a hold not reported before (its
+    /// code differs from the original's `autorestart:fence-held`).
+    pub news: bool,
+}
+
+/// The replacement links among instances: who replaced whom (`autorestart:replacement-of`).
+#[derive(Debug)]
+pub struct Chains<'a> {
+    by_predecessor: HashMap<&'a str, Vec<&'a Instance>>,
+}
+
+impl<'a> Chains<'a> {
+    /// Indexes `instances` by the instance each replaced.
+    pub fn new(instances: &'a [Instance]) -> Self {
+        let mut by_predecessor: HashMap<&str, Vec<&Instance>> = HashMap::new();
+        for instance in instances {
+            if let Some(of) = instance.tag(tags::REPLACEMENT_OF) {
+                by_predecessor.entry(of).or_default().push(instance);
+            }
+        }
+        Self { by_predecessor }
+    }
+
+    /// The instances that replaced `id`.
+    pub fn successors(&self, id: &str) -> &[&'a Instance] {
+        self.by_predecessor.get(id).map_or(&[], Vec::as_slice)
+    }
+
+    /// The live end of `original`'s chain, with the first link on the way to it: the deepest
+    /// pending or running replacement (then the latest launched, then the highest id).
+    /// Cycles and chains longer than [`MAX_CHAIN`] end the walk.
+    pub fn live_end(&self, original: &Instance) -> Option<(&'a Instance, &'a Instance)> {
+        let mut best: Option<(usize, &'a Instance, &'a Instance)> = None;
+        let mut seen: HashSet<&str> = HashSet::from([original.id.as_str()]);
+        let mut stack: Vec<(usize, &'a Instance, &'a Instance)> = self
+            .successors(&original.id)
+            .iter()
+            .map(|s| (1, *s, *s))
+            .collect();
+        while let Some((depth, first, node)) = stack.pop() {
+            if depth > MAX_CHAIN || !seen.insert(node.id.as_str()) {
+                continue;
+            }
+            if node.is_starting_or_running() {
+                let better = best.is_none_or(|(d, _, b)| {
+                    (depth, node.launched_at, &node.id) > (d, b.launched_at, &b.id)
+                });
+                if better {
+                    best = Some((depth, first, node));
+                }
+            }
+            stack.extend(
+                self.successors(&node.id)
+                    .iter()
+                    .map(|s| (depth + 1, first, *s)),
+            );
+        }
+        best.map(|(_, first, end)| (first, end))
+    }
+
+    /// The newest replacement of `id`, dead or alive.
+    fn newest(&self, id: &str) -> Option<&'a Instance> {
+        self.successors(id)
+            .iter()
+            .copied()
+            .max_by(|a, b| (a.launched_at, &a.id).cmp(&(b.launched_at, &b.id)))
+    }
+}
+
+/// What the fencing sees besides the originals.
+#[derive(Clone, Copy, Debug)]
+pub struct FenceView<'a> {
+    /// Every instance (not terminated) found following `autorestart:replacement-of` from the
+    /// originals, link by link.
+    pub chains: &'a [Instance],
+    /// Outposts whose alarm is in ALARM now.
+    pub down: &'a HashSet<OutpostId>,
+    /// Live ends that are not healthy in a target group, and what the group says.
+    pub unhealthy: &'a HashMap<String, String>,
 }
 
 /// The value of `autorestart:fenced`: `<action>@<time>`, prefixed `would-` in notify-only.
@@ -89,23 +252,44 @@ pub fn fenced_tag(action: FenceAction, mode: Mode, at: DateTime<Utc>) -> String 
     )
 }
 
-/// Decides for every original on the Outpost that carries `autorestart:replaced-by`.
-/// `replacements` are the live instances those tags name. Pure.
+/// Decides for every instance on the Outpost that was replaced: it carries
+/// `autorestart:replaced-by`, or an instance in `view.chains` names it in
+/// `autorestart:replacement-of`. Pure.
 pub fn plan_fencing(
     originals: &[Instance],
-    replacements: &[Instance],
+    view: &FenceView<'_>,
     mode: Mode,
+    action: FenceAction,
 ) -> Vec<FenceDecision> {
+    let chains = Chains::new(view.chains);
     let mut decisions: Vec<FenceDecision> = originals
         .iter()
-        .filter_map(|original| {
-            let replacement_id = original.tag(tags::REPLACED_BY)?.to_owned();
-            let verdict = verdict(original, &replacement_id, replacements, mode);
-            Some(FenceDecision {
+        .filter(|o| o.tag(tags::REPLACED_BY).is_some() || !chains.successors(&o.id).is_empty())
+        .map(|original| {
+            let live = chains.live_end(original);
+            let successor = live
+                .map(|(first, _)| first)
+                .or_else(|| chains.newest(&original.id))
+                .map(|s| s.id.clone());
+            // A record repair changes the instance: not in notify-only.
+            let repair = successor
+                .clone()
+                .filter(|_| mode == Mode::Recover && original.tag(tags::REPLACED_BY).is_none());
+            let verdict = verdict(original, live.map(|(_, end)| end), view, mode, action);
+            let news = match &verdict {
+                Verdict::Fence { .. } | Verdict::FenceAgain { .. } => true,
+                Verdict::AlreadyFenced => false,
+                Verdict::Hold(reason) => {
+                    original.tag(tags::FENCE_HELD) != Some(reason.code().as_str())
+                }
+            };
+            FenceDecision {
                 original: original.clone(),
-                replacement_id,
+                successor,
+                repair,
                 verdict,
-            })
+                news,
+            }
         })
         .collect();
     decisions.sort_by(|a, b| a.original.id.cmp(&b.original.id));
@@ -114,31 +298,46 @@ pub fn plan_fencing(
 
 fn verdict(
     original: &Instance,
-    replacement_id: &str,
-    replacements: &[Instance],
+    end: Option<&Instance>,
+    view: &FenceView<'_>,
     mode: Mode,
+    action: FenceAction,
 ) -> Verdict {
-    if let Some(fenced) = original.tag(tags::FENCED) {
-        // A notify-only record does not count as fenced once the agent recovers for real.
-        if mode == Mode::NotifyOnly || !fenced.starts_with("would-") {
-            return Verdict::AlreadyFenced;
-        }
+    let fenced = original.tag(tags::FENCED);
+    // A notify-only record stops repeats in notify-only, not once the agent recovers for real.
+    if mode == Mode::NotifyOnly && fenced.is_some() {
+        return Verdict::AlreadyFenced;
     }
-    let replacement = replacements.iter().find(|r| {
-        r.id == replacement_id && r.tag(tags::REPLACEMENT_OF) == Some(original.id.as_str())
-    });
-    match replacement {
-        Some(r) if r.is_running() => Verdict::Fence,
-        Some(r) => Verdict::Hold(format!(
-            "its replacement {replacement_id} is {}, so the original is left as it is: start or recover the replacement, then fence the original by hand",
-            r.state
-        )),
-        None => Verdict::Hold(format!(
-            "its replacement {replacement_id} no longer exists (or is not tagged {}={}), so the original is left as it is: decide which copy serves, then remove the tag {} from the original",
-            tags::REPLACEMENT_OF,
-            original.id,
-            tags::REPLACED_BY
-        )),
+    let fenced_before = fenced.is_some_and(|v| !v.starts_with("would-"));
+    if fenced_before && (action == FenceAction::Leave || !original.is_starting_or_running()) {
+        return Verdict::AlreadyFenced;
+    }
+    let Some(end) = end else {
+        return Verdict::Hold(HoldReason::NoLiveCopy {
+            named: original.tag(tags::REPLACED_BY).map(str::to_owned),
+        });
+    };
+    let end_id = end.id.clone();
+    if !end.is_running() {
+        return Verdict::Hold(HoldReason::Starting { end: end_id });
+    }
+    let end_outpost = end.outpost_arn.as_deref().and_then(OutpostId::from_arn);
+    if let Some(outpost) = end_outpost.filter(|o| view.down.contains(o)) {
+        return Verdict::Hold(HoldReason::EndDown {
+            end: end_id,
+            outpost,
+        });
+    }
+    if let Some(detail) = view.unhealthy.get(&end.id) {
+        return Verdict::Hold(HoldReason::Unhealthy {
+            end: end_id,
+            detail: detail.clone(),
+        });
+    }
+    if fenced_before {
+        Verdict::FenceAgain { end: end_id }
+    } else {
+        Verdict::Fence { end: end_id }
     }
 }
 
@@ -149,10 +348,12 @@ pub struct FencedInstance {
     pub instance_id: String,
     /// Its Name tag, or its id.
     pub name: String,
-    /// Its replacement.
+    /// The live end of its chain: the copy that serves now.
     pub replacement_id: String,
     /// Its state before fencing.
     pub previous_state: String,
+    /// Fenced before and found running again.
+    pub again: bool,
 }
 
 /// One original not fenced, and why.
@@ -164,6 +365,8 @@ pub struct HeldInstance {
     pub name: String,
     /// Why it was not fenced, and what to do.
     pub reason: String,
+    /// Not reported before.
+    pub news: bool,
 }
 
 /// What fencing did on one Outpost.
@@ -175,27 +378,54 @@ pub struct FenceReport {
     pub mode: Mode,
     /// Originals fenced now (or that would be, in notify-only).
     pub fenced: Vec<FencedInstance>,
-    /// Originals left alone because their replacement does not run.
+    /// Originals left alone: their chain has no copy that serves, or not yet.
     pub held: Vec<HeldInstance>,
     /// Originals that could not be fenced, with the error; the next sweep tries again.
     pub failed: Vec<HeldInstance>,
     /// Originals fenced before.
     pub already_fenced: usize,
+    /// Originals that had lost `autorestart:replaced-by`, found from their replacement and
+    /// tagged again: (original, replacement).
+    pub repaired: Vec<(String, String)>,
 }
 
 impl FenceReport {
-    /// Whether anything happened that people must hear about.
+    /// An empty report.
+    pub fn new(action: FenceAction, mode: Mode) -> Self {
+        Self {
+            action,
+            mode,
+            fenced: Vec::new(),
+            held: Vec::new(),
+            failed: Vec::new(),
+            already_fenced: 0,
+            repaired: Vec::new(),
+        }
+    }
+
+    /// Whether anything happened that people must hear about: fenced, failed, repaired, or a
+    /// hold not reported before.
     pub fn has_news(&self) -> bool {
-        !self.fenced.is_empty() || !self.failed.is_empty()
+        !self.fenced.is_empty()
+            || !self.failed.is_empty()
+            || !self.repaired.is_empty()
+            || self.held.iter().any(|h| h.news)
+    }
+
+    fn verb(&self) -> String {
+        match self.mode {
+            Mode::Recover => self.action.done().to_owned(),
+            Mode::NotifyOnly => format!("would be {}", self.action.done()),
+        }
     }
 
     /// One line: how many were fenced, held, failed.
     pub fn summary(&self) -> String {
-        let verb = match self.mode {
-            Mode::Recover => self.action.done().to_owned(),
-            Mode::NotifyOnly => format!("would be {}", self.action.done()),
-        };
-        let mut line = format!("{} original(s) {verb}", self.fenced.len());
+        let mut line = format!("{} original(s) {}", self.fenced.len(), self.verb());
+        let again = self.fenced.iter().filter(|f| f.again).count();
+        if again > 0 {
+            let _ = write!(line, " ({again} running again)");
+        }
         if !self.held.is_empty() {
             let _ = write!(line, ", {} held", self.held.len());
         }
@@ -219,29 +449,39 @@ pub fn describe(report: &FenceReport) -> String {
             report.already_fenced
         );
     }
-    let verb = match report.mode {
-        Mode::Recover => report.action.done().to_owned(),
-        Mode::NotifyOnly => format!("would be {}", report.action.done()),
-    };
     if !report.fenced.is_empty() {
         let _ = writeln!(
             text,
-            "\nOriginals {verb} (their replacements run), tagged {}:",
+            "\nOriginals {} (the live end of their chain runs), tagged {}:",
+            report.verb(),
             tags::FENCED
         );
         for f in &report.fenced {
+            let again = if f.again {
+                ", FENCED BEFORE AND FOUND RUNNING AGAIN"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 text,
-                "  - {} ({}, was {}) replaced by {}",
+                "  - {} ({}, was {}{again}) replaced by {}",
                 f.name, f.instance_id, f.previous_state, f.replacement_id
             );
         }
     }
+    if !report.repaired.is_empty() {
+        let _ = writeln!(
+            text,
+            "\nOriginals that had lost the tag {} (found from their replacement's {}), tagged again:",
+            tags::REPLACED_BY,
+            tags::REPLACEMENT_OF
+        );
+        for (original, replacement) in &report.repaired {
+            let _ = writeln!(text, "  - {original} replaced by {replacement}");
+        }
+    }
     for (title, list) in [
-        (
-            "Held: not fenced because the replacement does not run",
-            &report.held,
-        ),
+        ("Held: left running, not fenced", &report.held),
         (
             "FAILED to fence (the next sweep tries again)",
             &report.failed,
@@ -252,116 +492,16 @@ pub fn describe(report: &FenceReport) -> String {
         }
         let _ = writeln!(text, "\n{title}:");
         for h in list {
-            let _ = writeln!(text, "  - {} ({}): {}", h.name, h.instance_id, h.reason);
+            let before = if h.news { "" } else { " (reported before)" };
+            let _ = writeln!(
+                text,
+                "  - {} ({}): {}{before}",
+                h.name, h.instance_id, h.reason
+            );
         }
     }
     text
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn instance(id: &str, state: &str, tags: &[(&str, &str)]) -> Instance {
-        Instance {
-            id: id.into(),
-            state: state.into(),
-            tags: tags
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            ..Instance::default()
-        }
-    }
-
-    fn verdicts(
-        originals: &[Instance],
-        replacements: &[Instance],
-        mode: Mode,
-    ) -> Vec<(String, Verdict)> {
-        plan_fencing(originals, replacements, mode)
-            .into_iter()
-            .map(|d| (d.original.id, d.verdict))
-            .collect()
-    }
-
-    #[test]
-    fn fences_only_replaced_originals_whose_replacement_runs() {
-        let originals = [
-            instance("i-a", "running", &[(tags::REPLACED_BY, "i-ra")]),
-            instance("i-b", "running", &[(tags::REPLACED_BY, "i-rb")]),
-            instance("i-c", "running", &[(tags::REPLACED_BY, "i-rc")]),
-            instance("i-d", "running", &[]),
-            instance(
-                "i-e",
-                "stopped",
-                &[
-                    (tags::REPLACED_BY, "i-re"),
-                    (tags::FENCED, "stop@2026-11-24T00:00:00Z"),
-                ],
-            ),
-        ];
-        let replacements = [
-            instance("i-ra", "running", &[(tags::REPLACEMENT_OF, "i-a")]),
-            instance("i-rb", "stopped", &[(tags::REPLACEMENT_OF, "i-b")]),
-            instance("i-rc", "running", &[(tags::REPLACEMENT_OF, "i-other")]),
-            instance("i-re", "running", &[(tags::REPLACEMENT_OF, "i-e")]),
-        ];
-        let got = verdicts(&originals, &replacements, Mode::Recover);
-        assert_eq!(got[0], ("i-a".into(), Verdict::Fence));
-        assert!(
-            matches!(&got[1].1, Verdict::Hold(r) if r.contains("i-rb is stopped")),
-            "{got:?}"
-        );
-        assert!(
-            matches!(&got[2].1, Verdict::Hold(r) if r.contains("no longer exists")),
-            "{got:?}"
-        );
-        assert_eq!(got[3], ("i-e".into(), Verdict::AlreadyFenced));
-        assert_eq!(got.len(), 4, "an original never replaced is not considered");
-    }
-
-    #[test]
-    fn a_notify_only_record_stops_repeats_there_but_not_once_recovering() {
-        let originals = [instance(
-            "i-a",
-            "running",
-            &[
-                (tags::REPLACED_BY, "i-ra"),
-                (tags::FENCED, "would-stop@2026-11-24T00:00:00Z"),
-            ],
-        )];
-        let replacements = [instance(
-            "i-ra",
-            "running",
-            &[(tags::REPLACEMENT_OF, "i-a")],
-        )];
-        assert_eq!(
-            verdicts(&originals, &replacements, Mode::NotifyOnly)[0].1,
-            Verdict::AlreadyFenced
-        );
-        assert_eq!(
-            verdicts(&originals, &replacements, Mode::Recover)[0].1,
-            Verdict::Fence
-        );
-    }
-
-    #[test]
-    fn parses_actions_and_names_the_choices_on_error() {
-        assert_eq!(FenceAction::parse("terminate"), Ok(FenceAction::Terminate));
-        assert!(
-            FenceAction::parse("kill")
-                .unwrap_err()
-                .contains("stop, terminate or leave")
-        );
-        let at: DateTime<Utc> = "2026-11-24T03:04:05Z".parse().unwrap();
-        assert_eq!(
-            fenced_tag(FenceAction::Stop, Mode::Recover, at),
-            "stop@2026-11-24T03:04:05Z"
-        );
-        assert_eq!(
-            fenced_tag(FenceAction::Stop, Mode::NotifyOnly, at),
-            "would-stop@2026-11-24T03:04:05Z"
-        );
-    }
-}
+mod tests;

@@ -83,7 +83,7 @@ where
                         outpost: Some(outpost.clone()),
                         ..self.report_for(change)
                     };
-                    match self.outpost_back(&outpost, back, false).await {
+                    match self.outpost_back(&outpost, &alarms, back, false).await {
                         Ok(done) => report.fencing.push(done),
                         Err(error) => report.errors.push(format!("fencing {outpost}: {error}")),
                     }

@@ -22,6 +22,9 @@ pub const REPORTED: &str = "autorestart:reported";
 pub const WAVE: &str = "autorestart:wave";
 /// On an original: how it was fenced once its Outpost came back, `<action>@<RFC 3339 time>`.
 pub const FENCED: &str = "autorestart:fenced";
+/// On an original left running while its Outpost is back: why (a code), so a hold is reported
+/// once, not on every sweep.
+pub const FENCE_HELD: &str = "autorestart:fence-held";
 /// On an opted-in instance: `ready`, or `not-ready:<8 hex of the problems>`; the sweep notifies on a change.
 pub const READINESS: &str = "autorestart:readiness";
 /// On a drill copy: the drill that launched it. Drill copies are never protected themselves.
@@ -48,7 +51,7 @@ pub const PREFIX: &str = "autorestart:";
 pub const NAME: &str = "Name";
 
 /// Tags that record what the agent did; they describe one instance and never travel to another.
-pub const AUDIT_TAGS: [&str; 10] = [
+pub const AUDIT_TAGS: [&str; 11] = [
     ATTEMPT,
     REPLACED_BY,
     REPLACEMENT_OF,
@@ -56,6 +59,7 @@ pub const AUDIT_TAGS: [&str; 10] = [
     REPORTED,
     DRS_JOB,
     FENCED,
+    FENCE_HELD,
     READINESS,
     DRILL,
     DRILL_OF,

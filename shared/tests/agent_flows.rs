@@ -348,7 +348,7 @@ async fn outpost_back_stops_each_replaced_original_once_its_replacement_runs() {
     assert_eq!(fenced, ["i-web1"]);
     assert_eq!(fencing.held[0].instance_id, "i-web2");
     assert!(
-        fencing.held[0].reason.contains("is stopped"),
+        fencing.held[0].reason.contains("may be the only copy"),
         "{:?}",
         fencing.held
     );
