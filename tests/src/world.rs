@@ -85,7 +85,8 @@ fn outpost_arn(id: &str) -> String {
     format!("arn:aws:outposts:us-east-1:{ACCOUNT}:outpost/{id}")
 }
 
-fn tag(key: &str, value: &str) -> Tag {
+/// An EC2 tag.
+pub fn ec2_tag(key: &str, value: &str) -> Tag {
     Tag::builder().key(key).value(value).build()
 }
 
@@ -237,11 +238,11 @@ pub async fn seed(c: &Clients) -> Seeded {
         async move {
             let mut tags = TagSpecification::builder()
                 .resource_type(ResourceType::Instance)
-                .tags(tag("Name", name));
+                .tags(ec2_tag("Name", name));
             if let Some(templates) = protection {
                 tags = tags
-                    .tags(tag("autorestart:enabled", "true"))
-                    .tags(tag("autorestart:recovery-templates", &templates));
+                    .tags(ec2_tag("autorestart:enabled", "true"))
+                    .tags(ec2_tag("autorestart:recovery-templates", &templates));
             }
             let run = ec2
                 .run_instances()
@@ -376,9 +377,9 @@ pub async fn add_protected_on(
         .tag_specifications(
             TagSpecification::builder()
                 .resource_type(ResourceType::Instance)
-                .tags(tag("Name", "app"))
-                .tags(tag("autorestart:enabled", "true"))
-                .tags(tag("autorestart:recovery-templates", templates))
+                .tags(ec2_tag("Name", "app"))
+                .tags(ec2_tag("autorestart:enabled", "true"))
+                .tags(ec2_tag("autorestart:recovery-templates", templates))
                 .build(),
         )
         .send()

@@ -181,6 +181,8 @@ async fn other_alarms_are_ignored_bad_events_are_errors_and_outpost_back_fences_
             .invoke(&sample("alarm-outpost-down.json"), ANSWER_WITHIN),
     );
     world::notices(&s.clients, &s.seeded).await;
+    // CloudWatch shows the alarm OK before it sends the OK event.
+    world::set_alarms(&s.clients, &[(world::FAILED_OUTPOST, "OK")]).await;
     let back = response(
         s.api
             .invoke(&sample("alarm-outpost-back.json"), ANSWER_WITHIN),
