@@ -41,7 +41,14 @@ pub struct Settings {
     pub alarm_name_prefix: String,
     /// What the sweep does to an original once its Outpost is back and its replacement runs.
     pub fence_action: FenceAction,
+    /// How long a DRS recovery job may run before the sweep reports it stuck (once).
+    pub drs_job_timeout: std::time::Duration,
 }
+
+/// The default of `Settings::drs_job_timeout`: DRS documents that an average recovered Linux
+/// server boots within 5 minutes and a Windows one within 20; a job also converts and
+/// launches, so three times the slower boot.
+pub const DRS_JOB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60 * 60);
 
 impl Default for Settings {
     /// The defaults `template.yaml` documents: recover, 16 at once, every target group,
@@ -58,6 +65,7 @@ impl Default for Settings {
             wave_wait: std::time::Duration::from_secs(300),
             alarm_name_prefix: String::new(),
             fence_action: FenceAction::Stop,
+            drs_job_timeout: DRS_JOB_TIMEOUT,
         }
     }
 }
@@ -303,14 +311,29 @@ where
         let protected = !template_instances.is_empty() || !drs_instances.is_empty();
         let (plans, read) = futures::join!(
             async {
-                futures::try_join!(
+                futures::join!(
                     self.plan_templates(outpost, incident, &template_instances, down),
                     self.plan_drs(outpost, incident, &drs_instances)
                 )
             },
             self.read_memberships(protected)
         );
-        let (planned, drs_planned) = plans.map_err(AgentError::Read)?;
+        let (planned, drs_planned) = plans;
+        // One strategy's failure never blocks the other: its instances are reported with the
+        // reason, the others recover. Only when neither could be read is nothing done.
+        let (planned, drs_planned) = match (planned, drs_planned) {
+            (Err(error), Err(_)) => return Err(AgentError::Read(error)),
+            (planned, drs_planned) => (
+                planned.unwrap_or_else(|error| {
+                    warn!(%error, "could not plan the template recoveries");
+                    plan::unreadable(&template_instances, &error)
+                }),
+                drs_planned.unwrap_or_else(|error| {
+                    warn!(%error, "could not read DRS: its instances are reported, the others recover");
+                    drs::unreadable(&drs_instances, &error)
+                }),
+            ),
+        };
         let memberships = match read {
             Ok(read) => read,
             Err(error) => {
@@ -643,11 +666,12 @@ where
             return Ok(Vec::new());
         }
         let target_tag = [drs::TARGET_TAG_VALUE.to_owned()];
-        let (servers, targets, active_jobs) = futures::try_join!(
+        let (servers, targets, active_jobs, recorded_jobs) = futures::try_join!(
             self.drs.source_servers(&[]),
             self.compute
                 .instances_tagged(drs::TARGET_TAG_KEY, &target_tag),
-            self.drs.active_jobs()
+            self.drs.active_jobs(),
+            self.recorded_jobs(incident, instances)
         )?;
         info!(
             servers = servers.len(),
@@ -661,7 +685,28 @@ where
             servers: &servers,
             targets: &targets,
             active_jobs: &active_jobs,
+            recorded_jobs: &recorded_jobs,
         }))
+    }
+
+    /// The DRS jobs recorded on `instances` for this incident, as DRS reports them now.
+    async fn recorded_jobs(
+        &self,
+        incident: &IncidentId,
+        instances: &[Instance],
+    ) -> Result<Vec<drs::JobSnapshot>, AwsError> {
+        let mut ids: Vec<&str> = instances
+            .iter()
+            .filter(|i| i.tag(tags::INCIDENT) == Some(incident.as_str()))
+            .filter_map(|i| i.tag(tags::DRS_JOB))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut jobs = Vec::new();
+        for id in ids {
+            jobs.extend(self.drs.job(id).await?);
+        }
+        Ok(jobs)
     }
 
     pub(crate) async fn move_memberships(

@@ -531,7 +531,7 @@ fn drs_step(
     memberships: &[Membership],
 ) -> PlannedStep {
     match decision {
-        DrsDecision::Recover { server, target } => {
+        DrsDecision::Recover { server, target, .. } => {
             let mut s = step(original, "drs", "start-drs", memberships);
             s.drs = Some((server.id.clone(), target.id.clone()));
             s
@@ -539,6 +539,11 @@ fn drs_step(
         DrsDecision::AlreadyStarted { job_id, .. } => {
             let mut s = step(original, "drs", "drs-already-started", memberships);
             s.notes.push(format!("job {job_id}"));
+            s
+        }
+        DrsDecision::Wait { reason } => {
+            let mut s = step(original, "drs", "drs-waits", memberships);
+            s.notes.push(reason.clone());
             s
         }
         DrsDecision::Invalid { reason, .. } => {

@@ -16,6 +16,9 @@ pub const TARGET_TAG_VALUE: &str = "AllowLaunchingIntoThisInstance";
 pub const MAX_SERVERS_PER_JOB: usize = 100;
 /// The only replication state a recovery may start from.
 pub const CONTINUOUS: &str = "CONTINUOUS";
+/// Jobs started for one instance in one incident before the agent stops and reports: a failed
+/// job is retried with a new one up to this many in all.
+pub const MAX_DRS_ATTEMPTS: u32 = 3;
 
 /// A DRS source server, as far as recovery cares.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -65,6 +68,9 @@ pub struct ActiveJob {
     pub job_id: String,
     /// Source servers taking part.
     pub source_server_ids: Vec<String>,
+    /// Started as a drill (from the console or anyone's `StartRecovery` with `isDrill`): never
+    /// the recovery, which waits until it ends (DRS runs one job per server at a time).
+    pub drill: bool,
 }
 
 /// A DRS job as `DescribeJobs` reports it.
@@ -76,6 +82,44 @@ pub struct JobSnapshot {
     pub status: String,
     /// Each participating source server with its launch status (`LAUNCHED`, `FAILED`, …).
     pub servers: Vec<(String, String)>,
+    /// When DRS created the job, when it says.
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl JobSnapshot {
+    /// The launch status of one source server in the job.
+    pub fn launch_status(&self, source_server_id: &str) -> Option<&str> {
+        self.servers
+            .iter()
+            .find(|(id, _)| id == source_server_id)
+            .map(|(_, status)| status.as_str())
+    }
+
+    /// Whether the job ended with this server's launch failed.
+    pub fn failed_for(&self, source_server_id: &str) -> bool {
+        self.status == "COMPLETED" && self.launch_status(source_server_id) == Some("FAILED")
+    }
+
+    /// Whether the job has run longer than `timeout` without finishing, at `now`.
+    pub fn is_stuck(
+        &self,
+        timeout: std::time::Duration,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
+        self.status != "COMPLETED"
+            && self.created_at.is_some_and(|at| {
+                chrono::Duration::from_std(timeout).is_ok_and(|timeout| at + timeout < now)
+            })
+    }
+}
+
+/// The attempt an original's recorded DRS job was (`autorestart:drs-attempt`, 1 when absent).
+pub fn attempt_of(original: &Instance) -> u32 {
+    original
+        .tag(tags::DRS_ATTEMPT)
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(1)
 }
 
 /// The instance DRS launched for a source server in a job.
@@ -216,6 +260,9 @@ pub struct DrsSnapshot<'a> {
     pub targets: &'a [Instance],
     /// Recovery jobs not finished.
     pub active_jobs: &'a [ActiveJob],
+    /// The jobs recorded on the instances for this incident (`autorestart:drs-job`), as DRS
+    /// reports them now; a job DRS no longer knows is absent.
+    pub recorded_jobs: &'a [JobSnapshot],
 }
 
 /// The decision for one DRS-protected instance, before reading launch settings.
@@ -228,6 +275,13 @@ pub enum DrsDecision {
         server: SourceServer,
         /// The stopped target.
         target: Box<Instance>,
+        /// 1 for the first job of the incident; more after failed ones.
+        attempt: u32,
+    },
+    /// Not now: something else runs on the source server (a drill); the next sweep decides again.
+    Wait {
+        /// Why, in words.
+        reason: String,
     },
     /// A recovery job runs already (started by us for this incident, or found running in DRS).
     AlreadyStarted {
@@ -271,6 +325,25 @@ pub fn source_server_of<'s>(
         })
 }
 
+/// Each DRS-protected instance reported, because DRS could not be read (not initialised in
+/// this Region, throttled, denied): the template strategy's instances recover regardless.
+pub fn unreadable(instances: &[Instance], error: &crate::error::AwsError) -> Vec<PlannedDrs> {
+    let advice = if error.code == "UninitializedAccountException" {
+        "Elastic Disaster Recovery is not initialised in this Region: initialise it in the DRS console (or with drs:InitializeService), then the next sweep recovers these instances.".to_owned()
+    } else {
+        format!("{} The next sweep tries DRS again.", error.kind.advice())
+    };
+    instances
+        .iter()
+        .map(|original| PlannedDrs {
+            original: original.clone(),
+            decision: DrsDecision::Invalid {
+                reason: format!("DRS could not be read ({error}): {advice}"),
+            },
+        })
+        .collect()
+}
+
 /// Validates each DRS-protected instance. Pure.
 pub fn plan_drs(snapshot: &DrsSnapshot<'_>) -> Vec<PlannedDrs> {
     let sources: Vec<(&str, Option<&str>)> = snapshot
@@ -301,15 +374,33 @@ fn decide(
     matches: &HashMap<&str, Result<String, MatchProblem>>,
     original: &Instance,
 ) -> DrsDecision {
+    let server = source_server_of(snapshot.servers, original);
+    let mut attempt = 1;
     if let (Some(job), Some(incident)) = (original.tag(tags::DRS_JOB), original.tag(tags::INCIDENT))
         && incident == snapshot.incident.as_str()
     {
-        return DrsDecision::AlreadyStarted {
-            job_id: job.to_owned(),
-            source_server_id: None,
-        };
+        let recorded = snapshot.recorded_jobs.iter().find(|j| j.job_id == job);
+        let failed = recorded
+            .zip(server)
+            .is_some_and(|(j, s)| j.failed_for(&s.id));
+        if !failed {
+            return DrsDecision::AlreadyStarted {
+                job_id: job.to_owned(),
+                source_server_id: None,
+            };
+        }
+        let tried = attempt_of(original);
+        if tried >= MAX_DRS_ATTEMPTS {
+            return DrsDecision::Invalid {
+                reason: format!(
+                    "DRS failed to launch it {tried} times in this outage (last job {job}): the agent starts no more jobs. Read the job log in the DRS console and fix the cause, then remove the tag {} from the instance to start again",
+                    tags::DRS_JOB
+                ),
+            };
+        }
+        attempt = tried + 1;
     }
-    let Some(server) = source_server_of(snapshot.servers, original) else {
+    let Some(server) = server else {
         return DrsDecision::Invalid {
             reason: format!(
                 "no DRS source server names instance {} in its identification hints (awsInstanceID) or hostname {:?}: install the DRS agent on it or fix its Name tag",
@@ -318,14 +409,24 @@ fn decide(
             ),
         };
     };
-    if let Some(job) = snapshot
-        .active_jobs
-        .iter()
-        .find(|j| j.source_server_ids.iter().any(|s| s == &server.id))
-    {
+    let running = |drill: bool| {
+        snapshot
+            .active_jobs
+            .iter()
+            .find(|j| j.drill == drill && j.source_server_ids.iter().any(|s| s == &server.id))
+    };
+    if let Some(job) = running(false) {
         return DrsDecision::AlreadyStarted {
             job_id: job.job_id.clone(),
             source_server_id: Some(server.id.clone()),
+        };
+    }
+    if let Some(drill) = running(true) {
+        return DrsDecision::Wait {
+            reason: format!(
+                "a DRS drill (job {}) runs for source server {}; a drill is not the recovery, which starts when the drill ends (the next sweep)",
+                drill.job_id, server.id
+            ),
         };
     }
     if server.replication_state != CONTINUOUS {
@@ -381,6 +482,7 @@ fn decide(
     DrsDecision::Recover {
         server: server.clone(),
         target: Box::new(target.clone()),
+        attempt,
     }
 }
 

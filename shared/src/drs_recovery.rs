@@ -21,6 +21,7 @@ struct Ready {
     server: SourceServer,
     target_id: String,
     updates: Vec<LaunchUpdate>,
+    attempt: u32,
 }
 
 /// Carries out the DRS decisions; outcomes in the plan's order.
@@ -69,14 +70,25 @@ pub async fn execute_drs<C: Compute, D: DisasterRecovery>(
                 }
                 outcomes.insert(original.id.clone(), outcome);
             }
-            DrsDecision::Recover { server, target } => {
-                to_configure.push((original, server, target.id))
+            DrsDecision::Wait { reason } => {
+                info!(instance = %original.id, %reason, "DRS recovery waits");
+                outcomes.insert(
+                    original.id.clone(),
+                    InstanceOutcome::of(original, Outcome::Unfinished { reason }),
+                );
             }
+            DrsDecision::Recover {
+                server,
+                target,
+                attempt,
+            } => to_configure.push((original, server, target.id, attempt)),
         }
     }
 
     let configured: Vec<Result<Ready, InstanceOutcome>> = futures::stream::iter(to_configure)
-        .map(|(original, server, target_id)| configure(drs, original, server, target_id, execution))
+        .map(|(original, server, target_id, attempt)| {
+            configure(drs, original, server, target_id, attempt, execution)
+        })
         .buffered(concurrency.max(1))
         .collect()
         .await;
@@ -112,12 +124,7 @@ pub async fn execute_drs<C: Compute, D: DisasterRecovery>(
             match drs.start_recovery(batch, false).await {
                 Ok(job_id) => {
                     info!(%job_id, servers = batch.len(), "DRS recovery job started");
-                    let originals: Vec<String> =
-                        members.iter().map(|r| r.original.id.clone()).collect();
-                    let record = compute
-                        .tag(&originals, &job_tags(&job_id, incident))
-                        .await
-                        .err();
+                    let record = record_job(compute, &members, &job_id, incident).await;
                     for r in members {
                         let mut outcome = InstanceOutcome::of(
                             r.original.clone(),
@@ -131,6 +138,13 @@ pub async fn execute_drs<C: Compute, D: DisasterRecovery>(
                         if let Some(error) = &record {
                             outcome.warnings.push(format!(
                                 "job {job_id} was not recorded on the original ({error}); DRS's own job list still prevents a second job"
+                            ));
+                        }
+                        if r.attempt > 1 {
+                            outcome.warnings.push(format!(
+                                "attempt {} of {}: the earlier DRS job of this outage failed",
+                                r.attempt,
+                                drs::MAX_DRS_ATTEMPTS
                             ));
                         }
                         outcomes.insert(r.original.id.clone(), outcome);
@@ -166,6 +180,7 @@ async fn configure<D: DisasterRecovery>(
     original: Instance,
     server: SourceServer,
     target_id: String,
+    attempt: u32,
     execution: Execution,
 ) -> Result<Ready, InstanceOutcome> {
     let fail = |original: Instance, error: AwsError, what: &str| {
@@ -197,7 +212,34 @@ async fn configure<D: DisasterRecovery>(
         server,
         target_id,
         updates,
+        attempt,
     })
+}
+
+/// Records the job and its attempt on the members' originals: one call per attempt number
+/// (usually one). The first error, if any.
+async fn record_job<C: Compute>(
+    compute: &C,
+    members: &[&Ready],
+    job_id: &str,
+    incident: &IncidentId,
+) -> Option<AwsError> {
+    let mut by_attempt: std::collections::BTreeMap<u32, Vec<String>> = Default::default();
+    for r in members {
+        by_attempt
+            .entry(r.attempt)
+            .or_default()
+            .push(r.original.id.clone());
+    }
+    let mut first_error = None;
+    for (attempt, originals) in by_attempt {
+        let mut record = job_tags(job_id, incident).to_vec();
+        record.push((tags::DRS_ATTEMPT.to_owned(), attempt.to_string()));
+        if let Err(error) = compute.tag(&originals, &record).await {
+            first_error.get_or_insert(error);
+        }
+    }
+    first_error
 }
 
 fn job_tags(job_id: &str, incident: &IncidentId) -> [(String, String); 2] {

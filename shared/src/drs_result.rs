@@ -42,6 +42,8 @@ pub struct DrsReport {
     pub succeeded: bool,
     /// A drill.
     pub drill: bool,
+    /// Not finished in time (reported once by the sweep).
+    pub stuck: bool,
     /// The protected original, if one is found.
     pub original_id: Option<String>,
     /// The instance DRS launched (for launch-into-instance, the target).
@@ -75,6 +77,7 @@ where
             job_id: result.job_id.clone(),
             succeeded: result.succeeded,
             drill: result.drill,
+            stuck: false,
             original_id: None,
             recovery_instance_id: None,
             target_groups: Vec::new(),
@@ -106,11 +109,35 @@ where
                 reason.push_str("; the job log names no failing event");
             }
             report.reason = Some(reason);
-            report.advice = Some(
-                "read the job log in the DRS console, fix the cause (launch configuration, target instance, quotas), then start recovery again: re-deliver the alarm event or wait for the sweep."
-                    .into(),
-            );
-            return self.publish_drs(report, None).await;
+            let attempt = original.as_ref().map_or(1, drs::attempt_of);
+            report.advice = Some(if result.drill {
+                "read the job log in the DRS console: the drill's failure says a recovery may fail the same way.".to_owned()
+            } else if attempt < drs::MAX_DRS_ATTEMPTS {
+                format!(
+                    "nothing yet: while the Outpost is down, the sweep starts a new DRS job for it (attempt {} of {}). If the job log names a cause of yours (launch configuration, target instance, quotas), fix it first.",
+                    attempt + 1,
+                    drs::MAX_DRS_ATTEMPTS
+                )
+            } else {
+                format!(
+                    "this was attempt {attempt} of {}: the agent starts no more jobs. Read the job log in the DRS console, fix the cause (launch configuration, target instance, quotas), then remove the tag {} from the instance; the next sweep starts again.",
+                    drs::MAX_DRS_ATTEMPTS,
+                    tags::DRS_JOB
+                )
+            });
+            // Once per source server: the marker is on the server's own original.
+            let marked = original
+                .as_ref()
+                .filter(|o| o.tag(tags::REPORTED) == Some(result.job_id.as_str()));
+            if marked.is_some() {
+                info!(job = %result.job_id, server = %result.source_server_id, "DRS failure reported already");
+                return Ok(report);
+            }
+            let mark = original
+                .as_ref()
+                .filter(|_| self.settings.mode == Mode::Recover && !result.drill)
+                .map(|o| o.id.clone());
+            return self.publish_drs(report, mark.as_deref()).await;
         }
 
         let recovery = self
@@ -125,7 +152,9 @@ where
             return self.publish_drs(report, None).await;
         };
         report.recovery_instance_id = Some(recovery.ec2_instance_id.clone());
-        if result.drill {
+        // DRS's own record decides: a drill never moves membership, whatever the event said.
+        if result.drill || recovery.is_drill {
+            report.drill = true;
             report.reason = Some("drill: load balancers and originals are left alone".into());
             return self.publish_drs(report, None).await;
         }
@@ -251,7 +280,7 @@ where
         outcomes.iter().map(TargetGroupReport::from).collect()
     }
 
-    async fn publish_drs(
+    pub(crate) async fn publish_drs(
         &self,
         mut report: DrsReport,
         reported: Option<&str>,
@@ -272,11 +301,12 @@ where
 
 /// The notice for a DRS result.
 pub fn render(report: &DrsReport) -> Notice {
-    let what = match (report.drill, report.succeeded) {
-        (true, true) => "DRS drill launched",
-        (true, false) => "DRS drill FAILED",
-        (false, true) => "DRS recovery launched",
-        (false, false) => "DRS recovery FAILED",
+    let what = match (report.drill, report.succeeded, report.stuck) {
+        (_, _, true) => "DRS recovery STUCK",
+        (true, true, _) => "DRS drill launched",
+        (true, false, _) => "DRS drill FAILED",
+        (false, true, _) => "DRS recovery launched",
+        (false, false, _) => "DRS recovery FAILED",
     };
     let subject = format!("[outposts-autorestart] {what}: {}", report.source_server_id);
     let mut body = format!(

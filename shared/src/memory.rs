@@ -50,6 +50,8 @@ pub struct World {
     pub drs_settings: HashMap<String, LaunchSettings>,
     /// DRS jobs: id, servers, and whether finished.
     pub drs_jobs: Vec<(ActiveJob, bool)>,
+    /// When each DRS job was created (by `StartRecovery`, or set by a test).
+    pub drs_job_created: HashMap<String, chrono::DateTime<chrono::Utc>>,
     /// DRS recovery instances by (source server, job).
     pub drs_recovery_instances: HashMap<(String, String), RecoveryInstance>,
     /// DRS job-log failures by job.
@@ -694,6 +696,7 @@ impl DisasterRecovery for InMemoryAws {
                             (s.clone(), status.to_owned())
                         })
                         .collect(),
+                    created_at: w.drs_job_created.get(&job.job_id).copied(),
                 }))
         })
         .await
@@ -702,14 +705,16 @@ impl DisasterRecovery for InMemoryAws {
     async fn start_recovery(
         &self,
         source_server_ids: &[String],
-        _drill: bool,
+        drill: bool,
     ) -> Result<String, AwsError> {
         self.call("StartRecovery", |w| {
             let job_id = format!("drsjob-{:017x}", w.drs_jobs.len() + 1);
             let job = ActiveJob {
                 job_id: job_id.clone(),
                 source_server_ids: source_server_ids.to_vec(),
+                drill,
             };
+            w.drs_job_created.insert(job_id.clone(), chrono::Utc::now());
             w.drs_jobs.push((job, false));
             Ok(job_id)
         })

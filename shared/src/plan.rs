@@ -108,6 +108,23 @@ pub struct PlannedInstance {
     pub decision: Decision,
 }
 
+/// Each instance unrecoverable because what its plan needs could not be read.
+pub fn unreadable(instances: &[Instance], error: &crate::error::AwsError) -> Vec<PlannedInstance> {
+    instances
+        .iter()
+        .map(|original| PlannedInstance {
+            original: original.clone(),
+            decision: Decision::Unrecoverable {
+                reason: format!(
+                    "its recovery templates could not be read ({error}): {} The other strategy's instances were recovered; the next sweep tries again",
+                    error.kind.advice()
+                ),
+                skipped: Vec::new(),
+            },
+        })
+        .collect()
+}
+
 /// Every template named by the instances' tags, each once, for the reader to resolve.
 pub fn templates_named_by(instances: &[Instance]) -> Vec<TemplateRef> {
     let mut all: Vec<TemplateRef> = instances

@@ -78,6 +78,14 @@ where
                         .await;
                 }
                 Signal::OutpostBack { outpost } => {
+                    // A launch whose event was lost is finished first, so that fencing finds
+                    // its original from both sides.
+                    match self.finish_drs_jobs(&outpost).await {
+                        Ok(results) => report.drs_results.extend(results),
+                        Err(error) => report
+                            .errors
+                            .push(format!("DRS jobs of {outpost}: {error}")),
+                    }
                     let back = AlarmReport {
                         action: Action::OutpostBack,
                         outpost: Some(outpost.clone()),
@@ -138,6 +146,13 @@ where
             report.in_maintenance.push(outpost.clone());
             return;
         }
+        // DRS jobs that ended first: a failure is reported before its retry starts.
+        match self.finish_drs_jobs(outpost).await {
+            Ok(results) => report.drs_results.extend(results),
+            Err(error) => report
+                .errors
+                .push(format!("DRS jobs of {outpost}: {error}")),
+        }
         match self
             .outpost_down(change, outpost, incident, maintenance, alarms, budget)
             .await
@@ -147,16 +162,13 @@ where
                 .errors
                 .push(format!("recovery of {outpost}: {error}")),
         }
-        match self.finish_drs_jobs(outpost).await {
-            Ok(results) => report.drs_results.extend(results),
-            Err(error) => report
-                .errors
-                .push(format!("DRS jobs of {outpost}: {error}")),
-        }
     }
 
-    /// Finishes DRS recoveries whose job ended without its event reaching the agent: a launch
-    /// is handled as its event would have been; a failure is reported once.
+    /// Finishes DRS recoveries whose job ended without its event reaching the agent, whether
+    /// the Outpost is still down or back: a launch is handled as its event would have been (so
+    /// fencing finds the original from either side), a failure is reported once per source
+    /// server, and a job that runs longer than `Settings::drs_job_timeout` is reported once as
+    /// stuck. Only jobs this agent started (recorded on an original) are followed.
     async fn finish_drs_jobs(&self, outpost: &OutpostId) -> Result<Vec<DrsReport>, AgentError> {
         let waiting: Vec<Instance> = self
             .compute
@@ -182,6 +194,14 @@ where
                 warn!(job = job_id, "DRS does not know the job an instance names");
                 continue;
             };
+            let originals: Vec<&Instance> = waiting
+                .iter()
+                .filter(|i| i.tag(tags::DRS_JOB) == Some(job_id))
+                .collect();
+            if job.is_stuck(self.settings.drs_job_timeout, Utc::now()) {
+                results.extend(self.report_stuck(&job, &originals).await?);
+                continue;
+            }
             if job.status != "COMPLETED" {
                 continue;
             }
@@ -189,12 +209,6 @@ where
                 let succeeded = launch_status == "LAUNCHED";
                 if !succeeded && launch_status != "FAILED" {
                     continue;
-                }
-                let original = waiting
-                    .iter()
-                    .find(|i| i.tag(tags::DRS_JOB) == Some(job_id));
-                if !succeeded && original.is_some_and(|o| o.tag(tags::REPORTED) == Some(job_id)) {
-                    continue; // this failure was reported already
                 }
                 info!(job = job_id, %server, %launch_status, "finishing a DRS launch no event reported");
                 let result = DrsLaunchResult {
@@ -205,20 +219,72 @@ where
                     time: Utc::now(),
                 };
                 let handled = self.handle_drs_result(&result).await?;
-                if !succeeded && let Some(original) = &handled.original_id {
-                    let marker = [(tags::REPORTED.to_owned(), job_id.to_owned())];
-                    if let Err(error) = self
-                        .compute
-                        .tag(std::slice::from_ref(original), &marker)
-                        .await
-                    {
-                        warn!(%error, "could not record that the DRS failure was reported");
-                    }
+                if handled.message_id.is_some() || succeeded {
+                    results.push(handled);
                 }
-                results.push(handled);
             }
         }
         Ok(results)
+    }
+
+    /// Reports once (per job, on each original: `autorestart:drs-stuck`) a job that has not
+    /// finished in time.
+    async fn report_stuck(
+        &self,
+        job: &drs::JobSnapshot,
+        originals: &[&Instance],
+    ) -> Result<Vec<DrsReport>, AgentError> {
+        let new: Vec<&&Instance> = originals
+            .iter()
+            .filter(|o| o.tag(tags::DRS_STUCK) != Some(job.job_id.as_str()))
+            .collect();
+        if new.is_empty() {
+            return Ok(Vec::new());
+        }
+        let minutes = self.settings.drs_job_timeout.as_secs() / 60;
+        warn!(job = %job.job_id, status = %job.status, minutes, "DRS job stuck");
+        let mut reports = Vec::new();
+        for original in new {
+            let server = job
+                .servers
+                .first()
+                .map(|(id, _)| id.clone())
+                .unwrap_or_default();
+            let report = DrsReport {
+                source_server_id: server,
+                job_id: job.job_id.clone(),
+                succeeded: false,
+                drill: false,
+                stuck: true,
+                original_id: Some(original.id.clone()),
+                recovery_instance_id: None,
+                target_groups: Vec::new(),
+                reason: Some(format!(
+                    "DRS job {} is STUCK: still {} more than {minutes} minutes after it was created (the bound is DRS_JOB_TIMEOUT_MINUTES)",
+                    job.job_id, job.status
+                )),
+                advice: Some(format!(
+                    "open the job in the DRS console and read its log; the agent starts no second job while this one runs. Once it ends, the agent finishes a launch or retries a failure (up to {} jobs). This is reported once.",
+                    drs::MAX_DRS_ATTEMPTS
+                )),
+                message_id: None,
+            };
+            let mut report = self.publish_drs(report, None).await?;
+            let marker = [(tags::DRS_STUCK.to_owned(), job.job_id.clone())];
+            if let Err(error) = self
+                .compute
+                .tag(std::slice::from_ref(&original.id), &marker)
+                .await
+            {
+                warn!(%error, "could not record that the stuck job was reported; the next sweep reports it again");
+                report.advice = Some(format!(
+                    "{} (not recorded: {error})",
+                    report.advice.unwrap_or_default()
+                ));
+            }
+            reports.push(report);
+        }
+        Ok(reports)
     }
 
     /// Judges every opted-in instance, records changed verdicts on the instances and announces

@@ -10,6 +10,11 @@ pub const RECOVERY_TEMPLATES: &str = "autorestart:recovery-templates";
 pub const STRATEGY: &str = "autorestart:strategy";
 /// On a DRS-protected original: the DRS recovery job started for it.
 pub const DRS_JOB: &str = "autorestart:drs-job";
+/// On an original: which attempt its recorded DRS job is (1, 2, …); a failed job is retried
+/// up to `drs::MAX_DRS_ATTEMPTS` in one incident.
+pub const DRS_ATTEMPT: &str = "autorestart:drs-attempt";
+/// On an original: the DRS job reported stuck (not finished in time), so it is said once.
+pub const DRS_STUCK: &str = "autorestart:drs-stuck";
 /// On an original: the id of the instance that replaced it.
 pub const REPLACED_BY: &str = "autorestart:replaced-by";
 /// On a replacement: the id of the instance it replaced.
@@ -51,13 +56,15 @@ pub const PREFIX: &str = "autorestart:";
 pub const NAME: &str = "Name";
 
 /// Tags that record what the agent did; they describe one instance and never travel to another.
-pub const AUDIT_TAGS: [&str; 11] = [
+pub const AUDIT_TAGS: [&str; 13] = [
     ATTEMPT,
     REPLACED_BY,
     REPLACEMENT_OF,
     INCIDENT,
     REPORTED,
     DRS_JOB,
+    DRS_ATTEMPT,
+    DRS_STUCK,
     FENCED,
     FENCE_HELD,
     READINESS,

@@ -4,9 +4,11 @@
 use std::time::Duration;
 
 use shared::agent::{Agent, Ports, Settings};
+use shared::alarm::AlarmState;
 use shared::balancing::HealthWait;
 use shared::drs::{self, JobFailure, RecoveryInstance, SourceServer};
 use shared::drs_result::DrsLaunchResult;
+use shared::error::AwsError;
 use shared::memory::{InMemoryAws, World};
 use shared::ports::{Target, TargetKind};
 use shared::tags::{self, TemplateRef};
@@ -258,10 +260,10 @@ async fn a_launch_failure_is_notified_with_the_job_log_reason() {
     );
     aws.with(|w| {
         assert!(w.published[0].subject.contains("DRS recovery FAILED"));
+        let body = &w.published[0].body;
         assert!(
-            w.published[0]
-                .body
-                .contains("What you must do: read the job log")
+            body.contains("new DRS job for it (attempt 2 of 3)"),
+            "the advice says what happens next: {body}"
         );
         assert!(!w.calls.contains(&"RegisterTargets"));
     });
@@ -332,4 +334,312 @@ async fn notify_only_reports_a_launch_success_without_tagging_or_moving() {
         );
         assert_eq!(w.published.len(), 1);
     });
+}
+
+fn outcome<'r>(
+    report: &'r shared::report::AlarmReport,
+    id: &str,
+) -> &'r shared::report::InstanceReport {
+    report
+        .instances
+        .iter()
+        .find(|i| i.instance_id == id)
+        .unwrap()
+}
+
+/// Ends DRS job `index` (0-based): launched into the target when `launched`, else failed.
+fn end_job(w: &mut World, index: usize, launched: bool) -> String {
+    let job = w.drs_jobs[index].0.job_id.clone();
+    w.drs_jobs[index].1 = true;
+    if launched {
+        w.drs_recovery_instances.insert(
+            (SERVER.into(), job.clone()),
+            RecoveryInstance {
+                recovery_instance_id: "i-dbtarget".into(),
+                ec2_instance_id: "i-dbtarget".into(),
+                is_drill: false,
+            },
+        );
+        w.set_state("i-dbtarget", "running");
+    }
+    job
+}
+
+fn subjects(aws: &InMemoryAws, containing: &str) -> usize {
+    aws.with(|w| {
+        w.published
+            .iter()
+            .filter(|n| n.subject.contains(containing))
+            .count()
+    })
+}
+
+#[tokio::test]
+async fn drs_that_cannot_be_read_leaves_the_template_instances_recovering() {
+    for (code, says) in [
+        (
+            "UninitializedAccountException",
+            "not initialised in this Region",
+        ),
+        ("AccessDeniedException", "DRS could not be read"),
+        ("ThrottlingException", "The next sweep tries DRS again"),
+    ] {
+        let aws = InMemoryAws::new(world(), Duration::ZERO);
+        aws.with(|w| {
+            w.failures.insert(
+                "DescribeSourceServers",
+                vec![AwsError::from_code(
+                    "drs:DescribeSourceServers",
+                    code,
+                    "emulated",
+                )],
+            )
+        });
+        let agent = Agent::new(Ports::all(&aws), settings());
+        let report = agent.handle(&support::outage()).await.unwrap();
+        assert_eq!(outcome(&report, "i-web1").outcome, "recovered", "{code}");
+        let db = outcome(&report, "i-db1");
+        assert!(db.failed(), "{code}: {db:?}");
+        let reason = db.reason.as_deref().unwrap_or_default();
+        assert!(reason.contains(says), "{code}: {reason}");
+        aws.with(|w| {
+            assert_eq!(w.replacements_of("i-web1").len(), 1, "{code}");
+            assert!(!w.calls.contains(&"StartRecovery"), "{code}");
+            assert!(
+                w.published[0].body.contains(says),
+                "{code}: the notice says why"
+            );
+        });
+    }
+}
+
+#[tokio::test]
+async fn a_failed_job_is_retried_with_a_new_one_until_the_bound_then_reported() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    let agent = Agent::new(Ports::all(&aws), settings());
+    agent.handle(&support::outage()).await.unwrap();
+    for attempt in 2..=drs::MAX_DRS_ATTEMPTS {
+        let failed = aws.with(|w| end_job(w, attempt as usize - 2, false));
+        let report = agent.sweep().await.unwrap();
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        aws.with(|w| {
+            assert_eq!(
+                w.drs_jobs.len(),
+                attempt as usize,
+                "a new job after {failed} failed"
+            );
+            let db = &w.instances["i-db1"];
+            assert_eq!(
+                db.tag(tags::DRS_ATTEMPT),
+                Some(attempt.to_string().as_str())
+            );
+            assert_eq!(
+                db.tag(tags::DRS_JOB),
+                Some(w.drs_jobs.last().unwrap().0.job_id.as_str())
+            );
+        });
+        assert_eq!(
+            subjects(&aws, "DRS recovery FAILED"),
+            attempt as usize - 1,
+            "each failure said once"
+        );
+    }
+    aws.with(|w| end_job(w, drs::MAX_DRS_ATTEMPTS as usize - 1, false));
+    let report = agent.sweep().await.unwrap();
+    let last = aws.with(|w| {
+        w.published
+            .iter()
+            .rev()
+            .find(|n| n.subject.contains("DRS recovery FAILED"))
+            .unwrap()
+            .body
+            .clone()
+    });
+    assert!(last.contains("this was attempt 3 of 3"), "{last}");
+    let db = outcome(&report.recoveries[0], "i-db1");
+    assert!(db.reason.as_deref().unwrap().contains("3 times"), "{db:?}");
+    assert_eq!(aws.with(|w| w.drs_jobs.len()), 3, "no fourth job");
+    agent.sweep().await.unwrap();
+    assert_eq!(aws.with(|w| w.drs_jobs.len()), 3);
+}
+
+#[tokio::test]
+async fn a_job_that_runs_too_long_is_reported_stuck_once() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    let agent = Agent::new(Ports::all(&aws), settings());
+    agent.handle(&support::outage()).await.unwrap();
+    agent.sweep().await.unwrap();
+    assert_eq!(subjects(&aws, "STUCK"), 0, "not within the bound");
+    aws.with(|w| {
+        let job = w.drs_jobs[0].0.job_id.clone();
+        w.drs_job_created
+            .insert(job, chrono::Utc::now() - chrono::Duration::minutes(61));
+    });
+    let report = agent.sweep().await.unwrap();
+    assert!(
+        report.drs_results.iter().any(|r| r.stuck),
+        "{:?}",
+        report.drs_results
+    );
+    assert_eq!(subjects(&aws, "DRS recovery STUCK"), 1);
+    let body = aws.with(|w| w.published.last().unwrap().body.clone());
+    assert!(
+        body.contains("more than 60 minutes") && body.contains("reported once"),
+        "{body}"
+    );
+    agent.sweep().await.unwrap();
+    assert_eq!(subjects(&aws, "DRS recovery STUCK"), 1, "once");
+    assert_eq!(
+        aws.with(|w| w.drs_jobs.len()),
+        1,
+        "no second job while it runs"
+    );
+}
+
+#[tokio::test]
+async fn a_lost_launch_event_is_finished_by_the_sweep_after_the_outpost_is_back() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    let agent = Agent::new(Ports::all(&aws), settings());
+    agent.handle(&support::outage()).await.unwrap();
+    aws.with(|w| {
+        end_job(w, 0, true);
+        let mut ok = support::outage();
+        ok.state = AlarmState::Ok;
+        w.set_alarm(ok);
+    });
+    // The launch event never came; the Outpost is back.
+    let report = agent.sweep().await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert!(report.drs_results.iter().any(|r| r.succeeded), "{report:?}");
+    aws.with(|w| {
+        assert_eq!(
+            w.instances["i-db1"].tag(tags::REPLACED_BY),
+            Some("i-dbtarget")
+        );
+        assert_eq!(
+            w.instances["i-dbtarget"].tag(tags::REPLACEMENT_OF),
+            Some("i-db1")
+        );
+        let members: Vec<&str> = w.target_groups[TG]
+            .1
+            .iter()
+            .map(|t| t.id.as_str())
+            .collect();
+        assert!(
+            members.contains(&"i-dbtarget") && !members.contains(&"i-db1"),
+            "{members:?}"
+        );
+        assert_eq!(
+            w.instances["i-db1"].state, "stopped",
+            "then fenced in the same sweep"
+        );
+    });
+}
+
+#[tokio::test]
+async fn a_failure_is_reported_once_per_source_server() {
+    let mut w = world();
+    w.add_instance(
+        "i-db2",
+        "subnet-a",
+        &[
+            (tags::NAME, "db-2"),
+            (tags::ENABLED, "true"),
+            (tags::STRATEGY, "drs"),
+        ],
+    );
+    w.add_instance(
+        "i-db2target",
+        "subnet-region",
+        &[
+            (tags::NAME, "db-2"),
+            (drs::TARGET_TAG_KEY, drs::TARGET_TAG_VALUE),
+        ],
+    );
+    w.set_state("i-db2target", "stopped");
+    w.drs_servers.push(SourceServer {
+        id: "s-2".into(),
+        hostname: Some("db-2".into()),
+        aws_instance_id: Some("i-db2".into()),
+        replication_state: "CONTINUOUS".into(),
+        lag: None,
+    });
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let agent = Agent::new(Ports::all(&aws), settings());
+    agent.handle(&support::outage()).await.unwrap();
+    aws.with(|w| {
+        assert_eq!(w.drs_jobs.len(), 1, "one job for both servers");
+        end_job(w, 0, false);
+        let mut ok = support::outage();
+        ok.state = AlarmState::Ok;
+        w.set_alarm(ok);
+    });
+    agent.sweep().await.unwrap();
+    let failed: Vec<String> = aws.with(|w| {
+        w.published
+            .iter()
+            .filter(|n| n.subject.contains("DRS recovery FAILED"))
+            .map(|n| n.subject.clone())
+            .collect()
+    });
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(failed.iter().any(|s| s.contains(SERVER)) && failed.iter().any(|s| s.contains("s-2")));
+    agent.sweep().await.unwrap();
+    agent.sweep().await.unwrap();
+    assert_eq!(
+        subjects(&aws, "DRS recovery FAILED"),
+        2,
+        "each server's failure once"
+    );
+}
+
+#[tokio::test]
+async fn a_drill_is_not_the_recovery_and_never_moves_membership() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    aws.with(|w| {
+        w.drs_jobs.push((
+            drs::ActiveJob {
+                job_id: "drsjob-console-drill".into(),
+                source_server_ids: vec![SERVER.into()],
+                drill: true,
+            },
+            false,
+        ))
+    });
+    let agent = Agent::new(Ports::all(&aws), settings());
+    let report = agent.handle(&support::outage()).await.unwrap();
+    let db = outcome(&report, "i-db1");
+    assert_eq!(db.outcome, "unfinished", "{db:?}");
+    assert!(
+        db.reason
+            .as_deref()
+            .unwrap()
+            .contains("a drill is not the recovery")
+    );
+    assert!(!aws.with(|w| w.calls.contains(&"StartRecovery")));
+
+    // The drill's launch is reported by DRS as a drill: no membership moves, even when its
+    // event does not say so.
+    let groups = aws.with(|w| {
+        w.drs_recovery_instances.insert(
+            (SERVER.into(), "drsjob-console-drill".into()),
+            RecoveryInstance {
+                recovery_instance_id: "i-drillcopy".into(),
+                ec2_instance_id: "i-drillcopy".into(),
+                is_drill: true,
+            },
+        );
+        w.drs_jobs[0].1 = true;
+        w.target_groups.clone()
+    });
+    let result = agent
+        .handle_drs_result(&succeeded("drsjob-console-drill", false))
+        .await
+        .unwrap();
+    assert!(result.drill && result.target_groups.is_empty());
+    assert_eq!(aws.with(|w| w.target_groups.clone()), groups);
+
+    // With the drill over, the recovery starts.
+    let report = agent.handle(&support::outage()).await.unwrap();
+    assert_eq!(outcome(&report, "i-db1").outcome, "drs-recovery-started");
 }

@@ -590,6 +590,7 @@ async fn a_completed_job_is_read_with_each_servers_launch_status() {
                 .job_id(JOB_ID)
                 .status(JobStatus::Completed)
                 .r#type(JobType::Launch)
+                .creation_date_time("2026-11-24T03:12:00Z")
                 .participating_servers(participant("s-1", LaunchStatus::Launched))
                 .participating_servers(participant("s-2", LaunchStatus::Failed))
                 // Not launched yet: no status.
@@ -622,6 +623,7 @@ async fn a_completed_job_is_read_with_each_servers_launch_status() {
                 ("s-2".into(), "FAILED".into()),
                 ("s-3".into(), "UNKNOWN".into()),
             ],
+            created_at: Some("2026-11-24T03:12:00Z".parse().unwrap()),
         })
     );
     assert_eq!(describe.num_calls(), 1);

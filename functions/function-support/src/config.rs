@@ -140,6 +140,13 @@ impl Config {
                 problem: format!("is invalid: {problem}"),
             })?,
         };
+        let drs_job_minutes = number(
+            &get,
+            "DRS_JOB_TIMEOUT_MINUTES",
+            defaults.drs_job_timeout.as_secs() / 60,
+            10,
+            1440,
+        )?;
         let metrics_namespace =
             get("METRICS_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.into());
         if metrics_namespace.starts_with("AWS/") || metrics_namespace.len() > 255 {
@@ -163,6 +170,7 @@ impl Config {
                 wave_wait: Duration::from_secs(wave_wait),
                 alarm_name_prefix: get("ALARM_NAME_PREFIX").unwrap_or_default(),
                 fence_action,
+                drs_job_timeout: Duration::from_secs(drs_job_minutes * 60),
             },
             metrics_namespace,
         })
@@ -226,6 +234,7 @@ mod tests {
             ("HEALTH_POLL_SECONDS", "2"),
             ("WAVE_WAIT_SECONDS", "60"),
             ("FENCE_ACTION", "terminate"),
+            ("DRS_JOB_TIMEOUT_MINUTES", "90"),
             ("ALARM_NAME_PREFIX", "stack-connected-"),
             ("METRICS_NAMESPACE", "Ops/Autorestart"),
             (
@@ -240,6 +249,7 @@ mod tests {
         assert!(matches!(c.settings.target_groups, TargetGroupScope::Only(ref l) if l.len() == 1));
         assert_eq!(c.settings.wave_wait, Duration::from_secs(60));
         assert_eq!(c.settings.fence_action, FenceAction::Terminate);
+        assert_eq!(c.settings.drs_job_timeout, Duration::from_secs(90 * 60));
         assert_eq!(c.settings.alarm_name_prefix, "stack-connected-");
         assert_eq!(c.metrics_namespace, "Ops/Autorestart");
     }

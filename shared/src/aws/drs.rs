@@ -3,7 +3,7 @@
 use aws_sdk_drs::Client;
 use aws_sdk_drs::types::{
     DescribeJobsRequestFilters, DescribeRecoveryInstancesRequestFilters,
-    DescribeSourceServersRequestFilters, JobLogEvent, JobStatus, JobType,
+    DescribeSourceServersRequestFilters, InitiatedBy, JobLogEvent, JobStatus, JobType,
     LaunchIntoInstanceProperties, StartRecoveryRequestSourceServer,
     TargetInstanceTypeRightSizingMethod,
 };
@@ -139,6 +139,7 @@ impl DisasterRecovery for DrsService {
                 let running = job.status() != Some(&JobStatus::Completed);
                 if running && job.r#type() == Some(&JobType::Launch) {
                     jobs.push(ActiveJob {
+                        drill: job.initiated_by() == Some(&InitiatedBy::StartDrill),
                         job_id: job.job_id().to_owned(),
                         source_server_ids: job
                             .participating_servers()
@@ -183,6 +184,10 @@ impl DisasterRecovery for DrsService {
                     ))
                 })
                 .collect(),
+            created_at: job
+                .creation_date_time()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc)),
         }))
     }
 
