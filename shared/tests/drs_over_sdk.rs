@@ -677,8 +677,17 @@ mod launch_results {
             "other servers' failures are left out"
         );
         assert_eq!(report.original_id.as_deref(), Some("i-00000000000000000"));
-        assert!(sent.published[0].contains("What you must do: read the job log"));
-        assert!(sent.tags.is_empty());
+        assert!(
+            sent.published[0].contains("new DRS job for it (attempt 2 of 3)"),
+            "{}",
+            sent.published[0]
+        );
+        // Said once for this server: the marker goes on its own original.
+        let marker = ("autorestart:reported".to_owned(), "drsjob-1".to_owned());
+        assert_eq!(
+            sent.tags,
+            [(vec!["i-00000000000000000".to_owned()], vec![marker])]
+        );
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ use aws_sdk_cloudwatch::types::{
     Tag as AlarmTag,
 };
 use aws_sdk_drs::operation::describe_jobs::{DescribeJobsError, DescribeJobsOutput};
-use aws_sdk_drs::types::{Job, JobStatus, JobType, LaunchStatus, ParticipatingServer};
+use aws_sdk_drs::types::{InitiatedBy, Job, JobStatus, JobType, LaunchStatus, ParticipatingServer};
 use aws_sdk_ec2::operation::describe_images::{DescribeImagesError, DescribeImagesOutput};
 use aws_sdk_ec2::operation::stop_instances::{StopInstancesError, StopInstancesOutput};
 use aws_sdk_ec2::operation::terminate_instances::{
@@ -29,7 +29,7 @@ use chrono::{DateTime, Utc};
 mod support;
 use shared::alarm::{AlarmChange, AlarmMetric, AlarmState, OutpostId};
 use shared::aws::{CloudWatchAlarms, DrsService, Ec2Compute, OutpostsApi};
-use shared::drs::JobSnapshot;
+use shared::drs::{ActiveJob, JobSnapshot};
 use shared::error::ErrorKind;
 use shared::ports::{Alarms, Asset, Compute, DisasterRecovery, Outposts};
 use support::{OUTPOST_A, aws_error, fast_retries};
@@ -579,6 +579,72 @@ fn participant(server: &str, status: LaunchStatus) -> ParticipatingServer {
         .source_server_id(server)
         .launch_status(status)
         .build()
+}
+
+#[tokio::test]
+async fn running_launch_jobs_are_listed_and_a_drill_is_told_from_a_recovery() {
+    let describe = mock!(aws_sdk_drs::Client::describe_jobs).then_output(|| {
+        let job = |id: &str, by: InitiatedBy, status: JobStatus, kind: JobType| {
+            Job::builder()
+                .job_id(id)
+                .initiated_by(by)
+                .status(status)
+                .r#type(kind)
+                .participating_servers(
+                    ParticipatingServer::builder()
+                        .source_server_id("s-1")
+                        .build(),
+                )
+                .build()
+                .unwrap()
+        };
+        DescribeJobsOutput::builder()
+            .items(job(
+                "drsjob-drill",
+                InitiatedBy::StartDrill,
+                JobStatus::Started,
+                JobType::Launch,
+            ))
+            .items(job(
+                "drsjob-real",
+                InitiatedBy::StartRecovery,
+                JobStatus::Pending,
+                JobType::Launch,
+            ))
+            .items(job(
+                "drsjob-done",
+                InitiatedBy::StartRecovery,
+                JobStatus::Completed,
+                JobType::Launch,
+            ))
+            .items(job(
+                "drsjob-cleanup",
+                InitiatedBy::TerminateRecoveryInstances,
+                JobStatus::Started,
+                JobType::Terminate,
+            ))
+            .build()
+    });
+    let client = mock_client!(aws_sdk_drs, [&describe]);
+
+    let jobs = DrsService::new(client).active_jobs().await.unwrap();
+
+    let server = vec!["s-1".to_owned()];
+    assert_eq!(
+        jobs,
+        [
+            ActiveJob {
+                job_id: "drsjob-drill".into(),
+                source_server_ids: server.clone(),
+                drill: true,
+            },
+            ActiveJob {
+                job_id: "drsjob-real".into(),
+                source_server_ids: server,
+                drill: false,
+            },
+        ]
+    );
 }
 
 #[tokio::test]
