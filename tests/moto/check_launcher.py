@@ -123,6 +123,56 @@ def check_outposts_denied(endpoint):
     print("ok 7: Outposts API denied")
 
 
+def check_drs(endpoint):
+    # 10. DRS from the state a test sets, over the real wire protocol.
+    drs = boto3.client(
+        "drs",
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        config=Config(retries={"max_attempts": 1}),
+    )
+    status, _ = launcher_api(endpoint, "POST", "/_launcher/drs", {"error": "UninitializedAccountException"})
+    assert status == 200
+    try:
+        drs.describe_source_servers(filters={})
+        raise AssertionError("DescribeSourceServers answered without the emulated error")
+    except ClientError as err:
+        assert err.response["Error"]["Code"] == "UninitializedAccountException", err.response
+        assert err.response["ResponseMetadata"]["HTTPStatusCode"] == 403, err.response
+    state = {
+        "source_servers": [{"id": "s-1234567890abcdef0", "hostname": "db-1", "instance_id": "i-0000000000000000a"}],
+        "jobs": [{"id": "drsjob-00000000000000001", "status": "COMPLETED", "servers": {"s-1234567890abcdef0": "LAUNCHED"}}],
+        "recovery_instances": [{"server": "s-1234567890abcdef0", "job": "drsjob-00000000000000001", "instance_id": "i-0000000000000000b"}],
+        "job_logs": {"drsjob-00000000000000001": [{"server": "s-1234567890abcdef0", "event": "LAUNCH_FAILED", "error": "x"}]},
+    }
+    status, _ = launcher_api(endpoint, "POST", "/_launcher/drs", state)
+    assert status == 200
+    servers = drs.describe_source_servers(filters={})["items"]
+    assert servers[0]["sourceProperties"]["identificationHints"]["awsInstanceID"] == "i-0000000000000000a", servers
+    assert servers[0]["dataReplicationInfo"]["dataReplicationState"] == "CONTINUOUS", servers
+    jobs = drs.describe_jobs(filters={"jobIDs": ["drsjob-00000000000000001"]})["items"]
+    assert jobs[0]["participatingServers"][0]["launchStatus"] == "LAUNCHED", jobs
+    recovery = drs.describe_recovery_instances(filters={"sourceServerIDs": ["s-1234567890abcdef0"]})["items"]
+    assert recovery[0]["ec2InstanceID"] == "i-0000000000000000b" and recovery[0]["jobID"] == "drsjob-00000000000000001", recovery
+    log = drs.describe_job_log_items(jobID="drsjob-00000000000000001")["items"]
+    assert log[0]["eventData"]["rawError"] == "x", log
+    drs.update_launch_configuration(sourceServerID="s-1234567890abcdef0", copyTags=False)
+    drs.update_launch_configuration(
+        sourceServerID="s-1234567890abcdef0", launchIntoInstanceProperties={"launchIntoEC2InstanceID": "i-0000000000000000c"}
+    )
+    config = drs.get_launch_configuration(sourceServerID="s-1234567890abcdef0")
+    assert config["copyTags"] is False, config
+    assert config["launchIntoInstanceProperties"]["launchIntoEC2InstanceID"] == "i-0000000000000000c", config
+    started = drs.start_recovery(sourceServers=[{"sourceServerID": "s-1234567890abcdef0"}], isDrill=False)["job"]
+    assert started["status"] == "STARTED" and started["initiatedBy"] == "START_RECOVERY", started
+    _, after = launcher_api(endpoint, "GET", "/_launcher/drs")
+    assert [j["id"] for j in after["jobs"]] == ["drsjob-00000000000000001", started["jobID"]], after
+    reset(endpoint)
+    _, empty = launcher_api(endpoint, "GET", "/_launcher/drs")
+    assert empty["jobs"] == [] and empty["error"] is None, empty
+    print("ok 10: DRS stub")
+
+
 def check_client_token(ec2, vpc_subnet):
     # 3. Idempotent RunInstances + client-token filter.
     args = dict(ImageId="ami-12345678", MinCount=1, MaxCount=1, SubnetId=vpc_subnet["SubnetId"])
@@ -1025,6 +1075,7 @@ def main() -> int:
         check_cloudwatch(endpoint)
         check_outposts_denied(endpoint)
         check_lni(ec2, outpost_subnet)
+        check_drs(endpoint)
 
         # Patches survive a state reset; the old token is forgotten with the state.
         reset(endpoint)

@@ -106,6 +106,24 @@ Gaps filled (numbers match the "-- N." comments below):
          call took effect but before its answer arrived.
      Action names are the query protocol's Action parameter; `counts` adds up
      an action both services have (DescribeTags) under one name.
+ 10. Elastic Disaster Recovery, which moto lacks: a small in-process DRS
+     (drs_stub) answers the restJson1 operations the agent calls
+     (DescribeSourceServers, DescribeJobs, DescribeRecoveryInstances,
+     DescribeJobLogItems, GetLaunchConfiguration, UpdateLaunchConfiguration,
+     StartRecovery) from a state a test sets:
+       GET  /_launcher/drs   the state, jobs the agent started included
+       POST /_launcher/drs   JSON object, replaces the state: "error" (an
+                             error code every DRS call answers, e.g.
+                             UninitializedAccountException, with its HTTP
+                             status), "source_servers" [{"id", "hostname",
+                             "instance_id", "state"}], "jobs" [{"id",
+                             "status", "drill", "servers": {"s-…":
+                             "LAUNCHED" | "FAILED" | …}, "created"}],
+                             "recovery_instances" [{"server", "job",
+                             "instance_id", "drill"}], "job_logs" {"job":
+                             [{"server", "event", "error"}]}
+     StartRecovery adds a STARTED job; a test ends it by POSTing the state
+     again. POST /moto-api/reset empties the state.
 
 Prints `moto ready on http://HOST:PORT` once the socket is listening and
 serves until SIGTERM/SIGINT.
@@ -744,6 +762,203 @@ def outposts_access_denied(app):
     return middleware
 
 
+# -- 10. Elastic Disaster Recovery ----------------------------------------------
+DRS_OPERATIONS = {
+    "/DescribeSourceServers",
+    "/DescribeJobs",
+    "/DescribeRecoveryInstances",
+    "/DescribeJobLogItems",
+    "/GetLaunchConfiguration",
+    "/UpdateLaunchConfiguration",
+    "/StartRecovery",
+}
+DRS_ERROR_STATUS = {
+    "UninitializedAccountException": 403,
+    "AccessDeniedException": 403,
+    "ThrottlingException": 429,
+    "InternalServerException": 500,
+}
+
+
+class DrsState:
+    """The stub's DRS: what a test set, plus the jobs and configurations the
+    agent wrote."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self, state=None):
+        state = state or {}
+        with self.lock:
+            self.error = state.get("error")
+            self.servers = list(state.get("source_servers", []))
+            self.jobs = [dict(job) for job in state.get("jobs", [])]
+            self.recovery_instances = list(state.get("recovery_instances", []))
+            self.job_logs = dict(state.get("job_logs", {}))
+            self.configurations = dict(state.get("configurations", {}))
+
+    def snapshot(self):
+        with self.lock:
+            return {
+                "error": self.error,
+                "source_servers": self.servers,
+                "jobs": self.jobs,
+                "recovery_instances": self.recovery_instances,
+                "job_logs": self.job_logs,
+                "configurations": self.configurations,
+            }
+
+    def answer(self, path, request):
+        with self.lock:
+            if self.error:
+                return DRS_ERROR_STATUS.get(self.error, 400), {
+                    "__type": self.error,
+                    "message": f"{self.error} (emulated by launcher.py)",
+                }
+            return 200, self._answer(path, request)
+
+    def _job(self, job):
+        return {
+            "jobID": job["id"],
+            "arn": f"arn:aws:drs:us-east-1:111122223333:job/{job['id']}",
+            "type": "LAUNCH",
+            "initiatedBy": "START_DRILL" if job.get("drill") else "START_RECOVERY",
+            "status": job.get("status", "STARTED"),
+            "creationDateTime": job.get("created", "2026-11-24T03:12:00Z"),
+            "participatingServers": [
+                {"sourceServerID": server, "launchStatus": status}
+                for server, status in job.get("servers", {}).items()
+            ],
+        }
+
+    def _configuration(self, server):
+        c = self.configurations.get(server, {})
+        answer = {"sourceServerID": server}
+        for key in ("copyPrivateIp", "copyTags", "targetInstanceTypeRightSizingMethod"):
+            if key in c:
+                answer[key] = c[key]
+        if "launchInto" in c:
+            answer["launchIntoInstanceProperties"] = {"launchIntoEC2InstanceID": c["launchInto"]}
+        return answer
+
+    def _answer(self, path, request):
+        filters = request.get("filters") or {}
+        if path == "/DescribeSourceServers":
+            wanted = filters.get("sourceServerIDs") or []
+            return {
+                "items": [
+                    {
+                        "sourceServerID": s["id"],
+                        "arn": f"arn:aws:drs:us-east-1:111122223333:source-server/{s['id']}",
+                        "sourceProperties": {
+                            "identificationHints": {
+                                "hostname": s.get("hostname"),
+                                "awsInstanceID": s.get("instance_id"),
+                            }
+                        },
+                        "dataReplicationInfo": {
+                            "dataReplicationState": s.get("state", "CONTINUOUS")
+                        },
+                    }
+                    for s in self.servers
+                    if not wanted or s["id"] in wanted
+                ]
+            }
+        if path == "/DescribeJobs":
+            wanted = filters.get("jobIDs") or []
+            return {
+                "items": [
+                    self._job(job)
+                    for job in self.jobs
+                    if not wanted or job["id"] in wanted
+                ]
+            }
+        if path == "/DescribeRecoveryInstances":
+            wanted = filters.get("sourceServerIDs") or []
+            return {
+                "items": [
+                    {
+                        "recoveryInstanceID": r["instance_id"],
+                        "ec2InstanceID": r["instance_id"],
+                        "jobID": r["job"],
+                        "sourceServerID": r["server"],
+                        "isDrill": bool(r.get("drill")),
+                    }
+                    for r in self.recovery_instances
+                    if not wanted or r["server"] in wanted
+                ]
+            }
+        if path == "/DescribeJobLogItems":
+            return {
+                "items": [
+                    {
+                        "event": item["event"],
+                        "eventData": {
+                            "sourceServerID": item.get("server"),
+                            "rawError": item.get("error"),
+                        },
+                    }
+                    for item in self.job_logs.get(request.get("jobID"), [])
+                ]
+            }
+        if path == "/GetLaunchConfiguration":
+            return self._configuration(request["sourceServerID"])
+        if path == "/UpdateLaunchConfiguration":
+            server = request["sourceServerID"]
+            c = self.configurations.setdefault(server, {})
+            for key in ("copyPrivateIp", "copyTags", "targetInstanceTypeRightSizingMethod"):
+                if key in request:
+                    c[key] = request[key]
+            into = (request.get("launchIntoInstanceProperties") or {}).get(
+                "launchIntoEC2InstanceID"
+            )
+            if into:
+                c["launchInto"] = into
+            return self._configuration(server)
+        if path == "/StartRecovery":
+            job = {
+                "id": f"drsjob-{len(self.jobs) + 1:017x}",
+                "status": "STARTED",
+                "drill": bool(request.get("isDrill")),
+                "servers": {
+                    s["sourceServerID"]: "PENDING" for s in request.get("sourceServers", [])
+                },
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+            self.jobs.append(job)
+            return {"job": self._job(job)}
+        raise AssertionError(path)
+
+
+DRS = DrsState()
+
+
+def drs_stub(app):
+    """Answers DRS's restJson1 operations (10) from DRS; everything else goes to `app`."""
+
+    def middleware(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path not in DRS_OPERATIONS or environ["REQUEST_METHOD"] != "POST":
+            return app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        request = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        status, payload = DRS.answer(path, request)
+        body = json.dumps(payload).encode()
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("x-amzn-RequestId", str(uuid.uuid4())),
+        ]
+        if status != 200:
+            headers.append(("x-amzn-ErrorType", payload["__type"]))
+        reason = {200: "OK", 403: "Forbidden", 429: "Too Many Requests"}.get(status, "Error")
+        start_response(f"{status} {reason}", headers)
+        return [body]
+
+    return middleware
+
+
 # -- 9. Run-time faults: configuration, throttling, lost and held responses -----
 HOLD_SECONDS = 120.0  # 9g: a held response goes out after this at the latest
 
@@ -1133,9 +1348,21 @@ def launcher_control(app):
             return json_response(environ, start_response, 200, FAULTS.calls())
         if path == "/_launcher/release" and method == "POST":
             return json_response(environ, start_response, 200, {"released": FAULTS.release()})
+        if path == "/_launcher/drs" and method == "GET":
+            return json_response(environ, start_response, 200, DRS.snapshot())
+        if path == "/_launcher/drs" and method == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                state = json.loads(environ["wsgi.input"].read(length) or b"{}")
+                if not isinstance(state, dict):
+                    raise ValueError("the DRS state is a JSON object")
+            except ValueError as error:
+                return json_response(environ, start_response, 400, {"error": str(error)})
+            DRS.reset(state)
+            return json_response(environ, start_response, 200, DRS.snapshot())
         message = (
             f"no {method} {path}; served: GET/POST /_launcher/config,"
-            " GET /_launcher/calls, POST /_launcher/release"
+            " GET /_launcher/calls, POST /_launcher/release, GET/POST /_launcher/drs"
         )
         return json_response(environ, start_response, 404, {"error": message})
 
@@ -1145,6 +1372,7 @@ def launcher_control(app):
             return control(environ, start_response)
         if path == "/moto-api/reset" and environ["REQUEST_METHOD"] == "POST":
             FAULTS.reset()
+            DRS.reset()
             return app(environ, start_response)
         call = query_call(environ)
         if call is None:
@@ -1233,8 +1461,10 @@ def main() -> None:
     # /moto-api/ endpoints such as POST /moto-api/reset), behind patches 6e
     # and 7, all behind the run-time faults (9).
     app = launcher_control(
-        outposts_access_denied(
-            cloudwatch_rpcv2_cbor(DomainDispatcherApplication(create_backend_app))
+        drs_stub(
+            outposts_access_denied(
+                cloudwatch_rpcv2_cbor(DomainDispatcherApplication(create_backend_app))
+            )
         )
     )
     server = make_server(args.host, args.port, app, threaded=True)
