@@ -97,6 +97,17 @@ impl Moto {
         }
     }
 
+    /// Sets the DRS stub's state (`POST /_launcher/drs`; see `tests/moto/launcher.py`, 10):
+    /// an error every DRS call answers, source servers, jobs, recovery instances, job logs.
+    pub fn drs(&self, state: &Value) -> Value {
+        self.control("POST", "/_launcher/drs", Some(state))
+    }
+
+    /// The DRS stub's state, jobs the agent started included.
+    pub fn drs_state(&self) -> Value {
+        self.control("GET", "/_launcher/drs", None)
+    }
+
     /// Lets held answers go.
     pub fn release(&self) -> Value {
         self.control("POST", "/_launcher/release", None)

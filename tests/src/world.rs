@@ -404,6 +404,44 @@ pub async fn add_protected_on(
     ids
 }
 
+/// Launches one instance on `outpost` with these tags (a DRS-protected original, a DRS
+/// launch-into target, …); its id.
+pub async fn launch_tagged(
+    c: &Clients,
+    seeded: &Seeded,
+    outpost: &str,
+    tags: &[(&str, &str)],
+) -> String {
+    let mut spec = TagSpecification::builder().resource_type(ResourceType::Instance);
+    for (key, value) in tags {
+        spec = spec.tags(ec2_tag(key, value));
+    }
+    let launched = c
+        .ec2
+        .run_instances()
+        .image_id(&seeded.image_id)
+        .instance_type(InstanceType::T3Micro)
+        .subnet_id(&seeded.subnets[outpost])
+        .min_count(1)
+        .max_count(1)
+        .tag_specifications(spec.build())
+        .send()
+        .await
+        .unwrap();
+    launched.instances()[0].instance_id().unwrap().to_owned()
+}
+
+/// Registers an instance in the seeded target group on port 80.
+pub async fn register(c: &Clients, seeded: &Seeded, id: &str) {
+    c.elb
+        .register_targets()
+        .target_group_arn(&seeded.target_group)
+        .targets(TargetDescription::builder().id(id).port(80).build())
+        .send()
+        .await
+        .unwrap();
+}
+
 /// One instance as the tests compare it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InstanceView {
