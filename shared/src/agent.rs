@@ -43,6 +43,9 @@ pub struct Settings {
     pub fence_action: FenceAction,
     /// How long a DRS recovery job may run before the sweep reports it stuck (once).
     pub drs_job_timeout: std::time::Duration,
+    /// A ConnectedStatus alarm's evaluation window (periods of 60 s): an alarm without data
+    /// for longer is reported by the readiness check.
+    pub alarm_window: std::time::Duration,
 }
 
 /// The default of `Settings::drs_job_timeout`: DRS documents that an average recovered Linux
@@ -66,6 +69,7 @@ impl Default for Settings {
             alarm_name_prefix: String::new(),
             fence_action: FenceAction::Stop,
             drs_job_timeout: DRS_JOB_TIMEOUT,
+            alarm_window: std::time::Duration::from_secs(3 * 60),
         }
     }
 }

@@ -228,6 +228,23 @@ pub fn outpost_states(alarms: &[AlarmChange]) -> HashMap<OutpostId, AlarmState> 
         .collect()
 }
 
+/// Outposts whose ConnectedStatus alarm has had no data for longer than `window` (its
+/// evaluation window) at `now`: in INSUFFICIENT_DATA since then. A broken cross-account link
+/// or a metric that stopped shows here before an outage goes unseen.
+pub fn silent_outposts(
+    alarms: &[AlarmChange],
+    window: std::time::Duration,
+    now: DateTime<Utc>,
+) -> HashMap<OutpostId, DateTime<Utc>> {
+    let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+    alarms
+        .iter()
+        .filter(|a| a.state == AlarmState::InsufficientData)
+        .filter(|a| a.state_since + window < now)
+        .filter_map(|a| Some((watched_outpost(a).ok()?, a.state_since)))
+        .collect()
+}
+
 /// The alarm a reported ALARM names, as DescribeAlarms shows it now, while it is still in
 /// ALARM: the one to act on (its transition, not the event's, names the incident, so every
 /// entry point derives the same incident). Otherwise why the reported ALARM is stale.
@@ -437,6 +454,38 @@ mod tests {
             )),
             Signal::Ignore(IgnoreReason::InsufficientData { .. })
         ));
+    }
+
+    #[test]
+    fn an_alarm_without_data_past_its_window_is_silent() {
+        let at = |text: &str| -> DateTime<Utc> { text.parse().unwrap() };
+        let alarms = [
+            AlarmChange::connected_status(
+                "a",
+                "op-0aaaaaaaaaaaaaaa1",
+                AlarmState::InsufficientData,
+                at("2026-11-24T03:00:00Z"),
+            ),
+            AlarmChange::connected_status(
+                "b",
+                "op-0bbbbbbbbbbbbbbb2",
+                AlarmState::InsufficientData,
+                at("2026-11-24T03:08:00Z"),
+            ),
+            AlarmChange::connected_status(
+                "c",
+                "op-0ccccccccccccccc3",
+                AlarmState::Ok,
+                at("2026-11-24T00:00:00Z"),
+            ),
+        ];
+        let silent = silent_outposts(
+            &alarms,
+            std::time::Duration::from_secs(180),
+            at("2026-11-24T03:10:00Z"),
+        );
+        let a = OutpostId::parse("op-0aaaaaaaaaaaaaaa1").unwrap();
+        assert_eq!(silent, HashMap::from([(a, at("2026-11-24T03:00:00Z"))]));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! one is given), reports timings and terminates them. Originals, their tags and production
 //! target groups are never touched.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -189,7 +189,7 @@ where
             return Err(DrillError::ProductionTargetGroup(tg.clone()));
         }
         let readiness_problems = self
-            .judge_readiness(&instances, &states)
+            .judge_readiness(&instances, &states, &HashMap::new())
             .await
             .map_err(read)?
             .into_iter()
@@ -627,18 +627,13 @@ pub fn render(report: &DrillReport) -> Notice {
     for e in &report.errors {
         let _ = writeln!(text, "\nProblem: {e}");
     }
-    let _ = write!(
+    crate::notice::compose(
+        &subject,
         text,
-        "\n{}\n{}\n",
-        crate::notice::FACTS_MARKER,
-        serde_json::to_string_pretty(report).unwrap_or_default()
-    );
-    Notice {
-        subject: subject.chars().take(99).collect(),
-        body: text,
-        attributes: vec![
+        report,
+        vec![
             ("event".into(), "drill".into()),
             ("outpost".into(), report.outpost.to_string()),
         ],
-    }
+    )
 }

@@ -341,12 +341,11 @@ pub fn render(report: &DrsReport) -> Notice {
     if let Some(advice) = &report.advice {
         let _ = writeln!(body, "\nWhat you must do: {advice}");
     }
-    let facts = serde_json::to_string_pretty(report).unwrap_or_default();
-    let _ = write!(body, "\n{}\n{facts}\n", crate::notice::FACTS_MARKER);
-    Notice {
-        subject: subject.chars().take(99).collect(),
+    crate::notice::compose(
+        &subject,
         body,
-        attributes: vec![
+        report,
+        vec![
             (
                 "event".into(),
                 if report.drill {
@@ -358,5 +357,5 @@ pub fn render(report: &DrsReport) -> Notice {
             ),
             ("job".into(), report.job_id.clone()),
         ],
-    }
+    )
 }

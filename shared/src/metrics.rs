@@ -68,6 +68,42 @@ pub fn document(
     doc
 }
 
+/// The most values EMF takes for one metric in one document.
+pub const MAX_VALUES: usize = 100;
+
+/// As [`document`], split so that no metric carries more than [`MAX_VALUES`] values in one
+/// document: no sample is dropped.
+pub fn documents(
+    namespace: &str,
+    at: DateTime<Utc>,
+    dimension: Option<(&str, &str)>,
+    metrics: &[(&str, Unit, Vec<f64>)],
+) -> Vec<Value> {
+    let parts = metrics
+        .iter()
+        .map(|(_, _, values)| values.len().div_ceil(MAX_VALUES))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    (0..parts)
+        .map(|part| {
+            let chunk: Vec<(&str, Unit, Vec<f64>)> = metrics
+                .iter()
+                .filter_map(|(name, unit, values)| {
+                    let values: Vec<f64> = values
+                        .iter()
+                        .skip(part * MAX_VALUES)
+                        .take(MAX_VALUES)
+                        .copied()
+                        .collect();
+                    (!values.is_empty()).then_some((*name, *unit, values))
+                })
+                .collect();
+            document(namespace, at, dimension, &chunk)
+        })
+        .collect()
+}
+
 /// Metrics of a live recovery: `Recovered`, `RecoverySeconds` (alarm to running) and
 /// `RecoveryFailed`, the latter also by reason. Repeats (already recovered) count nothing.
 pub fn recovery_documents(namespace: &str, report: &AlarmReport, at: DateTime<Utc>) -> Vec<Value> {
@@ -88,7 +124,6 @@ pub fn recovery_documents(namespace: &str, report: &AlarmReport, at: DateTime<Ut
         .iter()
         .filter_map(|i| i.running_after_seconds)
         .map(|s| s as f64)
-        .take(100)
         .collect();
     let mut metrics = vec![
         ("Recovered", Unit::Count, vec![recovered.len() as f64]),
@@ -97,12 +132,7 @@ pub fn recovery_documents(namespace: &str, report: &AlarmReport, at: DateTime<Ut
     if !seconds.is_empty() {
         metrics.push(("RecoverySeconds", Unit::Seconds, seconds));
     }
-    let mut docs = vec![document(
-        namespace,
-        at,
-        Some((OUTPOST_DIMENSION, outpost)),
-        &metrics,
-    )];
+    let mut docs = documents(namespace, at, Some((OUTPOST_DIMENSION, outpost)), &metrics);
     let mut reasons: Vec<String> = failed
         .iter()
         .map(|i| {
@@ -228,6 +258,40 @@ mod tests {
         assert_eq!(doc["Outpost"], json!("op-0a"));
         assert_eq!(doc["Recovered"], json!(2.0));
         assert_eq!(doc["RecoverySeconds"], json!([40.0, 55.0]));
+    }
+
+    #[test]
+    fn more_than_a_hundred_values_are_split_over_documents_and_none_is_dropped() {
+        let at: DateTime<Utc> = "2026-11-24T03:00:00Z".parse().unwrap();
+        let seconds: Vec<f64> = (0..250).map(f64::from).collect();
+        let docs = documents(
+            "N",
+            at,
+            Some(("Outpost", "op-0a")),
+            &[
+                ("Recovered", Unit::Count, vec![250.0]),
+                ("RecoverySeconds", Unit::Seconds, seconds.clone()),
+            ],
+        );
+        assert_eq!(docs.len(), 3);
+        let mut carried: Vec<f64> = Vec::new();
+        for doc in &docs {
+            let values = match &doc["RecoverySeconds"] {
+                Value::Array(many) => many.iter().map(|v| v.as_f64().unwrap()).collect(),
+                one => vec![one.as_f64().unwrap()],
+            };
+            assert!(values.len() <= MAX_VALUES);
+            carried.extend(values);
+            assert_eq!(doc["Outpost"], json!("op-0a"));
+        }
+        assert_eq!(carried, seconds);
+        assert_eq!(docs[0]["Recovered"], json!(250.0), "counted once");
+        assert!(docs[1].get("Recovered").is_none());
+        let declared = &docs[1]["_aws"]["CloudWatchMetrics"][0]["Metrics"];
+        assert_eq!(
+            declared,
+            &json!([{"Name": "RecoverySeconds", "Unit": "Seconds"}])
+        );
     }
 
     #[test]

@@ -6,10 +6,11 @@ use std::fmt::Write;
 use crate::ports::Notice;
 use crate::report::{Action, AlarmReport, InstanceReport, Mode};
 
-/// SNS subjects must stay under 100 characters.
-const MAX_SUBJECT: usize = 99;
-/// SNS messages are at most 256 KiB; keep room for the envelope.
-const MAX_BODY: usize = 250 * 1024;
+/// SNS subjects are ASCII, without line breaks or control characters, under 100 characters.
+pub const MAX_SUBJECT: usize = 99;
+/// SNS messages are at most 256 KiB (262,144 bytes) with their attributes; 6 KiB are kept for
+/// the attributes.
+pub const MAX_BODY: usize = 250 * 1024;
 /// Instances listed by name per section before the text only counts them.
 const LISTED_PER_SECTION: usize = 50;
 /// Marks where the JSON facts start, for parsers of the message.
@@ -23,7 +24,7 @@ pub fn render(report: &AlarmReport) -> Notice {
         .map(|o| o.as_str())
         .unwrap_or("unknown Outpost");
     let subject = subject(report, outpost);
-    let mut text = match report.action {
+    let text = match report.action {
         Action::Recovery => recovery_text(report, outpost),
         Action::OutpostBack => back_text(report, outpost),
         Action::Suppressed => format!(
@@ -41,22 +42,56 @@ pub fn render(report: &AlarmReport) -> Notice {
                 .unwrap_or("no reason given")
         ),
     };
-    let facts =
-        serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
-    if text.len() + facts.len() + FACTS_MARKER.len() + 2 <= MAX_BODY {
-        let _ = write!(text, "\n{FACTS_MARKER}\n{facts}\n");
-    } else {
-        let _ = write!(
-            text,
-            "\n{FACTS_MARKER}\n{{\"truncated\": \"the full report exceeds the SNS size limit; it is in the function's log and return value\"}}\n"
-        );
-    }
     let mut attributes = vec![("event".to_owned(), event_name(report).to_owned())];
     if let Some(o) = &report.outpost {
         attributes.push(("outpost".into(), o.to_string()));
     }
     if let Some(i) = &report.incident {
         attributes.push(("incident".into(), i.to_string()));
+    }
+    compose(&subject, text, report, attributes)
+}
+
+/// The one place a notice is made: SNS's limits hold for every notice. The subject is ASCII
+/// without control characters, at most [`MAX_SUBJECT`] characters; the body is the readable
+/// text, then [`FACTS_MARKER`] and `facts` as JSON, at most [`MAX_BODY`] bytes (the facts give
+/// way to a note first, then the text is cut at a character boundary, saying so).
+pub fn compose(
+    subject: &str,
+    mut text: String,
+    facts: &impl serde::Serialize,
+    attributes: Vec<(String, String)>,
+) -> Notice {
+    let subject: String = subject
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else if c.is_control() {
+                ' '
+            } else {
+                '?'
+            }
+        })
+        .take(MAX_SUBJECT)
+        .collect();
+    const CUT: &str = "\n[... cut here: the notice reached SNS's size limit; the whole report is in the function's log]\n";
+    let facts =
+        serde_json::to_string_pretty(facts).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let short_facts = "{\"truncated\": \"the full report exceeds the SNS size limit; it is in the function's log and return value\"}";
+    let room = MAX_BODY - FACTS_MARKER.len() - short_facts.len() - CUT.len() - 4;
+    if text.len() > room {
+        let mut end = room;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str(CUT);
+    }
+    if text.len() + facts.len() + FACTS_MARKER.len() + 3 <= MAX_BODY {
+        let _ = write!(text, "\n{FACTS_MARKER}\n{facts}\n");
+    } else {
+        let _ = write!(text, "\n{FACTS_MARKER}\n{short_facts}\n");
     }
     Notice {
         subject,
@@ -115,18 +150,7 @@ fn subject(report: &AlarmReport, outpost: &str) -> String {
         (Action::Ignored, _) => format!("Alarm {} ignored", report.alarm),
         (Action::Stale, _) => format!("Alarm {} stale: nothing launched", report.alarm),
     };
-    let line = format!("[outposts-autorestart] {line}");
-    let ascii: String = line
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect();
-    ascii.chars().take(MAX_SUBJECT).collect()
+    format!("[outposts-autorestart] {line}")
 }
 
 fn recovery_text(report: &AlarmReport, outpost: &str) -> String {
@@ -350,4 +374,92 @@ fn short_arn(arn: &str) -> &str {
     arn.split_once(":targetgroup/")
         .map(|(_, rest)| rest)
         .unwrap_or(arn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SNS's limits: subject ASCII without control characters under 100; body and attributes
+    /// at most 256 KiB.
+    fn fits_sns(notice: &Notice) {
+        assert!(notice.subject.len() < 100, "{}", notice.subject);
+        assert!(
+            notice
+                .subject
+                .chars()
+                .all(|c| c.is_ascii_graphic() || c == ' '),
+            "{:?}",
+            notice.subject
+        );
+        let attributes: usize = notice
+            .attributes
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum();
+        assert!(notice.body.len() + attributes <= 256 * 1024);
+    }
+
+    #[test]
+    fn every_notice_fits_sns_whatever_it_is_given() {
+        let long_subject = format!("Outpost é\nback: {}", "x".repeat(300));
+        for (text, facts) in [
+            ("short".to_owned(), vec!["fact"; 3]),
+            ("short".to_owned(), vec!["a long fact to repeat"; 20_000]),
+            ("ü".repeat(200_000), vec!["fact"; 3]),
+        ] {
+            let notice = compose(
+                &long_subject,
+                text,
+                &facts,
+                vec![("event".into(), "x".into())],
+            );
+            fits_sns(&notice);
+            assert!(
+                notice.subject.starts_with("Outpost ? back: xxx"),
+                "{}",
+                notice.subject
+            );
+            assert!(notice.body.contains(FACTS_MARKER));
+        }
+        let cut = compose("s", "ü".repeat(200_000), &(), Vec::new());
+        assert!(cut.body.contains("cut here"), "the cut is said");
+        let whole = compose("s", "short".into(), &["fact"], Vec::new());
+        assert!(whole.body.ends_with("[\n  \"fact\"\n]\n"), "{}", whole.body);
+    }
+
+    #[test]
+    fn every_renderer_goes_through_the_one_place() {
+        let names = "n".repeat(5_000);
+        let mut readiness = crate::readiness::ReadinessReport::default();
+        for i in 0..2_000 {
+            readiness
+                .instances
+                .push(crate::readiness::InstanceReadiness {
+                    instance_id: format!("i-{i:017}"),
+                    name: names.clone(),
+                    outpost: None,
+                    problems: vec!["problem".repeat(20)],
+                    notes: Vec::new(),
+                    previous: None,
+                });
+            readiness.changed.push(format!("i-{i:017}"));
+        }
+        readiness.not_ready = 2_000;
+        fits_sns(&crate::readiness::render(&readiness));
+        let drs = crate::drs_result::DrsReport {
+            source_server_id: "s-1".repeat(100),
+            job_id: "drsjob-1".into(),
+            succeeded: false,
+            drill: false,
+            stuck: false,
+            original_id: None,
+            recovery_instance_id: None,
+            target_groups: Vec::new(),
+            reason: Some("r".repeat(300_000)),
+            advice: None,
+            message_id: None,
+        };
+        fits_sns(&crate::drs_result::render(&drs));
+    }
 }

@@ -31,6 +31,9 @@ pub struct ReadinessInputs<'a> {
     pub drs_servers: &'a Result<Vec<SourceServer>, String>,
     /// Instances tagged as DRS launch targets.
     pub drs_targets: &'a [Instance],
+    /// Outposts whose alarm has had no data for longer than its evaluation window, and since
+    /// when (`alarm::silent_outposts`).
+    pub silent_alarms: &'a HashMap<OutpostId, chrono::DateTime<chrono::Utc>>,
 }
 
 /// The verdict for one instance.
@@ -98,6 +101,12 @@ pub fn assess(inputs: &ReadinessInputs<'_>) -> Vec<InstanceReadiness> {
                 notes: Vec::new(),
                 previous: instance.tag(tags::READINESS).map(str::to_owned),
             };
+            if let Some(since) = outpost.as_ref().and_then(|o| inputs.silent_alarms.get(o)) {
+                verdict.problems.push(format!(
+                    "the ConnectedStatus alarm of its Outpost has had no data since {}: an outage would not be seen. Check the metric's cross-account sharing (README, \"The alarm\") and that the Outpost reports ConnectedStatus",
+                    since.format("%Y-%m-%dT%H:%M:%SZ")
+                ));
+            }
             if plan::uses_drs(instance) {
                 check_drs(inputs, &drs_matches, instance, &mut verdict);
             } else {
@@ -127,68 +136,106 @@ fn check_templates(
             return;
         }
     };
+    // Each template's problems; ready means one usable alternate, the others only warn.
+    let mut usable = false;
+    let mut all_problems: Vec<String> = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
     for template in templates {
-        let (subnet_id, outpost_arn, image_id, instance_type) =
-            match inputs.template_targets.get(&template) {
-                Some(TemplateTarget::Subnet {
-                    subnet_id,
-                    outpost_arn,
-                    image_id,
-                    instance_type,
-                }) => (subnet_id, outpost_arn, image_id, instance_type),
-                Some(TemplateTarget::Unusable { reason }) => {
-                    verdict.problems.push(reason.clone());
-                    continue;
-                }
-                None => {
-                    verdict
-                        .problems
-                        .push(format!("launch template {template} could not be read"));
-                    continue;
-                }
-            };
-        let target = outpost_arn.as_deref().and_then(OutpostId::from_arn);
-        if let (Some(own), Some(target)) = (own_outpost, &target)
-            && own == target
-        {
-            verdict.problems.push(format!(
-                "launch template {template} launches into subnet {subnet_id} on the instance's own Outpost {own}: point it at a subnet on another Outpost server"
-            ));
-            continue;
+        let mut problems: Vec<String> = Vec::new();
+        let mut notes: Vec<String> = Vec::new();
+        judge_template(
+            inputs,
+            instance,
+            own_outpost,
+            &template,
+            &mut problems,
+            &mut notes,
+        );
+        verdict.notes.append(&mut notes);
+        if problems.is_empty() {
+            usable = true;
         }
-        if let Some(image) = image_id
-            && !inputs.images.contains(image)
-        {
-            verdict.problems.push(format!(
+        warnings.extend(
+            problems
+                .iter()
+                .map(|p| format!("warning (another alternate is usable): {p}")),
+        );
+        all_problems.append(&mut problems);
+    }
+    if usable {
+        verdict.notes.append(&mut warnings);
+    } else {
+        verdict.problems.append(&mut all_problems);
+    }
+}
+
+/// One template's problems (and notes) as an alternate for `instance`.
+fn judge_template(
+    inputs: &ReadinessInputs<'_>,
+    instance: &Instance,
+    own_outpost: Option<&OutpostId>,
+    template: &TemplateRef,
+    problems: &mut Vec<String>,
+    notes: &mut Vec<String>,
+) {
+    let (subnet_id, outpost_arn, image_id, instance_type) =
+        match inputs.template_targets.get(template) {
+            Some(TemplateTarget::Subnet {
+                subnet_id,
+                outpost_arn,
+                image_id,
+                instance_type,
+            }) => (subnet_id, outpost_arn, image_id, instance_type),
+            Some(TemplateTarget::Unusable { reason }) => {
+                problems.push(reason.clone());
+                return;
+            }
+            None => {
+                problems.push(format!("launch template {template} could not be read"));
+                return;
+            }
+        };
+    let target = outpost_arn.as_deref().and_then(OutpostId::from_arn);
+    if let (Some(own), Some(target)) = (own_outpost, &target)
+        && own == target
+    {
+        problems.push(format!(
+                "launch template {template} launches into subnet {subnet_id} on the instance's own Outpost {own}: generate a template for another server (recovery-template --instance-id {} --subnet-id <a subnet on another Outpost server>) and name it in {}",
+                instance.id,
+                tags::RECOVERY_TEMPLATES
+            ));
+        return;
+    }
+    if let Some(image) = image_id
+        && !inputs.images.contains(image)
+    {
+        problems.push(format!(
                 "launch template {template} names AMI {image}, which does not exist or is not available: create a template version with a current AMI"
             ));
-        }
-        let Some(target) = target else { continue };
-        match inputs.alarm_states.get(&target) {
+    }
+    let Some(target) = target else { return };
+    match inputs.alarm_states.get(&target) {
             Some(AlarmState::Ok) => {}
-            Some(state) => verdict.problems.push(format!(
+            Some(state) => problems.push(format!(
                 "launch template {template} targets Outpost {target}, whose ConnectedStatus alarm is {state:?}: that Outpost cannot take a replacement now"
             )),
-            None => verdict.problems.push(format!(
+            None => problems.push(format!(
                 "launch template {template} targets Outpost {target}, which no ConnectedStatus alarm of this stack watches: add it to OutpostIds"
             )),
         }
-        let instance_type = instance_type
-            .as_deref()
-            .or(instance.instance_type.as_deref());
-        match inputs.assets.get(&target) {
-            Some(Ok(assets)) => {
-                if let Some(problem) = capacity_problem(assets, instance_type, &target) {
-                    verdict
-                        .problems
-                        .push(format!("launch template {template}: {problem}"));
-                }
+    let instance_type = instance_type
+        .as_deref()
+        .or(instance.instance_type.as_deref());
+    match inputs.assets.get(&target) {
+        Some(Ok(assets)) => {
+            if let Some(problem) = capacity_problem(assets, instance_type, &target) {
+                problems.push(format!("launch template {template}: {problem}"));
             }
-            Some(Err(reason)) => verdict.notes.push(format!(
-                "capacity on Outpost {target} not checked: {reason}"
-            )),
-            None => {}
         }
+        Some(Err(reason)) => notes.push(format!(
+            "capacity on Outpost {target} not checked: {reason}"
+        )),
+        None => {}
     }
 }
 
@@ -382,13 +429,12 @@ pub fn render(report: &ReadinessReport) -> Notice {
             );
         }
     }
-    let facts = serde_json::to_string_pretty(report).unwrap_or_default();
-    let _ = write!(text, "\n{}\n{facts}\n", crate::notice::FACTS_MARKER);
-    Notice {
-        subject: subject.chars().take(99).collect(),
-        body: text,
-        attributes: vec![("event".into(), "readiness".into())],
-    }
+    crate::notice::compose(
+        &subject,
+        text,
+        report,
+        vec![("event".into(), "readiness".into())],
+    )
 }
 
 #[cfg(test)]
@@ -438,6 +484,7 @@ mod tests {
         alarms: HashMap<OutpostId, AlarmState>,
         assets: HashMap<OutpostId, Result<Vec<Asset>, String>>,
         drs: Result<Vec<SourceServer>, String>,
+        silent: HashMap<OutpostId, chrono::DateTime<chrono::Utc>>,
     }
 
     fn fixture() -> Fixture {
@@ -452,6 +499,7 @@ mod tests {
             alarms: [(op(OWN), AlarmState::Ok), (op(ALT), AlarmState::Ok)].into(),
             assets: HashMap::new(),
             drs: Ok(Vec::new()),
+            silent: HashMap::new(),
         }
     }
 
@@ -464,7 +512,57 @@ mod tests {
             assets: &f.assets,
             drs_servers: &f.drs,
             drs_targets: &[],
+            silent_alarms: &f.silent,
         })
+    }
+
+    #[test]
+    fn one_usable_alternate_is_ready_and_the_others_only_warn() {
+        let got = judge(&fixture(), &[instance("i-1", "lt-0b,lt-0a,lt-0c")]);
+        assert!(got[0].is_ready(), "{got:?}");
+        let notes = got[0].notes.join("\n");
+        assert!(
+            notes.contains("warning (another alternate is usable)"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("own Outpost") && notes.contains("ami-gone"),
+            "{notes}"
+        );
+    }
+
+    #[test]
+    fn a_replacement_whose_templates_all_point_at_its_own_outpost_is_not_ready() {
+        // After a failover the replacement runs on ALT; lt-0a launches onto ALT too.
+        let mut replacement = instance("i-r", "lt-0a");
+        replacement.outpost_arn = Some(ALT.into());
+        replacement
+            .tags
+            .insert(tags::REPLACEMENT_OF.into(), "i-1".into());
+        let got = judge(&fixture(), &[replacement]);
+        let problems = got[0].problems.join("\n");
+        assert!(!got[0].is_ready());
+        assert!(
+            problems.contains(
+                "generate a template for another server (recovery-template --instance-id i-r"
+            ),
+            "{problems}"
+        );
+    }
+
+    #[test]
+    fn an_own_alarm_without_data_past_its_window_is_not_ready() {
+        let mut f = fixture();
+        let since: chrono::DateTime<chrono::Utc> = "2026-11-24T03:00:00Z".parse().unwrap();
+        f.silent.insert(op(OWN), since);
+        let got = judge(&f, &[instance("i-1", "lt-0a")]);
+        let problems = got[0].problems.join("\n");
+        assert!(
+            problems.contains(
+                "has had no data since 2026-11-24T03:00:00Z: an outage would not be seen"
+            ),
+            "{problems}"
+        );
     }
 
     #[test]
@@ -559,6 +657,7 @@ mod tests {
             assets: &f.assets,
             drs_servers: &f.drs,
             drs_targets: &[target],
+            silent_alarms: &f.silent,
         });
         let problems = got[0].problems.join("\n");
         assert!(problems.contains("STALLED"), "{problems}");

@@ -102,7 +102,11 @@ where
             }
         }
         let states = alarm::outpost_states(&alarms);
-        report.readiness = match self.check_readiness(&states).await {
+        let silent = alarm::silent_outposts(&alarms, self.settings.alarm_window, Utc::now());
+        for (outpost, since) in &silent {
+            warn!(%outpost, %since, "ConnectedStatus alarm without data: an outage would not be seen");
+        }
+        report.readiness = match self.check_readiness(&states, &silent).await {
             Ok(readiness) => readiness,
             Err(error) => {
                 report.errors.push(format!("readiness: {error}"));
@@ -292,9 +296,10 @@ where
     async fn check_readiness(
         &self,
         states: &HashMap<OutpostId, AlarmState>,
+        silent: &HashMap<OutpostId, chrono::DateTime<Utc>>,
     ) -> Result<ReadinessReport, AwsError> {
         let instances = self.opted_in_instances().await?;
-        let verdicts = self.judge_readiness(&instances, states).await?;
+        let verdicts = self.judge_readiness(&instances, states, silent).await?;
         let mut report = ReadinessReport::of(verdicts);
         if report.changed.is_empty() {
             return Ok(report);
@@ -331,6 +336,7 @@ where
         &self,
         instances: &[Instance],
         states: &HashMap<OutpostId, AlarmState>,
+        silent: &HashMap<OutpostId, chrono::DateTime<Utc>>,
     ) -> Result<Vec<readiness::InstanceReadiness>, AwsError> {
         let templates = plan::templates_named_by(instances);
         let targets: HashMap<_, _> = if templates.is_empty() {
@@ -395,6 +401,7 @@ where
             template_targets: &targets,
             images: &images,
             alarm_states: states,
+            silent_alarms: silent,
             assets: &assets,
             drs_servers: &drs_servers,
             drs_targets: &drs_targets,

@@ -676,19 +676,26 @@ async fn readiness_notifies_on_a_change_only() {
     let aws = InMemoryAws::new(sweep_world(AlarmState::Ok), Duration::ZERO);
     let agent = Agent::new(Ports::all(&aws), settings(Mode::Recover));
     let first = agent.sweep().await.unwrap();
-    // web-1 names lt-0a on its own Outpost; web-2 and web-3 are ready.
-    assert_eq!((first.readiness.ready, first.readiness.not_ready), (2, 1));
+    // web-1 names lt-0a on its own Outpost, but lt-0b and lt-0c are usable: ready, with a
+    // warning; web-2 and web-3 are ready.
+    assert_eq!((first.readiness.ready, first.readiness.not_ready), (3, 0));
+    let web1 = &first.readiness.instances[1];
+    assert_eq!(web1.instance_id, "i-web1");
+    assert!(
+        web1.notes.iter().any(|n| n.contains("own Outpost")),
+        "{web1:?}"
+    );
     assert_eq!(aws.with(|w| w.published.len()), 1);
     agent.sweep().await.unwrap();
     assert_eq!(aws.with(|w| w.published.len()), 1, "no change, no notice");
 
-    // Outpost C goes down: web-3's only alternate is gone, and web-1's last one.
+    // Outpost C goes down: web-3's only alternate is gone; web-1 still has lt-0b.
     aws.with(|w| w.alarms[2].state = AlarmState::Alarm);
     let third = agent.sweep().await.unwrap();
-    assert_eq!(third.readiness.changed, ["i-elsewhere", "i-web1"]);
+    assert_eq!(third.readiness.changed, ["i-elsewhere"]);
     let notice = aws.with(|w| w.published.last().unwrap().clone());
     assert!(
-        notice.subject.contains("Readiness: 2 not ready"),
+        notice.subject.contains("Readiness: 1 not ready"),
         "{}",
         notice.subject
     );

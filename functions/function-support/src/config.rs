@@ -147,6 +147,13 @@ impl Config {
             10,
             1440,
         )?;
+        let alarm_periods = number(
+            &get,
+            "ALARM_EVALUATION_PERIODS",
+            defaults.alarm_window.as_secs() / 60,
+            1,
+            30,
+        )?;
         let metrics_namespace =
             get("METRICS_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.into());
         if metrics_namespace.starts_with("AWS/") || metrics_namespace.len() > 255 {
@@ -171,6 +178,7 @@ impl Config {
                 alarm_name_prefix: get("ALARM_NAME_PREFIX").unwrap_or_default(),
                 fence_action,
                 drs_job_timeout: Duration::from_secs(drs_job_minutes * 60),
+                alarm_window: Duration::from_secs(alarm_periods * 60),
             },
             metrics_namespace,
         })
@@ -235,6 +243,7 @@ mod tests {
             ("WAVE_WAIT_SECONDS", "60"),
             ("FENCE_ACTION", "terminate"),
             ("DRS_JOB_TIMEOUT_MINUTES", "90"),
+            ("ALARM_EVALUATION_PERIODS", "5"),
             ("ALARM_NAME_PREFIX", "stack-connected-"),
             ("METRICS_NAMESPACE", "Ops/Autorestart"),
             (
@@ -250,6 +259,7 @@ mod tests {
         assert_eq!(c.settings.wave_wait, Duration::from_secs(60));
         assert_eq!(c.settings.fence_action, FenceAction::Terminate);
         assert_eq!(c.settings.drs_job_timeout, Duration::from_secs(90 * 60));
+        assert_eq!(c.settings.alarm_window, Duration::from_secs(5 * 60));
         assert_eq!(c.settings.alarm_name_prefix, "stack-connected-");
         assert_eq!(c.metrics_namespace, "Ops/Autorestart");
     }
