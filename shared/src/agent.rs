@@ -226,10 +226,8 @@ where
                 let alarms = self.current_alarms().await.map_err(AgentError::Read)?;
                 let mut report = self.report_for(change);
                 report.outpost = Some(outpost.clone());
-                if alarm::down_outposts(&alarms).contains(&outpost) {
-                    let reason =
-                        "the Outpost's alarm is in ALARM again: nothing is fenced while it is down"
-                            .to_owned();
+                if alarm::not_ok_outposts(&alarms).contains(&outpost) {
+                    let reason = "the Outpost's alarm is not OK now (in ALARM again, or without data): nothing is fenced until it is".to_owned();
                     warn!(%outpost, alarm = %change.alarm_name, %reason, "stale OK");
                     report.action = Action::Stale;
                     report.ignored_because = Some(reason);

@@ -228,9 +228,22 @@ pub fn outpost_states(alarms: &[AlarmChange]) -> HashMap<OutpostId, AlarmState> 
         .collect()
 }
 
+/// Outposts whose ConnectedStatus alarm is not OK now (ALARM, or INSUFFICIENT_DATA: not known
+/// to be up): nothing is fenced against a copy there, nor on them.
+pub fn not_ok_outposts(alarms: &[AlarmChange]) -> std::collections::HashSet<OutpostId> {
+    outpost_states(alarms)
+        .into_iter()
+        .filter(|(_, state)| *state != AlarmState::Ok)
+        .map(|(outpost, _)| outpost)
+        .collect()
+}
+
 /// Outposts whose ConnectedStatus alarm has had no data for longer than `window` (its
-/// evaluation window) at `now`: in INSUFFICIENT_DATA since then. A broken cross-account link
-/// or a metric that stopped shows here before an outage goes unseen.
+/// evaluation window), with since when: an alarm turns INSUFFICIENT_DATA once every point of
+/// its window is missing, so the gap began a window before it did. One more period (60 s) must
+/// pass, so that an alarm just created, which starts in INSUFFICIENT_DATA, is not reported
+/// before its first data. A broken cross-account link or a metric that stopped shows here
+/// before an outage goes unseen.
 pub fn silent_outposts(
     alarms: &[AlarmChange],
     window: std::time::Duration,
@@ -240,8 +253,8 @@ pub fn silent_outposts(
     alarms
         .iter()
         .filter(|a| a.state == AlarmState::InsufficientData)
-        .filter(|a| a.state_since + window < now)
-        .filter_map(|a| Some((watched_outpost(a).ok()?, a.state_since)))
+        .filter(|a| a.state_since + chrono::Duration::seconds(60) < now)
+        .filter_map(|a| Some((watched_outpost(a).ok()?, a.state_since - window)))
         .collect()
 }
 
@@ -470,7 +483,7 @@ mod tests {
                 "b",
                 "op-0bbbbbbbbbbbbbbb2",
                 AlarmState::InsufficientData,
-                at("2026-11-24T03:08:00Z"),
+                at("2026-11-24T03:09:30Z"),
             ),
             AlarmChange::connected_status(
                 "c",
@@ -485,7 +498,8 @@ mod tests {
             at("2026-11-24T03:10:00Z"),
         );
         let a = OutpostId::parse("op-0aaaaaaaaaaaaaaa1").unwrap();
-        assert_eq!(silent, HashMap::from([(a, at("2026-11-24T03:00:00Z"))]));
+        // No data since a window before it turned INSUFFICIENT_DATA; b only just did.
+        assert_eq!(silent, HashMap::from([(a, at("2026-11-24T02:57:00Z"))]));
     }
 
     #[test]

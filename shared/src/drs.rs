@@ -329,9 +329,12 @@ pub fn source_server_of<'s>(
 /// this Region, throttled, denied): the template strategy's instances recover regardless.
 pub fn unreadable(instances: &[Instance], error: &crate::error::AwsError) -> Vec<PlannedDrs> {
     let advice = if error.code == "UninitializedAccountException" {
-        "Elastic Disaster Recovery is not initialised in this Region: initialise it in the DRS console (or with drs:InitializeService), then the next sweep recovers these instances.".to_owned()
+        "Elastic Disaster Recovery is not initialised in this Region: initialise it in the DRS console (or with drs:InitializeService), then the next sweep recovers these instances. Instances of the template strategy are recovered regardless.".to_owned()
     } else {
-        format!("{} The next sweep tries DRS again.", error.kind.advice())
+        format!(
+            "{} Instances of the template strategy are recovered regardless; the next sweep tries DRS again.",
+            error.kind.advice()
+        )
     };
     instances
         .iter()

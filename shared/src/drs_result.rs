@@ -114,7 +114,7 @@ where
                 "read the job log in the DRS console: the drill's failure says a recovery may fail the same way.".to_owned()
             } else if attempt < drs::MAX_DRS_ATTEMPTS {
                 format!(
-                    "nothing yet: while the Outpost is down, the sweep starts a new DRS job for it (attempt {} of {}). If the job log names a cause of yours (launch configuration, target instance, quotas), fix it first.",
+                    "nothing yet: while the Outpost is down, the sweep starts a new DRS job for it (attempt {} of {}; once the Outpost is back, no new job is started). If the job log names a cause of yours (launch configuration, target instance, quotas), fix it first.",
                     attempt + 1,
                     drs::MAX_DRS_ATTEMPTS
                 )

@@ -75,14 +75,15 @@ pub enum HoldReason {
         /// The live end.
         end: String,
     },
-    /// The live end runs on an Outpost whose alarm is in ALARM.
+    /// The live end runs on an Outpost whose alarm is not OK (ALARM, or without data).
     EndDown {
         /// The live end.
         end: String,
         /// Its Outpost.
         outpost: OutpostId,
     },
-    /// The live end is not healthy in one of its target groups.
+    /// The live end does not serve in its original's place: not registered in a target group
+    /// that still holds the original, or not healthy there.
     Unhealthy {
         /// The live end.
         end: String,
@@ -111,14 +112,14 @@ impl HoldReason {
                     .map(|id| format!(" (it names {id})"))
                     .unwrap_or_default();
                 format!(
-                    "no copy in its chain of replacements runs{named}, so this original may be the only copy and is left running: start its replacement (the next sweep then fences this original), or keep this original and terminate its replacements"
+                    "no copy in its chain of replacements runs{named}, so this original may be the only copy and is left as it is: start (or recover) its replacement, and the next sweep fences this original; or keep this original and terminate its replacements"
                 )
             }
             Self::Starting { end } => {
                 format!("its live copy {end} is still starting; the next sweep decides again")
             }
             Self::EndDown { end, outpost } => format!(
-                "its live copy {end} runs on Outpost {outpost}, whose alarm is in ALARM; the original is left running until that copy is reachable again"
+                "its live copy {end} runs on Outpost {outpost}, whose alarm is not OK (in ALARM, or without data); the original is left as it is until that Outpost is known to be up"
             ),
             Self::Unhealthy { end, detail } => format!(
                 "its live copy {end} is not healthy ({detail}); the next sweep decides again"
@@ -232,7 +233,7 @@ pub struct FenceView<'a> {
     /// Every instance (not terminated) found following `autorestart:replacement-of` from the
     /// originals, link by link.
     pub chains: &'a [Instance],
-    /// Outposts whose alarm is in ALARM now.
+    /// Outposts whose alarm is not OK now (ALARM, or INSUFFICIENT_DATA).
     pub down: &'a HashSet<OutpostId>,
     /// Live ends that are not healthy in a target group, and what the group says.
     pub unhealthy: &'a HashMap<String, String>,
@@ -304,11 +305,12 @@ fn verdict(
     action: FenceAction,
 ) -> Verdict {
     let fenced = original.tag(tags::FENCED);
+    let reported = fenced.is_some_and(|v| v.starts_with("would-"));
     // A notify-only record stops repeats in notify-only, not once the agent recovers for real.
-    if mode == Mode::NotifyOnly && fenced.is_some() {
+    if mode == Mode::NotifyOnly && reported {
         return Verdict::AlreadyFenced;
     }
-    let fenced_before = fenced.is_some_and(|v| !v.starts_with("would-"));
+    let fenced_before = fenced.is_some() && !reported;
     if fenced_before && (action == FenceAction::Leave || !original.is_starting_or_running()) {
         return Verdict::AlreadyFenced;
     }

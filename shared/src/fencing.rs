@@ -39,7 +39,7 @@ where
         mut report: AlarmReport,
         notify_holds: bool,
     ) -> Result<AlarmReport, AgentError> {
-        let down = crate::alarm::down_outposts(alarms);
+        let down = crate::alarm::not_ok_outposts(alarms);
         let fencing = self.fence(outpost, &down).await.map_err(AgentError::Read)?;
         info!(%outpost, summary = %fencing.summary(), "fencing done");
         let news = fencing.has_news() || (notify_holds && !fencing.held.is_empty());
@@ -57,23 +57,40 @@ where
         down: &HashSet<OutpostId>,
     ) -> Result<FenceReport, AwsError> {
         let originals = self.compute.protected_instances_on(outpost).await?;
-        let chains = self.chains(&originals).await?;
+        let (chains, lost_links) = self.chains(&originals).await?;
+        let mode = self.settings.mode;
+        let action = self.settings.fence_action;
+        let mut report = FenceReport::new(action, mode);
+        if mode == Mode::Recover {
+            for (replacement, predecessor) in lost_links {
+                let record = [(tags::REPLACEMENT_OF.to_owned(), predecessor.clone())];
+                match self
+                    .compute
+                    .tag(std::slice::from_ref(&replacement), &record)
+                    .await
+                {
+                    Ok(()) => {
+                        warn!(%replacement, %predecessor, "restored the lost replacement-of tag from the original's replaced-by");
+                        report.repaired.push((predecessor, replacement));
+                    }
+                    Err(error) => {
+                        warn!(%replacement, %predecessor, %error, "could not restore the lost replacement-of tag; fencing follows replaced-by regardless")
+                    }
+                }
+            }
+        }
         let links = Chains::new(&chains);
-        let ends: Vec<&Instance> = originals
+        let pairs: Vec<(&Instance, &Instance)> = originals
             .iter()
-            .filter_map(|o| links.live_end(o))
-            .map(|(_, end)| end)
-            .filter(|end| end.is_running())
+            .filter_map(|o| links.live_end(o).map(|(_, end)| (o, end)))
+            .filter(|(_, end)| end.is_running())
             .collect();
-        let unhealthy = self.unhealthy(&ends).await?;
+        let unhealthy = self.unhealthy(&pairs).await?;
         let view = FenceView {
             chains: &chains,
             down,
             unhealthy: &unhealthy,
         };
-        let mode = self.settings.mode;
-        let action = self.settings.fence_action;
-        let mut report = FenceReport::new(action, mode);
         for decision in fence::plan_fencing(&originals, &view, mode, action) {
             self.carry_out(decision, &mut report).await;
         }
@@ -81,43 +98,94 @@ where
     }
 
     /// Every instance (not terminated) that replaced one of `originals`, or replaced one of
-    /// those, and so on, link by link up to [`fence::MAX_CHAIN`].
-    async fn chains(&self, originals: &[Instance]) -> Result<Vec<Instance>, AwsError> {
+    /// those, and so on, link by link up to [`fence::MAX_CHAIN`]: found by its
+    /// `replacement-of`, or named by its predecessor's `replaced-by` when it lost its own tag
+    /// (then returned with the tag filled in, and listed as a link to repair: (instance,
+    /// predecessor)). An instance whose `replacement-of` names another is no link.
+    async fn chains(
+        &self,
+        originals: &[Instance],
+    ) -> Result<(Vec<Instance>, Vec<(String, String)>), AwsError> {
         let mut seen: HashSet<String> = originals.iter().map(|o| o.id.clone()).collect();
-        let mut frontier: Vec<String> = originals.iter().map(|o| o.id.clone()).collect();
-        let mut found = Vec::new();
+        let mut level: Vec<&Instance> = originals.iter().collect();
+        let mut found: Vec<Instance> = Vec::new();
+        let mut repairs = Vec::new();
         for _ in 0..fence::MAX_CHAIN {
-            if frontier.is_empty() {
+            if level.is_empty() {
                 break;
             }
-            let next = self
+            let ids: Vec<String> = level.iter().map(|i| i.id.clone()).collect();
+            let mut next = self
                 .compute
-                .instances_tagged(tags::REPLACEMENT_OF, &frontier)
+                .instances_tagged(tags::REPLACEMENT_OF, &ids)
                 .await?;
-            frontier = Vec::new();
+            let named: Vec<(String, String)> = level
+                .iter()
+                .filter_map(|i| Some((i.tag(tags::REPLACED_BY)?.to_owned(), i.id.clone())))
+                .filter(|(by, _)| !seen.contains(by) && !next.iter().any(|n| &n.id == by))
+                .collect();
+            if !named.is_empty() {
+                let by_ids: Vec<String> = named.iter().map(|(by, _)| by.clone()).collect();
+                for mut instance in self.compute.instances(&by_ids).await? {
+                    let Some((_, predecessor)) = named.iter().find(|(by, _)| by == &instance.id)
+                    else {
+                        continue;
+                    };
+                    if instance.tag(tags::REPLACEMENT_OF).is_some() {
+                        continue; // it replaced another instance: no link
+                    }
+                    repairs.push((instance.id.clone(), predecessor.clone()));
+                    instance
+                        .tags
+                        .insert(tags::REPLACEMENT_OF.to_owned(), predecessor.clone());
+                    next.push(instance);
+                }
+            }
+            let start = found.len();
             for instance in next {
                 if seen.insert(instance.id.clone()) {
-                    frontier.push(instance.id.clone());
                     found.push(instance);
                 }
             }
+            level = found[start..].iter().collect();
         }
-        Ok(found)
+        Ok((found, repairs))
     }
 
-    /// Of these running live ends, the ones a target group in scope does not call healthy,
-    /// with what it says. No read when there is no live end.
-    async fn unhealthy(&self, ends: &[&Instance]) -> Result<HashMap<String, String>, AwsError> {
+    /// Of these running live ends (each with its original), the ones that do not serve in
+    /// place of their original: not registered in a target group in scope that still holds
+    /// the original, or not called healthy there; with what is wrong. No read when there is
+    /// no live end.
+    async fn unhealthy(
+        &self,
+        pairs: &[(&Instance, &Instance)],
+    ) -> Result<HashMap<String, String>, AwsError> {
         let mut unhealthy = HashMap::new();
-        if ends.is_empty() {
+        if pairs.is_empty() {
             return Ok(unhealthy);
         }
         let memberships = self
             .balancer
             .memberships(&self.settings.target_groups)
             .await?;
+        for (original, end) in pairs {
+            let missing = memberships.iter().filter(|m| m.names(original)).find(|m| {
+                !memberships
+                    .iter()
+                    .any(|e| e.target_group_arn == m.target_group_arn && e.names(end))
+            });
+            if let Some(m) = missing {
+                unhealthy.insert(
+                    end.id.clone(),
+                    format!(
+                        "not registered in {}, where the original still is",
+                        m.target_group_arn
+                    ),
+                );
+            }
+        }
         let mut by_group: HashMap<&str, Vec<(&str, Target)>> = HashMap::new();
-        for end in ends {
+        for (_, end) in pairs {
             for m in memberships.iter().filter(|m| m.names(end)) {
                 by_group
                     .entry(m.target_group_arn.as_str())
@@ -135,7 +203,9 @@ where
                     .iter()
                     .find(|(_, t)| t.id == state.target.id && t.port == state.target.port);
                 if let Some((end, _)) = named {
-                    unhealthy.insert((*end).to_owned(), format!("{} in {group}", state.state));
+                    unhealthy
+                        .entry((*end).to_owned())
+                        .or_insert_with(|| format!("{} in {group}", state.state));
                 }
             }
         }
@@ -205,10 +275,17 @@ where
         } else {
             info!(instance = %original.id, %end, action = action.as_str(), ?mode, "original fenced");
         }
-        let record = [(
+        let mut record = vec![(
             tags::FENCED.to_owned(),
             fence::fenced_tag(action, mode, Utc::now()),
         )];
+        if original
+            .tag(tags::FENCE_HELD)
+            .is_some_and(|v| !v.is_empty())
+        {
+            // A hold said before is over: a later one is news again.
+            record.push((tags::FENCE_HELD.to_owned(), String::new()));
+        }
         if let Err(error) = self.compute.tag(ids, &record).await {
             warn!(instance = %original.id, %error, "could not record the fencing; the next sweep repeats it");
         }

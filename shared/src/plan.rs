@@ -116,7 +116,7 @@ pub fn unreadable(instances: &[Instance], error: &crate::error::AwsError) -> Vec
             original: original.clone(),
             decision: Decision::Unrecoverable {
                 reason: format!(
-                    "its recovery templates could not be read ({error}): {} The other strategy's instances were recovered; the next sweep tries again",
+                    "its recovery templates could not be read ({error}): {} Instances of the DRS strategy are recovered regardless; the next sweep tries again",
                     error.kind.advice()
                 ),
                 skipped: Vec::new(),

@@ -231,64 +231,56 @@ where
         Ok(results)
     }
 
-    /// Reports once (per job, on each original: `autorestart:drs-stuck`) a job that has not
-    /// finished in time.
+    /// Reports once, in one notice per job, a job that has not finished in time: its source
+    /// servers and the originals waiting for it, which are then tagged `autorestart:drs-stuck`.
     async fn report_stuck(
         &self,
         job: &drs::JobSnapshot,
         originals: &[&Instance],
-    ) -> Result<Vec<DrsReport>, AgentError> {
-        let new: Vec<&&Instance> = originals
+    ) -> Result<Option<DrsReport>, AgentError> {
+        let new: Vec<String> = originals
             .iter()
             .filter(|o| o.tag(tags::DRS_STUCK) != Some(job.job_id.as_str()))
+            .map(|o| o.id.clone())
             .collect();
         if new.is_empty() {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let minutes = self.settings.drs_job_timeout.as_secs() / 60;
-        warn!(job = %job.job_id, status = %job.status, minutes, "DRS job stuck");
-        let mut reports = Vec::new();
-        for original in new {
-            let server = job
-                .servers
-                .first()
-                .map(|(id, _)| id.clone())
-                .unwrap_or_default();
-            let report = DrsReport {
-                source_server_id: server,
-                job_id: job.job_id.clone(),
-                succeeded: false,
-                drill: false,
-                stuck: true,
-                original_id: Some(original.id.clone()),
-                recovery_instance_id: None,
-                target_groups: Vec::new(),
-                reason: Some(format!(
-                    "DRS job {} is STUCK: still {} more than {minutes} minutes after it was created (the bound is DRS_JOB_TIMEOUT_MINUTES)",
-                    job.job_id, job.status
-                )),
-                advice: Some(format!(
-                    "open the job in the DRS console and read its log; the agent starts no second job while this one runs. Once it ends, the agent finishes a launch or retries a failure (up to {} jobs). This is reported once.",
-                    drs::MAX_DRS_ATTEMPTS
-                )),
-                message_id: None,
-            };
-            let mut report = self.publish_drs(report, None).await?;
-            let marker = [(tags::DRS_STUCK.to_owned(), job.job_id.clone())];
-            if let Err(error) = self
-                .compute
-                .tag(std::slice::from_ref(&original.id), &marker)
-                .await
-            {
-                warn!(%error, "could not record that the stuck job was reported; the next sweep reports it again");
-                report.advice = Some(format!(
-                    "{} (not recorded: {error})",
-                    report.advice.unwrap_or_default()
-                ));
-            }
-            reports.push(report);
+        warn!(job = %job.job_id, status = %job.status, minutes, originals = ?new, "DRS job stuck");
+        let servers: Vec<&str> = job.servers.iter().map(|(id, _)| id.as_str()).collect();
+        let report = DrsReport {
+            source_server_id: servers.join(", "),
+            job_id: job.job_id.clone(),
+            succeeded: false,
+            drill: false,
+            stuck: true,
+            original_id: (new.len() == 1).then(|| new[0].clone()),
+            recovery_instance_id: None,
+            target_groups: Vec::new(),
+            reason: Some(format!(
+                "DRS job {} is STUCK: still {} more than {minutes} minutes after it was created (the bound is DRS_JOB_TIMEOUT_MINUTES). Source servers: {}. Protected instances waiting for it: {}.",
+                job.job_id,
+                job.status,
+                servers.join(", "),
+                new.join(", ")
+            )),
+            advice: Some(format!(
+                "open the job in the DRS console and read its log; the agent starts no second job while this one runs. Once it ends, the agent finishes a launch or retries a failure (up to {} jobs). This is reported once.",
+                drs::MAX_DRS_ATTEMPTS
+            )),
+            message_id: None,
+        };
+        let mut report = self.publish_drs(report, None).await?;
+        let marker = [(tags::DRS_STUCK.to_owned(), job.job_id.clone())];
+        if let Err(error) = self.compute.tag(&new, &marker).await {
+            warn!(%error, "could not record that the stuck job was reported; the next sweep reports it again");
+            report.advice = Some(format!(
+                "{} (not recorded: {error})",
+                report.advice.unwrap_or_default()
+            ));
         }
-        Ok(reports)
+        Ok(Some(report))
     }
 
     /// Judges every opted-in instance, records changed verdicts on the instances and announces

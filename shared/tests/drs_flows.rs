@@ -262,7 +262,7 @@ async fn a_launch_failure_is_notified_with_the_job_log_reason() {
         assert!(w.published[0].subject.contains("DRS recovery FAILED"));
         let body = &w.published[0].body;
         assert!(
-            body.contains("new DRS job for it (attempt 2 of 3)"),
+            body.contains("new DRS job for it (attempt 2 of 3;"),
             "the advice says what happens next: {body}"
         );
         assert!(!w.calls.contains(&"RegisterTargets"));
@@ -382,7 +382,7 @@ async fn drs_that_cannot_be_read_leaves_the_template_instances_recovering() {
             "not initialised in this Region",
         ),
         ("AccessDeniedException", "DRS could not be read"),
-        ("ThrottlingException", "The next sweep tries DRS again"),
+        ("ThrottlingException", "the next sweep tries DRS again"),
     ] {
         let aws = InMemoryAws::new(world(), Duration::ZERO);
         aws.with(|w| {

@@ -678,7 +678,7 @@ mod launch_results {
         );
         assert_eq!(report.original_id.as_deref(), Some("i-00000000000000000"));
         assert!(
-            sent.published[0].contains("new DRS job for it (attempt 2 of 3)"),
+            sent.published[0].contains("new DRS job for it (attempt 2 of 3;"),
             "{}",
             sent.published[0]
         );

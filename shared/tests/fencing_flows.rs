@@ -206,7 +206,7 @@ async fn an_original_is_not_fenced_while_its_live_end_is_down_or_unhealthy() {
     let report = sweep(&aws, FenceAction::Stop).await;
     let fencing = fencing_of(&report, "op-0aaaaaaaaaaaaaaa1");
     assert!(
-        fencing.held[0].reason.contains("whose alarm is in ALARM"),
+        fencing.held[0].reason.contains("whose alarm is not OK"),
         "{fencing:?}"
     );
     assert_eq!(aws.with(|w| w.instances["i-x"].state.clone()), "running");
@@ -324,9 +324,94 @@ async fn an_ok_event_while_the_alarm_is_in_alarm_again_fences_nothing() {
         .await
         .unwrap();
     assert_eq!(report.action, Action::Stale);
-    assert!(report.ignored_because.unwrap().contains("ALARM again"));
+    assert!(report.ignored_because.unwrap().contains("not OK now"));
     aws.with(|w| {
         assert_eq!(w.instances["i-x"].state, "running");
         assert!(!w.calls.contains(&"StopInstances"));
     });
+}
+
+#[tokio::test]
+async fn a_replacement_that_lost_its_replacement_of_is_followed_from_the_originals_tag() {
+    let mut w = world(&[(tags::REPLACED_BY, "i-b")]);
+    w.instances
+        .get_mut("i-b")
+        .unwrap()
+        .tags
+        .remove(tags::REPLACEMENT_OF);
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let report = sweep(&aws, FenceAction::Stop).await;
+    let fencing = fencing_of(&report, "op-0aaaaaaaaaaaaaaa1");
+    assert_eq!(fencing.fenced.len(), 1, "{fencing:?}");
+    assert_eq!(fencing.repaired, [("i-x".to_owned(), "i-b".to_owned())]);
+    aws.with(|w| {
+        assert_eq!(w.instances["i-x"].state, "stopped");
+        assert_eq!(
+            w.instances["i-b"].tag(tags::REPLACEMENT_OF),
+            Some("i-x"),
+            "the lost tag is back"
+        );
+    });
+}
+
+#[tokio::test]
+async fn a_live_end_on_an_outpost_without_data_or_outside_the_originals_groups_holds() {
+    let mut w = world(&[(tags::REPLACED_BY, "i-b")]);
+    set(
+        &mut w,
+        "b",
+        "op-0bbbbbbbbbbbbbbb2",
+        AlarmState::InsufficientData,
+    );
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let report = sweep(&aws, FenceAction::Stop).await;
+    let held = &fencing_of(&report, "op-0aaaaaaaaaaaaaaa1").held;
+    assert!(held[0].reason.contains("whose alarm is not OK"), "{held:?}");
+
+    // B is OK, but the move into the target group never happened: the original still serves.
+    aws.with(|w| {
+        set(w, "b", "op-0bbbbbbbbbbbbbbb2", AlarmState::Ok);
+        w.target_groups.insert(
+            TG_WEB.into(),
+            (
+                TargetKind::Instance,
+                [Target {
+                    id: "i-x".into(),
+                    port: Some(80),
+                    availability_zone: None,
+                }]
+                .into(),
+            ),
+        );
+    });
+    let report = sweep(&aws, FenceAction::Stop).await;
+    let held = &fencing_of(&report, "op-0aaaaaaaaaaaaaaa1").held;
+    assert!(
+        held[0].reason.contains("not registered in")
+            && held[0].reason.contains("original still is"),
+        "{held:?}"
+    );
+    assert_eq!(aws.with(|w| w.instances["i-x"].state.clone()), "running");
+}
+
+#[tokio::test]
+async fn a_hold_after_a_fencing_is_news_again() {
+    let mut w = world(&[(tags::REPLACED_BY, "i-b")]);
+    w.set_state("i-b", "stopped");
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    sweep(&aws, FenceAction::Stop).await;
+    assert_eq!(notices(&aws).len(), 1, "held, said once");
+    // The replacement is started; the original is fenced.
+    aws.with(|w| w.set_state("i-b", "running"));
+    sweep(&aws, FenceAction::Stop).await;
+    assert_eq!(aws.with(|w| w.instances["i-x"].state.clone()), "stopped");
+    // Later the replacement dies and the original is started by hand: the only copy again.
+    aws.with(|w| {
+        w.set_state("i-b", "stopped");
+        w.set_state("i-x", "running");
+    });
+    let report = sweep(&aws, FenceAction::Stop).await;
+    let held = &fencing_of(&report, "op-0aaaaaaaaaaaaaaa1").held;
+    assert!(held[0].news, "{held:?}");
+    assert_eq!(notices(&aws).len(), 3);
 }

@@ -118,7 +118,8 @@ Gaps filled (numbers match the "-- N." comments below):
                              status), "source_servers" [{"id", "hostname",
                              "instance_id", "state"}], "jobs" [{"id",
                              "status", "drill", "servers": {"s-…":
-                             "LAUNCHED" | "FAILED" | …}, "created"}],
+                             "LAUNCHED" | "FAILED" | …}, "created" (default:
+                             when the state was set)}],
                              "recovery_instances" [{"server", "job",
                              "instance_id", "drill"}], "job_logs" {"job":
                              [{"server", "event", "error"}]}
@@ -794,6 +795,10 @@ class DrsState:
             self.error = state.get("error")
             self.servers = list(state.get("source_servers", []))
             self.jobs = [dict(job) for job in state.get("jobs", [])]
+            # A job the test gives no creation time was created now (not stuck).
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            for job in self.jobs:
+                job.setdefault("created", now)
             self.recovery_instances = list(state.get("recovery_instances", []))
             self.job_logs = dict(state.get("job_logs", {}))
             self.configurations = dict(state.get("configurations", {}))
@@ -825,7 +830,7 @@ class DrsState:
             "type": "LAUNCH",
             "initiatedBy": "START_DRILL" if job.get("drill") else "START_RECOVERY",
             "status": job.get("status", "STARTED"),
-            "creationDateTime": job.get("created", "2026-11-24T03:12:00Z"),
+            "creationDateTime": job["created"],
             "participatingServers": [
                 {"sourceServerID": server, "launchStatus": status}
                 for server, status in job.get("servers", {}).items()

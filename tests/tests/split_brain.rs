@@ -139,7 +139,7 @@ async fn a_lost_tag_is_repaired_and_an_original_running_again_is_fenced_again() 
         .unwrap();
     let report = sweep(&s);
     let on_a = fencing(&report, FAILED_OUTPOST);
-    assert_eq!(fenced_ids(on_a), [web1.clone()], "{on_a:#}");
+    assert_eq!(fenced_ids(on_a), std::slice::from_ref(&web1), "{on_a:#}");
     assert_eq!(on_a["fenced"][0]["again"], true);
     let after = State::read(&s.clients, &s.seeded).await;
     assert_eq!(after.instance(&web1).state, "stopped");

@@ -294,6 +294,17 @@ fn cases() -> Vec<Case> {
             )
         },
         Case {
+            mode: Mode::NotifyOnly,
+            verdict: Verdict::FenceAgain { end: "i-b".into() },
+            successor: Some("i-b"),
+            news: true,
+            ..case(
+                "notify-only: fenced for real before, running again: would be fenced again",
+                fenced_running.clone(),
+                vec![replacement("i-b", "running", "i-x")],
+            )
+        },
+        Case {
             verdict: fence("i-b"),
             successor: Some("i-b"),
             news: true,
@@ -381,7 +392,10 @@ fn a_hold_is_explained_with_what_to_do() {
     }
     .explain();
     assert!(text.contains("only copy") && text.contains("i-b"), "{text}");
-    assert!(text.contains("start its replacement"), "{text}");
+    assert!(
+        text.contains("start (or recover) its replacement"),
+        "{text}"
+    );
     assert_eq!(
         HoldReason::Starting { end: "i-b".into() }.code(),
         "starting:i-b"
