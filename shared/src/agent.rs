@@ -449,14 +449,29 @@ where
             .filter(|r| r.tag(tags::REPORTED).is_none())
             .map(|r| r.id.clone())
             .collect();
+        // A failure or an unfinished recovery is said once per reason: the original carries
+        // `autorestart:outcome-reported` with a digest of what was said.
+        let said_before: HashMap<&str, Option<&str>> = outcomes
+            .iter()
+            .map(|o| (o.original.id.as_str(), o.original.tag(tags::OUTCOME_REPORTED)))
+            .collect();
+        let unsaid: Vec<(String, String)> = report
+            .instances
+            .iter()
+            .filter(|i| i.failed() || i.outcome == "unfinished")
+            .map(|i| (i.instance_id.clone(), report::outcome_digest(i)))
+            .filter(|(id, digest)| {
+                said_before.get(id.as_str()).copied().flatten() != Some(digest.as_str())
+            })
+            .collect();
         let anything_new = report.instances.is_empty()
             || !unreported.is_empty()
+            || !unsaid.is_empty()
             || report.instances.iter().any(|i| {
-                i.failed()
-                    || matches!(
-                        i.outcome,
-                        "would-launch" | "would-start-drs" | "drs-recovery-started" | "unfinished"
-                    )
+                matches!(
+                    i.outcome,
+                    "would-launch" | "would-start-drs" | "drs-recovery-started"
+                )
             })
             || moves
                 .iter()
@@ -473,7 +488,25 @@ where
             Execution::DryRun => Vec::new(),
         };
         let report = self.publish(report, &tag_after).await?;
+        if execution == Execution::Live {
+            self.record_said(&unsaid).await;
+        }
         Ok(report)
+    }
+
+    /// Records on each original the digest of the failure or unfinished state just reported,
+    /// one call per digest; a failed record only means it may be said again.
+    async fn record_said(&self, said: &[(String, String)]) {
+        let mut by_digest: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+        for (id, digest) in said {
+            by_digest.entry(digest).or_default().push(id.clone());
+        }
+        for (digest, ids) in by_digest {
+            let tag = [(tags::OUTCOME_REPORTED.to_owned(), digest.to_owned())];
+            if let Err(error) = self.compute.tag(&ids, &tag).await {
+                warn!(%error, "could not record that the outcome was reported; it may be said again");
+            }
+        }
     }
 
     /// Whether the alarm carries `autorestart:maintenance=true`; an alarm without ARN is not.

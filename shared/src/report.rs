@@ -162,6 +162,17 @@ impl InstanceReport {
     }
 }
 
+/// A short digest of what an instance's report says went wrong (outcome and reason): equal
+/// digests are the same news.
+pub fn outcome_digest(instance: &InstanceReport) -> String {
+    let said = format!(
+        "{}\n{}",
+        instance.outcome,
+        instance.reason.as_deref().unwrap_or_default()
+    );
+    crate::sha256_hex(&said)[..12].to_owned()
+}
+
 /// One target-group membership of an instance.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct TargetGroupReport {

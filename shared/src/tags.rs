@@ -13,6 +13,9 @@ pub const DRS_JOB: &str = "autorestart:drs-job";
 /// On an original: which attempt its recorded DRS job is (1, 2, …); a failed job is retried
 /// up to `drs::MAX_DRS_ATTEMPTS` in one incident.
 pub const DRS_ATTEMPT: &str = "autorestart:drs-attempt";
+/// On an original: a digest of the failure or unfinished state last reported for it, so the
+/// same one is said once, not on every sweep.
+pub const OUTCOME_REPORTED: &str = "autorestart:outcome-reported";
 /// On an original: the DRS job reported stuck (not finished in time), so it is said once.
 pub const DRS_STUCK: &str = "autorestart:drs-stuck";
 /// On an original: the id of the instance that replaced it.
@@ -56,7 +59,7 @@ pub const PREFIX: &str = "autorestart:";
 pub const NAME: &str = "Name";
 
 /// Tags that record what the agent did; they describe one instance and never travel to another.
-pub const AUDIT_TAGS: [&str; 13] = [
+pub const AUDIT_TAGS: [&str; 14] = [
     ATTEMPT,
     REPLACED_BY,
     REPLACEMENT_OF,
@@ -65,6 +68,7 @@ pub const AUDIT_TAGS: [&str; 13] = [
     DRS_JOB,
     DRS_ATTEMPT,
     DRS_STUCK,
+    OUTCOME_REPORTED,
     FENCED,
     FENCE_HELD,
     READINESS,

@@ -459,8 +459,18 @@ async fn a_failed_job_is_retried_with_a_new_one_until_the_bound_then_reported() 
     let db = outcome(&report.recoveries[0], "i-db1");
     assert!(db.reason.as_deref().unwrap().contains("3 times"), "{db:?}");
     assert_eq!(aws.with(|w| w.drs_jobs.len()), 3, "no fourth job");
-    agent.sweep().await.unwrap();
+    let said = aws.with(|w| w.published.len());
+    let again = agent.sweep().await.unwrap();
     assert_eq!(aws.with(|w| w.drs_jobs.len()), 3);
+    assert_eq!(
+        again.recoveries[0].notification,
+        shared::report::Notification::AlreadyReported
+    );
+    assert_eq!(
+        aws.with(|w| w.published.len()),
+        said,
+        "the same failure is not said on every sweep"
+    );
 }
 
 #[tokio::test]
