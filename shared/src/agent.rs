@@ -453,7 +453,12 @@ where
         // `autorestart:outcome-reported` with a digest of what was said.
         let said_before: HashMap<&str, Option<&str>> = outcomes
             .iter()
-            .map(|o| (o.original.id.as_str(), o.original.tag(tags::OUTCOME_REPORTED)))
+            .map(|o| {
+                (
+                    o.original.id.as_str(),
+                    o.original.tag(tags::OUTCOME_REPORTED),
+                )
+            })
             .collect();
         let unsaid: Vec<(String, String)> = report
             .instances

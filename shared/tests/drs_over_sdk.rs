@@ -497,13 +497,17 @@ async fn throttling_after_the_sdk_retries_fails_the_batch_as_retryable() {
     }
     // No job recorded for a job that did not start; only that the failure was reported.
     assert!(
-        sent.tags
+        sent.tags.iter().all(|(_, tags)| tags
             .iter()
-            .all(|(_, tags)| tags.iter().all(|(k, _)| k == "autorestart:outcome-reported")),
+            .all(|(k, _)| k == "autorestart:outcome-reported")),
         "{:?}",
         sent.tags
     );
-    assert_eq!(sent.tags.len(), 2, "each reason names its own source server");
+    assert_eq!(
+        sent.tags.len(),
+        2,
+        "each reason names its own source server"
+    );
 }
 
 mod launch_results {

@@ -180,6 +180,7 @@ fn the_sweeper_may_record_a_drs_recovery_on_its_launch_into_target_as_the_event_
         &[
             "RecoveryPolicy",
             "AlarmHandlerDrsPolicy",
+            "DrsNetworkPolicy",
             "SweepAndDrillReadPolicy",
         ],
     );
@@ -271,7 +272,42 @@ fn volumes_under_a_customer_managed_key_get_the_key_only_through_ec2() {
 #[test]
 fn drs_acts_through_ec2_under_the_managed_policys_conditions() {
     let template = template();
-    let drs = statements(&resource(&template, "AlarmHandlerDrsPolicy"));
+    let mut drs = statements(&resource(&template, "AlarmHandlerDrsPolicy"));
+    drs.extend(statements(&resource(&template, "DrsNetworkPolicy")));
+    // Every EC2 change AWSElasticDisasterRecoveryConsoleFullAccess_v2 lets DRS make with its
+    // caller's credentials is allowed here too (a missing one fails a recovery halfway).
+    for action in [
+        "ec2:CreateLaunchTemplate",
+        "ec2:CreateLaunchTemplateVersion",
+        "ec2:ModifyLaunchTemplate",
+        "ec2:DeleteLaunchTemplateVersions",
+        "ec2:DeleteTags",
+        "ec2:RunInstances",
+        "ec2:CreateFleet",
+        "ec2:CreateTags",
+        "ec2:StartInstances",
+        "ec2:StopInstances",
+        "ec2:TerminateInstances",
+        "ec2:ModifyInstanceAttribute",
+        "ec2:AssociateIamInstanceProfile",
+        "ec2:AttachVolume",
+        "ec2:DetachVolume",
+        "ec2:CreateVolume",
+        "ec2:DeleteVolume",
+        "ec2:CreateSnapshot",
+        "ec2:DeleteSnapshot",
+        "ec2:CreateSecurityGroup",
+        "ec2:AuthorizeSecurityGroupIngress",
+        "ec2:AuthorizeSecurityGroupEgress",
+        "ec2:RevokeSecurityGroupEgress",
+        "ec2:CreateNetworkInterface",
+        "ec2:CreateNetworkInterfacePermission",
+    ] {
+        assert!(
+            drs.iter().any(|s| s.allow && s.names(action)),
+            "DRS's {action} is not allowed"
+        );
+    }
     let writes: Vec<&Statement> = drs
         .iter()
         .filter(|s| {
@@ -291,6 +327,9 @@ fn drs_acts_through_ec2_under_the_managed_policys_conditions() {
                 s.body
                     .contains("ec2:ResourceTag/AWSDRS: AllowLaunchingIntoThisInstance")
             );
+        } else if s.sid.contains("Fleet") {
+            // As the managed policy: EC2 Fleet only when DRS itself calls.
+            assert!(s.body.contains("aws:CalledVia: drs.amazonaws.com"), "{s:?}");
         } else {
             assert!(
                 s.body.contains("aws:ViaAWSService: \"true\""),
