@@ -4,9 +4,8 @@
 use aws_sdk_ec2::error::ErrorMetadata;
 use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
 use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
-use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput;
 use aws_sdk_ec2::operation::run_instances::{RunInstancesError, RunInstancesOutput};
-use aws_sdk_ec2::types::{Instance, InstanceState, InstanceStateName, Reservation, Subnet};
+use aws_sdk_ec2::types::{Instance, InstanceState, InstanceStateName, Reservation};
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
@@ -54,28 +53,11 @@ fn recovery_reads() -> Vec<Rule> {
             })
         })
         .then_output(|| DescribeInstancesOutput::builder().build());
-    let subnet_read = mock!(aws_sdk_ec2::Client::describe_subnets).then_output(|| {
-        DescribeSubnetsOutput::builder()
-            .subnets(
-                Subnet::builder()
-                    .subnet_id("subnet-a")
-                    .outpost_arn(ARN_A)
-                    .build(),
-            )
-            .subnets(
-                Subnet::builder()
-                    .subnet_id("subnet-b")
-                    .outpost_arn(ARN_B)
-                    .build(),
-            )
-            .subnets(
-                Subnet::builder()
-                    .subnet_id("subnet-c")
-                    .outpost_arn(ARN_C)
-                    .build(),
-            )
-            .build()
-    });
+    let subnet_read = support::subnets(&[
+        ("subnet-a", Some(ARN_A)),
+        ("subnet-b", Some(ARN_B)),
+        ("subnet-c", Some(ARN_C)),
+    ]);
     let lt_b = mock!(aws_sdk_ec2::Client::describe_launch_template_versions)
         .match_requests(|r| r.launch_template_id() == Some("lt-0b"))
         .then_output(|| support::template_version(&[(0, "subnet-b")]));

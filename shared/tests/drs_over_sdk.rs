@@ -17,8 +17,7 @@ use aws_sdk_drs::types::{
 };
 use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
 use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
-use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput;
-use aws_sdk_ec2::types::{Instance, InstanceState, InstanceStateName, Reservation, Subnet};
+use aws_sdk_ec2::types::{Instance, InstanceState, InstanceStateName, Reservation};
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
@@ -77,17 +76,7 @@ fn ec2_instance(
 
 /// Subnet A on the failed Outpost, subnet R in the Region.
 fn subnets_rule() -> aws_smithy_mocks::Rule {
-    mock!(aws_sdk_ec2::Client::describe_subnets).then_output(|| {
-        DescribeSubnetsOutput::builder()
-            .subnets(
-                Subnet::builder()
-                    .subnet_id("subnet-a")
-                    .outpost_arn(ARN_A)
-                    .build(),
-            )
-            .subnets(Subnet::builder().subnet_id("subnet-r").build())
-            .build()
-    })
+    support::subnets(&[("subnet-a", Some(ARN_A)), ("subnet-r", None)])
 }
 
 /// CreateTags, each call recorded in `sent`.

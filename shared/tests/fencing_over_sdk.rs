@@ -4,13 +4,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
-use aws_sdk_cloudwatch::types::{Dimension, MetricAlarm, StateValue};
+use aws_sdk_cloudwatch::types::StateValue;
 use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
 use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
-use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput;
 use aws_sdk_ec2::operation::stop_instances::StopInstancesOutput;
-use aws_sdk_ec2::types::{Instance, InstanceState, InstanceStateName, Reservation, Subnet};
+use aws_sdk_ec2::types::{Instance, InstanceState, InstanceStateName, Reservation};
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
@@ -78,22 +76,7 @@ async fn a_lost_replaced_by_is_found_from_the_replacement_and_written_before_the
     let end_of_chain = mock!(aws_sdk_ec2::Client::describe_instances)
         .match_requests(filtered("tag:autorestart:replacement-of", &["i-new"]))
         .then_output(|| DescribeInstancesOutput::builder().build());
-    let subnets = mock!(aws_sdk_ec2::Client::describe_subnets).then_output(|| {
-        DescribeSubnetsOutput::builder()
-            .subnets(
-                Subnet::builder()
-                    .subnet_id("subnet-a")
-                    .outpost_arn(ARN_A)
-                    .build(),
-            )
-            .subnets(
-                Subnet::builder()
-                    .subnet_id("subnet-b")
-                    .outpost_arn(ARN_B)
-                    .build(),
-            )
-            .build()
-    });
+    let subnets = support::subnets(&[("subnet-a", Some(ARN_A)), ("subnet-b", Some(ARN_B))]);
     let record = calls.clone();
     let tags = mock!(aws_sdk_ec2::Client::create_tags).then_compute_output(move |r| {
         let keys: Vec<String> = r
@@ -140,25 +123,7 @@ async fn a_lost_replaced_by_is_found_from_the_replacement_and_written_before_the
         PublishOutput::builder().message_id("m-1").build()
     });
     let sns = mock_client!(aws_sdk_sns, [&publish]);
-    let ok = mock!(aws_sdk_cloudwatch::Client::describe_alarms).then_output(|| {
-        DescribeAlarmsOutput::builder()
-            .metric_alarms(
-                MetricAlarm::builder()
-                    .alarm_name("connected-a")
-                    .namespace("AWS/Outposts")
-                    .metric_name("ConnectedStatus")
-                    .dimensions(
-                        Dimension::builder()
-                            .name("OutpostId")
-                            .value(OUTPOST_A)
-                            .build(),
-                    )
-                    .state_value(StateValue::Ok)
-                    .build(),
-            )
-            .build()
-    });
-    let cloudwatch = mock_client!(aws_sdk_cloudwatch, [&ok]);
+    let cloudwatch = support::cloudwatch_showing(StateValue::Ok);
     let drs = mock_client!(aws_sdk_drs, RuleMode::MatchAny, []);
     let agent =
         support::sdk_agent_with(ec2, elb, sns, drs, cloudwatch, support::no_calls_outposts());

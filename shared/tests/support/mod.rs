@@ -58,8 +58,15 @@ pub fn sdk_agent(
 /// A CloudWatch client that shows the alarm of [`outage`] in ALARM, as often as asked: what
 /// the agent reads before it acts on an ALARM.
 pub fn outage_cloudwatch() -> aws_sdk_cloudwatch::Client {
+    cloudwatch_showing(aws_sdk_cloudwatch::types::StateValue::Alarm)
+}
+
+/// A CloudWatch client that shows the alarm of [`outage`] in `state`, as often as asked.
+pub fn cloudwatch_showing(
+    state: aws_sdk_cloudwatch::types::StateValue,
+) -> aws_sdk_cloudwatch::Client {
     use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
-    use aws_sdk_cloudwatch::types::{Dimension, MetricAlarm, StateValue};
+    use aws_sdk_cloudwatch::types::{Dimension, MetricAlarm};
     let alarm = outage();
     let describe = aws_smithy_mocks::mock!(aws_sdk_cloudwatch::Client::describe_alarms)
         .sequence()
@@ -76,7 +83,7 @@ pub fn outage_cloudwatch() -> aws_sdk_cloudwatch::Client {
                                 .value(OUTPOST_A)
                                 .build(),
                         )
-                        .state_value(StateValue::Alarm)
+                        .state_value(state.clone())
                         .state_transitioned_timestamp(aws_smithy_types::DateTime::from_millis(
                             alarm.state_since.timestamp_millis(),
                         ))
@@ -121,6 +128,22 @@ pub fn no_calls_cloudwatch() -> aws_sdk_cloudwatch::Client {
 /// An Outposts client with no mocked answer: for tests whose flow never calls it.
 pub fn no_calls_outposts() -> aws_sdk_outposts::Client {
     mock_client!(aws_sdk_outposts, RuleMode::MatchAny, [])
+}
+
+/// DescribeSubnets answering these (subnet, Outpost ARN; none for a Region subnet).
+pub fn subnets(list: &'static [(&'static str, Option<&'static str>)]) -> aws_smithy_mocks::Rule {
+    aws_smithy_mocks::mock!(aws_sdk_ec2::Client::describe_subnets).then_output(move || {
+        let mut output = aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput::builder();
+        for (id, outpost) in list {
+            output = output.subnets(
+                aws_sdk_ec2::types::Subnet::builder()
+                    .subnet_id(*id)
+                    .set_outpost_arn(outpost.map(str::to_owned))
+                    .build(),
+            );
+        }
+        output.build()
+    })
 }
 
 /// An EC2 tag.
