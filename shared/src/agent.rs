@@ -46,6 +46,9 @@ pub struct Settings {
     /// A ConnectedStatus alarm's evaluation window (periods of 60 s): an alarm without data
     /// for longer is reported by the readiness check.
     pub alarm_window: std::time::Duration,
+    /// Ids of hand-written recovery templates IAM lets the agent launch from
+    /// (`RecoveryLaunchTemplateArns`), besides those tagged `autorestart:template-for`.
+    pub listed_templates: Vec<String>,
 }
 
 /// The default of `Settings::drs_job_timeout`: DRS documents that an average recovered Linux
@@ -70,6 +73,7 @@ impl Default for Settings {
             fence_action: FenceAction::Stop,
             drs_job_timeout: DRS_JOB_TIMEOUT,
             alarm_window: std::time::Duration::from_secs(3 * 60),
+            listed_templates: Vec::new(),
         }
     }
 }

@@ -44,6 +44,8 @@ pub struct World {
     pub published: Vec<Notice>,
     /// Every call, in order.
     pub calls: Vec<&'static str>,
+    /// Launch templates without `autorestart:template-for` (all others are the project's).
+    pub unmanaged_templates: HashSet<String>,
     /// DRS source servers.
     pub drs_servers: Vec<SourceServer>,
     /// DRS launch configurations by source server.
@@ -425,6 +427,17 @@ impl Compute for InMemoryAws {
                 .iter()
                 .filter(|id| w.images.contains(*id))
                 .cloned()
+                .collect())
+        })
+        .await
+    }
+
+    async fn managed_templates(&self) -> Result<HashSet<String>, AwsError> {
+        self.call("DescribeLaunchTemplates", |w| {
+            Ok(w.templates
+                .keys()
+                .map(|t| t.id.clone())
+                .filter(|id| !w.unmanaged_templates.contains(id))
                 .collect())
         })
         .await

@@ -77,6 +77,13 @@ pub trait Compute: Sync {
         &self,
         image_ids: &[String],
     ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+
+    /// Ids of the launch templates tagged `autorestart:template-for` (the generator tags each
+    /// template it writes): the ones IAM lets the agent launch from, with those listed in
+    /// `RecoveryLaunchTemplateArns`. Every page read.
+    fn managed_templates(
+        &self,
+    ) -> impl Future<Output = Result<std::collections::HashSet<String>, AwsError>> + Send;
 }
 
 /// CloudWatch alarms, as the agent reads them.
@@ -333,6 +340,11 @@ impl<T: Compute> Compute for &T {
         image_ids: &[String],
     ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send {
         (**self).existing_images(image_ids)
+    }
+    fn managed_templates(
+        &self,
+    ) -> impl Future<Output = Result<std::collections::HashSet<String>, AwsError>> + Send {
+        (**self).managed_templates()
     }
 }
 

@@ -34,6 +34,10 @@ pub struct ReadinessInputs<'a> {
     /// Outposts whose alarm has had no data for longer than its evaluation window, and since
     /// when (`alarm::silent_outposts`).
     pub silent_alarms: &'a HashMap<OutpostId, chrono::DateTime<chrono::Utc>>,
+    /// Ids of the templates tagged `autorestart:template-for`, or why they could not be read.
+    pub managed_templates: &'a Result<HashSet<String>, String>,
+    /// Ids of the templates listed in `RecoveryLaunchTemplateArns`.
+    pub listed_templates: &'a [String],
 }
 
 /// The verdict for one instance.
@@ -195,6 +199,22 @@ fn judge_template(
                 return;
             }
         };
+    match inputs.managed_templates {
+        Ok(managed)
+            if !managed.contains(&template.id)
+                && !inputs.listed_templates.contains(&template.id) =>
+        {
+            problems.push(format!(
+                "launch template {template} is not one of this project's: IAM refuses RunInstances from it. Tag it {}=<instance id> (recovery-template does), or list its ARN in RecoveryLaunchTemplateArns",
+                tags::TEMPLATE_FOR
+            ));
+            return;
+        }
+        Ok(_) => {}
+        Err(reason) => notes.push(format!(
+            "whether launch template {template} is one of this project's was not checked: {reason}"
+        )),
+    }
     let target = outpost_arn.as_deref().and_then(OutpostId::from_arn);
     if let (Some(own), Some(target)) = (own_outpost, &target)
         && own == target
@@ -485,6 +505,8 @@ mod tests {
         assets: HashMap<OutpostId, Result<Vec<Asset>, String>>,
         drs: Result<Vec<SourceServer>, String>,
         silent: HashMap<OutpostId, chrono::DateTime<chrono::Utc>>,
+        managed: Result<HashSet<String>, String>,
+        listed: Vec<String>,
     }
 
     fn fixture() -> Fixture {
@@ -500,6 +522,8 @@ mod tests {
             assets: HashMap::new(),
             drs: Ok(Vec::new()),
             silent: HashMap::new(),
+            managed: Ok(["lt-0a", "lt-0b", "lt-0c"].map(str::to_owned).into()),
+            listed: Vec::new(),
         }
     }
 
@@ -513,7 +537,33 @@ mod tests {
             drs_servers: &f.drs,
             drs_targets: &[],
             silent_alarms: &f.silent,
+            managed_templates: &f.managed,
+            listed_templates: &f.listed,
         })
+    }
+
+    #[test]
+    fn a_template_iam_refuses_is_not_usable_unless_listed() {
+        let mut f = fixture();
+        f.managed = Ok(["lt-0b".to_owned()].into());
+        let got = judge(&f, &[instance("i-1", "lt-0a")]);
+        let problems = got[0].problems.join("\n");
+        assert!(
+            problems.contains("not one of this project's: IAM refuses RunInstances")
+                && problems.contains(tags::TEMPLATE_FOR),
+            "{problems}"
+        );
+        f.listed = vec!["lt-0a".into()];
+        assert!(judge(&f, &[instance("i-1", "lt-0a")])[0].is_ready());
+        f.managed = Err("denied".into());
+        let got = judge(&f, &[instance("i-1", "lt-0a")]);
+        assert!(got[0].is_ready(), "an unread list is a note, not a problem");
+        assert!(
+            got[0]
+                .notes
+                .iter()
+                .any(|n| n.contains("was not checked: denied"))
+        );
     }
 
     #[test]
@@ -658,6 +708,8 @@ mod tests {
             drs_servers: &f.drs,
             drs_targets: &[target],
             silent_alarms: &f.silent,
+            managed_templates: &f.managed,
+            listed_templates: &f.listed,
         });
         let problems = got[0].problems.join("\n");
         assert!(problems.contains("STALLED"), "{problems}");

@@ -340,6 +340,14 @@ where
                 .into_iter()
                 .collect()
         };
+        let managed_templates: Result<HashSet<String>, String> = if templates.is_empty() {
+            Ok(HashSet::new())
+        } else {
+            self.compute
+                .managed_templates()
+                .await
+                .map_err(|e| e.to_string())
+        };
         let mut image_ids: Vec<String> = Vec::new();
         let mut target_outposts: HashSet<OutpostId> = HashSet::new();
         for target in targets.values() {
@@ -394,6 +402,8 @@ where
             images: &images,
             alarm_states: states,
             silent_alarms: silent,
+            managed_templates: &managed_templates,
+            listed_templates: &self.settings.listed_templates,
             assets: &assets,
             drs_servers: &drs_servers,
             drs_targets: &drs_targets,

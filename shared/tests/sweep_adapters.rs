@@ -728,3 +728,40 @@ async fn job_reads_report_denial_at_once_and_throttling_after_the_sdk_retries() 
     assert_eq!(error.code, "ThrottlingException");
     assert_eq!(throttled.num_calls(), 3);
 }
+
+#[tokio::test]
+async fn the_projects_templates_are_those_tagged_template_for_on_every_page() {
+    use aws_sdk_ec2::operation::describe_launch_templates::DescribeLaunchTemplatesOutput;
+    use aws_sdk_ec2::types::LaunchTemplate;
+    let template = |id: &str, tagged: bool| {
+        let mut t = LaunchTemplate::builder().launch_template_id(id);
+        if tagged {
+            t = t.tags(support::tag("autorestart:template-for", "i-1"));
+        }
+        t.tags(support::tag("team", "web")).build()
+    };
+    let first = mock!(aws_sdk_ec2::Client::describe_launch_templates)
+        .match_requests(|r| r.next_token().is_none() && r.filters().is_empty())
+        .then_output(move || {
+            DescribeLaunchTemplatesOutput::builder()
+                .launch_templates(template("lt-0a", true))
+                .launch_templates(template("lt-0b", false))
+                .next_token("p2")
+                .build()
+        });
+    let second = mock!(aws_sdk_ec2::Client::describe_launch_templates)
+        .match_requests(|r| r.next_token() == Some("p2"))
+        .then_output(move || {
+            DescribeLaunchTemplatesOutput::builder()
+                .launch_templates(template("lt-0c", true))
+                .build()
+        });
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&first, &second]);
+
+    let managed = Ec2Compute::new(client).managed_templates().await.unwrap();
+
+    assert_eq!(
+        managed,
+        ["lt-0a", "lt-0c"].map(str::to_owned).into_iter().collect()
+    );
+}

@@ -205,10 +205,17 @@ pub async fn seed(c: &Clients) -> Seeded {
                 .subnet_id(&subnets[outpost])
                 .build()
         };
+        // Written by hand, so tagged as the README asks: IAM launches only from such templates.
         let created = c
             .ec2
             .create_launch_template()
             .launch_template_name(format!("recovery-{name}"))
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::LaunchTemplate)
+                    .tags(ec2_tag("autorestart:template-for", "e2e"))
+                    .build(),
+            )
             .launch_template_data(
                 RequestLaunchTemplateData::builder()
                     .image_id(&ami)

@@ -154,6 +154,27 @@ impl Config {
             1,
             30,
         )?;
+        let mut listed_templates = Vec::new();
+        for arn in get("RECOVERY_LAUNCH_TEMPLATE_ARNS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            match arn.split_once(":launch-template/") {
+                Some((_, id)) if id.starts_with("lt-") && !id.contains('/') => {
+                    listed_templates.push(id.to_owned())
+                }
+                _ => {
+                    return Err(ConfigError {
+                        variable: "RECOVERY_LAUNCH_TEMPLATE_ARNS",
+                        problem: format!(
+                            "holds {arn:?}, not a launch template ARN (arn:aws:ec2:REGION:ACCOUNT:launch-template/lt-...); give comma-separated ARNs, or leave it empty"
+                        ),
+                    });
+                }
+            }
+        }
         let metrics_namespace =
             get("METRICS_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.into());
         if metrics_namespace.starts_with("AWS/") || metrics_namespace.len() > 255 {
@@ -179,6 +200,7 @@ impl Config {
                 fence_action,
                 drs_job_timeout: Duration::from_secs(drs_job_minutes * 60),
                 alarm_window: Duration::from_secs(alarm_periods * 60),
+                listed_templates,
             },
             metrics_namespace,
         })
@@ -244,6 +266,10 @@ mod tests {
             ("FENCE_ACTION", "terminate"),
             ("DRS_JOB_TIMEOUT_MINUTES", "90"),
             ("ALARM_EVALUATION_PERIODS", "5"),
+            (
+                "RECOVERY_LAUNCH_TEMPLATE_ARNS",
+                "arn:aws:ec2:us-east-1:111122223333:launch-template/lt-0abc, arn:aws:ec2:us-east-1:111122223333:launch-template/lt-0def",
+            ),
             ("ALARM_NAME_PREFIX", "stack-connected-"),
             ("METRICS_NAMESPACE", "Ops/Autorestart"),
             (
@@ -260,13 +286,21 @@ mod tests {
         assert_eq!(c.settings.fence_action, FenceAction::Terminate);
         assert_eq!(c.settings.drs_job_timeout, Duration::from_secs(90 * 60));
         assert_eq!(c.settings.alarm_window, Duration::from_secs(5 * 60));
+        assert_eq!(c.settings.listed_templates, ["lt-0abc", "lt-0def"]);
         assert_eq!(c.settings.alarm_name_prefix, "stack-connected-");
         assert_eq!(c.metrics_namespace, "Ops/Autorestart");
     }
 
     #[test]
     fn each_bad_value_names_its_variable() {
-        let cases: [(&[(&str, &str)], &str); 11] = [
+        let cases: [(&[(&str, &str)], &str); 12] = [
+            (
+                &[
+                    ("TOPIC_ARN", TOPIC),
+                    ("RECOVERY_LAUNCH_TEMPLATE_ARNS", "lt-0abc"),
+                ],
+                "RECOVERY_LAUNCH_TEMPLATE_ARNS holds \"lt-0abc\", not a launch template ARN",
+            ),
             (
                 &[
                     ("TOPIC_ARN", TOPIC),

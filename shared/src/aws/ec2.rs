@@ -314,6 +314,31 @@ impl Compute for Ec2Compute {
         Ok(found)
     }
 
+    async fn managed_templates(&self) -> Result<std::collections::HashSet<String>, AwsError> {
+        // No filter: every page of the account's templates, kept when tagged by the generator.
+        let mut pages = self
+            .client
+            .describe_launch_templates()
+            .max_results(200)
+            .into_paginator()
+            .send();
+        let mut managed = std::collections::HashSet::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| from_sdk("ec2:DescribeLaunchTemplates", e))?;
+            managed.extend(
+                page.launch_templates()
+                    .iter()
+                    .filter(|t| {
+                        t.tags()
+                            .iter()
+                            .any(|tag| tag.key() == Some(tags::TEMPLATE_FOR))
+                    })
+                    .filter_map(|t| t.launch_template_id().map(str::to_owned)),
+            );
+        }
+        Ok(managed)
+    }
+
     async fn tag(
         &self,
         instance_ids: &[String],
