@@ -468,7 +468,7 @@ where
             .instances
             .iter()
             .filter(|i| i.failed() || i.outcome == "unfinished")
-            .map(|i| (i.instance_id.clone(), report::outcome_digest(i)))
+            .map(|i| (i.instance_id.clone(), report::outcome_digest(i, incident)))
             .filter(|(id, digest)| {
                 said_before.get(id.as_str()).copied().flatten() != Some(digest.as_str())
             })

@@ -389,6 +389,9 @@ pub struct FenceReport {
     /// Originals that had lost `autorestart:replaced-by`, found from their replacement and
     /// tagged again: (original, replacement).
     pub repaired: Vec<(String, String)>,
+    /// Replacements that had lost `autorestart:replacement-of`, found from their
+    /// predecessor's `replaced-by` and tagged again: (replacement, predecessor).
+    pub relinked: Vec<(String, String)>,
 }
 
 impl FenceReport {
@@ -402,6 +405,7 @@ impl FenceReport {
             failed: Vec::new(),
             already_fenced: 0,
             repaired: Vec::new(),
+            relinked: Vec::new(),
         }
     }
 
@@ -411,6 +415,7 @@ impl FenceReport {
         !self.fenced.is_empty()
             || !self.failed.is_empty()
             || !self.repaired.is_empty()
+            || !self.relinked.is_empty()
             || self.held.iter().any(|h| h.news)
     }
 
@@ -480,6 +485,17 @@ pub fn describe(report: &FenceReport) -> String {
         );
         for (original, replacement) in &report.repaired {
             let _ = writeln!(text, "  - {original} replaced by {replacement}");
+        }
+    }
+    if !report.relinked.is_empty() {
+        let _ = writeln!(
+            text,
+            "\nReplacements that had lost the tag {} (found from the {} of the instance they replaced), tagged again:",
+            tags::REPLACEMENT_OF,
+            tags::REPLACED_BY
+        );
+        for (replacement, predecessor) in &report.relinked {
+            let _ = writeln!(text, "  - {replacement} replaces {predecessor}");
         }
     }
     for (title, list) in [

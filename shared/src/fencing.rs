@@ -71,7 +71,7 @@ where
                 {
                     Ok(()) => {
                         warn!(%replacement, %predecessor, "restored the lost replacement-of tag from the original's replaced-by");
-                        report.repaired.push((predecessor, replacement));
+                        report.relinked.push((replacement, predecessor));
                     }
                     Err(error) => {
                         warn!(%replacement, %predecessor, %error, "could not restore the lost replacement-of tag; fencing follows replaced-by regardless")

@@ -162,11 +162,12 @@ impl InstanceReport {
     }
 }
 
-/// A short digest of what an instance's report says went wrong (outcome and reason): equal
-/// digests are the same news.
-pub fn outcome_digest(instance: &InstanceReport) -> String {
+/// A short digest of what an instance's report says went wrong in one incident (incident,
+/// outcome and reason): equal digests are the same news. The incident is part of it, so the
+/// same failure in a later outage is news again.
+pub fn outcome_digest(instance: &InstanceReport, incident: &crate::alarm::IncidentId) -> String {
     let said = format!(
-        "{}\n{}",
+        "{incident}\n{}\n{}",
         instance.outcome,
         instance.reason.as_deref().unwrap_or_default()
     );

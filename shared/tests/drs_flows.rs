@@ -653,3 +653,34 @@ async fn a_drill_is_not_the_recovery_and_never_moves_membership() {
     let report = agent.handle(&support::outage()).await.unwrap();
     assert_eq!(outcome(&report, "i-db1").outcome, "drs-recovery-started");
 }
+
+#[tokio::test]
+async fn the_same_failure_is_said_once_per_outage_and_again_in_the_next() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    let denied = || {
+        AwsError::from_code(
+            "drs:DescribeSourceServers",
+            "AccessDeniedException",
+            "emulated",
+        )
+    };
+    aws.with(|w| {
+        w.failures
+            .insert("DescribeSourceServers", vec![denied(), denied(), denied()])
+    });
+    let agent = Agent::new(Ports::all(&aws), settings());
+    agent.handle(&support::outage()).await.unwrap();
+    assert_eq!(aws.with(|w| w.published.len()), 1);
+    let again = agent.handle(&support::outage()).await.unwrap();
+    assert_eq!(
+        again.notification,
+        shared::report::Notification::AlreadyReported,
+        "the same failure in the same outage is said once"
+    );
+    // Weeks later the Outpost fails again, the same way: a new outage, said again.
+    let mut later = support::outage();
+    later.state_since = "2026-12-20T08:00:00Z".parse().unwrap();
+    aws.with(|w| w.set_alarm(later.clone()));
+    agent.handle(&later).await.unwrap();
+    assert_eq!(aws.with(|w| w.published.len()), 2);
+}

@@ -343,7 +343,10 @@ async fn a_replacement_that_lost_its_replacement_of_is_followed_from_the_origina
     let report = sweep(&aws, FenceAction::Stop).await;
     let fencing = fencing_of(&report, "op-0aaaaaaaaaaaaaaa1");
     assert_eq!(fencing.fenced.len(), 1, "{fencing:?}");
-    assert_eq!(fencing.repaired, [("i-x".to_owned(), "i-b".to_owned())]);
+    assert_eq!(fencing.relinked, [("i-b".to_owned(), "i-x".to_owned())]);
+    assert!(fencing.repaired.is_empty());
+    let said = notices(&aws).join("\n");
+    assert!(said.contains("i-b replaces i-x"), "{said}");
     aws.with(|w| {
         assert_eq!(w.instances["i-x"].state, "stopped");
         assert_eq!(

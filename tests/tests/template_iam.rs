@@ -184,8 +184,17 @@ fn the_sweeper_may_record_a_drs_recovery_on_its_launch_into_target_as_the_event_
             "SweepAndDrillReadPolicy",
         ],
     );
+    let handler = grants(
+        &template,
+        "AlarmHandlerRole",
+        &["RecoveryPolicy", "AlarmHandlerDrsPolicy"],
+    );
     for (role, text) in [
         ("sweeper", sweeper),
+        (
+            "alarm handler (fencing repairs links on the OK event)",
+            handler,
+        ),
         (
             "DRS event handler",
             resource(&template, "DrsEventHandlerRole"),
