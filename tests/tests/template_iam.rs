@@ -336,6 +336,14 @@ fn drs_acts_through_ec2_under_the_managed_policys_conditions() {
                 s.body
                     .contains("ec2:ResourceTag/AWSDRS: AllowLaunchingIntoThisInstance")
             );
+        } else if s.sid == "RecordOutcomeOnDrsTargetInstances" {
+            // The agent's own record on the launch-into target: autorestart: keys only.
+            assert!(
+                s.body
+                    .contains("ec2:ResourceTag/AWSDRS: AllowLaunchingIntoThisInstance")
+                    && s.body.contains("aws:TagKeys: \"autorestart:*\""),
+                "{s:?}"
+            );
         } else if s.sid.contains("Fleet") {
             // As the managed policy: EC2 Fleet only when DRS itself calls.
             assert!(s.body.contains("aws:CalledVia: drs.amazonaws.com"), "{s:?}");
