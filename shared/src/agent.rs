@@ -506,15 +506,14 @@ where
     /// Records on each original the digest of the failure or unfinished state just reported,
     /// one call per digest; a failed record only means it may be said again.
     async fn record_said(&self, said: &[(String, String)]) {
-        let mut by_digest: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
-        for (id, digest) in said {
-            by_digest.entry(digest).or_default().push(id.clone());
-        }
-        for (digest, ids) in by_digest {
-            let tag = [(tags::OUTCOME_REPORTED.to_owned(), digest.to_owned())];
-            if let Err(error) = self.compute.tag(&ids, &tag).await {
-                warn!(%error, "could not record that the outcome was reported; it may be said again");
-            }
+        let records = said.iter().map(|(id, digest)| {
+            (
+                id.clone(),
+                vec![(tags::OUTCOME_REPORTED.to_owned(), digest.clone())],
+            )
+        });
+        if let Some(error) = crate::ports::tag_grouped(&self.compute, records).await {
+            warn!(%error, "could not record that the outcome was reported; it may be said again");
         }
     }
 

@@ -462,18 +462,8 @@ pub(crate) async fn wait_for_health<L: LoadBalancing>(
     let started = tokio::time::Instant::now();
     let mut last = BTreeMap::new();
     loop {
-        match balancer.health(group, targets).await {
-            Ok(states) => {
-                last = targets
-                    .iter()
-                    .filter_map(|t| {
-                        let seen = states
-                            .iter()
-                            .find(|s| s.target.id == t.id && s.target.port == t.port)?;
-                        Some((t.clone(), seen.state.clone()))
-                    })
-                    .collect();
-            }
+        match health_of(balancer, group, targets).await {
+            Ok(states) => last = states,
             Err(error) => {
                 warn!(target_group = group, %error, "health check failed; will retry until the wait runs out")
             }
@@ -493,6 +483,25 @@ pub(crate) async fn wait_for_health<L: LoadBalancing>(
         }
         tokio::time::sleep(poll_interval.min(until - now)).await;
     }
+}
+
+/// The health ELB reports now for each of `targets` it knows, matched by id and port (ELB may
+/// add a zone to what it answers).
+pub(crate) async fn health_of<L: LoadBalancing>(
+    balancer: &L,
+    group: &str,
+    targets: &[Target],
+) -> Result<BTreeMap<Target, String>, crate::error::AwsError> {
+    let states = balancer.health(group, targets).await?;
+    Ok(targets
+        .iter()
+        .filter_map(|t| {
+            let seen = states
+                .iter()
+                .find(|s| s.target.id == t.id && s.target.port == t.port)?;
+            Some((t.clone(), seen.state.clone()))
+        })
+        .collect())
 }
 
 fn unique<'a>(targets: impl Iterator<Item = &'a Target>) -> Vec<Target> {

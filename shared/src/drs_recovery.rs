@@ -224,22 +224,12 @@ async fn record_job<C: Compute>(
     job_id: &str,
     incident: &IncidentId,
 ) -> Option<AwsError> {
-    let mut by_attempt: std::collections::BTreeMap<u32, Vec<String>> = Default::default();
-    for r in members {
-        by_attempt
-            .entry(r.attempt)
-            .or_default()
-            .push(r.original.id.clone());
-    }
-    let mut first_error = None;
-    for (attempt, originals) in by_attempt {
+    let records = members.iter().map(|r| {
         let mut record = job_tags(job_id, incident).to_vec();
-        record.push((tags::DRS_ATTEMPT.to_owned(), attempt.to_string()));
-        if let Err(error) = compute.tag(&originals, &record).await {
-            first_error.get_or_insert(error);
-        }
-    }
-    first_error
+        record.push((tags::DRS_ATTEMPT.to_owned(), r.attempt.to_string()));
+        (r.original.id.clone(), record)
+    });
+    crate::ports::tag_grouped(compute, records).await
 }
 
 fn job_tags(job_id: &str, incident: &IncidentId) -> [(String, String); 2] {

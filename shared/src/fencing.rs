@@ -10,6 +10,7 @@ use tracing::{info, warn};
 
 use crate::agent::{Agent, AgentError};
 use crate::alarm::{AlarmChange, OutpostId};
+use crate::balancing;
 use crate::error::AwsError;
 use crate::fence::{
     self, Chains, FenceAction, FenceDecision, FenceReport, FenceView, FencedInstance, HeldInstance,
@@ -195,17 +196,12 @@ where
         }
         for (group, members) in by_group {
             let targets: Vec<Target> = members.iter().map(|(_, t)| t.clone()).collect();
-            for state in self.balancer.health(group, &targets).await? {
-                if state.state == "healthy" {
-                    continue;
-                }
-                let named = members
-                    .iter()
-                    .find(|(_, t)| t.id == state.target.id && t.port == state.target.port);
-                if let Some((end, _)) = named {
+            let health = balancing::health_of(&self.balancer, group, &targets).await?;
+            for (end, target) in &members {
+                if let Some(state) = health.get(target).filter(|s| *s != "healthy") {
                     unhealthy
                         .entry((*end).to_owned())
-                        .or_insert_with(|| format!("{} in {group}", state.state));
+                        .or_insert_with(|| format!("{state} in {group}"));
                 }
             }
         }

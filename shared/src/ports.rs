@@ -287,6 +287,26 @@ pub trait Notifier: Sync {
     fn publish(&self, notice: &Notice) -> impl Future<Output = Result<String, AwsError>> + Send;
 }
 
+/// Writes each instance's tags, one CreateTags per distinct set of tags (usually one); the
+/// first error, if any. For records that differ by instance only in a value or two.
+pub(crate) async fn tag_grouped<C: Compute>(
+    compute: &C,
+    records: impl IntoIterator<Item = (String, Vec<(String, String)>)>,
+) -> Option<AwsError> {
+    let mut by_tags: std::collections::BTreeMap<Vec<(String, String)>, Vec<String>> =
+        Default::default();
+    for (id, tags) in records {
+        by_tags.entry(tags).or_default().push(id);
+    }
+    let mut first_error = None;
+    for (tags, ids) in by_tags {
+        if let Err(error) = compute.tag(&ids, &tags).await {
+            first_error.get_or_insert(error);
+        }
+    }
+    first_error
+}
+
 impl<T: Compute> Compute for &T {
     fn protected_instances_on(
         &self,

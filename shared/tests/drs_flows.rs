@@ -51,31 +51,12 @@ fn world() -> World {
             (tags::RECOVERY_TEMPLATES, "lt-0b"),
         ],
     );
-    w.add_instance(
-        "i-db1",
-        "subnet-a",
-        &[
-            (tags::NAME, "db-1"),
-            (tags::ENABLED, "true"),
-            (tags::STRATEGY, "drs"),
-        ],
+    add_drs_protected(
+        &mut w,
+        ("i-db1", "db-1"),
+        ("i-dbtarget", "DB-1"),
+        (SERVER, "db-1.corp.example"),
     );
-    w.add_instance(
-        "i-dbtarget",
-        "subnet-region",
-        &[
-            (tags::NAME, "DB-1"),
-            (drs::TARGET_TAG_KEY, drs::TARGET_TAG_VALUE),
-        ],
-    );
-    w.instances.get_mut("i-dbtarget").unwrap().state = "stopped".into();
-    w.drs_servers.push(SourceServer {
-        id: SERVER.into(),
-        hostname: Some("db-1.corp.example".into()),
-        aws_instance_id: Some("i-db1".into()),
-        replication_state: "CONTINUOUS".into(),
-        lag: None,
-    });
     w.target_groups.insert(
         TG.into(),
         (
@@ -84,6 +65,41 @@ fn world() -> World {
         ),
     );
     w
+}
+
+/// A DRS-protected instance (id, Name) on Outpost A, its stopped launch target (id, Name) in
+/// the Region, and its replicating source server (id, hostname).
+fn add_drs_protected(
+    w: &mut World,
+    (id, name): (&str, &str),
+    (target, target_name): (&str, &str),
+    (server, hostname): (&str, &str),
+) {
+    w.add_instance(
+        id,
+        "subnet-a",
+        &[
+            (tags::NAME, name),
+            (tags::ENABLED, "true"),
+            (tags::STRATEGY, "drs"),
+        ],
+    );
+    w.add_instance(
+        target,
+        "subnet-region",
+        &[
+            (tags::NAME, target_name),
+            (drs::TARGET_TAG_KEY, drs::TARGET_TAG_VALUE),
+        ],
+    );
+    w.set_state(target, "stopped");
+    w.drs_servers.push(SourceServer {
+        id: server.into(),
+        hostname: Some(hostname.into()),
+        aws_instance_id: Some(id.into()),
+        replication_state: "CONTINUOUS".into(),
+        lag: None,
+    });
 }
 
 fn settings() -> Settings {
@@ -549,31 +565,12 @@ async fn a_lost_launch_event_is_finished_by_the_sweep_after_the_outpost_is_back(
 #[tokio::test]
 async fn a_failure_is_reported_once_per_source_server() {
     let mut w = world();
-    w.add_instance(
-        "i-db2",
-        "subnet-a",
-        &[
-            (tags::NAME, "db-2"),
-            (tags::ENABLED, "true"),
-            (tags::STRATEGY, "drs"),
-        ],
+    add_drs_protected(
+        &mut w,
+        ("i-db2", "db-2"),
+        ("i-db2target", "db-2"),
+        ("s-2", "db-2"),
     );
-    w.add_instance(
-        "i-db2target",
-        "subnet-region",
-        &[
-            (tags::NAME, "db-2"),
-            (drs::TARGET_TAG_KEY, drs::TARGET_TAG_VALUE),
-        ],
-    );
-    w.set_state("i-db2target", "stopped");
-    w.drs_servers.push(SourceServer {
-        id: "s-2".into(),
-        hostname: Some("db-2".into()),
-        aws_instance_id: Some("i-db2".into()),
-        replication_state: "CONTINUOUS".into(),
-        lag: None,
-    });
     let aws = InMemoryAws::new(w, Duration::ZERO);
     let agent = Agent::new(Ports::all(&aws), settings());
     agent.handle(&support::outage()).await.unwrap();

@@ -241,28 +241,14 @@ pub async fn seed(c: &Clients) -> Seeded {
     let launch = |name: &'static str, outpost: &'static str, protection: Option<String>| {
         let subnet = subnets[outpost].clone();
         let ami = ami.clone();
-        let ec2 = c.ec2.clone();
         async move {
-            let mut tags = TagSpecification::builder()
-                .resource_type(ResourceType::Instance)
-                .tags(ec2_tag("Name", name));
+            let mut tags = vec![("Name", name.to_owned())];
             if let Some(templates) = protection {
-                tags = tags
-                    .tags(ec2_tag("autorestart:enabled", "true"))
-                    .tags(ec2_tag("autorestart:recovery-templates", &templates));
+                tags.push(("autorestart:enabled", "true".to_owned()));
+                tags.push(("autorestart:recovery-templates", templates));
             }
-            let run = ec2
-                .run_instances()
-                .image_id(ami)
-                .instance_type(InstanceType::T3Micro)
-                .subnet_id(subnet)
-                .min_count(1)
-                .max_count(1)
-                .tag_specifications(tags.build())
-                .send()
-                .await
-                .unwrap();
-            run.instances()[0].instance_id().unwrap().to_owned()
+            let tags: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            launch_one(c, &ami, &subnet, &tags).await
         }
     };
     let web1 = launch(
@@ -419,6 +405,11 @@ pub async fn launch_tagged(
     outpost: &str,
     tags: &[(&str, &str)],
 ) -> String {
+    launch_one(c, &seeded.image_id, &seeded.subnets[outpost], tags).await
+}
+
+/// Launches one t3.micro from `ami` in `subnet` with these tags; its id.
+async fn launch_one(c: &Clients, ami: &str, subnet: &str, tags: &[(&str, &str)]) -> String {
     let mut spec = TagSpecification::builder().resource_type(ResourceType::Instance);
     for (key, value) in tags {
         spec = spec.tags(ec2_tag(key, value));
@@ -426,9 +417,9 @@ pub async fn launch_tagged(
     let launched = c
         .ec2
         .run_instances()
-        .image_id(&seeded.image_id)
+        .image_id(ami)
         .instance_type(InstanceType::T3Micro)
-        .subnet_id(&seeded.subnets[outpost])
+        .subnet_id(subnet)
         .min_count(1)
         .max_count(1)
         .tag_specifications(spec.build())
