@@ -143,9 +143,11 @@ fn bench() -> Result<(), String> {
         &[
             "bench",
             "-p",
-            "shared",
+            "autorestart-flows",
             "--bench",
             "recovery_makespan",
+            "-p",
+            "autorestart-core",
             "--bench",
             "drs_name_matching",
         ],

@@ -6,12 +6,12 @@
 
 use std::collections::BTreeMap;
 
+use autorestart_core::alarm::{AlarmChange, AlarmMetric, AlarmState};
 use aws_lambda_events::event::cloudwatch_alarms::{CloudWatchAlarmData, CloudWatchAlarmStateValue};
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
-use shared::alarm::{AlarmChange, AlarmMetric, AlarmState};
 
 const SOURCE: &str = "aws.cloudwatch";
 const DETAIL_TYPE: &str = "CloudWatch Alarm State Change";
@@ -121,7 +121,7 @@ fn metric(entry: LenientMetric) -> AlarmMetric {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::alarm::{Signal, classify};
+    use autorestart_core::alarm::{Signal, classify};
     use std::path::Path;
 
     fn sample(name: &str) -> Value {

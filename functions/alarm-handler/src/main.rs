@@ -1,15 +1,15 @@
 //! Lambda function: an Outpost's ConnectedStatus alarm changed state.
 //!
-//! Parses the EventBridge event, hands it to [`shared::agent::Agent::handle`], and returns the
+//! Parses the EventBridge event, hands it to [`autorestart_flows::outage::Agent::handle`], and returns the
 //! typed report. Configuration is read once, at cold start.
 
 mod event;
 
+use autorestart_core::metrics;
+use autorestart_core::report::AlarmReport;
 use function_support::{Function, agent_diagnostic, bad_event_diagnostic};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
-use shared::metrics;
-use shared::report::AlarmReport;
 
 use crate::event::Parsed;
 

@@ -2,14 +2,15 @@
 //!
 //! Payload: `{"outpost": "op-…", "mode": "dry-run" | "live", "targetGroupArn": "…"}` (the target
 //! group only for live drills, and only one holding no protected instance). Hands the request
-//! to [`shared::agent::Agent::drill`] and returns its report.
+//! to [`autorestart_flows::outage::Agent::drill`] and returns its report.
 
 mod request;
 
+use autorestart_core::drill::DrillReport;
+use autorestart_flows::drill::DrillError;
 use function_support::{Function, agent_diagnostic, bad_event_diagnostic};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
-use shared::drill::{DrillError, DrillReport};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

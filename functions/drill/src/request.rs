@@ -1,9 +1,9 @@
 //! The drill payload an operator sends, checked strictly: a typo must not turn a dry run live.
 
+use autorestart_core::alarm::OutpostId;
+use autorestart_core::drill::DrillRequest;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use shared::alarm::OutpostId;
-use shared::drill::DrillRequest;
 
 /// The JSON an operator invokes the function with.
 #[derive(Debug, Deserialize)]

@@ -1,10 +1,10 @@
 //! Reads the EventBridge "DRS Source Server Launch Result" event into a [`DrsLaunchResult`].
 
+use autorestart_core::report::DrsLaunchResult;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::Value;
-use shared::drs_result::DrsLaunchResult;
 
 const SOURCE: &str = "aws.drs";
 const DETAIL_TYPE: &str = "DRS Source Server Launch Result";

@@ -1,14 +1,14 @@
 //! Lambda function: DRS reported the result of a recovery launch.
 //!
-//! Parses the EventBridge event, hands it to [`shared::agent::Agent::handle_drs_result`], and
+//! Parses the EventBridge event, hands it to [`autorestart_flows::outage::Agent::handle_drs_result`], and
 //! returns the typed report. DRS events are best effort: nothing depends on receiving one.
 
 mod event;
 
+use autorestart_core::report::DrsReport;
 use function_support::{agent_diagnostic, bad_event_diagnostic};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
-use shared::drs_result::DrsReport;
 
 use crate::event::Parsed;
 

@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use shared::agent::Settings;
-use shared::balancing::HealthWait;
-use shared::fence::FenceAction;
-use shared::ports::TargetGroupScope;
-use shared::report::Mode;
+use autorestart_core::fence::FenceAction;
+use autorestart_core::settings::HealthWait;
+use autorestart_core::settings::Mode;
+use autorestart_core::settings::Settings;
+use autorestart_flows::ports::TargetGroupScope;
 
 /// The metrics namespace when `METRICS_NAMESPACE` is unset.
 const DEFAULT_NAMESPACE: &str = "OutpostsAutorestart";
@@ -121,15 +121,18 @@ impl Config {
             0,
             840,
         )?;
-        let one_wave = Duration::from_secs(wave_wait + timeout) + shared::budget::PUBLISH_MARGIN;
-        if one_wave > shared::budget::LAMBDA_MAX {
+        let one_wave =
+            Duration::from_secs(wave_wait + timeout) + autorestart_flows::budget::PUBLISH_MARGIN;
+        if one_wave > autorestart_flows::budget::LAMBDA_MAX {
             return Err(ConfigError {
                 variable: "WAVE_WAIT_SECONDS",
                 problem: format!(
                     "({wave_wait}) plus HEALTH_WAIT_SECONDS ({timeout}) plus the {} s kept to report cannot fit in Lambda's {} s: one wave would outlive the invocation. Keep their sum at most {} s (later waves are bounded by the deadline and continued by the sweep)",
-                    shared::budget::PUBLISH_MARGIN.as_secs(),
-                    shared::budget::LAMBDA_MAX.as_secs(),
-                    (shared::budget::LAMBDA_MAX - shared::budget::PUBLISH_MARGIN).as_secs()
+                    autorestart_flows::budget::PUBLISH_MARGIN.as_secs(),
+                    autorestart_flows::budget::LAMBDA_MAX.as_secs(),
+                    (autorestart_flows::budget::LAMBDA_MAX
+                        - autorestart_flows::budget::PUBLISH_MARGIN)
+                        .as_secs()
                 ),
             });
         }

@@ -3,13 +3,13 @@
 
 pub mod config;
 
+use autorestart_aws::{
+    CloudWatchAlarms, DrsService, Ec2Compute, ElbTargetGroups, OutpostsApi, SnsNotifier,
+};
+use autorestart_flows::outage::{Agent, AgentError, Ports};
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use lambda_runtime::Diagnostic;
-use shared::agent::{Agent, AgentError, Ports};
-use shared::aws::{
-    CloudWatchAlarms, DrsService, Ec2Compute, ElbTargetGroups, OutpostsApi, SnsNotifier,
-};
 
 use crate::config::Config;
 
@@ -67,14 +67,14 @@ pub async fn cold_start() -> Result<Function, lambda_runtime::Error> {
     })
 }
 
-/// The invocation's time: every wait ends [`shared::budget::PUBLISH_MARGIN`] before Lambda's
+/// The invocation's time: every wait ends [`autorestart_flows::budget::PUBLISH_MARGIN`] before Lambda's
 /// deadline, so the report and the notice go out before the invocation is stopped.
-pub fn budget(context: &lambda_runtime::Context) -> shared::budget::Budget {
+pub fn budget(context: &lambda_runtime::Context) -> autorestart_flows::budget::Budget {
     let left = context
         .deadline()
         .duration_since(std::time::SystemTime::now())
         .unwrap_or_default();
-    shared::budget::Budget::until(tokio::time::Instant::now() + left)
+    autorestart_flows::budget::Budget::until(tokio::time::Instant::now() + left)
 }
 
 /// Lambda's error record for an agent error; the work done is logged when the notice failed.

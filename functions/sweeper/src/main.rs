@@ -1,15 +1,15 @@
 //! Lambda function: the scheduled sweep.
 //!
 //! The schedule's event carries nothing the sweep needs, so any payload is accepted. The sweep
-//! itself is [`shared::agent::Agent::sweep`]; this binary prints its metrics (embedded metric
+//! itself is [`autorestart_flows::outage::Agent::sweep`]; this binary prints its metrics (embedded metric
 //! format) and fails the invocation when a step failed, so the function-errors alarm sees it.
 
+use autorestart_core::metrics;
+use autorestart_core::report::SweepReport;
+use autorestart_flows::budget::Budget;
 use function_support::{Function, agent_diagnostic};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
-use shared::budget::Budget;
-use shared::metrics;
-use shared::sweep::SweepReport;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

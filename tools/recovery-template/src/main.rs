@@ -8,11 +8,11 @@
 
 use std::process::ExitCode;
 
+use autorestart_aws::Ec2Templates;
+use autorestart_core::error::ErrorKind;
+use autorestart_flows::template::{GenerateError, GenerateReport, GenerateRequest, generate};
 use aws_config::{BehaviorVersion, Region};
 use clap::Parser;
-use shared::aws::Ec2Templates;
-use shared::error::ErrorKind;
-use shared::recovery_template::{GenerateError, GenerateReport, GenerateRequest, generate};
 
 /// Creates a recovery launch template for a running, opted-in instance on an alternate Outpost server.
 #[derive(Debug, Parser)]

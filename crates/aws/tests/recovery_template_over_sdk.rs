@@ -1,0 +1,901 @@
+//! The recovery-template generator end to end over EC2 (`generate` through [`Ec2Templates`])
+//! against `aws-smithy-mocks`: the launch template and tag it writes for an Outposts server
+//! instance, what a second run, a race, a dry run and a malformed tag change, the refusals that
+//! stop it before anything is written, and the error kinds its AWS failures are sorted into.
+
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_ec2::operation::create_launch_template::{
+    CreateLaunchTemplateError, CreateLaunchTemplateInput, CreateLaunchTemplateOutput,
+};
+use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
+use aws_sdk_ec2::operation::describe_instance_attribute::DescribeInstanceAttributeOutput;
+use aws_sdk_ec2::operation::describe_instances::{DescribeInstancesError, DescribeInstancesOutput};
+use aws_sdk_ec2::operation::describe_launch_templates::{
+    DescribeLaunchTemplatesInput, DescribeLaunchTemplatesOutput,
+};
+use aws_sdk_ec2::operation::describe_subnets::{DescribeSubnetsError, DescribeSubnetsOutput};
+use aws_sdk_ec2::operation::describe_volumes::DescribeVolumesOutput;
+use aws_sdk_ec2::types::{
+    AttributeValue, EbsInstanceBlockDevice, GroupIdentifier, HttpTokensState, IamInstanceProfile,
+    Instance, InstanceAttributeName, InstanceBlockDeviceMapping, InstanceMetadataOptionsResponse,
+    InstanceMetadataTagsState, InstanceNetworkInterface, InstanceNetworkInterfaceAttachment,
+    InstanceState, InstanceStateName, InstanceType, LaunchTemplate,
+    LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest,
+    LaunchTemplateHttpTokensState, LaunchTemplateInstanceMetadataOptionsRequest,
+    LaunchTemplateInstanceMetadataTagsState,
+    LaunchTemplateInstanceNetworkInterfaceSpecificationRequest,
+    LaunchTemplateTagSpecificationRequest, Reservation, ResourceType, Subnet, TagSpecification,
+    Volume, VolumeType,
+};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+
+mod support;
+use autorestart_aws::Ec2Templates;
+use autorestart_core::error::{AwsError, ErrorKind};
+use autorestart_core::template_plan::Refusal;
+use autorestart_flows::template::{GenerateError, GenerateReport, GenerateRequest, generate};
+use support::{aws_error, fast_retries, tag};
+
+const INSTANCE: &str = "i-0123456789abcdef0";
+const VPC: &str = "vpc-0a1b2c3d";
+/// The instance's subnet, on Outpost A.
+const OWN_SUBNET: &str = "subnet-0aaa";
+/// The subnet the template launches into, on Outpost B.
+const TARGET_SUBNET: &str = "subnet-0bbb";
+const OUTPOST_A: &str = "op-0aaaaaaaaaaaaaaa1";
+const OUTPOST_B: &str = "op-0bbbbbbbbbbbbbbb2";
+const ARN_A: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0aaaaaaaaaaaaaaa1";
+const ARN_B: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0bbbbbbbbbbbbbbb2";
+const IMAGE: &str = "ami-0fedcba9876543210";
+const KEY_NAME: &str = "ops-key";
+const PROFILE_ARN: &str = "arn:aws:iam::111122223333:instance-profile/payments-web";
+/// `#!/bin/bash\necho recovered\n`, base64 as EC2 returns it.
+const USER_DATA: &str = "IyEvYmluL2Jhc2gKZWNobyByZWNvdmVyZWQK";
+const ROOT_VOLUME: &str = "vol-0root";
+const DATA_VOLUME: &str = "vol-0data";
+const TEMPLATES_TAG: &str = "autorestart:recovery-templates";
+/// The instance's `autorestart:recovery-templates` before the generator runs.
+const EXISTING_TEMPLATES: &str = "lt-0aaa:2";
+/// The name the generator gives the template for [`INSTANCE`] on [`TARGET_SUBNET`].
+const TEMPLATE_NAME: &str = "autorestart-i-0123456789abcdef0-subnet-0bbb";
+/// The id EC2 gives the new template.
+const NEW_TEMPLATE: &str = "lt-0123456789abcdef0";
+/// The instance's `autorestart:recovery-templates` once the new template is added last.
+const TEMPLATES_AFTER: &str = "lt-0aaa:2,lt-0123456789abcdef0";
+
+fn request(dry_run: bool) -> GenerateRequest {
+    GenerateRequest {
+        instance_id: INSTANCE.into(),
+        subnet_id: TARGET_SUBNET.into(),
+        dry_run,
+    }
+}
+
+/// A network interface attached at `device_index`.
+fn interface(device_index: i32, groups: &[&str], description: &str) -> InstanceNetworkInterface {
+    let mut interface = InstanceNetworkInterface::builder()
+        .attachment(
+            InstanceNetworkInterfaceAttachment::builder()
+                .device_index(device_index)
+                .build(),
+        )
+        .subnet_id(OWN_SUBNET)
+        .description(description);
+    for group in groups {
+        interface = interface.groups(GroupIdentifier::builder().group_id(*group).build());
+    }
+    interface.build()
+}
+
+fn ebs_mapping(
+    device: &str,
+    volume: &str,
+    delete_on_termination: bool,
+) -> InstanceBlockDeviceMapping {
+    InstanceBlockDeviceMapping::builder()
+        .device_name(device)
+        .ebs(
+            EbsInstanceBlockDevice::builder()
+                .volume_id(volume)
+                .delete_on_termination(delete_on_termination)
+                .build(),
+        )
+        .build()
+}
+
+/// The opted-in Outposts server instance on Outpost A, with this `autorestart:recovery-templates`.
+fn source_instance(templates: &str) -> Instance {
+    Instance::builder()
+        .instance_id(INSTANCE)
+        .state(
+            InstanceState::builder()
+                .name(InstanceStateName::Running)
+                .build(),
+        )
+        .image_id(IMAGE)
+        .instance_type(InstanceType::C6idLarge)
+        .key_name(KEY_NAME)
+        .iam_instance_profile(IamInstanceProfile::builder().arn(PROFILE_ARN).build())
+        .metadata_options(
+            InstanceMetadataOptionsResponse::builder()
+                .http_tokens(HttpTokensState::Required)
+                .http_put_response_hop_limit(2)
+                .instance_metadata_tags(InstanceMetadataTagsState::Enabled)
+                .build(),
+        )
+        .subnet_id(OWN_SUBNET)
+        .vpc_id(VPC)
+        .root_device_name("/dev/xvda")
+        // The LNI listed first: the template must still start at device index 0.
+        .network_interfaces(interface(1, &["sg-0lni"], ""))
+        .network_interfaces(interface(0, &["sg-0web", "sg-0ops"], "primary"))
+        .block_device_mappings(ebs_mapping("/dev/xvda", ROOT_VOLUME, true))
+        .block_device_mappings(ebs_mapping("/dev/sdf", DATA_VOLUME, false))
+        .tags(tag("autorestart:enabled", "true"))
+        .tags(tag("Name", "payments-web-1"))
+        .tags(tag("team", "payments"))
+        .tags(tag(TEMPLATES_TAG, templates))
+        .build()
+}
+
+/// DescribeInstances for [`INSTANCE`], answering with [`source_instance`].
+fn describe_instance(templates: &str) -> Rule {
+    let templates = templates.to_owned();
+    mock!(aws_sdk_ec2::Client::describe_instances)
+        .match_requests(|r| r.instance_ids() == [INSTANCE])
+        .then_output(move || {
+            DescribeInstancesOutput::builder()
+                .reservations(
+                    Reservation::builder()
+                        .instances(source_instance(&templates))
+                        .build(),
+                )
+                .build()
+        })
+}
+
+/// DescribeSubnets for `id`, on this Outpost, making LNIs at `lni_device_index` if set.
+fn describe_subnet(
+    id: &'static str,
+    outpost_arn: &'static str,
+    lni_device_index: Option<i32>,
+) -> Rule {
+    mock!(aws_sdk_ec2::Client::describe_subnets)
+        .match_requests(move |r| r.subnet_ids() == [id])
+        .then_output(move || {
+            DescribeSubnetsOutput::builder()
+                .subnets(
+                    Subnet::builder()
+                        .subnet_id(id)
+                        .vpc_id(VPC)
+                        .outpost_arn(outpost_arn)
+                        .set_enable_lni_at_device_index(lni_device_index)
+                        .build(),
+                )
+                .build()
+        })
+}
+
+fn describe_user_data() -> Rule {
+    mock!(aws_sdk_ec2::Client::describe_instance_attribute)
+        .match_requests(|r| {
+            r.instance_id() == Some(INSTANCE)
+                && r.attribute() == Some(&InstanceAttributeName::UserData)
+        })
+        .then_output(|| {
+            DescribeInstanceAttributeOutput::builder()
+                .instance_id(INSTANCE)
+                .user_data(AttributeValue::builder().value(USER_DATA).build())
+                .build()
+        })
+}
+
+/// The root gp3 volume and the io2 data volume, in the order the instance maps them.
+fn describe_volumes() -> Rule {
+    mock!(aws_sdk_ec2::Client::describe_volumes)
+        .match_requests(|r| r.volume_ids() == [ROOT_VOLUME, DATA_VOLUME])
+        .then_output(|| {
+            DescribeVolumesOutput::builder()
+                .volumes(
+                    Volume::builder()
+                        .volume_id(DATA_VOLUME)
+                        .size(100)
+                        .volume_type(VolumeType::Io2)
+                        .iops(3000)
+                        .build(),
+                )
+                .volumes(
+                    Volume::builder()
+                        .volume_id(ROOT_VOLUME)
+                        .size(30)
+                        .volume_type(VolumeType::Gp3)
+                        .iops(3000)
+                        .throughput(125)
+                        .build(),
+                )
+                .build()
+        })
+}
+
+/// Whether a DescribeLaunchTemplates looks the template up by name, with a filter.
+fn asks_for_the_template_by_name(r: &DescribeLaunchTemplatesInput) -> bool {
+    r.launch_template_names().is_empty()
+        && r.filters()
+            .iter()
+            .any(|f| f.name() == Some("launch-template-name") && f.values() == [TEMPLATE_NAME])
+}
+
+/// DescribeLaunchTemplates finding the template with this id, or none.
+fn templates_named(found: Option<&str>) -> DescribeLaunchTemplatesOutput {
+    DescribeLaunchTemplatesOutput::builder()
+        .set_launch_templates(Some(
+            found
+                .into_iter()
+                .map(|id| {
+                    LaunchTemplate::builder()
+                        .launch_template_id(id)
+                        .launch_template_name(TEMPLATE_NAME)
+                        .build()
+                })
+                .collect(),
+        ))
+        .build()
+}
+
+fn template_lookup(found: Option<&'static str>) -> Rule {
+    mock!(aws_sdk_ec2::Client::describe_launch_templates)
+        .match_requests(asks_for_the_template_by_name)
+        .then_output(move || templates_named(found))
+}
+
+fn template_created() -> CreateLaunchTemplateOutput {
+    CreateLaunchTemplateOutput::builder()
+        .launch_template(
+            LaunchTemplate::builder()
+                .launch_template_id(NEW_TEMPLATE)
+                .launch_template_name(TEMPLATE_NAME)
+                .build(),
+        )
+        .build()
+}
+
+/// CreateLaunchTemplate for any request: for counting calls that must not happen.
+fn any_create() -> Rule {
+    mock!(aws_sdk_ec2::Client::create_launch_template).then_output(template_created)
+}
+
+/// CreateTags for any request: for counting calls that must not happen.
+fn any_tagging() -> Rule {
+    mock!(aws_sdk_ec2::Client::create_tags).then_output(|| CreateTagsOutput::builder().build())
+}
+
+/// CreateTags setting the instance's `autorestart:recovery-templates` to `value`, and nothing else.
+fn tagging_templates(value: &str) -> Rule {
+    let expected = tag(TEMPLATES_TAG, value);
+    mock!(aws_sdk_ec2::Client::create_tags)
+        .match_requests(move |r| {
+            r.resources() == [INSTANCE] && r.tags() == std::slice::from_ref(&expected)
+        })
+        .then_output(|| CreateTagsOutput::builder().build())
+}
+
+/// The reads every run starts with, one rule each so that their calls can be counted.
+struct Reads {
+    instance: Rule,
+    own_subnet: Rule,
+    target_subnet: Rule,
+    user_data: Rule,
+    volumes: Rule,
+}
+
+impl Reads {
+    /// The instance with this `autorestart:recovery-templates`, and a target subnet in its VPC
+    /// on Outpost B that makes LNIs at device index 1.
+    fn with_templates_tag(templates: &str) -> Self {
+        Self {
+            instance: describe_instance(templates),
+            own_subnet: describe_subnet(OWN_SUBNET, ARN_A, Some(1)),
+            target_subnet: describe_subnet(TARGET_SUBNET, ARN_B, Some(1)),
+            user_data: describe_user_data(),
+            volumes: describe_volumes(),
+        }
+    }
+
+    /// The instance as it is before its first template.
+    fn standard() -> Self {
+        Self::with_templates_tag(EXISTING_TEMPLATES)
+    }
+
+    /// The generator over a client answering these reads and `writes`, in any order.
+    fn store(&self, writes: &[&Rule]) -> Ec2Templates {
+        let rules: Vec<&Rule> = [
+            &self.instance,
+            &self.own_subnet,
+            &self.target_subnet,
+            &self.user_data,
+            &self.volumes,
+        ]
+        .into_iter()
+        .chain(writes.iter().copied())
+        .collect();
+        let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, rules, |c| c
+            .retry_config(fast_retries()));
+        Ec2Templates::new(client)
+    }
+
+    /// Calls made: instance, its subnet, the target subnet, user data, volumes.
+    fn calls(&self) -> [usize; 5] {
+        [
+            self.instance.num_calls(),
+            self.own_subnet.num_calls(),
+            self.target_subnet.num_calls(),
+            self.user_data.num_calls(),
+            self.volumes.num_calls(),
+        ]
+    }
+}
+
+/// The refusal `generate` answered with; anything else fails the test.
+fn refused(outcome: Result<GenerateReport, GenerateError>) -> Refusal {
+    match outcome {
+        Err(GenerateError::Refused(refusal)) => refusal,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// The AWS error `generate` answered with; anything else fails the test.
+fn aws_failure(outcome: Result<GenerateReport, GenerateError>) -> AwsError {
+    match outcome {
+        Err(GenerateError::Aws(error)) => error,
+        other => panic!("expected an AWS error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_new_template_relaunches_the_instance_on_the_alternate_outpost_and_is_added_to_its_tag() {
+    let reads = Reads::standard();
+    let lookup = template_lookup(None);
+    let sent: Arc<Mutex<Vec<CreateLaunchTemplateInput>>> = Arc::default();
+    let create = {
+        let sent = Arc::clone(&sent);
+        mock!(aws_sdk_ec2::Client::create_launch_template)
+            .match_requests(|r| r.launch_template_name() == Some(TEMPLATE_NAME))
+            .then_compute_output(move |r| {
+                sent.lock().unwrap().push(r.clone());
+                template_created()
+            })
+    };
+    let tagging = tagging_templates(TEMPLATES_AFTER);
+    let store = reads.store(&[&lookup, &create, &tagging]);
+
+    let report = generate(&store, &request(false)).await.unwrap();
+
+    assert_eq!(reads.calls(), [1, 1, 1, 1, 1]);
+    assert_eq!(
+        (lookup.num_calls(), create.num_calls(), tagging.num_calls()),
+        (1, 1, 1),
+        "looked up, created, then tagged {TEMPLATES_TAG}={TEMPLATES_AFTER}"
+    );
+
+    let sent = sent
+        .lock()
+        .unwrap()
+        .pop()
+        .expect("CreateLaunchTemplate was sent");
+    assert_eq!(sent.launch_template_name(), Some(TEMPLATE_NAME));
+    let token = sent.client_token().expect("a client token");
+    assert!(
+        token.len() == 64
+            && token
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+        "{token:?} is not 64 lowercase hex digits"
+    );
+    assert_eq!(token, report.plan.client_token);
+    let description = sent.version_description().unwrap_or_default();
+    assert!(
+        description.contains(INSTANCE) && description.contains(OUTPOST_B),
+        "{description:?}"
+    );
+    assert_eq!(
+        sent.tag_specifications(),
+        [TagSpecification::builder()
+            .resource_type(ResourceType::LaunchTemplate)
+            .tags(tag("autorestart:template-for", INSTANCE))
+            .tags(tag("autorestart:template-shape", &report.plan.shape))
+            .tags(tag("Name", TEMPLATE_NAME))
+            .build()]
+    );
+
+    let data = sent.launch_template_data().expect("launch template data");
+    assert_eq!(data.image_id(), Some(IMAGE));
+    assert_eq!(data.instance_type(), Some(&InstanceType::C6idLarge));
+    assert_eq!(data.key_name(), Some(KEY_NAME));
+    assert_eq!(
+        data.iam_instance_profile().and_then(|p| p.arn()),
+        Some(PROFILE_ARN)
+    );
+    assert_eq!(data.user_data(), Some(USER_DATA));
+    assert_eq!(
+        data.metadata_options(),
+        Some(
+            &LaunchTemplateInstanceMetadataOptionsRequest::builder()
+                .http_tokens(LaunchTemplateHttpTokensState::Required)
+                .http_put_response_hop_limit(2)
+                .instance_metadata_tags(LaunchTemplateInstanceMetadataTagsState::Enabled)
+                .build()
+        )
+    );
+    assert_eq!(
+        data.network_interfaces(),
+        [
+            LaunchTemplateInstanceNetworkInterfaceSpecificationRequest::builder()
+                .device_index(0)
+                .subnet_id(TARGET_SUBNET)
+                .groups("sg-0web")
+                .groups("sg-0ops")
+                .description("primary")
+                .delete_on_termination(true)
+                .build(),
+            // The LNI: no security groups (an LNI uses none), its empty description left out.
+            LaunchTemplateInstanceNetworkInterfaceSpecificationRequest::builder()
+                .device_index(1)
+                .subnet_id(TARGET_SUBNET)
+                .delete_on_termination(true)
+                .build(),
+        ]
+    );
+    assert!(
+        data.security_group_ids().is_empty() && data.placement().is_none(),
+        "security groups go on the interfaces and the subnet places the instance"
+    );
+    assert_eq!(
+        data.block_device_mappings(),
+        [
+            LaunchTemplateBlockDeviceMappingRequest::builder()
+                .device_name("/dev/xvda")
+                .ebs(
+                    LaunchTemplateEbsBlockDeviceRequest::builder()
+                        .volume_size(30)
+                        .volume_type(VolumeType::Gp3)
+                        .iops(3000)
+                        .throughput(125)
+                        .delete_on_termination(true)
+                        .build(),
+                )
+                .build(),
+            LaunchTemplateBlockDeviceMappingRequest::builder()
+                .device_name("/dev/sdf")
+                .ebs(
+                    LaunchTemplateEbsBlockDeviceRequest::builder()
+                        .volume_size(100)
+                        .volume_type(VolumeType::Io2)
+                        .iops(3000)
+                        // Empty on the replacement: it goes with it (the original kept its own).
+                        .delete_on_termination(true)
+                        .build(),
+                )
+                .build(),
+        ]
+    );
+    assert!(
+        data.block_device_mappings()
+            .iter()
+            .all(|m| m.ebs().is_some_and(|ebs| ebs.snapshot_id().is_none())),
+        "volumes are new, not restored from a snapshot"
+    );
+    assert_eq!(
+        data.tag_specifications(),
+        [LaunchTemplateTagSpecificationRequest::builder()
+            .resource_type(ResourceType::Instance)
+            .tags(tag("team", "payments"))
+            .build()],
+        "the workload's own tags only: not Name, not autorestart:*"
+    );
+
+    assert!(
+        report.created && report.tagged && !report.dry_run,
+        "{report:?}"
+    );
+    assert_eq!(report.template_id.as_deref(), Some(NEW_TEMPLATE));
+    assert_eq!(report.plan.template_name, TEMPLATE_NAME);
+    assert_eq!(report.plan.target_outpost, OUTPOST_B);
+    assert_eq!(
+        report.templates_tag_before.as_deref(),
+        Some(EXISTING_TEMPLATES)
+    );
+    assert_eq!(report.templates_tag_after.as_deref(), Some(TEMPLATES_AFTER));
+    assert_eq!(report.plan.warnings.len(), 2, "{:?}", report.plan.warnings);
+    assert!(
+        report.plan.warnings[0].contains("/dev/sdf becomes a new empty 100 GiB volume")
+            && report.plan.warnings[1].contains("new MAC and IP address"),
+        "{:?}",
+        report.plan.warnings
+    );
+    assert!(report.ec2_warnings.is_empty(), "{:?}", report.ec2_warnings);
+}
+
+#[tokio::test]
+async fn running_again_finds_the_template_by_name_and_writes_nothing() {
+    let reads = Reads::with_templates_tag(TEMPLATES_AFTER);
+    let lookup = template_lookup(Some(NEW_TEMPLATE));
+    let create = any_create();
+    let tagging = any_tagging();
+    let store = reads.store(&[&lookup, &create, &tagging]);
+
+    let report = generate(&store, &request(false)).await.unwrap();
+
+    assert_eq!(lookup.num_calls(), 1);
+    assert_eq!(
+        (create.num_calls(), tagging.num_calls()),
+        (0, 0),
+        "the template exists and the tag names it already"
+    );
+    assert!(!report.created && !report.tagged, "{report:?}");
+    assert_eq!(report.template_id.as_deref(), Some(NEW_TEMPLATE));
+    assert_eq!(
+        report.templates_tag_before.as_deref(),
+        Some(TEMPLATES_AFTER)
+    );
+    assert_eq!(report.templates_tag_after.as_deref(), Some(TEMPLATES_AFTER));
+}
+
+#[tokio::test]
+async fn a_template_that_no_longer_matches_its_instance_is_kept_but_flagged() {
+    let reads = Reads::with_templates_tag(TEMPLATES_AFTER);
+    let lookup = mock!(aws_sdk_ec2::Client::describe_launch_templates)
+        .match_requests(asks_for_the_template_by_name)
+        .then_output(|| {
+            DescribeLaunchTemplatesOutput::builder()
+                .launch_templates(
+                    LaunchTemplate::builder()
+                        .launch_template_id(NEW_TEMPLATE)
+                        .launch_template_name(TEMPLATE_NAME)
+                        .tags(tag("autorestart:template-shape", "made-from-an-older-ami"))
+                        .build(),
+                )
+                .build()
+        });
+    let create = any_create();
+    let tagging = any_tagging();
+    let store = reads.store(&[&lookup, &create, &tagging]);
+
+    let report = generate(&store, &request(false)).await.unwrap();
+
+    assert_eq!((create.num_calls(), tagging.num_calls()), (0, 0));
+    assert!(
+        report
+            .plan
+            .warnings
+            .iter()
+            .any(|w| w.contains("differs from it now") && w.contains("delete the template")),
+        "{:?}",
+        report.plan.warnings
+    );
+}
+
+#[tokio::test]
+async fn what_ec2_flags_in_a_new_template_is_reported() {
+    let reads = Reads::standard();
+    let lookup = template_lookup(None);
+    let create = mock!(aws_sdk_ec2::Client::create_launch_template).then_output(|| {
+        CreateLaunchTemplateOutput::builder()
+            .launch_template(
+                LaunchTemplate::builder()
+                    .launch_template_id(NEW_TEMPLATE)
+                    .launch_template_name(TEMPLATE_NAME)
+                    .build(),
+            )
+            .warning(
+                aws_sdk_ec2::types::ValidationWarning::builder()
+                    .errors(
+                        aws_sdk_ec2::types::ValidationError::builder()
+                            .code("InvalidKeyPair.NotFound")
+                            .message("The key pair 'ops' does not exist")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let tagging = tagging_templates(TEMPLATES_AFTER);
+    let store = reads.store(&[&lookup, &create, &tagging]);
+
+    let report = generate(&store, &request(false)).await.unwrap();
+
+    assert!(report.created, "{report:?}");
+    assert_eq!(
+        report.ec2_warnings,
+        vec!["InvalidKeyPair.NotFound: The key pair 'ops' does not exist".to_owned()]
+    );
+}
+
+#[tokio::test]
+async fn a_template_made_meanwhile_by_another_run_is_looked_up_again_and_tagged() {
+    let reads = Reads::standard();
+    let lookup = mock!(aws_sdk_ec2::Client::describe_launch_templates)
+        .match_requests(asks_for_the_template_by_name)
+        .sequence()
+        .output(|| templates_named(None))
+        .output(|| templates_named(Some(NEW_TEMPLATE)))
+        .build();
+    let create = mock!(aws_sdk_ec2::Client::create_launch_template)
+        .match_requests(|r| r.launch_template_name() == Some(TEMPLATE_NAME))
+        .then_error(|| {
+            CreateLaunchTemplateError::generic(aws_error(
+                "InvalidLaunchTemplateName.AlreadyExistsException",
+            ))
+        });
+    let tagging = tagging_templates(TEMPLATES_AFTER);
+    let store = reads.store(&[&lookup, &create, &tagging]);
+
+    let report = generate(&store, &request(false)).await.unwrap();
+
+    assert_eq!(
+        (lookup.num_calls(), create.num_calls(), tagging.num_calls()),
+        (2, 1, 1),
+        "looked up, lost the race, looked up again, tagged with the winner's id"
+    );
+    assert!(!report.created && report.tagged, "{report:?}");
+    assert_eq!(report.template_id.as_deref(), Some(NEW_TEMPLATE));
+    assert_eq!(report.templates_tag_after.as_deref(), Some(TEMPLATES_AFTER));
+}
+
+#[tokio::test]
+async fn a_name_taken_by_a_template_that_cannot_be_read_yet_is_a_retryable_error_and_tags_nothing()
+{
+    let reads = Reads::standard();
+    let lookup = mock!(aws_sdk_ec2::Client::describe_launch_templates)
+        .match_requests(asks_for_the_template_by_name)
+        .then_output(|| templates_named(None));
+    let create = mock!(aws_sdk_ec2::Client::create_launch_template)
+        .match_requests(|r| r.launch_template_name() == Some(TEMPLATE_NAME))
+        .then_error(|| {
+            CreateLaunchTemplateError::generic(aws_error(
+                "InvalidLaunchTemplateName.AlreadyExistsException",
+            ))
+        });
+    let tagging = tagging_templates(TEMPLATES_AFTER);
+    let store = reads.store(&[&lookup, &create, &tagging]);
+
+    let error = generate(&store, &request(false)).await.unwrap_err();
+
+    let GenerateError::Aws(error) = error else {
+        panic!("expected an AWS error, got {error:?}");
+    };
+    assert!(error.kind.is_retryable(), "{error:?}");
+    assert!(error.to_string().contains("run again"), "{error}");
+    assert_eq!((lookup.num_calls(), tagging.num_calls()), (2, 0));
+}
+
+#[tokio::test]
+async fn a_subnet_on_the_instances_own_outpost_is_refused_before_anything_is_written() {
+    let reads = Reads {
+        target_subnet: describe_subnet(TARGET_SUBNET, ARN_A, Some(1)),
+        ..Reads::standard()
+    };
+    let lookup = template_lookup(None);
+    let create = any_create();
+    let tagging = any_tagging();
+    let store = reads.store(&[&lookup, &create, &tagging]);
+
+    let refusal = refused(generate(&store, &request(false)).await);
+
+    assert_eq!(
+        refusal,
+        Refusal::SameOutpost {
+            subnet: TARGET_SUBNET.into(),
+            outpost: OUTPOST_A.into(),
+        }
+    );
+    assert!(
+        refusal
+            .to_string()
+            .contains("choose a subnet on an alternate Outpost server"),
+        "{refusal}"
+    );
+    assert_eq!(reads.calls(), [1, 1, 1, 1, 1]);
+    assert_eq!(
+        (lookup.num_calls(), create.num_calls(), tagging.num_calls()),
+        (0, 0, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_subnet_without_lnis_at_device_index_one_is_refused_with_the_command_that_fixes_it() {
+    let reads = Reads {
+        target_subnet: describe_subnet(TARGET_SUBNET, ARN_B, None),
+        ..Reads::standard()
+    };
+    let create = any_create();
+    let tagging = any_tagging();
+    let store = reads.store(&[&create, &tagging]);
+
+    let refusal = refused(generate(&store, &request(false)).await);
+
+    assert_eq!(
+        refusal,
+        Refusal::NoLni {
+            instance: INSTANCE.into(),
+            subnet: TARGET_SUBNET.into(),
+        }
+    );
+    assert!(
+        refusal.to_string().contains(
+            "aws ec2 modify-subnet-attribute --subnet-id subnet-0bbb --enable-lni-at-device-index 1"
+        ),
+        "{refusal}"
+    );
+    assert_eq!((create.num_calls(), tagging.num_calls()), (0, 0));
+}
+
+#[tokio::test]
+async fn an_unknown_instance_is_refused_as_not_found_without_reading_further() {
+    let reads = Reads {
+        instance: mock!(aws_sdk_ec2::Client::describe_instances)
+            .match_requests(|r| r.instance_ids() == [INSTANCE])
+            .then_error(|| {
+                DescribeInstancesError::generic(aws_error("InvalidInstanceID.NotFound"))
+            }),
+        ..Reads::standard()
+    };
+    let create = any_create();
+    let store = reads.store(&[&create]);
+
+    let refusal = refused(generate(&store, &request(false)).await);
+
+    assert_eq!(refusal, Refusal::InstanceNotFound(INSTANCE.into()));
+    assert!(refusal.to_string().contains("does not exist"), "{refusal}");
+    assert_eq!(
+        reads.calls(),
+        [1, 0, 0, 0, 0],
+        "not retried, nothing else read"
+    );
+    assert_eq!(create.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn an_unknown_subnet_is_refused_as_not_found() {
+    let reads = Reads {
+        target_subnet: mock!(aws_sdk_ec2::Client::describe_subnets)
+            .match_requests(|r| r.subnet_ids() == [TARGET_SUBNET])
+            .then_error(|| DescribeSubnetsError::generic(aws_error("InvalidSubnetID.NotFound"))),
+        ..Reads::standard()
+    };
+    let lookup = template_lookup(None);
+    let create = any_create();
+    let store = reads.store(&[&lookup, &create]);
+
+    let refusal = refused(generate(&store, &request(false)).await);
+
+    assert_eq!(refusal, Refusal::SubnetNotFound(TARGET_SUBNET.into()));
+    assert!(
+        refusal.to_string().contains("subnet-0bbb does not exist"),
+        "{refusal}"
+    );
+    assert_eq!(reads.target_subnet.num_calls(), 1, "not retried");
+    assert_eq!((lookup.num_calls(), create.num_calls()), (0, 0));
+}
+
+#[tokio::test]
+async fn a_dry_run_reads_everything_and_writes_nothing() {
+    let reads = Reads::standard();
+    let lookup = template_lookup(None);
+    let create = any_create();
+    let tagging = any_tagging();
+    let store = reads.store(&[&lookup, &create, &tagging]);
+
+    let report = generate(&store, &request(true)).await.unwrap();
+
+    assert_eq!(reads.calls(), [1, 1, 1, 1, 1]);
+    assert_eq!(lookup.num_calls(), 1);
+    assert_eq!((create.num_calls(), tagging.num_calls()), (0, 0));
+    assert!(
+        report.dry_run && !report.created && !report.tagged,
+        "{report:?}"
+    );
+    assert!(report.template_id.is_none(), "no template yet: {report:?}");
+    assert_eq!(
+        report.templates_tag_after,
+        Some(format!("{EXISTING_TEMPLATES},<new template>")),
+        "the tag it would write, the new template's id still unknown"
+    );
+    assert_eq!(
+        report.templates_tag_before.as_deref(),
+        Some(EXISTING_TEMPLATES)
+    );
+    assert_eq!(report.plan.template_name, TEMPLATE_NAME);
+    assert_eq!(report.plan.data.interfaces.len(), 2);
+}
+
+#[tokio::test]
+async fn a_dry_run_over_an_existing_template_shows_the_tag_it_would_write() {
+    let reads = Reads::standard();
+    let lookup = template_lookup(Some(NEW_TEMPLATE));
+    let create = any_create();
+    let tagging = any_tagging();
+    let store = reads.store(&[&lookup, &create, &tagging]);
+
+    let report = generate(&store, &request(true)).await.unwrap();
+
+    assert_eq!((create.num_calls(), tagging.num_calls()), (0, 0));
+    assert!(
+        report.dry_run && !report.created && !report.tagged,
+        "{report:?}"
+    );
+    assert_eq!(report.template_id.as_deref(), Some(NEW_TEMPLATE));
+    assert_eq!(report.templates_tag_after.as_deref(), Some(TEMPLATES_AFTER));
+}
+
+#[tokio::test]
+async fn a_denied_create_is_an_access_denied_error_and_nothing_is_tagged() {
+    let reads = Reads::standard();
+    let lookup = template_lookup(None);
+    let create = mock!(aws_sdk_ec2::Client::create_launch_template)
+        .then_error(|| CreateLaunchTemplateError::generic(aws_error("UnauthorizedOperation")));
+    let tagging = any_tagging();
+    let store = reads.store(&[&lookup, &create, &tagging]);
+
+    let error = aws_failure(generate(&store, &request(false)).await);
+
+    assert_eq!(error.kind, ErrorKind::AccessDenied);
+    assert_eq!(
+        (error.operation, error.code.as_str()),
+        ("ec2:CreateLaunchTemplate", "UnauthorizedOperation")
+    );
+    assert_eq!(create.num_calls(), 1, "a denial is not retried");
+    assert_eq!(tagging.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn instance_read_throttling_that_outlasts_the_sdk_retries_is_reported_as_throttled() {
+    let reads = Reads {
+        instance: mock!(aws_sdk_ec2::Client::describe_instances)
+            .then_error(|| DescribeInstancesError::generic(aws_error("RequestLimitExceeded"))),
+        ..Reads::standard()
+    };
+    let lookup = template_lookup(None);
+    let create = any_create();
+    let store = reads.store(&[&lookup, &create]);
+
+    let error = aws_failure(generate(&store, &request(false)).await);
+
+    assert_eq!(error.kind, ErrorKind::Throttled);
+    assert!(error.kind.is_retryable());
+    assert_eq!(
+        (error.operation, error.code.as_str()),
+        ("ec2:DescribeInstances", "RequestLimitExceeded")
+    );
+    assert_eq!(
+        reads.calls(),
+        [3, 0, 0, 0, 0],
+        "the SDK made every attempt, then nothing else was read"
+    );
+    assert_eq!((lookup.num_calls(), create.num_calls()), (0, 0));
+}
+
+#[tokio::test]
+async fn a_malformed_templates_tag_is_refused_before_any_template_is_created() {
+    let reads = Reads::with_templates_tag("ami-123");
+    let lookup = template_lookup(None);
+    let create = any_create();
+    let tagging = any_tagging();
+    let store = reads.store(&[&lookup, &create, &tagging]);
+
+    let refusal = refused(generate(&store, &request(false)).await);
+
+    let Refusal::BadTemplatesTag { instance, problem } = &refusal else {
+        panic!("expected BadTemplatesTag, got {refusal:?}");
+    };
+    assert_eq!(instance, INSTANCE);
+    assert!(problem.contains("\"ami-123\""), "{problem}");
+    assert!(
+        refusal.to_string().contains("fix the tag, then run again"),
+        "{refusal}"
+    );
+    assert_eq!(
+        (lookup.num_calls(), create.num_calls(), tagging.num_calls()),
+        (0, 0, 0)
+    );
+}

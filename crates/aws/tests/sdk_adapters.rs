@@ -1,0 +1,556 @@
+//! Each SDK adapter's call paths against `aws-smithy-mocks`: requests sent, pagination, and
+//! every error kind the agent acts on.
+
+use aws_sdk_ec2::config::retry::RetryConfig;
+use aws_sdk_ec2::error::ErrorMetadata;
+use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
+use aws_sdk_ec2::operation::describe_instances::{DescribeInstancesError, DescribeInstancesOutput};
+use aws_sdk_ec2::operation::describe_launch_template_versions::DescribeLaunchTemplateVersionsError;
+use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput;
+use aws_sdk_ec2::operation::run_instances::{RunInstancesError, RunInstancesOutput};
+use aws_sdk_ec2::types::{
+    Instance as Ec2Instance, InstanceNetworkInterface, InstanceNetworkInterfaceAttachment,
+    InstancePrivateIpAddress, InstanceState, InstanceStateName, Reservation, Subnet,
+};
+use aws_sdk_elasticloadbalancingv2::operation::deregister_targets::DeregisterTargetsError;
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
+use aws_sdk_elasticloadbalancingv2::operation::register_targets::RegisterTargetsOutput;
+use aws_sdk_elasticloadbalancingv2::types::{
+    TargetDescription, TargetGroup, TargetHealth, TargetHealthDescription, TargetHealthStateEnum,
+    TargetTypeEnum,
+};
+use aws_sdk_sns::operation::publish::{PublishError, PublishOutput};
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+mod support;
+use autorestart_aws::{Ec2Compute, ElbTargetGroups, SnsNotifier};
+use autorestart_core::alarm::OutpostId;
+use autorestart_core::error::ErrorKind;
+use autorestart_core::inventory::TemplateTarget;
+use autorestart_core::tags::TemplateRef;
+use autorestart_flows::ports::{
+    Compute, LaunchRequest, LoadBalancing, Notice, Notifier, Target, TargetGroupScope, TargetKind,
+};
+use support::tag;
+
+const ARN_A: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0aaaaaaaaaaaaaaa1";
+const ARN_B: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0bbbbbbbbbbbbbbb2";
+
+fn ec2_error(code: &str) -> ErrorMetadata {
+    ErrorMetadata::builder()
+        .code(code)
+        .message(format!("{code} (mock)"))
+        .build()
+}
+
+fn ec2_instance(id: &str, subnet: &str, enabled: &str) -> Ec2Instance {
+    Ec2Instance::builder()
+        .instance_id(id)
+        .subnet_id(subnet)
+        .private_ip_address("10.0.0.10")
+        .state(
+            InstanceState::builder()
+                .name(InstanceStateName::Running)
+                .build(),
+        )
+        .tags(tag("autorestart:enabled", enabled))
+        .tags(tag("Name", id))
+        .network_interfaces(
+            InstanceNetworkInterface::builder()
+                .attachment(
+                    InstanceNetworkInterfaceAttachment::builder()
+                        .device_index(0)
+                        .build(),
+                )
+                .private_ip_addresses(
+                    InstancePrivateIpAddress::builder()
+                        .private_ip_address("10.0.0.10")
+                        .build(),
+                )
+                .build(),
+        )
+        .network_interfaces(
+            InstanceNetworkInterface::builder()
+                .attachment(
+                    InstanceNetworkInterfaceAttachment::builder()
+                        .device_index(1)
+                        .build(),
+                )
+                .private_ip_address("192.168.1.10")
+                .build(),
+        )
+        .build()
+}
+
+fn page(instances: Vec<Ec2Instance>, next: Option<&str>) -> DescribeInstancesOutput {
+    DescribeInstancesOutput::builder()
+        .reservations(
+            Reservation::builder()
+                .set_instances(Some(instances))
+                .build(),
+        )
+        .set_next_token(next.map(str::to_owned))
+        .build()
+}
+
+fn subnets(pairs: &[(&str, Option<&str>)]) -> DescribeSubnetsOutput {
+    DescribeSubnetsOutput::builder()
+        .set_subnets(Some(
+            pairs
+                .iter()
+                .map(|(id, arn)| {
+                    Subnet::builder()
+                        .subnet_id(*id)
+                        .set_outpost_arn(arn.map(str::to_owned))
+                        .build()
+                })
+                .collect(),
+        ))
+        .build()
+}
+
+fn template(id: &str) -> TemplateRef {
+    TemplateRef {
+        id: id.into(),
+        version: "$Default".into(),
+    }
+}
+
+#[tokio::test]
+async fn protected_instances_are_read_across_pages_and_kept_by_their_subnets_outpost() {
+    let first = mock!(aws_sdk_ec2::Client::describe_instances)
+        .match_requests(|r| {
+            r.next_token().is_none()
+                && r.filters()
+                    .iter()
+                    .any(|f| f.name() == Some("tag-key") && f.values() == ["autorestart:enabled"])
+        })
+        .then_output(|| {
+            page(
+                vec![
+                    ec2_instance("i-1", "subnet-a", "true"),
+                    ec2_instance("i-off", "subnet-a", "no"),
+                ],
+                Some("p2"),
+            )
+        });
+    let second = mock!(aws_sdk_ec2::Client::describe_instances)
+        .match_requests(|r| r.next_token() == Some("p2"))
+        .then_output(|| {
+            page(
+                vec![
+                    ec2_instance("i-2", "subnet-a", "TRUE"),
+                    ec2_instance("i-3", "subnet-b", "true"),
+                ],
+                None,
+            )
+        });
+    let subnet_read = mock!(aws_sdk_ec2::Client::describe_subnets)
+        .match_requests(|r| {
+            r.filters()
+                .iter()
+                .any(|f| f.name() == Some("subnet-id") && f.values().len() == 2)
+        })
+        .then_output(|| subnets(&[("subnet-a", Some(ARN_A)), ("subnet-b", Some(ARN_B))]));
+    let client = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        [&first, &second, &subnet_read]
+    );
+
+    let found = Ec2Compute::new(client)
+        .protected_instances_on(&OutpostId::parse("op-0aaaaaaaaaaaaaaa1").unwrap())
+        .await
+        .unwrap();
+
+    let ids: Vec<&str> = found.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["i-1", "i-2"],
+        "opted in and on the Outpost, from both pages"
+    );
+    assert_eq!(found[0].outpost_arn.as_deref(), Some(ARN_A));
+    assert_eq!(
+        found[0].address_at(1),
+        Some("192.168.1.10"),
+        "the LNI's address is kept by device index"
+    );
+    assert_eq!(
+        (
+            first.num_calls(),
+            second.num_calls(),
+            subnet_read.num_calls()
+        ),
+        (1, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn access_denied_on_a_read_is_reported_as_such() {
+    let denied = mock!(aws_sdk_ec2::Client::describe_instances)
+        .then_error(|| DescribeInstancesError::generic(ec2_error("UnauthorizedOperation")));
+    let client = mock_client!(aws_sdk_ec2, [&denied]);
+    let error = Ec2Compute::new(client)
+        .protected_instances_on(&OutpostId::parse("op-0aaaaaaaaaaaaaaa1").unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind, ErrorKind::AccessDenied);
+    assert_eq!(error.operation, "ec2:DescribeInstances");
+    assert!(error.to_string().contains("UnauthorizedOperation"));
+}
+
+#[tokio::test]
+async fn templates_resolve_to_their_subnets_outpost_or_to_a_reason() {
+    // The LNI at DeviceIndex 1 comes first: the DeviceIndex 0 interface must decide.
+    let with_subnet =
+        |subnet: &'static str| move || support::template_version(&[(1, "subnet-lni"), (0, subnet)]);
+    let b = mock!(aws_sdk_ec2::Client::describe_launch_template_versions)
+        .match_requests(|r| r.launch_template_id() == Some("lt-0b"))
+        .then_output(with_subnet("subnet-b"));
+    let gone_subnet = mock!(aws_sdk_ec2::Client::describe_launch_template_versions)
+        .match_requests(|r| r.launch_template_id() == Some("lt-0d"))
+        .then_output(with_subnet("subnet-deleted"));
+    let no_subnet = mock!(aws_sdk_ec2::Client::describe_launch_template_versions)
+        .match_requests(|r| r.launch_template_id() == Some("lt-0e"))
+        .then_output(|| support::template_version(&[]));
+    let missing = mock!(aws_sdk_ec2::Client::describe_launch_template_versions)
+        .match_requests(|r| r.launch_template_id() == Some("lt-0f"))
+        .then_error(|| {
+            DescribeLaunchTemplateVersionsError::generic(ec2_error(
+                "InvalidLaunchTemplateId.NotFound",
+            ))
+        });
+    let subnet_read = mock!(aws_sdk_ec2::Client::describe_subnets)
+        .then_output(|| subnets(&[("subnet-b", Some(ARN_B))]));
+    let client = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        [&b, &gone_subnet, &no_subnet, &missing, &subnet_read]
+    );
+
+    let targets = Ec2Compute::new(client)
+        .template_targets(&[
+            template("lt-0b"),
+            template("lt-0d"),
+            template("lt-0e"),
+            template("lt-0f"),
+        ])
+        .await
+        .unwrap();
+
+    assert_eq!(
+        targets[0].1,
+        TemplateTarget::Subnet {
+            subnet_id: "subnet-b".into(),
+            outpost_arn: Some(ARN_B.into()),
+            image_id: None,
+            instance_type: None,
+        },
+        "the DeviceIndex 0 interface decides, not the LNI"
+    );
+    let reason = |i: usize| match &targets[i].1 {
+        TemplateTarget::Unusable { reason } => reason.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        reason(1).contains("subnet-deleted, which does not exist"),
+        "{}",
+        reason(1)
+    );
+    assert!(reason(2).contains("names no subnet"), "{}", reason(2));
+    assert!(
+        reason(3).contains("InvalidLaunchTemplateId.NotFound"),
+        "{}",
+        reason(3)
+    );
+}
+
+#[tokio::test]
+async fn throttled_template_reads_fail_the_read_instead_of_marking_the_template_unusable() {
+    let throttled =
+        mock!(aws_sdk_ec2::Client::describe_launch_template_versions).then_error(|| {
+            DescribeLaunchTemplateVersionsError::generic(ec2_error("RequestLimitExceeded"))
+        });
+    let client = mock_client!(aws_sdk_ec2, [&throttled]);
+    let error = Ec2Compute::new(client)
+        .template_targets(&[template("lt-0b")])
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Throttled);
+    assert!(error.kind.is_retryable());
+}
+
+fn launch_request() -> LaunchRequest {
+    LaunchRequest {
+        template: template("lt-0b"),
+        client_token: "a".repeat(64),
+        tags: vec![("autorestart:replacement-of".into(), "i-1".into())],
+    }
+}
+
+#[tokio::test]
+async fn launch_sends_template_token_and_tags_and_returns_the_instance() {
+    let run = mock!(aws_sdk_ec2::Client::run_instances)
+        .match_requests(|r| {
+            let spec = r.launch_template().unwrap();
+            spec.launch_template_id() == Some("lt-0b")
+                && spec.version() == Some("$Default")
+                && r.client_token() == Some("a".repeat(64).as_str())
+                && r.min_count() == Some(1)
+                && r.max_count() == Some(1)
+                && r.tag_specifications()[0].tags()[0].key() == Some("autorestart:replacement-of")
+        })
+        .then_output(|| {
+            RunInstancesOutput::builder()
+                .instances(ec2_instance("i-new", "subnet-b", "true"))
+                .build()
+        });
+    let client = mock_client!(aws_sdk_ec2, [&run]);
+    let launched = Ec2Compute::new(client)
+        .launch(&launch_request())
+        .await
+        .unwrap();
+    assert_eq!(launched.id, "i-new");
+    assert_eq!(launched.subnet_id.as_deref(), Some("subnet-b"));
+    assert_eq!(run.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn launch_errors_are_sorted_into_the_kinds_the_executor_acts_on() {
+    let table = [
+        (
+            "InsufficientInstanceCapacity",
+            ErrorKind::InsufficientCapacity,
+        ),
+        (
+            "InsufficientCapacityOnOutpost",
+            ErrorKind::InsufficientCapacity,
+        ),
+        (
+            "InvalidLaunchTemplateId.VersionNotFound",
+            ErrorKind::UnusableTemplate,
+        ),
+        ("UnauthorizedOperation", ErrorKind::AccessDenied),
+        ("RequestLimitExceeded", ErrorKind::Throttled),
+        ("IdempotentParameterMismatch", ErrorKind::Other),
+    ];
+    for (code, kind) in table {
+        let failing = mock!(aws_sdk_ec2::Client::run_instances)
+            .then_error(move || RunInstancesError::generic(ec2_error(code)));
+        let client = mock_client!(aws_sdk_ec2, [&failing]);
+        let error = Ec2Compute::new(client)
+            .launch(&launch_request())
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind, kind, "{code}");
+        assert_eq!(error.code, code);
+    }
+}
+
+#[tokio::test]
+async fn throttling_is_retried_by_the_sdk_before_it_reaches_us() {
+    let run = mock!(aws_sdk_ec2::Client::run_instances)
+        .sequence()
+        .error(|| RunInstancesError::generic(ec2_error("RequestLimitExceeded")))
+        .times(2)
+        .output(|| {
+            RunInstancesOutput::builder()
+                .instances(ec2_instance("i-new", "subnet-b", "true"))
+                .build()
+        })
+        .build();
+    let client = mock_client!(aws_sdk_ec2, RuleMode::Sequential, [&run], |c| c
+        .retry_config(RetryConfig::standard().with_max_attempts(3)));
+    let launched = Ec2Compute::new(client)
+        .launch(&launch_request())
+        .await
+        .unwrap();
+    assert_eq!(launched.id, "i-new");
+    assert_eq!(run.num_calls(), 3);
+}
+
+#[tokio::test]
+async fn tags_are_written_in_one_call_per_chunk() {
+    let create = mock!(aws_sdk_ec2::Client::create_tags)
+        .match_requests(|r| {
+            r.resources().len() == 200 && r.tags()[0].key() == Some("autorestart:reported")
+        })
+        .then_output(|| CreateTagsOutput::builder().build());
+    let rest = mock!(aws_sdk_ec2::Client::create_tags)
+        .match_requests(|r| r.resources().len() == 50)
+        .then_output(|| CreateTagsOutput::builder().build());
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&create, &rest]);
+    let ids: Vec<String> = (0..250).map(|i| format!("i-{i:017x}")).collect();
+    Ec2Compute::new(client)
+        .tag(&ids, &[("autorestart:reported".into(), "inc".into())])
+        .await
+        .unwrap();
+    assert_eq!((create.num_calls(), rest.num_calls()), (1, 1));
+}
+
+fn group(arn: &str, kind: TargetTypeEnum) -> TargetGroup {
+    TargetGroup::builder()
+        .target_group_arn(arn)
+        .target_type(kind)
+        .build()
+}
+
+fn health(id: &str, port: i32, state: TargetHealthStateEnum) -> TargetHealthDescription {
+    TargetHealthDescription::builder()
+        .target(TargetDescription::builder().id(id).port(port).build())
+        .target_health(TargetHealth::builder().state(state).build())
+        .build()
+}
+
+#[tokio::test]
+async fn memberships_cover_every_page_of_instance_and_ip_groups_but_not_draining_targets() {
+    let first = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups)
+        .match_requests(|r| r.marker().is_none())
+        .then_output(|| {
+            DescribeTargetGroupsOutput::builder()
+                .target_groups(group("tg-web", TargetTypeEnum::Instance))
+                .target_groups(group("tg-alb", TargetTypeEnum::Alb))
+                .next_marker("m2")
+                .build()
+        });
+    let second = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups)
+        .match_requests(|r| r.marker() == Some("m2"))
+        .then_output(|| {
+            DescribeTargetGroupsOutput::builder()
+                .target_groups(group("tg-ip", TargetTypeEnum::Ip))
+                .build()
+        });
+    let web = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
+        .match_requests(|r| r.target_group_arn() == Some("tg-web"))
+        .then_output(|| {
+            DescribeTargetHealthOutput::builder()
+                .target_health_descriptions(health("i-1", 80, TargetHealthStateEnum::Unhealthy))
+                .target_health_descriptions(health("i-old", 80, TargetHealthStateEnum::Draining))
+                .build()
+        });
+    let ip = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
+        .match_requests(|r| r.target_group_arn() == Some("tg-ip"))
+        .then_output(|| {
+            DescribeTargetHealthOutput::builder()
+                .target_health_descriptions(health(
+                    "10.0.0.10",
+                    8080,
+                    TargetHealthStateEnum::Healthy,
+                ))
+                .build()
+        });
+    let client = mock_client!(
+        aws_sdk_elasticloadbalancingv2,
+        RuleMode::MatchAny,
+        [&first, &second, &web, &ip]
+    );
+
+    let found = ElbTargetGroups::new(client)
+        .memberships(&TargetGroupScope::All)
+        .await
+        .unwrap();
+
+    let summary: Vec<(&str, TargetKind, &str)> = found
+        .iter()
+        .map(|m| (m.target_group_arn.as_str(), m.kind, m.target.id.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("tg-web", TargetKind::Instance, "i-1"),
+            ("tg-ip", TargetKind::Ip, "10.0.0.10")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn register_health_and_deregister_send_the_targets_and_sort_errors() {
+    let target = Target {
+        id: "10.0.0.20".into(),
+        port: Some(8080),
+        availability_zone: Some("all".into()),
+    };
+    let register = mock!(aws_sdk_elasticloadbalancingv2::Client::register_targets)
+        .match_requests(|r| {
+            let t = &r.targets()[0];
+            r.target_group_arn() == Some("tg-ip")
+                && t.id() == Some("10.0.0.20")
+                && t.port() == Some(8080)
+                && t.availability_zone() == Some("all")
+        })
+        .then_output(|| RegisterTargetsOutput::builder().build());
+    let health_read = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
+        .match_requests(|r| r.targets().len() == 1)
+        .then_output(|| {
+            DescribeTargetHealthOutput::builder()
+                .target_health_descriptions(health(
+                    "10.0.0.20",
+                    8080,
+                    TargetHealthStateEnum::Initial,
+                ))
+                .build()
+        });
+    let deregister =
+        mock!(aws_sdk_elasticloadbalancingv2::Client::deregister_targets).then_error(|| {
+            DeregisterTargetsError::generic(
+                aws_sdk_elasticloadbalancingv2::error::ErrorMetadata::builder()
+                    .code("TargetGroupNotFound")
+                    .message("One or more target groups not found")
+                    .build(),
+            )
+        });
+    let client = mock_client!(
+        aws_sdk_elasticloadbalancingv2,
+        RuleMode::MatchAny,
+        [&register, &health_read, &deregister]
+    );
+    let elb = ElbTargetGroups::new(client);
+
+    elb.register("tg-ip", std::slice::from_ref(&target))
+        .await
+        .unwrap();
+    let states = elb
+        .health("tg-ip", std::slice::from_ref(&target))
+        .await
+        .unwrap();
+    assert_eq!(states[0].state, "initial");
+    let error = elb.deregister("tg-ip", &[target]).await.unwrap_err();
+    assert_eq!(error.kind, ErrorKind::NotFound);
+    assert_eq!(register.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn publish_sends_subject_body_and_attributes_and_sorts_errors() {
+    let publish = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(|r| {
+            r.topic_arn() == Some("arn:aws:sns:us-east-1:111122223333:t")
+                && r.subject() == Some("subject")
+                && r.message() == Some("body")
+                && r.message_attributes().unwrap()["outpost"].string_value() == Some("op-1")
+        })
+        .then_output(|| PublishOutput::builder().message_id("m-1").build());
+    let client = mock_client!(aws_sdk_sns, [&publish]);
+    let notice = Notice {
+        subject: "subject".into(),
+        body: "body".into(),
+        attributes: vec![("outpost".into(), "op-1".into())],
+    };
+    let sns = SnsNotifier::new(client, "arn:aws:sns:us-east-1:111122223333:t");
+    assert_eq!(sns.publish(&notice).await.unwrap(), "m-1");
+
+    let denied = mock!(aws_sdk_sns::Client::publish).then_error(|| {
+        PublishError::generic(
+            aws_sdk_sns::error::ErrorMetadata::builder()
+                .code("AuthorizationError")
+                .message("not authorized to publish")
+                .build(),
+        )
+    });
+    let client = mock_client!(aws_sdk_sns, [&denied]);
+    let error = SnsNotifier::new(client, "arn:aws:sns:us-east-1:111122223333:t")
+        .publish(&notice)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind, ErrorKind::AccessDenied);
+}

@@ -1,0 +1,205 @@
+//! What a drill rehearses: the plan step of each protected instance, and the drill's report.
+
+use chrono::{DateTime, Utc};
+
+use crate::alarm::OutpostId;
+use crate::drs::DrsDecision;
+use crate::inventory::{Instance, Membership};
+use crate::plan::{Decision, PlannedInstance};
+use crate::readiness::InstanceReadiness;
+use crate::tags;
+
+/// What an operator asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DrillRequest {
+    /// The Outpost whose failure is rehearsed.
+    pub outpost: OutpostId,
+    /// Launch copies (live) or only plan (dry run).
+    pub live: bool,
+    /// A target group for the copies; it must hold no protected instance.
+    pub target_group_arn: Option<String>,
+    /// When the drill started; names it.
+    pub started: DateTime<Utc>,
+}
+
+/// The plan for one protected instance.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PlannedStep {
+    /// The instance.
+    pub instance_id: String,
+    /// Its Name tag, or its id.
+    pub name: String,
+    /// `template` or `drs`.
+    pub strategy: &'static str,
+    /// Its recovery wave.
+    pub wave: u32,
+    /// `launch`, `already-recovered`, `start-drs`, `drs-already-started` or `unrecoverable`.
+    pub action: &'static str,
+    /// The first template tried.
+    pub template: Option<String>,
+    /// Its subnet.
+    pub subnet_id: Option<String>,
+    /// Its Outpost.
+    pub outpost_arn: Option<String>,
+    /// Further alternates, in order.
+    pub fallbacks: Vec<String>,
+    /// DRS source server and launch target.
+    pub drs: Option<(String, String)>,
+    /// Target groups whose membership would move.
+    pub target_groups: Vec<String>,
+    /// Why it cannot be recovered, or templates passed over.
+    pub notes: Vec<String>,
+}
+
+/// One drill copy.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct DrillCopy {
+    /// The instance rehearsed.
+    pub original_id: String,
+    /// The copy, if one launched.
+    pub copy_id: Option<String>,
+    /// The template it came from.
+    pub template: Option<String>,
+    /// Seconds from the drill's start to the copy seen running.
+    pub running_after_seconds: Option<f64>,
+    /// Whether the copy turned healthy in the drill target group.
+    pub healthy: Option<bool>,
+    /// What went wrong.
+    pub error: Option<String>,
+}
+
+/// What a drill found and did.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct DrillReport {
+    /// `drill-<outpost>-<time>`: the value of `autorestart:drill` on every copy.
+    pub drill_id: String,
+    /// The Outpost rehearsed.
+    pub outpost: OutpostId,
+    /// Live or dry run.
+    pub live: bool,
+    /// The plan, per protected instance.
+    pub plan: Vec<PlannedStep>,
+    /// Readiness of the Outpost's protected instances; only those with problems.
+    pub readiness_problems: Vec<InstanceReadiness>,
+    /// Copies launched (live).
+    pub copies: Vec<DrillCopy>,
+    /// Copies terminated at the end.
+    pub cleaned_up: Vec<String>,
+    /// Copies that could not be terminated: terminate them by hand.
+    pub left_behind: Vec<String>,
+    /// Seconds the drill took.
+    pub seconds: f64,
+    /// What went wrong beside single copies.
+    pub errors: Vec<String>,
+    /// SNS message id (live drills notify).
+    pub message_id: Option<String>,
+}
+
+fn groups_of(instance: &Instance, memberships: &[Membership]) -> Vec<String> {
+    let mut groups: Vec<String> = memberships
+        .iter()
+        .filter(|m| m.names(instance))
+        .map(|m| m.target_group_arn.clone())
+        .collect();
+    groups.sort();
+    groups.dedup();
+    groups
+}
+
+fn step(
+    instance: &Instance,
+    strategy: &'static str,
+    action: &'static str,
+    memberships: &[Membership],
+) -> PlannedStep {
+    PlannedStep {
+        instance_id: instance.id.clone(),
+        name: instance.display_name().to_owned(),
+        strategy,
+        wave: tags::parse_wave(instance.tag(tags::WAVE)).unwrap_or(0),
+        action,
+        template: None,
+        subnet_id: None,
+        outpost_arn: None,
+        fallbacks: Vec::new(),
+        drs: None,
+        target_groups: groups_of(instance, memberships),
+        notes: Vec::new(),
+    }
+}
+
+pub fn template_step(p: &PlannedInstance, memberships: &[Membership]) -> PlannedStep {
+    match &p.decision {
+        Decision::Launch {
+            candidates,
+            skipped,
+            ..
+        } => {
+            let mut s = step(&p.original, "template", "launch", memberships);
+            s.template = Some(candidates[0].request.template.to_string());
+            s.subnet_id = Some(candidates[0].subnet_id.clone());
+            s.outpost_arn = candidates[0].outpost_arn.clone();
+            s.fallbacks = candidates[1..]
+                .iter()
+                .map(|c| c.request.template.to_string())
+                .collect();
+            s.notes = skipped
+                .iter()
+                .map(|k| format!("skips {}: {}", k.template, k.reason))
+                .collect();
+            s
+        }
+        Decision::AlreadyRecovered { replacement, .. } => {
+            let mut s = step(&p.original, "template", "already-recovered", memberships);
+            s.notes
+                .push(format!("replacement {} exists", replacement.id));
+            s
+        }
+        Decision::NotRunning { state } => {
+            let mut s = step(&p.original, "template", "not-running", memberships);
+            s.notes.push(format!(
+                "it is {state}: only instances that run are recovered"
+            ));
+            s
+        }
+        Decision::Unrecoverable { reason, skipped } => {
+            let mut s = step(&p.original, "template", "unrecoverable", memberships);
+            s.notes.push(reason.clone());
+            s.notes.extend(
+                skipped
+                    .iter()
+                    .map(|k| format!("skips {}: {}", k.template, k.reason)),
+            );
+            s
+        }
+    }
+}
+
+pub fn drs_step(
+    original: &Instance,
+    decision: &DrsDecision,
+    memberships: &[Membership],
+) -> PlannedStep {
+    match decision {
+        DrsDecision::Recover { server, target, .. } => {
+            let mut s = step(original, "drs", "start-drs", memberships);
+            s.drs = Some((server.id.clone(), target.id.clone()));
+            s
+        }
+        DrsDecision::AlreadyStarted { job_id, .. } => {
+            let mut s = step(original, "drs", "drs-already-started", memberships);
+            s.notes.push(format!("job {job_id}"));
+            s
+        }
+        DrsDecision::Wait { reason } => {
+            let mut s = step(original, "drs", "drs-waits", memberships);
+            s.notes.push(reason.clone());
+            s
+        }
+        DrsDecision::Invalid { reason, .. } => {
+            let mut s = step(original, "drs", "unrecoverable", memberships);
+            s.notes.push(reason.clone());
+            s
+        }
+    }
+}

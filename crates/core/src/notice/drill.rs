@@ -1,0 +1,91 @@
+//! The notice of a live drill.
+
+use std::collections::BTreeMap;
+
+use super::Notice;
+use crate::drill::{DrillReport, PlannedStep};
+use crate::tags;
+
+/// The notice of a live drill.
+pub fn render(report: &DrillReport) -> Notice {
+    use std::fmt::Write;
+    let launched = report.copies.iter().filter(|c| c.copy_id.is_some()).count();
+    let running = report
+        .copies
+        .iter()
+        .filter(|c| c.running_after_seconds.is_some())
+        .count();
+    let failed = report.copies.iter().filter(|c| c.error.is_some()).count();
+    let subject = format!(
+        "[outposts-autorestart] Drill {}: {running}/{} running, {failed} failed{}",
+        report.outpost,
+        report.copies.len(),
+        if report.left_behind.is_empty() {
+            ""
+        } else {
+            ", COPIES LEFT"
+        }
+    );
+    let mut text = format!(
+        "Live drill {} of Outpost {}: {launched} copies launched, {running} seen running, {} terminated, in {:.0} s.\n",
+        report.drill_id,
+        report.outpost,
+        report.cleaned_up.len(),
+        report.seconds
+    );
+    let mut by_wave: BTreeMap<u32, Vec<&PlannedStep>> = BTreeMap::new();
+    for s in &report.plan {
+        by_wave.entry(s.wave).or_default().push(s);
+    }
+    for c in &report.copies {
+        let _ = writeln!(
+            text,
+            "  - {} -> {} from {}: {}",
+            c.original_id,
+            c.copy_id.as_deref().unwrap_or("no copy"),
+            c.template.as_deref().unwrap_or("-"),
+            match (&c.running_after_seconds, &c.error) {
+                (Some(s), _) => format!(
+                    "running after {s:.0} s{}",
+                    match c.healthy {
+                        Some(true) => ", healthy",
+                        Some(false) => ", NOT healthy",
+                        None => "",
+                    }
+                ),
+                (None, Some(e)) => format!("FAILED: {e}"),
+                (None, None) => "not seen running".into(),
+            }
+        );
+    }
+    if !report.left_behind.is_empty() {
+        let _ = writeln!(
+            text,
+            "\nTerminate these drill copies by hand (tag {}={}): {}",
+            tags::DRILL,
+            report.drill_id,
+            report.left_behind.join(", ")
+        );
+    }
+    for r in &report.readiness_problems {
+        let _ = writeln!(
+            text,
+            "\nNot ready: {} ({}): {}",
+            r.name,
+            r.instance_id,
+            r.problems.join("; ")
+        );
+    }
+    for e in &report.errors {
+        let _ = writeln!(text, "\nProblem: {e}");
+    }
+    crate::notice::compose(
+        &subject,
+        text,
+        report,
+        vec![
+            ("event".into(), "drill".into()),
+            ("outpost".into(), report.outpost.to_string()),
+        ],
+    )
+}

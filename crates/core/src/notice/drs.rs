@@ -1,0 +1,67 @@
+//! The notice of a DRS launch result.
+
+use std::fmt::Write;
+
+use super::Notice;
+use crate::report::DrsReport;
+
+/// The notice for a DRS result.
+pub fn render(report: &DrsReport) -> Notice {
+    let what = match (report.drill, report.succeeded, report.stuck) {
+        (_, _, true) => "DRS recovery STUCK",
+        (true, true, _) => "DRS drill launched",
+        (true, false, _) => "DRS drill FAILED",
+        (false, true, _) => "DRS recovery launched",
+        (false, false, _) => "DRS recovery FAILED",
+    };
+    let subject = format!("[outposts-autorestart] {what}: {}", report.source_server_id);
+    let mut body = format!(
+        "{what} for source server {} (job {}).\n",
+        report.source_server_id, report.job_id
+    );
+    if let Some(original) = &report.original_id {
+        let _ = writeln!(body, "Protected instance: {original}");
+    }
+    if let Some(launched) = &report.recovery_instance_id {
+        let _ = writeln!(body, "Recovery instance: {launched}");
+    }
+    for tg in &report.target_groups {
+        let state = if tg.deregistered {
+            "moved"
+        } else {
+            "NOT moved"
+        };
+        let _ = writeln!(
+            body,
+            "  target group {}: {state} to {}",
+            tg.target_group_arn,
+            tg.to.as_deref().unwrap_or("?")
+        );
+        if let Some(note) = &tg.note {
+            let _ = writeln!(body, "    note: {note}");
+        }
+    }
+    if let Some(reason) = &report.reason {
+        let _ = writeln!(body, "\n{reason}");
+    }
+    if let Some(advice) = &report.advice {
+        let _ = writeln!(body, "\nWhat you must do: {advice}");
+    }
+    crate::notice::compose(
+        &subject,
+        body,
+        report,
+        vec![
+            (
+                "event".into(),
+                if report.drill {
+                    "drs-drill"
+                } else {
+                    "drs-recovery"
+                }
+                .into(),
+            ),
+            ("job".into(), report.job_id.clone()),
+        ],
+    )
+}

@@ -1,0 +1,59 @@
+//! The notice of a readiness check.
+
+use std::collections::HashSet;
+use std::fmt::Write;
+
+use super::Notice;
+use crate::readiness::{InstanceReadiness, ReadinessReport};
+
+/// The notice for a readiness change: what changed, then every instance not ready.
+pub fn render(report: &ReadinessReport) -> Notice {
+    let subject = format!(
+        "[outposts-autorestart] Readiness: {} not ready, {} ready ({} changed)",
+        report.not_ready,
+        report.ready,
+        report.changed.len()
+    );
+    let mut text = String::from("The readiness of protected instances changed.\n");
+    let changed: HashSet<&str> = report.changed.iter().map(String::as_str).collect();
+    for (title, ready) in [("Now NOT ready", false), ("Now ready", true)] {
+        let list: Vec<&InstanceReadiness> = report
+            .instances
+            .iter()
+            .filter(|i| changed.contains(i.instance_id.as_str()) && i.is_ready() == ready)
+            .collect();
+        if list.is_empty() {
+            continue;
+        }
+        let _ = writeln!(text, "\n{title} ({}):", list.len());
+        for i in list {
+            let _ = writeln!(text, "  - {} ({})", i.name, i.instance_id);
+            for problem in &i.problems {
+                let _ = writeln!(text, "      problem: {problem}");
+            }
+        }
+    }
+    let still: Vec<&InstanceReadiness> = report
+        .instances
+        .iter()
+        .filter(|i| !i.is_ready() && !changed.contains(i.instance_id.as_str()))
+        .collect();
+    if !still.is_empty() {
+        let _ = writeln!(text, "\nStill not ready ({}):", still.len());
+        for i in still {
+            let _ = writeln!(
+                text,
+                "  - {} ({}): {}",
+                i.name,
+                i.instance_id,
+                i.problems.join("; ")
+            );
+        }
+    }
+    crate::notice::compose(
+        &subject,
+        text,
+        report,
+        vec![("event".into(), "readiness".into())],
+    )
+}

@@ -1,0 +1,665 @@
+//! Readiness: could each opted-in instance be recovered now? Pure: it judges what the sweep
+//! read, and says what to fix.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::alarm::{AlarmState, OutpostId};
+use crate::drs::{self, SourceServer};
+use crate::inventory::Asset;
+use crate::inventory::{Instance, TemplateTarget};
+use crate::plan;
+use crate::tags::{self, TemplateRef};
+
+/// The Outposts API's state of a server that can run instances.
+const ACTIVE: &str = "ACTIVE";
+
+/// What the sweep read for the readiness check.
+#[derive(Clone, Debug)]
+pub struct ReadinessInputs<'a> {
+    /// Opted-in instances.
+    pub instances: &'a [Instance],
+    /// Where each named template would launch.
+    pub template_targets: &'a HashMap<TemplateRef, TemplateTarget>,
+    /// AMIs that exist and are available.
+    pub images: &'a HashSet<String>,
+    /// The state of each watched Outpost's ConnectedStatus alarm.
+    pub alarm_states: &'a HashMap<OutpostId, AlarmState>,
+    /// Each target Outpost's assets, or why they could not be read.
+    pub assets: &'a HashMap<OutpostId, Result<Vec<Asset>, String>>,
+    /// DRS source servers, or why they could not be read (none read without DRS instances).
+    pub drs_servers: &'a Result<Vec<SourceServer>, String>,
+    /// Instances tagged as DRS launch targets.
+    pub drs_targets: &'a [Instance],
+    /// Outposts whose alarm has had no data for longer than its evaluation window, and since
+    /// when (`alarm::silent_outposts`).
+    pub silent_alarms: &'a HashMap<OutpostId, chrono::DateTime<chrono::Utc>>,
+    /// Ids of the templates tagged `autorestart:template-for`, or why they could not be read.
+    pub managed_templates: &'a Result<HashSet<String>, String>,
+    /// Ids of the templates listed in `RecoveryLaunchTemplateArns`.
+    pub listed_templates: &'a [String],
+}
+
+/// The verdict for one instance.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct InstanceReadiness {
+    /// The instance.
+    pub instance_id: String,
+    /// Its Name tag, or its id.
+    pub name: String,
+    /// The Outpost it runs on.
+    pub outpost: Option<OutpostId>,
+    /// What would stop its recovery now, each with what to fix; empty when ready.
+    pub problems: Vec<String>,
+    /// What could not be checked (e.g. capacity the API does not tell).
+    pub notes: Vec<String>,
+    /// The `autorestart:readiness` value it carried before this check.
+    pub previous: Option<String>,
+}
+
+impl InstanceReadiness {
+    /// Whether nothing stops its recovery.
+    pub fn is_ready(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// The `autorestart:readiness` value: `ready` or `not-ready:<8 hex of the problems>`.
+    pub fn tag_value(&self) -> String {
+        if self.is_ready() {
+            return "ready".into();
+        }
+        let digest = crate::sha256_hex(&self.problems.join("\n"));
+        format!("not-ready:{}", &digest[..8])
+    }
+
+    /// Whether the verdict differs from the one recorded on the instance.
+    pub fn changed(&self) -> bool {
+        self.previous.as_deref() != Some(self.tag_value().as_str())
+    }
+}
+
+/// Judges every opted-in instance that is not itself in an outage or already replaced.
+pub fn assess(inputs: &ReadinessInputs<'_>) -> Vec<InstanceReadiness> {
+    let drs_matches = drs_matches(inputs);
+    let mut verdicts: Vec<InstanceReadiness> = inputs
+        .instances
+        .iter()
+        .filter(|i| i.is_opted_in() && i.tag(tags::REPLACED_BY).is_none())
+        .filter_map(|instance| {
+            let outpost = instance
+                .outpost_arn
+                .as_deref()
+                .and_then(OutpostId::from_arn);
+            if outpost
+                .as_ref()
+                .and_then(|o| inputs.alarm_states.get(o))
+                .is_some_and(|s| *s == AlarmState::Alarm)
+            {
+                return None; // in an outage now: the recovery, not the readiness, is what counts
+            }
+            let mut verdict = InstanceReadiness {
+                instance_id: instance.id.clone(),
+                name: instance.display_name().to_owned(),
+                outpost: outpost.clone(),
+                problems: Vec::new(),
+                notes: Vec::new(),
+                previous: instance.tag(tags::READINESS).map(str::to_owned),
+            };
+            if let Some(since) = outpost.as_ref().and_then(|o| inputs.silent_alarms.get(o)) {
+                verdict.problems.push(format!(
+                    "the ConnectedStatus alarm of its Outpost has had no data since {}: an outage would not be seen. Check the metric's cross-account sharing (README, \"The alarm\") and that the Outpost reports ConnectedStatus",
+                    since.format("%Y-%m-%dT%H:%M:%SZ")
+                ));
+            }
+            if plan::uses_drs(instance) {
+                check_drs(inputs, &drs_matches, instance, &mut verdict);
+            } else {
+                check_templates(inputs, instance, outpost.as_ref(), &mut verdict);
+            }
+            Some(verdict)
+        })
+        .collect();
+    verdicts.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+    verdicts
+}
+
+fn check_templates(
+    inputs: &ReadinessInputs<'_>,
+    instance: &Instance,
+    own_outpost: Option<&OutpostId>,
+    verdict: &mut InstanceReadiness,
+) {
+    if let Err(reason) = tags::parse_strategy(instance.tag(tags::STRATEGY)) {
+        verdict.problems.push(reason);
+        return;
+    }
+    let templates = match tags::parse_recovery_templates(instance.tag(tags::RECOVERY_TEMPLATES)) {
+        Ok(templates) => templates,
+        Err(error) => {
+            verdict.problems.push(error.to_string());
+            return;
+        }
+    };
+    // Each template's problems; ready means one usable alternate, the others only warn.
+    let mut usable = false;
+    let mut all_problems: Vec<String> = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
+    for template in templates {
+        let mut problems: Vec<String> = Vec::new();
+        let mut notes: Vec<String> = Vec::new();
+        judge_template(
+            inputs,
+            instance,
+            own_outpost,
+            &template,
+            &mut problems,
+            &mut notes,
+        );
+        verdict.notes.append(&mut notes);
+        if problems.is_empty() {
+            usable = true;
+        }
+        warnings.extend(
+            problems
+                .iter()
+                .map(|p| format!("warning (another alternate is usable): {p}")),
+        );
+        all_problems.append(&mut problems);
+    }
+    if usable {
+        verdict.notes.append(&mut warnings);
+    } else {
+        verdict.problems.append(&mut all_problems);
+    }
+}
+
+/// One template's problems (and notes) as an alternate for `instance`.
+fn judge_template(
+    inputs: &ReadinessInputs<'_>,
+    instance: &Instance,
+    own_outpost: Option<&OutpostId>,
+    template: &TemplateRef,
+    problems: &mut Vec<String>,
+    notes: &mut Vec<String>,
+) {
+    let (subnet_id, outpost_arn, image_id, instance_type) =
+        match inputs.template_targets.get(template) {
+            Some(TemplateTarget::Subnet {
+                subnet_id,
+                outpost_arn,
+                image_id,
+                instance_type,
+            }) => (subnet_id, outpost_arn, image_id, instance_type),
+            Some(TemplateTarget::Unusable { reason }) => {
+                problems.push(reason.clone());
+                return;
+            }
+            None => {
+                problems.push(format!("launch template {template} could not be read"));
+                return;
+            }
+        };
+    match inputs.managed_templates {
+        Ok(managed)
+            if !managed.contains(&template.id)
+                && !inputs.listed_templates.contains(&template.id) =>
+        {
+            problems.push(format!(
+                "launch template {template} is not one of this project's: IAM refuses RunInstances from it. Tag it {}=<instance id> (recovery-template does), or list its ARN in RecoveryLaunchTemplateArns",
+                tags::TEMPLATE_FOR
+            ));
+            return;
+        }
+        Ok(_) => {}
+        Err(reason) => notes.push(format!(
+            "whether launch template {template} is one of this project's was not checked: {reason}"
+        )),
+    }
+    let target = outpost_arn.as_deref().and_then(OutpostId::from_arn);
+    if let (Some(own), Some(target)) = (own_outpost, &target)
+        && own == target
+    {
+        problems.push(format!(
+                "launch template {template} launches into subnet {subnet_id} on the instance's own Outpost {own}: generate a template for another server (recovery-template --instance-id {} --subnet-id <a subnet on another Outpost server>) and name it in {}",
+                instance.id,
+                tags::RECOVERY_TEMPLATES
+            ));
+        return;
+    }
+    if let Some(image) = image_id
+        && !inputs.images.contains(image)
+    {
+        problems.push(format!(
+                "launch template {template} names AMI {image}, which does not exist or is not available: create a template version with a current AMI"
+            ));
+    }
+    let Some(target) = target else { return };
+    match inputs.alarm_states.get(&target) {
+            Some(AlarmState::Ok) => {}
+            Some(state) => problems.push(format!(
+                "launch template {template} targets Outpost {target}, whose ConnectedStatus alarm is {state:?}: that Outpost cannot take a replacement now"
+            )),
+            None => problems.push(format!(
+                "launch template {template} targets Outpost {target}, which no ConnectedStatus alarm of this stack watches: add it to OutpostIds"
+            )),
+        }
+    let instance_type = instance_type
+        .as_deref()
+        .or(instance.instance_type.as_deref());
+    match inputs.assets.get(&target) {
+        Some(Ok(assets)) => {
+            if let Some(problem) = capacity_problem(assets, instance_type, &target) {
+                problems.push(format!("launch template {template}: {problem}"));
+            }
+        }
+        Some(Err(reason)) => notes.push(format!(
+            "capacity on Outpost {target} not checked: {reason}"
+        )),
+        None => {}
+    }
+}
+
+/// Why the Outpost's assets cannot take the instance type, where the Outposts API tells.
+fn capacity_problem(
+    assets: &[Asset],
+    instance_type: Option<&str>,
+    outpost: &OutpostId,
+) -> Option<String> {
+    if assets.is_empty() {
+        return None;
+    }
+    let active: Vec<&Asset> = assets
+        .iter()
+        .filter(|a| a.state.as_deref() == Some(ACTIVE))
+        .collect();
+    if active.is_empty() {
+        return Some(format!(
+            "no server of Outpost {outpost} is ACTIVE (the Outposts API lists {} asset(s))",
+            assets.len()
+        ));
+    }
+    let instance_type = instance_type?;
+    let configured = active.iter().any(|a| !a.capacities.is_empty());
+    let fits = active.iter().any(|a| {
+        a.capacities
+            .iter()
+            .any(|(t, n)| t == instance_type && *n > 0)
+    });
+    (configured && !fits).then(|| {
+        format!("no ACTIVE server of Outpost {outpost} is configured for {instance_type} instances: change the template's type or the Outpost's capacity")
+    })
+}
+
+/// Source server to launch-target matches, by the DRS module's rules.
+fn drs_matches(inputs: &ReadinessInputs<'_>) -> HashMap<String, Result<String, String>> {
+    let Ok(servers) = inputs.drs_servers else {
+        return HashMap::new();
+    };
+    let sources: Vec<(&str, Option<&str>)> = servers
+        .iter()
+        .map(|s| (s.id.as_str(), s.hostname.as_deref()))
+        .collect();
+    let targets: Vec<(&str, Option<&str>)> = inputs
+        .drs_targets
+        .iter()
+        .filter(|t| t.is_live())
+        .map(|t| (t.id.as_str(), t.tag(tags::NAME)))
+        .collect();
+    drs::match_targets(&sources, &targets)
+        .into_iter()
+        .map(|(source, target)| (source.to_owned(), target.map_err(|p| p.to_string())))
+        .collect()
+}
+
+fn check_drs(
+    inputs: &ReadinessInputs<'_>,
+    matches: &HashMap<String, Result<String, String>>,
+    instance: &Instance,
+    verdict: &mut InstanceReadiness,
+) {
+    let servers = match inputs.drs_servers {
+        Ok(servers) => servers,
+        Err(reason) => {
+            verdict
+                .problems
+                .push(format!("DRS source servers could not be read: {reason}"));
+            return;
+        }
+    };
+    let Some(server) = drs::source_server_of(servers, instance) else {
+        verdict.problems.push(
+            "no DRS source server replicates this instance (by instance id or Name): install the replication agent or fix the Name tag".into(),
+        );
+        return;
+    };
+    if server.replication_state != drs::CONTINUOUS {
+        verdict.problems.push(format!(
+            "DRS source server {} replicates in state {}, not {}: fix replication in the DRS console",
+            server.id,
+            server.replication_state,
+            drs::CONTINUOUS
+        ));
+    }
+    match matches.get(&server.id) {
+        Some(Ok(target_id)) => {
+            let state = inputs
+                .drs_targets
+                .iter()
+                .find(|t| &t.id == target_id)
+                .map(|t| t.state.as_str())
+                .unwrap_or("unknown");
+            if state != "stopped" {
+                verdict.problems.push(format!(
+                    "DRS launch target {target_id} is {state}: DRS launches only into a stopped instance; stop it"
+                ));
+            }
+        }
+        Some(Err(problem)) => verdict.problems.push(problem.clone()),
+        None => verdict.problems.push(format!(
+            "DRS source server {} has no launch target",
+            server.id
+        )),
+    }
+}
+
+/// The Outpost an ARN names (`…:outpost/op-…`).
+pub fn outpost_of_arn(arn: &str) -> Option<OutpostId> {
+    arn.rsplit_once('/')
+        .and_then(|(_, id)| OutpostId::parse(id))
+}
+
+/// Counts of one readiness check.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReadinessReport {
+    /// Instances judged ready.
+    pub ready: usize,
+    /// Instances judged not ready.
+    pub not_ready: usize,
+    /// Every verdict.
+    pub instances: Vec<InstanceReadiness>,
+    /// Ids whose verdict changed since the last check.
+    pub changed: Vec<String>,
+    /// SNS message id when a change was announced.
+    pub message_id: Option<String>,
+    /// Why the check could not complete.
+    pub error: Option<String>,
+}
+
+impl ReadinessReport {
+    /// Counts the verdicts.
+    pub fn of(instances: Vec<InstanceReadiness>) -> Self {
+        let ready = instances.iter().filter(|i| i.is_ready()).count();
+        let changed = instances
+            .iter()
+            .filter(|i| i.changed())
+            .map(|i| i.instance_id.clone())
+            .collect();
+        Self {
+            ready,
+            not_ready: instances.len() - ready,
+            instances,
+            changed,
+            message_id: None,
+            error: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OWN: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0aaaaaaaaaaaaaaaa";
+    const ALT: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0bbbbbbbbbbbbbbbb";
+
+    fn op(arn: &str) -> OutpostId {
+        OutpostId::from_arn(arn).unwrap()
+    }
+
+    fn instance(id: &str, templates: &str) -> Instance {
+        let mut i = Instance {
+            id: id.into(),
+            state: "running".into(),
+            outpost_arn: Some(OWN.into()),
+            instance_type: Some("m5.large".into()),
+            ..Instance::default()
+        };
+        i.tags.insert(tags::ENABLED.into(), "true".into());
+        i.tags
+            .insert(tags::RECOVERY_TEMPLATES.into(), templates.into());
+        i
+    }
+
+    fn t(id: &str) -> TemplateRef {
+        TemplateRef {
+            id: id.into(),
+            version: "$Default".into(),
+        }
+    }
+
+    fn subnet(outpost: &str, image: &str) -> TemplateTarget {
+        TemplateTarget::Subnet {
+            subnet_id: "subnet-x".into(),
+            outpost_arn: Some(outpost.into()),
+            image_id: Some(image.into()),
+            instance_type: None,
+        }
+    }
+
+    struct Fixture {
+        targets: HashMap<TemplateRef, TemplateTarget>,
+        images: HashSet<String>,
+        alarms: HashMap<OutpostId, AlarmState>,
+        assets: HashMap<OutpostId, Result<Vec<Asset>, String>>,
+        drs: Result<Vec<SourceServer>, String>,
+        silent: HashMap<OutpostId, chrono::DateTime<chrono::Utc>>,
+        managed: Result<HashSet<String>, String>,
+        listed: Vec<String>,
+    }
+
+    fn fixture() -> Fixture {
+        Fixture {
+            targets: [
+                (t("lt-0a"), subnet(ALT, "ami-1")),
+                (t("lt-0b"), subnet(OWN, "ami-1")),
+                (t("lt-0c"), subnet(ALT, "ami-gone")),
+            ]
+            .into(),
+            images: ["ami-1".to_owned()].into(),
+            alarms: [(op(OWN), AlarmState::Ok), (op(ALT), AlarmState::Ok)].into(),
+            assets: HashMap::new(),
+            drs: Ok(Vec::new()),
+            silent: HashMap::new(),
+            managed: Ok(["lt-0a", "lt-0b", "lt-0c"].map(str::to_owned).into()),
+            listed: Vec::new(),
+        }
+    }
+
+    fn judge(f: &Fixture, instances: &[Instance]) -> Vec<InstanceReadiness> {
+        assess(&ReadinessInputs {
+            instances,
+            template_targets: &f.targets,
+            images: &f.images,
+            alarm_states: &f.alarms,
+            assets: &f.assets,
+            drs_servers: &f.drs,
+            drs_targets: &[],
+            silent_alarms: &f.silent,
+            managed_templates: &f.managed,
+            listed_templates: &f.listed,
+        })
+    }
+
+    #[test]
+    fn a_template_iam_refuses_is_not_usable_unless_listed() {
+        let mut f = fixture();
+        f.managed = Ok(["lt-0b".to_owned()].into());
+        let got = judge(&f, &[instance("i-1", "lt-0a")]);
+        let problems = got[0].problems.join("\n");
+        assert!(
+            problems.contains("not one of this project's: IAM refuses RunInstances")
+                && problems.contains(tags::TEMPLATE_FOR),
+            "{problems}"
+        );
+        f.listed = vec!["lt-0a".into()];
+        assert!(judge(&f, &[instance("i-1", "lt-0a")])[0].is_ready());
+        f.managed = Err("denied".into());
+        let got = judge(&f, &[instance("i-1", "lt-0a")]);
+        assert!(got[0].is_ready(), "an unread list is a note, not a problem");
+        assert!(
+            got[0]
+                .notes
+                .iter()
+                .any(|n| n.contains("was not checked: denied"))
+        );
+    }
+
+    #[test]
+    fn one_usable_alternate_is_ready_and_the_others_only_warn() {
+        let got = judge(&fixture(), &[instance("i-1", "lt-0b,lt-0a,lt-0c")]);
+        assert!(got[0].is_ready(), "{got:?}");
+        let notes = got[0].notes.join("\n");
+        assert!(
+            notes.contains("warning (another alternate is usable)"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("own Outpost") && notes.contains("ami-gone"),
+            "{notes}"
+        );
+    }
+
+    #[test]
+    fn a_replacement_whose_templates_all_point_at_its_own_outpost_is_not_ready() {
+        // After a failover the replacement runs on ALT; lt-0a launches onto ALT too.
+        let mut replacement = instance("i-r", "lt-0a");
+        replacement.outpost_arn = Some(ALT.into());
+        replacement
+            .tags
+            .insert(tags::REPLACEMENT_OF.into(), "i-1".into());
+        let got = judge(&fixture(), &[replacement]);
+        let problems = got[0].problems.join("\n");
+        assert!(!got[0].is_ready());
+        assert!(
+            problems.contains(
+                "generate a template for another server (recovery-template --instance-id i-r"
+            ),
+            "{problems}"
+        );
+    }
+
+    #[test]
+    fn an_own_alarm_without_data_past_its_window_is_not_ready() {
+        let mut f = fixture();
+        let since: chrono::DateTime<chrono::Utc> = "2026-11-24T03:00:00Z".parse().unwrap();
+        f.silent.insert(op(OWN), since);
+        let got = judge(&f, &[instance("i-1", "lt-0a")]);
+        let problems = got[0].problems.join("\n");
+        assert!(
+            problems.contains(
+                "has had no data since 2026-11-24T03:00:00Z: an outage would not be seen"
+            ),
+            "{problems}"
+        );
+    }
+
+    #[test]
+    fn a_usable_alternate_on_another_connected_outpost_is_ready() {
+        let got = judge(&fixture(), &[instance("i-1", "lt-0a")]);
+        assert!(got[0].is_ready(), "{got:?}");
+        assert_eq!(got[0].tag_value(), "ready");
+    }
+
+    #[test]
+    fn names_each_problem_and_what_to_fix() {
+        let mut f = fixture();
+        f.alarms.insert(op(ALT), AlarmState::Alarm);
+        let got = judge(&f, &[instance("i-1", "lt-0b,lt-0c,lt-0d")]);
+        let problems = got[0].problems.join("\n");
+        assert!(problems.contains("own Outpost"), "{problems}");
+        assert!(
+            problems.contains("ami-gone, which does not exist"),
+            "{problems}"
+        );
+        assert!(problems.contains("alarm is Alarm"), "{problems}");
+        assert!(
+            problems.contains("lt-0d:$Default could not be read"),
+            "{problems}"
+        );
+        assert!(got[0].tag_value().starts_with("not-ready:"));
+    }
+
+    #[test]
+    fn capacity_counts_only_where_the_outposts_api_tells() {
+        let mut f = fixture();
+        let asset = |state: &str, caps: &[(&str, i32)]| Asset {
+            id: "a".into(),
+            state: Some(state.into()),
+            capacities: caps.iter().map(|(t, n)| (t.to_string(), *n)).collect(),
+        };
+        f.assets
+            .insert(op(ALT), Ok(vec![asset("ACTIVE", &[("c5.large", 4)])]));
+        let got = judge(&f, &[instance("i-1", "lt-0a")]);
+        assert!(
+            got[0].problems[0].contains("configured for m5.large"),
+            "{got:?}"
+        );
+
+        f.assets.insert(op(ALT), Ok(vec![asset("RETIRING", &[])]));
+        assert!(judge(&f, &[instance("i-1", "lt-0a")])[0].problems[0].contains("no server"));
+
+        f.assets.insert(op(ALT), Ok(vec![asset("ACTIVE", &[])]));
+        assert!(judge(&f, &[instance("i-1", "lt-0a")])[0].is_ready());
+
+        f.assets.insert(op(ALT), Err("AccessDenied".into()));
+        let got = judge(&f, &[instance("i-1", "lt-0a")]);
+        assert!(
+            got[0].is_ready() && got[0].notes[0].contains("not checked"),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn skips_instances_in_an_outage_or_already_replaced_and_detects_changes() {
+        let mut f = fixture();
+        let mut replaced = instance("i-2", "lt-0a");
+        replaced.tags.insert(tags::REPLACED_BY.into(), "i-9".into());
+        let mut recorded = instance("i-1", "lt-0a");
+        recorded.tags.insert(tags::READINESS.into(), "ready".into());
+        let got = judge(&f, &[recorded.clone(), replaced]);
+        assert_eq!(got.len(), 1);
+        assert!(!got[0].changed());
+        f.alarms.insert(op(OWN), AlarmState::Alarm);
+        assert!(judge(&f, &[recorded]).is_empty());
+    }
+
+    #[test]
+    fn drs_needs_continuous_replication_and_a_stopped_target() {
+        let mut f = fixture();
+        f.drs = Ok(vec![SourceServer {
+            id: "s-1".into(),
+            hostname: Some("db-1".into()),
+            replication_state: "STALLED".into(),
+            ..SourceServer::default()
+        }]);
+        let mut db = instance("i-1", "");
+        db.tags.insert(tags::STRATEGY.into(), "drs".into());
+        db.tags.insert(tags::NAME.into(), "db-1".into());
+        let mut target = instance("i-t", "");
+        target.tags.insert(tags::NAME.into(), "db-1".into());
+        let got = assess(&ReadinessInputs {
+            instances: &[db],
+            template_targets: &f.targets,
+            images: &f.images,
+            alarm_states: &f.alarms,
+            assets: &f.assets,
+            drs_servers: &f.drs,
+            drs_targets: &[target],
+            silent_alarms: &f.silent,
+            managed_templates: &f.managed,
+            listed_templates: &f.listed,
+        });
+        let problems = got[0].problems.join("\n");
+        assert!(problems.contains("STALLED"), "{problems}");
+        assert!(problems.contains("i-t is running"), "{problems}");
+    }
+}

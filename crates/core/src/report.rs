@@ -1,0 +1,435 @@
+//! The typed summary of one alarm handled: what the handler returns and the notice reports.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::alarm::{IncidentId, OutpostId};
+use crate::error::{AwsError, ErrorKind};
+use crate::inventory::Membership;
+use crate::moves::{MoveOutcome, Unmovable};
+use crate::outcome::{Attempt, InstanceOutcome, Outcome};
+use crate::plan::SkippedTemplate;
+use crate::readiness::ReadinessReport;
+use crate::settings::Mode;
+
+/// What the agent did with an alarm change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// The Outpost went down; its protected instances were handled.
+    Recovery,
+    /// The Outpost came back.
+    OutpostBack,
+    /// The Outpost went down, but its alarm is in maintenance mode: nothing was recovered.
+    Suppressed,
+    /// The change is not ours to act on.
+    Ignored,
+    /// An ALARM that CloudWatch no longer shows (the Outpost is back): nothing was launched.
+    Stale,
+}
+
+/// The summary of one alarm change.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AlarmReport {
+    /// What was done.
+    pub action: Action,
+    /// The alarm.
+    pub alarm: String,
+    /// When the alarm entered its state.
+    pub state_since: DateTime<Utc>,
+    /// The mode the agent ran in.
+    pub mode: Mode,
+    /// The Outpost concerned.
+    pub outpost: Option<OutpostId>,
+    /// The outage, for a recovery.
+    pub incident: Option<IncidentId>,
+    /// Why the change was ignored.
+    pub ignored_because: Option<String>,
+    /// One entry per protected instance on the Outpost.
+    pub instances: Vec<InstanceReport>,
+    /// Problems reading or changing load balancing that concern no single move.
+    pub load_balancing_errors: Vec<String>,
+    /// For an Outpost back: what was fenced.
+    pub fencing: Option<crate::fence::FenceReport>,
+    /// For a recovery: each wave, in order (live recoveries only).
+    pub waves: Vec<WaveReport>,
+    /// Things that went wrong without changing what was done.
+    pub warnings: Vec<String>,
+    /// The SNS message id, or why nothing was published.
+    pub notification: Notification,
+}
+
+impl AlarmReport {
+    /// A report that nothing was done yet.
+    pub fn empty(alarm: String, state_since: DateTime<Utc>, mode: Mode) -> Self {
+        Self {
+            action: Action::Ignored,
+            alarm,
+            state_since,
+            mode,
+            outpost: None,
+            incident: None,
+            ignored_because: None,
+            instances: Vec::new(),
+            load_balancing_errors: Vec::new(),
+            fencing: None,
+            waves: Vec::new(),
+            warnings: Vec::new(),
+            notification: Notification::NotNeeded,
+        }
+    }
+}
+
+/// Whether and how people were told.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Notification {
+    /// Published.
+    Published {
+        /// SNS message id.
+        message_id: String,
+    },
+    /// Nothing new to say: every replacement was reported already.
+    AlreadyReported,
+    /// Ignored changes notify nobody.
+    NotNeeded,
+}
+
+/// The outcome for one protected instance.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct InstanceReport {
+    /// The original.
+    pub instance_id: String,
+    /// Its Name tag, or its id.
+    pub name: String,
+    /// `template` or `drs`.
+    pub strategy: &'static str,
+    /// Its recovery wave.
+    pub wave: u32,
+    /// Seconds from the alarm to the replacement seen running, when it was seen.
+    pub running_after_seconds: Option<i64>,
+    /// `recovered`, `already-recovered`, `would-launch`, `drs-recovery-started`,
+    /// `drs-already-started`, `would-start-drs`, `not-running` (not recovered: it was not
+    /// running), `unfinished` (the next run continues) or `failed`.
+    pub outcome: &'static str,
+    /// The replacement's id.
+    pub replacement_id: Option<String>,
+    /// The template used, or that would be used.
+    pub template: Option<String>,
+    /// Where the replacement runs or would run.
+    pub subnet_id: Option<String>,
+    /// The Outpost it runs on.
+    pub outpost_arn: Option<String>,
+    /// Further alternates (notify-only).
+    pub fallbacks: Vec<String>,
+    /// DRS: the recovery job.
+    pub drs_job_id: Option<String>,
+    /// DRS: the source server.
+    pub source_server_id: Option<String>,
+    /// DRS: the stopped instance launched into.
+    pub launch_target_id: Option<String>,
+    /// DRS: launch-configuration updates applied (or that would be).
+    pub launch_updates: Vec<crate::drs::LaunchUpdate>,
+    /// Target-group memberships moved, or that would move.
+    pub target_groups: Vec<TargetGroupReport>,
+    /// Why it failed.
+    pub reason: Option<String>,
+    /// The kind of AWS error behind a failure.
+    pub error_kind: Option<ErrorKind>,
+    /// What the operator must do.
+    pub advice: Option<String>,
+    /// Templates passed over, and why.
+    pub skipped_templates: Vec<SkippedTemplate>,
+    /// Launches that failed before the outcome.
+    pub failed_attempts: Vec<Attempt>,
+    /// Things that went wrong without changing the outcome.
+    pub warnings: Vec<String>,
+}
+
+impl InstanceReport {
+    /// Whether this instance needs a person.
+    pub fn failed(&self) -> bool {
+        self.outcome == "failed"
+    }
+}
+
+/// A short digest of what an instance's report says went wrong in one incident (incident,
+/// outcome and reason): equal digests are the same news. The incident is part of it, so the
+/// same failure in a later outage is news again.
+pub fn outcome_digest(instance: &InstanceReport, incident: &crate::alarm::IncidentId) -> String {
+    let said = format!(
+        "{incident}\n{}\n{}",
+        instance.outcome,
+        instance.reason.as_deref().unwrap_or_default()
+    );
+    crate::sha256_hex(&said)[..12].to_owned()
+}
+
+/// One target-group membership of an instance.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TargetGroupReport {
+    /// The target group.
+    pub target_group_arn: String,
+    /// The original's target (id or IP).
+    pub from: String,
+    /// The replacement's target; none in notify-only.
+    pub to: Option<String>,
+    /// The port, when the target sets one.
+    pub port: Option<i32>,
+    /// The replacement is registered.
+    pub registered: bool,
+    /// The replacement was seen healthy.
+    pub healthy: bool,
+    /// The original is deregistered.
+    pub deregistered: bool,
+    /// Timeouts and errors.
+    pub note: Option<String>,
+}
+
+impl From<&MoveOutcome> for TargetGroupReport {
+    fn from(m: &MoveOutcome) -> Self {
+        Self {
+            target_group_arn: m.planned.target_group_arn.clone(),
+            from: m.planned.from.id.clone(),
+            to: Some(m.planned.to.id.clone()),
+            port: m.planned.from.port,
+            registered: m.registered,
+            healthy: m.is_healthy(),
+            deregistered: m.deregistered,
+            note: m.note.clone(),
+        }
+    }
+}
+
+/// Builds the per-instance reports from the recovery outcomes and the membership moves.
+pub fn instance_reports(
+    outcomes: &[InstanceOutcome],
+    moves: &[MoveOutcome],
+    unmovable: &[Unmovable],
+    would_move: &[Membership],
+) -> Vec<InstanceReport> {
+    let mut moves_of: HashMap<&str, Vec<&MoveOutcome>> = HashMap::new();
+    for m in moves {
+        moves_of
+            .entry(m.planned.original_id.as_str())
+            .or_default()
+            .push(m);
+    }
+    outcomes
+        .iter()
+        .map(|o| {
+            let mut report = InstanceReport {
+                instance_id: o.original.id.clone(),
+                name: o.original.display_name().to_owned(),
+                strategy: if crate::plan::uses_drs(&o.original) {
+                    "drs"
+                } else {
+                    "template"
+                },
+                wave: 0,
+                running_after_seconds: None,
+                outcome: "failed",
+                replacement_id: o.replacement().map(|r| r.id.clone()),
+                template: None,
+                subnet_id: None,
+                outpost_arn: None,
+                fallbacks: Vec::new(),
+                drs_job_id: None,
+                source_server_id: None,
+                launch_target_id: None,
+                launch_updates: Vec::new(),
+                target_groups: Vec::new(),
+                reason: None,
+                error_kind: None,
+                advice: None,
+                skipped_templates: o.skipped.clone(),
+                failed_attempts: o.attempts.clone(),
+                warnings: o.warnings.clone(),
+            };
+            match &o.outcome {
+                Outcome::Recovered {
+                    template,
+                    subnet_id,
+                    outpost_arn,
+                    ..
+                } => {
+                    report.outcome = "recovered";
+                    report.template = Some(template.to_string());
+                    report.subnet_id = Some(subnet_id.clone());
+                    report.outpost_arn = outpost_arn.clone();
+                }
+                Outcome::AlreadyRecovered { replacement } => {
+                    report.outcome = "already-recovered";
+                    report.subnet_id = replacement.subnet_id.clone();
+                    report.outpost_arn = replacement.outpost_arn.clone();
+                }
+                Outcome::WouldLaunch {
+                    template,
+                    subnet_id,
+                    fallbacks,
+                } => {
+                    report.outcome = "would-launch";
+                    report.template = Some(template.to_string());
+                    report.subnet_id = Some(subnet_id.clone());
+                    report.fallbacks = fallbacks.iter().map(ToString::to_string).collect();
+                }
+                Outcome::DrsStarted {
+                    job_id,
+                    source_server_id,
+                    target_id,
+                    updates,
+                } => {
+                    report.outcome = "drs-recovery-started";
+                    report.drs_job_id = Some(job_id.clone());
+                    report.source_server_id = Some(source_server_id.clone());
+                    report.launch_target_id = Some(target_id.clone());
+                    report.launch_updates = updates.clone();
+                }
+                Outcome::DrsAlreadyStarted { job_id } => {
+                    report.outcome = "drs-already-started";
+                    report.drs_job_id = Some(job_id.clone());
+                }
+                Outcome::WouldStartDrs {
+                    source_server_id,
+                    target_id,
+                    updates,
+                } => {
+                    report.outcome = "would-start-drs";
+                    report.source_server_id = Some(source_server_id.clone());
+                    report.launch_target_id = Some(target_id.clone());
+                    report.launch_updates = updates.clone();
+                }
+                Outcome::NotRunning { state } => {
+                    report.outcome = "not-running";
+                    report.reason = Some(format!(
+                        "it was {state} when its Outpost went down; only instances that run are recovered"
+                    ));
+                }
+                Outcome::Unfinished { reason } => {
+                    report.outcome = "unfinished";
+                    report.reason = Some(reason.clone());
+                }
+                Outcome::Failed {
+                    reason,
+                    kind,
+                    advice,
+                } => {
+                    report.reason = Some(reason.clone());
+                    report.error_kind = *kind;
+                    report.advice = Some(advice.clone());
+                }
+            }
+            report.target_groups = moves_of
+                .get(o.original.id.as_str())
+                .into_iter()
+                .flatten()
+                .map(|m| TargetGroupReport::from(*m))
+                .chain(would_move.iter().filter(|m| m.names(&o.original)).map(|m| {
+                    TargetGroupReport {
+                        target_group_arn: m.target_group_arn.clone(),
+                        from: m.target.id.clone(),
+                        to: None,
+                        port: m.target.port,
+                        registered: false,
+                        healthy: false,
+                        deregistered: false,
+                        note: Some("would move to the replacement".into()),
+                    }
+                }))
+                .collect();
+            for problem in unmovable.iter().filter(|u| u.original_id == o.original.id) {
+                report
+                    .warnings
+                    .push(format!("{}: {}", problem.target_group_arn, problem.reason));
+            }
+            report
+        })
+        .collect()
+}
+
+/// A load-balancing read that failed, as a report line.
+pub fn load_balancing_error(error: &AwsError) -> String {
+    format!(
+        "target groups could not be read: {error}. {}",
+        error.kind.advice()
+    )
+}
+
+/// What happened in one wave, for the report.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct WaveReport {
+    /// The wave number.
+    pub wave: u32,
+    /// Protected instances in it.
+    pub instances: usize,
+    /// Every replacement of the wave ran (and, in target groups, was healthy or the health wait ended).
+    pub settled: bool,
+    /// Seconds waited for the replacements to run.
+    pub waited_seconds: u64,
+    /// Replacements not running when the wait ended, with their state.
+    pub not_running: Vec<(String, String)>,
+    /// Why the next wave started without this one settled.
+    pub note: Option<String>,
+}
+
+/// What DRS reported for one source server of one job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DrsLaunchResult {
+    /// The source server (`s-…`).
+    pub source_server_id: String,
+    /// The job (`drsjob-…`).
+    pub job_id: String,
+    /// Whether the launch succeeded.
+    pub succeeded: bool,
+    /// Whether it was a drill.
+    pub drill: bool,
+    /// When DRS reported it.
+    pub time: DateTime<Utc>,
+}
+
+/// The typed summary of one DRS launch result handled.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct DrsReport {
+    /// The source server.
+    pub source_server_id: String,
+    /// The job.
+    pub job_id: String,
+    /// Launch succeeded.
+    pub succeeded: bool,
+    /// A drill.
+    pub drill: bool,
+    /// Not finished in time (reported once by the sweep).
+    pub stuck: bool,
+    /// The protected original, if one is found.
+    pub original_id: Option<String>,
+    /// The instance DRS launched (for launch-into-instance, the target).
+    pub recovery_instance_id: Option<String>,
+    /// Memberships moved to the recovery instance.
+    pub target_groups: Vec<TargetGroupReport>,
+    /// Why nothing more was done, or why the launch failed.
+    pub reason: Option<String>,
+    /// What the operator must do.
+    pub advice: Option<String>,
+    /// SNS message id, or none when nothing new was said.
+    pub message_id: Option<String>,
+}
+
+/// What one sweep did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SweepReport {
+    /// ConnectedStatus alarms read.
+    pub alarms: usize,
+    /// Outposts whose alarm is in ALARM, recovered (or found recovered).
+    pub recoveries: Vec<AlarmReport>,
+    /// Outposts in ALARM left alone: their alarm is in maintenance.
+    pub in_maintenance: Vec<OutpostId>,
+    /// DRS launches finished here because no event reached the agent.
+    pub drs_results: Vec<DrsReport>,
+    /// Outposts whose alarm is OK, with their fencing.
+    pub fencing: Vec<AlarmReport>,
+    /// The readiness check.
+    pub readiness: ReadinessReport,
+    /// Steps that failed; the next sweep tries them again.
+    pub errors: Vec<String>,
+}

@@ -1,0 +1,79 @@
+//! How the agent runs: the settings a function builds from its environment.
+
+use std::time::Duration;
+
+use crate::fence::FenceAction;
+use crate::inventory::TargetGroupScope;
+
+/// Whether the agent changes things or only reports what it would do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Launch replacements and move load-balancer membership.
+    Recover,
+    /// Report the plan; change nothing.
+    NotifyOnly,
+}
+
+/// How long to wait for replacements to turn healthy before deregistering the originals anyway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HealthWait {
+    /// Upper bound on the wait, per target group.
+    pub timeout: Duration,
+    /// Pause between health checks.
+    pub poll_interval: Duration,
+}
+
+/// How the agent runs; built by the function from its environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// Recover, or only report.
+    pub mode: Mode,
+    /// Most instances recovered (and target groups moved) at once.
+    pub concurrency: usize,
+    /// Target groups the agent may change.
+    pub target_groups: TargetGroupScope,
+    /// Wait for replacements to turn healthy.
+    pub health_wait: HealthWait,
+    /// Longest wait for one wave's replacements to run before the next wave starts anyway.
+    pub wave_wait: Duration,
+    /// The names of the ConnectedStatus alarms the sweep reads start with this.
+    pub alarm_name_prefix: String,
+    /// What the sweep does to an original once its Outpost is back and its replacement runs.
+    pub fence_action: FenceAction,
+    /// How long a DRS recovery job may run before the sweep reports it stuck (once).
+    pub drs_job_timeout: Duration,
+    /// A ConnectedStatus alarm's evaluation window (periods of 60 s): an alarm without data
+    /// for longer is reported by the readiness check.
+    pub alarm_window: Duration,
+    /// Ids of hand-written recovery templates IAM lets the agent launch from
+    /// (`RecoveryLaunchTemplateArns`), besides those tagged `autorestart:template-for`.
+    pub listed_templates: Vec<String>,
+}
+
+/// The default of `Settings::drs_job_timeout`: DRS documents that an average recovered Linux
+/// server boots within 5 minutes and a Windows one within 20; a job also converts and
+/// launches, so three times the slower boot.
+pub const DRS_JOB_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+
+impl Default for Settings {
+    /// The defaults `template.yaml` documents: recover, 16 at once, every target group,
+    /// 300 s health wait polled every 10 s, 300 s wave wait, every alarm, stop originals.
+    fn default() -> Self {
+        Self {
+            mode: Mode::Recover,
+            concurrency: 16,
+            target_groups: TargetGroupScope::All,
+            health_wait: HealthWait {
+                timeout: Duration::from_secs(300),
+                poll_interval: Duration::from_secs(10),
+            },
+            wave_wait: Duration::from_secs(300),
+            alarm_name_prefix: String::new(),
+            fence_action: FenceAction::Stop,
+            drs_job_timeout: DRS_JOB_TIMEOUT,
+            alarm_window: Duration::from_secs(3 * 60),
+            listed_templates: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! Drills: rehearse an Outpost's recovery without an outage. A dry run returns the plan and
+//! every readiness problem and changes nothing; a live drill launches tagged copies of the
+//! template-protected instances, checks they run (and turn healthy in a drill target group, if
+//! one is given), reports timings and terminates them. Originals, their tags and production
+//! target groups are never touched.
+
+use std::collections::HashMap;
+
+use futures::StreamExt;
+use tracing::{info, warn};
+
+use autorestart_core::alarm::{self, AlarmState, IncidentId, OutpostId};
+use autorestart_core::drill::{
+    DrillCopy, DrillReport, DrillRequest, PlannedStep, drs_step, template_step,
+};
+use autorestart_core::inventory::Instance;
+use autorestart_core::plan::{self, Candidate, Decision, PlannedInstance};
+use autorestart_core::{notice, tags, waves};
+
+use crate::budget::Budget;
+use crate::outage::{Agent, AgentError};
+use crate::ports::{
+    Alarms, Compute, DisasterRecovery, LaunchRequest, LoadBalancing, Notifier, Outposts, Target,
+};
+use crate::{launch, membership};
+
+/// Why a drill was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DrillError {
+    /// The target group holds production targets.
+    #[error("target group {0} holds protected instances: give a drill target group holding none (tag it {tag}=true)", tag = tags::DRILL_TARGET_GROUP)]
+    ProductionTargetGroup(String),
+    /// The Outpost's alarm is in ALARM: this is an outage, not a drill.
+    #[error(
+        "Outpost {0} is down now (its alarm is in ALARM): the real recovery runs; a drill would compete with it"
+    )]
+    OutpostDown(OutpostId),
+    /// Reading AWS failed.
+    #[error(transparent)]
+    Agent(#[from] AgentError),
+}
+
+impl<C, L, N, D, A, O> Agent<C, L, N, D, A, O>
+where
+    C: Compute,
+    L: LoadBalancing,
+    N: Notifier,
+    D: DisasterRecovery,
+    A: Alarms,
+    O: Outposts,
+{
+    /// Runs a drill for one Outpost.
+    pub async fn drill(&self, request: &DrillRequest) -> Result<DrillReport, DrillError> {
+        let clock = tokio::time::Instant::now();
+        let drill_id = format!(
+            "drill-{}-{}",
+            request.outpost,
+            request.started.format("%Y%m%dT%H%M%SZ")
+        );
+        let incident = IncidentId::from_tag(&drill_id);
+        let outpost = &request.outpost;
+        let read = |e| DrillError::Agent(AgentError::Read(e));
+        let alarms = self
+            .alarms
+            .alarms_named(&self.settings.alarm_name_prefix)
+            .await
+            .map_err(read)?;
+        let states = alarm::outpost_states(&alarms);
+        let down = alarm::down_outposts(&alarms);
+        if request.live && states.get(outpost) == Some(&AlarmState::Alarm) {
+            return Err(DrillError::OutpostDown(outpost.clone()));
+        }
+        let instances = self
+            .compute
+            .protected_instances_on(outpost)
+            .await
+            .map_err(read)?;
+        let (template_instances, drs_instances): (Vec<Instance>, Vec<Instance>) =
+            instances.iter().cloned().partition(|i| !plan::uses_drs(i));
+        let (planned, drs_planned) = futures::try_join!(
+            self.plan_templates(outpost, &incident, &template_instances, &down),
+            self.plan_drs(outpost, &incident, &drs_instances)
+        )
+        .map_err(read)?;
+        let mut errors = Vec::new();
+        let memberships = match self
+            .balancer
+            .memberships(&self.settings.target_groups)
+            .await
+        {
+            Ok(memberships) => memberships,
+            Err(error) => {
+                errors.push(format!("target groups could not be read: {error}"));
+                Vec::new()
+            }
+        };
+        if let Some(tg) = &request.target_group_arn
+            && memberships
+                .iter()
+                .any(|m| &m.target_group_arn == tg && instances.iter().any(|i| m.names(i)))
+        {
+            return Err(DrillError::ProductionTargetGroup(tg.clone()));
+        }
+        let readiness_problems = self
+            .judge_readiness(&instances, &states, &HashMap::new())
+            .await
+            .map_err(read)?
+            .into_iter()
+            .filter(|r| !r.is_ready())
+            .collect();
+        let mut plan_steps: Vec<PlannedStep> = planned
+            .iter()
+            .map(|p| template_step(p, &memberships))
+            .chain(
+                drs_planned
+                    .iter()
+                    .map(|p| drs_step(&p.original, &p.decision, &memberships)),
+            )
+            .collect();
+        plan_steps.sort_by(|a, b| (a.wave, &a.instance_id).cmp(&(b.wave, &b.instance_id)));
+        let mut report = DrillReport {
+            drill_id: drill_id.clone(),
+            outpost: outpost.clone(),
+            live: request.live,
+            plan: plan_steps,
+            readiness_problems,
+            copies: Vec::new(),
+            cleaned_up: Vec::new(),
+            left_behind: Vec::new(),
+            seconds: 0.0,
+            errors,
+            message_id: None,
+        };
+        if !request.live {
+            info!(%drill_id, instances = report.plan.len(), "dry run: nothing changed");
+            report.seconds = clock.elapsed().as_secs_f64();
+            return Ok(report);
+        }
+        if !drs_planned.is_empty() {
+            report.errors.push(format!(
+                "{} DRS-protected instance(s) were not drilled: run DRS drills from the DRS console (a drill launches into the same stopped target a recovery needs)",
+                drs_planned.len()
+            ));
+        }
+        self.launch_copies(request, &drill_id, &incident, planned, &mut report)
+            .await;
+        self.clean_up(&mut report).await;
+        report.seconds = clock.elapsed().as_secs_f64();
+        let notice = notice::drill(&report);
+        match self.notifier.publish(&notice).await {
+            Ok(id) => report.message_id = Some(id),
+            Err(error) => report
+                .errors
+                .push(format!("the drill report could not be published: {error}")),
+        }
+        Ok(report)
+    }
+
+    /// Launches the copies wave by wave; each wave's copies must run (and be healthy in the
+    /// drill target group) before the next wave starts, within the wave wait.
+    async fn launch_copies(
+        &self,
+        request: &DrillRequest,
+        drill_id: &str,
+        incident: &IncidentId,
+        planned: Vec<PlannedInstance>,
+        report: &mut DrillReport,
+    ) {
+        let (waves, _) = waves::group(planned, |p| &p.original);
+        for wave in waves {
+            let launches: Vec<Option<DrillCopy>> = futures::stream::iter(wave.items)
+                .map(|p| self.launch_copy(drill_id, incident, p))
+                .buffered(self.settings.concurrency.max(1))
+                .collect()
+                .await;
+            let mut launches: Vec<DrillCopy> = launches.into_iter().flatten().collect();
+            let ids: Vec<String> = launches.iter().filter_map(|c| c.copy_id.clone()).collect();
+            let wait = crate::waves::wait_running(
+                &self.compute,
+                &ids,
+                self.settings.wave_wait,
+                self.settings.health_wait.poll_interval,
+            )
+            .await;
+            for copy in &mut launches {
+                let Some(id) = &copy.copy_id else { continue };
+                match wait.running_at.get(id) {
+                    Some(at) => {
+                        copy.running_after_seconds =
+                            Some((*at - request.started).num_milliseconds().max(0) as f64 / 1000.0)
+                    }
+                    None => {
+                        copy.error = Some(format!(
+                            "the copy did not reach running within {} s",
+                            wait.waited.as_secs()
+                        ))
+                    }
+                }
+            }
+            if let Some(tg) = &request.target_group_arn {
+                let running: Vec<String> = wait.running_at.keys().cloned().collect();
+                self.check_in_target_group(tg, &running, &mut launches, &mut report.errors)
+                    .await;
+            }
+            report.copies.extend(launches);
+        }
+    }
+
+    async fn launch_copy(
+        &self,
+        drill_id: &str,
+        incident: &IncidentId,
+        planned: PlannedInstance,
+    ) -> Option<DrillCopy> {
+        let Decision::Launch { candidates, .. } = planned.decision else {
+            return None;
+        };
+        let original = planned.original;
+        let mut copy = DrillCopy {
+            original_id: original.id.clone(),
+            copy_id: None,
+            template: None,
+            running_after_seconds: None,
+            healthy: None,
+            error: None,
+        };
+        let candidates = candidates
+            .into_iter()
+            .map(|c| Candidate {
+                request: LaunchRequest {
+                    client_token: plan::client_token(
+                        incident,
+                        &original.id,
+                        &c.request.template,
+                        1,
+                    ),
+                    tags: plan::drill_tags(&original, drill_id),
+                    template: c.request.template,
+                },
+                ..c
+            })
+            .collect();
+        let mut attempts = Vec::new();
+        if let Ok((candidate, launched)) = launch::launch_first(
+            &self.compute,
+            self.limits(Budget::unbounded()),
+            &original.id,
+            candidates,
+            &mut attempts,
+        )
+        .await
+        {
+            info!(%drill_id, original = %original.id, copy = %launched.id, "drill copy launched");
+            copy.copy_id = Some(launched.id);
+            copy.template = Some(candidate.request.template.to_string());
+            return Some(copy);
+        }
+        let tried: Vec<String> = attempts
+            .iter()
+            .map(|a| format!("{}: {}", a.template, a.error))
+            .collect();
+        warn!(%drill_id, original = %original.id, "no drill copy launched");
+        copy.error = Some(format!("no copy launched ({})", tried.join("; ")));
+        Some(copy)
+    }
+
+    /// Registers running copies in the drill target group, waits for health, deregisters.
+    async fn check_in_target_group(
+        &self,
+        tg: &str,
+        running: &[String],
+        copies: &mut [DrillCopy],
+        errors: &mut Vec<String>,
+    ) {
+        if running.is_empty() {
+            return;
+        }
+        let targets: Vec<Target> = running
+            .iter()
+            .map(|id| Target {
+                id: id.clone(),
+                port: None,
+                availability_zone: None,
+            })
+            .collect();
+        if let Err(error) = self.balancer.register(tg, &targets).await {
+            errors.push(format!("copies could not be registered in {tg}: {error}"));
+            return;
+        }
+        let health = membership::wait_for_health(
+            &self.balancer,
+            tg,
+            &targets,
+            self.settings.health_wait.poll_interval,
+            tokio::time::Instant::now() + self.settings.health_wait.timeout,
+        )
+        .await
+        .unwrap_or_else(|error| {
+            errors.push(format!("health in {tg}: {error}"));
+            Default::default()
+        });
+        for copy in copies.iter_mut() {
+            if let Some(id) = &copy.copy_id
+                && running.contains(id)
+            {
+                copy.healthy = Some(
+                    health
+                        .iter()
+                        .any(|(target, state)| &target.id == id && state == "healthy"),
+                );
+            }
+        }
+        if let Err(error) = self.balancer.deregister(tg, &targets).await {
+            errors.push(format!(
+                "copies could not be deregistered from {tg}: {error}; they are terminated anyway"
+            ));
+        }
+    }
+
+    /// Terminates every copy of this drill, found by its tag (so a copy whose launch answer
+    /// was lost is found too), and lists what is left.
+    async fn clean_up(&self, report: &mut DrillReport) {
+        let drill = [report.drill_id.clone()];
+        let copies = match self.compute.instances_tagged(tags::DRILL, &drill).await {
+            Ok(copies) => copies,
+            Err(error) => {
+                report
+                    .errors
+                    .push(format!("drill copies could not be listed: {error}"));
+                report.left_behind = report
+                    .copies
+                    .iter()
+                    .filter_map(|c| c.copy_id.clone())
+                    .collect();
+                return;
+            }
+        };
+        let ids: Vec<String> = copies
+            .iter()
+            .filter(|c| c.is_live())
+            .map(|c| c.id.clone())
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        match self.compute.terminate(&ids).await {
+            Ok(()) => {
+                info!(drill_id = %report.drill_id, copies = ids.len(), "drill copies terminated");
+                report.cleaned_up = ids;
+            }
+            Err(error) => {
+                report
+                    .errors
+                    .push(format!("drill copies could not be terminated: {error}"));
+                report.left_behind = ids;
+            }
+        }
+    }
+}

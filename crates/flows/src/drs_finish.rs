@@ -1,0 +1,259 @@
+//! A DRS launch result finishes a DRS recovery: on success, membership moves from the original
+//! to the recovery instance (the same code as the template path) and both are tagged; on
+//! failure, the job log says why. Drill results never touch load balancers.
+
+use std::fmt::Write;
+
+use tracing::{info, warn};
+
+use autorestart_core::drs;
+use autorestart_core::error::AwsError;
+use autorestart_core::inventory::Instance;
+use autorestart_core::report::{DrsLaunchResult, DrsReport, TargetGroupReport};
+use autorestart_core::settings::Mode;
+use autorestart_core::{moves, notice, tags};
+
+use crate::membership;
+use crate::outage::{Agent, AgentError};
+use crate::ports::{Alarms, Compute, DisasterRecovery, LoadBalancing, Notifier, Outposts};
+
+impl<C, L, N, D, A, O> Agent<C, L, N, D, A, O>
+where
+    C: Compute,
+    L: LoadBalancing,
+    N: Notifier,
+    D: DisasterRecovery,
+    A: Alarms,
+    O: Outposts,
+{
+    /// Handles a DRS launch result; idempotent for repeats.
+    pub async fn handle_drs_result(
+        &self,
+        result: &DrsLaunchResult,
+    ) -> Result<DrsReport, AgentError> {
+        let mut report = DrsReport {
+            source_server_id: result.source_server_id.clone(),
+            job_id: result.job_id.clone(),
+            succeeded: result.succeeded,
+            drill: result.drill,
+            stuck: false,
+            original_id: None,
+            recovery_instance_id: None,
+            target_groups: Vec::new(),
+            reason: None,
+            advice: None,
+            message_id: None,
+        };
+        let original = self.original_of(result).await.map_err(AgentError::Read)?;
+        report.original_id = original.as_ref().map(|o| o.id.clone());
+        if !result.succeeded {
+            let failures = self
+                .drs
+                .job_failures(&result.job_id, &result.source_server_id)
+                .await
+                .map_err(AgentError::Read)?;
+            let mut reason = format!(
+                "DRS job {} failed to launch source server {}",
+                result.job_id, result.source_server_id
+            );
+            for f in &failures {
+                let _ = write!(
+                    reason,
+                    "; {}: {}",
+                    f.event,
+                    f.raw_error.as_deref().unwrap_or("no detail")
+                );
+            }
+            if failures.is_empty() {
+                reason.push_str("; the job log names no failing event");
+            }
+            report.reason = Some(reason);
+            let attempt = original.as_ref().map_or(1, drs::attempt_of);
+            report.advice = Some(if result.drill {
+                "read the job log in the DRS console: the drill's failure says a recovery may fail the same way.".to_owned()
+            } else if attempt < drs::MAX_DRS_ATTEMPTS {
+                format!(
+                    "nothing yet: while the Outpost is down, the sweep starts a new DRS job for it (attempt {} of {}; once the Outpost is back, no new job is started). If the job log names a cause of yours (launch configuration, target instance, quotas), fix it first.",
+                    attempt + 1,
+                    drs::MAX_DRS_ATTEMPTS
+                )
+            } else {
+                format!(
+                    "this was attempt {attempt} of {}: the agent starts no more jobs. Read the job log in the DRS console, fix the cause (launch configuration, target instance, quotas), then remove the tag {} from the instance; the next sweep starts again.",
+                    drs::MAX_DRS_ATTEMPTS,
+                    tags::DRS_JOB
+                )
+            });
+            // Once per source server: the marker is on the server's own original.
+            let marked = original
+                .as_ref()
+                .filter(|o| o.tag(tags::REPORTED) == Some(result.job_id.as_str()));
+            if marked.is_some() {
+                info!(job = %result.job_id, server = %result.source_server_id, "DRS failure reported already");
+                return Ok(report);
+            }
+            let mark = original
+                .as_ref()
+                .filter(|_| self.settings.mode == Mode::Recover && !result.drill)
+                .map(|o| o.id.clone());
+            return self.publish_drs(report, mark.as_deref()).await;
+        }
+
+        let recovery = self
+            .drs
+            .recovery_instance(&result.source_server_id, &result.job_id)
+            .await
+            .map_err(AgentError::Read)?;
+        let Some(recovery) = recovery else {
+            report.reason =
+                Some("DRS reports success but lists no recovery instance for the job".into());
+            report.advice = Some("check the job in the DRS console.".into());
+            return self.publish_drs(report, None).await;
+        };
+        report.recovery_instance_id = Some(recovery.ec2_instance_id.clone());
+        // DRS's own record decides: a drill never moves membership, whatever the event said.
+        if result.drill || recovery.is_drill {
+            report.drill = true;
+            report.reason = Some("drill: load balancers and originals are left alone".into());
+            return self.publish_drs(report, None).await;
+        }
+        let Some(original) = original else {
+            report.reason = Some(format!(
+                "no protected instance (autorestart:enabled=true) belongs to source server {}: nothing was touched",
+                result.source_server_id
+            ));
+            return self.publish_drs(report, None).await;
+        };
+        let found = self
+            .compute
+            .instances(std::slice::from_ref(&recovery.ec2_instance_id))
+            .await
+            .map_err(AgentError::Read)?;
+        let Some(launched) = found.into_iter().next() else {
+            report.reason = Some(format!(
+                "recovery instance {} is not visible in EC2",
+                recovery.ec2_instance_id
+            ));
+            report.advice = Some(
+                "check the instance in the EC2 console, then move its target groups by hand."
+                    .into(),
+            );
+            return self.publish_drs(report, None).await;
+        };
+        if self.settings.mode == Mode::Recover {
+            self.record_replacement(&original, &launched).await;
+            report.target_groups = self.move_to(&original, &launched).await;
+        } else {
+            report.reason = Some("notify-only mode: nothing was tagged or moved".into());
+        }
+        if launched.tag(tags::REPORTED).is_some()
+            && report.target_groups.iter().all(|t| t.note.is_none())
+        {
+            info!(job = %result.job_id, "DRS result reported already");
+            return Ok(report);
+        }
+        // Notify-only changes nothing, not even the reported marker.
+        let mark = (self.settings.mode == Mode::Recover).then_some(launched.id.as_str());
+        self.publish_drs(report, mark).await
+    }
+
+    /// The protected original of the result's source server: the one tagged with the job, else
+    /// the instance named in the server's identification hints, if it opted in.
+    async fn original_of(&self, result: &DrsLaunchResult) -> Result<Option<Instance>, AwsError> {
+        let servers = self
+            .drs
+            .source_servers(std::slice::from_ref(&result.source_server_id))
+            .await?;
+        let Some(server) = servers.first() else {
+            return Ok(None);
+        };
+        let tagged = self
+            .compute
+            .instances_tagged(tags::DRS_JOB, std::slice::from_ref(&result.job_id))
+            .await?;
+        if let Some(original) = tagged
+            .iter()
+            .find(|o| drs::source_server_of(&servers, o).is_some())
+        {
+            return Ok(Some(original.clone()));
+        }
+        let Some(hint) = &server.aws_instance_id else {
+            return Ok(None);
+        };
+        let named = self.compute.instances(std::slice::from_ref(hint)).await?;
+        Ok(named.into_iter().find(Instance::is_opted_in))
+    }
+
+    async fn record_replacement(&self, original: &Instance, launched: &Instance) {
+        let incident = original.tag(tags::INCIDENT).unwrap_or_default().to_owned();
+        let on_original = [(tags::REPLACED_BY.to_owned(), launched.id.clone())];
+        let on_launched = [
+            (tags::REPLACEMENT_OF.to_owned(), original.id.clone()),
+            (tags::INCIDENT.to_owned(), incident),
+        ];
+        if let Err(error) = self
+            .compute
+            .tag(std::slice::from_ref(&original.id), &on_original)
+            .await
+        {
+            warn!(%error, "could not tag the original with its DRS recovery instance");
+        }
+        if let Err(error) = self
+            .compute
+            .tag(std::slice::from_ref(&launched.id), &on_launched)
+            .await
+        {
+            warn!(%error, "could not tag the DRS recovery instance");
+        }
+    }
+
+    async fn move_to(&self, original: &Instance, launched: &Instance) -> Vec<TargetGroupReport> {
+        let memberships = match self
+            .balancer
+            .memberships(&self.settings.target_groups)
+            .await
+        {
+            Ok(memberships) => memberships,
+            Err(error) => {
+                return vec![TargetGroupReport {
+                    target_group_arn: String::new(),
+                    from: original.id.clone(),
+                    to: Some(launched.id.clone()),
+                    port: None,
+                    registered: false,
+                    healthy: false,
+                    deregistered: false,
+                    note: Some(autorestart_core::report::load_balancing_error(&error)),
+                }];
+            }
+        };
+        let scope = &self.settings.target_groups;
+        let (moves, _) = moves::plan_moves(&memberships, &[(original, launched)], scope);
+        let outcomes = membership::execute_moves(
+            &self.balancer,
+            moves,
+            self.settings.health_wait,
+            self.settings.concurrency,
+        )
+        .await;
+        outcomes.iter().map(TargetGroupReport::from).collect()
+    }
+
+    pub(crate) async fn publish_drs(
+        &self,
+        mut report: DrsReport,
+        reported: Option<&str>,
+    ) -> Result<DrsReport, AgentError> {
+        let reported: Vec<String> = reported.into_iter().map(str::to_owned).collect();
+        match self
+            .publish_marked(&notice::drs_result(&report), &reported, &report.job_id)
+            .await
+        {
+            Ok(message_id) => {
+                report.message_id = Some(message_id);
+                Ok(report)
+            }
+            Err(error) => Err(AgentError::notify(error, &report)),
+        }
+    }
+}

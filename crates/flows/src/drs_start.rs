@@ -1,0 +1,241 @@
+//! Carries out DRS recoveries: completes each source server's launch configuration (two
+//! updates, as DRS requires), starts recovery jobs of at most 100 servers, and records each
+//! job on its original so that a repeated event starts no second job.
+
+use std::collections::HashMap;
+
+use futures::StreamExt;
+use tracing::{info, warn};
+
+use autorestart_core::alarm::IncidentId;
+use autorestart_core::drs::{self, DrsDecision, LaunchUpdate, PlannedDrs, SourceServer};
+use autorestart_core::error::AwsError;
+use autorestart_core::inventory::Instance;
+use autorestart_core::outcome::{Execution, InstanceOutcome, Outcome, failed};
+use autorestart_core::tags;
+
+use crate::ports::{Compute, DisasterRecovery};
+
+/// What to do once a server is configured.
+struct Ready {
+    original: Instance,
+    server: SourceServer,
+    target_id: String,
+    updates: Vec<LaunchUpdate>,
+    attempt: u32,
+}
+
+/// Carries out the DRS decisions; outcomes in the plan's order.
+pub async fn execute_drs<C: Compute, D: DisasterRecovery>(
+    compute: &C,
+    drs: &D,
+    incident: &IncidentId,
+    plan: Vec<PlannedDrs>,
+    concurrency: usize,
+    execution: Execution,
+) -> Vec<InstanceOutcome> {
+    let order: Vec<String> = plan.iter().map(|p| p.original.id.clone()).collect();
+    let mut outcomes: HashMap<String, InstanceOutcome> = HashMap::new();
+    let mut to_configure = Vec::new();
+    for PlannedDrs { original, decision } in plan {
+        match decision {
+            DrsDecision::Invalid { reason } => {
+                warn!(instance = %original.id, %reason, "cannot recover through DRS");
+                let advice = "fix what the reason names; the recovery runs again on the next delivery or sweep.".into();
+                outcomes.insert(original.id.clone(), failed(original, reason, None, advice));
+            }
+            DrsDecision::AlreadyStarted {
+                job_id,
+                source_server_id,
+            } => {
+                info!(instance = %original.id, %job_id, "DRS recovery already running");
+                let mut outcome = InstanceOutcome::of(
+                    original.clone(),
+                    Outcome::DrsAlreadyStarted {
+                        job_id: job_id.clone(),
+                    },
+                );
+                // Found running in DRS but not yet recorded on the original: record it.
+                if source_server_id.is_some()
+                    && execution == Execution::Live
+                    && let Err(error) = compute
+                        .tag(
+                            std::slice::from_ref(&original.id),
+                            &job_tags(&job_id, incident),
+                        )
+                        .await
+                {
+                    outcome.warnings.push(format!(
+                        "could not record job {job_id} on the original: {error}"
+                    ));
+                }
+                outcomes.insert(original.id.clone(), outcome);
+            }
+            DrsDecision::Wait { reason } => {
+                info!(instance = %original.id, %reason, "DRS recovery waits");
+                outcomes.insert(
+                    original.id.clone(),
+                    InstanceOutcome::of(original, Outcome::Unfinished { reason }),
+                );
+            }
+            DrsDecision::Recover {
+                server,
+                target,
+                attempt,
+            } => to_configure.push((original, server, target.id, attempt)),
+        }
+    }
+
+    let configured: Vec<Result<Ready, InstanceOutcome>> = futures::stream::iter(to_configure)
+        .map(|(original, server, target_id, attempt)| {
+            configure(drs, original, server, target_id, attempt, execution)
+        })
+        .buffered(concurrency.max(1))
+        .collect()
+        .await;
+    let mut ready = Vec::new();
+    for result in configured {
+        match result {
+            Ok(r) => ready.push(r),
+            Err(outcome) => {
+                outcomes.insert(outcome.original.id.clone(), outcome);
+            }
+        }
+    }
+
+    if execution == Execution::DryRun {
+        for r in ready {
+            let outcome = Outcome::WouldStartDrs {
+                source_server_id: r.server.id.clone(),
+                target_id: r.target_id.clone(),
+                updates: r.updates.clone(),
+            };
+            outcomes.insert(
+                r.original.id.clone(),
+                InstanceOutcome::of(r.original, outcome),
+            );
+        }
+    } else {
+        let server_ids: Vec<String> = ready.iter().map(|r| r.server.id.clone()).collect();
+        for batch in drs::job_batches(&server_ids) {
+            let members: Vec<&Ready> = ready
+                .iter()
+                .filter(|r| batch.contains(&r.server.id))
+                .collect();
+            match drs.start_recovery(batch, false).await {
+                Ok(job_id) => {
+                    info!(%job_id, servers = batch.len(), "DRS recovery job started");
+                    let record = record_job(compute, &members, &job_id, incident).await;
+                    for r in members {
+                        let mut outcome = InstanceOutcome::of(
+                            r.original.clone(),
+                            Outcome::DrsStarted {
+                                job_id: job_id.clone(),
+                                source_server_id: r.server.id.clone(),
+                                target_id: r.target_id.clone(),
+                                updates: r.updates.clone(),
+                            },
+                        );
+                        if let Some(error) = &record {
+                            outcome.warnings.push(format!(
+                                "job {job_id} was not recorded on the original ({error}); DRS's own job list still prevents a second job"
+                            ));
+                        }
+                        if r.attempt > 1 {
+                            outcome.warnings.push(format!(
+                                "attempt {} of {}: the earlier DRS job of this outage failed",
+                                r.attempt,
+                                drs::MAX_DRS_ATTEMPTS
+                            ));
+                        }
+                        outcomes.insert(r.original.id.clone(), outcome);
+                    }
+                }
+                Err(error) => {
+                    warn!(%error, servers = batch.len(), "DRS recovery job not started");
+                    for r in members {
+                        let outcome = failed(
+                            r.original.clone(),
+                            format!(
+                                "DRS StartRecovery failed for source server {}: {error}",
+                                r.server.id
+                            ),
+                            Some(error.kind),
+                            error.kind.advice().into(),
+                        );
+                        outcomes.insert(r.original.id.clone(), outcome);
+                    }
+                }
+            }
+        }
+    }
+    order
+        .into_iter()
+        .filter_map(|id| outcomes.remove(&id))
+        .collect()
+}
+
+/// Reads a server's launch configuration and applies the missing updates, one at a time.
+async fn configure<D: DisasterRecovery>(
+    drs: &D,
+    original: Instance,
+    server: SourceServer,
+    target_id: String,
+    attempt: u32,
+    execution: Execution,
+) -> Result<Ready, InstanceOutcome> {
+    let fail = |original: Instance, error: AwsError, what: &str| {
+        failed(
+            original,
+            format!("{what} of source server {} failed: {error}", server.id),
+            Some(error.kind),
+            error.kind.advice().into(),
+        )
+    };
+    let current = match drs.launch_settings(&server.id).await {
+        Ok(current) => current,
+        Err(error) => return Err(fail(original, error, "reading the launch configuration")),
+    };
+    let updates = drs::missing_updates(&current, &target_id);
+    info!(source_server = %server.id, before = ?current, ?updates, "DRS launch configuration");
+    if execution == Execution::Live {
+        for update in &updates {
+            if let Err(error) = drs.update_launch_settings(&server.id, update).await {
+                return Err(fail(original, error, "updating the launch configuration"));
+            }
+        }
+        if !updates.is_empty() {
+            info!(source_server = %server.id, launch_into = %target_id, "DRS launch configuration updated");
+        }
+    }
+    Ok(Ready {
+        original,
+        server,
+        target_id,
+        updates,
+        attempt,
+    })
+}
+
+/// Records the job and its attempt on the members' originals: one call per attempt number
+/// (usually one). The first error, if any.
+async fn record_job<C: Compute>(
+    compute: &C,
+    members: &[&Ready],
+    job_id: &str,
+    incident: &IncidentId,
+) -> Option<AwsError> {
+    let records = members.iter().map(|r| {
+        let mut record = job_tags(job_id, incident).to_vec();
+        record.push((tags::DRS_ATTEMPT.to_owned(), r.attempt.to_string()));
+        (r.original.id.clone(), record)
+    });
+    crate::ports::tag_grouped(compute, records).await
+}
+
+fn job_tags(job_id: &str, incident: &IncidentId) -> [(String, String); 2] {
+    [
+        (tags::DRS_JOB.to_owned(), job_id.to_owned()),
+        (tags::INCIDENT.to_owned(), incident.to_string()),
+    ]
+}

@@ -1,0 +1,432 @@
+//! Carries out a recovery plan: launches replacements, trying the next alternate when one has
+//! no capacity or cannot be used, and records the replacement on the original.
+
+use std::collections::HashMap;
+
+use futures::StreamExt;
+use tracing::{info, warn};
+
+use autorestart_core::alarm::IncidentId;
+use autorestart_core::error::{AwsError, ErrorKind};
+use autorestart_core::inventory::Instance;
+use autorestart_core::outcome::{Attempt, Execution, InstanceOutcome, Outcome, failed};
+use autorestart_core::plan::{Candidate, Decision, PlannedInstance};
+use autorestart_core::tags;
+
+use crate::budget::{self, Budget, Pacer};
+use crate::ports::Compute;
+
+/// What launches run within: EC2's RunInstances bucket and the invocation's time.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits<'a> {
+    /// Paces RunInstances.
+    pub pacer: &'a Pacer,
+    /// When to stop launching and retrying.
+    pub budget: Budget,
+}
+
+/// Carries out every decision, at most `concurrency` at once; outcomes keep the plan's order.
+/// `remember` holds, by original, the tags that remember its target-group registrations: they
+/// are written with the record of its replacement, in one call.
+pub async fn execute<C: Compute>(
+    compute: &C,
+    limits: Limits<'_>,
+    remember: &HashMap<String, Vec<(String, String)>>,
+    incident: &IncidentId,
+    plan: Vec<PlannedInstance>,
+    concurrency: usize,
+    execution: Execution,
+) -> Vec<InstanceOutcome> {
+    let none = Vec::new();
+    futures::stream::iter(plan)
+        .map(|planned| {
+            let members = remember.get(&planned.original.id).unwrap_or(&none);
+            recover_one(compute, limits, members, incident, planned, execution)
+        })
+        .buffered(concurrency.max(1))
+        .collect()
+        .await
+}
+
+async fn recover_one<C: Compute>(
+    compute: &C,
+    limits: Limits<'_>,
+    members: &[(String, String)],
+    incident: &IncidentId,
+    planned: PlannedInstance,
+    execution: Execution,
+) -> InstanceOutcome {
+    let PlannedInstance { original, decision } = planned;
+    match decision {
+        Decision::AlreadyRecovered {
+            replacement,
+            superseded,
+        } => {
+            info!(instance = %original.id, replacement = %replacement.id, "already recovered; nothing to launch");
+            let mut result = InstanceOutcome::of(
+                original,
+                Outcome::AlreadyRecovered {
+                    replacement: replacement.clone(),
+                },
+            );
+            result.superseded = superseded;
+            if execution == Execution::Live {
+                record_replacement(compute, incident, members, &mut result, &replacement).await;
+            }
+            result
+        }
+        Decision::NotRunning { state } => {
+            info!(instance = %original.id, %state, "not running when its Outpost went down; not recovered");
+            InstanceOutcome::of(original, Outcome::NotRunning { state })
+        }
+        Decision::Unrecoverable { reason, skipped } => {
+            warn!(instance = %original.id, %reason, "cannot recover");
+            let mut result = failed(
+                original,
+                reason,
+                None,
+                "fix the instance's autorestart tags or its recovery templates.".into(),
+            );
+            result.skipped = skipped;
+            result
+        }
+        Decision::Launch {
+            candidates,
+            skipped,
+            attempt,
+            dead,
+        } => {
+            let mut result = InstanceOutcome::of(
+                original,
+                Outcome::Failed {
+                    reason: String::new(),
+                    kind: None,
+                    advice: String::new(),
+                },
+            );
+            result.skipped = skipped;
+            for r in &dead {
+                let state = if r.state == "pending" {
+                    "stuck pending (terminated)"
+                } else {
+                    r.state.as_str()
+                };
+                result.warnings.push(format!(
+                    "replacement {} launched earlier in this incident is {state}: launched again (attempt {attempt})",
+                    r.id
+                ));
+            }
+            result.superseded = dead;
+            result.outcome = match execution {
+                Execution::DryRun => would_launch(&candidates),
+                Execution::Live => {
+                    if let Err(failed) = terminate_stuck(compute, &result.superseded).await {
+                        result.outcome = failed;
+                        return result;
+                    }
+                    let launch = Launch {
+                        limits,
+                        members,
+                        incident,
+                    };
+                    launch_attempts(compute, launch, &mut result, candidates, attempt).await
+                }
+            };
+            result
+        }
+    }
+}
+
+fn would_launch(candidates: &[Candidate]) -> Outcome {
+    let first = &candidates[0];
+    Outcome::WouldLaunch {
+        template: first.request.template.clone(),
+        subnet_id: first.subnet_id.clone(),
+        fallbacks: candidates[1..]
+            .iter()
+            .map(|c| c.request.template.clone())
+            .collect(),
+    }
+}
+
+/// Terminates the stuck (still pending) ones of `dead` before another copy is launched; the
+/// outcome to report when that fails, since two copies must never run.
+async fn terminate_stuck<C: Compute>(compute: &C, dead: &[Instance]) -> Result<(), Outcome> {
+    let stuck: Vec<String> = dead
+        .iter()
+        .filter(|r| r.state == "pending")
+        .map(|r| r.id.clone())
+        .collect();
+    if stuck.is_empty() {
+        return Ok(());
+    }
+    warn!(replacements = ?stuck, "replacements stuck pending; terminating them before launching again");
+    compute.terminate(&stuck).await.map_err(|error| Outcome::Failed {
+        reason: format!(
+            "replacement {} has been pending for more than {} s and could not be terminated ({error}); no second copy was launched",
+            stuck.join(", "),
+            autorestart_core::plan::LAUNCH_WAIT.as_secs()
+        ),
+        kind: Some(error.kind),
+        advice: format!(
+            "terminate {} by hand (it will not run), then re-run or wait for the sweep. {}",
+            stuck.join(", "),
+            error.kind.advice()
+        ),
+    })
+}
+
+/// Why [`launch_first`] launched nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LaunchStop {
+    /// An error that another alternate cannot help with.
+    Error(AwsError),
+    /// Every alternate was tried and failed.
+    Exhausted,
+    /// The invocation's time ran out while throttled or unanswered; the last error, if any.
+    OutOfTime(Option<AwsError>),
+}
+
+/// Tries each candidate in order, falling through to the next when one has no capacity or its
+/// template cannot be used; every failed try is added to `attempts`. Each RunInstances takes a
+/// token of the pacer first; a throttled or unanswered call is retried with the same
+/// ClientToken (so a call that took effect is not repeated), with jittered backoff, until
+/// the budget runs out. The candidate that launched and its instance, or why none did.
+pub async fn launch_first<C: Compute>(
+    compute: &C,
+    limits: Limits<'_>,
+    instance_id: &str,
+    candidates: Vec<Candidate>,
+    attempts: &mut Vec<Attempt>,
+) -> Result<(Candidate, Instance), LaunchStop> {
+    for candidate in candidates {
+        let template = candidate.request.template.clone();
+        info!(instance = %instance_id, %template, subnet = %candidate.subnet_id, "launching");
+        let mut retries = 0;
+        let answer = loop {
+            if !limits.pacer.take(&limits.budget).await {
+                return Err(LaunchStop::OutOfTime(None));
+            }
+            match compute.launch(&candidate.request).await {
+                Err(error) if matches!(error.kind, ErrorKind::Throttled | ErrorKind::Transient) => {
+                    if error.kind == ErrorKind::Throttled {
+                        limits.pacer.throttled();
+                    }
+                    retries += 1;
+                    let pause = budget::backoff(retries, budget::jitter());
+                    if limits.budget.left().is_some_and(|left| left < pause) {
+                        warn!(instance = %instance_id, %template, %error, retries, "out of time retrying the launch");
+                        return Err(LaunchStop::OutOfTime(Some(error)));
+                    }
+                    warn!(instance = %instance_id, %template, %error, retries, pause_ms = pause.as_millis() as u64, "launch not done; retrying with the same token");
+                    tokio::time::sleep(pause).await;
+                }
+                answer => break answer,
+            }
+        };
+        match answer {
+            Ok(launched) => {
+                info!(instance = %instance_id, launched = %launched.id, state = %launched.state, %template, retries, "launched");
+                return Ok((candidate, launched));
+            }
+            Err(error) => {
+                let next = matches!(
+                    error.kind,
+                    ErrorKind::InsufficientCapacity | ErrorKind::UnusableTemplate
+                );
+                warn!(instance = %instance_id, %template, %error, "launch failed{}", if next { "; trying the next alternate" } else { "" });
+                attempts.push(Attempt {
+                    template,
+                    error: error.clone(),
+                });
+                if !next {
+                    return Err(LaunchStop::Error(error));
+                }
+            }
+        }
+    }
+    Err(LaunchStop::Exhausted)
+}
+
+/// Launches attempt after attempt: EC2 answers a ClientToken used before with that launch's
+/// instance even when it has died since, so a dead answer means the next attempt (a new
+/// token), starting with the next alternate.
+async fn launch_attempts<C: Compute>(
+    compute: &C,
+    launch: Launch<'_>,
+    result: &mut InstanceOutcome,
+    mut candidates: Vec<Candidate>,
+    mut attempt: u32,
+) -> Outcome {
+    let incident = launch.incident;
+    loop {
+        let outcome = launch_first_that_works(compute, launch, result, candidates.clone()).await;
+        let Outcome::Recovered {
+            replacement,
+            subnet_id,
+            ..
+        } = &outcome
+        else {
+            return outcome;
+        };
+        if replacement.state.is_empty() || replacement.is_starting_or_running() {
+            return outcome;
+        }
+        warn!(instance = %result.original.id, replacement = %replacement.id, state = %replacement.state, attempt, "EC2 answered with a replacement that died; launching the next attempt");
+        result.warnings.push(format!(
+            "attempt {attempt} answered with {} ({}), a replacement that died: launched again",
+            replacement.id, replacement.state
+        ));
+        attempt += 1;
+        if attempt > autorestart_core::plan::MAX_ATTEMPTS {
+            return Outcome::Failed {
+                reason: format!(
+                    "{} attempts launched replacements that died; not launching again",
+                    autorestart_core::plan::MAX_ATTEMPTS
+                ),
+                kind: None,
+                advice: "find out why the replacements stop or terminate (capacity, the AMI, user data), then re-run.".into(),
+            };
+        }
+        if let Some(at) = candidates.iter().position(|c| &c.subnet_id == subnet_id) {
+            candidates.rotate_left(at + 1);
+        }
+        for candidate in &mut candidates {
+            candidate.request = autorestart_core::plan::launch_request(
+                &result.original,
+                incident,
+                candidate.request.template.clone(),
+                attempt,
+            );
+        }
+    }
+}
+
+/// What one launch writes besides the instance: the incident, and the original's registrations
+/// to remember.
+#[derive(Clone, Copy)]
+struct Launch<'a> {
+    limits: Limits<'a>,
+    members: &'a [(String, String)],
+    incident: &'a IncidentId,
+}
+
+/// Records the replacement on the original (`replaced-by`, `incident`) and remembers its
+/// registrations (`members`), in one CreateTags, unless the original says all that already:
+/// after a crash or a lost tag, the replacement's own tag is the truth.
+async fn record_replacement<C: Compute>(
+    compute: &C,
+    incident: &IncidentId,
+    members: &[(String, String)],
+    result: &mut InstanceOutcome,
+    replacement: &Instance,
+) {
+    let original_id = result.original.id.clone();
+    if result.original.tag(tags::REPLACED_BY) == Some(replacement.id.as_str()) && members.is_empty()
+    {
+        return;
+    }
+    let incident = replacement
+        .tag(tags::INCIDENT)
+        .map_or_else(|| incident.to_string(), str::to_owned);
+    let record = vec![
+        (tags::REPLACED_BY.to_owned(), replacement.id.clone()),
+        (tags::INCIDENT.to_owned(), incident),
+    ];
+    let id = std::slice::from_ref(&original_id);
+    let both: Vec<(String, String)> = record.iter().chain(members).cloned().collect();
+    // One call in the common case; when it fails (an original near EC2's 50 tags, say), the
+    // record that fencing relies on goes alone first, then what to remember.
+    let written = match compute.tag(id, &both).await {
+        Ok(()) => Ok(both),
+        Err(_) if !members.is_empty() => match compute.tag(id, &record).await {
+            Ok(()) => {
+                if let Err(error) = compute.tag(id, members).await {
+                    warn!(instance = %original_id, %error, "could not remember the original's target groups");
+                    result.warnings.push(format!(
+                        "its target groups could not be remembered on it ({error}); should its replacement die, the next one is registered only where the original still is"
+                    ));
+                    Ok(record)
+                } else {
+                    Ok(both)
+                }
+            }
+            Err(error) => Err(error),
+        },
+        Err(error) => Err(error),
+    };
+    match written {
+        Ok(written) => {
+            info!(instance = %original_id, replacement = %replacement.id, "original tagged with its replacement");
+            result.original.tags.extend(written);
+        }
+        Err(error) => {
+            warn!(instance = %original_id, %error, "could not tag the original with its replacement");
+            result.warnings.push(format!(
+                "the original was not tagged {}={} ({error}); the replacement's own tags still prevent a second launch, and the next run tags it",
+                tags::REPLACED_BY,
+                replacement.id
+            ));
+        }
+    }
+}
+
+async fn launch_first_that_works<C: Compute>(
+    compute: &C,
+    launch: Launch<'_>,
+    result: &mut InstanceOutcome,
+    candidates: Vec<Candidate>,
+) -> Outcome {
+    let original_id = result.original.id.clone();
+    let tries = &mut result.attempts;
+    match launch_first(compute, launch.limits, &original_id, candidates, tries).await {
+        Ok((candidate, replacement)) => {
+            if replacement.state.is_empty() || replacement.is_starting_or_running() {
+                let (incident, members) = (launch.incident, launch.members);
+                record_replacement(compute, incident, members, result, &replacement).await;
+            }
+            Outcome::Recovered {
+                replacement,
+                template: candidate.request.template,
+                subnet_id: candidate.subnet_id,
+                outpost_arn: candidate.outpost_arn,
+            }
+        }
+        Err(LaunchStop::Error(error)) => {
+            let template = result
+                .attempts
+                .last()
+                .map(|a| a.template.to_string())
+                .unwrap_or_default();
+            Outcome::Failed {
+                reason: format!("launch from {template} failed: {error}"),
+                kind: Some(error.kind),
+                advice: error.kind.advice().into(),
+            }
+        }
+        Err(LaunchStop::OutOfTime(error)) => Outcome::Unfinished {
+            reason: match error {
+                Some(error) => format!(
+                    "the invocation's time ran out while EC2 did not launch ({error}); the next sweep launches it"
+                ),
+                None => {
+                    "the invocation's time ran out before its launch; the next sweep launches it"
+                        .into()
+                }
+            },
+        },
+        Err(LaunchStop::Exhausted) => {
+            let last_kind = result.attempts.last().map(|a| a.error.kind);
+            let tried: Vec<String> = result
+                .attempts
+                .iter()
+                .map(|a| format!("{}: {}", a.template, a.error.kind))
+                .collect();
+            Outcome::Failed {
+                reason: format!("every alternate failed ({})", tried.join("; ")),
+                kind: last_kind,
+                advice: last_kind.unwrap_or(ErrorKind::Other).advice().into(),
+            }
+        }
+    }
+}

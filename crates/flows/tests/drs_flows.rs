@@ -1,0 +1,684 @@
+//! DRS on the in-memory AWS: both strategies from one alarm, repeats, and the launch results
+//! that finish a DRS recovery.
+
+use std::time::Duration;
+
+use autorestart_core::alarm::AlarmState;
+use autorestart_core::drs::{self, JobFailure, RecoveryInstance, SourceServer};
+use autorestart_core::error::AwsError;
+use autorestart_core::report::DrsLaunchResult;
+use autorestart_core::settings::HealthWait;
+use autorestart_core::settings::Settings;
+use autorestart_core::tags::{self, TemplateRef};
+use autorestart_flows::outage::{Agent, Ports};
+use autorestart_flows::ports::{Target, TargetKind};
+use autorestart_testkit::{InMemoryAws, World};
+
+use autorestart_testkit::fixtures as support;
+
+use support::ARN_A;
+const ARN_B: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0bbbbbbbbbbbbbbb2";
+const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/app/1";
+const SERVER: &str = "s-1234567890abcdef0";
+
+fn target(id: &str) -> Target {
+    Target {
+        id: id.into(),
+        port: Some(443),
+        availability_zone: None,
+    }
+}
+
+/// web-1 (template strategy) and db-1 (DRS) on Outpost A; db-1's stopped target in the Region.
+fn world() -> World {
+    let mut w = World::default();
+    w.set_alarm(support::outage());
+    w.subnets.insert("subnet-a".into(), Some(ARN_A.into()));
+    w.subnets.insert("subnet-b".into(), Some(ARN_B.into()));
+    w.subnets.insert("subnet-region".into(), None);
+    w.templates.insert(
+        TemplateRef {
+            id: "lt-0b".into(),
+            version: "$Default".into(),
+        },
+        "subnet-b".into(),
+    );
+    w.add_instance(
+        "i-web1",
+        "subnet-a",
+        &[
+            (tags::NAME, "web-1"),
+            (tags::ENABLED, "true"),
+            (tags::RECOVERY_TEMPLATES, "lt-0b"),
+        ],
+    );
+    add_drs_protected(
+        &mut w,
+        ("i-db1", "db-1"),
+        ("i-dbtarget", "DB-1"),
+        (SERVER, "db-1.corp.example"),
+    );
+    w.target_groups.insert(
+        TG.into(),
+        (
+            TargetKind::Instance,
+            [target("i-web1"), target("i-db1")].into(),
+        ),
+    );
+    w
+}
+
+/// A DRS-protected instance (id, Name) on Outpost A, its stopped launch target (id, Name) in
+/// the Region, and its replicating source server (id, hostname).
+fn add_drs_protected(
+    w: &mut World,
+    (id, name): (&str, &str),
+    (target, target_name): (&str, &str),
+    (server, hostname): (&str, &str),
+) {
+    w.add_instance(
+        id,
+        "subnet-a",
+        &[
+            (tags::NAME, name),
+            (tags::ENABLED, "true"),
+            (tags::STRATEGY, "drs"),
+        ],
+    );
+    w.add_instance(
+        target,
+        "subnet-region",
+        &[
+            (tags::NAME, target_name),
+            (drs::TARGET_TAG_KEY, drs::TARGET_TAG_VALUE),
+        ],
+    );
+    w.set_state(target, "stopped");
+    w.drs_servers.push(SourceServer {
+        id: server.into(),
+        hostname: Some(hostname.into()),
+        aws_instance_id: Some(id.into()),
+        replication_state: "CONTINUOUS".into(),
+        lag: None,
+    });
+}
+
+fn settings() -> Settings {
+    Settings {
+        health_wait: HealthWait {
+            timeout: Duration::from_secs(5),
+            poll_interval: Duration::from_secs(1),
+        },
+        ..support::quick_settings()
+    }
+}
+
+#[tokio::test]
+async fn one_alarm_recovers_both_strategies_and_a_repeat_starts_no_second_job() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    let agent = Agent::new(Ports::all(&aws), settings());
+    let report = agent.handle(&support::outage()).await.unwrap();
+
+    let by_id = |id: &str| {
+        report
+            .instances
+            .iter()
+            .find(|i| i.instance_id == id)
+            .unwrap()
+    };
+    assert_eq!(
+        (by_id("i-web1").strategy, by_id("i-web1").outcome),
+        ("template", "recovered")
+    );
+    let db = by_id("i-db1");
+    assert_eq!((db.strategy, db.outcome), ("drs", "drs-recovery-started"));
+    assert_eq!(db.launch_target_id.as_deref(), Some("i-dbtarget"));
+    aws.with(|w| {
+        assert_eq!(w.drs_jobs.len(), 1);
+        assert_eq!(
+            w.drs_settings[SERVER].launch_into.as_deref(),
+            Some("i-dbtarget")
+        );
+        assert_eq!(
+            w.instances["i-db1"].tag(tags::DRS_JOB),
+            Some(w.drs_jobs[0].0.job_id.as_str())
+        );
+        assert!(
+            w.replacements_of("i-db1").is_empty(),
+            "DRS launches into the target, not a new instance"
+        );
+        let body = &w.published[0].body;
+        assert!(body.contains("DRS recovery started"), "{body}");
+        assert!(
+            body.contains("via DRS source server s-1234567890abcdef0 into i-dbtarget"),
+            "{body}"
+        );
+        assert!(
+            w.published[0]
+                .subject
+                .contains("1 recovered, 1 DRS started"),
+            "{}",
+            w.published[0].subject
+        );
+    });
+
+    let again = agent.handle(&support::outage()).await.unwrap();
+    let db = again
+        .instances
+        .iter()
+        .find(|i| i.instance_id == "i-db1")
+        .unwrap();
+    assert_eq!(db.outcome, "drs-already-started");
+    aws.with(|w| {
+        assert_eq!(w.drs_jobs.len(), 1, "no second job");
+        assert!(!w.calls[..].ends_with(&["StartRecovery"]));
+    });
+}
+
+fn succeeded(job: &str, drill: bool) -> DrsLaunchResult {
+    DrsLaunchResult {
+        source_server_id: SERVER.into(),
+        job_id: job.into(),
+        succeeded: true,
+        drill,
+        time: "2026-11-24T03:25:00Z".parse().unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn a_launch_success_moves_membership_to_the_target_and_a_repeat_changes_nothing() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    let agent = Agent::new(Ports::all(&aws), settings());
+    agent.handle(&support::outage()).await.unwrap();
+    let job = aws.with(|w| {
+        let job = w.drs_jobs[0].0.job_id.clone();
+        w.drs_recovery_instances.insert(
+            (SERVER.into(), job.clone()),
+            RecoveryInstance {
+                recovery_instance_id: "i-dbtarget".into(),
+                ec2_instance_id: "i-dbtarget".into(),
+                is_drill: false,
+            },
+        );
+        w.instances.get_mut("i-dbtarget").unwrap().state = "running".into();
+        w.published.clear();
+        job
+    });
+
+    let report = agent
+        .handle_drs_result(&succeeded(&job, false))
+        .await
+        .unwrap();
+    assert_eq!(report.original_id.as_deref(), Some("i-db1"));
+    assert_eq!(report.recovery_instance_id.as_deref(), Some("i-dbtarget"));
+    assert!(
+        report
+            .target_groups
+            .iter()
+            .all(|t| t.registered && t.deregistered)
+    );
+    aws.with(|w| {
+        let members: Vec<&str> = w.target_groups[TG]
+            .1
+            .iter()
+            .map(|t| t.id.as_str())
+            .collect();
+        assert!(
+            members.contains(&"i-dbtarget") && !members.contains(&"i-db1"),
+            "{members:?}"
+        );
+        assert_eq!(
+            w.instances["i-db1"].tag(tags::REPLACED_BY),
+            Some("i-dbtarget")
+        );
+        assert_eq!(
+            w.instances["i-dbtarget"].tag(tags::REPLACEMENT_OF),
+            Some("i-db1")
+        );
+        assert_eq!(w.published.len(), 1);
+        assert!(w.published[0].subject.contains("DRS recovery launched"));
+    });
+
+    let (groups, instances) = aws.with(|w| (w.target_groups.clone(), w.instances.clone()));
+    let again = agent
+        .handle_drs_result(&succeeded(&job, false))
+        .await
+        .unwrap();
+    assert!(again.message_id.is_none(), "reported already");
+    aws.with(|w| {
+        assert_eq!(w.target_groups, groups);
+        assert_eq!(w.instances, instances);
+        assert_eq!(w.published.len(), 1);
+    });
+}
+
+#[tokio::test]
+async fn a_launch_failure_is_notified_with_the_job_log_reason() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    aws.with(|w| {
+        w.drs_failures.insert(
+            "drsjob-1".into(),
+            vec![JobFailure {
+                event: "LAUNCH_FAILED".into(),
+                raw_error: Some("InsufficientInstanceCapacity for r5.2xlarge".into()),
+            }],
+        )
+    });
+    let agent = Agent::new(Ports::all(&aws), settings());
+    let mut failed = succeeded("drsjob-1", false);
+    failed.succeeded = false;
+    let report = agent.handle_drs_result(&failed).await.unwrap();
+    assert!(
+        report
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("LAUNCH_FAILED: InsufficientInstanceCapacity for r5.2xlarge")
+    );
+    aws.with(|w| {
+        assert!(w.published[0].subject.contains("DRS recovery FAILED"));
+        let body = &w.published[0].body;
+        assert!(
+            body.contains("new DRS job for it (attempt 2 of 3;"),
+            "the advice says what happens next: {body}"
+        );
+        assert!(!w.calls.contains(&"RegisterTargets"));
+    });
+}
+
+#[tokio::test]
+async fn a_drill_result_never_touches_load_balancers_or_originals() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    aws.with(|w| {
+        w.drs_recovery_instances.insert(
+            (SERVER.into(), "drsjob-drill".into()),
+            RecoveryInstance {
+                recovery_instance_id: "i-drill".into(),
+                ec2_instance_id: "i-drill".into(),
+                is_drill: true,
+            },
+        )
+    });
+    let (groups, instances) = aws.with(|w| (w.target_groups.clone(), w.instances.clone()));
+    let agent = Agent::new(Ports::all(&aws), settings());
+    let report = agent
+        .handle_drs_result(&succeeded("drsjob-drill", true))
+        .await
+        .unwrap();
+    assert!(report.drill && report.target_groups.is_empty());
+    aws.with(|w| {
+        assert_eq!(w.target_groups, groups);
+        assert_eq!(w.instances, instances);
+        assert!(w.published[0].subject.contains("DRS drill launched"));
+        assert!(!w.calls.contains(&"RegisterTargets") && !w.calls.contains(&"CreateTags"));
+    });
+}
+
+#[tokio::test]
+async fn notify_only_reports_a_launch_success_without_tagging_or_moving() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    aws.with(|w| {
+        w.instances
+            .get_mut("i-db1")
+            .unwrap()
+            .tags
+            .insert(tags::DRS_JOB.into(), "drsjob-1".into());
+        w.drs_recovery_instances.insert(
+            (SERVER.into(), "drsjob-1".into()),
+            RecoveryInstance {
+                recovery_instance_id: "i-dbtarget".into(),
+                ec2_instance_id: "i-dbtarget".into(),
+                is_drill: false,
+            },
+        );
+    });
+    let (groups, instances) = aws.with(|w| (w.target_groups.clone(), w.instances.clone()));
+    let notify_only = Settings {
+        mode: autorestart_core::settings::Mode::NotifyOnly,
+        ..settings()
+    };
+    let agent = Agent::new(Ports::all(&aws), notify_only);
+    let report = agent
+        .handle_drs_result(&succeeded("drsjob-1", false))
+        .await
+        .unwrap();
+    assert!(report.reason.as_deref().unwrap().contains("notify-only"));
+    aws.with(|w| {
+        assert_eq!(w.target_groups, groups);
+        assert_eq!(
+            w.instances, instances,
+            "no tag written, not even the reported marker"
+        );
+        assert_eq!(w.published.len(), 1);
+    });
+}
+
+fn outcome<'r>(
+    report: &'r autorestart_core::report::AlarmReport,
+    id: &str,
+) -> &'r autorestart_core::report::InstanceReport {
+    report
+        .instances
+        .iter()
+        .find(|i| i.instance_id == id)
+        .unwrap()
+}
+
+/// Ends DRS job `index` (0-based): launched into the target when `launched`, else failed.
+fn end_job(w: &mut World, index: usize, launched: bool) -> String {
+    let job = w.drs_jobs[index].0.job_id.clone();
+    w.drs_jobs[index].1 = true;
+    if launched {
+        w.drs_recovery_instances.insert(
+            (SERVER.into(), job.clone()),
+            RecoveryInstance {
+                recovery_instance_id: "i-dbtarget".into(),
+                ec2_instance_id: "i-dbtarget".into(),
+                is_drill: false,
+            },
+        );
+        w.set_state("i-dbtarget", "running");
+    }
+    job
+}
+
+fn subjects(aws: &InMemoryAws, containing: &str) -> usize {
+    aws.with(|w| {
+        w.published
+            .iter()
+            .filter(|n| n.subject.contains(containing))
+            .count()
+    })
+}
+
+#[tokio::test]
+async fn drs_that_cannot_be_read_leaves_the_template_instances_recovering() {
+    for (code, says) in [
+        (
+            "UninitializedAccountException",
+            "not initialised in this Region",
+        ),
+        ("AccessDeniedException", "DRS could not be read"),
+        ("ThrottlingException", "the next sweep tries DRS again"),
+    ] {
+        let aws = InMemoryAws::new(world(), Duration::ZERO);
+        aws.with(|w| {
+            w.failures.insert(
+                "DescribeSourceServers",
+                vec![AwsError::from_code(
+                    "drs:DescribeSourceServers",
+                    code,
+                    "emulated",
+                )],
+            )
+        });
+        let agent = Agent::new(Ports::all(&aws), settings());
+        let report = agent.handle(&support::outage()).await.unwrap();
+        assert_eq!(outcome(&report, "i-web1").outcome, "recovered", "{code}");
+        let db = outcome(&report, "i-db1");
+        assert!(db.failed(), "{code}: {db:?}");
+        let reason = db.reason.as_deref().unwrap_or_default();
+        assert!(reason.contains(says), "{code}: {reason}");
+        aws.with(|w| {
+            assert_eq!(w.replacements_of("i-web1").len(), 1, "{code}");
+            assert!(!w.calls.contains(&"StartRecovery"), "{code}");
+            assert!(
+                w.published[0].body.contains(says),
+                "{code}: the notice says why"
+            );
+        });
+    }
+}
+
+#[tokio::test]
+async fn a_failed_job_is_retried_with_a_new_one_until_the_bound_then_reported() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    let agent = Agent::new(Ports::all(&aws), settings());
+    agent.handle(&support::outage()).await.unwrap();
+    for attempt in 2..=drs::MAX_DRS_ATTEMPTS {
+        let failed = aws.with(|w| end_job(w, attempt as usize - 2, false));
+        let report = agent.sweep().await.unwrap();
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        aws.with(|w| {
+            assert_eq!(
+                w.drs_jobs.len(),
+                attempt as usize,
+                "a new job after {failed} failed"
+            );
+            let db = &w.instances["i-db1"];
+            assert_eq!(
+                db.tag(tags::DRS_ATTEMPT),
+                Some(attempt.to_string().as_str())
+            );
+            assert_eq!(
+                db.tag(tags::DRS_JOB),
+                Some(w.drs_jobs.last().unwrap().0.job_id.as_str())
+            );
+        });
+        assert_eq!(
+            subjects(&aws, "DRS recovery FAILED"),
+            attempt as usize - 1,
+            "each failure said once"
+        );
+    }
+    aws.with(|w| end_job(w, drs::MAX_DRS_ATTEMPTS as usize - 1, false));
+    let report = agent.sweep().await.unwrap();
+    let last = aws.with(|w| {
+        w.published
+            .iter()
+            .rev()
+            .find(|n| n.subject.contains("DRS recovery FAILED"))
+            .unwrap()
+            .body
+            .clone()
+    });
+    assert!(last.contains("this was attempt 3 of 3"), "{last}");
+    let db = outcome(&report.recoveries[0], "i-db1");
+    assert!(db.reason.as_deref().unwrap().contains("3 times"), "{db:?}");
+    assert_eq!(aws.with(|w| w.drs_jobs.len()), 3, "no fourth job");
+    let said = aws.with(|w| w.published.len());
+    let again = agent.sweep().await.unwrap();
+    assert_eq!(aws.with(|w| w.drs_jobs.len()), 3);
+    assert_eq!(
+        again.recoveries[0].notification,
+        autorestart_core::report::Notification::AlreadyReported
+    );
+    assert_eq!(
+        aws.with(|w| w.published.len()),
+        said,
+        "the same failure is not said on every sweep"
+    );
+}
+
+#[tokio::test]
+async fn a_job_that_runs_too_long_is_reported_stuck_once() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    let agent = Agent::new(Ports::all(&aws), settings());
+    agent.handle(&support::outage()).await.unwrap();
+    agent.sweep().await.unwrap();
+    assert_eq!(subjects(&aws, "STUCK"), 0, "not within the bound");
+    aws.with(|w| {
+        let job = w.drs_jobs[0].0.job_id.clone();
+        w.drs_job_created
+            .insert(job, chrono::Utc::now() - chrono::Duration::minutes(61));
+    });
+    let report = agent.sweep().await.unwrap();
+    assert!(
+        report.drs_results.iter().any(|r| r.stuck),
+        "{:?}",
+        report.drs_results
+    );
+    assert_eq!(subjects(&aws, "DRS recovery STUCK"), 1);
+    let body = aws.with(|w| w.published.last().unwrap().body.clone());
+    assert!(
+        body.contains("more than 60 minutes") && body.contains("reported once"),
+        "{body}"
+    );
+    agent.sweep().await.unwrap();
+    assert_eq!(subjects(&aws, "DRS recovery STUCK"), 1, "once");
+    assert_eq!(
+        aws.with(|w| w.drs_jobs.len()),
+        1,
+        "no second job while it runs"
+    );
+}
+
+#[tokio::test]
+async fn a_lost_launch_event_is_finished_by_the_sweep_after_the_outpost_is_back() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    let agent = Agent::new(Ports::all(&aws), settings());
+    agent.handle(&support::outage()).await.unwrap();
+    aws.with(|w| {
+        end_job(w, 0, true);
+        let mut ok = support::outage();
+        ok.state = AlarmState::Ok;
+        w.set_alarm(ok);
+    });
+    // The launch event never came; the Outpost is back.
+    let report = agent.sweep().await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert!(report.drs_results.iter().any(|r| r.succeeded), "{report:?}");
+    aws.with(|w| {
+        assert_eq!(
+            w.instances["i-db1"].tag(tags::REPLACED_BY),
+            Some("i-dbtarget")
+        );
+        assert_eq!(
+            w.instances["i-dbtarget"].tag(tags::REPLACEMENT_OF),
+            Some("i-db1")
+        );
+        let members: Vec<&str> = w.target_groups[TG]
+            .1
+            .iter()
+            .map(|t| t.id.as_str())
+            .collect();
+        assert!(
+            members.contains(&"i-dbtarget") && !members.contains(&"i-db1"),
+            "{members:?}"
+        );
+        assert_eq!(
+            w.instances["i-db1"].state, "stopped",
+            "then fenced in the same sweep"
+        );
+    });
+}
+
+#[tokio::test]
+async fn a_failure_is_reported_once_per_source_server() {
+    let mut w = world();
+    add_drs_protected(
+        &mut w,
+        ("i-db2", "db-2"),
+        ("i-db2target", "db-2"),
+        ("s-2", "db-2"),
+    );
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let agent = Agent::new(Ports::all(&aws), settings());
+    agent.handle(&support::outage()).await.unwrap();
+    aws.with(|w| {
+        assert_eq!(w.drs_jobs.len(), 1, "one job for both servers");
+        end_job(w, 0, false);
+        let mut ok = support::outage();
+        ok.state = AlarmState::Ok;
+        w.set_alarm(ok);
+    });
+    agent.sweep().await.unwrap();
+    let failed: Vec<String> = aws.with(|w| {
+        w.published
+            .iter()
+            .filter(|n| n.subject.contains("DRS recovery FAILED"))
+            .map(|n| n.subject.clone())
+            .collect()
+    });
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(failed.iter().any(|s| s.contains(SERVER)) && failed.iter().any(|s| s.contains("s-2")));
+    agent.sweep().await.unwrap();
+    agent.sweep().await.unwrap();
+    assert_eq!(
+        subjects(&aws, "DRS recovery FAILED"),
+        2,
+        "each server's failure once"
+    );
+}
+
+#[tokio::test]
+async fn a_drill_is_not_the_recovery_and_never_moves_membership() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    aws.with(|w| {
+        w.drs_jobs.push((
+            drs::ActiveJob {
+                job_id: "drsjob-console-drill".into(),
+                source_server_ids: vec![SERVER.into()],
+                drill: true,
+            },
+            false,
+        ))
+    });
+    let agent = Agent::new(Ports::all(&aws), settings());
+    let report = agent.handle(&support::outage()).await.unwrap();
+    let db = outcome(&report, "i-db1");
+    assert_eq!(db.outcome, "unfinished", "{db:?}");
+    assert!(
+        db.reason
+            .as_deref()
+            .unwrap()
+            .contains("a drill is not the recovery")
+    );
+    assert!(!aws.with(|w| w.calls.contains(&"StartRecovery")));
+
+    // The drill's launch is reported by DRS as a drill: no membership moves, even when its
+    // event does not say so.
+    let groups = aws.with(|w| {
+        w.drs_recovery_instances.insert(
+            (SERVER.into(), "drsjob-console-drill".into()),
+            RecoveryInstance {
+                recovery_instance_id: "i-drillcopy".into(),
+                ec2_instance_id: "i-drillcopy".into(),
+                is_drill: true,
+            },
+        );
+        w.drs_jobs[0].1 = true;
+        w.target_groups.clone()
+    });
+    let result = agent
+        .handle_drs_result(&succeeded("drsjob-console-drill", false))
+        .await
+        .unwrap();
+    assert!(result.drill && result.target_groups.is_empty());
+    assert_eq!(aws.with(|w| w.target_groups.clone()), groups);
+
+    // With the drill over, the recovery starts.
+    let report = agent.handle(&support::outage()).await.unwrap();
+    assert_eq!(outcome(&report, "i-db1").outcome, "drs-recovery-started");
+}
+
+#[tokio::test]
+async fn the_same_failure_is_said_once_per_outage_and_again_in_the_next() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    let denied = || {
+        AwsError::from_code(
+            "drs:DescribeSourceServers",
+            "AccessDeniedException",
+            "emulated",
+        )
+    };
+    aws.with(|w| {
+        w.failures
+            .insert("DescribeSourceServers", vec![denied(), denied(), denied()])
+    });
+    let agent = Agent::new(Ports::all(&aws), settings());
+    agent.handle(&support::outage()).await.unwrap();
+    assert_eq!(aws.with(|w| w.published.len()), 1);
+    let again = agent.handle(&support::outage()).await.unwrap();
+    assert_eq!(
+        again.notification,
+        autorestart_core::report::Notification::AlreadyReported,
+        "the same failure in the same outage is said once"
+    );
+    // Weeks later the Outpost fails again, the same way: a new outage, said again.
+    let mut later = support::outage();
+    later.state_since = "2026-12-20T08:00:00Z".parse().unwrap();
+    aws.with(|w| w.set_alarm(later.clone()));
+    agent.handle(&later).await.unwrap();
+    assert_eq!(aws.with(|w| w.published.len()), 2);
+}
