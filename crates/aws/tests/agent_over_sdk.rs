@@ -11,6 +11,7 @@ use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 
 mod support;
+use autorestart_core::outcome::OutcomeKind;
 use autorestart_core::report::Notification;
 
 use support::{ARN_A, tag};
@@ -138,7 +139,7 @@ async fn insufficient_capacity_on_the_first_alternate_then_success_on_the_next()
         .unwrap();
 
     let i1 = &report.instances[0];
-    assert_eq!(i1.outcome, "recovered");
+    assert_eq!(i1.outcome, OutcomeKind::Recovered);
     assert_eq!(i1.replacement_id.as_deref(), Some("i-new"));
     assert_eq!(i1.template.as_deref(), Some("lt-0c:$Default"));
     assert_eq!(
@@ -202,7 +203,7 @@ async fn a_launch_throttled_past_the_sdks_retries_is_retried_by_the_agent_with_i
         .await
         .unwrap();
     let i1 = &report.instances[0];
-    assert_eq!(i1.outcome, "recovered", "{i1:?}");
+    assert_eq!(i1.outcome, OutcomeKind::Recovered, "{i1:?}");
     assert_eq!(
         i1.template.as_deref(),
         Some("lt-0b:$Default"),

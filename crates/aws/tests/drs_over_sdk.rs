@@ -23,7 +23,9 @@ use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
 mod support;
+use autorestart_core::outcome::OutcomeKind;
 use autorestart_core::report::{AlarmReport, InstanceReport};
+use autorestart_core::tags::Strategy;
 
 use support::{ARN_A, tag};
 
@@ -351,7 +353,7 @@ async fn an_unconfigured_server_is_configured_in_two_steps_then_recovered_and_th
     let i = only(&report);
     assert_eq!(
         (i.strategy, i.outcome),
-        ("drs", "drs-recovery-started"),
+        (Strategy::Drs, OutcomeKind::DrsRecoveryStarted),
         "{i:?}"
     );
     assert_eq!(
@@ -384,7 +386,7 @@ async fn an_already_configured_server_gets_no_update() {
     s.configured
         .insert("s-00000000000000000".into(), "i-0000000000000a000".into());
     let (report, sent) = run(s).await;
-    assert_eq!(only(&report).outcome, "drs-recovery-started");
+    assert_eq!(only(&report).outcome, OutcomeKind::DrsRecoveryStarted);
     assert!(sent.updates.is_empty(), "{:?}", sent.updates);
     assert_eq!(sent.jobs, [1]);
 }
@@ -395,7 +397,7 @@ async fn replication_not_continuous_is_reported_with_state_and_lag_and_nothing_s
     s.servers[0].3 = DataReplicationState::Stalled;
     let (report, sent) = run(s).await;
     let i = only(&report);
-    assert_eq!(i.outcome, "failed");
+    assert_eq!(i.outcome, OutcomeKind::Failed);
     let reason = i.reason.as_deref().unwrap();
     assert!(
         reason.contains("STALLED (lag PT2H), not CONTINUOUS"),
@@ -439,7 +441,7 @@ async fn more_than_one_hundred_servers_start_two_jobs() {
         report
             .instances
             .iter()
-            .all(|i| i.outcome == "drs-recovery-started")
+            .all(|i| i.outcome == OutcomeKind::DrsRecoveryStarted)
     );
     assert_eq!(sent.jobs, [100, 30]);
     assert_eq!(sent.tags.len(), 2, "one tagging call per job");
@@ -460,7 +462,7 @@ async fn a_job_already_running_in_drs_is_not_started_again_and_is_recorded() {
     ));
     let (report, sent) = run(s).await;
     let i = only(&report);
-    assert_eq!(i.outcome, "drs-already-started");
+    assert_eq!(i.outcome, OutcomeKind::DrsAlreadyStarted);
     assert_eq!(i.drs_job_id.as_deref(), Some("drsjob-running0000000"));
     assert!(sent.jobs.is_empty() && sent.updates.is_empty());
     assert!(
@@ -476,7 +478,7 @@ async fn throttling_after_the_sdk_retries_fails_the_batch_as_retryable() {
     s.throttled = true;
     let (report, sent) = run(s).await;
     for i in &report.instances {
-        assert_eq!(i.outcome, "failed");
+        assert_eq!(i.outcome, OutcomeKind::Failed);
         assert_eq!(
             i.error_kind,
             Some(autorestart_core::error::ErrorKind::Throttled)

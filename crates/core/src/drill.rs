@@ -7,7 +7,7 @@ use crate::drs::DrsDecision;
 use crate::inventory::{Instance, Membership};
 use crate::plan::{Decision, PlannedInstance};
 use crate::readiness::InstanceReadiness;
-use crate::tags;
+use crate::tags::{self, Strategy};
 
 /// What an operator asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +22,26 @@ pub struct DrillRequest {
     pub started: DateTime<Utc>,
 }
 
+/// What the recovery would do for one protected instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepAction {
+    /// Launch a replacement from a template.
+    Launch,
+    /// Nothing: a replacement runs already.
+    AlreadyRecovered,
+    /// Nothing: it does not run.
+    NotRunning,
+    /// Nothing can be done: see the notes.
+    Unrecoverable,
+    /// Start a DRS recovery job.
+    StartDrs,
+    /// Nothing: a DRS recovery job runs already.
+    DrsAlreadyStarted,
+    /// Wait: a DRS drill runs on the server.
+    DrsWaits,
+}
+
 /// The plan for one protected instance.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct PlannedStep {
@@ -29,12 +49,12 @@ pub struct PlannedStep {
     pub instance_id: String,
     /// Its Name tag, or its id.
     pub name: String,
-    /// `template` or `drs`.
-    pub strategy: &'static str,
+    /// How it is recovered.
+    pub strategy: Strategy,
     /// Its recovery wave.
     pub wave: u32,
-    /// `launch`, `already-recovered`, `start-drs`, `drs-already-started` or `unrecoverable`.
-    pub action: &'static str,
+    /// What the recovery would do.
+    pub action: StepAction,
     /// The first template tried.
     pub template: Option<String>,
     /// Its subnet.
@@ -108,8 +128,8 @@ fn groups_of(instance: &Instance, memberships: &[Membership]) -> Vec<String> {
 
 fn step(
     instance: &Instance,
-    strategy: &'static str,
-    action: &'static str,
+    strategy: Strategy,
+    action: StepAction,
     memberships: &[Membership],
 ) -> PlannedStep {
     PlannedStep {
@@ -135,7 +155,12 @@ pub fn template_step(p: &PlannedInstance, memberships: &[Membership]) -> Planned
             skipped,
             ..
         } => {
-            let mut s = step(&p.original, "template", "launch", memberships);
+            let mut s = step(
+                &p.original,
+                Strategy::Template,
+                StepAction::Launch,
+                memberships,
+            );
             s.template = Some(candidates[0].request.template.to_string());
             s.subnet_id = Some(candidates[0].subnet_id.clone());
             s.outpost_arn = candidates[0].outpost_arn.clone();
@@ -150,20 +175,35 @@ pub fn template_step(p: &PlannedInstance, memberships: &[Membership]) -> Planned
             s
         }
         Decision::AlreadyRecovered { replacement, .. } => {
-            let mut s = step(&p.original, "template", "already-recovered", memberships);
+            let mut s = step(
+                &p.original,
+                Strategy::Template,
+                StepAction::AlreadyRecovered,
+                memberships,
+            );
             s.notes
                 .push(format!("replacement {} exists", replacement.id));
             s
         }
         Decision::NotRunning { state } => {
-            let mut s = step(&p.original, "template", "not-running", memberships);
+            let mut s = step(
+                &p.original,
+                Strategy::Template,
+                StepAction::NotRunning,
+                memberships,
+            );
             s.notes.push(format!(
                 "it is {state}: only instances that run are recovered"
             ));
             s
         }
         Decision::Unrecoverable { reason, skipped } => {
-            let mut s = step(&p.original, "template", "unrecoverable", memberships);
+            let mut s = step(
+                &p.original,
+                Strategy::Template,
+                StepAction::Unrecoverable,
+                memberships,
+            );
             s.notes.push(reason.clone());
             s.notes.extend(
                 skipped
@@ -182,22 +222,32 @@ pub fn drs_step(
 ) -> PlannedStep {
     match decision {
         DrsDecision::Recover { server, target, .. } => {
-            let mut s = step(original, "drs", "start-drs", memberships);
+            let mut s = step(original, Strategy::Drs, StepAction::StartDrs, memberships);
             s.drs = Some((server.id.clone(), target.id.clone()));
             s
         }
         DrsDecision::AlreadyStarted { job_id, .. } => {
-            let mut s = step(original, "drs", "drs-already-started", memberships);
+            let mut s = step(
+                original,
+                Strategy::Drs,
+                StepAction::DrsAlreadyStarted,
+                memberships,
+            );
             s.notes.push(format!("job {job_id}"));
             s
         }
         DrsDecision::Wait { reason } => {
-            let mut s = step(original, "drs", "drs-waits", memberships);
+            let mut s = step(original, Strategy::Drs, StepAction::DrsWaits, memberships);
             s.notes.push(reason.clone());
             s
         }
         DrsDecision::Invalid { reason, .. } => {
-            let mut s = step(original, "drs", "unrecoverable", memberships);
+            let mut s = step(
+                original,
+                Strategy::Drs,
+                StepAction::Unrecoverable,
+                memberships,
+            );
             s.notes.push(reason.clone());
             s
         }

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use crate::outcome::OutcomeKind;
 use crate::report::SweepReport;
 use crate::report::{Action, AlarmReport};
 use crate::settings::Mode;
@@ -115,7 +116,12 @@ pub fn recovery_documents(namespace: &str, report: &AlarmReport, at: DateTime<Ut
     let recovered: Vec<_> = report
         .instances
         .iter()
-        .filter(|i| matches!(i.outcome, "recovered" | "drs-recovery-started"))
+        .filter(|i| {
+            matches!(
+                i.outcome,
+                OutcomeKind::Recovered | OutcomeKind::DrsRecoveryStarted
+            )
+        })
         .collect();
     let failed: Vec<_> = report.instances.iter().filter(|i| i.failed()).collect();
     if recovered.is_empty() && failed.is_empty() {

@@ -91,6 +91,94 @@ pub enum Outcome {
     },
 }
 
+/// How the recovery of one instance ended, without its details: what reports, notices, metrics
+/// and the Lambda response name it (`outcome` in JSON).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutcomeKind {
+    /// A replacement was launched now.
+    Recovered,
+    /// A live replacement existed already.
+    AlreadyRecovered,
+    /// Notify-only: a launch would be tried.
+    WouldLaunch,
+    /// A DRS recovery job was started.
+    DrsRecoveryStarted,
+    /// A DRS recovery job runs already.
+    DrsAlreadyStarted,
+    /// Notify-only: DRS recovery would start.
+    WouldStartDrs,
+    /// Not recovered: it was not running when its Outpost went down.
+    NotRunning,
+    /// Not recovered yet: the next run continues.
+    Unfinished,
+    /// Not recovered: a person must act.
+    Failed,
+}
+
+impl OutcomeKind {
+    /// Every kind, in the order a notice lists them.
+    pub const ALL: [Self; 9] = [
+        Self::Recovered,
+        Self::AlreadyRecovered,
+        Self::DrsRecoveryStarted,
+        Self::DrsAlreadyStarted,
+        Self::WouldLaunch,
+        Self::WouldStartDrs,
+        Self::Unfinished,
+        Self::NotRunning,
+        Self::Failed,
+    ];
+
+    /// The name in reports and digests (the JSON value).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Recovered => "recovered",
+            Self::AlreadyRecovered => "already-recovered",
+            Self::WouldLaunch => "would-launch",
+            Self::DrsRecoveryStarted => "drs-recovery-started",
+            Self::DrsAlreadyStarted => "drs-already-started",
+            Self::WouldStartDrs => "would-start-drs",
+            Self::NotRunning => "not-running",
+            Self::Unfinished => "unfinished",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// A replacement runs, now or from before.
+    pub fn is_recovered(self) -> bool {
+        matches!(self, Self::Recovered | Self::AlreadyRecovered)
+    }
+
+    /// A DRS job runs for it, started now or before.
+    pub fn is_drs_started(self) -> bool {
+        matches!(self, Self::DrsRecoveryStarted | Self::DrsAlreadyStarted)
+    }
+}
+
+impl std::fmt::Display for OutcomeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Outcome {
+    /// Its kind.
+    pub fn kind(&self) -> OutcomeKind {
+        match self {
+            Self::Recovered { .. } => OutcomeKind::Recovered,
+            Self::AlreadyRecovered { .. } => OutcomeKind::AlreadyRecovered,
+            Self::WouldLaunch { .. } => OutcomeKind::WouldLaunch,
+            Self::DrsStarted { .. } => OutcomeKind::DrsRecoveryStarted,
+            Self::DrsAlreadyStarted { .. } => OutcomeKind::DrsAlreadyStarted,
+            Self::WouldStartDrs { .. } => OutcomeKind::WouldStartDrs,
+            Self::NotRunning { .. } => OutcomeKind::NotRunning,
+            Self::Unfinished { .. } => OutcomeKind::Unfinished,
+            Self::Failed { .. } => OutcomeKind::Failed,
+        }
+    }
+}
+
 /// The recovery of one protected instance.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct InstanceOutcome {
@@ -158,4 +246,20 @@ pub fn failed(
             advice,
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_is_named_alike_in_json_text_and_digests() {
+        for kind in OutcomeKind::ALL {
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::Value::from(kind.as_str())
+            );
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
+    }
 }

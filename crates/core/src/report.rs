@@ -8,10 +8,11 @@ use crate::alarm::{IncidentId, OutpostId};
 use crate::error::{AwsError, ErrorKind};
 use crate::inventory::Membership;
 use crate::moves::{MoveOutcome, Unmovable};
-use crate::outcome::{Attempt, InstanceOutcome, Outcome};
+use crate::outcome::{Attempt, InstanceOutcome, Outcome, OutcomeKind};
 use crate::plan::SkippedTemplate;
 use crate::readiness::ReadinessReport;
 use crate::settings::Mode;
+use crate::tags::Strategy;
 
 /// What the agent did with an alarm change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -103,16 +104,14 @@ pub struct InstanceReport {
     pub instance_id: String,
     /// Its Name tag, or its id.
     pub name: String,
-    /// `template` or `drs`.
-    pub strategy: &'static str,
+    /// How it is recovered.
+    pub strategy: Strategy,
     /// Its recovery wave.
     pub wave: u32,
     /// Seconds from the alarm to the replacement seen running, when it was seen.
     pub running_after_seconds: Option<i64>,
-    /// `recovered`, `already-recovered`, `would-launch`, `drs-recovery-started`,
-    /// `drs-already-started`, `would-start-drs`, `not-running` (not recovered: it was not
-    /// running), `unfinished` (the next run continues) or `failed`.
-    pub outcome: &'static str,
+    /// How its recovery ended.
+    pub outcome: OutcomeKind,
     /// The replacement's id.
     pub replacement_id: Option<String>,
     /// The template used, or that would be used.
@@ -150,7 +149,7 @@ pub struct InstanceReport {
 impl InstanceReport {
     /// Whether this instance needs a person.
     pub fn failed(&self) -> bool {
-        self.outcome == "failed"
+        self.outcome == OutcomeKind::Failed
     }
 }
 
@@ -223,13 +222,13 @@ pub fn instance_reports(
                 instance_id: o.original.id.clone(),
                 name: o.original.display_name().to_owned(),
                 strategy: if crate::plan::uses_drs(&o.original) {
-                    "drs"
+                    Strategy::Drs
                 } else {
-                    "template"
+                    Strategy::Template
                 },
                 wave: 0,
                 running_after_seconds: None,
-                outcome: "failed",
+                outcome: o.outcome.kind(),
                 replacement_id: o.replacement().map(|r| r.id.clone()),
                 template: None,
                 subnet_id: None,
@@ -254,13 +253,11 @@ pub fn instance_reports(
                     outpost_arn,
                     ..
                 } => {
-                    report.outcome = "recovered";
                     report.template = Some(template.to_string());
                     report.subnet_id = Some(subnet_id.clone());
                     report.outpost_arn = outpost_arn.clone();
                 }
                 Outcome::AlreadyRecovered { replacement } => {
-                    report.outcome = "already-recovered";
                     report.subnet_id = replacement.subnet_id.clone();
                     report.outpost_arn = replacement.outpost_arn.clone();
                 }
@@ -269,7 +266,6 @@ pub fn instance_reports(
                     subnet_id,
                     fallbacks,
                 } => {
-                    report.outcome = "would-launch";
                     report.template = Some(template.to_string());
                     report.subnet_id = Some(subnet_id.clone());
                     report.fallbacks = fallbacks.iter().map(ToString::to_string).collect();
@@ -280,14 +276,12 @@ pub fn instance_reports(
                     target_id,
                     updates,
                 } => {
-                    report.outcome = "drs-recovery-started";
                     report.drs_job_id = Some(job_id.clone());
                     report.source_server_id = Some(source_server_id.clone());
                     report.launch_target_id = Some(target_id.clone());
                     report.launch_updates = updates.clone();
                 }
                 Outcome::DrsAlreadyStarted { job_id } => {
-                    report.outcome = "drs-already-started";
                     report.drs_job_id = Some(job_id.clone());
                 }
                 Outcome::WouldStartDrs {
@@ -295,19 +289,16 @@ pub fn instance_reports(
                     target_id,
                     updates,
                 } => {
-                    report.outcome = "would-start-drs";
                     report.source_server_id = Some(source_server_id.clone());
                     report.launch_target_id = Some(target_id.clone());
                     report.launch_updates = updates.clone();
                 }
                 Outcome::NotRunning { state } => {
-                    report.outcome = "not-running";
                     report.reason = Some(format!(
                         "it was {state} when its Outpost went down; only instances that run are recovered"
                     ));
                 }
                 Outcome::Unfinished { reason } => {
-                    report.outcome = "unfinished";
                     report.reason = Some(reason.clone());
                 }
                 Outcome::Failed {

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use autorestart_core::alarm::{AlarmChange, AlarmState};
+use autorestart_core::outcome::OutcomeKind;
 use autorestart_core::settings::HealthWait;
 use autorestart_core::settings::Mode;
 use autorestart_core::settings::Settings;
@@ -122,7 +123,7 @@ async fn run_bucketed(outposts: usize, n: usize) -> (Duration, usize) {
         let left: Vec<_> = report
             .instances
             .iter()
-            .filter(|i| i.outcome != "recovered")
+            .filter(|i| i.outcome != OutcomeKind::Recovered)
             .collect();
         assert!(left.is_empty(), "launches left behind: {left:?}");
         assert_eq!(report.instances.len(), n);

@@ -10,7 +10,7 @@ use autorestart_core::drs::{self, DrsSnapshot, PlannedDrs};
 use autorestart_core::error::AwsError;
 use autorestart_core::inventory::Instance;
 use autorestart_core::moves::{self, MoveOutcome, Unmovable};
-use autorestart_core::outcome::{Execution, InstanceOutcome, Outcome};
+use autorestart_core::outcome::{Execution, InstanceOutcome, Outcome, OutcomeKind};
 use autorestart_core::plan::{self, Snapshot};
 use autorestart_core::report::{self, Action, AlarmReport, Notification, WaveReport};
 use autorestart_core::settings::{Mode, Settings};
@@ -412,7 +412,7 @@ where
         let unsaid: Vec<(String, String)> = report
             .instances
             .iter()
-            .filter(|i| i.failed() || i.outcome == "unfinished")
+            .filter(|i| i.failed() || i.outcome == OutcomeKind::Unfinished)
             .map(|i| (i.instance_id.clone(), report::outcome_digest(i, incident)))
             .filter(|(id, digest)| {
                 said_before.get(id.as_str()).copied().flatten() != Some(digest.as_str())
@@ -424,7 +424,9 @@ where
             || report.instances.iter().any(|i| {
                 matches!(
                     i.outcome,
-                    "would-launch" | "would-start-drs" | "drs-recovery-started"
+                    OutcomeKind::WouldLaunch
+                        | OutcomeKind::WouldStartDrs
+                        | OutcomeKind::DrsRecoveryStarted
                 )
             })
             || moves

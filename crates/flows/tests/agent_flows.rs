@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use autorestart_core::alarm::{AlarmChange, AlarmMetric, AlarmState};
 use autorestart_core::error::AwsError;
+use autorestart_core::outcome::OutcomeKind;
 use autorestart_core::report::{Action, AlarmReport, Notification};
 use autorestart_core::settings::HealthWait;
 use autorestart_core::settings::{Mode, Settings};
@@ -129,7 +130,7 @@ async fn handle(
         .await
 }
 
-fn outcome_of<'r>(report: &'r AlarmReport, id: &str) -> &'r str {
+fn outcome_of(report: &AlarmReport, id: &str) -> OutcomeKind {
     report
         .instances
         .iter()
@@ -207,7 +208,7 @@ async fn recovers_each_protected_instance_once_moves_membership_and_notifies() {
         .iter()
         .find(|i| i.instance_id == "i-web1")
         .unwrap();
-    assert_eq!(web1.outcome, "recovered");
+    assert_eq!(web1.outcome, OutcomeKind::Recovered);
     assert_eq!(web1.target_groups.len(), 2);
     assert!(
         web1.target_groups
@@ -230,7 +231,7 @@ async fn a_repeated_event_changes_nothing_and_notifies_nobody() {
     let again = handle(&aws, Mode::Recover, &down()).await.unwrap();
 
     assert_eq!(again.notification, Notification::AlreadyReported);
-    assert_eq!(outcome_of(&again, "i-web1"), "already-recovered");
+    assert_eq!(outcome_of(&again, "i-web1"), OutcomeKind::AlreadyRecovered);
     aws.with(|w| {
         assert_eq!(w.instances, instances);
         assert_eq!(w.target_groups, groups);
@@ -293,7 +294,7 @@ async fn a_full_alternate_falls_through_to_the_next_and_an_exhausted_list_is_rep
         .find(|i| i.instance_id == "i-web1")
         .unwrap();
     assert_eq!(web1.failed_attempts.len(), 1, "lt-0b was tried and full");
-    assert_eq!(outcome_of(&report, "i-web2"), "failed");
+    assert_eq!(outcome_of(&report, "i-web2"), OutcomeKind::Failed);
 }
 
 #[tokio::test]
@@ -314,7 +315,7 @@ async fn notify_only_reports_the_plan_and_changes_nothing() {
         .iter()
         .find(|i| i.instance_id == "i-web1")
         .unwrap();
-    assert_eq!(web1.outcome, "would-launch");
+    assert_eq!(web1.outcome, OutcomeKind::WouldLaunch);
     assert_eq!(web1.template.as_deref(), Some("lt-0b:$Default"));
     assert_eq!(web1.fallbacks, vec!["lt-0c:$Default".to_owned()]);
     assert_eq!(web1.target_groups.len(), 2, "memberships that would move");
@@ -485,8 +486,8 @@ async fn a_later_outage_recovers_only_what_is_not_recovered_yet() {
     )
     .await
     .unwrap();
-    assert_eq!(outcome_of(&report, "i-web1"), "already-recovered");
-    assert_eq!(outcome_of(&report, "i-web2"), "recovered");
+    assert_eq!(outcome_of(&report, "i-web1"), OutcomeKind::AlreadyRecovered);
+    assert_eq!(outcome_of(&report, "i-web2"), OutcomeKind::Recovered);
     aws.with(|w| assert_eq!(w.calls.iter().filter(|c| **c == "RunInstances").count(), 1));
 }
 

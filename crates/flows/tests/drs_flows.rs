@@ -6,9 +6,11 @@ use std::time::Duration;
 use autorestart_core::alarm::AlarmState;
 use autorestart_core::drs::{self, JobFailure, RecoveryInstance, SourceServer};
 use autorestart_core::error::AwsError;
+use autorestart_core::outcome::OutcomeKind;
 use autorestart_core::report::DrsLaunchResult;
 use autorestart_core::settings::HealthWait;
 use autorestart_core::settings::Settings;
+use autorestart_core::tags::Strategy;
 use autorestart_core::tags::{self, TemplateRef};
 use autorestart_flows::outage::{Agent, Ports};
 use autorestart_flows::ports::{Target, TargetKind};
@@ -128,10 +130,13 @@ async fn one_alarm_recovers_both_strategies_and_a_repeat_starts_no_second_job() 
     };
     assert_eq!(
         (by_id("i-web1").strategy, by_id("i-web1").outcome),
-        ("template", "recovered")
+        (Strategy::Template, OutcomeKind::Recovered)
     );
     let db = by_id("i-db1");
-    assert_eq!((db.strategy, db.outcome), ("drs", "drs-recovery-started"));
+    assert_eq!(
+        (db.strategy, db.outcome),
+        (Strategy::Drs, OutcomeKind::DrsRecoveryStarted)
+    );
     assert_eq!(db.launch_target_id.as_deref(), Some("i-dbtarget"));
     aws.with(|w| {
         assert_eq!(w.drs_jobs.len(), 1);
@@ -168,7 +173,7 @@ async fn one_alarm_recovers_both_strategies_and_a_repeat_starts_no_second_job() 
         .iter()
         .find(|i| i.instance_id == "i-db1")
         .unwrap();
-    assert_eq!(db.outcome, "drs-already-started");
+    assert_eq!(db.outcome, OutcomeKind::DrsAlreadyStarted);
     aws.with(|w| {
         assert_eq!(w.drs_jobs.len(), 1, "no second job");
         assert!(!w.calls[..].ends_with(&["StartRecovery"]));
@@ -414,7 +419,11 @@ async fn drs_that_cannot_be_read_leaves_the_template_instances_recovering() {
         });
         let agent = Agent::new(Ports::all(&aws), settings());
         let report = agent.handle(&support::outage()).await.unwrap();
-        assert_eq!(outcome(&report, "i-web1").outcome, "recovered", "{code}");
+        assert_eq!(
+            outcome(&report, "i-web1").outcome,
+            OutcomeKind::Recovered,
+            "{code}"
+        );
         let db = outcome(&report, "i-db1");
         assert!(db.failed(), "{code}: {db:?}");
         let reason = db.reason.as_deref().unwrap_or_default();
@@ -617,7 +626,7 @@ async fn a_drill_is_not_the_recovery_and_never_moves_membership() {
     let agent = Agent::new(Ports::all(&aws), settings());
     let report = agent.handle(&support::outage()).await.unwrap();
     let db = outcome(&report, "i-db1");
-    assert_eq!(db.outcome, "unfinished", "{db:?}");
+    assert_eq!(db.outcome, OutcomeKind::Unfinished, "{db:?}");
     assert!(
         db.reason
             .as_deref()
@@ -649,7 +658,10 @@ async fn a_drill_is_not_the_recovery_and_never_moves_membership() {
 
     // With the drill over, the recovery starts.
     let report = agent.handle(&support::outage()).await.unwrap();
-    assert_eq!(outcome(&report, "i-db1").outcome, "drs-recovery-started");
+    assert_eq!(
+        outcome(&report, "i-db1").outcome,
+        OutcomeKind::DrsRecoveryStarted
+    );
 }
 
 #[tokio::test]

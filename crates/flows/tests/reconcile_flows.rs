@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use autorestart_core::alarm::{AlarmChange, AlarmState};
+use autorestart_core::outcome::OutcomeKind;
 use autorestart_core::report::{Action, AlarmReport, Notification};
 use autorestart_core::settings::HealthWait;
 use autorestart_core::settings::Settings;
@@ -234,7 +235,11 @@ fn count(aws: &InMemoryAws, operation: &str) -> usize {
 }
 
 fn outcomes(report: &AlarmReport) -> Vec<&str> {
-    report.instances.iter().map(|i| i.outcome).collect()
+    report
+        .instances
+        .iter()
+        .map(|i| i.outcome.as_str())
+        .collect()
 }
 
 /// Runs `handle` until the `nth` call of `operation` has taken effect, then drops it there, as
@@ -419,8 +424,8 @@ async fn an_outpost_that_comes_back_between_waves_stops_the_later_waves() {
             .find(|i| i.instance_id == id)
             .unwrap()
     };
-    assert_eq!(outcome("i-a00").outcome, "recovered");
-    assert_eq!(outcome("i-a01").outcome, "unfinished");
+    assert_eq!(outcome("i-a00").outcome, OutcomeKind::Recovered);
+    assert_eq!(outcome("i-a01").outcome, OutcomeKind::Unfinished);
     assert!(
         outcome("i-a01")
             .reason
@@ -557,7 +562,10 @@ async fn forty_instances_under_the_run_instances_bucket_all_launch_in_one_invoca
     let report = agent(&aws).handle(&down(A)).await.unwrap();
     let took = started.elapsed();
     assert!(
-        report.instances.iter().all(|i| i.outcome == "recovered"),
+        report
+            .instances
+            .iter()
+            .all(|i| i.outcome == OutcomeKind::Recovered),
         "{:?}",
         outcomes(&report)
     );
@@ -591,7 +599,10 @@ async fn two_outposts_failing_at_once_recover_onto_what_is_up_sharing_one_bucket
     let (a, b) = (a.unwrap(), b.unwrap());
     for report in [&a, &b] {
         assert!(
-            report.instances.iter().all(|i| i.outcome == "recovered"),
+            report
+                .instances
+                .iter()
+                .all(|i| i.outcome == OutcomeKind::Recovered),
             "{:?}",
             outcomes(report)
         );
@@ -689,7 +700,10 @@ async fn the_sweep_shares_its_time_so_one_outpost_never_starves_another() {
     assert_eq!(report.recoveries.len(), 2, "both Outposts had their turn");
     for recovery in &report.recoveries {
         assert!(
-            recovery.instances.iter().all(|i| i.outcome == "recovered"),
+            recovery
+                .instances
+                .iter()
+                .all(|i| i.outcome == OutcomeKind::Recovered),
             "{:?}",
             outcomes(recovery)
         );
@@ -715,7 +729,12 @@ async fn new_instances_invisible_then_pending_are_waited_for_and_registered_once
     w.initial_for = Duration::from_secs(20);
     let aws = InMemoryAws::new(w, Duration::from_millis(20));
     let report = agent(&aws).handle(&down(A)).await.unwrap();
-    assert!(report.instances.iter().all(|i| i.outcome == "recovered"));
+    assert!(
+        report
+            .instances
+            .iter()
+            .all(|i| i.outcome == OutcomeKind::Recovered)
+    );
     assert!(report.waves.iter().all(|w| w.settled), "{:?}", report.waves);
     assert!(
         report

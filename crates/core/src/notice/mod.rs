@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use crate::outcome::OutcomeKind;
 use crate::report::{Action, AlarmReport, InstanceReport};
 use crate::settings::Mode;
 
@@ -131,18 +132,18 @@ fn event_name(report: &AlarmReport) -> &'static str {
 }
 
 fn subject(report: &AlarmReport, outpost: &str) -> String {
-    let count = |outcome: &str| {
+    let count = |wanted: fn(OutcomeKind) -> bool| {
         report
             .instances
             .iter()
-            .filter(|i| i.outcome == outcome)
+            .filter(|i| wanted(i.outcome))
             .count()
     };
-    let failed = count("failed");
+    let failed = count(|k| k == OutcomeKind::Failed);
     let line = match (report.action, report.mode) {
         (Action::Recovery, Mode::Recover) => {
-            let recovered = count("recovered") + count("already-recovered");
-            let drs = count("drs-recovery-started") + count("drs-already-started");
+            let recovered = count(OutcomeKind::is_recovered);
+            let drs = count(OutcomeKind::is_drs_started);
             let mut line = format!("Outpost {outpost} down: {recovered} recovered");
             if drs > 0 {
                 let _ = write!(line, ", {drs} DRS started");
@@ -172,6 +173,25 @@ fn subject(report: &AlarmReport, outpost: &str) -> String {
     format!("[outposts-autorestart] {line}")
 }
 
+/// The heading of the instances of one outcome.
+fn section_title(outcome: OutcomeKind) -> &'static str {
+    match outcome {
+        OutcomeKind::Recovered => "Recovered now",
+        OutcomeKind::AlreadyRecovered => "Recovered earlier (replacement already running)",
+        OutcomeKind::DrsRecoveryStarted => {
+            "DRS recovery started (a second notice follows when DRS reports the launch)"
+        }
+        OutcomeKind::DrsAlreadyStarted => "DRS recovery already running",
+        OutcomeKind::WouldLaunch => "Would recover",
+        OutcomeKind::WouldStartDrs => "Would start DRS recovery",
+        OutcomeKind::Unfinished => {
+            "NOT RECOVERED YET (the next sweep continues; no action needed unless it fails)"
+        }
+        OutcomeKind::NotRunning => "Not recovered: not running when the Outpost went down",
+        OutcomeKind::Failed => "NOT RECOVERED",
+    }
+}
+
 fn recovery_text(report: &AlarmReport, outpost: &str) -> String {
     let mut text = String::new();
     let _ = writeln!(
@@ -195,30 +215,8 @@ fn recovery_text(report: &AlarmReport, outpost: &str) -> String {
             "\nNo instance on this Outpost is opted in (tag autorestart:enabled=true): nothing to recover."
         );
     }
-    let sections: [(&str, &str); 9] = [
-        ("recovered", "Recovered now"),
-        (
-            "already-recovered",
-            "Recovered earlier (replacement already running)",
-        ),
-        (
-            "drs-recovery-started",
-            "DRS recovery started (a second notice follows when DRS reports the launch)",
-        ),
-        ("drs-already-started", "DRS recovery already running"),
-        ("would-launch", "Would recover"),
-        ("would-start-drs", "Would start DRS recovery"),
-        (
-            "unfinished",
-            "NOT RECOVERED YET (the next sweep continues; no action needed unless it fails)",
-        ),
-        (
-            "not-running",
-            "Not recovered: not running when the Outpost went down",
-        ),
-        ("failed", "NOT RECOVERED"),
-    ];
-    for (outcome, title) in sections {
+    for outcome in OutcomeKind::ALL {
+        let title = section_title(outcome);
         let members: Vec<&InstanceReport> = report
             .instances
             .iter()
@@ -273,7 +271,12 @@ fn recovery_text(report: &AlarmReport, outpost: &str) -> String {
             let _ = writeln!(text, "  - {line}");
         }
     }
-    if report.mode == Mode::Recover && report.instances.iter().any(|i| i.outcome == "recovered") {
+    if report.mode == Mode::Recover
+        && report
+            .instances
+            .iter()
+            .any(|i| i.outcome == OutcomeKind::Recovered)
+    {
         let _ = writeln!(
             text,
             "\nThe originals still exist on {outpost}. When it comes back, the agent fences them (the sweep's FENCE_ACTION) once their replacements run."
