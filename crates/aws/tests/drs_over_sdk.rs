@@ -335,6 +335,7 @@ async fn run(s: Scenario) -> (AlarmReport, Sent) {
     let sns = mock_client!(aws_sdk_sns, [&publish]);
 
     let report = support::sdk_agent(ec2, elb, sns, drs)
+        .outage()
         .handle(&support::outage())
         .await
         .unwrap();
@@ -652,7 +653,7 @@ mod launch_results {
         let publish = publish_recorder(&sent);
         let sns = mock_client!(aws_sdk_sns, [&publish]);
         let agent = support::sdk_agent(ec2, elb, sns, drs);
-        let report = agent.handle_drs_result(&result).await.unwrap();
+        let report = agent.drs_finish().handle_drs_result(&result).await.unwrap();
         let sent = std::mem::take(&mut *sent.lock().unwrap());
         (report, sent)
     }

@@ -62,6 +62,18 @@ pub struct AlarmReport {
 }
 
 impl AlarmReport {
+    /// A report that nothing was done yet about `change`.
+    pub fn for_change(change: &crate::alarm::AlarmChange, mode: Mode) -> Self {
+        Self::empty(change.alarm_name.clone(), change.state_since, mode)
+    }
+
+    /// The report for an event that is no alarm change of ours.
+    pub fn ignored(reason: String, time: Option<DateTime<Utc>>, mode: Mode) -> Self {
+        let mut report = Self::empty(String::new(), time.unwrap_or_default(), mode);
+        report.ignored_because = Some(reason);
+        report
+    }
+
     /// A report that nothing was done yet.
     pub fn empty(alarm: String, state_since: DateTime<Utc>, mode: Mode) -> Self {
         Self {

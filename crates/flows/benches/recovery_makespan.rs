@@ -13,8 +13,8 @@ use autorestart_core::settings::HealthWait;
 use autorestart_core::settings::Mode;
 use autorestart_core::settings::Settings;
 use autorestart_core::tags::{self, TemplateRef};
+use autorestart_flows::agent::{Agent, Ports};
 use autorestart_flows::budget::Rate;
-use autorestart_flows::outage::{Agent, Ports};
 use autorestart_flows::ports::{Target, TargetGroupScope, TargetKind};
 use autorestart_testkit::{Bucket, InMemoryAws, World};
 
@@ -115,8 +115,13 @@ async fn run_bucketed(outposts: usize, n: usize) -> (Duration, usize) {
         .collect();
     let events: Vec<AlarmChange> = (0..outposts).map(outage_of).collect();
     let started = tokio::time::Instant::now();
-    let reports =
-        futures::future::join_all(agents.iter().zip(&events).map(|(a, e)| a.handle(e))).await;
+    let reports = futures::future::join_all(
+        agents
+            .iter()
+            .zip(&events)
+            .map(|(a, e)| async move { a.outage().handle(e).await }),
+    )
+    .await;
     let makespan = started.elapsed();
     for report in reports {
         let report = report.expect("recovery");

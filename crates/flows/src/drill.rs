@@ -15,13 +15,18 @@ use autorestart_core::drill::{
 };
 use autorestart_core::inventory::Instance;
 use autorestart_core::plan::{self, Candidate, Decision, PlannedInstance};
+use autorestart_core::settings::Settings;
 use autorestart_core::{notice, tags, waves};
 
 use crate::budget::Budget;
-use crate::outage::{Agent, AgentError};
+use crate::budget::Pacer;
+use crate::error::FlowError;
+use crate::launch::Limits;
+use crate::observe;
 use crate::ports::{
     Alarms, Compute, DisasterRecovery, LaunchRequest, LoadBalancing, Notifier, Outposts, Target,
 };
+use crate::readiness::Readiness;
 use crate::{launch, membership};
 
 /// Why a drill was refused.
@@ -37,10 +42,40 @@ pub enum DrillError {
     OutpostDown(OutpostId),
     /// Reading AWS failed.
     #[error(transparent)]
-    Agent(#[from] AgentError),
+    Flow(#[from] FlowError),
 }
 
-impl<C, L, N, D, A, O> Agent<C, L, N, D, A, O>
+/// A drill of one Outpost: reads everything readiness and the plan read; a live drill
+/// launches copies in EC2, checks them in an ELB drill target group, terminates them, and
+/// publishes to SNS.
+pub struct Drill<'a, C, L, N, D, A, O> {
+    /// EC2.
+    pub compute: &'a C,
+    /// Elastic Load Balancing.
+    pub balancer: &'a L,
+    /// SNS.
+    pub notifier: &'a N,
+    /// Elastic Disaster Recovery.
+    pub drs: &'a D,
+    /// CloudWatch alarms.
+    pub alarms: &'a A,
+    /// The Outposts API.
+    pub outposts: &'a O,
+    /// How the agent runs.
+    pub settings: &'a Settings,
+    /// This process's copy of EC2's RunInstances bucket.
+    pub launches: &'a Pacer,
+}
+
+impl<C, L, N, D, A, O> Clone for Drill<'_, C, L, N, D, A, O> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<C, L, N, D, A, O> Copy for Drill<'_, C, L, N, D, A, O> {}
+
+impl<'a, C, L, N, D, A, O> Drill<'a, C, L, N, D, A, O>
 where
     C: Compute,
     L: LoadBalancing,
@@ -49,8 +84,18 @@ where
     A: Alarms,
     O: Outposts,
 {
+    fn readiness(&self) -> Readiness<'a, C, N, D, O> {
+        Readiness {
+            compute: self.compute,
+            notifier: self.notifier,
+            drs: self.drs,
+            outposts: self.outposts,
+            settings: self.settings,
+        }
+    }
+
     /// Runs a drill for one Outpost.
-    pub async fn drill(&self, request: &DrillRequest) -> Result<DrillReport, DrillError> {
+    pub async fn drill(self, request: &DrillRequest) -> Result<DrillReport, DrillError> {
         let clock = tokio::time::Instant::now();
         let drill_id = format!(
             "drill-{}-{}",
@@ -59,7 +104,7 @@ where
         );
         let incident = IncidentId::from_tag(&drill_id);
         let outpost = &request.outpost;
-        let read = |e| DrillError::Agent(AgentError::Read(e));
+        let read = |e| DrillError::Flow(FlowError::Read(e));
         let alarms = self
             .alarms
             .alarms_named(&self.settings.alarm_name_prefix)
@@ -78,8 +123,8 @@ where
         let (template_instances, drs_instances): (Vec<Instance>, Vec<Instance>) =
             instances.iter().cloned().partition(|i| !plan::uses_drs(i));
         let (planned, drs_planned) = futures::try_join!(
-            self.plan_templates(outpost, &incident, &template_instances, &down),
-            self.plan_drs(outpost, &incident, &drs_instances)
+            observe::plan_templates(self.compute, outpost, &incident, &template_instances, &down),
+            observe::plan_drs(self.compute, self.drs, outpost, &incident, &drs_instances)
         )
         .map_err(read)?;
         let mut errors = Vec::new();
@@ -102,7 +147,8 @@ where
             return Err(DrillError::ProductionTargetGroup(tg.clone()));
         }
         let readiness_problems = self
-            .judge_readiness(&instances, &states, &HashMap::new())
+            .readiness()
+            .judge(&instances, &states, &HashMap::new())
             .await
             .map_err(read)?
             .into_iter()
@@ -176,7 +222,7 @@ where
             let mut launches: Vec<DrillCopy> = launches.into_iter().flatten().collect();
             let ids: Vec<String> = launches.iter().filter_map(|c| c.copy_id.clone()).collect();
             let wait = crate::waves::wait_running(
-                &self.compute,
+                self.compute,
                 &ids,
                 self.settings.wave_wait,
                 self.settings.health_wait.poll_interval,
@@ -242,8 +288,11 @@ where
             .collect();
         let mut attempts = Vec::new();
         if let Ok((candidate, launched)) = launch::launch_first(
-            &self.compute,
-            self.limits(Budget::unbounded()),
+            self.compute,
+            Limits {
+                pacer: self.launches,
+                budget: Budget::unbounded(),
+            },
             &original.id,
             candidates,
             &mut attempts,
@@ -288,7 +337,7 @@ where
             return;
         }
         let health = membership::wait_for_health(
-            &self.balancer,
+            self.balancer,
             tg,
             &targets,
             self.settings.health_wait.poll_interval,

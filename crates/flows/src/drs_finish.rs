@@ -10,27 +10,46 @@ use autorestart_core::drs;
 use autorestart_core::error::AwsError;
 use autorestart_core::inventory::Instance;
 use autorestart_core::report::{DrsLaunchResult, DrsReport, TargetGroupReport};
-use autorestart_core::settings::Mode;
+use autorestart_core::settings::{Mode, Settings};
 use autorestart_core::{moves, notice, tags};
 
+use crate::error::FlowError;
 use crate::membership;
-use crate::outage::{Agent, AgentError};
-use crate::ports::{Alarms, Compute, DisasterRecovery, LoadBalancing, Notifier, Outposts};
+use crate::notify;
+use crate::ports::{Compute, DisasterRecovery, LoadBalancing, Notifier};
 
-impl<C, L, N, D, A, O> Agent<C, L, N, D, A, O>
+/// The end of a DRS recovery, from its launch result: reads DRS and EC2, moves ELB
+/// membership, tags in EC2, publishes to SNS.
+pub struct DrsFinish<'a, C, L, N, D> {
+    /// EC2.
+    pub compute: &'a C,
+    /// Elastic Load Balancing.
+    pub balancer: &'a L,
+    /// SNS.
+    pub notifier: &'a N,
+    /// Elastic Disaster Recovery.
+    pub drs: &'a D,
+    /// How the agent runs.
+    pub settings: &'a Settings,
+}
+
+impl<C, L, N, D> Clone for DrsFinish<'_, C, L, N, D> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<C, L, N, D> Copy for DrsFinish<'_, C, L, N, D> {}
+
+impl<'a, C, L, N, D> DrsFinish<'a, C, L, N, D>
 where
     C: Compute,
     L: LoadBalancing,
     N: Notifier,
     D: DisasterRecovery,
-    A: Alarms,
-    O: Outposts,
 {
     /// Handles a DRS launch result; idempotent for repeats.
-    pub async fn handle_drs_result(
-        &self,
-        result: &DrsLaunchResult,
-    ) -> Result<DrsReport, AgentError> {
+    pub async fn handle_drs_result(self, result: &DrsLaunchResult) -> Result<DrsReport, FlowError> {
         let mut report = DrsReport {
             source_server_id: result.source_server_id.clone(),
             job_id: result.job_id.clone(),
@@ -44,14 +63,14 @@ where
             advice: None,
             message_id: None,
         };
-        let original = self.original_of(result).await.map_err(AgentError::Read)?;
+        let original = self.original_of(result).await.map_err(FlowError::Read)?;
         report.original_id = original.as_ref().map(|o| o.id.clone());
         if !result.succeeded {
             let failures = self
                 .drs
                 .job_failures(&result.job_id, &result.source_server_id)
                 .await
-                .map_err(AgentError::Read)?;
+                .map_err(FlowError::Read)?;
             let mut reason = format!(
                 "DRS job {} failed to launch source server {}",
                 result.job_id, result.source_server_id
@@ -103,7 +122,7 @@ where
             .drs
             .recovery_instance(&result.source_server_id, &result.job_id)
             .await
-            .map_err(AgentError::Read)?;
+            .map_err(FlowError::Read)?;
         let Some(recovery) = recovery else {
             report.reason =
                 Some("DRS reports success but lists no recovery instance for the job".into());
@@ -128,7 +147,7 @@ where
             .compute
             .instances(std::slice::from_ref(&recovery.ec2_instance_id))
             .await
-            .map_err(AgentError::Read)?;
+            .map_err(FlowError::Read)?;
         let Some(launched) = found.into_iter().next() else {
             report.reason = Some(format!(
                 "recovery instance {} is not visible in EC2",
@@ -230,7 +249,7 @@ where
         let scope = &self.settings.target_groups;
         let (moves, _) = moves::plan_moves(&memberships, &[(original, launched)], scope);
         let outcomes = membership::execute_moves(
-            &self.balancer,
+            self.balancer,
             moves,
             self.settings.health_wait,
             self.settings.concurrency,
@@ -239,21 +258,26 @@ where
         outcomes.iter().map(TargetGroupReport::from).collect()
     }
 
-    pub(crate) async fn publish_drs(
+    pub async fn publish_drs(
         &self,
         mut report: DrsReport,
         reported: Option<&str>,
-    ) -> Result<DrsReport, AgentError> {
+    ) -> Result<DrsReport, FlowError> {
         let reported: Vec<String> = reported.into_iter().map(str::to_owned).collect();
-        match self
-            .publish_marked(&notice::drs_result(&report), &reported, &report.job_id)
-            .await
+        match notify::publish_marked(
+            self.notifier,
+            self.compute,
+            &notice::drs_result(&report),
+            &reported,
+            &report.job_id,
+        )
+        .await
         {
             Ok(message_id) => {
                 report.message_id = Some(message_id);
                 Ok(report)
             }
-            Err(error) => Err(AgentError::notify(error, &report)),
+            Err(error) => Err(FlowError::notify(error, &report)),
         }
     }
 }

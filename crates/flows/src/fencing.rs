@@ -17,33 +17,53 @@ use autorestart_core::fence::{
 use autorestart_core::inventory::Instance;
 use autorestart_core::report::{AlarmReport, Notification};
 use autorestart_core::settings::Mode;
+use autorestart_core::settings::Settings;
 use autorestart_core::tags;
 
+use crate::error::FlowError;
 use crate::membership;
-use crate::outage::{Agent, AgentError};
-use crate::ports::{Alarms, Compute, DisasterRecovery, LoadBalancing, Notifier, Outposts, Target};
+use crate::notify;
+use crate::ports::{Compute, LoadBalancing, Notifier, Target};
 
-impl<C, L, N, D, A, O> Agent<C, L, N, D, A, O>
+/// Fencing of the originals on an Outpost that is back: reads EC2 and ELB, stops or
+/// terminates originals and tags them in EC2, publishes to SNS.
+pub struct Fencing<'a, C, L, N> {
+    /// EC2.
+    pub compute: &'a C,
+    /// Elastic Load Balancing.
+    pub balancer: &'a L,
+    /// SNS.
+    pub notifier: &'a N,
+    /// How the agent runs.
+    pub settings: &'a Settings,
+}
+
+impl<C, L, N> Clone for Fencing<'_, C, L, N> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<C, L, N> Copy for Fencing<'_, C, L, N> {}
+
+impl<'a, C, L, N> Fencing<'a, C, L, N>
 where
     C: Compute,
     L: LoadBalancing,
     N: Notifier,
-    D: DisasterRecovery,
-    A: Alarms,
-    O: Outposts,
 {
     /// Fences the Outpost's replaced originals and reports it; `notify_holds` also notifies when
     /// only holds reported before are found (the alarm's OK event does, the repeating sweep
     /// does not). `alarms` are every watched alarm as CloudWatch shows them now.
-    pub(crate) async fn outpost_back(
+    pub async fn outpost_back(
         &self,
         outpost: &OutpostId,
         alarms: &[AlarmChange],
         mut report: AlarmReport,
         notify_holds: bool,
-    ) -> Result<AlarmReport, AgentError> {
+    ) -> Result<AlarmReport, FlowError> {
         let down = autorestart_core::alarm::not_ok_outposts(alarms);
-        let fencing = self.fence(outpost, &down).await.map_err(AgentError::Read)?;
+        let fencing = self.fence(outpost, &down).await.map_err(FlowError::Read)?;
         info!(%outpost, summary = %fencing.summary(), "fencing done");
         let news = fencing.has_news() || (notify_holds && !fencing.held.is_empty());
         report.fencing = Some(fencing);
@@ -51,7 +71,7 @@ where
             report.notification = Notification::NotNeeded;
             return Ok(report);
         }
-        self.publish(report, &[]).await
+        notify::publish(self.notifier, self.compute, report, &[]).await
     }
 
     async fn fence(
@@ -198,7 +218,7 @@ where
         }
         for (group, members) in by_group {
             let targets: Vec<Target> = members.iter().map(|(_, t)| t.clone()).collect();
-            let health = membership::health_of(&self.balancer, group, &targets).await?;
+            let health = membership::health_of(self.balancer, group, &targets).await?;
             for (end, target) in &members {
                 if let Some(state) = health.get(target).filter(|s| *s != "healthy") {
                     unhealthy

@@ -5,15 +5,20 @@
 //! JSON, environment variables or the AWS SDK: the SDK adapters live in `autorestart-aws`, the
 //! in-memory AWS in `autorestart-testkit`.
 
+pub mod agent;
 pub mod budget;
 pub mod drill;
 pub mod drs_finish;
 pub mod drs_start;
+pub mod error;
 pub mod fencing;
 pub mod launch;
 pub mod membership;
+pub mod notify;
+pub mod observe;
 pub mod outage;
 pub mod ports;
+pub mod readiness;
 pub mod sweep;
 pub mod template;
 pub mod waves;

@@ -9,10 +9,13 @@ use futures::StreamExt;
 use tracing::{info, warn};
 
 use autorestart_core::error::AwsError;
-use autorestart_core::moves::{Move, MoveOutcome};
-use autorestart_core::settings::HealthWait;
+use autorestart_core::inventory::Instance;
+use autorestart_core::moves::{self, Move, MoveOutcome, Unmovable};
+use autorestart_core::outcome::InstanceOutcome;
+use autorestart_core::settings::{HealthWait, Settings};
 
-use crate::ports::{LoadBalancing, Target};
+use crate::budget::Budget;
+use crate::ports::{LoadBalancing, Membership, Target};
 
 /// Carries out the moves, one target group at a time per task, up to `concurrency` groups at once.
 pub async fn execute_moves<L: LoadBalancing>(
@@ -228,6 +231,38 @@ fn unique<'a>(targets: impl Iterator<Item = &'a Target>) -> Vec<Target> {
     all.sort();
     all.dedup();
     all
+}
+
+/// Moves the memberships of the originals (and of the dead replacements they superseded) to
+/// their running replacements, the health wait bounded by `budget`.
+pub async fn move_memberships<L: LoadBalancing>(
+    balancer: &L,
+    settings: &Settings,
+    outcomes: &[&InstanceOutcome],
+    memberships: &[Membership],
+    budget: Budget,
+) -> (Vec<MoveOutcome>, Vec<Unmovable>) {
+    // A dead replacement's registrations go to the new one as the original's do.
+    let pairs: Vec<(&Instance, &Instance)> = outcomes
+        .iter()
+        .filter_map(|o| o.replacement().map(|r| (o, r)))
+        .flat_map(|(o, r)| {
+            std::iter::once(&o.original)
+                .chain(&o.superseded)
+                .map(move |from| (from, r))
+        })
+        .collect();
+    let scope = &settings.target_groups;
+    let (moves, unmovable) = moves::plan_moves(memberships, &pairs, scope);
+    if moves.is_empty() {
+        return (Vec::new(), unmovable);
+    }
+    let wait = HealthWait {
+        timeout: budget.bound(settings.health_wait.timeout),
+        ..settings.health_wait
+    };
+    let outcomes = execute_moves(balancer, moves, wait, settings.concurrency).await;
+    (outcomes, unmovable)
 }
 
 #[cfg(test)]

@@ -6,158 +6,97 @@ use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
 use autorestart_core::alarm::{self, AlarmChange, IncidentId, OutpostId, Signal};
-use autorestart_core::drs::{self, DrsSnapshot, PlannedDrs};
+use autorestart_core::drs::{self, PlannedDrs};
 use autorestart_core::error::AwsError;
 use autorestart_core::inventory::Instance;
 use autorestart_core::moves::{self, MoveOutcome, Unmovable};
 use autorestart_core::outcome::{Execution, InstanceOutcome, Outcome, OutcomeKind};
-use autorestart_core::plan::{self, Snapshot};
+use autorestart_core::plan::{self};
 use autorestart_core::report::{self, Action, AlarmReport, Notification, WaveReport};
 use autorestart_core::settings::{Mode, Settings};
-use autorestart_core::{notice, tags, waves};
+use autorestart_core::{tags, waves};
 
-use crate::budget::{Budget, Pacer, Rate};
+use crate::budget::{Budget, Pacer};
+use crate::error::FlowError;
+use crate::fencing::Fencing;
 use crate::launch::{self, Limits};
-use crate::ports::{
-    Alarms, Compute, DisasterRecovery, LoadBalancing, Membership, Notice, Notifier, Outposts,
-};
-use crate::{drs_start, membership};
+use crate::ports::{Alarms, Compute, DisasterRecovery, LoadBalancing, Membership, Notifier};
+use crate::{drs_start, membership, notify, observe};
 
-/// Why an alarm could not be handled; every variant is safe to retry.
-#[derive(Debug, thiserror::Error)]
-pub enum AgentError {
-    /// Nothing was changed: the Outpost's instances or templates could not be read.
-    #[error("could not read what to recover, nothing was changed: {0}. {advice}", advice = .0.kind.advice())]
-    Read(#[source] AwsError),
-    /// The work is done but people were not told; a retry repeats only the notice.
-    #[error("recovery handled but the notification failed: {error}. {advice}", advice = .error.kind.advice())]
-    Notify {
-        /// The publish error.
-        #[source]
-        error: AwsError,
-        /// What was done, as the report's JSON.
-        report: serde_json::Value,
-    },
-}
-
-impl AgentError {
-    /// The notice failed after the work was done; `report` says what was done.
-    pub(crate) fn notify(error: AwsError, report: &impl serde::Serialize) -> Self {
-        Self::Notify {
-            error,
-            report: serde_json::to_value(report).unwrap_or_default(),
-        }
-    }
-}
-
-/// The AWS services the agent works through, one port each.
-pub struct Ports<C, L, N, D, A, O> {
+/// The recovery of an Outpost that went down, and the alarm handler's way in: an OK change
+/// goes to [`Fencing`]. Reads CloudWatch alarms, EC2 and DRS; launches in EC2, starts DRS
+/// jobs, moves ELB membership, publishes to SNS.
+pub struct Outage<'a, C, L, N, D, A> {
     /// EC2.
-    pub compute: C,
+    pub compute: &'a C,
     /// Elastic Load Balancing.
-    pub balancer: L,
+    pub balancer: &'a L,
     /// SNS.
-    pub notifier: N,
+    pub notifier: &'a N,
     /// Elastic Disaster Recovery.
-    pub drs: D,
+    pub drs: &'a D,
     /// CloudWatch alarms.
-    pub alarms: A,
-    /// The Outposts API.
-    pub outposts: O,
+    pub alarms: &'a A,
+    /// How the agent runs.
+    pub settings: &'a Settings,
+    /// This process's copy of EC2's RunInstances bucket.
+    pub launches: &'a Pacer,
 }
 
-impl<T: Copy> Ports<T, T, T, T, T, T> {
-    /// Every port served by one value, e.g. `&InMemoryAws`.
-    pub fn all(one: T) -> Self {
-        Self {
-            compute: one,
-            balancer: one,
-            notifier: one,
-            drs: one,
-            alarms: one,
-            outposts: one,
-        }
+impl<C, L, N, D, A> Clone for Outage<'_, C, L, N, D, A> {
+    fn clone(&self) -> Self {
+        *self
     }
 }
 
-/// The agent over its ports.
-pub struct Agent<C, L, N, D, A, O> {
-    pub(crate) compute: C,
-    pub(crate) balancer: L,
-    pub(crate) notifier: N,
-    pub(crate) drs: D,
-    pub(crate) alarms: A,
-    pub(crate) outposts: O,
-    pub(crate) settings: Settings,
-    /// This process's copy of EC2's RunInstances bucket.
-    pub(crate) launches: Pacer,
-}
+impl<C, L, N, D, A> Copy for Outage<'_, C, L, N, D, A> {}
 
-impl<C, L, N, D, A, O> Agent<C, L, N, D, A, O>
+impl<'a, C, L, N, D, A> Outage<'a, C, L, N, D, A>
 where
     C: Compute,
     L: LoadBalancing,
     N: Notifier,
     D: DisasterRecovery,
     A: Alarms,
-    O: Outposts,
 {
-    /// An agent over the given AWS ports.
-    pub fn new(ports: Ports<C, L, N, D, A, O>, settings: Settings) -> Self {
-        Self {
-            compute: ports.compute,
-            balancer: ports.balancer,
-            notifier: ports.notifier,
-            drs: ports.drs,
-            alarms: ports.alarms,
-            outposts: ports.outposts,
-            settings,
-            launches: Pacer::new(Rate::RUN_INSTANCES),
+    /// Fencing over the same ports, for an Outpost that is back.
+    pub fn fencing(&self) -> Fencing<'a, C, L, N> {
+        Fencing {
+            compute: self.compute,
+            balancer: self.balancer,
+            notifier: self.notifier,
+            settings: self.settings,
         }
-    }
-
-    /// What launches run within, for `budget`.
-    pub(crate) fn limits(&self, budget: Budget) -> Limits<'_> {
-        Limits {
-            pacer: &self.launches,
-            budget,
-        }
-    }
-
-    /// The report for an event that is no alarm change of ours.
-    pub fn ignored(&self, reason: String, time: Option<DateTime<Utc>>) -> AlarmReport {
-        let mut report =
-            AlarmReport::empty(String::new(), time.unwrap_or_default(), self.settings.mode);
-        report.ignored_because = Some(reason);
-        report
     }
 
     /// Handles one alarm state change with no deadline (tests, benchmarks).
-    pub async fn handle(&self, change: &AlarmChange) -> Result<AlarmReport, AgentError> {
+    pub async fn handle(self, change: &AlarmChange) -> Result<AlarmReport, FlowError> {
         self.handle_until(change, Budget::unbounded()).await
     }
 
     /// Handles one alarm state change, every wait bounded by `budget`: for an ALARM, observes
     /// the alarm's current state first and reconciles the Outpost only while it is down.
     pub async fn handle_until(
-        &self,
+        self,
         change: &AlarmChange,
         budget: Budget,
-    ) -> Result<AlarmReport, AgentError> {
+    ) -> Result<AlarmReport, FlowError> {
         match alarm::classify(change) {
             Signal::Ignore(reason) => {
                 info!(alarm = %change.alarm_name, %reason, "ignoring alarm change");
-                let mut report = self.report_for(change);
+                let mut report = AlarmReport::for_change(change, self.settings.mode);
                 report.ignored_because = Some(reason.to_string());
                 Ok(report)
             }
             Signal::OutpostDown { outpost, .. } => {
-                let alarms = self.current_alarms().await.map_err(AgentError::Read)?;
+                let alarms = observe::current_alarms(self.alarms, self.settings)
+                    .await
+                    .map_err(FlowError::Read)?;
                 let current = match alarm::still_down(change, &alarms) {
                     Ok(current) => current,
                     Err(reason) => {
                         warn!(%outpost, alarm = %change.alarm_name, %reason, "stale ALARM: nothing launched");
-                        let mut report = self.report_for(change);
+                        let mut report = AlarmReport::for_change(change, self.settings.mode);
                         report.action = Action::Stale;
                         report.outpost = Some(outpost);
                         report.ignored_because = Some(reason);
@@ -167,13 +106,15 @@ where
                 let Signal::OutpostDown { outpost, incident } = alarm::classify(current) else {
                     unreachable!("still_down returns an alarm in ALARM on the same metric")
                 };
-                let maintenance = self.maintenance(current).await;
+                let maintenance = observe::maintenance(self.alarms, current).await;
                 self.outpost_down(current, &outpost, &incident, maintenance, &alarms, budget)
                     .await
             }
             Signal::OutpostBack { outpost } => {
-                let alarms = self.current_alarms().await.map_err(AgentError::Read)?;
-                let mut report = self.report_for(change);
+                let alarms = observe::current_alarms(self.alarms, self.settings)
+                    .await
+                    .map_err(FlowError::Read)?;
+                let mut report = AlarmReport::for_change(change, self.settings.mode);
                 report.outpost = Some(outpost.clone());
                 if alarm::not_ok_outposts(&alarms).contains(&outpost) {
                     let reason = "the Outpost's alarm is not OK now (in ALARM again, or without data): nothing is fenced until it is".to_owned();
@@ -184,30 +125,16 @@ where
                 }
                 info!(%outpost, "Outpost back: fencing its replaced originals");
                 report.action = Action::OutpostBack;
-                self.outpost_back(&outpost, &alarms, report, true).await
+                self.fencing()
+                    .outpost_back(&outpost, &alarms, report, true)
+                    .await
             }
         }
     }
 
-    /// Every ConnectedStatus alarm the agent watches, as CloudWatch shows it now.
-    pub(crate) async fn current_alarms(&self) -> Result<Vec<AlarmChange>, AwsError> {
-        self.alarms
-            .alarms_named(&self.settings.alarm_name_prefix)
-            .await
-    }
-
-    /// An empty report for an alarm change.
-    pub(crate) fn report_for(&self, change: &AlarmChange) -> AlarmReport {
-        AlarmReport::empty(
-            change.alarm_name.clone(),
-            change.state_since,
-            self.settings.mode,
-        )
-    }
-
     /// Reconciles a down Outpost's instances, unless `maintenance` (the alarm's tag, as read)
     /// is on. `change` is the alarm as CloudWatch shows it now, in ALARM; `alarms` all of them.
-    pub(crate) async fn outpost_down(
+    pub async fn outpost_down(
         &self,
         change: &AlarmChange,
         outpost: &OutpostId,
@@ -215,15 +142,15 @@ where
         maintenance: Result<bool, AwsError>,
         alarms: &[AlarmChange],
         budget: Budget,
-    ) -> Result<AlarmReport, AgentError> {
-        let mut report = self.report_for(change);
+    ) -> Result<AlarmReport, FlowError> {
+        let mut report = AlarmReport::for_change(change, self.settings.mode);
         report.outpost = Some(outpost.clone());
         report.incident = Some(incident.clone());
         match maintenance {
             Ok(true) => {
                 info!(%outpost, "Outpost down, but its alarm is in maintenance: recovery suppressed");
                 report.action = Action::Suppressed;
-                return self.publish(report, &[]).await;
+                return notify::publish(self.notifier, self.compute, report, &[]).await;
             }
             Ok(false) => {}
             Err(error) => {
@@ -248,12 +175,12 @@ where
         mut report: AlarmReport,
         down: &std::collections::HashSet<OutpostId>,
         budget: Budget,
-    ) -> Result<AlarmReport, AgentError> {
+    ) -> Result<AlarmReport, FlowError> {
         let instances = self
             .compute
             .protected_instances_on(outpost)
             .await
-            .map_err(AgentError::Read)?;
+            .map_err(FlowError::Read)?;
         info!(%outpost, protected = instances.len(), "found protected instances");
         let (template_instances, drs_instances): (Vec<Instance>, Vec<Instance>) =
             instances.into_iter().partition(|i| !plan::uses_drs(i));
@@ -263,8 +190,14 @@ where
         let (plans, read) = futures::join!(
             async {
                 futures::join!(
-                    self.plan_templates(outpost, incident, &template_instances, down),
-                    self.plan_drs(outpost, incident, &drs_instances)
+                    observe::plan_templates(
+                        self.compute,
+                        outpost,
+                        incident,
+                        &template_instances,
+                        down
+                    ),
+                    observe::plan_drs(self.compute, self.drs, outpost, incident, &drs_instances)
                 )
             },
             self.read_memberships(protected)
@@ -273,7 +206,7 @@ where
         // One strategy's failure never blocks the other: its instances are reported with the
         // reason, the others recover. Only when neither could be read is nothing done.
         let (planned, drs_planned) = match (planned, drs_planned) {
-            (Err(error), Err(_)) => return Err(AgentError::Read(error)),
+            (Err(error), Err(_)) => return Err(FlowError::Read(error)),
             (planned, drs_planned) => (
                 planned.unwrap_or_else(|error| {
                     warn!(%error, "could not plan the template recoveries");
@@ -443,36 +376,11 @@ where
             Execution::Live => unreported,
             Execution::DryRun => Vec::new(),
         };
-        let report = self.publish(report, &tag_after).await?;
+        let report = notify::publish(self.notifier, self.compute, report, &tag_after).await?;
         if execution == Execution::Live {
-            self.record_said(&unsaid).await;
+            notify::record_said(self.compute, &unsaid).await;
         }
         Ok(report)
-    }
-
-    /// Records on each original the digest of the failure or unfinished state just reported,
-    /// one call per digest; a failed record only means it may be said again.
-    async fn record_said(&self, said: &[(String, String)]) {
-        let records = said.iter().map(|(id, digest)| {
-            (
-                id.clone(),
-                vec![(tags::OUTCOME_REPORTED.to_owned(), digest.clone())],
-            )
-        });
-        if let Some(error) = crate::ports::tag_grouped(&self.compute, records).await {
-            warn!(%error, "could not record that the outcome was reported; it may be said again");
-        }
-    }
-
-    /// Whether the alarm carries `autorestart:maintenance=true`; an alarm without ARN is not.
-    pub(crate) async fn maintenance(&self, change: &AlarmChange) -> Result<bool, AwsError> {
-        let Some(arn) = &change.alarm_arn else {
-            return Ok(false);
-        };
-        let tags = self.alarms.alarm_tags(arn).await?;
-        Ok(tags
-            .iter()
-            .any(|(k, v)| k == tags::MAINTENANCE && tags::is_opted_in(Some(v))))
     }
 
     /// Launches (or, in a dry run, plans) one wave, both strategies at once.
@@ -487,8 +395,11 @@ where
         let concurrency = self.settings.concurrency;
         let (mut outcomes, drs_outcomes) = futures::join!(
             launch::execute(
-                &self.compute,
-                self.limits(budget),
+                self.compute,
+                Limits {
+                    pacer: self.launches,
+                    budget,
+                },
                 remember,
                 incident,
                 plan.templates,
@@ -496,8 +407,8 @@ where
                 execution
             ),
             drs_start::execute_drs(
-                &self.compute,
-                &self.drs,
+                self.compute,
+                self.drs,
                 incident,
                 plan.drs,
                 concurrency,
@@ -522,7 +433,7 @@ where
     /// Whether the alarm is still in the same ALARM before wave `number`; why not otherwise
     /// (the Outpost came back, or a read failed: launching blind is not reconciling).
     async fn still_down_before_wave(&self, change: &AlarmChange, number: u32) -> Option<String> {
-        match self.current_alarms().await {
+        match observe::current_alarms(self.alarms, self.settings).await {
             Ok(alarms) => match alarm::still_down(change, &alarms) {
                 Ok(now) if now.state_since == change.state_since => None,
                 Ok(_) => Some(format!(
@@ -559,7 +470,7 @@ where
             .map(|r| r.id.clone())
             .collect();
         let wait = crate::waves::wait_running(
-            &self.compute,
+            self.compute,
             &replacements,
             budget.bound(self.settings.wave_wait),
             self.settings.health_wait.poll_interval,
@@ -588,7 +499,14 @@ where
                     .is_some_and(|r| wait.running_at.contains_key(&r.id))
             })
             .collect();
-        let (moves, unmovable) = self.move_memberships(&running, memberships, budget).await;
+        let (moves, unmovable) = membership::move_memberships(
+            self.balancer,
+            self.settings,
+            &running,
+            memberships,
+            budget,
+        )
+        .await;
         let healthy = moves
             .iter()
             .all(|m| m.is_healthy() || m.planned.already_registered && m.health.is_none());
@@ -614,162 +532,6 @@ where
             note,
         };
         (report, moves, unmovable, wait.running_at)
-    }
-
-    /// Reads what the template strategy needs and plans it.
-    pub(crate) async fn plan_templates(
-        &self,
-        outpost: &OutpostId,
-        incident: &IncidentId,
-        instances: &[Instance],
-        down_outposts: &std::collections::HashSet<OutpostId>,
-    ) -> Result<Vec<plan::PlannedInstance>, AwsError> {
-        if instances.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
-        let templates = plan::templates_named_by(instances);
-        let (replacements, targets) = futures::try_join!(
-            self.compute.instances_tagged(tags::REPLACEMENT_OF, &ids),
-            self.compute.template_targets(&templates)
-        )?;
-        let targets: HashMap<_, _> = targets.into_iter().collect();
-        Ok(plan::plan_recovery(&Snapshot {
-            outpost,
-            incident,
-            instances,
-            replacements: &replacements,
-            template_targets: &targets,
-            down_outposts,
-            now: Utc::now(),
-        }))
-    }
-
-    /// Reads what the DRS strategy needs and plans it; no DRS call without DRS-protected instances.
-    pub(crate) async fn plan_drs(
-        &self,
-        outpost: &OutpostId,
-        incident: &IncidentId,
-        instances: &[Instance],
-    ) -> Result<Vec<PlannedDrs>, AwsError> {
-        if instances.is_empty() {
-            return Ok(Vec::new());
-        }
-        let target_tag = [drs::TARGET_TAG_VALUE.to_owned()];
-        let (servers, targets, active_jobs, recorded_jobs) = futures::try_join!(
-            self.drs.source_servers(&[]),
-            self.compute
-                .instances_tagged(drs::TARGET_TAG_KEY, &target_tag),
-            self.drs.active_jobs(),
-            self.recorded_jobs(incident, instances)
-        )?;
-        info!(
-            servers = servers.len(),
-            targets = targets.len(),
-            "read DRS source servers and launch targets"
-        );
-        Ok(drs::plan_drs(&DrsSnapshot {
-            outpost,
-            incident,
-            instances,
-            servers: &servers,
-            targets: &targets,
-            active_jobs: &active_jobs,
-            recorded_jobs: &recorded_jobs,
-        }))
-    }
-
-    /// The DRS jobs recorded on `instances` for this incident, as DRS reports them now.
-    async fn recorded_jobs(
-        &self,
-        incident: &IncidentId,
-        instances: &[Instance],
-    ) -> Result<Vec<drs::JobSnapshot>, AwsError> {
-        let mut ids: Vec<&str> = instances
-            .iter()
-            .filter(|i| i.tag(tags::INCIDENT) == Some(incident.as_str()))
-            .filter_map(|i| i.tag(tags::DRS_JOB))
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut jobs = Vec::new();
-        for id in ids {
-            jobs.extend(self.drs.job(id).await?);
-        }
-        Ok(jobs)
-    }
-
-    pub(crate) async fn move_memberships(
-        &self,
-        outcomes: &[&InstanceOutcome],
-        memberships: &[Membership],
-        budget: Budget,
-    ) -> (Vec<MoveOutcome>, Vec<Unmovable>) {
-        // A dead replacement's registrations go to the new one as the original's do.
-        let pairs: Vec<(&Instance, &Instance)> = outcomes
-            .iter()
-            .filter_map(|o| o.replacement().map(|r| (o, r)))
-            .flat_map(|(o, r)| {
-                std::iter::once(&o.original)
-                    .chain(&o.superseded)
-                    .map(move |from| (from, r))
-            })
-            .collect();
-        let scope = &self.settings.target_groups;
-        let (moves, unmovable) = moves::plan_moves(memberships, &pairs, scope);
-        if moves.is_empty() {
-            return (Vec::new(), unmovable);
-        }
-        let wait = autorestart_core::settings::HealthWait {
-            timeout: budget.bound(self.settings.health_wait.timeout),
-            ..self.settings.health_wait
-        };
-        let outcomes =
-            membership::execute_moves(&self.balancer, moves, wait, self.settings.concurrency).await;
-        (outcomes, unmovable)
-    }
-
-    /// Publishes the report; then records on `reported` replacements that they were reported,
-    /// so that a repeated event does not notify again.
-    pub(crate) async fn publish(
-        &self,
-        mut report: AlarmReport,
-        reported: &[String],
-    ) -> Result<AlarmReport, AgentError> {
-        let notice = notice::render(&report);
-        let marker = report
-            .incident
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        match self.publish_marked(&notice, reported, &marker).await {
-            Ok(message_id) => {
-                report.notification = Notification::Published { message_id };
-                Ok(report)
-            }
-            Err(error) => Err(AgentError::notify(error, &report)),
-        }
-    }
-
-    /// Publishes a notice, then tags `reported` instances `autorestart:reported=<marker>` so that
-    /// a repeat can tell it was said. A failed tag only risks a repeated notice: it is logged.
-    pub(crate) async fn publish_marked(
-        &self,
-        notice: &Notice,
-        reported: &[String],
-        marker: &str,
-    ) -> Result<String, AwsError> {
-        let message_id = self.notifier.publish(notice).await.inspect_err(|error| {
-            warn!(%error, "notification failed");
-        })?;
-        info!(%message_id, subject = %notice.subject, "notification published");
-        if !reported.is_empty() {
-            let tag = [(tags::REPORTED.to_owned(), marker.to_owned())];
-            if let Err(error) = self.compute.tag(reported, &tag).await {
-                warn!(%error, "could not record that the notice was sent; a repeat may notify again");
-            }
-        }
-        Ok(message_id)
     }
 }
 

@@ -2,28 +2,59 @@
 //! back, and check that every protected instance could be recovered now. Each step is
 //! idempotent: once all is done, another sweep changes nothing and says nothing.
 
-use std::collections::{HashMap, HashSet};
-
 use chrono::Utc;
 use tracing::{info, warn};
 
-use autorestart_core::alarm::{self, AlarmChange, AlarmState, IncidentId, OutpostId, Signal};
-use autorestart_core::drs::{self, SourceServer};
-use autorestart_core::error::AwsError;
-use autorestart_core::inventory::{Instance, TemplateTarget};
+use autorestart_core::alarm::{self, AlarmChange, IncidentId, OutpostId, Signal};
+use autorestart_core::drs::{self};
+use autorestart_core::inventory::Instance;
 use autorestart_core::plan;
-use autorestart_core::readiness::{self, ReadinessInputs, ReadinessReport};
+use autorestart_core::readiness::ReadinessReport;
 use autorestart_core::report::{Action, AlarmReport, DrsLaunchResult, DrsReport, SweepReport};
+use autorestart_core::settings::Settings;
 use autorestart_core::tags;
 
 use crate::budget::Budget;
-use crate::outage::{Agent, AgentError};
+use crate::budget::Pacer;
+use crate::drs_finish::DrsFinish;
+use crate::error::FlowError;
+use crate::observe;
+use crate::outage::Outage;
 use crate::ports::{Alarms, Compute, DisasterRecovery, LoadBalancing, Notifier, Outposts};
+use crate::readiness::Readiness;
 
 /// Kept from the recoveries' share of a sweep's time for fencing and readiness.
 const SWEEP_RESERVE: std::time::Duration = std::time::Duration::from_secs(60);
 
-impl<C, L, N, D, A, O> Agent<C, L, N, D, A, O>
+/// The scheduled sweep: every flow, over every service the agent uses.
+pub struct Sweep<'a, C, L, N, D, A, O> {
+    /// EC2.
+    pub compute: &'a C,
+    /// Elastic Load Balancing.
+    pub balancer: &'a L,
+    /// SNS.
+    pub notifier: &'a N,
+    /// Elastic Disaster Recovery.
+    pub drs: &'a D,
+    /// CloudWatch alarms.
+    pub alarms: &'a A,
+    /// The Outposts API.
+    pub outposts: &'a O,
+    /// How the agent runs.
+    pub settings: &'a Settings,
+    /// This process's copy of EC2's RunInstances bucket.
+    pub launches: &'a Pacer,
+}
+
+impl<C, L, N, D, A, O> Clone for Sweep<'_, C, L, N, D, A, O> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<C, L, N, D, A, O> Copy for Sweep<'_, C, L, N, D, A, O> {}
+
+impl<'a, C, L, N, D, A, O> Sweep<'a, C, L, N, D, A, O>
 where
     C: Compute,
     L: LoadBalancing,
@@ -32,16 +63,50 @@ where
     A: Alarms,
     O: Outposts,
 {
+    fn outage(&self) -> Outage<'a, C, L, N, D, A> {
+        Outage {
+            compute: self.compute,
+            balancer: self.balancer,
+            notifier: self.notifier,
+            drs: self.drs,
+            alarms: self.alarms,
+            settings: self.settings,
+            launches: self.launches,
+        }
+    }
+
+    fn drs_finish(&self) -> DrsFinish<'a, C, L, N, D> {
+        DrsFinish {
+            compute: self.compute,
+            balancer: self.balancer,
+            notifier: self.notifier,
+            drs: self.drs,
+            settings: self.settings,
+        }
+    }
+
+    fn readiness(&self) -> Readiness<'a, C, N, D, O> {
+        Readiness {
+            compute: self.compute,
+            notifier: self.notifier,
+            drs: self.drs,
+            outposts: self.outposts,
+            settings: self.settings,
+        }
+    }
+
     /// Runs one sweep over the alarms named by the settings' prefix, with no deadline.
-    pub async fn sweep(&self) -> Result<SweepReport, AgentError> {
+    pub async fn sweep(self) -> Result<SweepReport, FlowError> {
         self.sweep_until(Budget::unbounded()).await
     }
 
     /// Runs one sweep within `budget`. Each Outpost in ALARM gets an equal share of what is
     /// left when its turn comes, less a reserve for fencing and readiness, so one Outpost's
     /// recovery never starves another's, nor fencing.
-    pub async fn sweep_until(&self, budget: Budget) -> Result<SweepReport, AgentError> {
-        let alarms = self.current_alarms().await.map_err(AgentError::Read)?;
+    pub async fn sweep_until(self, budget: Budget) -> Result<SweepReport, FlowError> {
+        let alarms = observe::current_alarms(self.alarms, self.settings)
+            .await
+            .map_err(FlowError::Read)?;
         let mut report = SweepReport {
             alarms: alarms.len(),
             ..SweepReport::default()
@@ -70,9 +135,14 @@ where
                     let back = AlarmReport {
                         action: Action::OutpostBack,
                         outpost: Some(outpost.clone()),
-                        ..self.report_for(change)
+                        ..AlarmReport::for_change(change, self.settings.mode)
                     };
-                    match self.outpost_back(&outpost, &alarms, back, false).await {
+                    match self
+                        .outage()
+                        .fencing()
+                        .outpost_back(&outpost, &alarms, back, false)
+                        .await
+                    {
                         Ok(done) => report.fencing.push(done),
                         Err(error) => report.errors.push(format!("fencing {outpost}: {error}")),
                     }
@@ -87,7 +157,7 @@ where
         for (outpost, since) in &silent {
             warn!(%outpost, %since, "ConnectedStatus alarm without data: an outage would not be seen");
         }
-        report.readiness = match self.check_readiness(&states, &silent).await {
+        report.readiness = match self.readiness().check(&states, &silent).await {
             Ok(readiness) => readiness,
             Err(error) => {
                 report.errors.push(format!("readiness: {error}"));
@@ -125,7 +195,7 @@ where
         budget: Budget,
         report: &mut SweepReport,
     ) {
-        let maintenance = self.maintenance(change).await;
+        let maintenance = observe::maintenance(self.alarms, change).await;
         if matches!(maintenance, Ok(true)) {
             info!(%outpost, "Outpost in maintenance: the sweep recovers nothing");
             report.in_maintenance.push(outpost.clone());
@@ -139,6 +209,7 @@ where
                 .push(format!("DRS jobs of {outpost}: {error}")),
         }
         match self
+            .outage()
             .outpost_down(change, outpost, incident, maintenance, alarms, budget)
             .await
         {
@@ -154,12 +225,12 @@ where
     /// fencing finds the original from either side), a failure is reported once per source
     /// server, and a job that runs longer than `Settings::drs_job_timeout` is reported once as
     /// stuck. Only jobs this agent started (recorded on an original) are followed.
-    async fn finish_drs_jobs(&self, outpost: &OutpostId) -> Result<Vec<DrsReport>, AgentError> {
+    async fn finish_drs_jobs(&self, outpost: &OutpostId) -> Result<Vec<DrsReport>, FlowError> {
         let waiting: Vec<Instance> = self
             .compute
             .protected_instances_on(outpost)
             .await
-            .map_err(AgentError::Read)?
+            .map_err(FlowError::Read)?
             .into_iter()
             .filter(|i| {
                 plan::uses_drs(i)
@@ -175,7 +246,7 @@ where
         jobs.dedup();
         let mut results = Vec::new();
         for job_id in jobs {
-            let Some(job) = self.drs.job(job_id).await.map_err(AgentError::Read)? else {
+            let Some(job) = self.drs.job(job_id).await.map_err(FlowError::Read)? else {
                 warn!(job = job_id, "DRS does not know the job an instance names");
                 continue;
             };
@@ -203,7 +274,7 @@ where
                     drill: false,
                     time: Utc::now(),
                 };
-                let handled = self.handle_drs_result(&result).await?;
+                let handled = self.drs_finish().handle_drs_result(&result).await?;
                 if handled.message_id.is_some() || succeeded {
                     results.push(handled);
                 }
@@ -218,7 +289,7 @@ where
         &self,
         job: &drs::JobSnapshot,
         originals: &[&Instance],
-    ) -> Result<Option<DrsReport>, AgentError> {
+    ) -> Result<Option<DrsReport>, FlowError> {
         let new: Vec<String> = originals
             .iter()
             .filter(|o| o.tag(tags::DRS_STUCK) != Some(job.job_id.as_str()))
@@ -252,7 +323,7 @@ where
             )),
             message_id: None,
         };
-        let mut report = self.publish_drs(report, None).await?;
+        let mut report = self.drs_finish().publish_drs(report, None).await?;
         let marker = [(tags::DRS_STUCK.to_owned(), job.job_id.clone())];
         if let Err(error) = self.compute.tag(&new, &marker).await {
             warn!(%error, "could not record that the stuck job was reported; the next sweep reports it again");
@@ -262,132 +333,5 @@ where
             ));
         }
         Ok(Some(report))
-    }
-
-    /// Judges every opted-in instance, records changed verdicts on the instances and announces
-    /// them in one notice.
-    async fn check_readiness(
-        &self,
-        states: &HashMap<OutpostId, AlarmState>,
-        silent: &HashMap<OutpostId, chrono::DateTime<Utc>>,
-    ) -> Result<ReadinessReport, AwsError> {
-        let instances = self.opted_in_instances().await?;
-        let verdicts = self.judge_readiness(&instances, states, silent).await?;
-        let mut report = ReadinessReport::of(verdicts);
-        if report.changed.is_empty() {
-            return Ok(report);
-        }
-        let notice = autorestart_core::notice::readiness(&report);
-        report.message_id = Some(self.notifier.publish(&notice).await?);
-        for verdict in report.instances.iter().filter(|v| v.changed()) {
-            let tag = [(tags::READINESS.to_owned(), verdict.tag_value())];
-            if let Err(error) = self
-                .compute
-                .tag(std::slice::from_ref(&verdict.instance_id), &tag)
-                .await
-            {
-                warn!(instance = %verdict.instance_id, %error, "could not record readiness; the next sweep notifies again");
-            }
-        }
-        Ok(report)
-    }
-
-    /// Every opted-in instance, whatever the letter case of `true`.
-    pub(crate) async fn opted_in_instances(&self) -> Result<Vec<Instance>, AwsError> {
-        let spellings = ["true", "True", "TRUE"].map(str::to_owned);
-        Ok(self
-            .compute
-            .instances_tagged(tags::ENABLED, &spellings)
-            .await?
-            .into_iter()
-            .filter(Instance::is_opted_in)
-            .collect())
-    }
-
-    /// Reads what readiness needs for `instances` and judges them.
-    pub(crate) async fn judge_readiness(
-        &self,
-        instances: &[Instance],
-        states: &HashMap<OutpostId, AlarmState>,
-        silent: &HashMap<OutpostId, chrono::DateTime<Utc>>,
-    ) -> Result<Vec<readiness::InstanceReadiness>, AwsError> {
-        let templates = plan::templates_named_by(instances);
-        let targets: HashMap<_, _> = if templates.is_empty() {
-            HashMap::new()
-        } else {
-            self.compute
-                .template_targets(&templates)
-                .await?
-                .into_iter()
-                .collect()
-        };
-        let managed_templates: Result<HashSet<String>, String> = if templates.is_empty() {
-            Ok(HashSet::new())
-        } else {
-            self.compute
-                .managed_templates()
-                .await
-                .map_err(|e| e.to_string())
-        };
-        let mut image_ids: Vec<String> = Vec::new();
-        let mut target_outposts: HashSet<OutpostId> = HashSet::new();
-        for target in targets.values() {
-            if let TemplateTarget::Subnet {
-                image_id,
-                outpost_arn,
-                ..
-            } = target
-            {
-                image_ids.extend(image_id.clone());
-                target_outposts.extend(outpost_arn.as_deref().and_then(OutpostId::from_arn));
-            }
-        }
-        image_ids.sort();
-        image_ids.dedup();
-        let images: HashSet<String> = if image_ids.is_empty() {
-            HashSet::new()
-        } else {
-            self.compute
-                .existing_images(&image_ids)
-                .await?
-                .into_iter()
-                .collect()
-        };
-        let mut assets = HashMap::new();
-        for outpost in target_outposts {
-            let read = self
-                .outposts
-                .assets(&outpost)
-                .await
-                .map_err(|e| e.to_string());
-            assets.insert(outpost, read);
-        }
-        let (drs_servers, drs_targets) = if instances.iter().any(plan::uses_drs) {
-            let target_tag = [drs::TARGET_TAG_VALUE.to_owned()];
-            let servers: Result<Vec<SourceServer>, String> = self
-                .drs
-                .source_servers(&[])
-                .await
-                .map_err(|e| e.to_string());
-            let targets = self
-                .compute
-                .instances_tagged(drs::TARGET_TAG_KEY, &target_tag)
-                .await?;
-            (servers, targets)
-        } else {
-            (Ok(Vec::new()), Vec::new())
-        };
-        Ok(readiness::assess(&ReadinessInputs {
-            instances,
-            template_targets: &targets,
-            images: &images,
-            alarm_states: states,
-            silent_alarms: silent,
-            managed_templates: &managed_templates,
-            listed_templates: &self.settings.listed_templates,
-            assets: &assets,
-            drs_servers: &drs_servers,
-            drs_targets: &drs_targets,
-        }))
     }
 }

@@ -9,7 +9,8 @@ use autorestart_core::report::{Action, AlarmReport, Notification};
 use autorestart_core::settings::HealthWait;
 use autorestart_core::settings::{Mode, Settings};
 use autorestart_core::tags::{self, TemplateRef};
-use autorestart_flows::outage::{Agent, AgentError, Ports};
+use autorestart_flows::agent::{Agent, Ports};
+use autorestart_flows::error::FlowError;
 use autorestart_flows::ports::{Target, TargetGroupScope, TargetKind};
 use autorestart_testkit::{InMemoryAws, World};
 
@@ -122,10 +123,11 @@ async fn handle(
     aws: &InMemoryAws,
     mode: Mode,
     change: &AlarmChange,
-) -> Result<AlarmReport, AgentError> {
+) -> Result<AlarmReport, FlowError> {
     // The event says what CloudWatch shows, as a fresh event does.
     aws.with(|w| w.set_alarm(change.clone()));
     Agent::new(Ports::all(aws), settings(mode))
+        .outage()
         .handle(change)
         .await
 }
@@ -393,7 +395,7 @@ async fn a_failed_notice_is_an_error_and_the_retry_notifies_without_relaunching(
     );
     let aws = InMemoryAws::new(w, Duration::ZERO);
     let error = handle(&aws, Mode::Recover, &down()).await.unwrap_err();
-    let AgentError::Notify { report, .. } = &error else {
+    let FlowError::Notify { report, .. } = &error else {
         panic!("{error}")
     };
     assert_eq!(
@@ -427,7 +429,7 @@ async fn a_read_failure_changes_nothing_and_says_it_is_safe_to_retry() {
     );
     let aws = InMemoryAws::new(w, Duration::ZERO);
     let error = handle(&aws, Mode::Recover, &down()).await.unwrap_err();
-    assert!(matches!(error, AgentError::Read(_)));
+    assert!(matches!(error, FlowError::Read(_)));
     assert!(error.to_string().contains("nothing was changed"));
     assert!(error.to_string().contains("grant the function's role"));
     aws.with(|w| assert!(!w.calls.contains(&"RunInstances")));
@@ -440,7 +442,7 @@ async fn an_unhealthy_replacement_is_waited_for_then_the_original_deregistered_a
     // Every replacement reports "initial" for ever.
     aws.with(|w| w.default_health = Some("initial".into()));
     let agent = Agent::new(Ports::all(&aws), settings(Mode::Recover));
-    let report = agent.handle(&down()).await.unwrap();
+    let report = agent.outage().handle(&down()).await.unwrap();
     assert!(
         started.elapsed() >= Duration::from_secs(60),
         "bounded wait used"
@@ -561,7 +563,7 @@ async fn an_unhealthy_wave_holds_the_next_only_for_the_bounded_wait_and_says_so(
     let agent = Agent::new(Ports::all(&aws), settings);
     // No replacement ever turns healthy in its target group.
     aws.with(|w| w.default_health = Some("initial".into()));
-    let report = agent.handle(&down()).await.unwrap();
+    let report = agent.outage().handle(&down()).await.unwrap();
     assert!(!report.waves[0].settled, "{:?}", report.waves);
     assert!(
         report.waves[0]
@@ -634,7 +636,7 @@ fn sweep_world(state: AlarmState) -> World {
 async fn the_sweep_recovers_what_no_event_reported_then_finds_nothing_to_do() {
     let aws = InMemoryAws::new(sweep_world(AlarmState::Alarm), Duration::ZERO);
     let agent = Agent::new(Ports::all(&aws), settings(Mode::Recover));
-    let first = agent.sweep().await.unwrap();
+    let first = agent.sweeper().sweep().await.unwrap();
     assert!(first.errors.is_empty(), "{:?}", first.errors);
     assert_eq!(first.recoveries.len(), 1);
     assert_eq!(aws.with(|w| w.replacements_of("i-web1").len()), 1);
@@ -644,7 +646,7 @@ async fn the_sweep_recovers_what_no_event_reported_then_finds_nothing_to_do() {
         "the recovery and the first readiness verdicts"
     );
 
-    let second = agent.sweep().await.unwrap();
+    let second = agent.sweeper().sweep().await.unwrap();
     assert_eq!(
         second.recoveries[0].notification,
         Notification::AlreadyReported
@@ -665,6 +667,7 @@ async fn the_sweep_leaves_an_outpost_in_maintenance_alone() {
         .insert(alarm_arn(), vec![(tags::MAINTENANCE.into(), "TRUE".into())]);
     let aws = InMemoryAws::new(w, Duration::ZERO);
     let report = Agent::new(Ports::all(&aws), settings(Mode::Recover))
+        .sweeper()
         .sweep()
         .await
         .unwrap();
@@ -677,7 +680,7 @@ async fn the_sweep_leaves_an_outpost_in_maintenance_alone() {
 async fn readiness_notifies_on_a_change_only() {
     let aws = InMemoryAws::new(sweep_world(AlarmState::Ok), Duration::ZERO);
     let agent = Agent::new(Ports::all(&aws), settings(Mode::Recover));
-    let first = agent.sweep().await.unwrap();
+    let first = agent.sweeper().sweep().await.unwrap();
     // web-1 names lt-0a on its own Outpost, but lt-0b and lt-0c are usable: ready, with a
     // warning; web-2 and web-3 are ready.
     assert_eq!((first.readiness.ready, first.readiness.not_ready), (3, 0));
@@ -688,12 +691,12 @@ async fn readiness_notifies_on_a_change_only() {
         "{web1:?}"
     );
     assert_eq!(aws.with(|w| w.published.len()), 1);
-    agent.sweep().await.unwrap();
+    agent.sweeper().sweep().await.unwrap();
     assert_eq!(aws.with(|w| w.published.len()), 1, "no change, no notice");
 
     // Outpost C goes down: web-3's only alternate is gone; web-1 still has lt-0b.
     aws.with(|w| w.alarms[2].state = AlarmState::Alarm);
-    let third = agent.sweep().await.unwrap();
+    let third = agent.sweeper().sweep().await.unwrap();
     assert_eq!(third.readiness.changed, ["i-elsewhere"]);
     let notice = aws.with(|w| w.published.last().unwrap().clone());
     assert!(
@@ -708,12 +711,13 @@ async fn readiness_notifies_on_a_change_only() {
 async fn notify_only_fencing_reports_once_and_stops_nothing() {
     let aws = InMemoryAws::new(sweep_world(AlarmState::Alarm), Duration::ZERO);
     Agent::new(Ports::all(&aws), settings(Mode::Recover))
+        .sweeper()
         .sweep()
         .await
         .unwrap();
     aws.with(|w| w.alarms[0].state = AlarmState::Ok);
     let watcher = Agent::new(Ports::all(&aws), settings(Mode::NotifyOnly));
-    let report = watcher.sweep().await.unwrap();
+    let report = watcher.sweeper().sweep().await.unwrap();
     let fencing = report.fencing[0].fencing.as_ref().unwrap();
     assert_eq!(fencing.fenced.len(), 2);
     aws.with(|w| {
@@ -725,7 +729,7 @@ async fn notify_only_fencing_reports_once_and_stops_nothing() {
                 .any(|n| n.subject.contains("back: 2 original(s) would be stopped"))
         );
     });
-    let again = watcher.sweep().await.unwrap();
+    let again = watcher.sweeper().sweep().await.unwrap();
     assert!(again.fencing[0].fencing.as_ref().unwrap().fenced.is_empty());
 }
 
@@ -753,6 +757,7 @@ async fn a_live_drill_tags_its_copies_never_the_originals_and_terminates_them() 
         )
     });
     let report = Agent::new(Ports::all(&aws), settings(Mode::Recover))
+        .driller()
         .drill(&drill_request(true, Some(TG_DRILL)))
         .await
         .unwrap();
@@ -795,6 +800,7 @@ async fn a_drill_refuses_a_production_target_group_and_an_outpost_that_is_down()
     let aws = InMemoryAws::new(sweep_world(AlarmState::Ok), Duration::ZERO);
     let agent = Agent::new(Ports::all(&aws), settings(Mode::Recover));
     let refused = agent
+        .driller()
         .drill(&drill_request(true, Some(TG_WEB)))
         .await
         .unwrap_err();
@@ -803,7 +809,11 @@ async fn a_drill_refuses_a_production_target_group_and_an_outpost_that_is_down()
         "{refused}"
     );
     aws.with(|w| w.alarms[0].state = AlarmState::Alarm);
-    let refused = agent.drill(&drill_request(true, None)).await.unwrap_err();
+    let refused = agent
+        .driller()
+        .drill(&drill_request(true, None))
+        .await
+        .unwrap_err();
     assert!(refused.to_string().contains("is down now"), "{refused}");
     assert!(aws.with(|w| !w.calls.contains(&"RunInstances")));
 }
@@ -812,6 +822,7 @@ async fn a_drill_refuses_a_production_target_group_and_an_outpost_that_is_down()
 async fn a_dry_run_drill_only_reads() {
     let aws = InMemoryAws::new(sweep_world(AlarmState::Ok), Duration::ZERO);
     let report = Agent::new(Ports::all(&aws), settings(Mode::Recover))
+        .driller()
         .drill(&drill_request(false, None))
         .await
         .unwrap();

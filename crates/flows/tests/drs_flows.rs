@@ -12,7 +12,7 @@ use autorestart_core::settings::HealthWait;
 use autorestart_core::settings::Settings;
 use autorestart_core::tags::Strategy;
 use autorestart_core::tags::{self, TemplateRef};
-use autorestart_flows::outage::{Agent, Ports};
+use autorestart_flows::agent::{Agent, Ports};
 use autorestart_flows::ports::{Target, TargetKind};
 use autorestart_testkit::{InMemoryAws, World};
 
@@ -119,7 +119,7 @@ fn settings() -> Settings {
 async fn one_alarm_recovers_both_strategies_and_a_repeat_starts_no_second_job() {
     let aws = InMemoryAws::new(world(), Duration::ZERO);
     let agent = Agent::new(Ports::all(&aws), settings());
-    let report = agent.handle(&support::outage()).await.unwrap();
+    let report = agent.outage().handle(&support::outage()).await.unwrap();
 
     let by_id = |id: &str| {
         report
@@ -167,7 +167,7 @@ async fn one_alarm_recovers_both_strategies_and_a_repeat_starts_no_second_job() 
         );
     });
 
-    let again = agent.handle(&support::outage()).await.unwrap();
+    let again = agent.outage().handle(&support::outage()).await.unwrap();
     let db = again
         .instances
         .iter()
@@ -194,7 +194,7 @@ fn succeeded(job: &str, drill: bool) -> DrsLaunchResult {
 async fn a_launch_success_moves_membership_to_the_target_and_a_repeat_changes_nothing() {
     let aws = InMemoryAws::new(world(), Duration::ZERO);
     let agent = Agent::new(Ports::all(&aws), settings());
-    agent.handle(&support::outage()).await.unwrap();
+    agent.outage().handle(&support::outage()).await.unwrap();
     let job = aws.with(|w| {
         let job = w.drs_jobs[0].0.job_id.clone();
         w.drs_recovery_instances.insert(
@@ -211,6 +211,7 @@ async fn a_launch_success_moves_membership_to_the_target_and_a_repeat_changes_no
     });
 
     let report = agent
+        .drs_finish()
         .handle_drs_result(&succeeded(&job, false))
         .await
         .unwrap();
@@ -246,6 +247,7 @@ async fn a_launch_success_moves_membership_to_the_target_and_a_repeat_changes_no
 
     let (groups, instances) = aws.with(|w| (w.target_groups.clone(), w.instances.clone()));
     let again = agent
+        .drs_finish()
         .handle_drs_result(&succeeded(&job, false))
         .await
         .unwrap();
@@ -272,7 +274,7 @@ async fn a_launch_failure_is_notified_with_the_job_log_reason() {
     let agent = Agent::new(Ports::all(&aws), settings());
     let mut failed = succeeded("drsjob-1", false);
     failed.succeeded = false;
-    let report = agent.handle_drs_result(&failed).await.unwrap();
+    let report = agent.drs_finish().handle_drs_result(&failed).await.unwrap();
     assert!(
         report
             .reason
@@ -307,6 +309,7 @@ async fn a_drill_result_never_touches_load_balancers_or_originals() {
     let (groups, instances) = aws.with(|w| (w.target_groups.clone(), w.instances.clone()));
     let agent = Agent::new(Ports::all(&aws), settings());
     let report = agent
+        .drs_finish()
         .handle_drs_result(&succeeded("drsjob-drill", true))
         .await
         .unwrap();
@@ -344,6 +347,7 @@ async fn notify_only_reports_a_launch_success_without_tagging_or_moving() {
     };
     let agent = Agent::new(Ports::all(&aws), notify_only);
     let report = agent
+        .drs_finish()
         .handle_drs_result(&succeeded("drsjob-1", false))
         .await
         .unwrap();
@@ -418,7 +422,7 @@ async fn drs_that_cannot_be_read_leaves_the_template_instances_recovering() {
             )
         });
         let agent = Agent::new(Ports::all(&aws), settings());
-        let report = agent.handle(&support::outage()).await.unwrap();
+        let report = agent.outage().handle(&support::outage()).await.unwrap();
         assert_eq!(
             outcome(&report, "i-web1").outcome,
             OutcomeKind::Recovered,
@@ -443,10 +447,10 @@ async fn drs_that_cannot_be_read_leaves_the_template_instances_recovering() {
 async fn a_failed_job_is_retried_with_a_new_one_until_the_bound_then_reported() {
     let aws = InMemoryAws::new(world(), Duration::ZERO);
     let agent = Agent::new(Ports::all(&aws), settings());
-    agent.handle(&support::outage()).await.unwrap();
+    agent.outage().handle(&support::outage()).await.unwrap();
     for attempt in 2..=drs::MAX_DRS_ATTEMPTS {
         let failed = aws.with(|w| end_job(w, attempt as usize - 2, false));
-        let report = agent.sweep().await.unwrap();
+        let report = agent.sweeper().sweep().await.unwrap();
         assert!(report.errors.is_empty(), "{:?}", report.errors);
         aws.with(|w| {
             assert_eq!(
@@ -471,7 +475,7 @@ async fn a_failed_job_is_retried_with_a_new_one_until_the_bound_then_reported() 
         );
     }
     aws.with(|w| end_job(w, drs::MAX_DRS_ATTEMPTS as usize - 1, false));
-    let report = agent.sweep().await.unwrap();
+    let report = agent.sweeper().sweep().await.unwrap();
     let last = aws.with(|w| {
         w.published
             .iter()
@@ -486,7 +490,7 @@ async fn a_failed_job_is_retried_with_a_new_one_until_the_bound_then_reported() 
     assert!(db.reason.as_deref().unwrap().contains("3 times"), "{db:?}");
     assert_eq!(aws.with(|w| w.drs_jobs.len()), 3, "no fourth job");
     let said = aws.with(|w| w.published.len());
-    let again = agent.sweep().await.unwrap();
+    let again = agent.sweeper().sweep().await.unwrap();
     assert_eq!(aws.with(|w| w.drs_jobs.len()), 3);
     assert_eq!(
         again.recoveries[0].notification,
@@ -503,15 +507,15 @@ async fn a_failed_job_is_retried_with_a_new_one_until_the_bound_then_reported() 
 async fn a_job_that_runs_too_long_is_reported_stuck_once() {
     let aws = InMemoryAws::new(world(), Duration::ZERO);
     let agent = Agent::new(Ports::all(&aws), settings());
-    agent.handle(&support::outage()).await.unwrap();
-    agent.sweep().await.unwrap();
+    agent.outage().handle(&support::outage()).await.unwrap();
+    agent.sweeper().sweep().await.unwrap();
     assert_eq!(subjects(&aws, "STUCK"), 0, "not within the bound");
     aws.with(|w| {
         let job = w.drs_jobs[0].0.job_id.clone();
         w.drs_job_created
             .insert(job, chrono::Utc::now() - chrono::Duration::minutes(61));
     });
-    let report = agent.sweep().await.unwrap();
+    let report = agent.sweeper().sweep().await.unwrap();
     assert!(
         report.drs_results.iter().any(|r| r.stuck),
         "{:?}",
@@ -523,7 +527,7 @@ async fn a_job_that_runs_too_long_is_reported_stuck_once() {
         body.contains("more than 60 minutes") && body.contains("reported once"),
         "{body}"
     );
-    agent.sweep().await.unwrap();
+    agent.sweeper().sweep().await.unwrap();
     assert_eq!(subjects(&aws, "DRS recovery STUCK"), 1, "once");
     assert_eq!(
         aws.with(|w| w.drs_jobs.len()),
@@ -536,7 +540,7 @@ async fn a_job_that_runs_too_long_is_reported_stuck_once() {
 async fn a_lost_launch_event_is_finished_by_the_sweep_after_the_outpost_is_back() {
     let aws = InMemoryAws::new(world(), Duration::ZERO);
     let agent = Agent::new(Ports::all(&aws), settings());
-    agent.handle(&support::outage()).await.unwrap();
+    agent.outage().handle(&support::outage()).await.unwrap();
     aws.with(|w| {
         end_job(w, 0, true);
         let mut ok = support::outage();
@@ -544,7 +548,7 @@ async fn a_lost_launch_event_is_finished_by_the_sweep_after_the_outpost_is_back(
         w.set_alarm(ok);
     });
     // The launch event never came; the Outpost is back.
-    let report = agent.sweep().await.unwrap();
+    let report = agent.sweeper().sweep().await.unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert!(report.drs_results.iter().any(|r| r.succeeded), "{report:?}");
     aws.with(|w| {
@@ -583,7 +587,7 @@ async fn a_failure_is_reported_once_per_source_server() {
     );
     let aws = InMemoryAws::new(w, Duration::ZERO);
     let agent = Agent::new(Ports::all(&aws), settings());
-    agent.handle(&support::outage()).await.unwrap();
+    agent.outage().handle(&support::outage()).await.unwrap();
     aws.with(|w| {
         assert_eq!(w.drs_jobs.len(), 1, "one job for both servers");
         end_job(w, 0, false);
@@ -591,7 +595,7 @@ async fn a_failure_is_reported_once_per_source_server() {
         ok.state = AlarmState::Ok;
         w.set_alarm(ok);
     });
-    agent.sweep().await.unwrap();
+    agent.sweeper().sweep().await.unwrap();
     let failed: Vec<String> = aws.with(|w| {
         w.published
             .iter()
@@ -601,8 +605,8 @@ async fn a_failure_is_reported_once_per_source_server() {
     });
     assert_eq!(failed.len(), 2, "{failed:?}");
     assert!(failed.iter().any(|s| s.contains(SERVER)) && failed.iter().any(|s| s.contains("s-2")));
-    agent.sweep().await.unwrap();
-    agent.sweep().await.unwrap();
+    agent.sweeper().sweep().await.unwrap();
+    agent.sweeper().sweep().await.unwrap();
     assert_eq!(
         subjects(&aws, "DRS recovery FAILED"),
         2,
@@ -624,7 +628,7 @@ async fn a_drill_is_not_the_recovery_and_never_moves_membership() {
         ))
     });
     let agent = Agent::new(Ports::all(&aws), settings());
-    let report = agent.handle(&support::outage()).await.unwrap();
+    let report = agent.outage().handle(&support::outage()).await.unwrap();
     let db = outcome(&report, "i-db1");
     assert_eq!(db.outcome, OutcomeKind::Unfinished, "{db:?}");
     assert!(
@@ -650,6 +654,7 @@ async fn a_drill_is_not_the_recovery_and_never_moves_membership() {
         w.target_groups.clone()
     });
     let result = agent
+        .drs_finish()
         .handle_drs_result(&succeeded("drsjob-console-drill", false))
         .await
         .unwrap();
@@ -657,7 +662,7 @@ async fn a_drill_is_not_the_recovery_and_never_moves_membership() {
     assert_eq!(aws.with(|w| w.target_groups.clone()), groups);
 
     // With the drill over, the recovery starts.
-    let report = agent.handle(&support::outage()).await.unwrap();
+    let report = agent.outage().handle(&support::outage()).await.unwrap();
     assert_eq!(
         outcome(&report, "i-db1").outcome,
         OutcomeKind::DrsRecoveryStarted
@@ -679,9 +684,9 @@ async fn the_same_failure_is_said_once_per_outage_and_again_in_the_next() {
             .insert("DescribeSourceServers", vec![denied(), denied(), denied()])
     });
     let agent = Agent::new(Ports::all(&aws), settings());
-    agent.handle(&support::outage()).await.unwrap();
+    agent.outage().handle(&support::outage()).await.unwrap();
     assert_eq!(aws.with(|w| w.published.len()), 1);
-    let again = agent.handle(&support::outage()).await.unwrap();
+    let again = agent.outage().handle(&support::outage()).await.unwrap();
     assert_eq!(
         again.notification,
         autorestart_core::report::Notification::AlreadyReported,
@@ -691,6 +696,6 @@ async fn the_same_failure_is_said_once_per_outage_and_again_in_the_next() {
     let mut later = support::outage();
     later.state_since = "2026-12-20T08:00:00Z".parse().unwrap();
     aws.with(|w| w.set_alarm(later.clone()));
-    agent.handle(&later).await.unwrap();
+    agent.outage().handle(&later).await.unwrap();
     assert_eq!(aws.with(|w| w.published.len()), 2);
 }

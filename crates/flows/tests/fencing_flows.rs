@@ -10,7 +10,7 @@ use autorestart_core::report::Action;
 use autorestart_core::report::SweepReport;
 use autorestart_core::settings::{Mode, Settings};
 use autorestart_core::tags;
-use autorestart_flows::outage::{Agent, Ports};
+use autorestart_flows::agent::{Agent, Ports};
 use autorestart_flows::ports::{Target, TargetKind};
 use autorestart_testkit::{InMemoryAws, World};
 
@@ -70,6 +70,7 @@ fn settings(fence_action: FenceAction) -> Settings {
 
 async fn sweep(aws: &InMemoryAws, action: FenceAction) -> SweepReport {
     let report = Agent::new(Ports::all(aws), settings(action))
+        .sweeper()
         .sweep()
         .await
         .unwrap();
@@ -248,6 +249,7 @@ async fn a_chain_that_ends_in_nothing_live_holds_the_original_and_says_so_once()
     // The alarm's OK event says everything, holds reported before included.
     let ok = aws.with(|w| w.alarms[0].clone());
     let back = Agent::new(Ports::all(&aws), settings(FenceAction::Stop))
+        .outage()
         .handle(&ok)
         .await
         .unwrap();
@@ -300,12 +302,12 @@ async fn leave_and_notify_only_report_what_would_be_fenced_once() {
                 ..settings(action)
             },
         );
-        let first = agent.sweep().await.unwrap();
+        let first = agent.sweeper().sweep().await.unwrap();
         assert_eq!(fencing_of(&first, "op-0aaaaaaaaaaaaaaa1").fenced.len(), 1);
         let said = notices(&aws);
         assert_eq!(said.len(), 1, "{said:?}");
         assert!(said[0].contains(verb), "{mode:?}: {}", said[0]);
-        agent.sweep().await.unwrap();
+        agent.sweeper().sweep().await.unwrap();
         assert_eq!(notices(&aws).len(), 1, "{mode:?}: said once");
         aws.with(|w| {
             assert_eq!(w.instances["i-x"].state, "running", "{mode:?}");
@@ -321,6 +323,7 @@ async fn an_ok_event_while_the_alarm_is_in_alarm_again_fences_nothing() {
     set(&mut w, "a", "op-0aaaaaaaaaaaaaaa1", AlarmState::Alarm);
     let aws = InMemoryAws::new(w, Duration::ZERO);
     let report = Agent::new(Ports::all(&aws), settings(FenceAction::Stop))
+        .outage()
         .handle(&ok)
         .await
         .unwrap();

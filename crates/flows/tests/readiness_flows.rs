@@ -6,7 +6,7 @@ use std::time::Duration;
 use autorestart_core::alarm::{AlarmChange, AlarmState};
 use autorestart_core::settings::Settings;
 use autorestart_core::tags::{self, TemplateRef};
-use autorestart_flows::outage::{Agent, Ports};
+use autorestart_flows::agent::{Agent, Ports};
 use autorestart_testkit::{InMemoryAws, World};
 
 const ARN_A: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0aaaaaaaaaaaaaaa1";
@@ -64,6 +64,7 @@ async fn an_alarm_without_data_past_its_window_is_reported_once_before_any_outag
         Duration::ZERO,
     );
     let report = Agent::new(Ports::all(&fresh), settings.clone())
+        .sweeper()
         .sweep()
         .await
         .unwrap();
@@ -77,7 +78,7 @@ async fn an_alarm_without_data_past_its_window_is_reported_once_before_any_outag
         Duration::ZERO,
     );
     let agent = Agent::new(Ports::all(&silent), settings);
-    let report = agent.sweep().await.unwrap();
+    let report = agent.sweeper().sweep().await.unwrap();
     assert_eq!(report.readiness.not_ready, 1);
     assert!(report.recoveries.is_empty(), "no data is no outage");
     let body = silent.with(|w| w.published.last().unwrap().body.clone());
@@ -86,7 +87,7 @@ async fn an_alarm_without_data_past_its_window_is_reported_once_before_any_outag
         "{body}"
     );
     let said = silent.with(|w| w.published.len());
-    agent.sweep().await.unwrap();
+    agent.sweeper().sweep().await.unwrap();
     assert_eq!(silent.with(|w| w.published.len()), said, "said once");
     assert!(!silent.with(|w| w.calls.contains(&"RunInstances")));
 }

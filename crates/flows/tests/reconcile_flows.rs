@@ -13,8 +13,8 @@ use autorestart_core::report::{Action, AlarmReport, Notification};
 use autorestart_core::settings::HealthWait;
 use autorestart_core::settings::Settings;
 use autorestart_core::tags::{self, TemplateRef};
+use autorestart_flows::agent::{Agent, Ports};
 use autorestart_flows::budget::{Budget, Rate};
-use autorestart_flows::outage::{Agent, Ports};
 use autorestart_flows::ports::{Target, TargetKind};
 use autorestart_testkit::{Bucket, InMemoryAws, RandomFaults, World};
 use tokio::time::Instant;
@@ -256,7 +256,7 @@ async fn crash_after(aws: &InMemoryAws, operation: &'static str, nth: usize) {
     tokio::select! {
         biased;
         () = watch => {}
-        done = agent.handle(&event) => panic!("finished before the crash point: {done:?}"),
+        done = agent.outage().handle(&event) => panic!("finished before the crash point: {done:?}"),
     }
 }
 
@@ -284,13 +284,13 @@ async fn a_crash_anywhere_is_finished_by_the_next_run_without_a_second_launch() 
         // A Lambda retry finishes every other crash, the scheduled sweep the rest.
         let agent = agent(&aws);
         if index % 2 == 0 {
-            let report = agent.handle(&down(A)).await.unwrap();
+            let report = agent.outage().handle(&down(A)).await.unwrap();
             assert!(matches!(
                 report.notification,
                 Notification::Published { .. }
             ));
         } else {
-            let report = agent.sweep().await.unwrap();
+            let report = agent.sweeper().sweep().await.unwrap();
             assert!(report.errors.is_empty(), "{:?}", report.errors);
         }
         let ids = originals(&aws, A);
@@ -322,7 +322,7 @@ async fn a_crash_anywhere_is_finished_by_the_next_run_without_a_second_launch() 
 
         // And once done, another run changes nothing and says nothing.
         let calls = aws.with(|w| (w.instances.clone(), w.target_groups.clone()));
-        let again = agent.handle(&down(A)).await.unwrap();
+        let again = agent.outage().handle(&down(A)).await.unwrap();
         assert_eq!(again.notification, Notification::AlreadyReported);
         assert_eq!(
             aws.with(|w| (w.instances.clone(), w.target_groups.clone())),
@@ -341,7 +341,7 @@ async fn a_lost_replaced_by_tag_is_repaired_from_the_replacement() {
         || autorestart_core::error::AwsError::from_code("ec2:CreateTags", "InternalError", "lost");
     w.failures.insert("CreateTags", vec![lost(), lost()]);
     let aws = InMemoryAws::new(w, Duration::ZERO);
-    let first = agent(&aws).handle(&down(A)).await.unwrap();
+    let first = agent(&aws).outage().handle(&down(A)).await.unwrap();
     assert!(
         first.instances.iter().any(|i| i
             .warnings
@@ -349,7 +349,7 @@ async fn a_lost_replaced_by_tag_is_repaired_from_the_replacement() {
             .any(|w| w.contains("the next run tags it"))),
         "{first:?}"
     );
-    agent(&aws).sweep().await.unwrap();
+    agent(&aws).sweeper().sweep().await.unwrap();
     assert_converged(&aws, &originals(&aws, A), &[B]);
 }
 
@@ -364,7 +364,7 @@ async fn an_original_with_no_room_for_more_tags_still_gets_its_record() {
     };
     w.failures.insert("CreateTags", vec![full()]);
     let aws = InMemoryAws::new(w, Duration::ZERO);
-    agent(&aws).handle(&down(A)).await.unwrap();
+    agent(&aws).outage().handle(&down(A)).await.unwrap();
     aws.with(|w| {
         let original = &w.instances["i-a00"];
         assert!(
@@ -387,7 +387,7 @@ async fn a_stale_alarm_launches_nothing_and_says_why() {
     // The Outpost came back before this (late, retried) ALARM was handled.
     w.set_alarm(alarm(A, AlarmState::Ok, "2026-11-24T03:14:00Z"));
     let aws = InMemoryAws::new(w, Duration::ZERO);
-    let report = agent(&aws).handle(&down(A)).await.unwrap();
+    let report = agent(&aws).outage().handle(&down(A)).await.unwrap();
     assert_eq!(report.action, Action::Stale);
     assert!(
         report
@@ -415,7 +415,7 @@ async fn an_outpost_that_comes_back_between_waves_stops_the_later_waves() {
         aws.with(|w| w.set_alarm(alarm(A, AlarmState::Ok, "2026-11-24T03:12:00Z")));
     };
     let event = down(A);
-    let (report, ()) = tokio::join!(agent.handle(&event), watch);
+    let (report, ()) = tokio::join!(agent.outage().handle(&event), watch);
     let report = report.unwrap();
     let outcome = |id: &str| {
         report
@@ -444,7 +444,7 @@ async fn a_dead_replacement_is_replaced_on_the_next_alternate_and_takes_its_plac
         let mut w = world(2);
         w.set_alarm(down(A));
         let aws = InMemoryAws::new(w, Duration::ZERO);
-        agent(&aws).handle(&down(A)).await.unwrap();
+        agent(&aws).outage().handle(&down(A)).await.unwrap();
         let first = aws.with(|w| w.replacements_of("i-a00")[0].id.clone());
         // EC2 terminates it (or someone stops it); ELB forgets a terminated target.
         aws.with(|w| {
@@ -457,7 +457,7 @@ async fn a_dead_replacement_is_replaced_on_the_next_alternate_and_takes_its_plac
             }
         });
 
-        let report = agent(&aws).sweep().await.unwrap();
+        let report = agent(&aws).sweeper().sweep().await.unwrap();
         assert!(report.errors.is_empty(), "{:?}", report.errors);
         assert_converged(&aws, &originals(&aws, A), &[B, C]);
         let second = aws.with(|w| {
@@ -490,7 +490,7 @@ async fn stuck_after_recovery(n: usize) -> (InMemoryAws, String) {
     let mut w = world(n);
     w.set_alarm(down(A));
     let aws = InMemoryAws::new(w, Duration::ZERO);
-    agent(&aws).handle(&down(A)).await.unwrap();
+    agent(&aws).outage().handle(&down(A)).await.unwrap();
     let first = aws.with(|w| w.replacements_of("i-a00")[0].id.clone());
     aws.with(|w| {
         w.pending_for = Duration::from_secs(86_400);
@@ -504,12 +504,12 @@ async fn stuck_after_recovery(n: usize) -> (InMemoryAws, String) {
 #[tokio::test(start_paused = true)]
 async fn a_replacement_stuck_pending_is_terminated_before_the_next_attempt() {
     let (aws, first) = stuck_after_recovery(2).await;
-    let report = agent(&aws).sweep().await.unwrap();
+    let report = agent(&aws).sweeper().sweep().await.unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     aws.with(|w| assert_eq!(w.instances[&first].state, "terminated", "no two copies"));
     // The new one runs; the next sweep registers it.
     aws.with(|w| w.pending_for = Duration::ZERO);
-    agent(&aws).sweep().await.unwrap();
+    agent(&aws).sweeper().sweep().await.unwrap();
     assert_converged(&aws, &originals(&aws, A), &[B, C]);
     assert_warned(&report, "i-a00", &[&first, "stuck pending"]);
 }
@@ -523,7 +523,7 @@ async fn a_stuck_replacement_that_cannot_be_terminated_gets_no_second_copy() {
         "denied",
     );
     aws.with(|w| w.failures.insert("TerminateInstances", vec![denied]));
-    let report = agent(&aws).handle(&down(A)).await.unwrap();
+    let report = agent(&aws).outage().handle(&down(A)).await.unwrap();
     assert_eq!(outcomes(&report), ["failed"]);
     assert!(
         report.instances[0]
@@ -541,7 +541,7 @@ async fn an_instance_its_operator_stopped_is_listed_not_recovered() {
     w.set_alarm(down(A));
     w.set_state("i-a01", "stopped");
     let aws = InMemoryAws::new(w, Duration::ZERO);
-    let report = agent(&aws).handle(&down(A)).await.unwrap();
+    let report = agent(&aws).outage().handle(&down(A)).await.unwrap();
     assert_eq!(outcomes(&report), ["recovered", "not-running"]);
     assert!(aws.with(|w| w.replacements_of("i-a01").is_empty()));
     let notice = aws.with(|w| w.published[0].body.clone());
@@ -559,7 +559,7 @@ async fn forty_instances_under_the_run_instances_bucket_all_launch_in_one_invoca
         .insert("RunInstances", Bucket::full(Rate::RUN_INSTANCES));
     let aws = InMemoryAws::new(w, Duration::from_millis(20));
     let started = Instant::now();
-    let report = agent(&aws).handle(&down(A)).await.unwrap();
+    let report = agent(&aws).outage().handle(&down(A)).await.unwrap();
     let took = started.elapsed();
     assert!(
         report
@@ -595,7 +595,10 @@ async fn two_outposts_failing_at_once_recover_onto_what_is_up_sharing_one_bucket
     // Two invocations at once: two agents, each with its own copy of the bucket.
     let (first, second) = (agent(&aws), agent(&aws));
     let (down_a, down_b) = (down(A), down(B));
-    let (a, b) = tokio::join!(first.handle(&down_a), second.handle(&down_b));
+    let (a, b) = tokio::join!(
+        first.outage().handle(&down_a),
+        second.outage().handle(&down_b)
+    );
     let (a, b) = (a.unwrap(), b.unwrap());
     for report in [&a, &b] {
         assert!(
@@ -646,6 +649,7 @@ async fn the_deadline_ends_the_waits_and_the_sweep_carries_on() {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(300);
     let report = agent
+        .outage()
         .handle_until(&down(A), Budget::until(deadline))
         .await
         .unwrap();
@@ -671,10 +675,10 @@ async fn the_deadline_ends_the_waits_and_the_sweep_carries_on() {
 
     // Later the replacements run; the sweep launches wave 1 and moves everything.
     tokio::time::advance(Duration::from_secs(600)).await;
-    let swept = agent.sweep().await.unwrap();
+    let swept = agent.sweeper().sweep().await.unwrap();
     assert!(swept.errors.is_empty(), "{:?}", swept.errors);
     tokio::time::advance(Duration::from_secs(600)).await;
-    agent.sweep().await.unwrap();
+    agent.sweeper().sweep().await.unwrap();
     assert_converged(&aws, &originals(&aws, A), &[B]);
 }
 
@@ -692,7 +696,11 @@ async fn the_sweep_shares_its_time_so_one_outpost_never_starves_another() {
     let agent = patient_agent(&aws);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(900);
-    let report = agent.sweep_until(Budget::until(deadline)).await.unwrap();
+    let report = agent
+        .sweeper()
+        .sweep_until(Budget::until(deadline))
+        .await
+        .unwrap();
     assert!(
         Instant::now() <= deadline - Duration::from_secs(30),
         "within the invocation"
@@ -728,7 +736,7 @@ async fn new_instances_invisible_then_pending_are_waited_for_and_registered_once
     w.pending_for = Duration::from_secs(30);
     w.initial_for = Duration::from_secs(20);
     let aws = InMemoryAws::new(w, Duration::from_millis(20));
-    let report = agent(&aws).handle(&down(A)).await.unwrap();
+    let report = agent(&aws).outage().handle(&down(A)).await.unwrap();
     assert!(
         report
             .instances
@@ -765,7 +773,7 @@ async fn one_refused_target_does_not_keep_the_others_of_its_group_out() {
     w.failures
         .insert("RegisterTargets", vec![refused(), refused()]);
     let aws = InMemoryAws::new(w, Duration::ZERO);
-    let report = agent(&aws).handle(&down(A)).await.unwrap();
+    let report = agent(&aws).outage().handle(&down(A)).await.unwrap();
     let moves: Vec<(bool, bool)> = report
         .instances
         .iter()
@@ -784,7 +792,7 @@ async fn one_refused_target_does_not_keep_the_others_of_its_group_out() {
         "{moves:?}"
     );
     // The original of the refused one still serves; the next run moves it.
-    agent(&aws).sweep().await.unwrap();
+    agent(&aws).sweeper().sweep().await.unwrap();
     assert_converged(&aws, &originals(&aws, A), &[B]);
 }
 
@@ -811,13 +819,13 @@ async fn thirty_percent_lost_answers_with_redelivery_converge_for_every_seed() {
         loop {
             delivered += 1;
             assert!(delivered <= 20, "seed {seed}: no invocation succeeded");
-            if agent(&aws).handle(&down(A)).await.is_ok() {
+            if agent(&aws).outage().handle(&down(A)).await.is_ok() {
                 break;
             }
         }
         for _ in 0..3 {
             // A sweep whose notice was lost reports it as an error; the next one goes on.
-            let _ = agent(&aws).sweep().await;
+            let _ = agent(&aws).sweeper().sweep().await;
         }
         assert!(
             aws.with(|w| w.random_faults.as_ref().unwrap().lost) > 0,
@@ -834,7 +842,7 @@ async fn the_handler_and_the_sweep_at_the_same_moment_launch_each_replacement_on
     let aws = InMemoryAws::new(w, Duration::from_millis(10));
     let (handler, sweeper) = (agent(&aws), agent(&aws));
     let event = down(A);
-    let (handled, swept) = tokio::join!(handler.handle(&event), sweeper.sweep());
+    let (handled, swept) = tokio::join!(handler.outage().handle(&event), sweeper.sweeper().sweep());
     handled.unwrap();
     swept.unwrap();
     let ids = originals(&aws, A);

@@ -1,13 +1,13 @@
 //! Lambda function: an Outpost's ConnectedStatus alarm changed state.
 //!
-//! Parses the EventBridge event, hands it to [`autorestart_flows::outage::Agent::handle`], and returns the
+//! Parses the EventBridge event, hands it to [`autorestart_flows::outage::Outage::handle_until`], and returns the
 //! typed report. Configuration is read once, at cold start.
 
 mod event;
 
 use autorestart_core::metrics;
 use autorestart_core::report::AlarmReport;
-use function_support::{Function, agent_diagnostic, bad_event_diagnostic};
+use function_support::{Function, bad_event_diagnostic, flow_diagnostic};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -24,19 +24,20 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 }
 
 async fn handle(function: &Function, event: LambdaEvent<Value>) -> Result<AlarmReport, Diagnostic> {
-    let agent = &function.agent;
+    // The alarm handler's flow, over EC2, ELB, SNS, DRS and CloudWatch.
+    let outage = function.agent.outage();
     let budget = function_support::budget(&event.context);
     let change = match event::parse(event.payload).map_err(bad_event_diagnostic)? {
         Parsed::Alarm(change) => change,
         Parsed::NotAnAlarm { reason, time } => {
             tracing::info!(%reason, "ignoring event");
-            return Ok(agent.ignored(reason, time));
+            return Ok(AlarmReport::ignored(reason, time, outage.settings.mode));
         }
     };
-    let report = agent
+    let report = outage
         .handle_until(&change, budget)
         .await
-        .map_err(agent_diagnostic)?;
+        .map_err(flow_diagnostic)?;
     tracing::info!(report = %serde_json::to_string(&report).unwrap_or_default(), "alarm handled");
     function.emit_metrics(&metrics::recovery_documents(
         &function.metrics_namespace,

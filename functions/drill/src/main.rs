@@ -2,13 +2,13 @@
 //!
 //! Payload: `{"outpost": "op-…", "mode": "dry-run" | "live", "targetGroupArn": "…"}` (the target
 //! group only for live drills, and only one holding no protected instance). Hands the request
-//! to [`autorestart_flows::outage::Agent::drill`] and returns its report.
+//! to [`autorestart_flows::drill::Drill::drill`] and returns its report.
 
 mod request;
 
 use autorestart_core::drill::DrillReport;
 use autorestart_flows::drill::DrillError;
-use function_support::{Function, agent_diagnostic, bad_event_diagnostic};
+use function_support::{Function, bad_event_diagnostic, flow_diagnostic};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -27,10 +27,11 @@ async fn drill(function: &Function, event: LambdaEvent<Value>) -> Result<DrillRe
         request::parse(event.payload, chrono::Utc::now()).map_err(bad_event_diagnostic)?;
     let report = function
         .agent
+        .driller()
         .drill(&request)
         .await
         .map_err(|error| match error {
-            DrillError::Agent(error) => agent_diagnostic(error),
+            DrillError::Flow(error) => flow_diagnostic(error),
             refused => Diagnostic {
                 error_type: "DrillRefused".into(),
                 error_message: refused.to_string(),

@@ -1,12 +1,12 @@
 //! Lambda function: DRS reported the result of a recovery launch.
 //!
-//! Parses the EventBridge event, hands it to [`autorestart_flows::outage::Agent::handle_drs_result`], and
+//! Parses the EventBridge event, hands it to [`autorestart_flows::drs_finish::DrsFinish::handle_drs_result`], and
 //! returns the typed report. DRS events are best effort: nothing depends on receiving one.
 
 mod event;
 
 use autorestart_core::report::DrsReport;
-use function_support::{agent_diagnostic, bad_event_diagnostic};
+use function_support::{bad_event_diagnostic, flow_diagnostic};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -23,15 +23,17 @@ enum Answer {
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let function = function_support::cold_start().await?;
-    let agent = &function.agent;
+    // The DRS event handler's flow, over EC2, ELB, SNS and DRS.
+    let flow = function.agent.drs_finish();
+    let flow = &flow;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        handle(agent, event)
+        handle(flow, event)
     }))
     .await
 }
 
 async fn handle(
-    agent: &function_support::AwsAgent,
+    flow: &function_support::SdkDrsFinish<'_>,
     event: LambdaEvent<Value>,
 ) -> Result<Answer, Diagnostic> {
     let result = match event::parse(event.payload).map_err(bad_event_diagnostic)? {
@@ -43,10 +45,10 @@ async fn handle(
             });
         }
     };
-    let report = agent
+    let report = flow
         .handle_drs_result(&result)
         .await
-        .map_err(agent_diagnostic)?;
+        .map_err(flow_diagnostic)?;
     tracing::info!(report = %serde_json::to_string(&report).unwrap_or_default(), "DRS result handled");
     Ok(Answer::Handled(report))
 }

@@ -1,21 +1,31 @@
 //! What every function shares, at its edge: configuration from the environment (checked once at
-//! cold start), the agent over the AWS SDK, and the error shape Lambda records.
+//! cold start), the flows' ports over the AWS SDK, and the error shape Lambda records.
 
 pub mod config;
 
 use autorestart_aws::{
     CloudWatchAlarms, DrsService, Ec2Compute, ElbTargetGroups, OutpostsApi, SnsNotifier,
 };
-use autorestart_flows::outage::{Agent, AgentError, Ports};
+use autorestart_flows::agent::{Agent, Ports};
+use autorestart_flows::error::FlowError;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use lambda_runtime::Diagnostic;
 
 use crate::config::Config;
 
-/// The agent over the AWS SDK.
+/// The agent over the AWS SDK: each function takes from it the flow it runs.
 pub type AwsAgent =
     Agent<Ec2Compute, ElbTargetGroups, SnsNotifier, DrsService, CloudWatchAlarms, OutpostsApi>;
+
+/// The DRS event handler's flow over the SDK: EC2, ELB, SNS and DRS.
+pub type SdkDrsFinish<'a> = autorestart_flows::drs_finish::DrsFinish<
+    'a,
+    Ec2Compute,
+    ElbTargetGroups,
+    SnsNotifier,
+    DrsService,
+>;
 
 /// What a function keeps from its cold start.
 pub struct Function {
@@ -77,11 +87,11 @@ pub fn budget(context: &lambda_runtime::Context) -> autorestart_flows::budget::B
     autorestart_flows::budget::Budget::until(tokio::time::Instant::now() + left)
 }
 
-/// Lambda's error record for an agent error; the work done is logged when the notice failed.
-pub fn agent_diagnostic(error: AgentError) -> Diagnostic {
+/// Lambda's error record for a flow's error; the work done is logged when the notice failed.
+pub fn flow_diagnostic(error: FlowError) -> Diagnostic {
     let error_type = match &error {
-        AgentError::Read(_) => "ReadFailed",
-        AgentError::Notify { report, .. } => {
+        FlowError::Read(_) => "ReadFailed",
+        FlowError::Notify { report, .. } => {
             tracing::error!(%report, "work done, notice not sent");
             "NotifyFailed"
         }

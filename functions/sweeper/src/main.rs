@@ -1,13 +1,13 @@
 //! Lambda function: the scheduled sweep.
 //!
 //! The schedule's event carries nothing the sweep needs, so any payload is accepted. The sweep
-//! itself is [`autorestart_flows::outage::Agent::sweep`]; this binary prints its metrics (embedded metric
+//! itself is [`autorestart_flows::sweep::Sweep::sweep_until`]; this binary prints its metrics (embedded metric
 //! format) and fails the invocation when a step failed, so the function-errors alarm sees it.
 
 use autorestart_core::metrics;
 use autorestart_core::report::SweepReport;
 use autorestart_flows::budget::Budget;
-use function_support::{Function, agent_diagnostic};
+use function_support::{Function, flow_diagnostic};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -24,9 +24,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 async fn sweep(function: &Function, budget: Budget) -> Result<SweepReport, Diagnostic> {
     let report = function
         .agent
+        .sweeper()
         .sweep_until(budget)
         .await
-        .map_err(agent_diagnostic)?;
+        .map_err(flow_diagnostic)?;
     function.emit_metrics(&metrics::sweep_documents(
         &function.metrics_namespace,
         &report,

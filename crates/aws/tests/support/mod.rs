@@ -6,7 +6,7 @@ use std::time::Duration;
 use autorestart_aws::{
     CloudWatchAlarms, DrsService, Ec2Compute, ElbTargetGroups, OutpostsApi, SnsNotifier,
 };
-use autorestart_flows::outage::{Agent, Ports};
+use autorestart_flows::agent::{Agent, Ports};
 use aws_sdk_ec2::operation::describe_launch_template_versions::DescribeLaunchTemplateVersionsOutput;
 use aws_sdk_ec2::types::{
     LaunchTemplateInstanceNetworkInterfaceSpecification, LaunchTemplateVersion,
