@@ -378,31 +378,10 @@ fn decide(
     original: &Instance,
 ) -> DrsDecision {
     let server = source_server_of(snapshot.servers, original);
-    let mut attempt = 1;
-    if let (Some(job), Some(incident)) = (original.tag(tags::DRS_JOB), original.tag(tags::INCIDENT))
-        && incident == snapshot.incident.as_str()
-    {
-        let recorded = snapshot.recorded_jobs.iter().find(|j| j.job_id == job);
-        let failed = recorded
-            .zip(server)
-            .is_some_and(|(j, s)| j.failed_for(&s.id));
-        if !failed {
-            return DrsDecision::AlreadyStarted {
-                job_id: job.to_owned(),
-                source_server_id: None,
-            };
-        }
-        let tried = attempt_of(original);
-        if tried >= MAX_DRS_ATTEMPTS {
-            return DrsDecision::Invalid {
-                reason: format!(
-                    "DRS failed to launch it {tried} times in this outage (last job {job}): the agent starts no more jobs. Read the job log in the DRS console and fix the cause, then remove the tag {} from the instance to start again",
-                    tags::DRS_JOB
-                ),
-            };
-        }
-        attempt = tried + 1;
-    }
+    let attempt = match next_attempt(snapshot, original, server) {
+        Ok(attempt) => attempt,
+        Err(decision) => return decision,
+    };
     let Some(server) = server else {
         return DrsDecision::Invalid {
             reason: format!(
@@ -442,17 +421,68 @@ fn decide(
             ),
         };
     }
+    let target = match launch_target(snapshot, matches, server) {
+        Ok(target) => target,
+        Err(decision) => return decision,
+    };
+    DrsDecision::Recover {
+        server: server.clone(),
+        target: Box::new(target.clone()),
+        attempt,
+    }
+}
+
+/// The attempt a new job would be, from the job recorded on the original for this incident;
+/// or the decision when that job is still the recovery or the attempts are spent.
+fn next_attempt(
+    snapshot: &DrsSnapshot<'_>,
+    original: &Instance,
+    server: Option<&SourceServer>,
+) -> Result<u32, DrsDecision> {
+    if let (Some(job), Some(incident)) = (original.tag(tags::DRS_JOB), original.tag(tags::INCIDENT))
+        && incident == snapshot.incident.as_str()
+    {
+        let recorded = snapshot.recorded_jobs.iter().find(|j| j.job_id == job);
+        let failed = recorded
+            .zip(server)
+            .is_some_and(|(j, s)| j.failed_for(&s.id));
+        if !failed {
+            return Err(DrsDecision::AlreadyStarted {
+                job_id: job.to_owned(),
+                source_server_id: None,
+            });
+        }
+        let tried = attempt_of(original);
+        if tried >= MAX_DRS_ATTEMPTS {
+            return Err(DrsDecision::Invalid {
+                reason: format!(
+                    "DRS failed to launch it {tried} times in this outage (last job {job}): the agent starts no more jobs. Read the job log in the DRS console and fix the cause, then remove the tag {} from the instance to start again",
+                    tags::DRS_JOB
+                ),
+            });
+        }
+        return Ok(tried + 1);
+    }
+    Ok(1)
+}
+
+/// The stopped instance matched to `server` as its launch target, if it can take the launch.
+fn launch_target<'s>(
+    snapshot: &DrsSnapshot<'s>,
+    matches: &HashMap<&str, Result<String, MatchProblem>>,
+    server: &SourceServer,
+) -> Result<&'s Instance, DrsDecision> {
     let target_id = match matches.get(server.id.as_str()) {
         Some(Ok(target)) => target,
         Some(Err(problem)) => {
-            return DrsDecision::Invalid {
+            return Err(DrsDecision::Invalid {
                 reason: problem.to_string(),
-            };
+            });
         }
         None => {
-            return DrsDecision::Invalid {
+            return Err(DrsDecision::Invalid {
                 reason: format!("source server {} was not matched", server.id),
-            };
+            });
         }
     };
     let target = snapshot
@@ -461,32 +491,28 @@ fn decide(
         .find(|t| &t.id == target_id)
         .expect("matched from targets");
     if target.state != "stopped" {
-        return DrsDecision::Invalid {
+        return Err(DrsDecision::Invalid {
             reason: format!(
                 "launch target {} ({}) is {}, not stopped: stop it, or it is in use by an earlier recovery",
                 target.id,
                 target.display_name(),
                 target.state
             ),
-        };
+        });
     }
     if target
         .outpost_arn
         .as_deref()
         .is_some_and(|arn| snapshot.outpost.is_named_by_arn(arn))
     {
-        return DrsDecision::Invalid {
+        return Err(DrsDecision::Invalid {
             reason: format!(
                 "launch target {} lies on the failed Outpost {}: DRS targets belong in the Region or on an Outposts rack",
                 target.id, snapshot.outpost
             ),
-        };
+        });
     }
-    DrsDecision::Recover {
-        server: server.clone(),
-        target: Box::new(target.clone()),
-        attempt,
-    }
+    Ok(target)
 }
 
 /// The launch-configuration updates still needed to launch into `target`, in the order DRS

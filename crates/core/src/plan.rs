@@ -223,58 +223,7 @@ fn decide(snapshot: &Snapshot<'_>, original: &Instance) -> Decision {
             };
         }
     };
-    let mut candidates = Vec::new();
-    let mut skipped = Vec::new();
-    for template in templates {
-        let target = snapshot.template_targets.get(&template);
-        match target {
-            Some(TemplateTarget::Subnet {
-                subnet_id,
-                outpost_arn,
-                ..
-            }) => {
-                if outpost_arn
-                    .as_deref()
-                    .is_some_and(|arn| snapshot.outpost.is_named_by_arn(arn))
-                {
-                    skipped.push(SkippedTemplate {
-                        reason: format!(
-                            "its subnet {subnet_id} lies on the failed Outpost {}",
-                            snapshot.outpost
-                        ),
-                        template,
-                    });
-                    continue;
-                }
-                if let Some(down) = outpost_arn
-                    .as_deref()
-                    .and_then(OutpostId::from_arn)
-                    .filter(|o| snapshot.down_outposts.contains(o))
-                {
-                    skipped.push(SkippedTemplate {
-                        reason: format!(
-                            "its subnet {subnet_id} lies on Outpost {down}, which is down too (its ConnectedStatus alarm is in ALARM)"
-                        ),
-                        template,
-                    });
-                    continue;
-                }
-                candidates.push(Candidate {
-                    request: launch_request(original, snapshot.incident, template, attempt),
-                    subnet_id: subnet_id.clone(),
-                    outpost_arn: outpost_arn.clone(),
-                });
-            }
-            Some(TemplateTarget::Unusable { reason }) => skipped.push(SkippedTemplate {
-                template,
-                reason: reason.clone(),
-            }),
-            None => skipped.push(SkippedTemplate {
-                template,
-                reason: "the template could not be read".into(),
-            }),
-        }
-    }
+    let (mut candidates, skipped) = alternates(snapshot, original, templates, attempt);
     if candidates.is_empty() {
         let reason = format!(
             "none of its recovery templates can launch onto an Outpost that is up (the failed one is {}): fix them or add one on another Outpost server",
@@ -291,6 +240,66 @@ fn decide(snapshot: &Snapshot<'_>, original: &Instance) -> Decision {
         attempt,
         dead: dead.into_iter().cloned().collect(),
     }
+}
+
+/// The templates' alternates in order, and those passed over with the reason: a subnet on the
+/// failed Outpost or on another Outpost that is down, an unusable or unreadable template.
+fn alternates(
+    snapshot: &Snapshot<'_>,
+    original: &Instance,
+    templates: Vec<TemplateRef>,
+    attempt: u32,
+) -> (Vec<Candidate>, Vec<SkippedTemplate>) {
+    let mut candidates = Vec::new();
+    let mut skipped = Vec::new();
+    for template in templates {
+        match snapshot.template_targets.get(&template) {
+            Some(TemplateTarget::Subnet {
+                subnet_id,
+                outpost_arn,
+                ..
+            }) => match down_reason(snapshot, subnet_id, outpost_arn.as_deref()) {
+                Some(reason) => skipped.push(SkippedTemplate { reason, template }),
+                None => candidates.push(Candidate {
+                    request: launch_request(original, snapshot.incident, template, attempt),
+                    subnet_id: subnet_id.clone(),
+                    outpost_arn: outpost_arn.clone(),
+                }),
+            },
+            Some(TemplateTarget::Unusable { reason }) => skipped.push(SkippedTemplate {
+                template,
+                reason: reason.clone(),
+            }),
+            None => skipped.push(SkippedTemplate {
+                template,
+                reason: "the template could not be read".into(),
+            }),
+        }
+    }
+    (candidates, skipped)
+}
+
+/// Why a subnet cannot take a replacement now: it lies on the failed Outpost, or on another
+/// Outpost whose alarm is in ALARM.
+fn down_reason(
+    snapshot: &Snapshot<'_>,
+    subnet_id: &str,
+    outpost_arn: Option<&str>,
+) -> Option<String> {
+    if outpost_arn.is_some_and(|arn| snapshot.outpost.is_named_by_arn(arn)) {
+        return Some(format!(
+            "its subnet {subnet_id} lies on the failed Outpost {}",
+            snapshot.outpost
+        ));
+    }
+    outpost_arn
+        .and_then(OutpostId::from_arn)
+        .filter(|o| snapshot.down_outposts.contains(o))
+        .map(|down| {
+            format!(
+                "its subnet {subnet_id} lies on Outpost {down}, which is down too (its ConnectedStatus alarm is in ALARM)"
+            )
+        })
 }
 
 /// Puts the alternate a dead replacement ran on last, keeping the rest in order: the next

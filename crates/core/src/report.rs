@@ -165,6 +165,105 @@ impl InstanceReport {
     }
 }
 
+/// What the waves of one recovery did, for its report.
+#[derive(Debug, Default)]
+pub struct Ran {
+    /// How each protected instance ended.
+    pub outcomes: Vec<InstanceOutcome>,
+    /// The memberships moved.
+    pub moves: Vec<MoveOutcome>,
+    /// The memberships that could not move.
+    pub unmovable: Vec<Unmovable>,
+    /// When each replacement was seen running.
+    pub running_at: HashMap<String, DateTime<Utc>>,
+    /// The wave of each original.
+    pub wave_of: HashMap<String, u32>,
+}
+
+/// Fills in the report's instances from what the waves did; `would_move` are the
+/// memberships a notify-only run would move.
+pub fn complete(report: &mut AlarmReport, ran: &Ran, would_move: &[Membership]) {
+    report.instances = instance_reports(&ran.outcomes, &ran.moves, &ran.unmovable, would_move);
+    for instance in &mut report.instances {
+        instance.wave = ran.wave_of.get(&instance.instance_id).copied().unwrap_or(0);
+        instance.running_after_seconds = instance
+            .replacement_id
+            .as_ref()
+            .and_then(|r| ran.running_at.get(r))
+            .map(|at| (*at - report.state_since).num_seconds().max(0));
+    }
+}
+
+/// What a recovery's report says that was not said before.
+#[derive(Debug, PartialEq, Eq)]
+pub struct News {
+    /// Replacements no notice has named yet (they carry no `autorestart:reported`).
+    pub unreported: Vec<String>,
+    /// Failed or unfinished originals whose digest differs from the one they carry, with the
+    /// digest to record once said.
+    pub unsaid: Vec<(String, String)>,
+    /// Anything else that changed: a plan, a DRS job started, a membership moved or refused,
+    /// a load-balancing error, or no protected instance at all.
+    pub other: bool,
+}
+
+impl News {
+    /// Whether a notice is due.
+    pub fn anything_new(&self) -> bool {
+        self.other || !self.unreported.is_empty() || !self.unsaid.is_empty()
+    }
+}
+
+/// What `report` says that was not said before: a notice is published only then. A failure
+/// or an unfinished recovery is said once per reason: the original carries
+/// `autorestart:outcome-reported` with a digest of what was said.
+pub fn news(report: &AlarmReport, ran: &Ran, incident: &IncidentId) -> News {
+    let unreported = ran
+        .outcomes
+        .iter()
+        .filter_map(InstanceOutcome::replacement)
+        .filter(|r| r.tag(crate::tags::REPORTED).is_none())
+        .map(|r| r.id.clone())
+        .collect();
+    let said_before: HashMap<&str, Option<&str>> = ran
+        .outcomes
+        .iter()
+        .map(|o| {
+            (
+                o.original.id.as_str(),
+                o.original.tag(crate::tags::OUTCOME_REPORTED),
+            )
+        })
+        .collect();
+    let unsaid = report
+        .instances
+        .iter()
+        .filter(|i| i.failed() || i.outcome == OutcomeKind::Unfinished)
+        .map(|i| (i.instance_id.clone(), outcome_digest(i, incident)))
+        .filter(|(id, digest)| said_before.get(id.as_str()).copied().flatten() != Some(digest))
+        .collect();
+    let other = report.instances.is_empty()
+        || report.instances.iter().any(|i| {
+            matches!(
+                i.outcome,
+                OutcomeKind::WouldLaunch
+                    | OutcomeKind::WouldStartDrs
+                    | OutcomeKind::DrsRecoveryStarted
+            )
+        })
+        || ran
+            .moves
+            .iter()
+            .any(|m| !m.planned.already_registered || m.deregistered)
+        || !ran.unmovable.is_empty()
+        || !report.load_balancing_errors.is_empty();
+    News {
+        unreported,
+        unsaid,
+        other,
+    }
+}
+
 /// A short digest of what an instance's report says went wrong in one incident (incident,
 /// outcome and reason): equal digests are the same news. The incident is part of it, so the
 /// same failure in a later outage is news again.
@@ -230,116 +329,17 @@ pub fn instance_reports(
     outcomes
         .iter()
         .map(|o| {
-            let mut report = InstanceReport {
-                instance_id: o.original.id.clone(),
-                name: o.original.display_name().to_owned(),
-                strategy: if crate::plan::uses_drs(&o.original) {
-                    Strategy::Drs
-                } else {
-                    Strategy::Template
-                },
-                wave: 0,
-                running_after_seconds: None,
-                outcome: o.outcome.kind(),
-                replacement_id: o.replacement().map(|r| r.id.clone()),
-                template: None,
-                subnet_id: None,
-                outpost_arn: None,
-                fallbacks: Vec::new(),
-                drs_job_id: None,
-                source_server_id: None,
-                launch_target_id: None,
-                launch_updates: Vec::new(),
-                target_groups: Vec::new(),
-                reason: None,
-                error_kind: None,
-                advice: None,
-                skipped_templates: o.skipped.clone(),
-                failed_attempts: o.attempts.clone(),
-                warnings: o.warnings.clone(),
-            };
-            match &o.outcome {
-                Outcome::Recovered {
-                    template,
-                    subnet_id,
-                    outpost_arn,
-                    ..
-                } => {
-                    report.template = Some(template.to_string());
-                    report.subnet_id = Some(subnet_id.clone());
-                    report.outpost_arn = outpost_arn.clone();
-                }
-                Outcome::AlreadyRecovered { replacement } => {
-                    report.subnet_id = replacement.subnet_id.clone();
-                    report.outpost_arn = replacement.outpost_arn.clone();
-                }
-                Outcome::WouldLaunch {
-                    template,
-                    subnet_id,
-                    fallbacks,
-                } => {
-                    report.template = Some(template.to_string());
-                    report.subnet_id = Some(subnet_id.clone());
-                    report.fallbacks = fallbacks.iter().map(ToString::to_string).collect();
-                }
-                Outcome::DrsStarted {
-                    job_id,
-                    source_server_id,
-                    target_id,
-                    updates,
-                } => {
-                    report.drs_job_id = Some(job_id.clone());
-                    report.source_server_id = Some(source_server_id.clone());
-                    report.launch_target_id = Some(target_id.clone());
-                    report.launch_updates = updates.clone();
-                }
-                Outcome::DrsAlreadyStarted { job_id } => {
-                    report.drs_job_id = Some(job_id.clone());
-                }
-                Outcome::WouldStartDrs {
-                    source_server_id,
-                    target_id,
-                    updates,
-                } => {
-                    report.source_server_id = Some(source_server_id.clone());
-                    report.launch_target_id = Some(target_id.clone());
-                    report.launch_updates = updates.clone();
-                }
-                Outcome::NotRunning { state } => {
-                    report.reason = Some(format!(
-                        "it was {state} when its Outpost went down; only instances that run are recovered"
-                    ));
-                }
-                Outcome::Unfinished { reason } => {
-                    report.reason = Some(reason.clone());
-                }
-                Outcome::Failed {
-                    reason,
-                    kind,
-                    advice,
-                } => {
-                    report.reason = Some(reason.clone());
-                    report.error_kind = *kind;
-                    report.advice = Some(advice.clone());
-                }
-            }
-            report.target_groups = moves_of
-                .get(o.original.id.as_str())
-                .into_iter()
-                .flatten()
+            let mut report = InstanceReport::of(o);
+            describe_outcome(&mut report, &o.outcome);
+            let moved = moves_of.get(o.original.id.as_str()).into_iter().flatten();
+            report.target_groups = moved
                 .map(|m| TargetGroupReport::from(*m))
-                .chain(would_move.iter().filter(|m| m.names(&o.original)).map(|m| {
-                    TargetGroupReport {
-                        target_group_arn: m.target_group_arn.clone(),
-                        from: m.target.id.clone(),
-                        to: None,
-                        port: m.target.port,
-                        registered: false,
-                        healthy: false,
-                        deregistered: false,
-                        note: Some("would move to the replacement".into()),
-                    }
-                }))
+                .chain(
+                    would_move
+                        .iter()
+                        .filter(|m| m.names(&o.original))
+                        .map(TargetGroupReport::would_move),
+                )
                 .collect();
             for problem in unmovable.iter().filter(|u| u.original_id == o.original.id) {
                 report
@@ -349,6 +349,125 @@ pub fn instance_reports(
             report
         })
         .collect()
+}
+
+impl InstanceReport {
+    /// The report of `o` before its outcome's details and its target groups.
+    fn of(o: &InstanceOutcome) -> Self {
+        Self {
+            instance_id: o.original.id.clone(),
+            name: o.original.display_name().to_owned(),
+            strategy: if crate::plan::uses_drs(&o.original) {
+                Strategy::Drs
+            } else {
+                Strategy::Template
+            },
+            wave: 0,
+            running_after_seconds: None,
+            outcome: o.outcome.kind(),
+            replacement_id: o.replacement().map(|r| r.id.clone()),
+            template: None,
+            subnet_id: None,
+            outpost_arn: None,
+            fallbacks: Vec::new(),
+            drs_job_id: None,
+            source_server_id: None,
+            launch_target_id: None,
+            launch_updates: Vec::new(),
+            target_groups: Vec::new(),
+            reason: None,
+            error_kind: None,
+            advice: None,
+            skipped_templates: o.skipped.clone(),
+            failed_attempts: o.attempts.clone(),
+            warnings: o.warnings.clone(),
+        }
+    }
+}
+
+impl TargetGroupReport {
+    /// A membership a notify-only run would move.
+    fn would_move(m: &Membership) -> Self {
+        Self {
+            target_group_arn: m.target_group_arn.clone(),
+            from: m.target.id.clone(),
+            to: None,
+            port: m.target.port,
+            registered: false,
+            healthy: false,
+            deregistered: false,
+            note: Some("would move to the replacement".into()),
+        }
+    }
+}
+
+/// The details an outcome adds to its instance's report.
+fn describe_outcome(report: &mut InstanceReport, outcome: &Outcome) {
+    match outcome {
+        Outcome::Recovered {
+            template,
+            subnet_id,
+            outpost_arn,
+            ..
+        } => {
+            report.template = Some(template.to_string());
+            report.subnet_id = Some(subnet_id.clone());
+            report.outpost_arn = outpost_arn.clone();
+        }
+        Outcome::AlreadyRecovered { replacement } => {
+            report.subnet_id = replacement.subnet_id.clone();
+            report.outpost_arn = replacement.outpost_arn.clone();
+        }
+        Outcome::WouldLaunch {
+            template,
+            subnet_id,
+            fallbacks,
+        } => {
+            report.template = Some(template.to_string());
+            report.subnet_id = Some(subnet_id.clone());
+            report.fallbacks = fallbacks.iter().map(ToString::to_string).collect();
+        }
+        Outcome::DrsStarted {
+            job_id,
+            source_server_id,
+            target_id,
+            updates,
+        } => {
+            report.drs_job_id = Some(job_id.clone());
+            report.source_server_id = Some(source_server_id.clone());
+            report.launch_target_id = Some(target_id.clone());
+            report.launch_updates = updates.clone();
+        }
+        Outcome::DrsAlreadyStarted { job_id } => {
+            report.drs_job_id = Some(job_id.clone());
+        }
+        Outcome::WouldStartDrs {
+            source_server_id,
+            target_id,
+            updates,
+        } => {
+            report.source_server_id = Some(source_server_id.clone());
+            report.launch_target_id = Some(target_id.clone());
+            report.launch_updates = updates.clone();
+        }
+        Outcome::NotRunning { state } => {
+            report.reason = Some(format!(
+                "it was {state} when its Outpost went down; only instances that run are recovered"
+            ));
+        }
+        Outcome::Unfinished { reason } => {
+            report.reason = Some(reason.clone());
+        }
+        Outcome::Failed {
+            reason,
+            kind,
+            advice,
+        } => {
+            report.reason = Some(reason.clone());
+            report.error_kind = *kind;
+            report.advice = Some(advice.clone());
+        }
+    }
 }
 
 /// A load-balancing read that failed, as a report line.

@@ -39,53 +39,17 @@ pub async fn execute_drs<C: Compute, D: DisasterRecovery>(
     let mut to_configure = Vec::new();
     for PlannedDrs { original, decision } in plan {
         match decision {
-            DrsDecision::Invalid { reason } => {
-                warn!(instance = %original.id, %reason, "cannot recover through DRS");
-                let advice = "fix what the reason names; the recovery runs again on the next delivery or sweep.".into();
-                outcomes.insert(original.id.clone(), failed(original, reason, None, advice));
-            }
-            DrsDecision::AlreadyStarted {
-                job_id,
-                source_server_id,
-            } => {
-                info!(instance = %original.id, %job_id, "DRS recovery already running");
-                let mut outcome = InstanceOutcome::of(
-                    original.clone(),
-                    Outcome::DrsAlreadyStarted {
-                        job_id: job_id.clone(),
-                    },
-                );
-                // Found running in DRS but not yet recorded on the original: record it.
-                if source_server_id.is_some()
-                    && execution == Execution::Live
-                    && let Err(error) = compute
-                        .tag(
-                            std::slice::from_ref(&original.id),
-                            &job_tags(&job_id, incident),
-                        )
-                        .await
-                {
-                    outcome.warnings.push(format!(
-                        "could not record job {job_id} on the original: {error}"
-                    ));
-                }
-                outcomes.insert(original.id.clone(), outcome);
-            }
-            DrsDecision::Wait { reason } => {
-                info!(instance = %original.id, %reason, "DRS recovery waits");
-                outcomes.insert(
-                    original.id.clone(),
-                    InstanceOutcome::of(original, Outcome::Unfinished { reason }),
-                );
-            }
             DrsDecision::Recover {
                 server,
                 target,
                 attempt,
             } => to_configure.push((original, server, target.id, attempt)),
+            decision => {
+                let outcome = without_job(compute, incident, original, decision, execution).await;
+                outcomes.insert(outcome.original.id.clone(), outcome);
+            }
         }
     }
-
     let configured: Vec<Result<Ready, InstanceOutcome>> = futures::stream::iter(to_configure)
         .map(|(original, server, target_id, attempt)| {
             configure(drs, original, server, target_id, attempt, execution)
@@ -102,77 +66,146 @@ pub async fn execute_drs<C: Compute, D: DisasterRecovery>(
             }
         }
     }
-
-    if execution == Execution::DryRun {
-        for r in ready {
-            let outcome = Outcome::WouldStartDrs {
-                source_server_id: r.server.id.clone(),
-                target_id: r.target_id.clone(),
-                updates: r.updates.clone(),
-            };
-            outcomes.insert(
-                r.original.id.clone(),
-                InstanceOutcome::of(r.original, outcome),
-            );
-        }
-    } else {
-        let server_ids: Vec<String> = ready.iter().map(|r| r.server.id.clone()).collect();
-        for batch in drs::job_batches(&server_ids) {
-            let members: Vec<&Ready> = ready
-                .iter()
-                .filter(|r| batch.contains(&r.server.id))
-                .collect();
-            match drs.start_recovery(batch, false).await {
-                Ok(job_id) => {
-                    info!(%job_id, servers = batch.len(), "DRS recovery job started");
-                    let record = record_job(compute, &members, &job_id, incident).await;
-                    for r in members {
-                        let mut outcome = InstanceOutcome::of(
-                            r.original.clone(),
-                            Outcome::DrsStarted {
-                                job_id: job_id.clone(),
-                                source_server_id: r.server.id.clone(),
-                                target_id: r.target_id.clone(),
-                                updates: r.updates.clone(),
-                            },
-                        );
-                        if let Some(error) = &record {
-                            outcome.warnings.push(format!(
-                                "job {job_id} was not recorded on the original ({error}); DRS's own job list still prevents a second job"
-                            ));
-                        }
-                        if r.attempt > 1 {
-                            outcome.warnings.push(format!(
-                                "attempt {} of {}: the earlier DRS job of this outage failed",
-                                r.attempt,
-                                drs::MAX_DRS_ATTEMPTS
-                            ));
-                        }
-                        outcomes.insert(r.original.id.clone(), outcome);
-                    }
-                }
-                Err(error) => {
-                    warn!(%error, servers = batch.len(), "DRS recovery job not started");
-                    for r in members {
-                        let outcome = failed(
-                            r.original.clone(),
-                            format!(
-                                "DRS StartRecovery failed for source server {}: {error}",
-                                r.server.id
-                            ),
-                            Some(error.kind),
-                            error.kind.advice().into(),
-                        );
-                        outcomes.insert(r.original.id.clone(), outcome);
-                    }
-                }
-            }
-        }
-    }
+    let started = match execution {
+        Execution::DryRun => ready.into_iter().map(would_start).collect(),
+        Execution::Live => start_jobs(compute, drs, incident, &ready).await,
+    };
+    outcomes.extend(started.into_iter().map(|o| (o.original.id.clone(), o)));
     order
         .into_iter()
         .filter_map(|id| outcomes.remove(&id))
         .collect()
+}
+
+/// The outcome of a decision that starts no job: invalid, waiting, or a job running already
+/// (recorded on the original when DRS shows it but the original does not).
+async fn without_job<C: Compute>(
+    compute: &C,
+    incident: &IncidentId,
+    original: Instance,
+    decision: DrsDecision,
+    execution: Execution,
+) -> InstanceOutcome {
+    match decision {
+        DrsDecision::Invalid { reason } => {
+            warn!(instance = %original.id, %reason, "cannot recover through DRS");
+            let advice =
+                "fix what the reason names; the recovery runs again on the next delivery or sweep."
+                    .into();
+            failed(original, reason, None, advice)
+        }
+        DrsDecision::AlreadyStarted {
+            job_id,
+            source_server_id,
+        } => {
+            info!(instance = %original.id, %job_id, "DRS recovery already running");
+            let mut outcome = InstanceOutcome::of(
+                original.clone(),
+                Outcome::DrsAlreadyStarted {
+                    job_id: job_id.clone(),
+                },
+            );
+            // Found running in DRS but not yet recorded on the original: record it.
+            if source_server_id.is_some()
+                && execution == Execution::Live
+                && let Err(error) = compute
+                    .tag(
+                        std::slice::from_ref(&original.id),
+                        &job_tags(&job_id, incident),
+                    )
+                    .await
+            {
+                outcome.warnings.push(format!(
+                    "could not record job {job_id} on the original: {error}"
+                ));
+            }
+            outcome
+        }
+        DrsDecision::Wait { reason } => {
+            info!(instance = %original.id, %reason, "DRS recovery waits");
+            InstanceOutcome::of(original, Outcome::Unfinished { reason })
+        }
+        DrsDecision::Recover { .. } => unreachable!("a recovery starts a job"),
+    }
+}
+
+/// Notify-only: the job that would start.
+fn would_start(r: Ready) -> InstanceOutcome {
+    let outcome = Outcome::WouldStartDrs {
+        source_server_id: r.server.id.clone(),
+        target_id: r.target_id.clone(),
+        updates: r.updates.clone(),
+    };
+    InstanceOutcome::of(r.original, outcome)
+}
+
+/// Starts the jobs, at most 100 servers each, and records each on its originals.
+async fn start_jobs<C: Compute, D: DisasterRecovery>(
+    compute: &C,
+    drs: &D,
+    incident: &IncidentId,
+    ready: &[Ready],
+) -> Vec<InstanceOutcome> {
+    let mut outcomes = Vec::new();
+    let server_ids: Vec<String> = ready.iter().map(|r| r.server.id.clone()).collect();
+    for batch in drs::job_batches(&server_ids) {
+        let members: Vec<&Ready> = ready
+            .iter()
+            .filter(|r| batch.contains(&r.server.id))
+            .collect();
+        match drs.start_recovery(batch, false).await {
+            Ok(job_id) => {
+                info!(%job_id, servers = batch.len(), "DRS recovery job started");
+                let record = record_job(compute, &members, &job_id, incident).await;
+                outcomes.extend(
+                    members
+                        .into_iter()
+                        .map(|r| started(r, &job_id, record.as_ref())),
+                );
+            }
+            Err(error) => {
+                warn!(%error, servers = batch.len(), "DRS recovery job not started");
+                outcomes.extend(members.into_iter().map(|r| {
+                    failed(
+                        r.original.clone(),
+                        format!(
+                            "DRS StartRecovery failed for source server {}: {error}",
+                            r.server.id
+                        ),
+                        Some(error.kind),
+                        error.kind.advice().into(),
+                    )
+                }));
+            }
+        }
+    }
+    outcomes
+}
+
+/// The outcome of a server whose job started; `record` is why the job was not recorded.
+fn started(r: &Ready, job_id: &str, record: Option<&AwsError>) -> InstanceOutcome {
+    let mut outcome = InstanceOutcome::of(
+        r.original.clone(),
+        Outcome::DrsStarted {
+            job_id: job_id.to_owned(),
+            source_server_id: r.server.id.clone(),
+            target_id: r.target_id.clone(),
+            updates: r.updates.clone(),
+        },
+    );
+    if let Some(error) = record {
+        outcome.warnings.push(format!(
+            "job {job_id} was not recorded on the original ({error}); DRS's own job list still prevents a second job"
+        ));
+    }
+    if r.attempt > 1 {
+        outcome.warnings.push(format!(
+            "attempt {} of {}: the earlier DRS job of this outage failed",
+            r.attempt,
+            drs::MAX_DRS_ATTEMPTS
+        ));
+    }
+    outcome
 }
 
 /// Reads a server's launch configuration and applies the missing updates, one at a time.

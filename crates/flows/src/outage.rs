@@ -1,6 +1,6 @@
 //! The alarm flow: from an alarm change to recovered instances, moved membership and a notice.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
@@ -10,11 +10,11 @@ use autorestart_core::drs::{self, PlannedDrs};
 use autorestart_core::error::AwsError;
 use autorestart_core::inventory::Instance;
 use autorestart_core::moves::{self, MoveOutcome, Unmovable};
-use autorestart_core::outcome::{Execution, InstanceOutcome, Outcome, OutcomeKind};
+use autorestart_core::outcome::{Execution, InstanceOutcome, Outcome};
 use autorestart_core::plan::{self};
-use autorestart_core::report::{self, Action, AlarmReport, Notification, WaveReport};
+use autorestart_core::report::{self, Action, AlarmReport, Notification, Ran, WaveReport};
 use autorestart_core::settings::{Mode, Settings};
-use autorestart_core::{tags, waves};
+use autorestart_core::waves;
 
 use crate::budget::{Budget, Pacer};
 use crate::error::FlowError;
@@ -173,9 +173,56 @@ where
         outpost: &OutpostId,
         incident: &IncidentId,
         mut report: AlarmReport,
-        down: &std::collections::HashSet<OutpostId>,
+        down: &HashSet<OutpostId>,
         budget: Budget,
     ) -> Result<AlarmReport, FlowError> {
+        let mut observed = self.observe(outpost, incident, down, &mut report).await?;
+        let execution = match self.settings.mode {
+            Mode::Recover => Execution::Live,
+            Mode::NotifyOnly => Execution::DryRun,
+        };
+        let ran = self
+            .run_waves(
+                change,
+                incident,
+                &mut observed,
+                execution,
+                budget,
+                &mut report,
+            )
+            .await;
+        let would_move = match execution {
+            Execution::Live => Vec::new(),
+            Execution::DryRun => observed.memberships,
+        };
+        report::complete(&mut report, &ran, &would_move);
+        let news = report::news(&report, &ran, incident);
+        if !news.anything_new() {
+            info!(%incident, "every replacement was reported already; no new notice");
+            report.notification = Notification::AlreadyReported;
+            return Ok(report);
+        }
+        let tag_after = match execution {
+            Execution::Live => news.unreported,
+            Execution::DryRun => Vec::new(),
+        };
+        let report = notify::publish(self.notifier, self.compute, report, &tag_after).await?;
+        if execution == Execution::Live {
+            notify::record_said(self.compute, &news.unsaid).await;
+        }
+        Ok(report)
+    }
+
+    /// Observes the Outpost's protected instances and plans both strategies, reading the
+    /// target groups alongside. One strategy's failure never blocks the other: its instances
+    /// are reported with the reason; only when neither can be read is nothing done.
+    async fn observe(
+        &self,
+        outpost: &OutpostId,
+        incident: &IncidentId,
+        down: &HashSet<OutpostId>,
+        report: &mut AlarmReport,
+    ) -> Result<Observed, FlowError> {
         let instances = self
             .compute
             .protected_instances_on(outpost)
@@ -187,7 +234,7 @@ where
         // Target groups are read with the plans: the originals' registrations are remembered
         // in the same CreateTags that records each replacement.
         let protected = !template_instances.is_empty() || !drs_instances.is_empty();
-        let (plans, read) = futures::join!(
+        let ((planned, drs_planned), read) = futures::join!(
             async {
                 futures::join!(
                     observe::plan_templates(
@@ -202,9 +249,6 @@ where
             },
             self.read_memberships(protected)
         );
-        let (planned, drs_planned) = plans;
-        // One strategy's failure never blocks the other: its instances are reported with the
-        // reason, the others recover. Only when neither could be read is nothing done.
         let (planned, drs_planned) = match (planned, drs_planned) {
             (Err(error), Err(_)) => return Err(FlowError::Read(error)),
             (planned, drs_planned) => (
@@ -218,52 +262,51 @@ where
                 }),
             ),
         };
-        let memberships = match read {
-            Ok(read) => read,
-            Err(error) => {
-                warn!(%error, "could not read target groups");
-                report
-                    .load_balancing_errors
-                    .push(report::load_balancing_error(&error));
-                Vec::new()
-            }
-        };
-        let execution = match self.settings.mode {
-            Mode::Recover => Execution::Live,
-            Mode::NotifyOnly => Execution::DryRun,
-        };
-        let remember: HashMap<String, Vec<(String, String)>> = template_instances
+        let memberships = read.unwrap_or_else(|error| {
+            warn!(%error, "could not read target groups");
+            report
+                .load_balancing_errors
+                .push(report::load_balancing_error(&error));
+            Vec::new()
+        });
+        let remember = template_instances
             .iter()
             .chain(&drs_instances)
             .map(|i| {
-                let tags = moves::member_tags(i, &memberships, incident.as_str());
-                (i.id.clone(), tags)
+                (
+                    i.id.clone(),
+                    moves::member_tags(i, &memberships, incident.as_str()),
+                )
             })
             .filter(|(_, tags)| !tags.is_empty())
             .collect();
+        let (waves, wave_warnings) = WavePlan::by_wave(planned, drs_planned);
+        Ok(Observed {
+            waves,
+            wave_warnings,
+            memberships,
+            remember,
+        })
+    }
 
-        let (template_waves, mut wave_warnings) = waves::group(planned, |p| &p.original);
-        let (drs_waves, drs_warnings) = waves::group(drs_planned, |p| &p.original);
-        wave_warnings.extend(drs_warnings);
-        let mut by_wave: std::collections::BTreeMap<u32, WavePlan> = Default::default();
-        for wave in template_waves {
-            by_wave.entry(wave.number).or_default().templates = wave.items;
-        }
-        for wave in drs_waves {
-            by_wave.entry(wave.number).or_default().drs = wave.items;
-        }
-
-        let mut outcomes: Vec<InstanceOutcome> = Vec::new();
-        let mut moves = Vec::new();
-        let mut unmovable = Vec::new();
-        let mut running_at: HashMap<String, DateTime<Utc>> = HashMap::new();
-        let mut wave_of: HashMap<String, u32> = HashMap::new();
+    /// Runs the waves in order: each launched, then settled (live) before the next starts; a
+    /// wave the budget or the alarm does not allow, and every later one, is unfinished.
+    async fn run_waves(
+        &self,
+        change: &AlarmChange,
+        incident: &IncidentId,
+        observed: &mut Observed,
+        execution: Execution,
+        budget: Budget,
+        report: &mut AlarmReport,
+    ) -> Ran {
+        let by_wave = std::mem::take(&mut observed.waves);
         let wave_count = by_wave.len();
+        let mut ran = Ran::default();
         let mut stop: Option<String> = None;
         for (index, (number, plan)) in by_wave.into_iter().enumerate() {
-            for id in plan.original_ids() {
-                wave_of.insert(id, number);
-            }
+            ran.wave_of
+                .extend(plan.original_ids().map(|id| (id, number)));
             if stop.is_none() && budget.spent() {
                 stop = Some(format!(
                     "the invocation's time ran out before wave {number}; the next sweep launches it"
@@ -274,113 +317,41 @@ where
             }
             if let Some(reason) = &stop {
                 warn!(wave = number, %reason, "wave not started");
-                outcomes.extend(plan.into_originals().map(|original| {
-                    InstanceOutcome::of(
-                        original,
-                        Outcome::Unfinished {
-                            reason: reason.clone(),
-                        },
-                    )
+                ran.outcomes.extend(plan.into_originals().map(|original| {
+                    let reason = reason.clone();
+                    InstanceOutcome::of(original, Outcome::Unfinished { reason })
                 }));
                 continue;
             }
             info!(wave = number, instances = plan.len(), "recovering wave");
             let mut wave_outcomes = self
-                .launch_wave(incident, plan, execution, budget, &remember)
+                .launch_wave(incident, plan, execution, budget, &observed.remember)
                 .await;
             wave_outcomes.sort_by(|a, b| a.original.id.cmp(&b.original.id));
             if execution == Execution::Live {
-                let (wave_report, wave_moves, wave_unmovable, ran) = self
+                let more_waves = index + 1 < wave_count;
+                let (wave_report, wave_moves, wave_unmovable, running_at) = self
                     .settle_wave(
                         number,
                         &mut wave_outcomes,
-                        &memberships,
-                        index + 1 < wave_count,
+                        &observed.memberships,
+                        more_waves,
                         budget,
                     )
                     .await;
-                running_at.extend(ran);
-                moves.extend(wave_moves);
-                unmovable.extend(wave_unmovable);
+                ran.running_at.extend(running_at);
+                ran.moves.extend(wave_moves);
+                ran.unmovable.extend(wave_unmovable);
                 report.waves.push(wave_report);
             }
-            outcomes.extend(wave_outcomes);
+            ran.outcomes.extend(wave_outcomes);
         }
-        for (id, warning) in wave_warnings {
-            if let Some(outcome) = outcomes.iter_mut().find(|o| o.original.id == id) {
+        for (id, warning) in std::mem::take(&mut observed.wave_warnings) {
+            if let Some(outcome) = ran.outcomes.iter_mut().find(|o| o.original.id == id) {
                 outcome.warnings.push(warning);
             }
         }
-        let would_move = match execution {
-            Execution::Live => Vec::new(),
-            Execution::DryRun => memberships,
-        };
-        report.instances = report::instance_reports(&outcomes, &moves, &unmovable, &would_move);
-        for instance in &mut report.instances {
-            instance.wave = wave_of.get(&instance.instance_id).copied().unwrap_or(0);
-            instance.running_after_seconds = instance
-                .replacement_id
-                .as_ref()
-                .and_then(|r| running_at.get(r))
-                .map(|at| (*at - report.state_since).num_seconds().max(0));
-        }
-
-        let unreported: Vec<String> = outcomes
-            .iter()
-            .filter_map(InstanceOutcome::replacement)
-            .filter(|r| r.tag(tags::REPORTED).is_none())
-            .map(|r| r.id.clone())
-            .collect();
-        // A failure or an unfinished recovery is said once per reason: the original carries
-        // `autorestart:outcome-reported` with a digest of what was said.
-        let said_before: HashMap<&str, Option<&str>> = outcomes
-            .iter()
-            .map(|o| {
-                (
-                    o.original.id.as_str(),
-                    o.original.tag(tags::OUTCOME_REPORTED),
-                )
-            })
-            .collect();
-        let unsaid: Vec<(String, String)> = report
-            .instances
-            .iter()
-            .filter(|i| i.failed() || i.outcome == OutcomeKind::Unfinished)
-            .map(|i| (i.instance_id.clone(), report::outcome_digest(i, incident)))
-            .filter(|(id, digest)| {
-                said_before.get(id.as_str()).copied().flatten() != Some(digest.as_str())
-            })
-            .collect();
-        let anything_new = report.instances.is_empty()
-            || !unreported.is_empty()
-            || !unsaid.is_empty()
-            || report.instances.iter().any(|i| {
-                matches!(
-                    i.outcome,
-                    OutcomeKind::WouldLaunch
-                        | OutcomeKind::WouldStartDrs
-                        | OutcomeKind::DrsRecoveryStarted
-                )
-            })
-            || moves
-                .iter()
-                .any(|m| !m.planned.already_registered || m.deregistered)
-            || !unmovable.is_empty()
-            || !report.load_balancing_errors.is_empty();
-        if !anything_new {
-            info!(%incident, "every replacement was reported already; no new notice");
-            report.notification = Notification::AlreadyReported;
-            return Ok(report);
-        }
-        let tag_after = match execution {
-            Execution::Live => unreported,
-            Execution::DryRun => Vec::new(),
-        };
-        let report = notify::publish(self.notifier, self.compute, report, &tag_after).await?;
-        if execution == Execution::Live {
-            notify::record_said(self.compute, &unsaid).await;
-        }
-        Ok(report)
+        ran
     }
 
     /// Launches (or, in a dry run, plans) one wave, both strategies at once.
@@ -535,6 +506,15 @@ where
     }
 }
 
+/// What the recovery observed of an Outpost: both plans, the target groups, and the tags
+/// that remember each original's registrations.
+struct Observed {
+    waves: BTreeMap<u32, WavePlan>,
+    wave_warnings: Vec<(String, String)>,
+    memberships: Vec<Membership>,
+    remember: HashMap<String, Vec<(String, String)>>,
+}
+
 /// The planned instances of one wave, by strategy.
 #[derive(Default)]
 struct WavePlan {
@@ -543,6 +523,24 @@ struct WavePlan {
 }
 
 impl WavePlan {
+    /// Both plans grouped by wave, lowest first; the warnings of unreadable wave tags.
+    fn by_wave(
+        planned: Vec<plan::PlannedInstance>,
+        drs_planned: Vec<PlannedDrs>,
+    ) -> (BTreeMap<u32, WavePlan>, Vec<(String, String)>) {
+        let (template_waves, mut warnings) = waves::group(planned, |p| &p.original);
+        let (drs_waves, drs_warnings) = waves::group(drs_planned, |p| &p.original);
+        warnings.extend(drs_warnings);
+        let mut by_wave: BTreeMap<u32, WavePlan> = BTreeMap::new();
+        for wave in template_waves {
+            by_wave.entry(wave.number).or_default().templates = wave.items;
+        }
+        for wave in drs_waves {
+            by_wave.entry(wave.number).or_default().drs = wave.items;
+        }
+        (by_wave, warnings)
+    }
+
     fn len(&self) -> usize {
         self.templates.len() + self.drs.len()
     }

@@ -43,28 +43,8 @@ impl Config {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
-        let topic_arn = get("TOPIC_ARN").ok_or_else(|| ConfigError {
-            variable: "TOPIC_ARN",
-            problem: "is missing: set it to the SNS topic ARN for notifications".into(),
-        })?;
-        if !(topic_arn.starts_with("arn:") && topic_arn.split(':').nth(2) == Some("sns")) {
-            return Err(ConfigError {
-                variable: "TOPIC_ARN",
-                problem: format!(
-                    "is {topic_arn:?}, not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"
-                ),
-            });
-        }
-        let mode = match get("MODE").as_deref() {
-            None | Some("recover") => Mode::Recover,
-            Some("notify-only") => Mode::NotifyOnly,
-            Some(other) => {
-                return Err(ConfigError {
-                    variable: "MODE",
-                    problem: format!("is {other:?}: use recover or notify-only"),
-                });
-            }
-        };
+        let topic_arn = topic_arn(&get)?;
+        let mode = mode(&get)?;
         let defaults = Settings::default();
         let concurrency = number(
             &get,
@@ -87,33 +67,7 @@ impl Config {
             1,
             60,
         )?;
-        let target_groups = match get("TARGET_GROUP_ARNS") {
-            None => TargetGroupScope::All,
-            Some(list) => {
-                let arns: Vec<String> = list
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect();
-                if let Some(bad) = arns
-                    .iter()
-                    .find(|a| !a.contains(":elasticloadbalancing:") || !a.contains(":targetgroup/"))
-                {
-                    return Err(ConfigError {
-                        variable: "TARGET_GROUP_ARNS",
-                        problem: format!(
-                            "holds {bad:?}, not a target group ARN; give comma-separated target group ARNs, or leave it empty for all"
-                        ),
-                    });
-                }
-                if arns.is_empty() {
-                    TargetGroupScope::All
-                } else {
-                    TargetGroupScope::Only(arns)
-                }
-            }
-        };
+        let target_groups = target_groups(&get)?;
         let wave_wait = number(
             &get,
             "WAVE_WAIT_SECONDS",
@@ -121,21 +75,7 @@ impl Config {
             0,
             840,
         )?;
-        let one_wave =
-            Duration::from_secs(wave_wait + timeout) + autorestart_flows::budget::PUBLISH_MARGIN;
-        if one_wave > autorestart_flows::budget::LAMBDA_MAX {
-            return Err(ConfigError {
-                variable: "WAVE_WAIT_SECONDS",
-                problem: format!(
-                    "({wave_wait}) plus HEALTH_WAIT_SECONDS ({timeout}) plus the {} s kept to report cannot fit in Lambda's {} s: one wave would outlive the invocation. Keep their sum at most {} s (later waves are bounded by the deadline and continued by the sweep)",
-                    autorestart_flows::budget::PUBLISH_MARGIN.as_secs(),
-                    autorestart_flows::budget::LAMBDA_MAX.as_secs(),
-                    (autorestart_flows::budget::LAMBDA_MAX
-                        - autorestart_flows::budget::PUBLISH_MARGIN)
-                        .as_secs()
-                ),
-            });
-        }
+        check_one_wave_fits(wave_wait, timeout)?;
         let fence_action = match get("FENCE_ACTION") {
             None => defaults.fence_action,
             Some(text) => FenceAction::parse(&text).map_err(|problem| ConfigError {
@@ -157,37 +97,8 @@ impl Config {
             1,
             30,
         )?;
-        let mut listed_templates = Vec::new();
-        for arn in get("RECOVERY_LAUNCH_TEMPLATE_ARNS")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            match arn.split_once(":launch-template/") {
-                Some((_, id)) if id.starts_with("lt-") && !id.contains('/') => {
-                    listed_templates.push(id.to_owned())
-                }
-                _ => {
-                    return Err(ConfigError {
-                        variable: "RECOVERY_LAUNCH_TEMPLATE_ARNS",
-                        problem: format!(
-                            "holds {arn:?}, not a launch template ARN (arn:aws:ec2:REGION:ACCOUNT:launch-template/lt-...); give comma-separated ARNs, or leave it empty"
-                        ),
-                    });
-                }
-            }
-        }
-        let metrics_namespace =
-            get("METRICS_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.into());
-        if metrics_namespace.starts_with("AWS/") || metrics_namespace.len() > 255 {
-            return Err(ConfigError {
-                variable: "METRICS_NAMESPACE",
-                problem: format!(
-                    "is {metrics_namespace:?}: use a namespace of your own (not AWS/...), at most 255 characters"
-                ),
-            });
-        }
+        let listed_templates = listed_templates(&get)?;
+        let metrics_namespace = metrics_namespace(&get)?;
         Ok(Self {
             topic_arn,
             settings: Settings {
@@ -208,6 +119,126 @@ impl Config {
             metrics_namespace,
         })
     }
+}
+
+type Lookup<'a> = dyn Fn(&str) -> Option<String> + 'a;
+
+fn topic_arn(get: &Lookup<'_>) -> Result<String, ConfigError> {
+    let topic_arn = get("TOPIC_ARN").ok_or_else(|| ConfigError {
+        variable: "TOPIC_ARN",
+        problem: "is missing: set it to the SNS topic ARN for notifications".into(),
+    })?;
+    if !(topic_arn.starts_with("arn:") && topic_arn.split(':').nth(2) == Some("sns")) {
+        return Err(ConfigError {
+            variable: "TOPIC_ARN",
+            problem: format!(
+                "is {topic_arn:?}, not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"
+            ),
+        });
+    }
+    Ok(topic_arn)
+}
+
+fn mode(get: &Lookup<'_>) -> Result<Mode, ConfigError> {
+    let mode = match get("MODE").as_deref() {
+        None | Some("recover") => Mode::Recover,
+        Some("notify-only") => Mode::NotifyOnly,
+        Some(other) => {
+            return Err(ConfigError {
+                variable: "MODE",
+                problem: format!("is {other:?}: use recover or notify-only"),
+            });
+        }
+    };
+    Ok(mode)
+}
+
+fn target_groups(get: &Lookup<'_>) -> Result<TargetGroupScope, ConfigError> {
+    let target_groups = match get("TARGET_GROUP_ARNS") {
+        None => TargetGroupScope::All,
+        Some(list) => {
+            let arns: Vec<String> = list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if let Some(bad) = arns
+                .iter()
+                .find(|a| !a.contains(":elasticloadbalancing:") || !a.contains(":targetgroup/"))
+            {
+                return Err(ConfigError {
+                    variable: "TARGET_GROUP_ARNS",
+                    problem: format!(
+                        "holds {bad:?}, not a target group ARN; give comma-separated target group ARNs, or leave it empty for all"
+                    ),
+                });
+            }
+            if arns.is_empty() {
+                TargetGroupScope::All
+            } else {
+                TargetGroupScope::Only(arns)
+            }
+        }
+    };
+    Ok(target_groups)
+}
+
+/// One wave's waits plus the time kept to report must fit in one invocation.
+fn check_one_wave_fits(wave_wait: u64, timeout: u64) -> Result<(), ConfigError> {
+    let one_wave =
+        Duration::from_secs(wave_wait + timeout) + autorestart_flows::budget::PUBLISH_MARGIN;
+    if one_wave > autorestart_flows::budget::LAMBDA_MAX {
+        return Err(ConfigError {
+            variable: "WAVE_WAIT_SECONDS",
+            problem: format!(
+                "({wave_wait}) plus HEALTH_WAIT_SECONDS ({timeout}) plus the {} s kept to report cannot fit in Lambda's {} s: one wave would outlive the invocation. Keep their sum at most {} s (later waves are bounded by the deadline and continued by the sweep)",
+                autorestart_flows::budget::PUBLISH_MARGIN.as_secs(),
+                autorestart_flows::budget::LAMBDA_MAX.as_secs(),
+                (autorestart_flows::budget::LAMBDA_MAX - autorestart_flows::budget::PUBLISH_MARGIN)
+                    .as_secs()
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn listed_templates(get: &Lookup<'_>) -> Result<Vec<String>, ConfigError> {
+    let mut listed_templates = Vec::new();
+    for arn in get("RECOVERY_LAUNCH_TEMPLATE_ARNS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        match arn.split_once(":launch-template/") {
+            Some((_, id)) if id.starts_with("lt-") && !id.contains('/') => {
+                listed_templates.push(id.to_owned())
+            }
+            _ => {
+                return Err(ConfigError {
+                    variable: "RECOVERY_LAUNCH_TEMPLATE_ARNS",
+                    problem: format!(
+                        "holds {arn:?}, not a launch template ARN (arn:aws:ec2:REGION:ACCOUNT:launch-template/lt-...); give comma-separated ARNs, or leave it empty"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(listed_templates)
+}
+
+fn metrics_namespace(get: &Lookup<'_>) -> Result<String, ConfigError> {
+    let metrics_namespace = get("METRICS_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.into());
+    if metrics_namespace.starts_with("AWS/") || metrics_namespace.len() > 255 {
+        return Err(ConfigError {
+            variable: "METRICS_NAMESPACE",
+            problem: format!(
+                "is {metrics_namespace:?}: use a namespace of your own (not AWS/...), at most 255 characters"
+            ),
+        });
+    }
+    Ok(metrics_namespace)
 }
 
 fn number(
