@@ -87,6 +87,34 @@ impl Ec2Templates {
     }
 }
 
+/// An instance's metadata options, as a template copies them.
+fn metadata_options(m: &aws_sdk_ec2::types::InstanceMetadataOptionsResponse) -> MetadataOptions {
+    MetadataOptions {
+        http_tokens: m.http_tokens().map(|v| v.as_str().to_owned()),
+        http_endpoint: m.http_endpoint().map(|v| v.as_str().to_owned()),
+        http_put_response_hop_limit: m.http_put_response_hop_limit(),
+        http_protocol_ipv6: m.http_protocol_ipv6().map(|v| v.as_str().to_owned()),
+        instance_metadata_tags: m.instance_metadata_tags().map(|v| v.as_str().to_owned()),
+    }
+}
+
+/// One of an instance's network interfaces, as a template copies it.
+fn source_interface(n: &aws_sdk_ec2::types::InstanceNetworkInterface) -> SourceInterface {
+    SourceInterface {
+        device_index: n
+            .attachment()
+            .and_then(|a| a.device_index())
+            .unwrap_or_default(),
+        security_group_ids: n
+            .groups()
+            .iter()
+            .filter_map(|g| g.group_id())
+            .map(str::to_owned)
+            .collect(),
+        description: n.description().map(str::to_owned),
+    }
+}
+
 impl TemplateStore for Ec2Templates {
     async fn source_instance(&self, instance_id: &str) -> Result<Option<SourceInstance>, AwsError> {
         let answer = self
@@ -153,29 +181,11 @@ impl TemplateStore for Ec2Templates {
                 .and_then(|p| p.arn())
                 .map(str::to_owned),
             user_data: self.user_data(instance_id).await?,
-            metadata: instance.metadata_options().map(|m| MetadataOptions {
-                http_tokens: m.http_tokens().map(|v| v.as_str().to_owned()),
-                http_endpoint: m.http_endpoint().map(|v| v.as_str().to_owned()),
-                http_put_response_hop_limit: m.http_put_response_hop_limit(),
-                http_protocol_ipv6: m.http_protocol_ipv6().map(|v| v.as_str().to_owned()),
-                instance_metadata_tags: m.instance_metadata_tags().map(|v| v.as_str().to_owned()),
-            }),
+            metadata: instance.metadata_options().map(metadata_options),
             interfaces: instance
                 .network_interfaces()
                 .iter()
-                .map(|n| SourceInterface {
-                    device_index: n
-                        .attachment()
-                        .and_then(|a| a.device_index())
-                        .unwrap_or_default(),
-                    security_group_ids: n
-                        .groups()
-                        .iter()
-                        .filter_map(|g| g.group_id())
-                        .map(str::to_owned)
-                        .collect(),
-                    description: n.description().map(str::to_owned),
-                })
+                .map(source_interface)
                 .collect(),
             block_devices: self.volumes(devices).await?,
             root_device_name: instance.root_device_name().map(str::to_owned),

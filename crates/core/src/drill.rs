@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::alarm::OutpostId;
-use crate::drs::DrsDecision;
+use crate::drs::{DrsDecision, PlannedDrs};
 use crate::inventory::{Instance, Membership};
 use crate::plan::{Decision, PlannedInstance};
 use crate::readiness::InstanceReadiness;
@@ -252,4 +252,23 @@ pub fn drs_step(
             s
         }
     }
+}
+
+/// The plan of every protected instance, by wave then id.
+pub fn plan_steps(
+    planned: &[PlannedInstance],
+    drs_planned: &[PlannedDrs],
+    memberships: &[Membership],
+) -> Vec<PlannedStep> {
+    let mut steps: Vec<PlannedStep> = planned
+        .iter()
+        .map(|p| template_step(p, memberships))
+        .chain(
+            drs_planned
+                .iter()
+                .map(|p| drs_step(&p.original, &p.decision, memberships)),
+        )
+        .collect();
+    steps.sort_by(|a, b| (a.wave, &a.instance_id).cmp(&(b.wave, &b.instance_id)));
+    steps
 }

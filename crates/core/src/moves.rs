@@ -82,31 +82,17 @@ pub fn plan_moves(
             }
         }
         for membership in &of_original {
-            let to_id = match membership.kind {
-                TargetKind::Instance if membership.target.id == original.id => {
-                    replacement.id.clone()
+            let to_id = match replacement_target(membership, original, replacement) {
+                Ok(Some(id)) => id,
+                Ok(None) => continue,
+                Err(reason) => {
+                    unmovable.push(Unmovable {
+                        target_group_arn: membership.target_group_arn.clone(),
+                        original_id: original.id.clone(),
+                        reason,
+                    });
+                    continue;
                 }
-                TargetKind::Ip => match original.device_index_of(&membership.target.id) {
-                    Some(device) => match replacement
-                        .address_at(device)
-                        .or_else(|| replacement.address_at(0))
-                    {
-                        Some(ip) => ip.to_owned(),
-                        None => {
-                            unmovable.push(Unmovable {
-                                target_group_arn: membership.target_group_arn.clone(),
-                                original_id: original.id.clone(),
-                                reason: format!(
-                                    "replacement {} has no private IP to register in place of {}",
-                                    replacement.id, membership.target.id
-                                ),
-                            });
-                            continue;
-                        }
-                    },
-                    None => continue,
-                },
-                TargetKind::Instance => continue,
             };
             let from = Target {
                 availability_zone: zone_for_request(membership.kind, &membership.target),
@@ -143,6 +129,37 @@ pub fn plan_moves(
         }
     }
     (moves, unmovable)
+}
+
+/// The replacement's target in place of the original's registration: its id, or its private
+/// IP at the same device index (or its primary one); none when the registration does not name
+/// the original; why, when the replacement has no IP to register.
+fn replacement_target(
+    membership: &Membership,
+    original: &Instance,
+    replacement: &Instance,
+) -> Result<Option<String>, String> {
+    match membership.kind {
+        TargetKind::Instance if membership.target.id == original.id => {
+            Ok(Some(replacement.id.clone()))
+        }
+        TargetKind::Instance => Ok(None),
+        TargetKind::Ip => {
+            let Some(device) = original.device_index_of(&membership.target.id) else {
+                return Ok(None);
+            };
+            replacement
+                .address_at(device)
+                .or_else(|| replacement.address_at(0))
+                .map(|ip| Some(ip.to_owned()))
+                .ok_or_else(|| {
+                    format!(
+                        "replacement {} has no private IP to register in place of {}",
+                        replacement.id, membership.target.id
+                    )
+                })
+        }
+    }
 }
 
 /// The Availability Zone a Register/DeregisterTargets request may carry for a target: only

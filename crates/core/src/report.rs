@@ -537,6 +537,25 @@ pub struct DrsReport {
     pub message_id: Option<String>,
 }
 
+impl DrsReport {
+    /// The report of `result` before anything was found or done.
+    pub fn of(result: &DrsLaunchResult) -> Self {
+        Self {
+            source_server_id: result.source_server_id.clone(),
+            job_id: result.job_id.clone(),
+            succeeded: result.succeeded,
+            drill: result.drill,
+            stuck: false,
+            original_id: None,
+            recovery_instance_id: None,
+            target_groups: Vec::new(),
+            reason: None,
+            advice: None,
+            message_id: None,
+        }
+    }
+}
+
 /// What one sweep did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SweepReport {

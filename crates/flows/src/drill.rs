@@ -10,9 +10,7 @@ use futures::StreamExt;
 use tracing::{info, warn};
 
 use autorestart_core::alarm::{self, AlarmState, IncidentId, OutpostId};
-use autorestart_core::drill::{
-    DrillCopy, DrillReport, DrillRequest, PlannedStep, drs_step, template_step,
-};
+use autorestart_core::drill::{self, DrillCopy, DrillReport, DrillRequest};
 use autorestart_core::inventory::Instance;
 use autorestart_core::plan::{self, Candidate, Decision, PlannedInstance};
 use autorestart_core::settings::Settings;
@@ -103,6 +101,34 @@ where
             request.started.format("%Y%m%dT%H%M%SZ")
         );
         let incident = IncidentId::from_tag(&drill_id);
+        let (mut report, planned) = self.plan(request, &drill_id, &incident).await?;
+        if !request.live {
+            info!(%drill_id, instances = report.plan.len(), "dry run: nothing changed");
+            report.seconds = clock.elapsed().as_secs_f64();
+            return Ok(report);
+        }
+        self.launch_copies(request, &drill_id, &incident, planned, &mut report)
+            .await;
+        self.clean_up(&mut report).await;
+        report.seconds = clock.elapsed().as_secs_f64();
+        let notice = notice::drill(&report);
+        match self.notifier.publish(&notice).await {
+            Ok(id) => report.message_id = Some(id),
+            Err(error) => report
+                .errors
+                .push(format!("the drill report could not be published: {error}")),
+        }
+        Ok(report)
+    }
+
+    /// The dry run: the plan of each protected instance, their readiness problems, and the
+    /// target group check, read and changing nothing.
+    async fn plan(
+        &self,
+        request: &DrillRequest,
+        drill_id: &str,
+        incident: &IncidentId,
+    ) -> Result<(DrillReport, Vec<PlannedInstance>), DrillError> {
         let outpost = &request.outpost;
         let read = |e| DrillError::Flow(FlowError::Read(e));
         let alarms = self
@@ -123,8 +149,8 @@ where
         let (template_instances, drs_instances): (Vec<Instance>, Vec<Instance>) =
             instances.iter().cloned().partition(|i| !plan::uses_drs(i));
         let (planned, drs_planned) = futures::try_join!(
-            observe::plan_templates(self.compute, outpost, &incident, &template_instances, &down),
-            observe::plan_drs(self.compute, self.drs, outpost, &incident, &drs_instances)
+            observe::plan_templates(self.compute, outpost, incident, &template_instances, &down),
+            observe::plan_drs(self.compute, self.drs, outpost, incident, &drs_instances)
         )
         .map_err(read)?;
         let mut errors = Vec::new();
@@ -154,21 +180,11 @@ where
             .into_iter()
             .filter(|r| !r.is_ready())
             .collect();
-        let mut plan_steps: Vec<PlannedStep> = planned
-            .iter()
-            .map(|p| template_step(p, &memberships))
-            .chain(
-                drs_planned
-                    .iter()
-                    .map(|p| drs_step(&p.original, &p.decision, &memberships)),
-            )
-            .collect();
-        plan_steps.sort_by(|a, b| (a.wave, &a.instance_id).cmp(&(b.wave, &b.instance_id)));
         let mut report = DrillReport {
-            drill_id: drill_id.clone(),
+            drill_id: drill_id.to_owned(),
             outpost: outpost.clone(),
             live: request.live,
-            plan: plan_steps,
+            plan: drill::plan_steps(&planned, &drs_planned, &memberships),
             readiness_problems,
             copies: Vec::new(),
             cleaned_up: Vec::new(),
@@ -177,29 +193,13 @@ where
             errors,
             message_id: None,
         };
-        if !request.live {
-            info!(%drill_id, instances = report.plan.len(), "dry run: nothing changed");
-            report.seconds = clock.elapsed().as_secs_f64();
-            return Ok(report);
-        }
-        if !drs_planned.is_empty() {
+        if request.live && !drs_planned.is_empty() {
             report.errors.push(format!(
                 "{} DRS-protected instance(s) were not drilled: run DRS drills from the DRS console (a drill launches into the same stopped target a recovery needs)",
                 drs_planned.len()
             ));
         }
-        self.launch_copies(request, &drill_id, &incident, planned, &mut report)
-            .await;
-        self.clean_up(&mut report).await;
-        report.seconds = clock.elapsed().as_secs_f64();
-        let notice = notice::drill(&report);
-        match self.notifier.publish(&notice).await {
-            Ok(id) => report.message_id = Some(id),
-            Err(error) => report
-                .errors
-                .push(format!("the drill report could not be published: {error}")),
-        }
-        Ok(report)
+        Ok((report, planned))
     }
 
     /// Launches the copies wave by wave; each wave's copies must run (and be healthy in the

@@ -50,74 +50,83 @@ where
 {
     /// Handles a DRS launch result; idempotent for repeats.
     pub async fn handle_drs_result(self, result: &DrsLaunchResult) -> Result<DrsReport, FlowError> {
-        let mut report = DrsReport {
-            source_server_id: result.source_server_id.clone(),
-            job_id: result.job_id.clone(),
-            succeeded: result.succeeded,
-            drill: result.drill,
-            stuck: false,
-            original_id: None,
-            recovery_instance_id: None,
-            target_groups: Vec::new(),
-            reason: None,
-            advice: None,
-            message_id: None,
-        };
+        let mut report = DrsReport::of(result);
         let original = self.original_of(result).await.map_err(FlowError::Read)?;
         report.original_id = original.as_ref().map(|o| o.id.clone());
-        if !result.succeeded {
-            let failures = self
-                .drs
-                .job_failures(&result.job_id, &result.source_server_id)
-                .await
-                .map_err(FlowError::Read)?;
-            let mut reason = format!(
-                "DRS job {} failed to launch source server {}",
-                result.job_id, result.source_server_id
-            );
-            for f in &failures {
-                let _ = write!(
-                    reason,
-                    "; {}: {}",
-                    f.event,
-                    f.raw_error.as_deref().unwrap_or("no detail")
-                );
-            }
-            if failures.is_empty() {
-                reason.push_str("; the job log names no failing event");
-            }
-            report.reason = Some(reason);
-            let attempt = original.as_ref().map_or(1, drs::attempt_of);
-            report.advice = Some(if result.drill {
-                "read the job log in the DRS console: the drill's failure says a recovery may fail the same way.".to_owned()
-            } else if attempt < drs::MAX_DRS_ATTEMPTS {
-                format!(
-                    "nothing yet: while the Outpost is down, the sweep starts a new DRS job for it (attempt {} of {}; once the Outpost is back, no new job is started). If the job log names a cause of yours (launch configuration, target instance, quotas), fix it first.",
-                    attempt + 1,
-                    drs::MAX_DRS_ATTEMPTS
-                )
-            } else {
-                format!(
-                    "this was attempt {attempt} of {}: the agent starts no more jobs. Read the job log in the DRS console, fix the cause (launch configuration, target instance, quotas), then remove the tag {} from the instance; the next sweep starts again.",
-                    drs::MAX_DRS_ATTEMPTS,
-                    tags::DRS_JOB
-                )
-            });
-            // Once per source server: the marker is on the server's own original.
-            let marked = original
-                .as_ref()
-                .filter(|o| o.tag(tags::REPORTED) == Some(result.job_id.as_str()));
-            if marked.is_some() {
-                info!(job = %result.job_id, server = %result.source_server_id, "DRS failure reported already");
-                return Ok(report);
-            }
-            let mark = original
-                .as_ref()
-                .filter(|_| self.settings.mode == Mode::Recover && !result.drill)
-                .map(|o| o.id.clone());
-            return self.publish_drs(report, mark.as_deref()).await;
+        if result.succeeded {
+            self.finish_launch(result, original, report).await
+        } else {
+            self.report_failure(result, original.as_ref(), report).await
         }
+    }
 
+    /// A failed launch: the job log's reason and what happens next, said once per server.
+    async fn report_failure(
+        &self,
+        result: &DrsLaunchResult,
+        original: Option<&Instance>,
+        mut report: DrsReport,
+    ) -> Result<DrsReport, FlowError> {
+        let failures = self
+            .drs
+            .job_failures(&result.job_id, &result.source_server_id)
+            .await
+            .map_err(FlowError::Read)?;
+        let mut reason = format!(
+            "DRS job {} failed to launch source server {}",
+            result.job_id, result.source_server_id
+        );
+        for f in &failures {
+            let _ = write!(
+                reason,
+                "; {}: {}",
+                f.event,
+                f.raw_error.as_deref().unwrap_or("no detail")
+            );
+        }
+        if failures.is_empty() {
+            reason.push_str("; the job log names no failing event");
+        }
+        report.reason = Some(reason);
+        let attempt = original.map_or(1, drs::attempt_of);
+        report.advice = Some(if result.drill {
+            "read the job log in the DRS console: the drill's failure says a recovery may fail the same way.".to_owned()
+        } else if attempt < drs::MAX_DRS_ATTEMPTS {
+            format!(
+                "nothing yet: while the Outpost is down, the sweep starts a new DRS job for it (attempt {} of {}; once the Outpost is back, no new job is started). If the job log names a cause of yours (launch configuration, target instance, quotas), fix it first.",
+                attempt + 1,
+                drs::MAX_DRS_ATTEMPTS
+            )
+        } else {
+            format!(
+                "this was attempt {attempt} of {}: the agent starts no more jobs. Read the job log in the DRS console, fix the cause (launch configuration, target instance, quotas), then remove the tag {} from the instance; the next sweep starts again.",
+                drs::MAX_DRS_ATTEMPTS,
+                tags::DRS_JOB
+            )
+        });
+        // Once per source server: the marker is on the server's own original.
+        let marked = original
+            .as_ref()
+            .filter(|o| o.tag(tags::REPORTED) == Some(result.job_id.as_str()));
+        if marked.is_some() {
+            info!(job = %result.job_id, server = %result.source_server_id, "DRS failure reported already");
+            return Ok(report);
+        }
+        let mark = original
+            .as_ref()
+            .filter(|_| self.settings.mode == Mode::Recover && !result.drill)
+            .map(|o| o.id.clone());
+        self.publish_drs(report, mark.as_deref()).await
+    }
+
+    /// A successful launch: membership moved to the recovery instance and both tagged, unless
+    /// it was a drill or belongs to no protected instance.
+    async fn finish_launch(
+        &self,
+        result: &DrsLaunchResult,
+        original: Option<Instance>,
+        mut report: DrsReport,
+    ) -> Result<DrsReport, FlowError> {
         let recovery = self
             .drs
             .recovery_instance(&result.source_server_id, &result.job_id)

@@ -58,7 +58,14 @@ async fn move_group<L: LoadBalancing>(
             note: None,
         })
         .collect();
+    register(balancer, group, &mut outcomes).await;
+    await_health(balancer, group, &mut outcomes, wait, until).await;
+    deregister(balancer, group, &mut outcomes).await;
+    outcomes
+}
 
+/// Registers the replacements not registered yet; a refused one leaves its original alone.
+async fn register<L: LoadBalancing>(balancer: &L, group: &str, outcomes: &mut [MoveOutcome]) {
     let to_register: Vec<Target> = unique(
         outcomes
             .iter()
@@ -81,7 +88,16 @@ async fn move_group<L: LoadBalancing>(
             }
         }
     }
+}
 
+/// Waits (bounded) for the registered replacements to turn healthy.
+async fn await_health<L: LoadBalancing>(
+    balancer: &L,
+    group: &str,
+    outcomes: &mut [MoveOutcome],
+    wait: HealthWait,
+    until: tokio::time::Instant,
+) {
     let waiting: Vec<Target> = unique(
         outcomes
             .iter()
@@ -89,10 +105,10 @@ async fn move_group<L: LoadBalancing>(
             .map(|o| &o.planned.to),
     );
     if waiting.is_empty() {
-        return outcomes;
+        return;
     }
     let health = wait_for_health(balancer, group, &waiting, wait.poll_interval, until).await;
-    for o in &mut outcomes {
+    for o in outcomes.iter_mut() {
         if !o.registered {
             continue;
         }
@@ -108,7 +124,10 @@ async fn move_group<L: LoadBalancing>(
             ));
         }
     }
+}
 
+/// Deregisters the originals whose replacement is registered (their Outpost is down).
+async fn deregister<L: LoadBalancing>(balancer: &L, group: &str, outcomes: &mut [MoveOutcome]) {
     let to_deregister: Vec<Target> = unique(
         outcomes
             .iter()
@@ -136,7 +155,6 @@ async fn move_group<L: LoadBalancing>(
             .filter(|o| o.registered)
             .for_each(|o| o.deregistered = true);
     }
-    outcomes
 }
 
 /// Calls `call` (a Register- or DeregisterTargets) for `targets` in one request; when that

@@ -192,6 +192,57 @@ fn section_title(outcome: OutcomeKind) -> &'static str {
     }
 }
 
+/// The instances, one section per outcome, in [`OutcomeKind::ALL`]'s order.
+fn write_sections(text: &mut String, report: &AlarmReport) {
+    for outcome in OutcomeKind::ALL {
+        let title = section_title(outcome);
+        let members: Vec<&InstanceReport> = report
+            .instances
+            .iter()
+            .filter(|i| i.outcome == outcome)
+            .collect();
+        if members.is_empty() {
+            continue;
+        }
+        let _ = writeln!(text, "\n{title} ({}):", members.len());
+        for instance in members.iter().take(LISTED_PER_SECTION) {
+            describe_instance(text, instance);
+        }
+        if members.len() > LISTED_PER_SECTION {
+            let _ = writeln!(
+                text,
+                "  ... and {} more (see the facts below)",
+                members.len() - LISTED_PER_SECTION
+            );
+        }
+    }
+}
+
+/// The waves, when there were several.
+fn write_waves(text: &mut String, report: &AlarmReport) {
+    if report.waves.len() > 1 {
+        let _ = writeln!(text, "\nWaves:");
+        for wave in &report.waves {
+            let _ = writeln!(
+                text,
+                "  - wave {}: {} instance(s), {} after {} s{}",
+                wave.wave,
+                wave.instances,
+                if wave.settled {
+                    "settled"
+                } else {
+                    "NOT settled"
+                },
+                wave.waited_seconds,
+                wave.note
+                    .as_deref()
+                    .map(|n| format!(": {n}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+}
+
 fn recovery_text(report: &AlarmReport, outpost: &str) -> String {
     let mut text = String::new();
     let _ = writeln!(
@@ -215,52 +266,11 @@ fn recovery_text(report: &AlarmReport, outpost: &str) -> String {
             "\nNo instance on this Outpost is opted in (tag autorestart:enabled=true): nothing to recover."
         );
     }
-    for outcome in OutcomeKind::ALL {
-        let title = section_title(outcome);
-        let members: Vec<&InstanceReport> = report
-            .instances
-            .iter()
-            .filter(|i| i.outcome == outcome)
-            .collect();
-        if members.is_empty() {
-            continue;
-        }
-        let _ = writeln!(text, "\n{title} ({}):", members.len());
-        for instance in members.iter().take(LISTED_PER_SECTION) {
-            describe_instance(&mut text, instance);
-        }
-        if members.len() > LISTED_PER_SECTION {
-            let _ = writeln!(
-                text,
-                "  ... and {} more (see the facts below)",
-                members.len() - LISTED_PER_SECTION
-            );
-        }
-    }
+    write_sections(&mut text, report);
     for error in &report.load_balancing_errors {
         let _ = writeln!(text, "\nLoad balancing: {error}");
     }
-    if report.waves.len() > 1 {
-        let _ = writeln!(text, "\nWaves:");
-        for wave in &report.waves {
-            let _ = writeln!(
-                text,
-                "  - wave {}: {} instance(s), {} after {} s{}",
-                wave.wave,
-                wave.instances,
-                if wave.settled {
-                    "settled"
-                } else {
-                    "NOT settled"
-                },
-                wave.waited_seconds,
-                wave.note
-                    .as_deref()
-                    .map(|n| format!(": {n}"))
-                    .unwrap_or_default()
-            );
-        }
-    }
+    write_waves(&mut text, report);
     for warning in &report.warnings {
         let _ = writeln!(text, "\nWarning: {warning}");
     }
