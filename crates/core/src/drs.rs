@@ -380,7 +380,7 @@ fn decide(
     let server = source_server_of(snapshot.servers, original);
     let attempt = match next_attempt(snapshot, original, server) {
         Ok(attempt) => attempt,
-        Err(decision) => return decision,
+        Err(decision) => return *decision,
     };
     let Some(server) = server else {
         return DrsDecision::Invalid {
@@ -423,7 +423,7 @@ fn decide(
     }
     let target = match launch_target(snapshot, matches, server) {
         Ok(target) => target,
-        Err(decision) => return decision,
+        Err(decision) => return *decision,
     };
     DrsDecision::Recover {
         server: server.clone(),
@@ -438,7 +438,7 @@ fn next_attempt(
     snapshot: &DrsSnapshot<'_>,
     original: &Instance,
     server: Option<&SourceServer>,
-) -> Result<u32, DrsDecision> {
+) -> Result<u32, Box<DrsDecision>> {
     if let (Some(job), Some(incident)) = (original.tag(tags::DRS_JOB), original.tag(tags::INCIDENT))
         && incident == snapshot.incident.as_str()
     {
@@ -447,19 +447,19 @@ fn next_attempt(
             .zip(server)
             .is_some_and(|(j, s)| j.failed_for(&s.id));
         if !failed {
-            return Err(DrsDecision::AlreadyStarted {
+            return Err(Box::new(DrsDecision::AlreadyStarted {
                 job_id: job.to_owned(),
                 source_server_id: None,
-            });
+            }));
         }
         let tried = attempt_of(original);
         if tried >= MAX_DRS_ATTEMPTS {
-            return Err(DrsDecision::Invalid {
+            return Err(Box::new(DrsDecision::Invalid {
                 reason: format!(
                     "DRS failed to launch it {tried} times in this outage (last job {job}): the agent starts no more jobs. Read the job log in the DRS console and fix the cause, then remove the tag {} from the instance to start again",
                     tags::DRS_JOB
                 ),
-            });
+            }));
         }
         return Ok(tried + 1);
     }
@@ -471,18 +471,18 @@ fn launch_target<'s>(
     snapshot: &DrsSnapshot<'s>,
     matches: &HashMap<&str, Result<String, MatchProblem>>,
     server: &SourceServer,
-) -> Result<&'s Instance, DrsDecision> {
+) -> Result<&'s Instance, Box<DrsDecision>> {
     let target_id = match matches.get(server.id.as_str()) {
         Some(Ok(target)) => target,
         Some(Err(problem)) => {
-            return Err(DrsDecision::Invalid {
+            return Err(Box::new(DrsDecision::Invalid {
                 reason: problem.to_string(),
-            });
+            }));
         }
         None => {
-            return Err(DrsDecision::Invalid {
+            return Err(Box::new(DrsDecision::Invalid {
                 reason: format!("source server {} was not matched", server.id),
-            });
+            }));
         }
     };
     let target = snapshot
@@ -491,26 +491,26 @@ fn launch_target<'s>(
         .find(|t| &t.id == target_id)
         .expect("matched from targets");
     if target.state != "stopped" {
-        return Err(DrsDecision::Invalid {
+        return Err(Box::new(DrsDecision::Invalid {
             reason: format!(
                 "launch target {} ({}) is {}, not stopped: stop it, or it is in use by an earlier recovery",
                 target.id,
                 target.display_name(),
                 target.state
             ),
-        });
+        }));
     }
     if target
         .outpost_arn
         .as_deref()
         .is_some_and(|arn| snapshot.outpost.is_named_by_arn(arn))
     {
-        return Err(DrsDecision::Invalid {
+        return Err(Box::new(DrsDecision::Invalid {
             reason: format!(
                 "launch target {} lies on the failed Outpost {}: DRS targets belong in the Region or on an Outposts rack",
                 target.id, snapshot.outpost
             ),
-        });
+        }));
     }
     Ok(target)
 }

@@ -1,6 +1,9 @@
 //! Builders the integration tests share.
-#![allow(dead_code)] // each test file uses its part
+#![allow(dead_code, unused_imports)] // each test file uses its part
 
+pub mod drs_world;
+pub mod sweep_world;
+pub mod template_world;
 use std::time::Duration;
 
 use autorestart_aws::{

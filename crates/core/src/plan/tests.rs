@@ -1,0 +1,493 @@
+use super::*;
+use chrono::{DateTime, Utc};
+
+const FAILED: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0aaaaaaaaaaaaaaaa";
+const OTHER: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0bbbbbbbbbbbbbbbb";
+
+fn instance(id: &str, templates: Option<&str>) -> Instance {
+    let mut i = Instance {
+        id: id.into(),
+        state: "running".into(),
+        subnet_id: Some("subnet-a".into()),
+        outpost_arn: Some(FAILED.into()),
+        ..Instance::default()
+    };
+    i.tags.insert(tags::ENABLED.into(), "true".into());
+    i.tags.insert(tags::NAME.into(), format!("web-{id}"));
+    i.tags.insert("CostCenter".into(), "42".into());
+    if let Some(t) = templates {
+        i.tags.insert(tags::RECOVERY_TEMPLATES.into(), t.into());
+    }
+    i
+}
+
+fn t(id: &str) -> TemplateRef {
+    TemplateRef {
+        id: id.into(),
+        version: "$Default".into(),
+    }
+}
+
+fn on(subnet: &str, outpost: &str) -> TemplateTarget {
+    TemplateTarget::Subnet {
+        subnet_id: subnet.into(),
+        outpost_arn: Some(outpost.into()),
+        image_id: None,
+        instance_type: None,
+    }
+}
+
+struct World {
+    outpost: OutpostId,
+    incident: IncidentId,
+    targets: HashMap<TemplateRef, TemplateTarget>,
+    down: HashSet<OutpostId>,
+}
+
+fn world() -> World {
+    let outpost = OutpostId::parse("op-0aaaaaaaaaaaaaaaa").unwrap();
+    let since: DateTime<Utc> = "2026-11-24T01:00:00Z".parse().unwrap();
+    World {
+        incident: IncidentId::derive(&outpost, "alarm", since),
+        down: HashSet::from([outpost.clone()]),
+        outpost,
+        targets: HashMap::from([
+            (t("lt-0a"), on("subnet-a", FAILED)),
+            (t("lt-0b"), on("subnet-b", OTHER)),
+            (t("lt-0c"), on("subnet-c", OTHER)),
+            (
+                t("lt-0d"),
+                TemplateTarget::Unusable {
+                    reason: "no subnet".into(),
+                },
+            ),
+        ]),
+    }
+}
+
+fn plan(world: &World, instances: &[Instance], replacements: &[Instance]) -> Vec<PlannedInstance> {
+    plan_recovery(&Snapshot {
+        outpost: &world.outpost,
+        incident: &world.incident,
+        instances,
+        replacements,
+        template_targets: &world.targets,
+        down_outposts: &world.down,
+        now: "2026-11-24T02:00:00Z".parse().unwrap(),
+    })
+}
+
+#[test]
+fn launches_from_alternates_in_order_skipping_the_failed_outpost_and_unusable_templates() {
+    let w = world();
+    let planned = plan(
+        &w,
+        &[instance("i-1", Some("lt-0a,lt-0d,lt-0c,lt-0b,lt-0e"))],
+        &[],
+    );
+    let Decision::Launch {
+        candidates,
+        skipped,
+        ..
+    } = &planned[0].decision
+    else {
+        panic!("{planned:?}")
+    };
+    let order: Vec<&str> = candidates
+        .iter()
+        .map(|c| c.request.template.id.as_str())
+        .collect();
+    assert_eq!(order, ["lt-0c", "lt-0b"]);
+    let skipped: Vec<&str> = skipped.iter().map(|s| s.template.id.as_str()).collect();
+    assert_eq!(skipped, ["lt-0a", "lt-0d", "lt-0e"]);
+    assert_eq!(candidates[0].subnet_id, "subnet-c");
+}
+
+#[test]
+fn tokens_differ_per_template_and_are_stable_per_incident() {
+    let w = world();
+    let first = plan(&w, &[instance("i-1", Some("lt-0b,lt-0c"))], &[]);
+    let again = plan(&w, &[instance("i-1", Some("lt-0b,lt-0c"))], &[]);
+    assert_eq!(first, again);
+    let Decision::Launch { candidates, .. } = &first[0].decision else {
+        panic!()
+    };
+    assert_ne!(
+        candidates[0].request.client_token,
+        candidates[1].request.client_token
+    );
+    assert_eq!(candidates[0].request.client_token.len(), 64);
+}
+
+#[test]
+fn replacement_carries_identity_and_audit_tags_only() {
+    let w = world();
+    let mut original = instance("i-1", Some("lt-0b"));
+    original
+        .tags
+        .insert(tags::REPLACED_BY.into(), "i-old".into());
+    let tags = replacement_tags(&original, &w.incident);
+    let keys: Vec<&str> = tags.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "Name",
+            tags::ENABLED,
+            tags::RECOVERY_TEMPLATES,
+            tags::REPLACEMENT_OF,
+            tags::INCIDENT
+        ]
+    );
+    assert!(tags.contains(&(tags::REPLACEMENT_OF.into(), "i-1".into())));
+}
+
+#[test]
+fn a_live_replacement_means_nothing_to_launch_but_a_terminated_one_does_not() {
+    let w = world();
+    let mut replacement = instance("i-r", Some("lt-0b"));
+    replacement
+        .tags
+        .insert(tags::REPLACEMENT_OF.into(), "i-1".into());
+    let planned = plan(
+        &w,
+        &[instance("i-1", Some("lt-0b"))],
+        &[replacement.clone()],
+    );
+    assert!(
+        matches!(&planned[0].decision, Decision::AlreadyRecovered { replacement: r, .. } if r.id == "i-r")
+    );
+
+    replacement.state = "terminated".into();
+    let planned = plan(&w, &[instance("i-1", Some("lt-0b"))], &[replacement]);
+    assert!(matches!(planned[0].decision, Decision::Launch { .. }));
+}
+
+#[test]
+fn unrecoverable_instances_say_what_to_fix() {
+    let w = world();
+    let planned = plan(
+        &w,
+        &[
+            instance("i-1", None),
+            instance("i-2", Some("lt-0a")),
+            instance("i-3", Some("bad")),
+        ],
+        &[],
+    );
+    let reasons: Vec<String> = planned
+        .iter()
+        .map(|p| match &p.decision {
+            Decision::Unrecoverable { reason, .. } => reason.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert!(reasons[0].contains("missing or empty"), "{}", reasons[0]);
+    assert!(
+        reasons[1].contains("onto an Outpost that is up"),
+        "{}",
+        reasons[1]
+    );
+    assert!(reasons[2].contains("\"bad\""), "{}", reasons[2]);
+}
+
+#[test]
+fn instances_not_opted_in_are_never_planned() {
+    let w = world();
+    let mut off = instance("i-2", Some("lt-0b"));
+    off.tags.insert(tags::ENABLED.into(), "false".into());
+    let planned = plan(&w, &[off, instance("i-1", Some("lt-0b"))], &[]);
+    let ids: Vec<&str> = planned.iter().map(|p| p.original.id.as_str()).collect();
+    assert_eq!(ids, ["i-1"]);
+}
+
+#[test]
+fn templates_are_collected_once_each() {
+    let all = templates_named_by(&[
+        instance("i-1", Some("lt-0b,lt-0c")),
+        instance("i-2", Some("lt-0c,lt-0b")),
+        instance("i-3", Some("not a template")),
+    ]);
+    assert_eq!(all, vec![t("lt-0b"), t("lt-0c")]);
+}
+
+/// A replacement of `i-1` in `state`, launched on `subnet` as `attempt` of this incident
+/// (or of another when `this_incident` is false).
+fn replacement(
+    w: &World,
+    id: &str,
+    state: &str,
+    subnet: &str,
+    attempt: Option<&str>,
+    this_incident: bool,
+) -> Instance {
+    let mut r = instance(id, Some("lt-0b,lt-0c"));
+    r.state = state.into();
+    r.subnet_id = Some(subnet.into());
+    r.tags.insert(tags::REPLACEMENT_OF.into(), "i-1".into());
+    let incident = if this_incident {
+        w.incident.to_string()
+    } else {
+        "op-0aaaaaaaaaaaaaaaa-20260101T000000Z-00000000".into()
+    };
+    r.tags.insert(tags::INCIDENT.into(), incident);
+    if let Some(attempt) = attempt {
+        r.tags.insert(tags::ATTEMPT.into(), attempt.into());
+    }
+    r
+}
+
+fn launched_at(mut instance: Instance, at: &str) -> Instance {
+    instance.launched_at = Some(at.parse().unwrap());
+    instance
+}
+
+/// What a decision comes to, in a few words a table can hold.
+fn summary(decision: &Decision) -> String {
+    match decision {
+        Decision::Launch {
+            candidates,
+            attempt,
+            dead,
+            ..
+        } => {
+            let order: Vec<&str> = candidates
+                .iter()
+                .map(|c| c.request.template.id.as_str())
+                .collect();
+            let dead: Vec<&str> = dead.iter().map(|r| r.id.as_str()).collect();
+            format!(
+                "launch #{attempt} {} dead[{}]",
+                order.join(">"),
+                dead.join(",")
+            )
+        }
+        Decision::AlreadyRecovered {
+            replacement,
+            superseded,
+        } => {
+            let dead: Vec<&str> = superseded.iter().map(|r| r.id.as_str()).collect();
+            format!(
+                "recovered by {} superseding[{}]",
+                replacement.id,
+                dead.join(",")
+            )
+        }
+        Decision::NotRunning { state } => format!("not running: {state}"),
+        Decision::Unrecoverable { .. } => "unrecoverable".into(),
+    }
+}
+
+#[test]
+fn decide_covers_every_state_a_crash_a_death_or_an_operator_can_leave() {
+    let w = world();
+    // (what happened, the original's state, its replacements, expected)
+    type Row = (&'static str, &'static str, Vec<Instance>, &'static str);
+    let rows: Vec<Row> = vec![
+        (
+            "first run",
+            "running",
+            vec![],
+            "launch #1 lt-0b>lt-0c dead[]",
+        ),
+        (
+            "crash after RunInstances: the replacement is pending",
+            "running",
+            vec![replacement(&w, "i-r1", "pending", "subnet-b", None, true)],
+            "recovered by i-r1 superseding[]",
+        ),
+        (
+            "crash after the tags: the replacement runs",
+            "running",
+            vec![replacement(
+                &w,
+                "i-r1",
+                "running",
+                "subnet-b",
+                Some("1"),
+                true,
+            )],
+            "recovered by i-r1 superseding[]",
+        ),
+        (
+            "the replacement was stopped: the next attempt starts on the next alternate",
+            "running",
+            vec![replacement(
+                &w,
+                "i-r1",
+                "stopped",
+                "subnet-b",
+                Some("1"),
+                true,
+            )],
+            "launch #2 lt-0c>lt-0b dead[i-r1]",
+        ),
+        (
+            "the replacement is shutting down",
+            "running",
+            vec![replacement(
+                &w,
+                "i-r1",
+                "shutting-down",
+                "subnet-c",
+                None,
+                true,
+            )],
+            "launch #2 lt-0b>lt-0c dead[i-r1]",
+        ),
+        (
+            "two replacements died: attempt 3",
+            "running",
+            vec![
+                replacement(&w, "i-r1", "stopped", "subnet-b", Some("1"), true),
+                replacement(&w, "i-r2", "stopping", "subnet-c", Some("2"), true),
+            ],
+            "launch #3 lt-0b>lt-0c dead[i-r1,i-r2]",
+        ),
+        (
+            "a dead replacement and a live one: the live one stands",
+            "running",
+            vec![
+                replacement(&w, "i-r1", "stopped", "subnet-b", Some("1"), true),
+                replacement(&w, "i-r2", "running", "subnet-c", Some("2"), true),
+            ],
+            "recovered by i-r2 superseding[i-r1]",
+        ),
+        (
+            "the replacement has been pending for 20 minutes: stuck",
+            "running",
+            vec![launched_at(
+                replacement(&w, "i-r1", "pending", "subnet-b", Some("1"), true),
+                "2026-11-24T01:40:00Z",
+            )],
+            "launch #2 lt-0c>lt-0b dead[i-r1]",
+        ),
+        (
+            "a replacement of an earlier incident stuck pending is terminated too",
+            "running",
+            vec![launched_at(
+                replacement(&w, "i-old", "pending", "subnet-b", Some("2"), false),
+                "2026-11-24T01:00:00Z",
+            )],
+            "launch #1 lt-0c>lt-0b dead[i-old]",
+        ),
+        (
+            "the replacement has been pending for 2 minutes: on its way",
+            "running",
+            vec![launched_at(
+                replacement(&w, "i-r1", "pending", "subnet-b", Some("1"), true),
+                "2026-11-24T01:58:00Z",
+            )],
+            "recovered by i-r1 superseding[]",
+        ),
+        (
+            "replacements kept dying: stop launching",
+            "running",
+            vec![replacement(
+                &w,
+                "i-r5",
+                "stopped",
+                "subnet-b",
+                Some("5"),
+                true,
+            )],
+            "unrecoverable",
+        ),
+        (
+            "a dead replacement of an earlier incident does not count",
+            "running",
+            vec![replacement(
+                &w,
+                "i-old",
+                "stopped",
+                "subnet-b",
+                Some("3"),
+                false,
+            )],
+            "launch #1 lt-0b>lt-0c dead[]",
+        ),
+        (
+            "the operator had stopped it",
+            "stopped",
+            vec![],
+            "not running: stopped",
+        ),
+        (
+            "terminated by its operator",
+            "terminated",
+            vec![],
+            "not running: terminated",
+        ),
+        ("stopping", "stopping", vec![], "not running: stopping"),
+        (
+            "pending counts as running",
+            "pending",
+            vec![],
+            "launch #1 lt-0b>lt-0c dead[]",
+        ),
+        (
+            "stopped but recovered earlier: finish that recovery",
+            "stopped",
+            vec![replacement(&w, "i-r1", "running", "subnet-b", None, true)],
+            "recovered by i-r1 superseding[]",
+        ),
+    ];
+    for (what, state, replacements, expected) in rows {
+        let mut original = instance("i-1", Some("lt-0a,lt-0b,lt-0c"));
+        original.state = state.into();
+        let planned = plan(&w, &[original], &replacements);
+        assert_eq!(summary(&planned[0].decision), expected, "{what}");
+    }
+}
+
+#[test]
+fn alternates_on_an_outpost_that_is_down_too_are_skipped_and_say_so() {
+    let mut w = world();
+    w.down
+        .insert(OutpostId::parse("op-0bbbbbbbbbbbbbbbb").unwrap());
+    let third = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0cccccccccccccccc";
+    w.targets.insert(t("lt-0c"), on("subnet-c", third));
+    let planned = plan(&w, &[instance("i-1", Some("lt-0b,lt-0c"))], &[]);
+    let Decision::Launch {
+        candidates,
+        skipped,
+        ..
+    } = &planned[0].decision
+    else {
+        panic!("{planned:?}")
+    };
+    assert_eq!(candidates.len(), 1);
+    assert_eq!(candidates[0].request.template.id, "lt-0c");
+    assert_eq!(skipped[0].template.id, "lt-0b");
+    assert!(
+        skipped[0]
+            .reason
+            .contains("op-0bbbbbbbbbbbbbbbb, which is down too"),
+        "{}",
+        skipped[0].reason
+    );
+
+    let planned = plan(&w, &[instance("i-2", Some("lt-0b"))], &[]);
+    assert!(
+        matches!(&planned[0].decision, Decision::Unrecoverable { reason, .. } if reason.contains("onto an Outpost that is up")),
+        "{planned:?}"
+    );
+}
+
+#[test]
+fn each_attempt_has_its_own_token_and_says_which_it_is() {
+    let w = world();
+    let original = instance("i-1", Some("lt-0b"));
+    let first = launch_request(&original, &w.incident, t("lt-0b"), 1);
+    let second = launch_request(&original, &w.incident, t("lt-0b"), 2);
+    assert_ne!(first.client_token, second.client_token);
+    assert_eq!(
+        first.client_token,
+        launch_request(&original, &w.incident, t("lt-0b"), 1).client_token
+    );
+    assert!(second.tags.contains(&(tags::ATTEMPT.into(), "2".into())));
+    assert!(
+        second
+            .tags
+            .contains(&(tags::REPLACEMENT_OF.into(), "i-1".into()))
+    );
+}

@@ -1,0 +1,134 @@
+//! Elastic Disaster Recovery in memory.
+
+use super::*;
+
+impl DisasterRecovery for InMemoryAws {
+    async fn source_servers(&self, ids: &[String]) -> Result<Vec<SourceServer>, AwsError> {
+        self.call("DescribeSourceServers", |w| {
+            Ok(w.drs_servers
+                .iter()
+                .filter(|s| ids.is_empty() || ids.contains(&s.id))
+                .cloned()
+                .collect())
+        })
+        .await
+    }
+
+    async fn launch_settings(&self, source_server_id: &str) -> Result<LaunchSettings, AwsError> {
+        self.call("GetLaunchConfiguration", |w| {
+            Ok(w.drs_settings
+                .get(source_server_id)
+                .cloned()
+                .unwrap_or_default())
+        })
+        .await
+    }
+
+    async fn update_launch_settings(
+        &self,
+        source_server_id: &str,
+        update: &LaunchUpdate,
+    ) -> Result<(), AwsError> {
+        self.call("UpdateLaunchConfiguration", |w| {
+            let settings = w
+                .drs_settings
+                .entry(source_server_id.to_owned())
+                .or_default();
+            match update {
+                LaunchUpdate::Prepare => {
+                    settings.copy_private_ip = Some(false);
+                    settings.copy_tags = Some(false);
+                    settings.right_sizing = Some("NONE".into());
+                }
+                LaunchUpdate::LaunchInto { instance_id } => {
+                    settings.launch_into = Some(instance_id.clone())
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn active_jobs(&self) -> Result<Vec<ActiveJob>, AwsError> {
+        self.call("DescribeJobs", |w| {
+            Ok(w.drs_jobs
+                .iter()
+                .filter(|(_, done)| !done)
+                .map(|(job, _)| job.clone())
+                .collect())
+        })
+        .await
+    }
+
+    async fn job(&self, job_id: &str) -> Result<Option<JobSnapshot>, AwsError> {
+        self.call("DescribeJobs", |w| {
+            Ok(w.drs_jobs
+                .iter()
+                .find(|(job, _)| job.job_id == job_id)
+                .map(|(job, done)| JobSnapshot {
+                    job_id: job.job_id.clone(),
+                    status: if *done { "COMPLETED" } else { "STARTED" }.into(),
+                    servers: job
+                        .source_server_ids
+                        .iter()
+                        .map(|s| {
+                            let launched = w
+                                .drs_recovery_instances
+                                .contains_key(&(s.clone(), job.job_id.clone()));
+                            let status = match (done, launched) {
+                                (false, _) => "IN_PROGRESS",
+                                (true, true) => "LAUNCHED",
+                                (true, false) => "FAILED",
+                            };
+                            (s.clone(), status.to_owned())
+                        })
+                        .collect(),
+                    created_at: w.drs_job_created.get(&job.job_id).copied(),
+                }))
+        })
+        .await
+    }
+
+    async fn start_recovery(
+        &self,
+        source_server_ids: &[String],
+        drill: bool,
+    ) -> Result<String, AwsError> {
+        self.call("StartRecovery", |w| {
+            let job_id = format!("drsjob-{:017x}", w.drs_jobs.len() + 1);
+            let job = ActiveJob {
+                job_id: job_id.clone(),
+                source_server_ids: source_server_ids.to_vec(),
+                drill,
+            };
+            w.drs_job_created.insert(job_id.clone(), chrono::Utc::now());
+            w.drs_jobs.push((job, false));
+            Ok(job_id)
+        })
+        .await
+    }
+
+    async fn recovery_instance(
+        &self,
+        source_server_id: &str,
+        job_id: &str,
+    ) -> Result<Option<RecoveryInstance>, AwsError> {
+        self.call("DescribeRecoveryInstances", |w| {
+            Ok(w.drs_recovery_instances
+                .get(&(source_server_id.to_owned(), job_id.to_owned()))
+                .cloned())
+        })
+        .await
+    }
+
+    async fn job_failures(
+        &self,
+        job_id: &str,
+        _source_server_id: &str,
+    ) -> Result<Vec<JobFailure>, AwsError> {
+        self.call("DescribeJobLogItems", |w| {
+            Ok(w.drs_failures.get(job_id).cloned().unwrap_or_default())
+        })
+        .await
+    }
+}

@@ -1,0 +1,193 @@
+//! EC2 in memory: instances that start pending and may be invisible at first, ClientTokens, RunInstances' bucket.
+
+use super::*;
+
+impl Compute for InMemoryAws {
+    async fn protected_instances_on(&self, outpost: &OutpostId) -> Result<Vec<Instance>, AwsError> {
+        self.call("DescribeInstances", |w| {
+            Ok(w.instances
+                .values()
+                .filter(|i| i.state != "terminated" && i.is_opted_in() && w.visible(&i.id))
+                .filter(|i| {
+                    i.outpost_arn
+                        .as_deref()
+                        .is_some_and(|arn| outpost.is_named_by_arn(arn))
+                })
+                .cloned()
+                .collect())
+        })
+        .await
+    }
+
+    async fn instances_tagged(
+        &self,
+        key: &str,
+        values: &[String],
+    ) -> Result<Vec<Instance>, AwsError> {
+        let values: HashSet<&str> = values.iter().map(String::as_str).collect();
+        self.call("DescribeInstances", |w| {
+            Ok(w.instances
+                .values()
+                .filter(|i| i.state != "terminated" && w.visible(&i.id))
+                .filter(|i| i.tag(key).is_some_and(|v| values.contains(v)))
+                .cloned()
+                .collect())
+        })
+        .await
+    }
+
+    async fn instances(&self, ids: &[String]) -> Result<Vec<Instance>, AwsError> {
+        self.call("DescribeInstances", |w| {
+            Ok(ids
+                .iter()
+                .filter_map(|id| w.instances.get(id))
+                .filter(|i| i.state != "terminated" && w.visible(&i.id))
+                .cloned()
+                .collect())
+        })
+        .await
+    }
+
+    async fn template_targets(
+        &self,
+        templates: &[TemplateRef],
+    ) -> Result<Vec<(TemplateRef, TemplateTarget)>, AwsError> {
+        self.call("DescribeLaunchTemplateVersions", |w| {
+            Ok(templates
+                .iter()
+                .map(|t| {
+                    let target = match w.templates.get(t) {
+                        Some(subnet) => TemplateTarget::Subnet {
+                            subnet_id: subnet.clone(),
+                            outpost_arn: w.subnets.get(subnet).cloned().flatten(),
+                            image_id: w.template_images.get(t).cloned(),
+                            instance_type: Some("m5.large".into()),
+                        },
+                        None => TemplateTarget::Unusable {
+                            reason: format!("launch template {t} does not exist"),
+                        },
+                    };
+                    (t.clone(), target)
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn launch(&self, request: &LaunchRequest) -> Result<Instance, AwsError> {
+        self.call("RunInstances", |w| {
+            if let Some(id) = w.tokens.get(&request.client_token) {
+                return Ok(w.instances[id].clone());
+            }
+            let subnet = w.templates.get(&request.template).cloned().ok_or_else(|| {
+                AwsError::from_code(
+                    "ec2:RunInstances",
+                    "InvalidLaunchTemplateId.NotFound",
+                    format!("{} not found", request.template),
+                )
+            })?;
+            if let Some(room) = w.capacity.get_mut(&subnet) {
+                if *room == 0 {
+                    return Err(AwsError::from_code(
+                        "ec2:RunInstances",
+                        "InsufficientInstanceCapacity",
+                        "There is no Spot capacity available that matches your request.",
+                    ));
+                }
+                *room -= 1;
+            }
+            w.next_id += 1;
+            let id = format!("i-{:017x}", 0xf000_0000_u64 + w.next_id);
+            let tags: Vec<(&str, &str)> = request
+                .tags
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            w.add_instance(&id, &subnet, &tags);
+            w.tokens.insert(request.client_token.clone(), id.clone());
+            w.launched_at.insert(id.clone(), Instant::now());
+            if !w.pending_for.is_zero() {
+                w.set_state(&id, "pending");
+            }
+            Ok(w.instances[&id].clone())
+        })
+        .await
+    }
+
+    async fn tag(
+        &self,
+        instance_ids: &[String],
+        tags: &[(String, String)],
+    ) -> Result<(), AwsError> {
+        self.call("CreateTags", |w| {
+            for id in instance_ids {
+                let instance = w.instances.get_mut(id).ok_or_else(|| {
+                    AwsError::from_code(
+                        "ec2:CreateTags",
+                        "InvalidInstanceID.NotFound",
+                        format!("{id} not found"),
+                    )
+                })?;
+                instance.tags.extend(tags.iter().cloned());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn stop(&self, instance_ids: &[String]) -> Result<(), AwsError> {
+        self.set_state("StopInstances", instance_ids, "stopped")
+            .await
+    }
+
+    async fn terminate(&self, instance_ids: &[String]) -> Result<(), AwsError> {
+        self.set_state("TerminateInstances", instance_ids, "terminated")
+            .await
+    }
+
+    async fn existing_images(&self, image_ids: &[String]) -> Result<Vec<String>, AwsError> {
+        self.call("DescribeImages", |w| {
+            Ok(image_ids
+                .iter()
+                .filter(|id| w.images.contains(*id))
+                .cloned()
+                .collect())
+        })
+        .await
+    }
+
+    async fn managed_templates(&self) -> Result<HashSet<String>, AwsError> {
+        self.call("DescribeLaunchTemplates", |w| {
+            Ok(w.templates
+                .keys()
+                .map(|t| t.id.clone())
+                .filter(|id| !w.unmanaged_templates.contains(id))
+                .collect())
+        })
+        .await
+    }
+}
+
+impl InMemoryAws {
+    async fn set_state(
+        &self,
+        operation: &'static str,
+        instance_ids: &[String],
+        state: &str,
+    ) -> Result<(), AwsError> {
+        self.call(operation, |w| {
+            for id in instance_ids {
+                let instance = w.instances.get_mut(id).ok_or_else(|| {
+                    AwsError::from_code(
+                        operation,
+                        "InvalidInstanceID.NotFound",
+                        format!("{id} not found"),
+                    )
+                })?;
+                instance.state = state.to_owned();
+            }
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,13 @@
+//! SNS in memory: every notice kept.
+
+use super::*;
+
+impl Notifier for InMemoryAws {
+    async fn publish(&self, notice: &Notice) -> Result<String, AwsError> {
+        self.call("Publish", |w| {
+            w.published.push(notice.clone());
+            Ok(format!("msg-{}", w.published.len()))
+        })
+        .await
+    }
+}
