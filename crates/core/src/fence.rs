@@ -13,54 +13,11 @@ use chrono::{DateTime, Utc};
 
 use crate::alarm::OutpostId;
 use crate::inventory::Instance;
-use crate::settings::Mode;
+use crate::settings::{FenceAction, Mode};
 use crate::tags;
 
 /// How far a chain is followed (each link is one outage of the copy before).
 pub const MAX_CHAIN: usize = 16;
-/// What is done to a replaced original.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FenceAction {
-    /// Stop it (its volumes stay).
-    Stop,
-    /// Terminate it.
-    Terminate,
-    /// Leave it as it is; only record and report it.
-    Leave,
-}
-
-impl FenceAction {
-    /// Reads `stop`, `terminate` or `leave`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        match text.trim() {
-            "stop" => Ok(Self::Stop),
-            "terminate" => Ok(Self::Terminate),
-            "leave" => Ok(Self::Leave),
-            other => Err(format!(
-                "{other:?} is no fence action: use stop, terminate or leave"
-            )),
-        }
-    }
-
-    /// The action's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Stop => "stop",
-            Self::Terminate => "terminate",
-            Self::Leave => "leave",
-        }
-    }
-
-    /// The past tense, for reports.
-    pub fn done(self) -> &'static str {
-        match self {
-            Self::Stop => "stopped",
-            Self::Terminate => "terminated",
-            Self::Leave => "left running",
-        }
-    }
-}
 
 /// Why an original is left as it is, for now.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use crate::fence::FenceAction;
 use crate::inventory::TargetGroupScope;
 
 /// Whether the agent changes things or only reports what it would do.
@@ -74,6 +73,50 @@ impl Default for Settings {
             drs_job_timeout: DRS_JOB_TIMEOUT,
             alarm_window: Duration::from_secs(3 * 60),
             listed_templates: Vec::new(),
+        }
+    }
+}
+
+/// What is done to a replaced original.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FenceAction {
+    /// Stop it (its volumes stay).
+    Stop,
+    /// Terminate it.
+    Terminate,
+    /// Leave it as it is; only record and report it.
+    Leave,
+}
+
+impl FenceAction {
+    /// Reads `stop`, `terminate` or `leave`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "stop" => Ok(Self::Stop),
+            "terminate" => Ok(Self::Terminate),
+            "leave" => Ok(Self::Leave),
+            other => Err(format!(
+                "{other:?} is no fence action: use stop, terminate or leave"
+            )),
+        }
+    }
+
+    /// The action's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stop => "stop",
+            Self::Terminate => "terminate",
+            Self::Leave => "leave",
+        }
+    }
+
+    /// The past tense, for reports.
+    pub fn done(self) -> &'static str {
+        match self {
+            Self::Stop => "stopped",
+            Self::Terminate => "terminated",
+            Self::Leave => "left running",
         }
     }
 }

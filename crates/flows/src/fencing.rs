@@ -11,13 +11,12 @@ use tracing::{info, warn};
 use autorestart_core::alarm::{AlarmChange, OutpostId};
 use autorestart_core::error::AwsError;
 use autorestart_core::fence::{
-    self, Chains, FenceAction, FenceDecision, FenceReport, FenceView, FencedInstance, HeldInstance,
-    Verdict,
+    self, Chains, FenceDecision, FenceReport, FenceView, FencedInstance, HeldInstance, Verdict,
 };
 use autorestart_core::inventory::Instance;
 use autorestart_core::report::{AlarmReport, Notification};
-use autorestart_core::settings::Mode;
 use autorestart_core::settings::Settings;
+use autorestart_core::settings::{FenceAction, Mode};
 use autorestart_core::tags;
 
 use crate::error::FlowError;

@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use autorestart_core::alarm::{AlarmChange, AlarmState};
-use autorestart_core::fence::FenceAction;
 use autorestart_core::report::Action;
 use autorestart_core::report::SweepReport;
+use autorestart_core::settings::FenceAction;
 use autorestart_core::settings::{Mode, Settings};
 use autorestart_core::tags;
 use autorestart_flows::agent::{Agent, Ports};

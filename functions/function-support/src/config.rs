@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use autorestart_core::fence::FenceAction;
+use autorestart_core::settings::FenceAction;
 use autorestart_core::settings::HealthWait;
 use autorestart_core::settings::Mode;
 use autorestart_core::settings::Settings;
