@@ -11,6 +11,7 @@ use tracing::{info, warn};
 
 use autorestart_core::alarm::{self, AlarmState, IncidentId, OutpostId};
 use autorestart_core::drill::{self, DrillCopy, DrillReport, DrillRequest};
+use autorestart_core::drs;
 use autorestart_core::inventory::Instance;
 use autorestart_core::plan::{self, Candidate, Decision, PlannedInstance};
 use autorestart_core::settings::Settings;
@@ -148,11 +149,18 @@ where
             .map_err(read)?;
         let (template_instances, drs_instances): (Vec<Instance>, Vec<Instance>) =
             instances.iter().cloned().partition(|i| !plan::uses_drs(i));
-        let (planned, drs_planned) = futures::try_join!(
-            observe::plan_templates(self.compute, outpost, incident, &template_instances, &down),
-            observe::plan_drs(self.compute, self.drs, outpost, incident, &drs_instances)
+        let (template_reads, drs_reads) = futures::try_join!(
+            observe::template_reads(self.compute, &template_instances),
+            observe::drs_reads(self.compute, self.drs, incident, &drs_instances)
         )
         .map_err(read)?;
+        let planned = plan::plan_recovery(&template_reads.snapshot(
+            outpost,
+            incident,
+            &template_instances,
+            &down,
+        ));
+        let drs_planned = drs::plan_drs(&drs_reads.snapshot(outpost, incident, &drs_instances));
         let mut errors = Vec::new();
         let memberships = match self
             .balancer

@@ -1,18 +1,18 @@
 //! What the flows read before they decide: the alarms as CloudWatch shows them now, the
 //! maintenance tag, the opted-in instances, and what each recovery strategy needs for its plan.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use tracing::info;
 
 use autorestart_core::alarm::{AlarmChange, IncidentId, OutpostId};
-use autorestart_core::drs::{self, DrsSnapshot, PlannedDrs};
+use autorestart_core::drs::{self, DrsSnapshot, SourceServer};
 use autorestart_core::error::AwsError;
-use autorestart_core::inventory::Instance;
+use autorestart_core::inventory::{Instance, TemplateTarget};
 use autorestart_core::plan::{self, Snapshot};
 use autorestart_core::settings::Settings;
-use autorestart_core::tags;
+use autorestart_core::tags::{self, TemplateRef};
 
 use crate::ports::{Alarms, Compute, DisasterRecovery};
 
@@ -35,16 +35,46 @@ pub async fn maintenance<A: Alarms>(alarms: &A, change: &AlarmChange) -> Result<
         .any(|(k, v)| k == tags::MAINTENANCE && tags::is_opted_in(Some(v))))
 }
 
-/// Reads what the template strategy needs and plans it.
-pub async fn plan_templates<C: Compute>(
+/// What the template strategy reads for its plan: the replacements of the instances, in any
+/// state, and where each of their recovery templates launches.
+pub struct TemplateReads {
+    /// Instances tagged `autorestart:replacement-of` one of the instances.
+    pub replacements: Vec<Instance>,
+    /// Each template named by the instances, with its subnet and Outpost or why it is unusable.
+    pub targets: HashMap<TemplateRef, TemplateTarget>,
+}
+
+impl TemplateReads {
+    /// The planner's view of `instances` with these reads, now.
+    pub fn snapshot<'a>(
+        &'a self,
+        outpost: &'a OutpostId,
+        incident: &'a IncidentId,
+        instances: &'a [Instance],
+        down_outposts: &'a HashSet<OutpostId>,
+    ) -> Snapshot<'a> {
+        Snapshot {
+            outpost,
+            incident,
+            instances,
+            replacements: &self.replacements,
+            template_targets: &self.targets,
+            down_outposts,
+            now: Utc::now(),
+        }
+    }
+}
+
+/// Reads what the template strategy needs for `instances`; nothing without instances.
+pub async fn template_reads<C: Compute>(
     compute: &C,
-    outpost: &OutpostId,
-    incident: &IncidentId,
     instances: &[Instance],
-    down_outposts: &std::collections::HashSet<OutpostId>,
-) -> Result<Vec<plan::PlannedInstance>, AwsError> {
+) -> Result<TemplateReads, AwsError> {
     if instances.is_empty() {
-        return Ok(Vec::new());
+        return Ok(TemplateReads {
+            replacements: Vec::new(),
+            targets: HashMap::new(),
+        });
     }
     let ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
     let templates = plan::templates_named_by(instances);
@@ -52,28 +82,54 @@ pub async fn plan_templates<C: Compute>(
         compute.instances_tagged(tags::REPLACEMENT_OF, &ids),
         compute.template_targets(&templates)
     )?;
-    let targets: HashMap<_, _> = targets.into_iter().collect();
-    Ok(plan::plan_recovery(&Snapshot {
-        outpost,
-        incident,
-        instances,
-        replacements: &replacements,
-        template_targets: &targets,
-        down_outposts,
-        now: Utc::now(),
-    }))
+    Ok(TemplateReads {
+        replacements,
+        targets: targets.into_iter().collect(),
+    })
 }
 
-/// Reads what the DRS strategy needs and plans it; no DRS call without DRS-protected instances.
-pub async fn plan_drs<C: Compute, D: DisasterRecovery>(
+/// What the DRS strategy reads for its plan.
+#[derive(Default)]
+pub struct DrsReads {
+    /// Every source server.
+    pub servers: Vec<SourceServer>,
+    /// Stopped instances tagged `AWSDRS=AllowLaunchingIntoThisInstance`.
+    pub targets: Vec<Instance>,
+    /// DRS's unfinished jobs.
+    pub active_jobs: Vec<drs::ActiveJob>,
+    /// The jobs recorded on the instances for this incident, as DRS reports them now.
+    pub recorded_jobs: Vec<drs::JobSnapshot>,
+}
+
+impl DrsReads {
+    /// The DRS planner's view of `instances` with these reads.
+    pub fn snapshot<'a>(
+        &'a self,
+        outpost: &'a OutpostId,
+        incident: &'a IncidentId,
+        instances: &'a [Instance],
+    ) -> DrsSnapshot<'a> {
+        DrsSnapshot {
+            outpost,
+            incident,
+            instances,
+            servers: &self.servers,
+            targets: &self.targets,
+            active_jobs: &self.active_jobs,
+            recorded_jobs: &self.recorded_jobs,
+        }
+    }
+}
+
+/// Reads what the DRS strategy needs; no DRS call without DRS-protected instances.
+pub async fn drs_reads<C: Compute, D: DisasterRecovery>(
     compute: &C,
     drs: &D,
-    outpost: &OutpostId,
     incident: &IncidentId,
     instances: &[Instance],
-) -> Result<Vec<PlannedDrs>, AwsError> {
+) -> Result<DrsReads, AwsError> {
     if instances.is_empty() {
-        return Ok(Vec::new());
+        return Ok(DrsReads::default());
     }
     let target_tag = [drs::TARGET_TAG_VALUE.to_owned()];
     let (servers, targets, active_jobs, recorded_jobs) = futures::try_join!(
@@ -87,15 +143,12 @@ pub async fn plan_drs<C: Compute, D: DisasterRecovery>(
         targets = targets.len(),
         "read DRS source servers and launch targets"
     );
-    Ok(drs::plan_drs(&DrsSnapshot {
-        outpost,
-        incident,
-        instances,
-        servers: &servers,
-        targets: &targets,
-        active_jobs: &active_jobs,
-        recorded_jobs: &recorded_jobs,
-    }))
+    Ok(DrsReads {
+        servers,
+        targets,
+        active_jobs,
+        recorded_jobs,
+    })
 }
 
 /// The DRS jobs recorded on `instances` for this incident, as DRS reports them now.

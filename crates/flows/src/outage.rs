@@ -163,19 +163,7 @@ where
         info!(%outpost, %incident, mode = ?self.settings.mode, "Outpost down: recovering its protected instances");
         report.action = Action::Recovery;
         let down = alarm::down_outposts(alarms);
-        self.recover(change, outpost, incident, report, &down, budget)
-            .await
-    }
-
-    async fn recover(
-        &self,
-        change: &AlarmChange,
-        outpost: &OutpostId,
-        incident: &IncidentId,
-        mut report: AlarmReport,
-        down: &HashSet<OutpostId>,
-        budget: Budget,
-    ) -> Result<AlarmReport, FlowError> {
+        let down = &down;
         let mut observed = self.observe(outpost, incident, down, &mut report).await?;
         let execution = match self.settings.mode {
             Mode::Recover => Execution::Live,
@@ -234,32 +222,37 @@ where
         // Target groups are read with the plans: the originals' registrations are remembered
         // in the same CreateTags that records each replacement.
         let protected = !template_instances.is_empty() || !drs_instances.is_empty();
-        let ((planned, drs_planned), read) = futures::join!(
+        let ((template_reads, drs_reads), read) = futures::join!(
             async {
                 futures::join!(
-                    observe::plan_templates(
-                        self.compute,
-                        outpost,
-                        incident,
-                        &template_instances,
-                        down
-                    ),
-                    observe::plan_drs(self.compute, self.drs, outpost, incident, &drs_instances)
+                    observe::template_reads(self.compute, &template_instances),
+                    observe::drs_reads(self.compute, self.drs, incident, &drs_instances)
                 )
             },
             self.read_memberships(protected)
         );
-        let (planned, drs_planned) = match (planned, drs_planned) {
+        let (planned, drs_planned) = match (template_reads, drs_reads) {
             (Err(error), Err(_)) => return Err(FlowError::Read(error)),
-            (planned, drs_planned) => (
-                planned.unwrap_or_else(|error| {
-                    warn!(%error, "could not plan the template recoveries");
-                    plan::unreadable(&template_instances, &error)
-                }),
-                drs_planned.unwrap_or_else(|error| {
-                    warn!(%error, "could not read DRS: its instances are reported, the others recover");
-                    drs::unreadable(&drs_instances, &error)
-                }),
+            (template_reads, drs_reads) => (
+                match template_reads {
+                    Ok(r) => plan::plan_recovery(&r.snapshot(
+                        outpost,
+                        incident,
+                        &template_instances,
+                        down,
+                    )),
+                    Err(error) => {
+                        warn!(%error, "could not read the template recoveries");
+                        plan::unreadable(&template_instances, &error)
+                    }
+                },
+                match drs_reads {
+                    Ok(r) => drs::plan_drs(&r.snapshot(outpost, incident, &drs_instances)),
+                    Err(error) => {
+                        warn!(%error, "could not read DRS: its instances are reported, the others recover");
+                        drs::unreadable(&drs_instances, &error)
+                    }
+                },
             ),
         };
         let memberships = read.unwrap_or_else(|error| {
