@@ -1,5 +1,5 @@
-//! Recovery waves (`autorestart:wave=N`): wave N+1 starts only once wave N's replacements run.
-//! Grouping is pure; the running wait polls EC2 within a bound.
+//! The wait between recovery waves: polls EC2 (bounded) until a wave's replacements run.
+//! Grouping by `autorestart:wave` is the core's (`autorestart_core::waves`).
 
 use std::collections::HashMap;
 use std::time::Duration;
