@@ -123,8 +123,9 @@ fn test() -> Result<(), String> {
         ],
         &[],
     )?;
-    // The end-to-end tests run the function binaries, so they are built first.
-    run(cargo(), &["build", "--workspace", "--bins"], &[])?;
+    // The end-to-end tests run the function binaries, so they are built first, with the
+    // tests: one build, so every crate is compiled once with the same features.
+    run(cargo(), &["build", "--workspace", "--all-targets"], &[])?;
     run(
         cargo(),
         &["test", "--workspace", "--no-fail-fast"],
