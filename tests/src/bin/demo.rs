@@ -50,6 +50,11 @@ async fn main() {
     };
     println!("Handled in {:.1} s.", started.elapsed().as_secs_f64());
 
+    for (subject, body) in world::notices(&clients, &seeded).await {
+        let readable = body.split("--- facts (JSON) ---").next().unwrap_or(&body);
+        println!("\nNOTIFICATION (SNS -> SQS)\nSubject: {subject}\n{readable}");
+    }
+
     let after = State::read(&clients, &seeded).await;
     println!("\nAFTER\n{}", after.render(&seeded));
 
@@ -63,11 +68,6 @@ async fn main() {
             i["replacement_id"].as_str().unwrap_or("-"),
             i["template"].as_str().unwrap_or("-"),
         );
-    }
-
-    for (subject, body) in world::notices(&clients, &seeded).await {
-        let readable = body.split("--- facts (JSON) ---").next().unwrap_or(&body);
-        println!("\nNOTIFICATION (SNS -> SQS)\nSubject: {subject}\n{readable}");
     }
 
     println!("Delivering the same event again (EventBridge may deliver twice)...");
