@@ -107,7 +107,14 @@ fn demo() -> Result<(), String> {
     run(
         cargo(),
         &[
-            "build", "-p", "alarm-handler", "-p", "e2e", "--bin", "alarm-handler", "--bin",
+            "build",
+            "-p",
+            "alarm-handler",
+            "-p",
+            "e2e",
+            "--bin",
+            "alarm-handler",
+            "--bin",
             "demo",
         ],
         &[],
@@ -183,11 +190,9 @@ fn package() -> Result<(), String> {
     let python = venv("requirements-deploy.txt")?;
     let bin = python.parent().unwrap().to_path_buf();
     // SAM finds cargo-lambda (and cargo-lambda its zig) on the PATH.
-    let path = std::env::join_paths(
-        std::iter::once(bin.clone()).chain(std::env::split_paths(
-            &std::env::var_os("PATH").unwrap_or_default(),
-        )),
-    )
+    let path = std::env::join_paths(std::iter::once(bin.clone()).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
     .map_err(|e| e.to_string())?;
     let started = std::time::Instant::now();
     run(
@@ -206,7 +211,10 @@ fn package() -> Result<(), String> {
         "SweeperFunction",
         "DrillFunction",
     ] {
-        let bootstrap = root().join(".aws-sam/build").join(function).join("bootstrap");
+        let bootstrap = root()
+            .join(".aws-sam/build")
+            .join(function)
+            .join("bootstrap");
         check_bootstrap(&bootstrap)?;
         eprintln!("{}: arm64 Linux executable", bootstrap.display());
     }
@@ -223,7 +231,10 @@ fn check_bootstrap(path: &Path) -> Result<(), String> {
     if !elf || machine != Some(183) {
         return Err(format!("{} is not a 64-bit ARM ELF file", path.display()));
     }
-    let mode = std::fs::metadata(path).map_err(|e| e.to_string())?.permissions().mode();
+    let mode = std::fs::metadata(path)
+        .map_err(|e| e.to_string())?
+        .permissions()
+        .mode();
     if mode & 0o100 == 0 {
         return Err(format!("{} is not executable", path.display()));
     }
