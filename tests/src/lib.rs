@@ -5,4 +5,5 @@ pub mod events;
 pub mod function;
 pub mod moto;
 pub mod runtime_api;
+pub mod template;
 pub mod world;

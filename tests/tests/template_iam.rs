@@ -3,22 +3,7 @@
 //! the emulator, which checks no IAM).
 
 use e2e::moto::workspace_root;
-
-/// The text of one top-level resource of template.yaml, up to the next one.
-fn resource(template: &str, name: &str) -> String {
-    let header = format!("  {name}:");
-    let mut lines = template.lines().skip_while(|line| *line != header);
-    let first = lines
-        .next()
-        .unwrap_or_else(|| panic!("template.yaml has no resource {name}"));
-    let body = lines.take_while(|line| {
-        line.is_empty() || line.starts_with("   ") || line.trim_start().starts_with('#')
-    });
-    std::iter::once(first)
-        .chain(body)
-        .collect::<Vec<_>>()
-        .join("\n")
-}
+use e2e::template::resource;
 
 /// Everything a role holds: its inline policies and the managed policies it attaches.
 fn grants(template: &str, role: &str, managed: &[&str]) -> String {

@@ -1,0 +1,119 @@
+//! What template.yaml declares for every function and log group, read from the file: the
+//! properties the four functions share live once, in Globals; what would make a deploy fail
+//! in a small account, or lose the incident history, is a parameter.
+
+use e2e::moto::workspace_root;
+use e2e::template::resource;
+
+const FUNCTIONS: [&str; 4] = [
+    "AlarmHandlerFunction",
+    "DrsEventHandlerFunction",
+    "SweeperFunction",
+    "DrillFunction",
+];
+const LOG_GROUPS: [&str; 4] = [
+    "AlarmHandlerLogGroup",
+    "DrsEventHandlerLogGroup",
+    "SweeperLogGroup",
+    "DrillLogGroup",
+];
+
+fn template() -> String {
+    std::fs::read_to_string(workspace_root().join("template.yaml")).unwrap()
+}
+
+/// The Globals section, which comes right before Resources.
+fn globals(template: &str) -> String {
+    let start = template
+        .find("\nGlobals:\n")
+        .expect("template.yaml has Globals");
+    let end = template
+        .find("\nResources:\n")
+        .expect("template.yaml has Resources");
+    assert!(start < end, "Globals comes before Resources");
+    template[start..end].to_owned()
+}
+
+#[test]
+fn the_functions_share_their_runtime_settings_through_globals_and_repeat_none() {
+    let template = template();
+    let globals = globals(&template);
+    let shared = [
+        "CodeUri: .",
+        "Handler: bootstrap",
+        "Runtime: provided.al2023",
+        "- arm64",
+        "MemorySize: 128",
+        "Timeout: 900",
+        "LogFormat: JSON",
+        "TOPIC_ARN: !Ref NotificationTopic",
+        "MODE: !Ref Mode",
+        "METRICS_NAMESPACE: !Ref MetricsNamespace",
+    ];
+    for line in shared {
+        assert!(globals.contains(line), "Globals holds {line:?}:\n{globals}");
+    }
+    for function in FUNCTIONS {
+        let text = resource(&template, function);
+        for line in shared {
+            assert!(!text.contains(line), "{function} repeats {line:?}");
+        }
+        // What differs stays with the function.
+        assert!(
+            text.contains("LogGroup: !Ref"),
+            "{function} names its log group"
+        );
+        assert!(
+            text.contains("Role: !GetAtt"),
+            "{function} has its own role"
+        );
+        assert!(text.contains("BuildMethod: rust-cargolambda"), "{function}");
+    }
+}
+
+#[test]
+fn the_sweepers_reserved_concurrency_is_a_parameter_that_can_be_none() {
+    let template = template();
+    let parameter = resource(&template, "SweeperReservedConcurrency");
+    assert!(
+        parameter.contains("AllowedValues: [\"1\", none]"),
+        "{parameter}"
+    );
+    let sweeper = resource(&template, "SweeperFunction");
+    assert!(
+        sweeper.contains(
+            "ReservedConcurrentExecutions: !If [ReservesSweeperConcurrency, 1, !Ref AWS::NoValue]"
+        ),
+        "{sweeper}"
+    );
+    for function in FUNCTIONS.iter().filter(|f| **f != "SweeperFunction") {
+        let text = resource(&template, function);
+        assert!(
+            !text.contains("ReservedConcurrentExecutions"),
+            "{function} reserves no concurrency"
+        );
+    }
+}
+
+#[test]
+fn every_log_group_is_kept_or_deleted_with_the_stack_as_the_parameter_says() {
+    let template = template();
+    let parameter = resource(&template, "LogGroupsOnStackDeletion");
+    assert!(
+        parameter.contains("AllowedValues: [Delete, Retain]"),
+        "{parameter}"
+    );
+    assert!(parameter.contains("Default: Delete"), "{parameter}");
+    assert!(template.contains("RetainsLogGroups: !Equals [!Ref LogGroupsOnStackDeletion, Retain]"));
+    for group in LOG_GROUPS {
+        let text = resource(&template, group);
+        assert!(
+            text.contains("DeletionPolicy: !If [RetainsLogGroups, Retain, Delete]"),
+            "{group}"
+        );
+        assert!(
+            text.contains("UpdateReplacePolicy: !If [RetainsLogGroups, Retain, Delete]"),
+            "{group}"
+        );
+    }
+}
