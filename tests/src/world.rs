@@ -583,6 +583,19 @@ impl State {
 
 /// Drains the queue subscribed to the topic: each SNS envelope's Subject and Message.
 pub async fn notices(c: &Clients, seeded: &Seeded) -> Vec<(String, String)> {
+    notices_with_facts(c, seeded)
+        .await
+        .into_iter()
+        .map(|(subject, body, _)| (subject, body))
+        .collect()
+}
+
+/// The notices delivered so far, each with its `facts` attribute parsed (the report as JSON
+/// for machine subscribers), and taken off the queue.
+pub async fn notices_with_facts(
+    c: &Clients,
+    seeded: &Seeded,
+) -> Vec<(String, String, Option<serde_json::Value>)> {
     let mut found = Vec::new();
     loop {
         let received = c
@@ -600,9 +613,13 @@ pub async fn notices(c: &Clients, seeded: &Seeded) -> Vec<(String, String)> {
         for message in received.messages() {
             let envelope: serde_json::Value =
                 serde_json::from_str(message.body().unwrap()).unwrap();
+            let facts = envelope["MessageAttributes"]["facts"]["Value"]
+                .as_str()
+                .and_then(|f| serde_json::from_str(f).ok());
             found.push((
                 envelope["Subject"].as_str().unwrap_or_default().to_owned(),
                 envelope["Message"].as_str().unwrap_or_default().to_owned(),
+                facts,
             ));
             c.sqs
                 .delete_message()

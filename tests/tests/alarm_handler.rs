@@ -99,11 +99,11 @@ async fn outage_recovers_each_protected_instance_once_and_a_repeat_changes_nothi
     assert_eq!(after.targets, expected);
 
     // One notice, readable and with the facts.
-    let notices = world::notices(&s.clients, &s.seeded).await;
+    let notices = world::notices_with_facts(&s.clients, &s.seeded).await;
     assert_eq!(notices.len(), 1, "{notices:?}");
-    let (subject, body) = &notices[0];
+    let (subject, body, facts) = &notices[0];
     assert!(
-        subject.contains(&format!("Outpost {FAILED_OUTPOST} down: 2 recovered")),
+        subject.contains(&format!("{FAILED_OUTPOST} down: 2 recovered")),
         "{subject}"
     );
     assert!(
@@ -111,7 +111,14 @@ async fn outage_recovers_each_protected_instance_once_and_a_repeat_changes_nothi
         "{body}"
     );
     assert!(body.contains("lies on the failed Outpost"), "{body}");
-    assert!(body.contains("--- facts (JSON) ---"));
+    // People read text; machines read the same report as JSON in the `facts` attribute.
+    assert!(!body.contains("\"instances\""), "{body}");
+    let facts = facts.as_ref().expect("the facts attribute");
+    assert_eq!(
+        facts["instances"].as_array().map(Vec::len),
+        Some(2),
+        "{facts}"
+    );
 
     // The typed summary the handler returned.
     assert_eq!(report["action"], "recovery");

@@ -148,7 +148,7 @@ async fn a_lost_replaced_by_is_found_from_the_replacement_and_written_before_the
         "{calls:#?}"
     );
     assert!(
-        calls[3].starts_with("Publish [outposts-autorestart] Outpost"),
+        calls[3].starts_with("Publish [outposts-autorestart] op-"),
         "{calls:#?}"
     );
 }

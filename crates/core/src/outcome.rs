@@ -117,17 +117,17 @@ pub enum OutcomeKind {
 }
 
 impl OutcomeKind {
-    /// Every kind, in the order a notice lists them.
+    /// Every kind, in the order a notice lists them: what needs a person first.
     pub const ALL: [Self; 9] = [
+        Self::Failed,
+        Self::Unfinished,
+        Self::NotRunning,
         Self::Recovered,
         Self::AlreadyRecovered,
         Self::DrsRecoveryStarted,
         Self::DrsAlreadyStarted,
         Self::WouldLaunch,
         Self::WouldStartDrs,
-        Self::Unfinished,
-        Self::NotRunning,
-        Self::Failed,
     ];
 
     /// The name in reports and digests (the JSON value).

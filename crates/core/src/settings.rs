@@ -48,6 +48,58 @@ pub struct Settings {
     /// Ids of hand-written recovery templates IAM lets the agent launch from
     /// (`RecoveryLaunchTemplateArns`), besides those tagged `autorestart:template-for`.
     pub listed_templates: Vec<String>,
+    /// Where the agent runs, named in every notice with console links.
+    pub place: Place,
+}
+
+/// Where the agent runs: what a notice names so that its reader knows which deployment
+/// speaks, and what its console links need. Empty parts are left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Place {
+    /// The AWS account id.
+    pub account: String,
+    /// The Region, e.g. `eu-west-1`.
+    pub region: String,
+    /// The CloudFormation stack of the agent.
+    pub stack: String,
+    /// The name of the stack's CloudWatch dashboard.
+    pub dashboard: String,
+}
+
+impl Place {
+    /// `stack account region`, what is known of it, for a subject.
+    pub fn short(&self) -> String {
+        [&self.stack, &self.account, &self.region]
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// `stack S, account A, Region R`, what is known of it, for a notice's text.
+    pub fn describe(&self) -> String {
+        [
+            ("stack", &self.stack),
+            ("account", &self.account),
+            ("Region", &self.region),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
+
+    /// The address of `fragment` in `service`'s console in this Region; none without a Region.
+    pub fn console(&self, service: &str, fragment: &str) -> Option<String> {
+        (!self.region.is_empty()).then(|| {
+            format!(
+                "https://{r}.console.aws.amazon.com/{service}/home?region={r}#{fragment}",
+                r = self.region
+            )
+        })
+    }
 }
 
 /// The default of `Settings::drs_job_timeout`: DRS documents that an average recovered Linux
@@ -73,6 +125,7 @@ impl Default for Settings {
             drs_job_timeout: DRS_JOB_TIMEOUT,
             alarm_window: Duration::from_secs(3 * 60),
             listed_templates: Vec::new(),
+            place: Place::default(),
         }
     }
 }

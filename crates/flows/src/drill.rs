@@ -94,6 +94,7 @@ where
     }
 
     /// Runs a drill for one Outpost.
+    #[tracing::instrument(name = "drill", skip_all, fields(outpost = %request.outpost, live = request.live))]
     pub async fn drill(self, request: &DrillRequest) -> Result<DrillReport, DrillError> {
         let clock = tokio::time::Instant::now();
         let drill_id = format!(
@@ -112,7 +113,7 @@ where
             .await;
         self.clean_up(&mut report).await;
         report.seconds = clock.elapsed().as_secs_f64();
-        let notice = notice::drill(&report);
+        let notice = notice::drill(&report, &self.settings.place);
         match self.notifier.publish(&notice).await {
             Ok(id) => report.message_id = Some(id),
             Err(error) => report

@@ -49,6 +49,7 @@ where
     D: DisasterRecovery,
 {
     /// Handles a DRS launch result; idempotent for repeats.
+    #[tracing::instrument(name = "drs_result", skip_all, fields(job = %result.job_id, source_server = %result.source_server_id))]
     pub async fn handle_drs_result(self, result: &DrsLaunchResult) -> Result<DrsReport, FlowError> {
         let mut report = DrsReport::of(result);
         let original = self.original_of(result).await.map_err(FlowError::Read)?;
@@ -276,7 +277,7 @@ where
         match notify::publish_marked(
             self.notifier,
             self.compute,
-            &notice::drs_result(&report),
+            &notice::drs_result(&report, &self.settings.place),
             &reported,
             &report.job_id,
         )

@@ -209,6 +209,7 @@ fn started(r: &Ready, job_id: &str, record: Option<&AwsError>) -> InstanceOutcom
 }
 
 /// Reads a server's launch configuration and applies the missing updates, one at a time.
+#[tracing::instrument(name = "instance", skip_all, fields(instance = %original.id, source_server = %server.id))]
 async fn configure<D: DisasterRecovery>(
     drs: &D,
     original: Instance,

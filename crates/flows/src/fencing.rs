@@ -54,6 +54,7 @@ where
     /// Fences the Outpost's replaced originals and reports it; `notify_holds` also notifies when
     /// only holds reported before are found (the alarm's OK event does, the repeating sweep
     /// does not). `alarms` are every watched alarm as CloudWatch shows them now.
+    #[tracing::instrument(name = "outpost_back", skip_all, fields(outpost = %outpost))]
     pub async fn outpost_back(
         &self,
         outpost: &OutpostId,
@@ -70,7 +71,14 @@ where
             report.notification = Notification::NotNeeded;
             return Ok(report);
         }
-        notify::publish(self.notifier, self.compute, report, &[]).await
+        notify::publish(
+            self.notifier,
+            self.compute,
+            &self.settings.place,
+            report,
+            &[],
+        )
+        .await
     }
 
     async fn fence(
@@ -316,6 +324,7 @@ where
     }
 
     /// Stops or terminates one original, as configured (nothing in notify-only or for leave).
+    #[tracing::instrument(name = "instance", skip_all, fields(instance = %original.id))]
     async fn fence_one(&self, original: &Instance) -> Result<(), AwsError> {
         let ids = std::slice::from_ref(&original.id);
         match (self.settings.mode, self.settings.fence_action) {

@@ -48,6 +48,7 @@ pub async fn execute<C: Compute>(
         .await
 }
 
+#[tracing::instrument(name = "instance", skip_all, fields(instance = %planned.original.id, incident = %incident))]
 async fn recover_one<C: Compute>(
     compute: &C,
     limits: Limits<'_>,

@@ -5,20 +5,22 @@ use tracing::{info, warn};
 
 use autorestart_core::error::AwsError;
 use autorestart_core::report::{AlarmReport, Notification};
+use autorestart_core::settings::Place;
 use autorestart_core::{notice, tags};
 
 use crate::error::FlowError;
 use crate::ports::{Compute, Notice, Notifier};
 
-/// Publishes the report; then records on `reported` replacements that they were reported,
-/// so that a repeated event does not notify again.
+/// Publishes the report of the agent at `place`; then records on `reported` replacements that
+/// they were reported, so that a repeated event does not notify again.
 pub async fn publish<N: Notifier, C: Compute>(
     notifier: &N,
     compute: &C,
+    place: &Place,
     mut report: AlarmReport,
     reported: &[String],
 ) -> Result<AlarmReport, FlowError> {
-    let notice = notice::render(&report);
+    let notice = notice::render(&report, place);
     let marker = report
         .incident
         .as_ref()

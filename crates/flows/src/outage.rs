@@ -134,6 +134,7 @@ where
 
     /// Reconciles a down Outpost's instances, unless `maintenance` (the alarm's tag, as read)
     /// is on. `change` is the alarm as CloudWatch shows it now, in ALARM; `alarms` all of them.
+    #[tracing::instrument(name = "incident", skip_all, fields(incident = %incident, outpost = %outpost))]
     pub async fn outpost_down(
         &self,
         change: &AlarmChange,
@@ -150,7 +151,14 @@ where
             Ok(true) => {
                 info!(%outpost, "Outpost down, but its alarm is in maintenance: recovery suppressed");
                 report.action = Action::Suppressed;
-                return notify::publish(self.notifier, self.compute, report, &[]).await;
+                return notify::publish(
+                    self.notifier,
+                    self.compute,
+                    &self.settings.place,
+                    report,
+                    &[],
+                )
+                .await;
             }
             Ok(false) => {}
             Err(error) => {
@@ -194,7 +202,14 @@ where
             Execution::Live => news.unreported,
             Execution::DryRun => Vec::new(),
         };
-        let report = notify::publish(self.notifier, self.compute, report, &tag_after).await?;
+        let report = notify::publish(
+            self.notifier,
+            self.compute,
+            &self.settings.place,
+            report,
+            &tag_after,
+        )
+        .await?;
         if execution == Execution::Live {
             notify::record_said(self.compute, &news.unsaid).await;
         }

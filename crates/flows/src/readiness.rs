@@ -61,7 +61,7 @@ where
         if report.changed.is_empty() {
             return Ok(report);
         }
-        let notice = autorestart_core::notice::readiness(&report);
+        let notice = autorestart_core::notice::readiness(&report, &self.settings.place);
         report.message_id = Some(self.notifier.publish(&notice).await?);
         for verdict in report.instances.iter().filter(|v| v.changed()) {
             let tag = [(tags::READINESS.to_owned(), verdict.tag_value())];

@@ -77,7 +77,9 @@ async fn recovers_each_protected_instance_once_moves_membership_and_notifies() {
                 .body
                 .contains("skipped lt-0a:$Default: its subnet subnet-a lies on the failed Outpost")
         );
-        assert!(notice.body.contains("--- facts (JSON) ---"));
+        let facts = notice.attributes.iter().find(|(name, _)| name == "facts");
+        let facts: serde_json::Value = serde_json::from_str(&facts.unwrap().1).unwrap();
+        assert_eq!(facts["instances"][0]["instance_id"], "i-web1");
     });
     let web1 = report
         .instances
@@ -152,7 +154,7 @@ async fn a_full_alternate_falls_through_to_the_next_and_an_exhausted_list_is_rep
         );
         let notice = &w.published[0];
         assert!(
-            notice.subject.contains("1 recovered, 1 FAILED"),
+            notice.subject.contains("1 FAILED, 1 recovered"),
             "{}",
             notice.subject
         );

@@ -2,6 +2,9 @@
 //!
 //! Parses the EventBridge event, hands it to [`autorestart_flows::outage::Outage::handle_until`], and returns the
 //! typed report. Configuration is read once, at cold start.
+// The flows' futures, with their tracing spans, nest deeper than the default limit of 128
+// when the compiler lays out the handler's future.
+#![recursion_limit = "256"]
 
 mod event;
 
@@ -38,7 +41,7 @@ async fn handle(function: &Function, event: LambdaEvent<Value>) -> Result<AlarmR
         .handle_until(&change, budget)
         .await
         .map_err(flow_diagnostic)?;
-    tracing::info!(report = %serde_json::to_string(&report).unwrap_or_default(), "alarm handled");
+    function_support::log_report("INFO", "alarm handled", &report);
     function.emit_metrics(&metrics::recovery_documents(
         &function.metrics_namespace,
         &report,

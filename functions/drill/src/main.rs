@@ -3,6 +3,9 @@
 //! Payload: `{"outpost": "op-…", "mode": "dry-run" | "live", "targetGroupArn": "…"}` (the target
 //! group only for live drills, and only one holding no protected instance). Hands the request
 //! to [`autorestart_flows::drill::Drill::drill`] and returns its report.
+// The flows' futures, with their tracing spans, nest deeper than the default limit of 128
+// when the compiler lays out the handler's future.
+#![recursion_limit = "256"]
 
 mod request;
 
@@ -37,6 +40,6 @@ async fn drill(function: &Function, event: LambdaEvent<Value>) -> Result<DrillRe
                 error_message: refused.to_string(),
             },
         })?;
-    tracing::info!(report = %serde_json::to_string(&report).unwrap_or_default(), live = report.live, "drill done");
+    function_support::log_report("INFO", "drill done", &report);
     Ok(report)
 }

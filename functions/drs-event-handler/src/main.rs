@@ -2,6 +2,9 @@
 //!
 //! Parses the EventBridge event, hands it to [`autorestart_flows::drs_finish::DrsFinish::handle_drs_result`], and
 //! returns the typed report. DRS events are best effort: nothing depends on receiving one.
+// The flows' futures, with their tracing spans, nest deeper than the default limit of 128
+// when the compiler lays out the handler's future.
+#![recursion_limit = "256"]
 
 mod event;
 
@@ -49,6 +52,6 @@ async fn handle(
         .handle_drs_result(&result)
         .await
         .map_err(flow_diagnostic)?;
-    tracing::info!(report = %serde_json::to_string(&report).unwrap_or_default(), "DRS result handled");
+    function_support::log_report("INFO", "DRS result handled", &report);
     Ok(Answer::Handled(report))
 }

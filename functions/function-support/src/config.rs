@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use autorestart_core::settings::FenceAction;
 use autorestart_core::settings::HealthWait;
-use autorestart_core::settings::Mode;
 use autorestart_core::settings::Settings;
+use autorestart_core::settings::{Mode, Place};
 use autorestart_flows::ports::TargetGroupScope;
 
 /// The metrics namespace when `METRICS_NAMESPACE` is unset.
@@ -99,6 +99,7 @@ impl Config {
         )?;
         let listed_templates = listed_templates(&get)?;
         let metrics_namespace = metrics_namespace(&get)?;
+        let place = place(&get, &topic_arn);
         Ok(Self {
             topic_arn,
             settings: Settings {
@@ -115,6 +116,7 @@ impl Config {
                 drs_job_timeout: Duration::from_secs(drs_job_minutes * 60),
                 alarm_window: Duration::from_secs(alarm_periods * 60),
                 listed_templates,
+                place,
             },
             metrics_namespace,
         })
@@ -122,6 +124,19 @@ impl Config {
 }
 
 type Lookup<'a> = dyn Fn(&str) -> Option<String> + 'a;
+
+/// Where the agent runs, for its notices: Lambda sets `AWS_REGION`; the template sets
+/// `STACK_NAME` and names the dashboard after the stack; the topic is the stack's own, so its
+/// ARN names the account.
+fn place(get: &Lookup<'_>, topic_arn: &str) -> Place {
+    let stack = get("STACK_NAME").unwrap_or_default();
+    Place {
+        account: topic_arn.split(':').nth(4).unwrap_or_default().to_owned(),
+        region: get("AWS_REGION").unwrap_or_default(),
+        dashboard: stack.clone(),
+        stack,
+    }
+}
 
 fn topic_arn(get: &Lookup<'_>) -> Result<String, ConfigError> {
     let topic_arn = get("TOPIC_ARN").ok_or_else(|| ConfigError {
@@ -306,6 +321,8 @@ mod tests {
             ),
             ("ALARM_NAME_PREFIX", "stack-connected-"),
             ("METRICS_NAMESPACE", "Ops/Autorestart"),
+            ("AWS_REGION", "us-east-1"),
+            ("STACK_NAME", "ops-autorestart"),
             (
                 "TARGET_GROUP_ARNS",
                 "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web/0123, ",
@@ -320,6 +337,14 @@ mod tests {
         assert_eq!(c.settings.fence_action, FenceAction::Terminate);
         assert_eq!(c.settings.drs_job_timeout, Duration::from_secs(90 * 60));
         assert_eq!(c.settings.alarm_window, Duration::from_secs(5 * 60));
+        let place = &c.settings.place;
+        assert_eq!(place.account, "111122223333", "from the topic's ARN");
+        assert_eq!(place.region, "us-east-1");
+        assert_eq!(place.stack, "ops-autorestart");
+        assert_eq!(
+            place.dashboard, "ops-autorestart",
+            "the template names it after the stack"
+        );
         assert_eq!(c.settings.listed_templates, ["lt-0abc", "lt-0def"]);
         assert_eq!(c.settings.alarm_name_prefix, "stack-connected-");
         assert_eq!(c.metrics_namespace, "Ops/Autorestart");

@@ -92,7 +92,7 @@ pub fn flow_diagnostic(error: FlowError) -> Diagnostic {
     let error_type = match &error {
         FlowError::Read(_) => "ReadFailed",
         FlowError::Notify { report, .. } => {
-            tracing::error!(%report, "work done, notice not sent");
+            log_report("ERROR", "work done, notice not sent", report);
             "NotifyFailed"
         }
     };
@@ -102,10 +102,64 @@ pub fn flow_diagnostic(error: FlowError) -> Diagnostic {
     }
 }
 
+/// The log line of a finished invocation: one JSON object with the report nested in it (not
+/// an escaped string), so that Logs Insights can query inside it (`report.instances.0.outcome`),
+/// and the incident and Outpost at the top, as the flows' spans carry them
+/// (`span.incident`).
+pub fn report_line(level: &str, message: &str, report: &impl serde::Serialize) -> String {
+    let report = serde_json::to_value(report).unwrap_or_default();
+    let mut line = serde_json::json!({
+        "level": level,
+        "fields": { "message": message },
+        "report": report,
+    });
+    for key in ["incident", "outpost"] {
+        if let Some(value) = report.get(key).filter(|v| !v.is_null()) {
+            line[key] = value.clone();
+        }
+    }
+    line.to_string()
+}
+
+/// Prints [`report_line`] to standard output, which Lambda sends to the function's log group.
+pub fn log_report(level: &str, message: &str, report: &impl serde::Serialize) {
+    println!("{}", report_line(level, message, report));
+}
+
 /// Lambda's error record for an event the function cannot read.
 pub fn bad_event_diagnostic(error: impl std::fmt::Display) -> Diagnostic {
     Diagnostic {
         error_type: "BadEvent".into(),
         error_message: error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_is_logged_as_nested_json_with_its_incident_at_the_top() {
+        let report = serde_json::json!({
+            "action": "recovery",
+            "outpost": "op-0aaaaaaaaaaaaaaa1",
+            "incident": "op-0aaaaaaaaaaaaaaa1-20261124T031000Z-0123abcd",
+            "instances": [{ "instance_id": "i-1", "outcome": "recovered" }],
+        });
+        let line = report_line("INFO", "alarm handled", &report);
+        assert!(!line.contains('\n'), "one log event: {line}");
+        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(parsed["report"]["instances"][0]["outcome"], "recovered");
+        assert_eq!(parsed["incident"], report["incident"]);
+        assert_eq!(parsed["outpost"], "op-0aaaaaaaaaaaaaaa1");
+        assert_eq!(parsed["fields"]["message"], "alarm handled");
+        assert_eq!(parsed["level"], "INFO");
+        let sweep = report_line(
+            "ERROR",
+            "sweep incomplete",
+            &serde_json::json!({"errors": ["x"]}),
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&sweep).unwrap();
+        assert!(parsed.get("incident").is_none(), "{sweep}");
     }
 }

@@ -3,6 +3,9 @@
 //! The schedule's event carries nothing the sweep needs, so any payload is accepted. The sweep
 //! itself is [`autorestart_flows::sweep::Sweep::sweep_until`]; this binary prints its metrics (embedded metric
 //! format) and fails the invocation when a step failed, so the function-errors alarm sees it.
+// The flows' futures, with their tracing spans, nest deeper than the default limit of 128
+// when the compiler lays out the handler's future.
+#![recursion_limit = "256"]
 
 use autorestart_core::metrics;
 use autorestart_core::report::SweepReport;
@@ -33,12 +36,15 @@ async fn sweep(function: &Function, budget: Budget) -> Result<SweepReport, Diagn
         &report,
         chrono::Utc::now(),
     ));
-    let json = serde_json::to_string(&report).unwrap_or_default();
     if report.errors.is_empty() {
-        tracing::info!(report = %json, "sweep complete");
+        function_support::log_report("INFO", "sweep complete", &report);
         Ok(report)
     } else {
-        tracing::error!(report = %json, "sweep incomplete; the next sweep tries again");
+        function_support::log_report(
+            "ERROR",
+            "sweep incomplete; the next sweep tries again",
+            &report,
+        );
         Err(Diagnostic {
             error_type: "SweepIncomplete".into(),
             error_message: report.errors.join("; "),

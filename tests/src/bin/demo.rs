@@ -51,8 +51,7 @@ async fn main() {
     println!("Handled in {:.1} s.", started.elapsed().as_secs_f64());
 
     for (subject, body) in world::notices(&clients, &seeded).await {
-        let readable = body.split("--- facts (JSON) ---").next().unwrap_or(&body);
-        println!("\nNOTIFICATION (SNS -> SQS)\nSubject: {subject}\n{readable}");
+        println!("\nNOTIFICATION (SNS -> SQS)\nSubject: {subject}\n{body}");
     }
 
     let after = State::read(&clients, &seeded).await;

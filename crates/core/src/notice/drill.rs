@@ -4,10 +4,11 @@ use std::collections::BTreeMap;
 
 use super::Notice;
 use crate::drill::{DrillReport, PlannedStep};
+use crate::settings::Place;
 use crate::tags;
 
 /// The notice of a live drill.
-pub fn render(report: &DrillReport) -> Notice {
+pub fn render(report: &DrillReport, place: &Place) -> Notice {
     use std::fmt::Write;
     let launched = report.copies.iter().filter(|c| c.copy_id.is_some()).count();
     let running = report
@@ -17,7 +18,7 @@ pub fn render(report: &DrillReport) -> Notice {
         .count();
     let failed = report.copies.iter().filter(|c| c.error.is_some()).count();
     let subject = format!(
-        "[outposts-autorestart] Drill {}: {running}/{} running, {failed} failed{}",
+        "Drill {}: {running}/{} running, {failed} failed{}",
         report.outpost,
         report.copies.len(),
         if report.left_behind.is_empty() {
@@ -80,6 +81,7 @@ pub fn render(report: &DrillReport) -> Notice {
         let _ = writeln!(text, "\nProblem: {e}");
     }
     crate::notice::compose(
+        place,
         &subject,
         text,
         report,

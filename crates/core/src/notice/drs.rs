@@ -4,9 +4,10 @@ use std::fmt::Write;
 
 use super::Notice;
 use crate::report::DrsReport;
+use crate::settings::Place;
 
 /// The notice for a DRS result.
-pub fn render(report: &DrsReport) -> Notice {
+pub fn render(report: &DrsReport, place: &Place) -> Notice {
     let what = match (report.drill, report.succeeded, report.stuck) {
         (_, _, true) => "DRS recovery STUCK",
         (true, true, _) => "DRS drill launched",
@@ -14,7 +15,7 @@ pub fn render(report: &DrsReport) -> Notice {
         (false, true, _) => "DRS recovery launched",
         (false, false, _) => "DRS recovery FAILED",
     };
-    let subject = format!("[outposts-autorestart] {what}: {}", report.source_server_id);
+    let subject = format!("{what}: {}", report.source_server_id);
     let mut body = format!(
         "{what} for source server {} (job {}).\n",
         report.source_server_id, report.job_id
@@ -48,6 +49,7 @@ pub fn render(report: &DrsReport) -> Notice {
         let _ = writeln!(body, "\nWhat you must do: {advice}");
     }
     crate::notice::compose(
+        place,
         &subject,
         body,
         report,

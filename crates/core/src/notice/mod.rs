@@ -1,11 +1,13 @@
-//! Renders a report as a message people can act on: a subject, readable text, and the same
-//! facts as JSON at the end.
+//! Renders every message people read (recovery, fencing, DRS result, readiness, drill) within
+//! SNS's limits: a subject and readable text that say what needs action first, name the
+//! deployment and link to the consoles; the same facts as JSON go in the `facts` attribute for
+//! machine subscribers.
 
 use std::fmt::Write;
 
 use crate::outcome::OutcomeKind;
 use crate::report::{Action, AlarmReport, InstanceReport};
-use crate::settings::Mode;
+use crate::settings::{Mode, Place};
 
 mod drill;
 mod drs;
@@ -20,24 +22,27 @@ pub use readiness::render as readiness;
 pub struct Notice {
     /// One line, at most 100 characters.
     pub subject: String,
-    /// Readable text followed by the same facts as JSON.
+    /// Readable text, for people (e-mail, chat).
     pub body: String,
-    /// Message attributes for subscription filter policies.
+    /// Message attributes: `event`, `outpost` and `incident` for subscription filter
+    /// policies, and `facts`, the report as JSON for machine subscribers.
     pub attributes: Vec<(String, String)>,
 }
 
 /// SNS subjects are ASCII, without line breaks or control characters, under 100 characters.
 pub const MAX_SUBJECT: usize = 99;
-/// SNS messages are at most 256 KiB (262,144 bytes) with their attributes; 6 KiB are kept for
-/// the attributes.
-pub const MAX_BODY: usize = 250 * 1024;
+/// SNS messages are at most 256 KiB (262,144 bytes) with their attributes: the text gets
+/// 150 KiB, the facts 100 KiB, and 6 KiB are kept for the other attributes.
+pub const MAX_BODY: usize = 150 * 1024;
+/// The most the `facts` attribute holds; larger facts are replaced by a note.
+pub const MAX_FACTS: usize = 100 * 1024;
+/// The attribute holding the facts as JSON.
+pub const FACTS_ATTRIBUTE: &str = "facts";
 /// Instances listed by name per section before the text only counts them.
 const LISTED_PER_SECTION: usize = 50;
-/// Marks where the JSON facts start, for parsers of the message.
-pub const FACTS_MARKER: &str = "--- facts (JSON) ---";
 
-/// Renders the notice for a report.
-pub fn render(report: &AlarmReport) -> Notice {
+/// Renders the notice for a report of the agent at `place`.
+pub fn render(report: &AlarmReport, place: &Place) -> Notice {
     let outpost = report
         .outpost
         .as_ref()
@@ -45,7 +50,7 @@ pub fn render(report: &AlarmReport) -> Notice {
         .unwrap_or("unknown Outpost");
     let subject = subject(report, outpost);
     let text = match report.action {
-        Action::Recovery => recovery_text(report, outpost),
+        Action::Recovery => recovery_text(report, outpost, place),
         Action::OutpostBack => back_text(report, outpost),
         Action::Suppressed => format!(
             "Outpost {outpost} lost its connection to the Region (alarm {}, in ALARM since {}), but the alarm is in maintenance mode (tag {}=true): nothing was recovered.\nWhen the maintenance is over, remove the tag; if the Outpost is still down then, the next sweep recovers its instances.\n",
@@ -69,19 +74,37 @@ pub fn render(report: &AlarmReport) -> Notice {
     if let Some(i) = &report.incident {
         attributes.push(("incident".into(), i.to_string()));
     }
-    compose(&subject, text, report, attributes)
+    compose(place, &subject, text, report, attributes)
 }
 
 /// The one place a notice is made: SNS's limits hold for every notice. The subject is ASCII
-/// without control characters, at most [`MAX_SUBJECT`] characters; the body is the readable
-/// text, then [`FACTS_MARKER`] and `facts` as JSON, at most [`MAX_BODY`] bytes (the facts give
-/// way to a note first, then the text is cut at a character boundary, saying so).
+/// without control characters, at most [`MAX_SUBJECT`] characters, and names the deployment at
+/// its end (cut first when too long); the text ends with the deployment and is at most
+/// [`MAX_BODY`] bytes (cut at a character boundary, saying so); `facts` go in the
+/// [`FACTS_ATTRIBUTE`] attribute as JSON, at most [`MAX_FACTS`] bytes (else a note says where
+/// the whole report is).
 pub fn compose(
+    place: &Place,
     subject: &str,
     mut text: String,
     facts: &impl serde::Serialize,
-    attributes: Vec<(String, String)>,
+    mut attributes: Vec<(String, String)>,
 ) -> Notice {
+    let short = place.short();
+    // The deployment first: in full if it fits, else the stack alone, else the project's name
+    // (the text names it in full).
+    let subject = [short.as_str(), place.stack.as_str(), "outposts-autorestart"]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| format!("[{p}] {subject}"))
+        .reduce(|fits, next| {
+            if fits.chars().count() <= MAX_SUBJECT {
+                fits
+            } else {
+                next
+            }
+        })
+        .unwrap_or_default();
     let subject: String = subject
         .chars()
         .map(|c| {
@@ -95,24 +118,25 @@ pub fn compose(
         })
         .take(MAX_SUBJECT)
         .collect();
-    const CUT: &str = "\n[... cut here: the notice reached SNS's size limit; the whole report is in the function's log]\n";
-    let facts =
-        serde_json::to_string_pretty(facts).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
-    let short_facts = "{\"truncated\": \"the full report exceeds the SNS size limit; it is in the function's log and return value\"}";
-    let room = MAX_BODY - FACTS_MARKER.len() - short_facts.len() - CUT.len() - 4;
-    if text.len() > room {
-        let mut end = room;
+    if !short.is_empty() {
+        let _ = writeln!(text, "\n-- outposts-autorestart, {}", place.describe());
+    }
+    const CUT: &str = "\n[... cut here: the notice reached SNS's size limit; the whole report is in the `facts` attribute or the function's log]\n";
+    if text.len() > MAX_BODY {
+        let mut end = MAX_BODY - CUT.len();
         while !text.is_char_boundary(end) {
             end -= 1;
         }
         text.truncate(end);
         text.push_str(CUT);
     }
-    if text.len() + facts.len() + FACTS_MARKER.len() + 3 <= MAX_BODY {
-        let _ = write!(text, "\n{FACTS_MARKER}\n{facts}\n");
+    let facts = serde_json::to_string(facts).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let facts = if facts.len() <= MAX_FACTS {
+        facts
     } else {
-        let _ = write!(text, "\n{FACTS_MARKER}\n{short_facts}\n");
-    }
+        "{\"truncated\": \"the full report exceeds the SNS size limit; it is in the function's log and return value\"}".to_owned()
+    };
+    attributes.push((FACTS_ATTRIBUTE.to_owned(), facts));
     Notice {
         subject,
         body: text,
@@ -140,37 +164,38 @@ fn subject(report: &AlarmReport, outpost: &str) -> String {
             .count()
     };
     let failed = count(|k| k == OutcomeKind::Failed);
-    let line = match (report.action, report.mode) {
+    match (report.action, report.mode) {
         (Action::Recovery, Mode::Recover) => {
             let recovered = count(OutcomeKind::is_recovered);
             let drs = count(OutcomeKind::is_drs_started);
-            let mut line = format!("Outpost {outpost} down: {recovered} recovered");
+            // What needs a person comes first, where a mail client shows it.
+            let mut line = if failed > 0 {
+                format!("{outpost} down: {failed} FAILED, {recovered} recovered")
+            } else {
+                format!("{outpost} down: {recovered} recovered")
+            };
             if drs > 0 {
                 let _ = write!(line, ", {drs} DRS started");
-            }
-            if failed > 0 {
-                let _ = write!(line, ", {failed} FAILED");
             }
             line
         }
         (Action::Recovery, Mode::NotifyOnly) => format!(
-            "Outpost {outpost} down: plan for {} instances (notify-only)",
+            "{outpost} down: plan for {} instances (notify-only)",
             report.instances.len()
         ),
         (Action::OutpostBack, _) => format!(
-            "Outpost {outpost} back: {}",
+            "{outpost} back: {}",
             report
                 .fencing
                 .as_ref()
                 .map_or_else(|| "fencing not checked".to_owned(), |f| f.summary())
         ),
         (Action::Suppressed, _) => {
-            format!("Outpost {outpost} down: recovery suppressed (maintenance)")
+            format!("{outpost} down: recovery suppressed (maintenance)")
         }
         (Action::Ignored, _) => format!("Alarm {} ignored", report.alarm),
         (Action::Stale, _) => format!("Alarm {} stale: nothing launched", report.alarm),
-    };
-    format!("[outposts-autorestart] {line}")
+    }
 }
 
 /// The heading of the instances of one outcome.
@@ -243,8 +268,16 @@ fn write_waves(text: &mut String, report: &AlarmReport) {
     }
 }
 
-fn recovery_text(report: &AlarmReport, outpost: &str) -> String {
+fn recovery_text(report: &AlarmReport, outpost: &str, place: &Place) -> String {
     let mut text = String::new();
+    let to_do = what_to_do(report);
+    if !to_do.is_empty() {
+        let _ = writeln!(text, "What you must do:");
+        for line in to_do {
+            let _ = writeln!(text, "  - {line}");
+        }
+        let _ = writeln!(text);
+    }
     let _ = writeln!(
         text,
         "Outpost {outpost} lost its connection to the Region (alarm {}, in ALARM since {}).",
@@ -274,13 +307,6 @@ fn recovery_text(report: &AlarmReport, outpost: &str) -> String {
     for warning in &report.warnings {
         let _ = writeln!(text, "\nWarning: {warning}");
     }
-    let to_do = what_to_do(report);
-    if !to_do.is_empty() {
-        let _ = writeln!(text, "\nWhat you must do:");
-        for line in to_do {
-            let _ = writeln!(text, "  - {line}");
-        }
-    }
     if report.mode == Mode::Recover
         && report
             .instances
@@ -292,7 +318,79 @@ fn recovery_text(report: &AlarmReport, outpost: &str) -> String {
             "\nThe originals still exist on {outpost}. When it comes back, the agent fences them (the sweep's FENCE_ACTION) once their replacements run."
         );
     }
+    write_links(&mut text, report, place);
     text
+}
+
+/// Console links: the instances, the alarm, the logs of the incident, the dashboard.
+fn write_links(text: &mut String, report: &AlarmReport, place: &Place) {
+    let mut ids: Vec<&str> = report
+        .instances
+        .iter()
+        .flat_map(|i| std::iter::once(i.instance_id.as_str()).chain(i.replacement_id.as_deref()))
+        .collect();
+    ids.truncate(LISTED_PER_SECTION);
+    let links = [
+        (
+            "Instances",
+            (!ids.is_empty())
+                .then(|| place.console("ec2", &format!("Instances:instanceId={}", ids.join(","))))
+                .flatten(),
+        ),
+        (
+            "Alarm",
+            place.console("cloudwatch", &format!("alarmsV2:alarm/{}", report.alarm)),
+        ),
+        (
+            "Logs Insights",
+            report
+                .incident
+                .as_ref()
+                .and_then(|_| place.console("cloudwatch", "logsV2:logs-insights")),
+        ),
+        (
+            "Dashboard",
+            (!place.dashboard.is_empty())
+                .then(|| {
+                    place.console(
+                        "cloudwatch",
+                        &format!("dashboards/dashboard/{}", place.dashboard),
+                    )
+                })
+                .flatten(),
+        ),
+    ];
+    if links.iter().all(|(_, link)| link.is_none()) {
+        return;
+    }
+    let _ = writeln!(text, "\nLinks:");
+    for (name, link) in links {
+        if let Some(link) = link {
+            let _ = writeln!(text, "  {name}: {link}");
+        }
+    }
+    if let (Some(incident), false) = (&report.incident, place.stack.is_empty()) {
+        let _ = writeln!(
+            text,
+            "  The incident in Logs Insights (log groups /aws/lambda/{}-*):\n    fields @timestamp, @message | filter @message like \"{incident}\" | sort @timestamp asc",
+            place.stack
+        );
+    }
+}
+
+/// A duration as people read it: `94 s`, `3 min 20 s`, `1 h 5 min`.
+pub fn duration(seconds: i64) -> String {
+    match seconds {
+        s if s < 120 => format!("{s} s"),
+        s if s < 3600 => match s % 60 {
+            0 => format!("{} min", s / 60),
+            r => format!("{} min {r} s", s / 60),
+        },
+        s => match (s % 3600) / 60 {
+            0 => format!("{} h", s / 3600),
+            m => format!("{} h {m} min", s / 3600),
+        },
+    }
 }
 
 fn describe_instance(text: &mut String, i: &InstanceReport) {
@@ -321,6 +419,9 @@ fn describe_instance(text: &mut String, i: &InstanceReport) {
             " on {}",
             outpost.rsplit('/').next().unwrap_or(outpost)
         );
+    }
+    if let Some(seconds) = i.running_after_seconds {
+        let _ = write!(text, ", running {} after the alarm", duration(seconds));
     }
     let _ = writeln!(text);
     if let Some(reason) = &i.reason {
@@ -441,6 +542,7 @@ mod tests {
             ("ü".repeat(200_000), vec!["fact"; 3]),
         ] {
             let notice = compose(
+                &place(),
                 &long_subject,
                 text,
                 &facts,
@@ -448,16 +550,163 @@ mod tests {
             );
             fits_sns(&notice);
             assert!(
-                notice.subject.starts_with("Outpost ? back: xxx"),
-                "{}",
+                notice
+                    .subject
+                    .starts_with("[outposts-autorestart] Outpost ? back: xxx"),
+                "the deployment in full would not fit: {}",
                 notice.subject
             );
-            assert!(notice.body.contains(FACTS_MARKER));
+            assert!(facts_of(&notice).is_some());
         }
-        let cut = compose("s", "ü".repeat(200_000), &(), Vec::new());
+        let cut = compose(&place(), "s", "ü".repeat(200_000), &(), Vec::new());
         assert!(cut.body.contains("cut here"), "the cut is said");
-        let whole = compose("s", "short".into(), &["fact"], Vec::new());
-        assert!(whole.body.ends_with("[\n  \"fact\"\n]\n"), "{}", whole.body);
+        let whole = compose(&place(), "s", "short".into(), &["fact"], Vec::new());
+        assert_eq!(facts_of(&whole), Some(serde_json::json!(["fact"])));
+        assert!(
+            !whole.body.contains("[\"fact\"]"),
+            "facts are not in the text"
+        );
+        assert!(
+            whole.body.ends_with("-- outposts-autorestart, stack outposts-autorestart, account 111122223333, Region eu-west-1\n"),
+            "{}",
+            whole.body
+        );
+        let big = compose(
+            &place(),
+            "s",
+            "short".into(),
+            &vec!["fact"; 30_000],
+            Vec::new(),
+        );
+        assert!(facts_of(&big).unwrap()["truncated"].is_string());
+    }
+
+    fn place() -> Place {
+        Place {
+            account: "111122223333".into(),
+            region: "eu-west-1".into(),
+            stack: "outposts-autorestart".into(),
+            dashboard: "outposts-autorestart".into(),
+        }
+    }
+
+    /// The `facts` attribute, parsed.
+    fn facts_of(notice: &Notice) -> Option<serde_json::Value> {
+        let (_, facts) = notice
+            .attributes
+            .iter()
+            .find(|(name, _)| name == FACTS_ATTRIBUTE)?;
+        serde_json::from_str(facts).ok()
+    }
+
+    fn instance(id: &str, name: &str, outcome: OutcomeKind) -> InstanceReport {
+        InstanceReport {
+            instance_id: id.into(),
+            name: name.into(),
+            strategy: crate::tags::Strategy::Template,
+            wave: 0,
+            running_after_seconds: None,
+            outcome,
+            replacement_id: None,
+            template: None,
+            subnet_id: None,
+            outpost_arn: None,
+            fallbacks: Vec::new(),
+            drs_job_id: None,
+            source_server_id: None,
+            launch_target_id: None,
+            launch_updates: Vec::new(),
+            target_groups: Vec::new(),
+            reason: None,
+            error_kind: None,
+            advice: None,
+            skipped_templates: Vec::new(),
+            failed_attempts: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Outpost A down at 03:10: web-1 recovered onto B in 94 s and moved in its target group,
+    /// web-2 not recovered (no capacity anywhere).
+    fn recovery_with_a_failure() -> AlarmReport {
+        let mut report = AlarmReport::empty(
+            "outposts-autorestart-connected-op-0aaaaaaaaaaaaaaa1".into(),
+            "2026-11-24T03:10:00Z".parse().unwrap(),
+            Mode::Recover,
+        );
+        report.action = Action::Recovery;
+        report.outpost = Some(
+            crate::alarm::OutpostId::from_arn(
+                "arn:aws:outposts:eu-west-1:111122223333:outpost/op-0aaaaaaaaaaaaaaa1",
+            )
+            .unwrap(),
+        );
+        report.incident = Some(crate::alarm::IncidentId::from_tag(
+            "op-0aaaaaaaaaaaaaaa1-20261124T031000Z-0123abcd",
+        ));
+        let mut web1 = instance("i-0000000000000web1", "web-1", OutcomeKind::Recovered);
+        web1.replacement_id = Some("i-0000000000000rep1".into());
+        web1.template = Some("lt-0123456789abcdef0".into());
+        web1.subnet_id = Some("subnet-0bbbbbbbbbbbbbbb2".into());
+        web1.outpost_arn =
+            Some("arn:aws:outposts:eu-west-1:111122223333:outpost/op-0bbbbbbbbbbbbbbb2".into());
+        web1.running_after_seconds = Some(94);
+        web1.target_groups.push(crate::report::TargetGroupReport {
+            target_group_arn: "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/web/0123456789abcdef".into(),
+            from: "i-0000000000000web1".into(),
+            to: Some("i-0000000000000rep1".into()),
+            port: Some(8080),
+            registered: true,
+            healthy: true,
+            deregistered: true,
+            note: None,
+        });
+        let mut web2 = instance("i-0000000000000web2", "web-2", OutcomeKind::Failed);
+        web2.reason = Some(
+            "no alternate had capacity: InsufficientInstanceCapacity on lt-0fedcba9876543210"
+                .into(),
+        );
+        web2.advice = Some("add capacity on another Outpost server, or a recovery template for one that has it; the next sweep tries again".into());
+        report.instances = vec![web1, web2];
+        report
+    }
+
+    #[test]
+    fn a_recovery_with_a_failure_says_what_to_do_first_and_where_it_happened() {
+        let notice = render(&recovery_with_a_failure(), &place());
+        fits_sns(&notice);
+        insta::assert_snapshot!(
+            "recovery_with_a_failure",
+            format!("Subject: {}\n\n{}", notice.subject, notice.body)
+        );
+        let facts = facts_of(&notice).expect("the facts attribute");
+        assert_eq!(facts["instances"][0]["outcome"], "recovered");
+        assert_eq!(facts["instances"][1]["outcome"], "failed");
+    }
+
+    #[test]
+    fn a_recovery_without_a_place_names_none_and_links_nothing() {
+        let notice = render(&recovery_with_a_failure(), &Place::default());
+        fits_sns(&notice);
+        insta::assert_snapshot!(
+            "recovery_without_a_place",
+            format!("Subject: {}\n\n{}", notice.subject, notice.body)
+        );
+    }
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        let cases = [
+            (0, "0 s"),
+            (94, "94 s"),
+            (120, "2 min"),
+            (200, "3 min 20 s"),
+            (3600, "1 h"),
+            (3900, "1 h 5 min"),
+        ];
+        for (seconds, said) in cases {
+            assert_eq!(duration(seconds), said, "{seconds}");
+        }
     }
 
     #[test]
@@ -478,7 +727,7 @@ mod tests {
             readiness.changed.push(format!("i-{i:017}"));
         }
         readiness.not_ready = 2_000;
-        fits_sns(&super::readiness(&readiness));
+        fits_sns(&super::readiness(&readiness, &place()));
         let drs = crate::report::DrsReport {
             source_server_id: "s-1".repeat(100),
             job_id: "drsjob-1".into(),
@@ -492,6 +741,6 @@ mod tests {
             advice: None,
             message_id: None,
         };
-        fits_sns(&super::drs_result(&drs));
+        fits_sns(&super::drs_result(&drs, &place()));
     }
 }

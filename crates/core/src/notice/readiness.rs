@@ -5,11 +5,12 @@ use std::fmt::Write;
 
 use super::Notice;
 use crate::readiness::{InstanceReadiness, ReadinessReport};
+use crate::settings::Place;
 
 /// The notice for a readiness change: what changed, then every instance not ready.
-pub fn render(report: &ReadinessReport) -> Notice {
+pub fn render(report: &ReadinessReport, place: &Place) -> Notice {
     let subject = format!(
-        "[outposts-autorestart] Readiness: {} not ready, {} ready ({} changed)",
+        "Readiness: {} not ready, {} ready ({} changed)",
         report.not_ready,
         report.ready,
         report.changed.len()
@@ -51,6 +52,7 @@ pub fn render(report: &ReadinessReport) -> Notice {
         }
     }
     crate::notice::compose(
+        place,
         &subject,
         text,
         report,
