@@ -406,6 +406,27 @@ pub fn describe(report: &FenceReport) -> String {
     if report.mode == Mode::NotifyOnly {
         let _ = writeln!(text, "Mode notify-only: nothing was changed.");
     }
+    // What needs a person first: originals left running, and fencing that failed.
+    for (title, list) in [
+        ("Held: left running, not fenced", &report.held),
+        (
+            "FAILED to fence (the next sweep tries again)",
+            &report.failed,
+        ),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        let _ = writeln!(text, "\n{title}:");
+        for h in list {
+            let before = if h.news { "" } else { " (reported before)" };
+            let _ = writeln!(
+                text,
+                "  - {} ({}): {}{before}",
+                h.name, h.instance_id, h.reason
+            );
+        }
+    }
     if report.fenced.is_empty() && report.held.is_empty() && report.failed.is_empty() {
         let _ = writeln!(
             text,
@@ -453,26 +474,6 @@ pub fn describe(report: &FenceReport) -> String {
         );
         for (replacement, predecessor) in &report.relinked {
             let _ = writeln!(text, "  - {replacement} replaces {predecessor}");
-        }
-    }
-    for (title, list) in [
-        ("Held: left running, not fenced", &report.held),
-        (
-            "FAILED to fence (the next sweep tries again)",
-            &report.failed,
-        ),
-    ] {
-        if list.is_empty() {
-            continue;
-        }
-        let _ = writeln!(text, "\n{title}:");
-        for h in list {
-            let before = if h.news { "" } else { " (reported before)" };
-            let _ = writeln!(
-                text,
-                "  - {} ({}): {}{before}",
-                h.name, h.instance_id, h.reason
-            );
         }
     }
     text

@@ -27,8 +27,20 @@ pub fn render(report: &DrillReport, place: &Place) -> Notice {
             ", COPIES LEFT"
         }
     );
-    let mut text = format!(
-        "Live drill {} of Outpost {}: {launched} copies launched, {running} seen running, {} terminated, in {:.0} s.\n",
+    let mut text = String::new();
+    // What needs a person first: copies the drill could not terminate.
+    if !report.left_behind.is_empty() {
+        let _ = writeln!(
+            text,
+            "What you must do: terminate these drill copies by hand (tag {}={}): {}\n",
+            tags::DRILL,
+            report.drill_id,
+            report.left_behind.join(", ")
+        );
+    }
+    let _ = writeln!(
+        text,
+        "Live drill {} of Outpost {}: {launched} copies launched, {running} seen running, {} terminated, in {:.0} s.",
         report.drill_id,
         report.outpost,
         report.cleaned_up.len(),
@@ -57,15 +69,6 @@ pub fn render(report: &DrillReport, place: &Place) -> Notice {
                 (None, Some(e)) => format!("FAILED: {e}"),
                 (None, None) => "not seen running".into(),
             }
-        );
-    }
-    if !report.left_behind.is_empty() {
-        let _ = writeln!(
-            text,
-            "\nTerminate these drill copies by hand (tag {}={}): {}",
-            tags::DRILL,
-            report.drill_id,
-            report.left_behind.join(", ")
         );
     }
     for r in &report.readiness_problems {

@@ -16,8 +16,13 @@ pub fn render(report: &DrsReport, place: &Place) -> Notice {
         (false, false, _) => "DRS recovery FAILED",
     };
     let subject = format!("{what}: {}", report.source_server_id);
-    let mut body = format!(
-        "{what} for source server {} (job {}).\n",
+    let mut body = String::new();
+    if let Some(advice) = &report.advice {
+        let _ = writeln!(body, "What you must do: {advice}\n");
+    }
+    let _ = writeln!(
+        body,
+        "{what} for source server {} (job {}).",
         report.source_server_id, report.job_id
     );
     if let Some(original) = &report.original_id {
@@ -44,9 +49,6 @@ pub fn render(report: &DrsReport, place: &Place) -> Notice {
     }
     if let Some(reason) = &report.reason {
         let _ = writeln!(body, "\n{reason}");
-    }
-    if let Some(advice) = &report.advice {
-        let _ = writeln!(body, "\nWhat you must do: {advice}");
     }
     crate::notice::compose(
         place,

@@ -695,6 +695,65 @@ mod tests {
     }
 
     #[test]
+    fn an_outpost_back_says_what_is_held_first_then_what_was_fenced() {
+        use crate::fence::{FenceReport, FencedInstance, HeldInstance};
+        use crate::settings::FenceAction;
+        let mut report = AlarmReport::empty(
+            "outposts-autorestart-connected-op-0aaaaaaaaaaaaaaa1".into(),
+            "2026-11-24T05:40:00Z".parse().unwrap(),
+            Mode::Recover,
+        );
+        report.action = Action::OutpostBack;
+        report.outpost = recovery_with_a_failure().outpost;
+        let mut fencing = FenceReport::new(FenceAction::Stop, Mode::Recover);
+        fencing.fenced.push(FencedInstance {
+            instance_id: "i-0000000000000web1".into(),
+            name: "web-1".into(),
+            replacement_id: "i-0000000000000rep1".into(),
+            previous_state: "running".into(),
+            again: false,
+        });
+        fencing.held.push(HeldInstance {
+            instance_id: "i-0000000000000web2".into(),
+            name: "web-2".into(),
+            reason:
+                "no copy in its chain runs: it may be the only one; recover it or stop it by hand"
+                    .into(),
+            news: true,
+        });
+        report.fencing = Some(fencing);
+        let notice = render(&report, &place());
+        fits_sns(&notice);
+        insta::assert_snapshot!(
+            "outpost_back",
+            format!("Subject: {}\n\n{}", notice.subject, notice.body)
+        );
+    }
+
+    #[test]
+    fn a_failed_drs_launch_says_what_to_do_and_where() {
+        let report = crate::report::DrsReport {
+            source_server_id: "s-0123456789abcdef0".into(),
+            job_id: "drsjob-0123456789abcdef0".into(),
+            succeeded: false,
+            drill: false,
+            stuck: false,
+            original_id: Some("i-00000000000000db1".into()),
+            recovery_instance_id: None,
+            target_groups: Vec::new(),
+            reason: Some("DRS job drsjob-0123456789abcdef0 failed to launch source server s-0123456789abcdef0; LAUNCH_FAILED: the launch template's instance type is not offered".into()),
+            advice: Some("nothing yet: while the Outpost is down, the sweep starts a new DRS job for it (attempt 2 of 3)".into()),
+            message_id: None,
+        };
+        let notice = drs_result(&report, &place());
+        fits_sns(&notice);
+        insta::assert_snapshot!(
+            "drs_launch_failed",
+            format!("Subject: {}\n\n{}", notice.subject, notice.body)
+        );
+    }
+
+    #[test]
     fn durations_read_as_people_say_them() {
         let cases = [
             (0, "0 s"),
