@@ -354,18 +354,35 @@ pub fn instance_reports(
 impl InstanceReport {
     /// The report of `o` before its outcome's details and its target groups.
     fn of(o: &InstanceOutcome) -> Self {
+        let strategy = if crate::plan::uses_drs(&o.original) {
+            Strategy::Drs
+        } else {
+            Strategy::Template
+        };
         Self {
-            instance_id: o.original.id.clone(),
-            name: o.original.display_name().to_owned(),
-            strategy: if crate::plan::uses_drs(&o.original) {
-                Strategy::Drs
-            } else {
-                Strategy::Template
-            },
+            replacement_id: o.replacement().map(|r| r.id.clone()),
+            skipped_templates: o.skipped.clone(),
+            failed_attempts: o.attempts.clone(),
+            warnings: o.warnings.clone(),
+            ..Self::new(
+                &o.original.id,
+                o.original.display_name(),
+                strategy,
+                o.outcome.kind(),
+            )
+        }
+    }
+
+    /// The report of one instance, saying only how its recovery ended.
+    pub fn new(instance_id: &str, name: &str, strategy: Strategy, outcome: OutcomeKind) -> Self {
+        Self {
+            instance_id: instance_id.to_owned(),
+            name: name.to_owned(),
+            strategy,
             wave: 0,
             running_after_seconds: None,
-            outcome: o.outcome.kind(),
-            replacement_id: o.replacement().map(|r| r.id.clone()),
+            outcome,
+            replacement_id: None,
             template: None,
             subnet_id: None,
             outpost_arn: None,
@@ -378,9 +395,9 @@ impl InstanceReport {
             reason: None,
             error_kind: None,
             advice: None,
-            skipped_templates: o.skipped.clone(),
-            failed_attempts: o.attempts.clone(),
-            warnings: o.warnings.clone(),
+            skipped_templates: Vec::new(),
+            failed_attempts: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 }

@@ -44,8 +44,25 @@ pub async fn execute_drs<C: Compute, D: DisasterRecovery>(
                 target,
                 attempt,
             } => to_configure.push((original, server, target.id, attempt)),
-            decision => {
-                let outcome = without_job(compute, incident, original, decision, execution).await;
+            DrsDecision::Invalid { reason } => {
+                warn!(instance = %original.id, %reason, "cannot recover through DRS");
+                let advice = "fix what the reason names; the recovery runs again on the next delivery or sweep.";
+                let outcome = failed(original, reason, None, advice.into());
+                outcomes.insert(outcome.original.id.clone(), outcome);
+            }
+            DrsDecision::AlreadyStarted {
+                job_id,
+                source_server_id,
+            } => {
+                let unrecorded = source_server_id.is_some();
+                let outcome =
+                    already_started(compute, incident, original, job_id, unrecorded, execution)
+                        .await;
+                outcomes.insert(outcome.original.id.clone(), outcome);
+            }
+            DrsDecision::Wait { reason } => {
+                info!(instance = %original.id, %reason, "DRS recovery waits");
+                let outcome = InstanceOutcome::of(original, Outcome::Unfinished { reason });
                 outcomes.insert(outcome.original.id.clone(), outcome);
             }
         }
@@ -77,56 +94,40 @@ pub async fn execute_drs<C: Compute, D: DisasterRecovery>(
         .collect()
 }
 
-/// The outcome of a decision that starts no job: invalid, waiting, or a job running already
-/// (recorded on the original when DRS shows it but the original does not).
-async fn without_job<C: Compute>(
+/// A job runs already for the instance's server; `unrecorded` when DRS shows it but the
+/// original does not record it yet: it is recorded now (live runs only).
+async fn already_started<C: Compute>(
     compute: &C,
     incident: &IncidentId,
     original: Instance,
-    decision: DrsDecision,
+    job_id: String,
+    unrecorded: bool,
     execution: Execution,
 ) -> InstanceOutcome {
-    match decision {
-        DrsDecision::Invalid { reason } => {
-            warn!(instance = %original.id, %reason, "cannot recover through DRS");
-            let advice =
-                "fix what the reason names; the recovery runs again on the next delivery or sweep."
-                    .into();
-            failed(original, reason, None, advice)
-        }
-        DrsDecision::AlreadyStarted {
-            job_id,
-            source_server_id,
-        } => {
-            info!(instance = %original.id, %job_id, "DRS recovery already running");
-            let mut outcome = InstanceOutcome::of(
-                original.clone(),
-                Outcome::DrsAlreadyStarted {
-                    job_id: job_id.clone(),
-                },
-            );
-            // Found running in DRS but not yet recorded on the original: record it.
-            if source_server_id.is_some()
-                && execution == Execution::Live
-                && let Err(error) = compute
-                    .tag(
-                        std::slice::from_ref(&original.id),
-                        &job_tags(&job_id, incident),
-                    )
-                    .await
-            {
-                outcome.warnings.push(format!(
-                    "could not record job {job_id} on the original: {error}"
-                ));
-            }
-            outcome
-        }
-        DrsDecision::Wait { reason } => {
-            info!(instance = %original.id, %reason, "DRS recovery waits");
-            InstanceOutcome::of(original, Outcome::Unfinished { reason })
-        }
-        DrsDecision::Recover { .. } => unreachable!("a recovery starts a job"),
+    info!(instance = %original.id, %job_id, "DRS recovery already running");
+    let record = unrecorded && execution == Execution::Live;
+    let recorded = if record {
+        compute
+            .tag(
+                std::slice::from_ref(&original.id),
+                &job_tags(&job_id, incident),
+            )
+            .await
+    } else {
+        Ok(())
+    };
+    let mut outcome = InstanceOutcome::of(
+        original,
+        Outcome::DrsAlreadyStarted {
+            job_id: job_id.clone(),
+        },
+    );
+    if let Err(error) = recorded {
+        outcome.warnings.push(format!(
+            "could not record job {job_id} on the original: {error}"
+        ));
     }
+    outcome
 }
 
 /// Notify-only: the job that would start.

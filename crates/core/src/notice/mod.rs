@@ -600,30 +600,7 @@ mod tests {
     }
 
     fn instance(id: &str, name: &str, outcome: OutcomeKind) -> InstanceReport {
-        InstanceReport {
-            instance_id: id.into(),
-            name: name.into(),
-            strategy: crate::tags::Strategy::Template,
-            wave: 0,
-            running_after_seconds: None,
-            outcome,
-            replacement_id: None,
-            template: None,
-            subnet_id: None,
-            outpost_arn: None,
-            fallbacks: Vec::new(),
-            drs_job_id: None,
-            source_server_id: None,
-            launch_target_id: None,
-            launch_updates: Vec::new(),
-            target_groups: Vec::new(),
-            reason: None,
-            error_kind: None,
-            advice: None,
-            skipped_templates: Vec::new(),
-            failed_attempts: Vec::new(),
-            warnings: Vec::new(),
-        }
+        InstanceReport::new(id, name, crate::tags::Strategy::Template, outcome)
     }
 
     /// Outpost A down at 03:10: web-1 recovered onto B in 94 s and moved in its target group,
