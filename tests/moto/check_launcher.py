@@ -558,6 +558,12 @@ def launcher_calls(endpoint):
     return out
 
 
+def settling(endpoint):
+    status, out = launcher_api(endpoint, "GET", "/_launcher/settling")
+    assert status == 200, (status, out)
+    return out["seconds"]
+
+
 def count_of(endpoint, action):
     return launcher_calls(endpoint)["counts"].get(action, 0)
 
@@ -721,6 +727,7 @@ def check_pending(endpoint, ec2, elbv2, vpc, subnet_id):
     a, b = first["InstanceId"], second["InstanceId"]
     assert first["State"] == {"Code": 0, "Name": "pending"}, first["State"]
     assert described(ec2, InstanceIds=[a])[a] == {"Code": 0, "Name": "pending"}
+    assert 0 < settling(endpoint) <= window, settling(endpoint)
     repeat = launch(ec2, subnet_id, ClientToken="pending-c")  # a repeat tells the state now
     assert launch(ec2, subnet_id, ClientToken="pending-c")["State"]["Name"] == "pending"
     pending = described(ec2, Filters=[{"Name": "instance-state-name", "Values": ["pending"]}])
@@ -741,6 +748,8 @@ def check_pending(endpoint, ec2, elbv2, vpc, subnet_id):
     within(started, window, "pending checks")
 
     wait_until(started + window + 0.05)
+    time.sleep(settling(endpoint))  # the repeats launched after `a`: as long as it says
+    assert settling(endpoint) == 0, settling(endpoint)
     assert described(ec2, InstanceIds=[a])[a] == {"Code": 16, "Name": "running"}
     again = launch(ec2, subnet_id, ClientToken="pending-c")
     assert again["InstanceId"] == repeat["InstanceId"] and again["State"]["Name"] == "running"
@@ -798,6 +807,7 @@ def check_initial_health(endpoint, ec2, elbv2, vpc, subnet_id):
         "Reason": "Elb.RegistrationInProgress",
         "Description": "Target registration is in progress",
     }, health
+    assert 0 < settling(endpoint) <= window, settling(endpoint)
     within(started, window / 2, "first health check")
     wait_until(started + window * 0.6)
     health = target_health(elbv2, tg, i)[i]
@@ -806,6 +816,7 @@ def check_initial_health(endpoint, ec2, elbv2, vpc, subnet_id):
     elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": i, "Port": 8080}])
     within(started, window, "initial checks")
     wait_until(started + window + 0.05)
+    assert settling(endpoint) == 0, settling(endpoint)
     assert target_health(elbv2, tg)[i]["State"] == "healthy"
     # Deregistered and registered again: a new registration.
     elbv2.deregister_targets(TargetGroupArn=tg, Targets=[{"Id": i, "Port": 8080}])

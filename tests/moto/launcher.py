@@ -57,6 +57,12 @@ Gaps filled (numbers match the "-- N." comments below):
                                 the last POST /moto-api/reset (a throttled one
                                 did not); `counts` merges both services
        POST /_launcher/release  lets every held response go; {"released": n}
+       GET  /_launcher/settling {"seconds": s}: how long until every instance
+                                launched and every target registered so far
+                                has settled under the current configuration
+                                (running and visible past 9a/9b, past
+                                `initial` in 9c); 0 when it has. Tests wait on
+                                it instead of sleeping a guessed time.
      POST /moto-api/reset also restores the default configuration, zeroes the
      counts and releases held responses. Keys (default in brackets):
      9a. pending_seconds (float) [0]: an instance reports `pending` (code 0)
@@ -485,6 +491,7 @@ def apply_fault_patches() -> None:
     def instance_init(self, *args, **kwargs):
         orig_instance_init(self, *args, **kwargs)
         self.launcher_launched_at = time.monotonic()
+        FAULTS.launched(self.launcher_launched_at)
 
     Instance.__init__ = instance_init
 
@@ -580,6 +587,7 @@ def apply_fault_patches() -> None:
             current = self.targets.get(target["Id"])
             if current is None or current["Port"] != port:
                 self.launcher_registered_at[(target["Id"], port)] = now
+                FAULTS.registered(now)
             self.targets[target["Id"]] = {"Id": target["Id"], "Port": port}
             self.deregistered_targets.pop(target["Id"], None)
 
@@ -1157,6 +1165,8 @@ class LauncherFaults:
         self._counts = {}  # (service, action) -> calls that reached moto
         self._set_config(self.config)
         self._held = []  # dicts: action, n, event
+        self._last_launch = None  # monotonic time of the newest instance
+        self._last_registration = None  # and of the newest target registration
 
     def _set_config(self, config) -> None:  # with self._lock held (or in __init__)
         self.config = config
@@ -1174,7 +1184,29 @@ class LauncherFaults:
         with self._lock:
             self._set_config(copy.deepcopy(DEFAULT_CONFIG))
             self._counts = {}
+            self._last_launch = self._last_registration = None
         self.release()
+
+    def launched(self, at) -> None:
+        with self._lock:
+            self._last_launch = at
+
+    def registered(self, at) -> None:
+        with self._lock:
+            self._last_registration = at
+
+    def settling(self) -> float:
+        """Seconds until the newest instance and the newest registration are past
+        their pending, invisible and initial windows under the current config."""
+        with self._lock:
+            config = self.config
+            ends = []
+            if self._last_launch is not None:
+                window = max(config["pending_seconds"], config["invisible_seconds"])
+                ends.append(self._last_launch + window)
+            if self._last_registration is not None:
+                ends.append(self._last_registration + config["initial_health_seconds"])
+        return max([0.0] + [end - time.monotonic() for end in ends])
 
     def calls(self) -> dict:
         with self._lock:
@@ -1351,6 +1383,8 @@ def launcher_control(app):
             return json_response(environ, start_response, 200, config)
         if path == "/_launcher/calls" and method == "GET":
             return json_response(environ, start_response, 200, FAULTS.calls())
+        if path == "/_launcher/settling" and method == "GET":
+            return json_response(environ, start_response, 200, {"seconds": FAULTS.settling()})
         if path == "/_launcher/release" and method == "POST":
             return json_response(environ, start_response, 200, {"released": FAULTS.release()})
         if path == "/_launcher/drs" and method == "GET":
@@ -1367,7 +1401,8 @@ def launcher_control(app):
             return json_response(environ, start_response, 200, DRS.snapshot())
         message = (
             f"no {method} {path}; served: GET/POST /_launcher/config,"
-            " GET /_launcher/calls, POST /_launcher/release, GET/POST /_launcher/drs"
+            " GET /_launcher/calls, GET /_launcher/settling, POST /_launcher/release,"
+            " GET/POST /_launcher/drs"
         )
         return json_response(environ, start_response, 404, {"error": message})
 

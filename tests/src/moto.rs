@@ -1,13 +1,14 @@
 //! moto's server, started through `tests/moto/launcher.py`, which fills the gaps in moto's EC2
 //! that production code must not work around (subnet OutpostArn, ClientToken, template ENIs).
 
+use crate::runtime_api::Answer;
 use crate::world;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::channel;
+use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
 /// A running moto server; killed when dropped.
@@ -51,8 +52,10 @@ impl Moto {
                 }
             }
         });
-        wait.recv_timeout(Duration::from_secs(60))
-            .expect("moto did not report ready within 60 s");
+        // Generous: the tests of a file start their servers at once, on a machine that may
+        // be busy; a server that starts is ready long before this.
+        wait.recv_timeout(Duration::from_secs(180))
+            .expect("moto did not report ready within 180 s");
         Self {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
@@ -81,19 +84,42 @@ impl Moto {
         self.calls()["counts"][action].as_u64().unwrap_or(0)
     }
 
-    /// Waits until a held answer (`hold_after`) is held, at most `within`.
-    pub fn wait_held(&self, within: Duration) -> Value {
+    /// Waits until a held answer (`hold_after`) is held. Fails at once if `answered` (the
+    /// delivery whose call should be held) answers first, and after `within` otherwise: give it
+    /// the time the function has to answer the invocation, not a guess at this machine's speed.
+    pub fn wait_held(&self, answered: &Receiver<Answer>, within: Duration) -> Value {
         let until = std::time::Instant::now() + within;
         loop {
             let calls = self.calls();
             if calls["held"].as_array().is_some_and(|h| !h.is_empty()) {
                 return calls["held"].clone();
             }
+            if let Ok(answer) = answered.try_recv() {
+                panic!("the invocation answered before any call was held: {answer:?}\n{calls}");
+            }
             assert!(
                 std::time::Instant::now() < until,
                 "nothing was held within {within:?}: {calls}"
             );
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until everything launched and registered so far has settled in the launcher's
+    /// timing (`GET /_launcher/settling`): instances running and visible, targets past
+    /// `initial`. The launcher says how long that is, so this waits on a condition, however
+    /// slow the machine.
+    pub fn wait_settled(&self) {
+        loop {
+            let seconds = self.control("GET", "/_launcher/settling", None)["seconds"]
+                .as_f64()
+                .expect("the launcher answers {\"seconds\": s}");
+            if seconds <= 0.0 {
+                return;
+            }
+            std::thread::sleep(
+                Duration::from_secs_f64(seconds.min(1.0)) + Duration::from_millis(10),
+            );
         }
     }
 

@@ -40,6 +40,9 @@ async fn setup(config: &Value) -> Setup {
     let clients = Clients::new(moto.endpoint()).await;
     let seeded = world::seed(&clients).await;
     moto.configure(config);
+    // The seeded instances and targets are newer than the pending, invisible and initial
+    // windows just switched on: a test starts from a world that has settled.
+    moto.wait_settled();
     Setup {
         moto,
         clients,
@@ -58,10 +61,10 @@ impl Setup {
         )
     }
 
-    /// Waits until the instances EC2 shows settle (pending ones run, new ones are visible),
-    /// then reads the world.
+    /// Waits until the instances EC2 shows settle (pending ones run, new ones are visible,
+    /// targets are past `initial`), then reads the world.
     async fn settled(&self) -> State {
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        self.moto.wait_settled();
         State::read(&self.clients, &self.seeded).await
     }
 }
@@ -113,7 +116,7 @@ async fn killed_after_a_launch_took_effect_the_retry_and_the_sweep_converge() {
     // The second launch takes effect in EC2; before its answer arrives, Lambda kills the
     // invocation (timeout, out of memory, crash).
     let (_, never) = api.deliver(&sample("alarm-outpost-down.json"));
-    let held = s.moto.wait_held(Duration::from_secs(60));
+    let held = s.moto.wait_held(&never, ANSWER_WITHIN);
     assert_eq!(held[0]["action"], "RunInstances");
     handler.kill();
     s.moto.release();
