@@ -260,7 +260,27 @@ def check_launch_template(ec2, vpc, vpc_subnet, outpost_subnet):
     inst = run["Instances"][0]
     assert inst["SubnetId"] == outpost_subnet["SubnetId"]
     assert [n["Attachment"]["DeviceIndex"] for n in inst["NetworkInterfaces"]] == [0]
-    print("ok 4-5: launch template NetworkInterfaces + instance OutpostArn")
+    # What EC2 itself records of a template launch, and that nobody can forge it (8b).
+    run = ec2.run_instances(
+        MinCount=1,
+        MaxCount=1,
+        ClientToken="template-token",
+        LaunchTemplate={"LaunchTemplateId": lt["LaunchTemplateId"], "Version": "$Latest"},
+    )
+    inst_id = run["Instances"][0]["InstanceId"]
+    inst = ec2.describe_instances(InstanceIds=[inst_id])["Reservations"][0]["Instances"][0]
+    assert inst["ClientToken"] == "template-token", inst.get("ClientToken")
+    tags = {t["Key"]: t["Value"] for t in inst["Tags"]}
+    assert tags["aws:ec2launchtemplate:id"] == lt["LaunchTemplateId"], tags
+    code, message, status = error_of(
+        ec2.create_tags,
+        Resources=[inst_id],
+        Tags=[{"Key": "x", "Value": "1"}, {"Key": "aws:ec2launchtemplate:id", "Value": "lt-0"}],
+    )
+    assert (code, status) == ("InvalidParameterValue", 400), (code, message)
+    assert "reserved" in message, message
+    ec2.create_tags(Resources=[inst_id], Tags=[{"Key": "autorestart:x", "Value": "aws:ok"}])
+    print("ok 4-5, 8b: launch template NetworkInterfaces + instance OutpostArn + aws: tags")
 
 
 def cloudwatch_cbor(endpoint, operation, params=None):

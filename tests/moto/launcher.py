@@ -42,6 +42,11 @@ Gaps filled (numbers match the "-- N." comments below):
      account owns (outposts_access_denied).
   8. ModifySubnetAttribute EnableLniAtDeviceIndex is kept and DescribeSubnets
      returns it (moto ignores it).
+     8b. CreateTags with a tag key starting with `aws:` answers 400
+     InvalidParameterValue, as EC2 does (moto accepts it): the tags EC2 sets
+     itself, such as aws:ec2launchtemplate:id, cannot be forged here either.
+     (moto already reports an instance's ClientToken and sets
+     aws:ec2launchtemplate:id/version on a template launch.)
   9. Real AWS timing and failures, all off by default and switched at run
      time through a control API that this server answers itself (WSGI
      middleware launcher_control, in front of everything else):
@@ -1304,6 +1309,17 @@ class LauncherFaults:
 FAULTS = LauncherFaults()
 
 
+def reserved_tag_key(service, action, params):
+    """8b. The first `aws:` tag key a CreateTags request writes, which EC2 refuses (the prefix
+    is EC2's own, e.g. aws:ec2launchtemplate:id); moto accepts it."""
+    if service != "ec2" or action != "CreateTags":
+        return None
+    for key, value in sorted(params.items()):
+        if key.startswith("Tag.") and key.endswith(".Key") and value.lower().startswith("aws:"):
+            return value
+    return None
+
+
 def ec2_error(code, message):
     """EC2's error body (EC2 API Reference, "Error codes": example error response)."""
     return (
@@ -1428,6 +1444,16 @@ def launcher_control(app):
             start_response("503 Service Unavailable", headers)
             return [body]
         hold, lose = fate
+        reserved = reserved_tag_key(service, action, params)
+        if reserved is not None:  # 8b
+            body = ec2_error(
+                "InvalidParameterValue",
+                f"Value ( {reserved} ) for parameter key is invalid."
+                " Tag keys starting with 'aws:' are reserved for internal use",
+            )
+            headers = [("Content-Type", "text/xml;charset=UTF-8"), ("Content-Length", str(len(body)))]
+            start_response("400 Bad Request", headers)
+            return [body]
         if hold is None and not lose:
             return app(environ, start_response)
 

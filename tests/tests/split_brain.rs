@@ -220,3 +220,104 @@ async fn a_chain_over_three_outposts_is_fenced_against_its_live_end() {
         assert_eq!(last.instance(c).state, "running", "one copy serves");
     }
 }
+
+/// The claims a fencing report lists: (instance, claimed) pairs.
+fn claims(fencing: &Value) -> Vec<(String, Vec<String>)> {
+    fencing["unproven"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            let claimed = u["claimed"].as_array().unwrap();
+            (
+                u["instance_id"].as_str().unwrap().to_owned(),
+                claimed
+                    .iter()
+                    .map(|c| c.as_str().unwrap().to_owned())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forged_and_copied_links_stop_nothing_and_are_reported_once() {
+    let s = recovered().await;
+    let (db1, web3) = (s.seeded.db1.clone(), s.seeded.web3.clone());
+    // A forged pair: db-1, running and never protected, tagged as an opted-in original that
+    // web-3 (healthy, serving on B) replaced; web-3 tagged as its replacement.
+    let tag = |id: &str, key: &str, value: &str| {
+        let (id, key, value) = (id.to_owned(), key.to_owned(), value.to_owned());
+        let ec2 = s.clients.ec2.clone();
+        async move {
+            ec2.create_tags()
+                .resources(id)
+                .tags(world::ec2_tag(&key, &value))
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    tag(&db1, "autorestart:enabled", "true").await;
+    tag(&db1, "autorestart:replaced-by", &web3).await;
+    tag(&web3, "autorestart:replacement-of", &db1).await;
+    world::set_alarms(&s.clients, &[(FAILED_OUTPOST, "OK")]).await;
+
+    let report = sweep(&s);
+    let on_a = fencing(&report, FAILED_OUTPOST);
+    let mut expected = vec![s.seeded.web1.clone(), s.seeded.web2.clone()];
+    expected.sort();
+    assert_eq!(fenced_ids(on_a), expected, "the real chains: {on_a:#}");
+    assert_eq!(
+        claims(on_a),
+        [(db1.clone(), vec![web3.clone()])],
+        "{on_a:#}"
+    );
+    let after = State::read(&s.clients, &s.seeded).await;
+    assert_eq!(after.instance(&db1).state, "running");
+    assert_eq!(after.instance(&web3).state, "running");
+    let notices = world::notices(&s.clients, &s.seeded).await;
+    let claim = format!("claims replacement {web3}, which the agent did not launch for it");
+    assert!(
+        notices.iter().any(|(_, body)| body.contains(&claim)),
+        "{notices:?}"
+    );
+
+    // "Launch more like this" on the fenced web-1: every tag of it on a new instance (the
+    // console leaves out the aws: tags, which only EC2 may write).
+    let web1 = after.instance(&s.seeded.web1).clone();
+    let copied: Vec<(&str, &str)> = web1
+        .tags
+        .iter()
+        .filter(|(k, _)| !k.starts_with("aws:"))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert!(web1.tags.contains_key("autorestart:fenced"), "{web1:?}");
+    let copy = world::launch_tagged(&s.clients, &s.seeded, FAILED_OUTPOST, &copied).await;
+    let report = sweep(&s);
+    let on_a = fencing(&report, FAILED_OUTPOST);
+    let replacement = replacement_of(&after, &s.seeded.web1);
+    assert!(
+        claims(on_a).contains(&(copy.clone(), vec![replacement])),
+        "{on_a:#}"
+    );
+    assert!(fenced_ids(on_a).is_empty(), "{on_a:#}");
+    let last = State::read(&s.clients, &s.seeded).await;
+    assert_eq!(last.instance(&copy).state, "running");
+    assert_eq!(last.instance(&db1).state, "running");
+    let notices = world::notices(&s.clients, &s.seeded).await;
+    assert_eq!(
+        notices.len(),
+        1,
+        "only the copy's claim is new: {notices:?}"
+    );
+    assert!(!notices[0].1.contains(&claim) || notices[0].1.contains("reported before"));
+
+    sweep(&s);
+    assert!(
+        world::notices(&s.clients, &s.seeded).await.is_empty(),
+        "said once"
+    );
+    let last = State::read(&s.clients, &s.seeded).await;
+    assert_eq!(last.instance(&copy).state, "running");
+}

@@ -456,5 +456,9 @@ fn instance_from_sdk(i: &aws_sdk_ec2::types::Instance) -> Instance {
             .launch_time()
             .and_then(|t| t.to_millis().ok())
             .and_then(chrono::DateTime::from_timestamp_millis),
+        client_token: i
+            .client_token()
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned),
     }
 }

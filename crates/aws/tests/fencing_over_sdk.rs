@@ -4,8 +4,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use autorestart_core::alarm::{AlarmChange, AlarmState};
+use autorestart_core::alarm::{AlarmChange, AlarmState, IncidentId};
+use autorestart_core::plan::client_token;
 use autorestart_core::report::Action;
+use autorestart_core::tags::TemplateRef;
 use aws_sdk_cloudwatch::types::StateValue;
 use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
 use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
@@ -67,11 +69,24 @@ async fn a_lost_replaced_by_is_found_from_the_replacement_and_written_before_the
     let successors = mock!(aws_sdk_ec2::Client::describe_instances)
         .match_requests(filtered("tag:autorestart:replacement-of", &["i-1"]))
         .then_output(|| {
-            answer(vec![running(
+            // What EC2 shows of the agent's launch: its ClientToken and the template it used.
+            let incident = "op-0aaaaaaaaaaaaaaa1-20261124T040000Z-1a2b3c4d";
+            let template = TemplateRef {
+                id: "lt-0b".into(),
+                version: TemplateRef::DEFAULT_VERSION.into(),
+            };
+            let token = client_token(&IncidentId::from_tag(incident), "i-1", &template, 1);
+            let mut launched = running(
                 "i-new",
                 "subnet-b",
-                &[("autorestart:replacement-of", "i-1")],
-            )])
+                &[
+                    ("autorestart:replacement-of", "i-1"),
+                    ("autorestart:incident", incident),
+                    ("aws:ec2launchtemplate:id", "lt-0b"),
+                ],
+            );
+            launched.client_token = Some(token);
+            answer(vec![launched])
         });
     let end_of_chain = mock!(aws_sdk_ec2::Client::describe_instances)
         .match_requests(filtered("tag:autorestart:replacement-of", &["i-new"]))

@@ -194,6 +194,9 @@ pub struct FenceView<'a> {
     pub down: &'a HashSet<OutpostId>,
     /// Live ends that are not healthy in a target group, and what the group says.
     pub unhealthy: &'a HashMap<String, String>,
+    /// Instances named by a link AWS does not confirm the agent made (`proof`): an original
+    /// whose `replaced-by` names one of these is not considered replaced.
+    pub unproven: &'a HashSet<String>,
 }
 
 /// The value of `autorestart:fenced`: `<action>@<time>`, prefixed `would-` in notify-only.
@@ -222,7 +225,11 @@ pub fn plan_fencing(
     let chains = Chains::new(view.chains);
     let mut decisions: Vec<FenceDecision> = originals
         .iter()
-        .filter(|o| o.tag(tags::REPLACED_BY).is_some() || !chains.successors(&o.id).is_empty())
+        .filter(|o| {
+            o.tag(tags::REPLACED_BY)
+                .is_some_and(|by| !view.unproven.contains(by))
+                || !chains.successors(&o.id).is_empty()
+        })
         .map(|original| {
             let live = chains.live_end(original);
             let successor = live
@@ -328,6 +335,33 @@ pub struct HeldInstance {
     pub news: bool,
 }
 
+/// A link AWS does not confirm the agent made, found while following the chains: nothing is
+/// done with it (no fence, no repair, no launch held back).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct UnprovenClaim {
+    /// The opted-in instance the link is about.
+    pub instance_id: String,
+    /// Its Name tag, or its id.
+    pub name: String,
+    /// The instances claimed as its replacement (by their `replacement-of`, or by its
+    /// `replaced-by`) that the agent did not launch for it.
+    pub claimed: Vec<String>,
+    /// Not reported before.
+    pub news: bool,
+}
+
+impl UnprovenClaim {
+    /// The claims about `instance`.
+    pub fn new(instance: &Instance, claimed: Vec<String>, news: bool) -> Self {
+        Self {
+            instance_id: instance.id.clone(),
+            name: instance.display_name().to_owned(),
+            claimed,
+            news,
+        }
+    }
+}
+
 /// What fencing did on one Outpost.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct FenceReport {
@@ -349,6 +383,8 @@ pub struct FenceReport {
     /// Replacements that had lost `autorestart:replacement-of`, found from their
     /// predecessor's `replaced-by` and tagged again: (replacement, predecessor).
     pub relinked: Vec<(String, String)>,
+    /// Links AWS does not confirm the agent made, left alone.
+    pub unproven: Vec<UnprovenClaim>,
 }
 
 impl FenceReport {
@@ -363,6 +399,7 @@ impl FenceReport {
             already_fenced: 0,
             repaired: Vec::new(),
             relinked: Vec::new(),
+            unproven: Vec::new(),
         }
     }
 
@@ -374,6 +411,7 @@ impl FenceReport {
             || !self.repaired.is_empty()
             || !self.relinked.is_empty()
             || self.held.iter().any(|h| h.news)
+            || self.unproven.iter().any(|u| u.news)
     }
 
     fn verb(&self) -> String {
@@ -424,6 +462,24 @@ pub fn describe(report: &FenceReport) -> String {
                 text,
                 "  - {} ({}): {}{before}",
                 h.name, h.instance_id, h.reason
+            );
+        }
+    }
+    if !report.unproven.is_empty() {
+        let _ = writeln!(
+            text,
+            "\nReplacement links the agent did not make (a tag copied or written by hand; EC2's ClientToken or DRS does not confirm them): nothing done with them. Check who tagged them, and remove the tags {} / {} that are wrong:",
+            tags::REPLACED_BY,
+            tags::REPLACEMENT_OF
+        );
+        for u in &report.unproven {
+            let before = if u.news { "" } else { " (reported before)" };
+            let _ = writeln!(
+                text,
+                "  - {} ({}) claims replacement {}, which the agent did not launch for it; nothing done{before}",
+                u.name,
+                u.instance_id,
+                u.claimed.join(", ")
             );
         }
     }

@@ -26,6 +26,10 @@ pub struct Instance {
     /// When EC2 launched it (or last started it), when EC2 tells.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub launched_at: Option<DateTime<Utc>>,
+    /// The ClientToken of the RunInstances call that launched it, as EC2 reports it: the
+    /// proof that the agent launched it (see `proof`). None when launched without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_token: Option<String>,
 }
 
 /// One private IPv4 address and the device index of the interface that holds it.
@@ -115,7 +119,7 @@ pub enum TemplateTarget {
 pub struct LaunchRequest {
     /// The recovery launch template.
     pub template: TemplateRef,
-    /// Idempotency token, one per (incident, instance, template).
+    /// Idempotency token, one per (incident, instance, template, attempt).
     pub client_token: String,
     /// Tags for the new instance.
     pub tags: Vec<(String, String)>,

@@ -15,6 +15,7 @@ pub mod moves;
 pub mod notice;
 pub mod outcome;
 pub mod plan;
+pub mod proof;
 pub mod readiness;
 pub mod report;
 pub mod settings;

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::alarm::{IncidentId, OutpostId};
 use crate::inventory::LaunchRequest;
 use crate::inventory::{Instance, TemplateTarget};
+use crate::proof;
 use crate::tags::{self, TemplateRef};
 
 /// What was read from AWS for one outage.
@@ -166,10 +167,13 @@ fn decide(snapshot: &Snapshot<'_>, original: &Instance) -> Decision {
             skipped: Vec::new(),
         };
     }
+    // Only a replacement EC2 confirms the agent launched for this original counts: a claim
+    // (a copied or written tag) neither suppresses a launch nor is tagged, stopped or moved.
     let ours: Vec<&Instance> = snapshot
         .replacements
         .iter()
         .filter(|r| r.tag(tags::REPLACEMENT_OF) == Some(original.id.as_str()))
+        .filter(|r| proof::launched_for(original, r))
         .collect();
     if let Some(replacement) = live_replacement(&ours, snapshot.now) {
         return Decision::AlreadyRecovered {
@@ -366,6 +370,16 @@ pub fn client_token(
     template: &TemplateRef,
     attempt: u32,
 ) -> String {
+    token(&incident.to_string(), instance_id, template, attempt)
+}
+
+/// [`client_token`] over the incident as its tag writes it, for `proof` to recompute.
+pub(crate) fn token(
+    incident: &str,
+    instance_id: &str,
+    template: &TemplateRef,
+    attempt: u32,
+) -> String {
     crate::sha256_hex(&format!("{incident}\n{instance_id}\n{template}\n{attempt}"))
 }
 
@@ -397,6 +411,7 @@ pub fn replacement_tags(original: &Instance, incident: &IncidentId) -> Vec<(Stri
         .collect();
     carried.push((tags::REPLACEMENT_OF.into(), original.id.clone()));
     carried.push((tags::INCIDENT.into(), incident.to_string()));
+    carried.push((tags::LAUNCHED_IN.into(), incident.to_string()));
     carried
 }
 

@@ -22,8 +22,12 @@ pub const DRS_STUCK: &str = "autorestart:drs-stuck";
 pub const REPLACED_BY: &str = "autorestart:replaced-by";
 /// On a replacement: the id of the instance it replaced.
 pub const REPLACEMENT_OF: &str = "autorestart:replacement-of";
-/// On both: the incident that caused the recovery.
+/// On both: the incident that caused the recovery (on an instance that is itself replaced
+/// later, the later incident).
 pub const INCIDENT: &str = "autorestart:incident";
+/// On a replacement, written only at launch: the incident it was launched in, which its
+/// ClientToken was derived from (`proof`), kept when `autorestart:incident` moves on.
+pub const LAUNCHED_IN: &str = "autorestart:launched-in";
 /// On a replacement: the incident whose notification reported it.
 pub const REPORTED: &str = "autorestart:reported";
 /// `N` (default 0): wave N+1 starts only when wave N's replacements run.
@@ -53,14 +57,24 @@ pub const ATTEMPT: &str = "autorestart:attempt";
 /// (`autorestart:member-1`, …), written before the first move so that the replacement of a
 /// dead replacement still knows where to register (ELB forgets a terminated target).
 pub const MEMBER_PREFIX: &str = "autorestart:member-";
+/// On an opted-in instance: the instances that claim to be its replacement (or that it claims
+/// as its replacement) which AWS does not confirm the agent launched for it, comma-separated, so
+/// that such a claim is reported once, not on every sweep.
+pub const UNPROVEN_CLAIMS: &str = "autorestart:unproven-claims";
+/// Set by EC2 itself on an instance launched from a launch template: the template's id. No
+/// principal can write an `aws:` tag, so it is proof of the template a launch used.
+pub const LAUNCH_TEMPLATE_ID: &str = "aws:ec2launchtemplate:id";
+/// Set by EC2 itself with [`LAUNCH_TEMPLATE_ID`]: the template version the launch resolved to.
+pub const LAUNCH_TEMPLATE_VERSION: &str = "aws:ec2launchtemplate:version";
 /// The prefix shared by every tag of this project.
 pub const PREFIX: &str = "autorestart:";
 /// The tag EC2 shows as the instance's name.
 pub const NAME: &str = "Name";
 
 /// Tags that record what the agent did; they describe one instance and never travel to another.
-pub const AUDIT_TAGS: [&str; 14] = [
+pub const AUDIT_TAGS: [&str; 16] = [
     ATTEMPT,
+    LAUNCHED_IN,
     REPLACED_BY,
     REPLACEMENT_OF,
     INCIDENT,
@@ -74,6 +88,7 @@ pub const AUDIT_TAGS: [&str; 14] = [
     READINESS,
     DRILL,
     DRILL_OF,
+    UNPROVEN_CLAIMS,
 ];
 
 /// Whether an `autorestart:enabled` value opts in (`true`, any letter case).

@@ -9,11 +9,14 @@ use chrono::Utc;
 use tracing::{info, warn};
 
 use autorestart_core::alarm::{AlarmChange, OutpostId};
+use autorestart_core::drs::{self, SourceServer};
 use autorestart_core::error::AwsError;
 use autorestart_core::fence::{
-    self, Chains, FenceDecision, FenceReport, FenceView, FencedInstance, HeldInstance, Verdict,
+    self, Chains, FenceDecision, FenceReport, FenceView, FencedInstance, HeldInstance,
+    UnprovenClaim, Verdict,
 };
 use autorestart_core::inventory::Instance;
+use autorestart_core::proof;
 use autorestart_core::report::{AlarmReport, Notification};
 use autorestart_core::settings::Settings;
 use autorestart_core::settings::{FenceAction, Mode};
@@ -22,34 +25,67 @@ use autorestart_core::tags;
 use crate::error::FlowError;
 use crate::membership;
 use crate::notify;
-use crate::ports::{Compute, LoadBalancing, Notifier, Target};
+use crate::ports::{Compute, DisasterRecovery, LoadBalancing, Notifier, Target};
 
-/// Fencing of the originals on an Outpost that is back: reads EC2 and ELB, stops or
-/// terminates originals and tags them in EC2, publishes to SNS.
-pub struct Fencing<'a, C, L, N> {
+/// Fencing of the originals on an Outpost that is back: reads EC2, ELB and (to prove a DRS
+/// link) DRS, stops or terminates originals and tags them in EC2, publishes to SNS.
+pub struct Fencing<'a, C, L, N, D> {
     /// EC2.
     pub compute: &'a C,
     /// Elastic Load Balancing.
     pub balancer: &'a L,
     /// SNS.
     pub notifier: &'a N,
+    /// Elastic Disaster Recovery: only read, to prove a DRS recovery link.
+    pub drs: &'a D,
     /// How the agent runs.
     pub settings: &'a Settings,
 }
 
-impl<C, L, N> Clone for Fencing<'_, C, L, N> {
+impl<C, L, N, D> Clone for Fencing<'_, C, L, N, D> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<C, L, N> Copy for Fencing<'_, C, L, N> {}
+impl<C, L, N, D> Copy for Fencing<'_, C, L, N, D> {}
 
-impl<'a, C, L, N> Fencing<'a, C, L, N>
+/// Instances that claim to replace one of a level, each with its predecessor and whether only
+/// the predecessor's `replaced-by` names it; and each (existing instance named by a
+/// `replaced-by`, the instance naming it).
+type Candidates<'l> = (
+    Vec<(Instance, &'l Instance, bool)>,
+    Vec<(String, &'l Instance)>,
+);
+
+/// What the walk along the replacement links found.
+struct Walk {
+    /// Every proven link's instance (not terminated), its `replacement-of` filled in.
+    chains: Vec<Instance>,
+    /// Proven replacements that had lost `replacement-of`: (replacement, predecessor).
+    lost_links: Vec<(String, String)>,
+    /// Links AWS does not confirm: predecessor, and the instances claimed for it.
+    claims: Vec<(Instance, Vec<String>)>,
+}
+
+impl Walk {
+    /// Notes that `claimed` claims to replace `instance` without AWS's confirmation.
+    fn claim(&mut self, instance: &Instance, claimed: String) {
+        warn!(instance = %instance.id, %claimed, "a replacement link AWS does not confirm the agent made: nothing done with it");
+        match self.claims.iter_mut().find(|(p, _)| p.id == instance.id) {
+            Some((_, list)) if !list.contains(&claimed) => list.push(claimed),
+            Some(_) => {}
+            None => self.claims.push((instance.clone(), vec![claimed])),
+        }
+    }
+}
+
+impl<'a, C, L, N, D> Fencing<'a, C, L, N, D>
 where
     C: Compute,
     L: LoadBalancing,
     N: Notifier,
+    D: DisasterRecovery,
 {
     /// Fences the Outpost's replaced originals and reports it; `notify_holds` also notifies when
     /// only holds reported before are found (the alarm's OK event does, the repeating sweep
@@ -87,10 +123,16 @@ where
         down: &HashSet<OutpostId>,
     ) -> Result<FenceReport, AwsError> {
         let originals = self.compute.protected_instances_on(outpost).await?;
-        let (chains, lost_links) = self.chains(&originals).await?;
+        let Walk {
+            chains,
+            lost_links,
+            claims,
+        } = self.chains(&originals).await?;
         let mode = self.settings.mode;
         let action = self.settings.fence_action;
         let mut report = FenceReport::new(action, mode);
+        let unproven: HashSet<String> = claims.iter().flat_map(|(_, c)| c.clone()).collect();
+        self.report_claims(claims, &mut report).await;
         if mode == Mode::Recover {
             for (replacement, predecessor) in lost_links {
                 let record = [(tags::REPLACEMENT_OF.to_owned(), predecessor.clone())];
@@ -120,6 +162,7 @@ where
             chains: &chains,
             down,
             unhealthy: &unhealthy,
+            unproven: &unproven,
         };
         for decision in fence::plan_fencing(&originals, &view, mode, action) {
             self.carry_out(decision, &mut report).await;
@@ -130,56 +173,170 @@ where
     /// Every instance (not terminated) that replaced one of `originals`, or replaced one of
     /// those, and so on, link by link up to [`fence::MAX_CHAIN`]: found by its
     /// `replacement-of`, or named by its predecessor's `replaced-by` when it lost its own tag
-    /// (then returned with the tag filled in, and listed as a link to repair: (instance,
-    /// predecessor)). An instance whose `replacement-of` names another is no link.
-    async fn chains(
-        &self,
-        originals: &[Instance],
-    ) -> Result<(Vec<Instance>, Vec<(String, String)>), AwsError> {
+    /// (then returned with the tag filled in, and listed as a link to repair). A link counts
+    /// only when AWS confirms the agent made it (`proof`); the others are returned as claims.
+    /// An instance whose `replacement-of` names another is no link.
+    async fn chains(&self, originals: &[Instance]) -> Result<Walk, AwsError> {
         let mut seen: HashSet<String> = originals.iter().map(|o| o.id.clone()).collect();
-        let mut level: Vec<&Instance> = originals.iter().collect();
-        let mut found: Vec<Instance> = Vec::new();
-        let mut repairs = Vec::new();
+        let mut level: Vec<Instance> = originals.to_vec();
+        let mut walk = Walk {
+            chains: Vec::new(),
+            lost_links: Vec::new(),
+            claims: Vec::new(),
+        };
+        // Instances that recorded claims, to forget those that are gone.
+        let mut recorded: Vec<Instance> = Vec::new();
+        let mut servers = None;
         for _ in 0..fence::MAX_CHAIN {
             if level.is_empty() {
                 break;
             }
-            let ids: Vec<String> = level.iter().map(|i| i.id.clone()).collect();
-            let mut next = self
-                .compute
-                .instances_tagged(tags::REPLACEMENT_OF, &ids)
-                .await?;
-            let named: Vec<(String, String)> = level
-                .iter()
-                .filter_map(|i| Some((i.tag(tags::REPLACED_BY)?.to_owned(), i.id.clone())))
-                .filter(|(by, _)| !seen.contains(by) && !next.iter().any(|n| &n.id == by))
-                .collect();
-            if !named.is_empty() {
-                let by_ids: Vec<String> = named.iter().map(|(by, _)| by.clone()).collect();
-                for mut instance in self.compute.instances(&by_ids).await? {
-                    let Some((_, predecessor)) = named.iter().find(|(by, _)| by == &instance.id)
-                    else {
-                        continue;
-                    };
-                    if instance.tag(tags::REPLACEMENT_OF).is_some() {
-                        continue; // it replaced another instance: no link
-                    }
-                    repairs.push((instance.id.clone(), predecessor.clone()));
+            recorded.extend(
+                level
+                    .iter()
+                    .filter(|i| i.tag(tags::UNPROVEN_CLAIMS).is_some())
+                    .cloned(),
+            );
+            let (candidates, named) = self.candidates(&level, &seen).await?;
+            let mut next = Vec::new();
+            for (mut instance, predecessor, lost) in candidates {
+                if !self.proven(predecessor, &instance, &mut servers).await? {
+                    walk.claim(predecessor, instance.id);
+                    continue;
+                }
+                if !seen.insert(instance.id.clone()) {
+                    continue;
+                }
+                if lost {
+                    walk.lost_links
+                        .push((instance.id.clone(), predecessor.id.clone()));
                     instance
                         .tags
-                        .insert(tags::REPLACEMENT_OF.to_owned(), predecessor.clone());
-                    next.push(instance);
+                        .insert(tags::REPLACEMENT_OF.to_owned(), predecessor.id.clone());
+                }
+                next.push(instance);
+            }
+            // A `replaced-by` naming an instance that exists but is not a proven replacement
+            // of this one (a copied tag, a tag restored on the wrong instance) is a claim.
+            for (by, predecessor) in named {
+                let proven = next.iter().chain(&walk.chains).any(|n| {
+                    n.id == by && n.tag(tags::REPLACEMENT_OF) == Some(predecessor.id.as_str())
+                });
+                if !proven {
+                    walk.claim(predecessor, by);
                 }
             }
-            let start = found.len();
-            for instance in next {
-                if seen.insert(instance.id.clone()) {
-                    found.push(instance);
-                }
-            }
-            level = found[start..].iter().collect();
+            walk.chains.extend(next.iter().cloned());
+            level = next;
         }
-        Ok((found, repairs))
+        for instance in recorded {
+            if !walk.claims.iter().any(|(p, _)| p.id == instance.id) {
+                walk.claims.push((instance, Vec::new()));
+            }
+        }
+        Ok(walk)
+    }
+
+    /// The instances that claim to replace one of `level`: by their own `replacement-of`, or
+    /// named by a `replaced-by` when they lost theirs (marked `true`), each with its
+    /// predecessor; and every (named instance that exists, the instance naming it).
+    async fn candidates<'l>(
+        &self,
+        level: &'l [Instance],
+        seen: &HashSet<String>,
+    ) -> Result<Candidates<'l>, AwsError> {
+        let ids: Vec<String> = level.iter().map(|i| i.id.clone()).collect();
+        let mut candidates = Vec::new();
+        for instance in self
+            .compute
+            .instances_tagged(tags::REPLACEMENT_OF, &ids)
+            .await?
+        {
+            let of = instance.tag(tags::REPLACEMENT_OF).unwrap_or_default();
+            if let Some(predecessor) = level.iter().find(|p| p.id == of) {
+                candidates.push((instance, predecessor, false));
+            }
+        }
+        let named: Vec<(String, &Instance)> = level
+            .iter()
+            .filter_map(|i| Some((i.tag(tags::REPLACED_BY)?.to_owned(), i)))
+            .collect();
+        let unread: Vec<String> = named
+            .iter()
+            .map(|(by, _)| by.clone())
+            .filter(|by| !seen.contains(by) && !candidates.iter().any(|c| &c.0.id == by))
+            .collect();
+        let mut existing: HashSet<String> = seen.clone();
+        existing.extend(candidates.iter().map(|c| c.0.id.clone()));
+        if !unread.is_empty() {
+            for instance in self.compute.instances(&unread).await? {
+                existing.insert(instance.id.clone());
+                let Some((_, predecessor)) = named.iter().find(|(by, _)| by == &instance.id) else {
+                    continue;
+                };
+                if instance.tag(tags::REPLACEMENT_OF).is_none() {
+                    candidates.push((instance, predecessor, true));
+                }
+            }
+        }
+        let named = named
+            .into_iter()
+            .filter(|(by, _)| existing.contains(by))
+            .collect();
+        Ok((candidates, named))
+    }
+
+    /// Whether AWS confirms `candidate` replaced `predecessor`: EC2's ClientToken for a template
+    /// launch; for a DRS-protected predecessor, DRS's recovery instance of its source server in
+    /// the job it records. DRS's source servers are read once per walk, when first needed.
+    async fn proven(
+        &self,
+        predecessor: &Instance,
+        candidate: &Instance,
+        servers: &mut Option<Vec<SourceServer>>,
+    ) -> Result<bool, AwsError> {
+        if proof::launched_for(predecessor, candidate) {
+            return Ok(true);
+        }
+        let drs = tags::parse_strategy(predecessor.tag(tags::STRATEGY)) == Ok(tags::Strategy::Drs);
+        let Some(job) = predecessor.tag(tags::DRS_JOB).filter(|_| drs) else {
+            return Ok(false);
+        };
+        if servers.is_none() {
+            *servers = Some(self.drs.source_servers(&[]).await?);
+        }
+        let Some(server) =
+            drs::source_server_of(servers.as_deref().unwrap_or_default(), predecessor)
+        else {
+            return Ok(false);
+        };
+        let recovery = self.drs.recovery_instance(&server.id, job).await?;
+        Ok(proof::recovered_by_drs(candidate, recovery.as_ref()))
+    }
+
+    /// Reports each instance's unproven claims once (`autorestart:unproven-claims`), and
+    /// forgets claims that are gone.
+    async fn report_claims(&self, claims: Vec<(Instance, Vec<String>)>, report: &mut FenceReport) {
+        for (instance, claimed) in claims {
+            let Some(value) = proof::claims_news(&instance, &claimed) else {
+                if !claimed.is_empty() {
+                    report
+                        .unproven
+                        .push(UnprovenClaim::new(&instance, claimed, false));
+                }
+                continue;
+            };
+            let ids = std::slice::from_ref(&instance.id);
+            let record = [(tags::UNPROVEN_CLAIMS.to_owned(), value)];
+            if let Err(error) = self.compute.tag(ids, &record).await {
+                warn!(instance = %instance.id, %error, "could not record the unproven claims; the next sweep reports them again");
+            }
+            if !claimed.is_empty() {
+                report
+                    .unproven
+                    .push(UnprovenClaim::new(&instance, claimed, true));
+            }
+        }
     }
 
     /// Of these running live ends (each with its original), the ones that do not serve in

@@ -60,11 +60,12 @@ where
     A: Alarms,
 {
     /// Fencing over the same ports, for an Outpost that is back.
-    pub fn fencing(&self) -> Fencing<'a, C, L, N> {
+    pub fn fencing(&self) -> Fencing<'a, C, L, N, D> {
         Fencing {
             compute: self.compute,
             balancer: self.balancer,
             notifier: self.notifier,
+            drs: self.drs,
             settings: self.settings,
         }
     }

@@ -347,9 +347,10 @@ async fn an_unhealthy_replacement_is_waited_for_then_the_original_deregistered_a
 async fn a_later_outage_recovers_only_what_is_not_recovered_yet() {
     let aws = InMemoryAws::new(world(), Duration::ZERO);
     aws.with(|w| {
-        w.add_instance(
+        w.add_replacement(
             "i-earlier",
             "subnet-c",
+            "i-web1",
             &[
                 (tags::ENABLED, "true"),
                 (tags::REPLACEMENT_OF, "i-web1"),

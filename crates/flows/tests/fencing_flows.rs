@@ -37,9 +37,10 @@ fn world(x_tags: &[(&str, &str)]) -> World {
     let mut tags = vec![(tags::NAME, "web"), (tags::ENABLED, "true")];
     tags.extend_from_slice(x_tags);
     w.add_instance("i-x", "subnet-a", &tags);
-    w.add_instance(
+    w.add_replacement(
         "i-b",
         "subnet-b",
+        "i-x",
         &[
             (tags::NAME, "web"),
             (tags::ENABLED, "true"),
@@ -138,9 +139,10 @@ async fn a_chain_over_three_outposts_is_followed_to_its_live_end_in_either_order
         .unwrap()
         .tags
         .insert(tags::REPLACED_BY.into(), "i-c".into());
-    w.add_instance(
+    w.add_replacement(
         "i-c",
         "subnet-c",
+        "i-b",
         &[
             (tags::NAME, "web"),
             (tags::ENABLED, "true"),

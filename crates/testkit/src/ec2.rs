@@ -104,6 +104,18 @@ impl Compute for InMemoryAws {
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
             w.add_instance(&id, &subnet, &tags);
+            // What EC2 itself records of a template launch: the token, and the template's
+            // id and resolved version as `aws:` tags no principal can write.
+            let instance = w.instances.get_mut(&id).expect("just added");
+            instance.client_token = Some(request.client_token.clone());
+            instance.tags.insert(
+                autorestart_core::tags::LAUNCH_TEMPLATE_ID.into(),
+                request.template.id.clone(),
+            );
+            instance.tags.insert(
+                autorestart_core::tags::LAUNCH_TEMPLATE_VERSION.into(),
+                "1".into(),
+            );
             w.tokens.insert(request.client_token.clone(), id.clone());
             w.launched_at.insert(id.clone(), Instant::now());
             if !w.pending_for.is_zero() {
@@ -120,6 +132,14 @@ impl Compute for InMemoryAws {
         tags: &[(String, String)],
     ) -> Result<(), AwsError> {
         self.call("CreateTags", |w| {
+            if let Some((key, _)) = tags.iter().find(|(k, _)| k.starts_with("aws:")) {
+                // EC2 reserves the aws: prefix for the tags it sets itself.
+                return Err(AwsError::from_code(
+                    "ec2:CreateTags",
+                    "InvalidParameterValue",
+                    format!("Tag keys starting with 'aws:' are reserved for internal use: {key}"),
+                ));
+            }
             for id in instance_ids {
                 let instance = w.instances.get_mut(id).ok_or_else(|| {
                     AwsError::from_code(

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use autorestart_core::alarm::{AlarmChange, OutpostId};
+use autorestart_core::alarm::{AlarmChange, IncidentId, OutpostId};
 use autorestart_core::drs::{
     ActiveJob, JobFailure, JobSnapshot, LaunchSettings, LaunchUpdate, RecoveryInstance,
     SourceServer,
@@ -142,6 +142,45 @@ pub struct RandomFaults {
 }
 
 impl World {
+    /// Adds an instance the agent launched from a recovery template as a replacement of `of`,
+    /// with what EC2 itself records of such a launch: the agent's ClientToken for it and the
+    /// `aws:ec2launchtemplate:id` tag (`proof::launched_for` believes it). The template is the
+    /// first of `of`'s recovery templates (`lt-0fixture` when it has none), the incident
+    /// and attempt those in `tags` (added when missing). `tags` decide whether the link tags
+    /// are there.
+    pub fn add_replacement(&mut self, id: &str, subnet_id: &str, of: &str, tags: &[(&str, &str)]) {
+        const INCIDENT: &str = "op-0fixture00000000-20260101T000000Z-00000000";
+        self.add_instance(id, subnet_id, tags);
+        let template = self
+            .instances
+            .get(of)
+            .and_then(|o| tags::parse_recovery_templates(o.tag(tags::RECOVERY_TEMPLATES)).ok())
+            .and_then(|t| t.into_iter().next())
+            .unwrap_or_else(|| TemplateRef {
+                id: "lt-0fixture".into(),
+                version: TemplateRef::DEFAULT_VERSION.into(),
+            });
+        let instance = self.instances.get_mut(id).expect("just added");
+        let incident = instance
+            .tags
+            .entry(tags::INCIDENT.into())
+            .or_insert_with(|| INCIDENT.into())
+            .clone();
+        let attempt = instance
+            .tag(tags::ATTEMPT)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(1);
+        instance.client_token = Some(autorestart_core::plan::client_token(
+            &IncidentId::from_tag(&incident),
+            of,
+            &template,
+            attempt,
+        ));
+        instance
+            .tags
+            .insert(tags::LAUNCH_TEMPLATE_ID.into(), template.id);
+    }
+
     /// Adds an instance in `subnet_id`, with the subnet's Outpost and one private IP.
     pub fn add_instance(&mut self, id: &str, subnet_id: &str, tags: &[(&str, &str)]) {
         let ip = format!(
@@ -164,6 +203,7 @@ impl World {
                 ip,
             }],
             launched_at: Some(chrono::Utc::now()),
+            client_token: None,
         };
         self.instances.insert(id.into(), instance);
     }

@@ -355,6 +355,7 @@ fn decides_each_original_from_its_chain() {
             chains: &case.chains,
             down: &down,
             unhealthy: &unhealthy,
+            unproven: &HashSet::new(),
         };
         let decisions = plan_fencing(
             std::slice::from_ref(&case.original),
@@ -381,8 +382,29 @@ fn an_instance_never_replaced_is_not_considered() {
         chains: &[],
         down: &HashSet::new(),
         unhealthy: &HashMap::new(),
+        unproven: &HashSet::new(),
     };
     assert!(plan_fencing(&originals, &view, Mode::Recover, FenceAction::Stop).is_empty());
+}
+
+#[test]
+fn an_original_whose_replaced_by_names_an_unproven_claim_is_not_considered_replaced() {
+    let forged = instance("i-forged", "running", &[(tags::REPLACED_BY, "i-elsewhere")]);
+    let real = instance("i-real", "running", &[(tags::REPLACED_BY, "i-gone")]);
+    let view = FenceView {
+        chains: &[],
+        down: &HashSet::new(),
+        unhealthy: &HashMap::new(),
+        unproven: &HashSet::from(["i-elsewhere".to_owned()]),
+    };
+    let decisions = plan_fencing(&[forged, real], &view, Mode::Recover, FenceAction::Stop);
+    // The forged claim is neither fenced nor held; a replacement that vanished is still held.
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(decisions[0].original.id, "i-real");
+    assert!(matches!(
+        decisions[0].verdict,
+        Verdict::Hold(HoldReason::NoLiveCopy { .. })
+    ));
 }
 
 #[test]

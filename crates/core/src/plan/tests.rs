@@ -135,7 +135,8 @@ fn replacement_carries_identity_and_audit_tags_only() {
             tags::ENABLED,
             tags::RECOVERY_TEMPLATES,
             tags::REPLACEMENT_OF,
-            tags::INCIDENT
+            tags::INCIDENT,
+            tags::LAUNCHED_IN
         ]
     );
     assert!(tags.contains(&(tags::REPLACEMENT_OF.into(), "i-1".into())));
@@ -148,10 +149,23 @@ fn a_live_replacement_means_nothing_to_launch_but_a_terminated_one_does_not() {
     replacement
         .tags
         .insert(tags::REPLACEMENT_OF.into(), "i-1".into());
+    // The same tags on an instance the agent did not launch: no proof, so a launch.
+    let forged = replacement.clone();
+    let planned = plan(&w, &[instance("i-1", Some("lt-0b"))], &[forged]);
+    assert!(
+        matches!(&planned[0].decision, Decision::Launch { attempt: 1, .. }),
+        "{:?}",
+        planned[0].decision
+    );
+    replacement.tags.insert(
+        tags::INCIDENT.into(),
+        "op-0aaaaaaaaaaaaaaaa-20260101T000000Z-00000000".into(),
+    );
+    let mut replacement = launched_by_agent(replacement, "i-1");
     let planned = plan(
         &w,
         &[instance("i-1", Some("lt-0b"))],
-        &[replacement.clone()],
+        std::slice::from_ref(&replacement),
     );
     assert!(
         matches!(&planned[0].decision, Decision::AlreadyRecovered { replacement: r, .. } if r.id == "i-r")
@@ -233,6 +247,17 @@ fn replacement(
     if let Some(attempt) = attempt {
         r.tags.insert(tags::ATTEMPT.into(), attempt.into());
     }
+    launched_by_agent(r, "i-1")
+}
+
+/// `r` as EC2 shows an instance the agent launched from `lt-0b` for `of`, as the incident and
+/// attempt its tags name: the token and `aws:ec2launchtemplate:id` that prove it.
+fn launched_by_agent(mut r: Instance, of: &str) -> Instance {
+    let incident = IncidentId::from_tag(r.tag(tags::INCIDENT).unwrap());
+    let attempt = r.tag(tags::ATTEMPT).map_or(1, |a| a.parse().unwrap());
+    r.client_token = Some(client_token(&incident, of, &t("lt-0b"), attempt));
+    r.tags
+        .insert(tags::LAUNCH_TEMPLATE_ID.into(), "lt-0b".into());
     r
 }
 
