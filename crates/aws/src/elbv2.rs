@@ -2,13 +2,13 @@
 
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetGroup, TargetTypeEnum};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 
 use super::READ_CONCURRENCY;
 use super::sdk_error::from_sdk;
 use autorestart_core::error::AwsError;
 use autorestart_flows::ports::{
-    LoadBalancing, Membership, Target, TargetGroupScope, TargetKind, TargetState,
+    LoadBalancing, Membership, Memberships, Target, TargetGroupScope, TargetKind, TargetState,
 };
 
 /// Target groups through the SDK client.
@@ -23,16 +23,43 @@ impl ElbTargetGroups {
         Self { client }
     }
 
-    /// The instance- and IP-type target groups of the scope, every page read.
+    /// The instance- and IP-type target groups of the scope, every page read, and the groups
+    /// the scope names that do not exist. ELB answers `TargetGroupNotFound` for the whole call
+    /// when one named group is gone: then each is asked for alone.
     async fn target_groups(
         &self,
         scope: &TargetGroupScope,
-    ) -> Result<Vec<(String, TargetKind)>, AwsError> {
-        let request = self.client.describe_target_groups();
-        let request = match scope {
-            TargetGroupScope::All => request,
-            TargetGroupScope::Only(arns) => request.set_target_group_arns(Some(arns.clone())),
+    ) -> Result<(Vec<(String, TargetKind)>, Vec<String>), AwsError> {
+        let arns = match scope {
+            TargetGroupScope::All => return Ok((self.described(None).await?, Vec::new())),
+            TargetGroupScope::Only(arns) => arns,
         };
+        match self.described(Some(arns.clone())).await {
+            Err(error) if is_not_found(&error) && arns.len() > 1 => {}
+            Err(error) if is_not_found(&error) => return Ok((Vec::new(), arns.clone())),
+            other => return other.map(|groups| (groups, Vec::new())),
+        }
+        let mut groups = Vec::new();
+        let mut missing = Vec::new();
+        for arn in arns {
+            match self.described(Some(vec![arn.clone()])).await {
+                Ok(found) => groups.extend(found),
+                Err(error) if is_not_found(&error) => missing.push(arn.clone()),
+                Err(error) => return Err(error),
+            }
+        }
+        Ok((groups, missing))
+    }
+
+    /// DescribeTargetGroups for these ARNs (all when none), every page read.
+    async fn described(
+        &self,
+        arns: Option<Vec<String>>,
+    ) -> Result<Vec<(String, TargetKind)>, AwsError> {
+        let request = self
+            .client
+            .describe_target_groups()
+            .set_target_group_arns(arns);
         let mut pages = request.into_paginator().send();
         let mut groups = Vec::new();
         while let Some(page) = pages.next().await {
@@ -76,14 +103,30 @@ impl ElbTargetGroups {
 }
 
 impl LoadBalancing for ElbTargetGroups {
-    async fn memberships(&self, scope: &TargetGroupScope) -> Result<Vec<Membership>, AwsError> {
-        let groups = self.target_groups(scope).await?;
-        let per_group: Vec<Vec<Membership>> = futures::stream::iter(groups)
-            .map(|(arn, kind)| async move { self.registrations(&arn, kind).await })
-            .buffered(READ_CONCURRENCY)
-            .try_collect()
-            .await?;
-        Ok(per_group.into_iter().flatten().collect())
+    async fn memberships(&self, scope: &TargetGroupScope) -> Result<Memberships, AwsError> {
+        let (groups, mut missing) = self.target_groups(scope).await?;
+        let per_group: Vec<(String, Result<Vec<Membership>, AwsError>)> =
+            futures::stream::iter(groups)
+                .map(|(arn, kind)| async move {
+                    let read = self.registrations(&arn, kind).await;
+                    (arn, read)
+                })
+                .buffered(READ_CONCURRENCY)
+                .collect()
+                .await;
+        let mut registered = Vec::new();
+        for (arn, read) in per_group {
+            match read {
+                Ok(memberships) => registered.extend(memberships),
+                // Deleted between the two reads.
+                Err(error) if is_not_found(&error) => missing.push(arn),
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(Memberships {
+            registered,
+            missing,
+        })
     }
 
     async fn register(&self, target_group_arn: &str, targets: &[Target]) -> Result<(), AwsError> {
@@ -136,6 +179,11 @@ impl LoadBalancing for ElbTargetGroups {
             .map_err(|e| from_sdk("elasticloadbalancing:DeregisterTargets", e))?;
         Ok(())
     }
+}
+
+/// ELB's answer for a target group that does not exist.
+fn is_not_found(error: &AwsError) -> bool {
+    error.code == "TargetGroupNotFound"
 }
 
 fn kind_of(group: &TargetGroup) -> Option<(String, TargetKind)> {

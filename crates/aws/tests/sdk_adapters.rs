@@ -451,7 +451,9 @@ async fn memberships_cover_every_page_of_instance_and_ip_groups_but_not_draining
         .await
         .unwrap();
 
+    assert!(found.missing.is_empty());
     let summary: Vec<(&str, TargetKind, &str)> = found
+        .registered
         .iter()
         .map(|m| (m.target_group_arn.as_str(), m.kind, m.target.id.as_str()))
         .collect();
@@ -462,6 +464,61 @@ async fn memberships_cover_every_page_of_instance_and_ip_groups_but_not_draining
             ("tg-ip", TargetKind::Ip, "10.0.0.10")
         ]
     );
+}
+
+fn target_group_not_found() -> aws_sdk_elasticloadbalancingv2::error::ErrorMetadata {
+    aws_sdk_elasticloadbalancingv2::error::ErrorMetadata::builder()
+        .code("TargetGroupNotFound")
+        .message("One or more target groups not found")
+        .build()
+}
+
+#[tokio::test]
+async fn a_deleted_target_group_in_scope_is_listed_as_missing_and_the_others_are_read() {
+    use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsError;
+    use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthError;
+    // ELB refuses the whole DescribeTargetGroups when one named group is gone.
+    let together = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups)
+        .match_requests(|r| r.target_group_arns().len() > 1)
+        .then_error(|| DescribeTargetGroupsError::generic(target_group_not_found()));
+    let gone = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups)
+        .match_requests(|r| r.target_group_arns() == ["tg-gone"])
+        .then_error(|| DescribeTargetGroupsError::generic(target_group_not_found()));
+    let each = |arn: &'static str| {
+        mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups)
+            .match_requests(move |r| r.target_group_arns() == [arn])
+            .then_output(move || {
+                DescribeTargetGroupsOutput::builder()
+                    .target_groups(group(arn, TargetTypeEnum::Instance))
+                    .build()
+            })
+    };
+    let (web, raced) = (each("tg-web"), each("tg-raced"));
+    let web_health = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
+        .match_requests(|r| r.target_group_arn() == Some("tg-web"))
+        .then_output(|| {
+            DescribeTargetHealthOutput::builder()
+                .target_health_descriptions(health("i-1", 80, TargetHealthStateEnum::Healthy))
+                .build()
+        });
+    // Deleted between DescribeTargetGroups and DescribeTargetHealth.
+    let raced_health = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
+        .match_requests(|r| r.target_group_arn() == Some("tg-raced"))
+        .then_error(|| DescribeTargetHealthError::generic(target_group_not_found()));
+    let client = mock_client!(
+        aws_sdk_elasticloadbalancingv2,
+        RuleMode::MatchAny,
+        [&together, &gone, &web, &raced, &web_health, &raced_health]
+    );
+    let scope = TargetGroupScope::Only(vec!["tg-web".into(), "tg-gone".into(), "tg-raced".into()]);
+    let found = ElbTargetGroups::new(client)
+        .memberships(&scope)
+        .await
+        .unwrap();
+    assert_eq!(found.missing, ["tg-gone", "tg-raced"]);
+    assert_eq!(found.registered.len(), 1);
+    assert_eq!(found.registered[0].target.id, "i-1");
+    assert_eq!(together.num_calls(), 1);
 }
 
 #[tokio::test]

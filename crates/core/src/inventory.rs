@@ -184,6 +184,17 @@ impl Membership {
     }
 }
 
+/// The registrations in the target groups of a scope, and the groups the scope names that
+/// no longer exist (ELB answers `TargetGroupNotFound`): they are skipped, never an error that
+/// stops the moves of the other groups or any fencing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Memberships {
+    /// Every registration read.
+    pub registered: Vec<Membership>,
+    /// Target groups of the scope that do not exist.
+    pub missing: Vec<String>,
+}
+
 /// Which target groups the agent may manage.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum TargetGroupScope {

@@ -145,7 +145,13 @@ fn replacement_target(
         }
         TargetKind::Instance => Ok(None),
         TargetKind::Ip => {
-            let Some(device) = original.device_index_of(&membership.target.id) else {
+            // A terminated replacement no longer shows its addresses; its IP registration is
+            // known from what it remembers, at its primary interface.
+            let remembered_only = original.addresses.is_empty();
+            let Some(device) = original
+                .device_index_of(&membership.target.id)
+                .or(remembered_only.then_some(0))
+            else {
                 return Ok(None);
             };
             replacement
@@ -198,6 +204,26 @@ fn remembered_with_keys(original: &Instance, incident: &str) -> Vec<(u32, Member
             (of == incident).then_some((n, membership))
         })
         .collect()
+}
+
+/// The tags that remember on a replacement its IP registrations of `moved` (registered now):
+/// should it die, ELB keeps an IP target of a terminated instance while EC2 no longer tells
+/// its address, and the next replacement's move deregisters it from these.
+pub fn ip_registration_tags(
+    replacement: &Instance,
+    moved: &[Move],
+    incident: &str,
+) -> Vec<(String, String)> {
+    let registered: Vec<Membership> = moved
+        .iter()
+        .filter(|m| m.replacement_id == replacement.id && m.kind == TargetKind::Ip)
+        .map(|m| Membership {
+            target_group_arn: m.target_group_arn.clone(),
+            kind: m.kind,
+            target: m.to.clone(),
+        })
+        .collect();
+    member_tags(replacement, &registered, incident)
 }
 
 /// The tags that remember, for `incident`, those of `memberships` naming `original` that its
@@ -446,6 +472,40 @@ mod tests {
         let (moves, _) = plan_moves(&[], &[(&original, &second)], &only_web);
         assert_eq!(moves.len(), 1);
         assert_eq!(moves[0].target_group_arn, TG);
+    }
+
+    #[test]
+    fn a_dead_replacements_remembered_ip_registration_moves_to_the_next_and_is_deregistered() {
+        let original = instance("i-1", "10.0.0.5");
+        let mut first = instance("i-r1", "10.0.1.7");
+        first.tags.insert(tags::INCIDENT.into(), INCIDENT.into());
+        let moved = Move {
+            target_group_arn: TG_IP.into(),
+            kind: TargetKind::Ip,
+            original_id: "i-1".into(),
+            replacement_id: "i-r1".into(),
+            from: member(TG_IP, TargetKind::Ip, "10.0.0.5", Some(8080), None).target,
+            to: member(TG_IP, TargetKind::Ip, "10.0.1.7", Some(8080), None).target,
+            already_registered: false,
+            from_registered: true,
+        };
+        let record = ip_registration_tags(&first, std::slice::from_ref(&moved), INCIDENT);
+        assert_eq!(record.len(), 1, "{record:?}");
+        assert!(ip_registration_tags(&original, &[moved], INCIDENT).is_empty());
+        first.tags.extend(record);
+        // It died: EC2 no longer tells its address; ELB still holds its IP target.
+        first.addresses.clear();
+        first.state = "terminated".into();
+        let mut second = instance("i-r2", "10.0.1.9");
+        second.tags.insert(tags::INCIDENT.into(), INCIDENT.into());
+        let registered = [member(TG_IP, TargetKind::Ip, "10.0.1.7", Some(8080), None)];
+        let (moves, unmovable) =
+            plan_moves(&registered, &[(&first, &second)], &TargetGroupScope::All);
+        assert!(unmovable.is_empty(), "{unmovable:?}");
+        assert_eq!(moves.len(), 1, "{moves:?}");
+        assert_eq!(moves[0].from.id, "10.0.1.7");
+        assert_eq!(moves[0].to.id, "10.0.1.9");
+        assert!(moves[0].from_registered);
     }
 
     #[test]

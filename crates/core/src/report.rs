@@ -487,7 +487,14 @@ fn describe_outcome(report: &mut InstanceReport, outcome: &Outcome) {
     }
 }
 
-/// A load-balancing read that failed, as a report line.
+/// A target group of the scope that no longer exists, as a report line with what to do.
+pub fn missing_target_group(target_group_arn: &str) -> String {
+    format!(
+        "target group {target_group_arn} no longer exists (ELB answers TargetGroupNotFound): it was skipped and nothing moved in it; remove it from TargetGroupArns (TARGET_GROUP_ARNS)"
+    )
+}
+
+/// A target-group read that failed, in words with what to do.
 pub fn load_balancing_error(error: &AwsError) -> String {
     format!(
         "target groups could not be read: {error}. {}",

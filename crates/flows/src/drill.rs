@@ -14,6 +14,7 @@ use autorestart_core::drill::{self, DrillCopy, DrillReport, DrillRequest};
 use autorestart_core::drs;
 use autorestart_core::inventory::Instance;
 use autorestart_core::plan::{self, Candidate, Decision, PlannedInstance};
+use autorestart_core::report;
 use autorestart_core::settings::Settings;
 use autorestart_core::{notice, tags, waves};
 
@@ -168,7 +169,10 @@ where
             .memberships(&self.settings.target_groups)
             .await
         {
-            Ok(memberships) => memberships,
+            Ok(read) => {
+                errors.extend(read.missing.iter().map(|g| report::missing_target_group(g)));
+                read.registered
+            }
             Err(error) => {
                 errors.push(format!("target groups could not be read: {error}"));
                 Vec::new()

@@ -242,7 +242,12 @@ where
             .memberships(&self.settings.target_groups)
             .await
         {
-            Ok(memberships) => memberships,
+            Ok(read) => {
+                for group in &read.missing {
+                    warn!(target_group = %group, "a target group in scope no longer exists: skipped");
+                }
+                read.registered
+            }
             Err(error) => {
                 return vec![TargetGroupReport {
                     target_group_arn: String::new(),

@@ -351,10 +351,14 @@ where
         if pairs.is_empty() {
             return Ok(unhealthy);
         }
-        let memberships = self
+        let read = self
             .balancer
             .memberships(&self.settings.target_groups)
             .await?;
+        for group in &read.missing {
+            warn!(target_group = %group, "a target group in scope no longer exists: skipped");
+        }
+        let memberships = read.registered;
         for (original, end) in pairs {
             let missing = memberships.iter().filter(|m| m.names(original)).find(|m| {
                 !memberships
@@ -382,9 +386,23 @@ where
         }
         for (group, members) in by_group {
             let targets: Vec<Target> = members.iter().map(|(_, t)| t.clone()).collect();
-            let health = membership::health_of(self.balancer, group, &targets).await?;
+            let health = match membership::health_of(self.balancer, group, &targets).await {
+                Ok(health) => health,
+                // Deleted since it was read: it holds neither copy any more.
+                Err(error) if error.code == "TargetGroupNotFound" => {
+                    warn!(
+                        target_group = group,
+                        "the target group was deleted while fencing: skipped"
+                    );
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
             for (end, target) in &members {
-                if let Some(state) = health.get(target).filter(|s| *s != "healthy") {
+                // `unused` (no listener rule, or the zone not enabled) is the group's state,
+                // not the copy's: it will not turn healthy, and fencing does not wait for it.
+                let not_serving = |s: &&String| *s != "healthy" && *s != "unused";
+                if let Some(state) = health.get(target).filter(not_serving) {
                     unhealthy
                         .entry((*end).to_owned())
                         .or_insert_with(|| format!("{state} in {group}"));

@@ -79,6 +79,11 @@ async fn register<L: LoadBalancing>(balancer: &L, group: &str, outcomes: &mut [M
         for o in outcomes.iter_mut().filter(|o| !o.registered) {
             match failures.get(&o.planned.to) {
                 None => o.registered = true,
+                Some(error) if error.code == "TargetGroupNotFound" => {
+                    o.note = Some(format!(
+                        "target group {group} no longer exists (deleted since it was read): skipped"
+                    ))
+                }
                 Some(error) => {
                     o.note = Some(format!(
                         "registration failed, original left registered: {error}. {}",
@@ -116,7 +121,9 @@ async fn await_health<L: LoadBalancing>(
             Ok(states) => o.health = states.get(&o.planned.to).cloned(),
             Err(note) => o.note = Some(format!("{note}; original deregistered anyway")),
         }
-        if o.note.is_none() && !o.is_healthy() {
+        if o.note.is_none() && o.health.as_deref() == Some(UNUSED) {
+            o.note = Some(unused_note(group));
+        } else if o.note.is_none() && !o.is_healthy() {
             o.note = Some(format!(
                 "replacement not healthy after {} s (last state: {}); original deregistered anyway because its Outpost is down",
                 wait.timeout.as_secs(),
@@ -208,9 +215,14 @@ pub(crate) async fn wait_for_health<L: LoadBalancing>(
                 warn!(target_group = group, %error, "health check failed; will retry until the wait runs out")
             }
         }
-        let all_healthy = targets
-            .iter()
-            .all(|t| last.get(t).map(String::as_str) == Some("healthy"));
+        // `unused` does not change by waiting: the group has no listener rule, or the
+        // target's zone is not enabled on the load balancer.
+        let all_healthy = targets.iter().all(|t| {
+            matches!(
+                last.get(t).map(String::as_str),
+                Some("healthy") | Some(UNUSED)
+            )
+        });
         let now = tokio::time::Instant::now();
         if all_healthy || now >= until {
             if last.is_empty() && !all_healthy {
@@ -242,6 +254,16 @@ pub(crate) async fn health_of<L: LoadBalancing>(
             Some((t.clone(), seen.state.clone()))
         })
         .collect())
+}
+
+/// ELB's target state when no load balancer sends the target traffic.
+const UNUSED: &str = "unused";
+
+/// What an `unused` replacement means, and what to do.
+fn unused_note(group: &str) -> String {
+    format!(
+        "registered in {group}, but ELB reports it unused: the target group is not used by a listener rule of a load balancer, or the replacement's Availability Zone is not enabled on the load balancer, so traffic will not reach it until that is fixed; the original was deregistered because its Outpost is down"
+    )
 }
 
 fn unique<'a>(targets: impl Iterator<Item = &'a Target>) -> Vec<Target> {
@@ -286,7 +308,7 @@ pub async fn move_memberships<L: LoadBalancing>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::{Membership, TargetGroupScope};
+    use crate::ports::{Memberships, TargetGroupScope};
 
     const TG_IP: &str =
         "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/api/0123456789abcdef";
@@ -295,8 +317,8 @@ mod tests {
     struct ZonedElb;
 
     impl LoadBalancing for ZonedElb {
-        async fn memberships(&self, _: &TargetGroupScope) -> Result<Vec<Membership>, AwsError> {
-            Ok(Vec::new())
+        async fn memberships(&self, _: &TargetGroupScope) -> Result<Memberships, AwsError> {
+            Ok(Memberships::default())
         }
         async fn register(&self, _: &str, _: &[Target]) -> Result<(), AwsError> {
             Ok(())

@@ -14,13 +14,15 @@ use autorestart_core::outcome::{Execution, InstanceOutcome, Outcome};
 use autorestart_core::plan::{self};
 use autorestart_core::report::{self, Action, AlarmReport, Notification, Ran, WaveReport};
 use autorestart_core::settings::{Mode, Settings};
-use autorestart_core::waves;
+use autorestart_core::{tags, waves};
 
 use crate::budget::{Budget, Pacer};
 use crate::error::FlowError;
 use crate::fencing::Fencing;
 use crate::launch::{self, Limits};
-use crate::ports::{Alarms, Compute, DisasterRecovery, LoadBalancing, Membership, Notifier};
+use crate::ports::{
+    Alarms, Compute, DisasterRecovery, LoadBalancing, Membership, Memberships, Notifier,
+};
 use crate::{drs_start, membership, notify, observe};
 
 /// The recovery of an Outpost that went down, and the alarm handler's way in: an OK change
@@ -271,13 +273,22 @@ where
                 },
             ),
         };
-        let memberships = read.unwrap_or_else(|error| {
+        let Memberships {
+            registered: memberships,
+            missing,
+        } = read.unwrap_or_else(|error| {
             warn!(%error, "could not read target groups");
             report
                 .load_balancing_errors
                 .push(report::load_balancing_error(&error));
-            Vec::new()
+            Memberships::default()
         });
+        for group in missing {
+            warn!(target_group = %group, "a target group in scope no longer exists: skipped");
+            report
+                .load_balancing_errors
+                .push(report::missing_target_group(&group));
+        }
         let remember = template_instances
             .iter()
             .chain(&drs_instances)
@@ -400,13 +411,13 @@ where
     }
 
     /// Every membership in scope, or none when there is nothing to recover.
-    async fn read_memberships(&self, needed: bool) -> Result<Vec<Membership>, AwsError> {
+    async fn read_memberships(&self, needed: bool) -> Result<Memberships, AwsError> {
         if needed {
             self.balancer
                 .memberships(&self.settings.target_groups)
                 .await
         } else {
-            Ok(Vec::new())
+            Ok(Memberships::default())
         }
     }
 
@@ -425,6 +436,28 @@ where
             Err(error) => Some(format!(
                 "the alarm's state could not be read before wave {number} ({error}); the next sweep continues"
             )),
+        }
+    }
+
+    /// Tags each replacement with its new IP registrations (`moves::ip_registration_tags`), so
+    /// that they are deregistered should it die. A failure is logged: the registration stays
+    /// until a person removes it, as before this record existed.
+    async fn remember_ip_registrations(&self, running: &[&InstanceOutcome], moves: &[MoveOutcome]) {
+        let registered: Vec<moves::Move> = moves
+            .iter()
+            .filter(|m| m.registered)
+            .map(|m| m.planned.clone())
+            .collect();
+        for replacement in running.iter().filter_map(|o| o.replacement()) {
+            let incident = replacement.tag(tags::INCIDENT).unwrap_or_default();
+            let record = moves::ip_registration_tags(replacement, &registered, incident);
+            if record.is_empty() {
+                continue;
+            }
+            let ids = std::slice::from_ref(&replacement.id);
+            if let Err(error) = self.compute.tag(ids, &record).await {
+                warn!(instance = %replacement.id, %error, "could not remember the replacement's IP registrations");
+            }
         }
     }
 
@@ -487,6 +520,7 @@ where
             budget,
         )
         .await;
+        self.remember_ip_registrations(&running, &moves).await;
         let healthy = moves
             .iter()
             .all(|m| m.is_healthy() || m.planned.already_registered && m.health.is_none());

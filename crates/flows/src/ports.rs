@@ -14,7 +14,8 @@ use autorestart_core::tags::TemplateRef;
 
 /// The data the ports carry, defined in the core.
 pub use autorestart_core::inventory::{
-    Asset, LaunchRequest, Membership, Target, TargetGroupScope, TargetKind, TargetState,
+    Asset, LaunchRequest, Membership, Memberships, Target, TargetGroupScope, TargetKind,
+    TargetState,
 };
 pub use autorestart_core::notice::Notice;
 
@@ -163,7 +164,7 @@ pub trait LoadBalancing: Sync {
     fn memberships(
         &self,
         scope: &TargetGroupScope,
-    ) -> impl Future<Output = Result<Vec<Membership>, AwsError>> + Send;
+    ) -> impl Future<Output = Result<Memberships, AwsError>> + Send;
 
     /// Registers targets.
     fn register(
@@ -302,7 +303,7 @@ impl<T: LoadBalancing> LoadBalancing for &T {
     fn memberships(
         &self,
         scope: &TargetGroupScope,
-    ) -> impl Future<Output = Result<Vec<Membership>, AwsError>> + Send {
+    ) -> impl Future<Output = Result<Memberships, AwsError>> + Send {
         (**self).memberships(scope)
     }
     fn register(

@@ -3,9 +3,18 @@
 use super::*;
 
 impl LoadBalancing for InMemoryAws {
-    async fn memberships(&self, scope: &TargetGroupScope) -> Result<Vec<Membership>, AwsError> {
+    async fn memberships(&self, scope: &TargetGroupScope) -> Result<Memberships, AwsError> {
         self.call("DescribeTargetHealth", |w| {
-            Ok(w.target_groups
+            let missing = match scope {
+                TargetGroupScope::All => Vec::new(),
+                TargetGroupScope::Only(list) => list
+                    .iter()
+                    .filter(|arn| !w.target_groups.contains_key(*arn))
+                    .cloned()
+                    .collect(),
+            };
+            let registered = w
+                .target_groups
                 .iter()
                 .filter(|(arn, _)| match scope {
                     TargetGroupScope::All => true,
@@ -18,7 +27,11 @@ impl LoadBalancing for InMemoryAws {
                         target: t.clone(),
                     })
                 })
-                .collect())
+                .collect();
+            Ok(Memberships {
+                registered,
+                missing,
+            })
         })
         .await
     }

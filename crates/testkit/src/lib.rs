@@ -25,8 +25,8 @@ use autorestart_core::inventory::{Instance, PrivateAddress, TemplateTarget};
 use autorestart_core::tags::{self, TemplateRef};
 use autorestart_flows::budget::Rate;
 use autorestart_flows::ports::{
-    Alarms, Asset, Compute, DisasterRecovery, LaunchRequest, LoadBalancing, Membership, Notice,
-    Notifier, Outposts, Target, TargetGroupScope, TargetKind, TargetState,
+    Alarms, Asset, Compute, DisasterRecovery, LaunchRequest, LoadBalancing, Membership,
+    Memberships, Notice, Notifier, Outposts, Target, TargetGroupScope, TargetKind, TargetState,
 };
 
 /// Everything the in-memory AWS holds; tests set it up and read it back.
