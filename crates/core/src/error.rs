@@ -71,6 +71,16 @@ impl ErrorKind {
         )
     }
 
+    /// Whether a launch that failed so is that alternate's failure, so the next alternate is
+    /// tried: no capacity there, a template that cannot launch, or IAM refusing this template
+    /// (its role, its KMS key, its subnet's owner): another alternate may be allowed.
+    pub fn tries_next_alternate(self) -> bool {
+        matches!(
+            self,
+            Self::InsufficientCapacity | Self::UnusableTemplate | Self::AccessDenied
+        )
+    }
+
     /// What an operator should do about it.
     pub fn advice(self) -> &'static str {
         match self {
@@ -201,5 +211,20 @@ mod tests {
         assert!(ErrorKind::Throttled.is_retryable());
         assert!(!ErrorKind::AccessDenied.is_retryable());
         assert!(!ErrorKind::UnusableTemplate.is_retryable());
+    }
+
+    #[test]
+    fn what_one_alternate_cannot_do_another_may() {
+        for (kind, next) in [
+            (ErrorKind::InsufficientCapacity, true),
+            (ErrorKind::UnusableTemplate, true),
+            (ErrorKind::AccessDenied, true),
+            (ErrorKind::Throttled, false),
+            (ErrorKind::Transient, false),
+            (ErrorKind::NotFound, false),
+            (ErrorKind::Other, false),
+        ] {
+            assert_eq!(kind.tries_next_alternate(), next, "{kind:?}");
+        }
     }
 }

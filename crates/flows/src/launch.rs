@@ -231,10 +231,7 @@ pub async fn launch_first<C: Compute>(
                 return Ok((candidate, launched));
             }
             Err(error) => {
-                let next = matches!(
-                    error.kind,
-                    ErrorKind::InsufficientCapacity | ErrorKind::UnusableTemplate
-                );
+                let next = error.kind.tries_next_alternate();
                 warn!(instance = %instance_id, %template, %error, "launch failed{}", if next { "; trying the next alternate" } else { "" });
                 attempts.push(Attempt {
                     template,
@@ -421,12 +418,22 @@ async fn launch_first_that_works<C: Compute>(
             let tried: Vec<String> = result
                 .attempts
                 .iter()
-                .map(|a| format!("{}: {}", a.template, a.error.kind))
+                .map(|a| format!("{}: {} ({})", a.template, a.error.kind, a.error.code))
                 .collect();
+            // Refused by IAM anywhere: that fix is the one to name, whatever failed last.
+            let refused = result
+                .attempts
+                .iter()
+                .any(|a| a.error.kind == ErrorKind::AccessDenied);
+            let kind = if refused {
+                Some(ErrorKind::AccessDenied)
+            } else {
+                last_kind
+            };
             Outcome::Failed {
                 reason: format!("every alternate failed ({})", tried.join("; ")),
-                kind: last_kind,
-                advice: last_kind.unwrap_or(ErrorKind::Other).advice().into(),
+                kind,
+                advice: kind.unwrap_or(ErrorKind::Other).advice().into(),
             }
         }
     }
