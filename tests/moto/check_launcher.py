@@ -167,6 +167,28 @@ def check_drs(endpoint):
     assert started["status"] == "STARTED" and started["initiatedBy"] == "START_RECOVERY", started
     _, after = launcher_api(endpoint, "GET", "/_launcher/drs")
     assert [j["id"] for j in after["jobs"]] == ["drsjob-00000000000000001", started["jobID"]], after
+    assert after["jobs"][1]["from_snapshots"] == {"s-1234567890abcdef0": None}, after
+    # A stalled server: its snapshots, newest first when asked; StartRecovery from one.
+    state["source_servers"][0].update(
+        state="STALLED",
+        lag="PT1H",
+        snapshots=[
+            {"id": "pit-00000000000000001", "timestamp": "2026-11-24T01:00:00Z"},
+            {"id": "pit-00000000000000002", "timestamp": "2026-11-24T02:00:00Z"},
+        ],
+    )
+    launcher_api(endpoint, "POST", "/_launcher/drs", state)
+    server = drs.describe_source_servers(filters={})["items"][0]["dataReplicationInfo"]
+    assert (server["dataReplicationState"], server["lagDuration"]) == ("STALLED", "PT1H"), server
+    newest = drs.describe_recovery_snapshots(
+        sourceServerID="s-1234567890abcdef0", order="DESC", maxResults=1
+    )["items"]
+    assert [s["snapshotID"] for s in newest] == ["pit-00000000000000002"], newest
+    drs.start_recovery(
+        sourceServers=[{"sourceServerID": "s-1234567890abcdef0", "recoverySnapshotID": "pit-00000000000000002"}]
+    )
+    _, after = launcher_api(endpoint, "GET", "/_launcher/drs")
+    assert after["jobs"][-1]["from_snapshots"] == {"s-1234567890abcdef0": "pit-00000000000000002"}, after
     reset(endpoint)
     _, empty = launcher_api(endpoint, "GET", "/_launcher/drs")
     assert empty["jobs"] == [] and empty["error"] is None, empty

@@ -127,15 +127,18 @@ Gaps filled (numbers match the "-- N." comments below):
                              error code every DRS call answers, e.g.
                              UninitializedAccountException, with its HTTP
                              status), "source_servers" [{"id", "hostname",
-                             "instance_id", "state"}], "jobs" [{"id",
+                             "instance_id", "state", "lag", "snapshots":
+                             [{"id", "timestamp"}]}], "jobs" [{"id",
                              "status", "drill", "servers": {"s-…":
                              "LAUNCHED" | "FAILED" | …}, "created" (default:
                              when the state was set)}],
                              "recovery_instances" [{"server", "job",
                              "instance_id", "drill"}], "job_logs" {"job":
                              [{"server", "event", "error"}]}
-     StartRecovery adds a STARTED job; a test ends it by POSTing the state
-     again. POST /moto-api/reset empties the state.
+     StartRecovery adds a STARTED job (with "from_snapshots": the
+     recoverySnapshotID each server was asked to launch from); a test ends it
+     by POSTing the state again. DescribeRecoverySnapshots answers a server's
+     "snapshots" (order, maxResults). POST /moto-api/reset empties the state.
 
 Prints `moto ready on http://HOST:PORT` once the socket is listening and
 serves until SIGTERM/SIGINT.
@@ -785,6 +788,7 @@ DRS_OPERATIONS = {
     "/GetLaunchConfiguration",
     "/UpdateLaunchConfiguration",
     "/StartRecovery",
+    "/DescribeRecoverySnapshots",
 }
 DRS_ERROR_STATUS = {
     "UninitializedAccountException": 403,
@@ -876,13 +880,30 @@ class DrsState:
                             }
                         },
                         "dataReplicationInfo": {
-                            "dataReplicationState": s.get("state", "CONTINUOUS")
+                            "dataReplicationState": s.get("state", "CONTINUOUS"),
+                            **({"lagDuration": s["lag"]} if s.get("lag") else {}),
                         },
                     }
                     for s in self.servers
                     if not wanted or s["id"] in wanted
                 ]
             }
+        if path == "/DescribeRecoverySnapshots":
+            server = request["sourceServerID"]
+            snapshots = [
+                {
+                    "snapshotID": snap["id"],
+                    "sourceServerID": server,
+                    "expectedTimestamp": snap["timestamp"],
+                    "timestamp": snap["timestamp"],
+                }
+                for s in self.servers
+                if s["id"] == server
+                for snap in s.get("snapshots", [])
+            ]
+            newest_first = request.get("order", "ASC") == "DESC"
+            snapshots.sort(key=lambda x: x["timestamp"], reverse=newest_first)
+            return {"items": snapshots[: request.get("maxResults", 1000)]}
         if path == "/DescribeJobs":
             wanted = filters.get("jobIDs") or []
             return {
@@ -941,6 +962,11 @@ class DrsState:
                 "drill": bool(request.get("isDrill")),
                 "servers": {
                     s["sourceServerID"]: "PENDING" for s in request.get("sourceServers", [])
+                },
+                # The snapshot each server launches from (none: fresh data).
+                "from_snapshots": {
+                    s["sourceServerID"]: s.get("recoverySnapshotID")
+                    for s in request.get("sourceServers", [])
                 },
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }

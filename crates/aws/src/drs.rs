@@ -4,15 +4,15 @@ use aws_sdk_drs::Client;
 use aws_sdk_drs::types::{
     DescribeJobsRequestFilters, DescribeRecoveryInstancesRequestFilters,
     DescribeSourceServersRequestFilters, InitiatedBy, JobLogEvent, JobStatus, JobType,
-    LaunchIntoInstanceProperties, StartRecoveryRequestSourceServer,
+    LaunchIntoInstanceProperties, RecoverySnapshotsOrder, StartRecoveryRequestSourceServer,
     TargetInstanceTypeRightSizingMethod,
 };
-use chrono::{Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
 use super::sdk_error::from_sdk;
 use autorestart_core::drs::{
     ActiveJob, JobFailure, JobSnapshot, LaunchSettings, LaunchUpdate, RecoveryInstance,
-    SourceServer,
+    RecoveryPoint, RecoveryStart, SourceServer,
 };
 use autorestart_core::error::AwsError;
 use autorestart_flows::ports::DisasterRecovery;
@@ -63,6 +63,7 @@ impl DisasterRecovery for DrsService {
                     lag: replication
                         .and_then(|r| r.lag_duration())
                         .map(str::to_owned),
+                    recovery_point: None,
                 });
             }
         }
@@ -191,16 +192,41 @@ impl DisasterRecovery for DrsService {
         }))
     }
 
+    async fn latest_recovery_point(
+        &self,
+        source_server_id: &str,
+    ) -> Result<Option<RecoveryPoint>, AwsError> {
+        let output = self
+            .client
+            .describe_recovery_snapshots()
+            .source_server_id(source_server_id)
+            .order(RecoverySnapshotsOrder::Desc)
+            .max_results(1)
+            .send()
+            .await
+            .map_err(|e| from_sdk("drs:DescribeRecoverySnapshots", e))?;
+        Ok(output.items().first().and_then(|s| {
+            let taken = s.timestamp().or(Some(s.expected_timestamp()))?;
+            Some(RecoveryPoint {
+                snapshot_id: s.snapshot_id().to_owned(),
+                taken_at: DateTime::parse_from_rfc3339(taken)
+                    .ok()?
+                    .with_timezone(&Utc),
+            })
+        }))
+    }
+
     async fn start_recovery(
         &self,
-        source_server_ids: &[String],
+        servers: &[RecoveryStart],
         drill: bool,
     ) -> Result<String, AwsError> {
-        let servers = source_server_ids
+        let servers = servers
             .iter()
-            .map(|id| {
+            .map(|s| {
                 StartRecoveryRequestSourceServer::builder()
-                    .source_server_id(id)
+                    .source_server_id(&s.source_server_id)
+                    .set_recovery_snapshot_id(s.snapshot_id.clone())
                     .build()
                     .map_err(|e| AwsError::malformed("drs:StartRecovery", &e.to_string()))
             })

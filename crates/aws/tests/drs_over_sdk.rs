@@ -69,11 +69,39 @@ async fn replication_not_continuous_is_reported_with_state_and_lag_and_nothing_s
     assert_eq!(i.outcome, OutcomeKind::Failed);
     let reason = i.reason.as_deref().unwrap();
     assert!(
-        reason.contains("STALLED (lag PT2H), not CONTINUOUS"),
+        reason.contains("nothing to launch from") && reason.contains("STALLED (lag PT2H)"),
         "{reason}"
     );
     assert!(sent.jobs.is_empty() && sent.updates.is_empty());
     assert!(sent.published[0].contains("NOT RECOVERED"));
+}
+
+#[tokio::test]
+async fn a_stalled_server_with_a_snapshot_recovers_from_it() {
+    let mut s = scenario(1);
+    s.servers[0].3 = DataReplicationState::Stalled;
+    s.snapshots.insert(
+        "s-00000000000000000".into(),
+        (
+            "pit-00000000000000001".into(),
+            "2026-11-24T02:50:00Z".into(),
+        ),
+    );
+    let (report, sent) = run(s).await;
+    assert_eq!(only(&report).outcome, OutcomeKind::DrsRecoveryStarted);
+    assert_eq!(
+        sent.started_from,
+        [(
+            "s-00000000000000000".to_owned(),
+            Some("pit-00000000000000001".to_owned())
+        )]
+    );
+    assert!(
+        sent.published[0]
+            .contains("last recovery snapshot pit-00000000000000001 taken 2026-11-24 02:50:00 UTC"),
+        "{}",
+        sent.published[0]
+    );
 }
 
 #[tokio::test]

@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
+
 use crate::alarm::{IncidentId, OutpostId};
 use crate::inventory::Instance;
 use crate::tags;
@@ -14,8 +16,10 @@ pub const TARGET_TAG_KEY: &str = "AWSDRS";
 pub const TARGET_TAG_VALUE: &str = "AllowLaunchingIntoThisInstance";
 /// Most source servers DRS takes in one recovery job.
 pub const MAX_SERVERS_PER_JOB: usize = 100;
-/// The only replication state a recovery may start from.
+/// The replication state of a healthy source server: a recovery takes a fresh snapshot.
 pub const CONTINUOUS: &str = "CONTINUOUS";
+/// Replication states in which the initial sync has not finished: nothing to launch from.
+pub const NO_DATA: [&str; 2] = ["INITIATING", "INITIAL_SYNC"];
 /// Jobs started for one instance in one incident before the agent stops and reports: a failed
 /// job is retried with a new one up to this many in all.
 pub const MAX_DRS_ATTEMPTS: u32 = 3;
@@ -33,6 +37,70 @@ pub struct SourceServer {
     pub replication_state: String,
     /// Replication lag, as DRS reports it (ISO 8601 duration).
     pub lag: Option<String>,
+    /// Its latest recovery snapshot, read when replication is not continuous (a dark Outpost
+    /// stalls it): what a recovery launches from then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_point: Option<RecoveryPoint>,
+}
+
+impl SourceServer {
+    /// Whether it replicates continuously, so a recovery launches from fresh data.
+    pub fn is_continuous(&self) -> bool {
+        self.replication_state == CONTINUOUS
+    }
+
+    /// Why it has nothing to launch from (the initial sync never finished, or no recovery
+    /// snapshot exists), if so; a stalled or lagging server with a snapshot can be recovered.
+    pub fn nothing_to_launch_from(&self) -> Option<String> {
+        if self.is_continuous() {
+            return None;
+        }
+        if NO_DATA.contains(&self.replication_state.as_str()) {
+            return Some(format!(
+                "source server {} has nothing to launch from: its initial sync has not finished (state {}); wait for it to reach {CONTINUOUS}",
+                self.id, self.replication_state
+            ));
+        }
+        self.recovery_point.is_none().then(|| {
+            format!(
+                "source server {} has nothing to launch from: it replicates in state {} (lag {}) and DRS holds no recovery snapshot of it",
+                self.id,
+                self.replication_state,
+                self.lag.as_deref().unwrap_or("unknown")
+            )
+        })
+    }
+}
+
+/// A point-in-time recovery snapshot DRS holds of a source server.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RecoveryPoint {
+    /// The snapshot's id, which `StartRecovery` takes.
+    pub snapshot_id: String,
+    /// When it was taken.
+    pub taken_at: DateTime<Utc>,
+}
+
+impl RecoveryPoint {
+    /// How old the data is at `now`, for people: "2 h 5 min", "40 s".
+    pub fn age(&self, now: DateTime<Utc>) -> String {
+        let seconds = (now - self.taken_at).num_seconds().max(0);
+        match seconds {
+            s if s < 120 => format!("{s} s"),
+            s if s < 7200 => format!("{} min", s / 60),
+            s => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        }
+    }
+}
+
+/// One source server for `StartRecovery`, and the snapshot to launch from (none: DRS takes a
+/// fresh one, which needs the source to replicate).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecoveryStart {
+    /// `s-…`
+    pub source_server_id: String,
+    /// The recovery snapshot, for a server whose replication is not continuous.
+    pub snapshot_id: Option<String>,
 }
 
 /// A source server's launch configuration, as far as launch-into-instance cares.
@@ -411,15 +479,9 @@ fn decide(
             ),
         };
     }
-    if server.replication_state != CONTINUOUS {
-        return DrsDecision::Invalid {
-            reason: format!(
-                "source server {} replicates in state {} (lag {}), not {CONTINUOUS}: repair replication before recovering",
-                server.id,
-                server.replication_state,
-                server.lag.as_deref().unwrap_or("unknown")
-            ),
-        };
+    // A dark Outpost stalls replication: its last snapshot is what there is to launch from.
+    if let Some(reason) = server.nothing_to_launch_from() {
+        return DrsDecision::Invalid { reason };
     }
     let target = match launch_target(snapshot, matches, server) {
         Ok(target) => target,

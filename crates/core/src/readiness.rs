@@ -331,12 +331,22 @@ fn check_drs(
         );
         return;
     };
-    if server.replication_state != drs::CONTINUOUS {
-        verdict.problems.push(format!(
-            "DRS source server {} replicates in state {}, not {}: fix replication in the DRS console",
+    // Stalled or lagging replication still recovers, from the last snapshot: a warning, not
+    // "cannot recover"; only a server with nothing to launch from is a problem.
+    if let Some(reason) = server.nothing_to_launch_from() {
+        verdict.problems.push(reason);
+    } else if !server.is_continuous() {
+        verdict.notes.push(format!(
+            "warning: DRS source server {} replicates in state {} (lag {}), not {}: a recovery now launches from its last recovery snapshot{}; fix replication in the DRS console",
             server.id,
             server.replication_state,
-            drs::CONTINUOUS
+            server.lag.as_deref().unwrap_or("unknown"),
+            drs::CONTINUOUS,
+            server
+                .recovery_point
+                .as_ref()
+                .map(|p| format!(" ({}, taken {})", p.snapshot_id, p.taken_at.format("%Y-%m-%d %H:%M UTC")))
+                .unwrap_or_default()
         ));
     }
     match matches.get(&server.id) {
@@ -660,6 +670,40 @@ mod tests {
         });
         let problems = got[0].problems.join("\n");
         assert!(problems.contains("STALLED"), "{problems}");
+        assert!(problems.contains("nothing to launch from"), "{problems}");
         assert!(problems.contains("i-t is running"), "{problems}");
+
+        // Stalled with a snapshot to launch from: a warning with the lag, not a problem.
+        if let Ok(servers) = &mut f.drs {
+            servers[0].lag = Some("PT3H".into());
+            servers[0].recovery_point = Some(drs::RecoveryPoint {
+                snapshot_id: "pit-1".into(),
+                taken_at: "2026-11-24T01:00:00Z".parse().unwrap(),
+            });
+        }
+        let mut target = instance("i-t", "");
+        target.tags.insert(tags::NAME.into(), "db-1".into());
+        target.state = "stopped".into();
+        let mut db = instance("i-1", "");
+        db.tags.insert(tags::STRATEGY.into(), "drs".into());
+        db.tags.insert(tags::NAME.into(), "db-1".into());
+        let got = assess(&ReadinessInputs {
+            instances: &[db],
+            template_targets: &f.targets,
+            images: &f.images,
+            alarm_states: &f.alarms,
+            assets: &f.assets,
+            drs_servers: &f.drs,
+            drs_targets: &[target],
+            silent_alarms: &f.silent,
+            managed_templates: &f.managed,
+            listed_templates: &f.listed,
+        });
+        assert!(got[0].problems.is_empty(), "{:?}", got[0].problems);
+        let notes = got[0].notes.join("\n");
+        assert!(
+            notes.contains("warning") && notes.contains("lag PT3H") && notes.contains("pit-1"),
+            "{notes}"
+        );
     }
 }

@@ -8,7 +8,9 @@ use futures::StreamExt;
 use tracing::{info, warn};
 
 use autorestart_core::alarm::IncidentId;
-use autorestart_core::drs::{self, DrsDecision, LaunchUpdate, PlannedDrs, SourceServer};
+use autorestart_core::drs::{
+    self, DrsDecision, LaunchUpdate, PlannedDrs, RecoveryStart, SourceServer,
+};
 use autorestart_core::error::AwsError;
 use autorestart_core::inventory::Instance;
 use autorestart_core::outcome::{Execution, InstanceOutcome, Outcome, failed};
@@ -137,7 +139,9 @@ fn would_start(r: Ready) -> InstanceOutcome {
         target_id: r.target_id.clone(),
         updates: r.updates.clone(),
     };
-    InstanceOutcome::of(r.original, outcome)
+    let mut outcome = InstanceOutcome::of(r.original, outcome);
+    outcome.warnings.extend(recovery_point_note(&r.server));
+    outcome
 }
 
 /// Starts the jobs, at most 100 servers each, and records each on its originals.
@@ -154,7 +158,9 @@ async fn start_jobs<C: Compute, D: DisasterRecovery>(
             .iter()
             .filter(|r| batch.contains(&r.server.id))
             .collect();
-        match drs.start_recovery(batch, false).await {
+        let starts: Vec<RecoveryStart> =
+            members.iter().map(|r| recovery_start(&r.server)).collect();
+        match drs.start_recovery(&starts, false).await {
             Ok(job_id) => {
                 info!(%job_id, servers = batch.len(), "DRS recovery job started");
                 let record = record_job(compute, &members, &job_id, incident).await;
@@ -183,6 +189,35 @@ async fn start_jobs<C: Compute, D: DisasterRecovery>(
     outcomes
 }
 
+/// What `StartRecovery` takes for `server`: its last snapshot when replication is not
+/// continuous (a stalled source cannot give a fresh one), else fresh data.
+fn recovery_start(server: &SourceServer) -> RecoveryStart {
+    RecoveryStart {
+        source_server_id: server.id.clone(),
+        snapshot_id: server
+            .recovery_point
+            .as_ref()
+            .filter(|_| !server.is_continuous())
+            .map(|p| p.snapshot_id.clone()),
+    }
+}
+
+/// What a recovery from a snapshot means for the data, for the notice: how old it is.
+fn recovery_point_note(server: &SourceServer) -> Option<String> {
+    let point = server
+        .recovery_point
+        .as_ref()
+        .filter(|_| !server.is_continuous())?;
+    Some(format!(
+        "recovered from DRS's last recovery snapshot {} taken {} ({} before the start): replication was {} (lag {}), so writes after that point are not in the recovered copy",
+        point.snapshot_id,
+        point.taken_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        point.age(chrono::Utc::now()),
+        server.replication_state,
+        server.lag.as_deref().unwrap_or("unknown")
+    ))
+}
+
 /// The outcome of a server whose job started; `record` is why the job was not recorded.
 fn started(r: &Ready, job_id: &str, record: Option<&AwsError>) -> InstanceOutcome {
     let mut outcome = InstanceOutcome::of(
@@ -199,6 +234,7 @@ fn started(r: &Ready, job_id: &str, record: Option<&AwsError>) -> InstanceOutcom
             "job {job_id} was not recorded on the original ({error}); DRS's own job list still prevents a second job"
         ));
     }
+    outcome.warnings.extend(recovery_point_note(&r.server));
     if r.attempt > 1 {
         outcome.warnings.push(format!(
             "attempt {} of {}: the earlier DRS job of this outage failed",

@@ -132,12 +132,13 @@ pub async fn drs_reads<C: Compute, D: DisasterRecovery>(
         return Ok(DrsReads::default());
     }
     let target_tag = [drs::TARGET_TAG_VALUE.to_owned()];
-    let (servers, targets, active_jobs, recorded_jobs) = futures::try_join!(
+    let (mut servers, targets, active_jobs, recorded_jobs) = futures::try_join!(
         drs.source_servers(&[]),
         compute.instances_tagged(drs::TARGET_TAG_KEY, &target_tag),
         drs.active_jobs(),
         recorded_jobs(drs, incident, instances)
     )?;
+    recovery_points(drs, &mut servers, instances).await?;
     info!(
         servers = servers.len(),
         targets = targets.len(),
@@ -149,6 +150,25 @@ pub async fn drs_reads<C: Compute, D: DisasterRecovery>(
         active_jobs,
         recorded_jobs,
     })
+}
+
+/// Reads the latest recovery snapshot of each server that protects one of `instances` and does
+/// not replicate continuously (a dark Outpost stalls it): what a recovery launches from then.
+pub async fn recovery_points<D: DisasterRecovery>(
+    drs: &D,
+    servers: &mut [SourceServer],
+    instances: &[Instance],
+) -> Result<(), AwsError> {
+    let wanted: Vec<String> = instances
+        .iter()
+        .filter_map(|i| drs::source_server_of(servers, i))
+        .filter(|s| !s.is_continuous())
+        .map(|s| s.id.clone())
+        .collect();
+    for server in servers.iter_mut().filter(|s| wanted.contains(&s.id)) {
+        server.recovery_point = drs.latest_recovery_point(&server.id).await?;
+    }
+    Ok(())
 }
 
 /// The DRS jobs recorded on `instances` for this incident, as DRS reports them now.

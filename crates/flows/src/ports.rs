@@ -6,7 +6,7 @@ use std::future::Future;
 use autorestart_core::alarm::{AlarmChange, OutpostId};
 use autorestart_core::drs::{
     ActiveJob, JobFailure, JobSnapshot, LaunchSettings, LaunchUpdate, RecoveryInstance,
-    SourceServer,
+    RecoveryPoint, RecoveryStart, SourceServer,
 };
 use autorestart_core::error::AwsError;
 use autorestart_core::inventory::{Instance, TemplateTarget};
@@ -136,10 +136,17 @@ pub trait DisasterRecovery: Sync {
         job_id: &str,
     ) -> impl Future<Output = Result<Option<JobSnapshot>, AwsError>> + Send;
 
-    /// Starts one recovery (or drill) job for at most 100 servers; the job id.
+    /// The newest recovery snapshot DRS holds of a source server, if any.
+    fn latest_recovery_point(
+        &self,
+        source_server_id: &str,
+    ) -> impl Future<Output = Result<Option<RecoveryPoint>, AwsError>> + Send;
+
+    /// Starts one recovery (or drill) job for at most 100 servers, each from the snapshot it
+    /// names (or fresh data); the job id.
     fn start_recovery(
         &self,
-        source_server_ids: &[String],
+        servers: &[RecoveryStart],
         drill: bool,
     ) -> impl Future<Output = Result<String, AwsError>> + Send;
 
@@ -364,12 +371,18 @@ impl<T: DisasterRecovery> DisasterRecovery for &T {
     ) -> impl Future<Output = Result<Option<JobSnapshot>, AwsError>> + Send {
         (**self).job(job_id)
     }
+    fn latest_recovery_point(
+        &self,
+        source_server_id: &str,
+    ) -> impl Future<Output = Result<Option<RecoveryPoint>, AwsError>> + Send {
+        (**self).latest_recovery_point(source_server_id)
+    }
     fn start_recovery(
         &self,
-        source_server_ids: &[String],
+        servers: &[RecoveryStart],
         drill: bool,
     ) -> impl Future<Output = Result<String, AwsError>> + Send {
-        (**self).start_recovery(source_server_ids, drill)
+        (**self).start_recovery(servers, drill)
     }
     fn recovery_instance(
         &self,

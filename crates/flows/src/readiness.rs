@@ -136,11 +136,18 @@ where
         }
         let (drs_servers, drs_targets) = if instances.iter().any(plan::uses_drs) {
             let target_tag = [drs::TARGET_TAG_VALUE.to_owned()];
-            let servers: Result<Vec<SourceServer>, String> = self
-                .drs
-                .source_servers(&[])
-                .await
-                .map_err(|e| e.to_string());
+            let drs_instances: Vec<Instance> = instances
+                .iter()
+                .filter(|i| plan::uses_drs(i))
+                .cloned()
+                .collect();
+            let servers: Result<Vec<SourceServer>, String> = async {
+                let mut servers = self.drs.source_servers(&[]).await?;
+                crate::observe::recovery_points(self.drs, &mut servers, &drs_instances).await?;
+                Ok::<_, AwsError>(servers)
+            }
+            .await
+            .map_err(|e| e.to_string());
             let targets = self
                 .compute
                 .instances_tagged(drs::TARGET_TAG_KEY, &target_tag)

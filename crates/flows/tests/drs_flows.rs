@@ -102,6 +102,7 @@ fn add_drs_protected(
         aws_instance_id: Some(id.into()),
         replication_state: "CONTINUOUS".into(),
         lag: None,
+        recovery_point: None,
     });
 }
 
@@ -178,6 +179,66 @@ async fn one_alarm_recovers_both_strategies_and_a_repeat_starts_no_second_job() 
         assert_eq!(w.drs_jobs.len(), 1, "no second job");
         assert!(!w.calls[..].ends_with(&["StartRecovery"]));
     });
+}
+
+#[tokio::test]
+async fn a_source_stalled_by_the_dark_outpost_is_recovered_from_its_last_snapshot() {
+    let taken = chrono::Utc::now() - chrono::Duration::minutes(42);
+    let mut w = world();
+    let server = &mut w.drs_servers[0];
+    server.replication_state = "STALLED".into();
+    server.lag = Some("PT42M".into());
+    server.recovery_point = Some(drs::RecoveryPoint {
+        snapshot_id: "pit-0123456789abcdef0".into(),
+        taken_at: taken,
+    });
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let report = Agent::new(Ports::all(&aws), settings())
+        .outage()
+        .handle(&support::outage())
+        .await
+        .unwrap();
+    let db = report
+        .instances
+        .iter()
+        .find(|i| i.instance_id == "i-db1")
+        .unwrap();
+    assert_eq!(db.outcome, OutcomeKind::DrsRecoveryStarted, "{db:?}");
+    aws.with(|w| {
+        assert_eq!(
+            w.drs_started_from[SERVER].as_deref(),
+            Some("pit-0123456789abcdef0"),
+            "launched from the snapshot, not a fresh one a stalled source cannot give"
+        );
+        let body = &w.published[0].body;
+        assert!(
+            body.contains("last recovery snapshot pit-0123456789abcdef0"),
+            "{body}"
+        );
+        assert!(body.contains("(42 min before the start)"), "{body}");
+    });
+
+    // A server whose initial sync never finished has nothing to launch from: named, refused.
+    let mut w = world();
+    w.drs_servers[0].replication_state = "INITIAL_SYNC".into();
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let report = Agent::new(Ports::all(&aws), settings())
+        .outage()
+        .handle(&support::outage())
+        .await
+        .unwrap();
+    let db = report
+        .instances
+        .iter()
+        .find(|i| i.instance_id == "i-db1")
+        .unwrap();
+    assert_eq!(db.outcome, OutcomeKind::Failed);
+    let reason = db.reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains("nothing to launch from") && reason.contains(SERVER),
+        "{reason}"
+    );
+    aws.with(|w| assert!(w.drs_jobs.is_empty()));
 }
 
 fn succeeded(job: &str, drill: bool) -> DrsLaunchResult {

@@ -89,16 +89,33 @@ impl DisasterRecovery for InMemoryAws {
         .await
     }
 
+    async fn latest_recovery_point(
+        &self,
+        source_server_id: &str,
+    ) -> Result<Option<RecoveryPoint>, AwsError> {
+        self.call("DescribeRecoverySnapshots", |w| {
+            Ok(w.drs_servers
+                .iter()
+                .find(|s| s.id == source_server_id)
+                .and_then(|s| s.recovery_point.clone()))
+        })
+        .await
+    }
+
     async fn start_recovery(
         &self,
-        source_server_ids: &[String],
+        servers: &[RecoveryStart],
         drill: bool,
     ) -> Result<String, AwsError> {
         self.call("StartRecovery", |w| {
             let job_id = format!("drsjob-{:017x}", w.drs_jobs.len() + 1);
+            for server in servers {
+                w.drs_started_from
+                    .insert(server.source_server_id.clone(), server.snapshot_id.clone());
+            }
             let job = ActiveJob {
                 job_id: job_id.clone(),
-                source_server_ids: source_server_ids.to_vec(),
+                source_server_ids: servers.iter().map(|s| s.source_server_id.clone()).collect(),
                 drill,
             };
             w.drs_job_created.insert(job_id.clone(), chrono::Utc::now());

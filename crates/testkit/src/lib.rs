@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use autorestart_core::alarm::{AlarmChange, IncidentId, OutpostId};
 use autorestart_core::drs::{
     ActiveJob, JobFailure, JobSnapshot, LaunchSettings, LaunchUpdate, RecoveryInstance,
-    SourceServer,
+    RecoveryPoint, RecoveryStart, SourceServer,
 };
 use autorestart_core::error::AwsError;
 use autorestart_core::inventory::{Instance, PrivateAddress, TemplateTarget};
@@ -40,6 +40,8 @@ pub struct World {
     pub templates: HashMap<TemplateRef, String>,
     /// Instances each subnet still has room for; absent means unlimited.
     pub capacity: HashMap<String, usize>,
+    /// Per source server, the recovery snapshot its last StartRecovery named (none: fresh data).
+    pub drs_started_from: HashMap<String, Option<String>>,
     /// Errors to answer, by operation name (e.g. `RunInstances`), each used once, in order.
     pub failures: HashMap<&'static str, Vec<AwsError>>,
     /// Target groups: kind and registered targets.

@@ -39,6 +39,8 @@ pub struct Scenario {
     pub running_jobs: Vec<(String, Vec<String>)>,
     /// StartRecovery answers ThrottlingException.
     pub throttled: bool,
+    /// Per source server, its newest recovery snapshot (id, RFC 3339 time).
+    pub snapshots: HashMap<String, (String, String)>,
 }
 
 /// One CreateTags call: the instances and the (key, value) tags.
@@ -49,6 +51,8 @@ pub type TagCall = (Vec<String>, Vec<(String, String)>);
 pub struct Sent {
     pub updates: Vec<String>,
     pub jobs: Vec<usize>,
+    /// The recovery snapshot each started server was asked to launch from.
+    pub started_from: Vec<(String, Option<String>)>,
     pub tags: Vec<TagCall>,
     pub published: Vec<String>,
 }
@@ -310,6 +314,12 @@ pub async fn run(s: Scenario) -> (AlarmReport, Sent) {
             assert!(r.tags().is_none(), "no job tags");
             let mut sent = record.lock().unwrap();
             sent.jobs.push(r.source_servers().len());
+            for s in r.source_servers() {
+                sent.started_from.push((
+                    s.source_server_id().to_owned(),
+                    s.recovery_snapshot_id().map(str::to_owned),
+                ));
+            }
             let job = Job::builder()
                 .job_id(format!("drsjob-{:017}", sent.jobs.len()))
                 .build()
@@ -317,10 +327,38 @@ pub async fn run(s: Scenario) -> (AlarmReport, Sent) {
             StartRecoveryOutput::builder().job(job).build()
         })
     };
+    let w = world.clone();
+    let snapshots = mock!(aws_sdk_drs::Client::describe_recovery_snapshots).then_compute_output(
+        move |r| {
+            assert_eq!(r.max_results(), Some(1), "only the newest");
+            let items = w
+                .snapshots
+                .get(r.source_server_id().unwrap())
+                .map(|(id, at)| {
+                    aws_sdk_drs::types::RecoverySnapshot::builder()
+                        .snapshot_id(id)
+                        .source_server_id(r.source_server_id().unwrap())
+                        .expected_timestamp(at)
+                        .timestamp(at)
+                        .build()
+                        .unwrap()
+                });
+            aws_sdk_drs::operation::describe_recovery_snapshots::DescribeRecoverySnapshotsOutput::builder()
+                .set_items(Some(items.into_iter().collect()))
+                .build()
+        },
+    );
     let drs = mock_client!(
         aws_sdk_drs,
         RuleMode::MatchAny,
-        [&servers, &get_config, &update_config, &jobs, &start]
+        [
+            &servers,
+            &get_config,
+            &update_config,
+            &jobs,
+            &start,
+            &snapshots
+        ]
     );
 
     let groups = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups)
