@@ -184,9 +184,13 @@ def check_drs(endpoint):
         sourceServerID="s-1234567890abcdef0", order="DESC", maxResults=1
     )["items"]
     assert [s["snapshotID"] for s in newest] == ["pit-00000000000000002"], newest
-    drs.start_recovery(
-        sourceServers=[{"sourceServerID": "s-1234567890abcdef0", "recoverySnapshotID": "pit-00000000000000002"}]
-    )
+    tagged = drs.start_recovery(
+        sourceServers=[{"sourceServerID": "s-1234567890abcdef0", "recoverySnapshotID": "pit-00000000000000002"}],
+        tags={"autorestart:incident": "op-1"},
+    )["job"]
+    assert tagged["tags"] == {"autorestart:incident": "op-1"}, tagged
+    listed = drs.describe_jobs(filters={"jobIDs": [tagged["jobID"]]})["items"]
+    assert listed[0]["tags"] == {"autorestart:incident": "op-1"}, listed
     _, after = launcher_api(endpoint, "GET", "/_launcher/drs")
     assert after["jobs"][-1]["from_snapshots"] == {"s-1234567890abcdef0": "pit-00000000000000002"}, after
     reset(endpoint)

@@ -135,7 +135,8 @@ Gaps filled (numbers match the "-- N." comments below):
                              "recovery_instances" [{"server", "job",
                              "instance_id", "drill"}], "job_logs" {"job":
                              [{"server", "event", "error"}]}
-     StartRecovery adds a STARTED job (with "from_snapshots": the
+     StartRecovery adds a STARTED job (with its "tags", which DescribeJobs
+     answers, and "from_snapshots": the
      recoverySnapshotID each server was asked to launch from); a test ends it
      by POSTing the state again. DescribeRecoverySnapshots answers a server's
      "snapshots" (order, maxResults). POST /moto-api/reset empties the state.
@@ -848,6 +849,7 @@ class DrsState:
             "initiatedBy": "START_DRILL" if job.get("drill") else "START_RECOVERY",
             "status": job.get("status", "STARTED"),
             "creationDateTime": job["created"],
+            **({"tags": job["tags"]} if job.get("tags") else {}),
             "participatingServers": [
                 {"sourceServerID": server, "launchStatus": status}
                 for server, status in job.get("servers", {}).items()
@@ -963,6 +965,7 @@ class DrsState:
                 "servers": {
                     s["sourceServerID"]: "PENDING" for s in request.get("sourceServers", [])
                 },
+                "tags": dict(request.get("tags") or {}),
                 # The snapshot each server launches from (none: fresh data).
                 "from_snapshots": {
                     s["sourceServerID"]: s.get("recoverySnapshotID")

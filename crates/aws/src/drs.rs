@@ -4,8 +4,8 @@ use aws_sdk_drs::Client;
 use aws_sdk_drs::types::{
     DescribeJobsRequestFilters, DescribeRecoveryInstancesRequestFilters,
     DescribeSourceServersRequestFilters, InitiatedBy, JobLogEvent, JobStatus, JobType,
-    LaunchIntoInstanceProperties, RecoverySnapshotsOrder, StartRecoveryRequestSourceServer,
-    TargetInstanceTypeRightSizingMethod,
+    LaunchIntoInstanceProperties, LaunchStatus, RecoverySnapshotsOrder,
+    StartRecoveryRequestSourceServer, TargetInstanceTypeRightSizingMethod,
 };
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
@@ -15,6 +15,7 @@ use autorestart_core::drs::{
     RecoveryPoint, RecoveryStart, SourceServer,
 };
 use autorestart_core::error::AwsError;
+use autorestart_core::tags;
 use autorestart_flows::ports::DisasterRecovery;
 
 /// How far back unfinished jobs are looked for: no launch job runs longer.
@@ -137,19 +138,29 @@ impl DisasterRecovery for DrsService {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| from_sdk("drs:DescribeJobs", e))?;
             for job in page.items() {
-                let running = job.status() != Some(&JobStatus::Completed);
-                if running && job.r#type() == Some(&JobType::Launch) {
-                    jobs.push(ActiveJob {
-                        drill: job.initiated_by() == Some(&InitiatedBy::StartDrill),
-                        job_id: job.job_id().to_owned(),
-                        source_server_ids: job
-                            .participating_servers()
-                            .iter()
-                            .filter_map(|p| p.source_server_id())
-                            .map(str::to_owned)
-                            .collect(),
-                    });
+                let finished = job.status() == Some(&JobStatus::Completed);
+                let incident = job.tags().and_then(|t| t.get(tags::INCIDENT)).cloned();
+                if job.r#type() != Some(&JobType::Launch) || (finished && incident.is_none()) {
+                    continue;
                 }
+                let servers = job.participating_servers();
+                jobs.push(ActiveJob {
+                    drill: job.initiated_by() == Some(&InitiatedBy::StartDrill),
+                    job_id: job.job_id().to_owned(),
+                    source_server_ids: servers
+                        .iter()
+                        .filter_map(|p| p.source_server_id())
+                        .map(str::to_owned)
+                        .collect(),
+                    incident,
+                    finished,
+                    failed: servers
+                        .iter()
+                        .filter(|p| finished && p.launch_status() != Some(&LaunchStatus::Launched))
+                        .filter_map(|p| p.source_server_id())
+                        .map(str::to_owned)
+                        .collect(),
+                });
             }
         }
         Ok(jobs)
@@ -220,6 +231,7 @@ impl DisasterRecovery for DrsService {
         &self,
         servers: &[RecoveryStart],
         drill: bool,
+        tags: &[(String, String)],
     ) -> Result<String, AwsError> {
         let servers = servers
             .iter()
@@ -236,6 +248,7 @@ impl DisasterRecovery for DrsService {
             .start_recovery()
             .set_source_servers(Some(servers))
             .is_drill(drill)
+            .set_tags((!tags.is_empty()).then(|| tags.iter().cloned().collect()))
             .send()
             .await
             .map_err(|e| from_sdk("drs:StartRecovery", e))?;

@@ -204,6 +204,22 @@ async fn running_launch_jobs_are_listed_and_a_drill_is_told_from_a_recovery() {
                 JobStatus::Completed,
                 JobType::Launch,
             ))
+            .items(
+                Job::builder()
+                    .job_id("drsjob-ours-done")
+                    .initiated_by(InitiatedBy::StartRecovery)
+                    .status(JobStatus::Completed)
+                    .r#type(JobType::Launch)
+                    .participating_servers(
+                        ParticipatingServer::builder()
+                            .source_server_id("s-1")
+                            .launch_status(LaunchStatus::Failed)
+                            .build(),
+                    )
+                    .tags("autorestart:incident", "op-1-inc")
+                    .build()
+                    .unwrap(),
+            )
             .items(job(
                 "drsjob-cleanup",
                 InitiatedBy::TerminateRecoveryInstances,
@@ -224,11 +240,21 @@ async fn running_launch_jobs_are_listed_and_a_drill_is_told_from_a_recovery() {
                 job_id: "drsjob-drill".into(),
                 source_server_ids: server.clone(),
                 drill: true,
+                ..ActiveJob::default()
             },
             ActiveJob {
                 job_id: "drsjob-real".into(),
+                source_server_ids: server.clone(),
+                drill: false,
+                ..ActiveJob::default()
+            },
+            ActiveJob {
+                job_id: "drsjob-ours-done".into(),
                 source_server_ids: server,
                 drill: false,
+                incident: Some("op-1-inc".into()),
+                finished: true,
+                failed: vec!["s-1".into()],
             },
         ]
     );

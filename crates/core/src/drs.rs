@@ -129,8 +129,9 @@ pub enum LaunchUpdate {
     },
 }
 
-/// A recovery job DRS has not finished.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+/// A recovery job DRS has not finished, or a finished one the agent started (its
+/// `autorestart:incident` job tag says for which incident).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ActiveJob {
     /// `drsjob-…`
     pub job_id: String,
@@ -139,6 +140,14 @@ pub struct ActiveJob {
     /// Started as a drill (from the console or anyone's `StartRecovery` with `isDrill`): never
     /// the recovery, which waits until it ends (DRS runs one job per server at a time).
     pub drill: bool,
+    /// The incident the agent tagged the job with when it started it; none for others' jobs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
+    /// DRS finished it (it is listed because the agent started it).
+    pub finished: bool,
+    /// Servers the finished job did not launch.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<String>,
 }
 
 /// A DRS job as `DescribeJobs` reports it.
@@ -459,10 +468,40 @@ fn decide(
             ),
         };
     };
+    let this_incident = |j: &&ActiveJob| j.incident.as_deref() == Some(snapshot.incident.as_str());
+    let of_server = |j: &&ActiveJob| j.source_server_ids.iter().any(|s| s == &server.id);
+    // A job the agent started for this incident, found by its job tag even when the original
+    // never got the drs-job tag (a crash, or the handler and the sweep racing): the recovery,
+    // unless it failed for this server.
+    let ours = snapshot
+        .active_jobs
+        .iter()
+        .filter(|j| !j.drill)
+        .filter(of_server)
+        .filter(this_incident);
+    let failed_here = ours
+        .clone()
+        .filter(|j| j.failed.contains(&server.id))
+        .count() as u32;
+    if let Some(job) = ours.clone().find(|j| !j.failed.contains(&server.id)) {
+        return DrsDecision::AlreadyStarted {
+            job_id: job.job_id.clone(),
+            source_server_id: Some(server.id.clone()),
+        };
+    }
+    let attempt = attempt.max(failed_here + 1);
+    if attempt > MAX_DRS_ATTEMPTS {
+        return DrsDecision::Invalid {
+            reason: format!(
+                "DRS failed to launch it {failed_here} times in this outage: the agent starts no more jobs. Read the job logs in the DRS console and fix the cause"
+            ),
+        };
+    }
     let running = |drill: bool| {
         snapshot
             .active_jobs
             .iter()
+            .filter(|j| !j.finished)
             .find(|j| j.drill == drill && j.source_server_ids.iter().any(|s| s == &server.id))
     };
     if let Some(job) = running(false) {

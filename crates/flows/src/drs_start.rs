@@ -144,7 +144,10 @@ fn would_start(r: Ready) -> InstanceOutcome {
     outcome
 }
 
-/// Starts the jobs, at most 100 servers each, and records each on its originals.
+/// Starts the jobs, at most 100 servers each, and records each on its originals. DRS refuses
+/// a whole job with `ConflictException` when one of its servers cannot start (a job of its
+/// own running, say): the batch is halved until the conflicting server stands alone, so the
+/// others start; that one is tried once more, then left unfinished for the next sweep.
 async fn start_jobs<C: Compute, D: DisasterRecovery>(
     compute: &C,
     drs: &D,
@@ -153,16 +156,26 @@ async fn start_jobs<C: Compute, D: DisasterRecovery>(
 ) -> Vec<InstanceOutcome> {
     let mut outcomes = Vec::new();
     let server_ids: Vec<String> = ready.iter().map(|r| r.server.id.clone()).collect();
-    for batch in drs::job_batches(&server_ids) {
-        let members: Vec<&Ready> = ready
-            .iter()
-            .filter(|r| batch.contains(&r.server.id))
-            .collect();
+    // (members, tried alone before)
+    let mut queue: Vec<(Vec<&Ready>, bool)> = drs::job_batches(&server_ids)
+        .map(|batch| {
+            let members = ready
+                .iter()
+                .filter(|r| batch.contains(&r.server.id))
+                .collect();
+            (members, false)
+        })
+        .collect();
+    queue.reverse(); // popped from the end: the first batch first
+    while let Some((members, retried)) = queue.pop() {
         let starts: Vec<RecoveryStart> =
             members.iter().map(|r| recovery_start(&r.server)).collect();
-        match drs.start_recovery(&starts, false).await {
+        // The job says which incident it is for: the next run finds it by that, recorded
+        // on the original or not.
+        let job_tags = [(tags::INCIDENT.to_owned(), incident.to_string())];
+        match drs.start_recovery(&starts, false, &job_tags).await {
             Ok(job_id) => {
-                info!(%job_id, servers = batch.len(), "DRS recovery job started");
+                info!(%job_id, servers = members.len(), "DRS recovery job started");
                 let record = record_job(compute, &members, &job_id, incident).await;
                 outcomes.extend(
                     members
@@ -170,8 +183,28 @@ async fn start_jobs<C: Compute, D: DisasterRecovery>(
                         .map(|r| started(r, &job_id, record.as_ref())),
                 );
             }
+            Err(error) if error.code == CONFLICT && members.len() > 1 => {
+                warn!(%error, servers = members.len(), "DRS refused the job for a conflict; halving it");
+                let mut first = members;
+                let second = first.split_off(first.len() / 2);
+                queue.push((second, false));
+                queue.push((first, false));
+            }
+            Err(error) if error.code == CONFLICT && !retried => {
+                warn!(%error, source_server = %members[0].server.id, "DRS conflict on one server; trying it once more");
+                queue.push((members, true));
+            }
+            Err(error) if error.code == CONFLICT => {
+                outcomes.extend(members.into_iter().map(|r| {
+                    let reason = format!(
+                        "DRS refused to start recovery of source server {} for a conflict ({error}); the other servers started, and the next sweep tries this one again",
+                        r.server.id
+                    );
+                    InstanceOutcome::of(r.original.clone(), Outcome::Unfinished { reason })
+                }));
+            }
             Err(error) => {
-                warn!(%error, servers = batch.len(), "DRS recovery job not started");
+                warn!(%error, servers = members.len(), "DRS recovery job not started");
                 outcomes.extend(members.into_iter().map(|r| {
                     failed(
                         r.original.clone(),
@@ -188,6 +221,9 @@ async fn start_jobs<C: Compute, D: DisasterRecovery>(
     }
     outcomes
 }
+
+/// DRS's answer when a server of a job cannot start now.
+const CONFLICT: &str = "ConflictException";
 
 /// What `StartRecovery` takes for `server`: its last snapshot when replication is not
 /// continuous (a stalled source cannot give a fresh one), else fresh data.

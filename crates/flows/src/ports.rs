@@ -127,7 +127,8 @@ pub trait DisasterRecovery: Sync {
         update: &LaunchUpdate,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
-    /// Launch jobs not completed.
+    /// Launch jobs not completed, and completed ones the agent started (tagged with its
+    /// `autorestart:incident`), with the servers they did not launch.
     fn active_jobs(&self) -> impl Future<Output = Result<Vec<ActiveJob>, AwsError>> + Send;
 
     /// One job, if DRS knows it.
@@ -143,11 +144,12 @@ pub trait DisasterRecovery: Sync {
     ) -> impl Future<Output = Result<Option<RecoveryPoint>, AwsError>> + Send;
 
     /// Starts one recovery (or drill) job for at most 100 servers, each from the snapshot it
-    /// names (or fresh data); the job id.
+    /// names (or fresh data), the job tagged with `tags`; the job id.
     fn start_recovery(
         &self,
         servers: &[RecoveryStart],
         drill: bool,
+        tags: &[(String, String)],
     ) -> impl Future<Output = Result<String, AwsError>> + Send;
 
     /// The instance a job launched for a source server.
@@ -381,8 +383,9 @@ impl<T: DisasterRecovery> DisasterRecovery for &T {
         &self,
         servers: &[RecoveryStart],
         drill: bool,
+        tags: &[(String, String)],
     ) -> impl Future<Output = Result<String, AwsError>> + Send {
-        (**self).start_recovery(servers, drill)
+        (**self).start_recovery(servers, drill, tags)
     }
     fn recovery_instance(
         &self,

@@ -241,6 +241,57 @@ async fn a_source_stalled_by_the_dark_outpost_is_recovered_from_its_last_snapsho
     aws.with(|w| assert!(w.drs_jobs.is_empty()));
 }
 
+#[tokio::test]
+async fn a_conflict_on_one_server_starts_the_others_and_leaves_it_to_the_sweep() {
+    let mut w = world();
+    for n in 2..=4 {
+        add_drs_protected(
+            &mut w,
+            (&format!("i-db{n}"), &format!("db-{n}")),
+            (&format!("i-dbtarget{n}"), &format!("DB-{n}")),
+            (&format!("s-{n:017}"), &format!("db-{n}.corp.example")),
+        );
+    }
+    w.drs_conflicting.insert(format!("s-{:017}", 3));
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let report = Agent::new(Ports::all(&aws), settings())
+        .outage()
+        .handle(&support::outage())
+        .await
+        .unwrap();
+    let outcome_of = |id: &str| {
+        report
+            .instances
+            .iter()
+            .find(|i| i.instance_id == id)
+            .unwrap()
+    };
+    for id in ["i-db1", "i-db2", "i-db4"] {
+        assert_eq!(
+            outcome_of(id).outcome,
+            OutcomeKind::DrsRecoveryStarted,
+            "{id}"
+        );
+    }
+    let db3 = outcome_of("i-db3");
+    assert_eq!(db3.outcome, OutcomeKind::Unfinished, "{db3:?}");
+    assert!(
+        db3.reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("conflict")
+    );
+    aws.with(|w| {
+        let started: Vec<&String> = w
+            .drs_jobs
+            .iter()
+            .flat_map(|(j, _)| &j.source_server_ids)
+            .collect();
+        assert_eq!(started.len(), 3, "{started:?}");
+        assert!(!started.iter().any(|s| s.ends_with("3")));
+    });
+}
+
 fn succeeded(job: &str, drill: bool) -> DrsLaunchResult {
     DrsLaunchResult {
         source_server_id: SERVER.into(),
@@ -450,6 +501,37 @@ fn end_job(w: &mut World, index: usize, launched: bool) -> String {
         w.set_state("i-dbtarget", "running");
     }
     job
+}
+
+#[tokio::test]
+async fn a_job_of_this_incident_is_found_by_its_job_tag_when_the_original_never_recorded_it() {
+    for launched in [true, false] {
+        let aws = InMemoryAws::new(world(), Duration::ZERO);
+        let agent = Agent::new(Ports::all(&aws), settings());
+        agent.outage().handle(&support::outage()).await.unwrap();
+        // The record on the original was lost (a crash between StartRecovery and CreateTags),
+        // and the job has finished since.
+        let job = aws.with(|w| {
+            let tags = &mut w.instances.get_mut("i-db1").unwrap().tags;
+            tags.remove(tags::DRS_JOB);
+            tags.remove(tags::DRS_ATTEMPT);
+            end_job(w, 0, launched)
+        });
+        let again = agent.outage().handle(&support::outage()).await.unwrap();
+        let db = outcome(&again, "i-db1");
+        aws.with(|w| {
+            if launched {
+                assert_eq!(db.outcome, OutcomeKind::DrsAlreadyStarted, "{db:?}");
+                assert_eq!(w.drs_jobs.len(), 1, "no second job");
+                assert_eq!(w.instances["i-db1"].tag(tags::DRS_JOB), Some(job.as_str()));
+            } else {
+                // It failed for this server: the next attempt, counted from DRS's own jobs.
+                assert_eq!(db.outcome, OutcomeKind::DrsRecoveryStarted, "{db:?}");
+                assert_eq!(w.drs_jobs.len(), 2);
+                assert_eq!(w.instances["i-db1"].tag(tags::DRS_ATTEMPT), Some("2"));
+            }
+        });
+    }
 }
 
 fn subjects(aws: &InMemoryAws, containing: &str) -> usize {
@@ -684,6 +766,7 @@ async fn a_drill_is_not_the_recovery_and_never_moves_membership() {
                 job_id: "drsjob-console-drill".into(),
                 source_server_ids: vec![SERVER.into()],
                 drill: true,
+                ..drs::ActiveJob::default()
             },
             false,
         ))

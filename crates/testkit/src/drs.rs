@@ -53,8 +53,25 @@ impl DisasterRecovery for InMemoryAws {
         self.call("DescribeJobs", |w| {
             Ok(w.drs_jobs
                 .iter()
-                .filter(|(_, done)| !done)
-                .map(|(job, _)| job.clone())
+                .filter(|(job, done)| !done || job.incident.is_some())
+                .map(|(job, done)| {
+                    let failed = job
+                        .source_server_ids
+                        .iter()
+                        .filter(|s| {
+                            *done
+                                && !w
+                                    .drs_recovery_instances
+                                    .contains_key(&((*s).clone(), job.job_id.clone()))
+                        })
+                        .cloned()
+                        .collect();
+                    ActiveJob {
+                        finished: *done,
+                        failed,
+                        ..job.clone()
+                    }
+                })
                 .collect())
         })
         .await
@@ -106,8 +123,23 @@ impl DisasterRecovery for InMemoryAws {
         &self,
         servers: &[RecoveryStart],
         drill: bool,
+        job_tags: &[(String, String)],
     ) -> Result<String, AwsError> {
         self.call("StartRecovery", |w| {
+            // DRS refuses the whole job when one server cannot start now.
+            if let Some(busy) = servers
+                .iter()
+                .find(|s| w.drs_conflicting.contains(&s.source_server_id))
+            {
+                return Err(AwsError::from_code(
+                    "drs:StartRecovery",
+                    "ConflictException",
+                    format!(
+                        "Source server {} is already participating in another job",
+                        busy.source_server_id
+                    ),
+                ));
+            }
             let job_id = format!("drsjob-{:017x}", w.drs_jobs.len() + 1);
             for server in servers {
                 w.drs_started_from
@@ -117,6 +149,11 @@ impl DisasterRecovery for InMemoryAws {
                 job_id: job_id.clone(),
                 source_server_ids: servers.iter().map(|s| s.source_server_id.clone()).collect(),
                 drill,
+                incident: job_tags
+                    .iter()
+                    .find(|(k, _)| k == tags::INCIDENT)
+                    .map(|(_, v)| v.clone()),
+                ..ActiveJob::default()
             };
             w.drs_job_created.insert(job_id.clone(), chrono::Utc::now());
             w.drs_jobs.push((job, false));

@@ -40,6 +40,9 @@ pub struct World {
     pub templates: HashMap<TemplateRef, String>,
     /// Instances each subnet still has room for; absent means unlimited.
     pub capacity: HashMap<String, usize>,
+    /// Source servers StartRecovery refuses with ConflictException (a job DRS holds that no
+    /// read showed): the whole job is refused.
+    pub drs_conflicting: HashSet<String>,
     /// Per source server, the recovery snapshot its last StartRecovery named (none: fresh data).
     pub drs_started_from: HashMap<String, Option<String>>,
     /// Errors to answer, by operation name (e.g. `RunInstances`), each used once, in order.

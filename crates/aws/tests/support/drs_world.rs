@@ -311,7 +311,13 @@ pub async fn run(s: Scenario) -> (AlarmReport, Sent) {
     } else {
         mock!(aws_sdk_drs::Client::start_recovery).then_compute_output(move |r| {
             assert_eq!(r.is_drill(), Some(false));
-            assert!(r.tags().is_none(), "no job tags");
+            // The job says which incident it recovers, so the next run finds it by that.
+            let incident = r.tags().and_then(|t| t.get("autorestart:incident"));
+            assert!(
+                incident.is_some_and(|i| i.starts_with("op-")),
+                "{:?}",
+                r.tags()
+            );
             let mut sent = record.lock().unwrap();
             sent.jobs.push(r.source_servers().len());
             for s in r.source_servers() {
