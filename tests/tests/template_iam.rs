@@ -107,9 +107,69 @@ impl Statement {
     }
 }
 
+/// The tag keys a statement keeps out of every request (`ForAllValues:StringNotEquals` on
+/// `aws:TagKeys`): a request naming one of them is refused whole.
+fn kept_out(s: &Statement) -> Vec<&str> {
+    let mut lines = s
+        .body
+        .lines()
+        .skip_while(|l| *l != "ForAllValues:StringNotEquals:")
+        .skip(1);
+    if lines.next() != Some("aws:TagKeys:") {
+        return Vec::new();
+    }
+    lines.map_while(|l| l.strip_prefix("- ")).collect()
+}
+
 fn template() -> String {
     std::fs::read_to_string(workspace_root().join("template.yaml")).unwrap()
 }
+
+/// Every IAM resource of the stack: the functions' four roles and the four managed policies.
+const IAM_RESOURCES: [&str; 8] = [
+    "AlarmHandlerRole",
+    "DrsEventHandlerRole",
+    "SweeperRole",
+    "DrillRole",
+    "RecoveryPolicy",
+    "AlarmHandlerDrsPolicy",
+    "DrsNetworkPolicy",
+    "SweepAndDrillReadPolicy",
+];
+
+/// Every statement the functions' roles hold, with the resource it is written in.
+fn every_statement(template: &str) -> Vec<(&'static str, Statement)> {
+    assert_eq!(template.matches("Type: AWS::IAM::Role\n").count(), 4);
+    assert_eq!(
+        template.matches("Type: AWS::IAM::ManagedPolicy\n").count(),
+        4
+    );
+    IAM_RESOURCES
+        .iter()
+        .flat_map(|name| {
+            statements(&resource(template, name))
+                .into_iter()
+                .map(move |s| (*name, s))
+        })
+        .collect()
+}
+
+/// The one statement of this Sid in a resource.
+fn find(template: &str, name: &str, sid: &str) -> Statement {
+    statements(&resource(template, name))
+        .into_iter()
+        .find(|s| s.sid == sid)
+        .unwrap_or_else(|| panic!("{name} has no statement {sid}"))
+}
+
+/// The keys a replacement gets in the RunInstances that launches it and never later:
+/// `replacement-of` (but see the DRS target and fencing's repair below), `launched-in` and
+/// `attempt`, from which with the incident its ClientToken was derived (`proof`).
+const LAUNCH_ONLY: [&str; 3] = [
+    "autorestart:replacement-of",
+    "autorestart:launched-in",
+    "autorestart:attempt",
+];
 
 #[test]
 fn the_drill_cannot_start_reconfigure_or_terminate_a_drs_recovery() {
@@ -148,6 +208,7 @@ fn the_drill_cannot_start_reconfigure_or_terminate_a_drs_recovery() {
         "drs:GetLaunchConfiguration",
         "drs:DescribeSourceServers",
         "drs:DescribeJobs",
+        "drs:DescribeRecoverySnapshots",
     ] {
         assert!(
             statements(&held).iter().any(|s| s.allow && s.names(action)),
@@ -355,5 +416,339 @@ fn a_gap_in_connected_status_is_no_outage_unless_asked() {
     assert!(
         fill - guard < 200,
         "FILL is inside the MissingDataBreaches branch"
+    );
+}
+
+#[test]
+fn the_record_statements_cannot_write_what_is_written_at_launch() {
+    let template = template();
+    // On opted-in instances (originals and replacements) after launch: none of the three.
+    for (name, sid) in [
+        ("RecoveryPolicy", "RecordRecoveryOnOptedInInstances"),
+        ("DrsEventHandlerRole", "RecordOutcomeOnOptedInInstances"),
+    ] {
+        let s = find(&template, name, sid);
+        assert!(s.allow && s.names("ec2:CreateTags"), "{sid}");
+        assert!(
+            !s.body.contains("ec2:CreateAction"),
+            "{sid} tags existing instances"
+        );
+        assert!(s.body.contains("aws:TagKeys: \"autorestart:*\""), "{sid}");
+        // ForAllValues holds for a request without keys: the Null check rules that out.
+        assert!(s.body.contains("aws:TagKeys: \"false\""), "{sid}");
+        let out = kept_out(&s);
+        for key in LAUNCH_ONLY {
+            assert!(
+                out.contains(&key),
+                "{name} {sid} may write {key} after launch"
+            );
+        }
+    }
+    // On a DRS launch-into target, which DRS (not the agent) launched into: the link is
+    // written once DRS names it its recovery instance, the launch's own keys never.
+    for name in ["AlarmHandlerDrsPolicy", "DrsEventHandlerRole"] {
+        let s = find(&template, name, "RecordOutcomeOnDrsTargetInstances");
+        assert!(
+            s.body
+                .contains("ec2:ResourceTag/AWSDRS: AllowLaunchingIntoThisInstance")
+        );
+        let out = kept_out(&s);
+        assert!(out.contains(&"autorestart:launched-in"), "{name}");
+        assert!(out.contains(&"autorestart:attempt"), "{name}");
+        assert!(!out.contains(&"autorestart:replacement-of"), "{name}");
+    }
+    // At launch, everything the request carries.
+    let at_launch = find(&template, "RecoveryPolicy", "TagAtLaunch");
+    assert!(
+        at_launch
+            .body
+            .contains("StringEquals:\nec2:CreateAction: RunInstances\n")
+    );
+}
+
+#[test]
+fn after_launch_no_role_writes_launched_in_or_attempt_and_replacement_of_only_where_said() {
+    let template = template();
+    let mut checked = Vec::new();
+    for (name, s) in every_statement(&template) {
+        if !s.allow || !s.names("ec2:CreateTags") {
+            continue;
+        }
+        if s.body.contains("ec2:CreateAction") {
+            // Tags in the request that creates the resource (RunInstances, DRS's creations).
+            continue;
+        }
+        if s.sid == "DrsUpdateItsLaunchTemplates" {
+            // DRS's own launch templates, only through DRS: no instance, so no link.
+            assert!(s.body.contains("aws:ViaAWSService: \"true\""));
+            assert!(!s.body.contains(":instance/*"));
+            continue;
+        }
+        checked.push(format!("{name} {}", s.sid));
+        assert!(
+            s.body.contains("aws:TagKeys: \"false\""),
+            "{name} {}: a request must name its keys",
+            s.sid
+        );
+        if s.sid == "RestoreLostReplacementOfTags" {
+            // Fencing's repair: that key alone, only where it is missing.
+            assert!(
+                s.body.contains(
+                    "ForAllValues:StringEquals:\naws:TagKeys: autorestart:replacement-of\n"
+                ),
+                "{name}"
+            );
+            assert!(
+                s.body
+                    .contains("ec2:ResourceTag/autorestart:replacement-of: \"true\""),
+                "{name}"
+            );
+            continue;
+        }
+        let out = kept_out(&s);
+        for key in ["autorestart:launched-in", "autorestart:attempt"] {
+            assert!(out.contains(&key), "{name} {} may write {key}", s.sid);
+        }
+        if !out.contains(&"autorestart:replacement-of") {
+            assert!(
+                s.body
+                    .contains("ec2:ResourceTag/AWSDRS: AllowLaunchingIntoThisInstance"),
+                "{name} {} may write autorestart:replacement-of after launch",
+                s.sid
+            );
+        }
+    }
+    assert_eq!(checked.len(), 6, "{checked:?}");
+}
+
+#[test]
+fn only_fencing_restores_a_lost_replacement_of_and_never_rewrites_one() {
+    let template = template();
+    for role in ["AlarmHandlerRole", "SweeperRole"] {
+        let s = find(&template, role, "RestoreLostReplacementOfTags");
+        assert!(s.allow && s.names("ec2:CreateTags"), "{role}");
+        assert!(
+            s.body
+                .contains("ec2:ResourceTag/autorestart:enabled: \"true\""),
+            "{role}: opted-in instances only"
+        );
+        // Not inside FencesInstances: the repair happens whatever FenceAction says.
+        let text = resource(&template, role);
+        let at = text.find("- Sid: RestoreLostReplacementOfTags").unwrap();
+        let before = text[..at]
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#'))
+            .unwrap();
+        assert_ne!(before, "- FencesInstances", "{role}");
+    }
+    // Neither the drill (which holds RecoveryPolicy) nor the DRS event handler repairs links.
+    for (name, s) in every_statement(&template) {
+        if s.sid == "RestoreLostReplacementOfTags" {
+            assert!(
+                name == "AlarmHandlerRole" || name == "SweeperRole",
+                "{name} restores links"
+            );
+        }
+    }
+}
+
+#[test]
+fn no_role_can_mark_a_launch_template_as_the_projects() {
+    let template = template();
+    for (name, s) in every_statement(&template) {
+        let tags_templates = s.allow
+            && s.names("ec2:CreateTags")
+            && s.body
+                .lines()
+                .any(|l| l.contains(":launch-template/*") || l == "Resource: \"*\"");
+        if tags_templates {
+            // Only DRS, tagging what it creates or its own templates.
+            assert!(
+                s.body.contains("aws:ViaAWSService: \"true\""),
+                "{name} {} tags launch templates",
+                s.sid
+            );
+        }
+    }
+}
+
+#[test]
+fn a_launch_takes_its_subnet_interfaces_security_groups_and_image_from_the_template() {
+    let template = template();
+    let recovery = statements(&resource(&template, "RecoveryPolicy"));
+    let runs: Vec<&Statement> = recovery
+        .iter()
+        .filter(|s| s.allow && s.names("ec2:RunInstances"))
+        .collect();
+    for kind in [
+        ":subnet/*",
+        ":network-interface/*",
+        ":security-group/*",
+        "::image/*",
+    ] {
+        let covering: Vec<&&Statement> = runs.iter().filter(|s| s.body.contains(kind)).collect();
+        assert!(!covering.is_empty(), "nothing lets a launch use {kind}");
+        for s in covering {
+            assert!(
+                s.body
+                    .contains("Bool:\nec2:IsLaunchTemplateResource: \"true\"\n"),
+                "{}: a RunInstances request may override the template's {kind}",
+                s.sid
+            );
+        }
+    }
+    // What the launch creates or reads besides stays launchable.
+    for kind in [":instance/*", ":volume/*", ":key-pair/*", "::snapshot/*"] {
+        assert!(runs.iter().any(|s| s.body.contains(kind)), "{kind}");
+    }
+    // DRS's own launches may name theirs, but only as requests of an AWS service.
+    let mut drs = statements(&resource(&template, "AlarmHandlerDrsPolicy"));
+    drs.extend(statements(&resource(&template, "DrsNetworkPolicy")));
+    let drs_runs: Vec<&Statement> = drs
+        .iter()
+        .filter(|s| s.allow && s.names("ec2:RunInstances"))
+        .collect();
+    assert!(drs_runs.iter().any(|s| s.sid == "DrsUseItsLaunchResources"));
+    for s in drs_runs {
+        assert!(s.body.contains("aws:ViaAWSService: \"true\""), "{}", s.sid);
+    }
+}
+
+#[test]
+fn no_statement_lets_run_instances_launch_from_any_template() {
+    let template = template();
+    let mut from_templates = Vec::new();
+    for (name, s) in every_statement(&template) {
+        if !s.allow || !s.names("ec2:RunInstances") {
+            continue;
+        }
+        assert!(
+            !s.body.contains("Resource: \"*\"") && !s.body.contains("NotResource"),
+            "{name} {}: RunInstances on every resource",
+            s.sid
+        );
+        let templates = s
+            .body
+            .lines()
+            .any(|l| l.contains(":launch-template/*") && !l.starts_with("ec2:LaunchTemplate:"));
+        let listed = s
+            .body
+            .contains("Resource: !Ref RecoveryLaunchTemplateArns\n");
+        if !templates && !listed {
+            continue;
+        }
+        from_templates.push(s.sid.clone());
+        // Marked by the generator (a tag only the administrator may write under the SCP),
+        // named in the deployment, or DRS's own, launched by DRS.
+        let marked = s
+            .body
+            .contains("ec2:ResourceTag/autorestart:template-for: \"false\"");
+        let drs = s
+            .body
+            .contains("ec2:ResourceTag/AWSElasticDisasterRecoveryManaged: \"false\"")
+            && s.body.contains("aws:ViaAWSService: \"true\"");
+        assert!(
+            marked || listed || drs,
+            "{name} {}: RunInstances from any template",
+            s.sid
+        );
+    }
+    from_templates.sort();
+    assert_eq!(
+        from_templates,
+        [
+            "DrsLaunchFromItsTemplates",
+            "LaunchFromListedTemplates",
+            "LaunchFromProjectTemplates"
+        ]
+    );
+}
+
+#[test]
+fn roles_are_passed_only_to_ec2_and_only_the_instance_roles_or_drss_own() {
+    let template = template();
+    let mut passing = Vec::new();
+    for (name, s) in every_statement(&template) {
+        if !s.allow {
+            continue;
+        }
+        assert!(
+            !s.names("iam:*") && !s.body.contains("Action: \"*\""),
+            "{name} {}: a wildcard action",
+            s.sid
+        );
+        if !s.names("iam:PassRole") {
+            continue;
+        }
+        passing.push(s.sid.clone());
+        assert!(
+            s.body
+                .contains("StringEquals:\niam:PassedToService: ec2.amazonaws.com\n"),
+            "{name} {}: roles passed to any service",
+            s.sid
+        );
+        match s.sid.as_str() {
+            "PassInstanceRolesToEc2" => {
+                assert_eq!(name, "RecoveryPolicy");
+                assert!(s.body.contains("Resource: !Ref InstanceRoleArns\n"));
+            }
+            "PassDrsRolesToEc2" => {
+                assert_eq!(name, "AlarmHandlerDrsPolicy");
+                let roles: Vec<&str> = s.body.lines().filter(|l| l.contains(":role/")).collect();
+                assert_eq!(roles.len(), 2, "{roles:?}");
+                assert!(roles.iter().any(|r| r.ends_with(
+                    "role/service-role/AWSElasticDisasterRecoveryConversionServerRole\""
+                )));
+                assert!(roles.iter().any(|r| r.ends_with(
+                    "role/service-role/AWSElasticDisasterRecoveryRecoveryInstanceRole\""
+                )));
+            }
+            other => panic!("{name} {other} passes roles"),
+        }
+    }
+    passing.sort();
+    assert_eq!(passing, ["PassDrsRolesToEc2", "PassInstanceRolesToEc2"]);
+    // No InstanceRoleArns, no PassRole at all.
+    assert!(
+        template.contains("- HasInstanceRoleArns\n            - Sid: PassInstanceRolesToEc2\n")
+    );
+}
+
+#[test]
+fn a_drs_recovery_reads_snapshots_and_tags_only_its_jobs_with_the_incident() {
+    let template = template();
+    let handler = grants(
+        &template,
+        "AlarmHandlerRole",
+        &["RecoveryPolicy", "AlarmHandlerDrsPolicy"],
+    );
+    let statements = statements(&handler);
+    let reading: Vec<_> = statements
+        .iter()
+        .filter(|s| s.allow && s.names("drs:DescribeRecoverySnapshots"))
+        .collect();
+    assert_eq!(
+        reading.len(),
+        1,
+        "a stalled server recovers from its snapshot"
+    );
+    assert!(
+        reading[0].body.contains(":source-server/*"),
+        "{}",
+        reading[0].body
+    );
+    let tagging: Vec<_> = statements
+        .iter()
+        .filter(|s| s.allow && s.names("drs:TagResource"))
+        .collect();
+    assert_eq!(tagging.len(), 1);
+    let body = &tagging[0].body;
+    assert!(body.contains(":job/*"), "only jobs: {body}");
+    assert!(
+        body.contains("ForAllValues:StringEquals")
+            && body.contains("aws:TagKeys: autorestart:incident"),
+        "only the incident key: {body}"
     );
 }
