@@ -752,3 +752,21 @@ fn a_drs_recovery_reads_snapshots_and_tags_only_its_jobs_with_the_incident() {
         "only the incident key: {body}"
     );
 }
+
+#[test]
+fn readiness_may_decode_why_a_dry_run_launch_was_refused() {
+    let template = template();
+    let sweeper = grants(&template, "SweeperRole", &["RecoveryPolicy"]);
+    let statements = statements(&sweeper);
+    let decoding: Vec<_> = statements
+        .iter()
+        .filter(|s| s.allow && s.names("sts:DecodeAuthorizationMessage"))
+        .collect();
+    assert_eq!(decoding.len(), 1);
+    assert!(
+        statements
+            .iter()
+            .any(|s| s.allow && s.names("ec2:RunInstances")),
+        "a dry run is authorized as the launch itself"
+    );
+}

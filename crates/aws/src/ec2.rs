@@ -23,12 +23,51 @@ const EXISTING_STATES: [&str; 5] = ["pending", "running", "stopping", "stopped",
 #[derive(Clone, Debug)]
 pub struct Ec2Compute {
     client: Client,
+    /// Decodes the authorization message of a refused dry run, where IAM allows it.
+    sts: Option<aws_sdk_sts::Client>,
 }
 
 impl Ec2Compute {
     /// Wraps a configured client.
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self { client, sts: None }
+    }
+
+    /// Decodes the reason of a refused dry-run launch with STS
+    /// (`sts:DecodeAuthorizationMessage`) where the role may.
+    pub fn with_sts(self, sts: aws_sdk_sts::Client) -> Self {
+        Self {
+            sts: Some(sts),
+            ..self
+        }
+    }
+
+    /// EC2's refusal with its encoded authorization message decoded, when STS answers; as it
+    /// was otherwise (the raw code and message).
+    async fn decoded(&self, mut error: AwsError) -> AwsError {
+        const MARK: &str = "Encoded authorization failure message: ";
+        let (Some(sts), Some(at)) = (&self.sts, error.message.find(MARK)) else {
+            return error;
+        };
+        let encoded = error.message[at + MARK.len()..].trim().to_owned();
+        match sts
+            .decode_authorization_message()
+            .encoded_message(encoded)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                if let Some(decoded) = out.decoded_message() {
+                    error.message =
+                        format!("{} (decoded: {decoded})", &error.message[..at].trim_end());
+                }
+            }
+            Err(e) => {
+                let e = from_sdk("sts:DecodeAuthorizationMessage", e);
+                error.message.push_str(&format!(" (not decoded: {e})"));
+            }
+        }
+        error
     }
 
     /// Instances matching `filters`, every page read.
@@ -279,6 +318,39 @@ impl Compute for Ec2Compute {
             .first()
             .map(instance_from_sdk)
             .ok_or_else(|| AwsError::malformed("ec2:RunInstances", "instance"))
+    }
+
+    async fn dry_run_launch(&self, request: &LaunchRequest) -> Result<(), AwsError> {
+        let answer = self
+            .client
+            .run_instances()
+            .launch_template(
+                LaunchTemplateSpecification::builder()
+                    .launch_template_id(&request.template.id)
+                    .version(&request.template.version)
+                    .build(),
+            )
+            .min_count(1)
+            .max_count(1)
+            .dry_run(true)
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Instance)
+                    .set_tags(Some(sdk_tags(&request.tags)))
+                    .build(),
+            )
+            .send()
+            .await;
+        match answer.map_err(|e| from_sdk("ec2:RunInstances", e)) {
+            // EC2 answers a dry run that would succeed with this error.
+            Err(error) if error.code == "DryRunOperation" => Ok(()),
+            Err(error) if error.code == "UnauthorizedOperation" => Err(self.decoded(error).await),
+            Err(error) => Err(error),
+            Ok(_) => Err(AwsError::malformed(
+                "ec2:RunInstances",
+                "an answer to a dry run (it launched nothing)",
+            )),
+        }
     }
 
     async fn stop(&self, instance_ids: &[String]) -> Result<(), AwsError> {

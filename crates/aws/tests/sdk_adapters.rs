@@ -317,6 +317,86 @@ async fn launch_sends_template_token_and_tags_and_returns_the_instance() {
 }
 
 #[tokio::test]
+async fn a_dry_run_launch_is_allowed_on_dry_run_operation_and_refused_otherwise() {
+    let answers = [
+        ("DryRunOperation", None),
+        ("UnauthorizedOperation", Some(ErrorKind::AccessDenied)),
+    ];
+    for (code, refused) in answers {
+        let run = mock!(aws_sdk_ec2::Client::run_instances)
+            .match_requests(|r| {
+                r.dry_run() == Some(true)
+                    && r.launch_template().unwrap().launch_template_id() == Some("lt-0b")
+            })
+            .then_error(move || RunInstancesError::generic(ec2_error(code)));
+        let client = mock_client!(aws_sdk_ec2, [&run]);
+        let answer = Ec2Compute::new(client)
+            .dry_run_launch(&launch_request())
+            .await;
+        assert_eq!(
+            answer.as_ref().err().map(|e| e.kind),
+            refused,
+            "{code}: {answer:?}"
+        );
+        assert_eq!(run.num_calls(), 1, "{code}");
+    }
+}
+
+#[tokio::test]
+async fn a_refused_dry_run_is_decoded_by_sts_where_the_role_may() {
+    use aws_sdk_sts::operation::decode_authorization_message::{
+        DecodeAuthorizationMessageError, DecodeAuthorizationMessageOutput,
+    };
+    let refused = || {
+        mock!(aws_sdk_ec2::Client::run_instances).then_error(|| {
+            RunInstancesError::generic(
+                ErrorMetadata::builder()
+                    .code("UnauthorizedOperation")
+                    .message("You are not authorized to perform this operation. Encoded authorization failure message: ENC123")
+                    .build(),
+            )
+        })
+    };
+    let decoded = mock!(aws_sdk_sts::Client::decode_authorization_message)
+        .match_requests(|r| r.encoded_message() == Some("ENC123"))
+        .then_output(|| {
+            DecodeAuthorizationMessageOutput::builder()
+                .decoded_message(r#"{"allowed":false,"context":{"action":"iam:PassRole"}}"#)
+                .build()
+        });
+    let run = refused();
+    let compute = Ec2Compute::new(mock_client!(aws_sdk_ec2, [&run]))
+        .with_sts(mock_client!(aws_sdk_sts, [&decoded]));
+    let error = compute.dry_run_launch(&launch_request()).await.unwrap_err();
+    assert_eq!(error.kind, ErrorKind::AccessDenied);
+    assert!(
+        error.message.contains("decoded:") && error.message.contains("iam:PassRole"),
+        "{}",
+        error.message
+    );
+    assert!(!error.message.contains("ENC123"), "{}", error.message);
+
+    // The role may not decode: the raw message, and why it was not decoded.
+    let denied = mock!(aws_sdk_sts::Client::decode_authorization_message).then_error(|| {
+        DecodeAuthorizationMessageError::generic(
+            aws_sdk_sts::error::ErrorMetadata::builder()
+                .code("AccessDenied")
+                .message("not authorized to perform: sts:DecodeAuthorizationMessage")
+                .build(),
+        )
+    });
+    let run = refused();
+    let compute = Ec2Compute::new(mock_client!(aws_sdk_ec2, [&run]))
+        .with_sts(mock_client!(aws_sdk_sts, [&denied]));
+    let error = compute.dry_run_launch(&launch_request()).await.unwrap_err();
+    assert!(
+        error.message.contains("ENC123") && error.message.contains("not decoded"),
+        "{}",
+        error.message
+    );
+}
+
+#[tokio::test]
 async fn launch_errors_are_sorted_into_the_kinds_the_executor_acts_on() {
     let table = [
         (

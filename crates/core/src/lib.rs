@@ -10,6 +10,7 @@ pub mod drs;
 pub mod error;
 pub mod fence;
 pub mod inventory;
+pub mod launch_check;
 pub mod metrics;
 pub mod moves;
 pub mod notice;

@@ -7,6 +7,7 @@ use crate::alarm::{AlarmState, OutpostId};
 use crate::drs::{self, SourceServer};
 use crate::inventory::Asset;
 use crate::inventory::{Instance, TemplateTarget};
+use crate::launch_check::{self, LaunchCheck};
 use crate::plan;
 use crate::tags::{self, TemplateRef};
 
@@ -37,6 +38,8 @@ pub struct ReadinessInputs<'a> {
     pub managed_templates: &'a Result<HashSet<String>, String>,
     /// Ids of the templates listed in `RecoveryLaunchTemplateArns`.
     pub listed_templates: &'a [String],
+    /// What EC2's dry-run launches said, by (instance, template); none made: not asked.
+    pub launch_checks: &'a HashMap<(String, TemplateRef), LaunchCheck>,
 }
 
 /// The verdict for one instance.
@@ -224,6 +227,19 @@ fn judge_template(
                 tags::RECOVERY_TEMPLATES
             ));
         return;
+    }
+    match inputs
+        .launch_checks
+        .get(&(instance.id.clone(), template.clone()))
+    {
+        Some(LaunchCheck::Refused { code, detail }) => {
+            problems.push(launch_check::problem(template, code));
+            notes.push(format!("launch template {template}, refused: {detail}"));
+        }
+        Some(LaunchCheck::NotChecked(why)) => notes.push(format!(
+            "launch template {template}: no dry-run launch this time ({why})"
+        )),
+        Some(LaunchCheck::WouldLaunch) | None => {}
     }
     if let Some(image) = image_id
         && !inputs.images.contains(image)
@@ -464,6 +480,7 @@ mod tests {
         silent: HashMap<OutpostId, chrono::DateTime<chrono::Utc>>,
         managed: Result<HashSet<String>, String>,
         listed: Vec<String>,
+        launch_checks: HashMap<(String, TemplateRef), LaunchCheck>,
     }
 
     fn fixture() -> Fixture {
@@ -481,6 +498,7 @@ mod tests {
             silent: HashMap::new(),
             managed: Ok(["lt-0a", "lt-0b", "lt-0c"].map(str::to_owned).into()),
             listed: Vec::new(),
+            launch_checks: HashMap::new(),
         }
     }
 
@@ -496,7 +514,42 @@ mod tests {
             silent_alarms: &f.silent,
             managed_templates: &f.managed,
             listed_templates: &f.listed,
+            launch_checks: &f.launch_checks,
         })
+    }
+
+    #[test]
+    fn a_template_ec2_refuses_to_launch_is_a_problem_with_the_iam_fix() {
+        let mut f = fixture();
+        let mut i = instance("i-1", "lt-0a");
+        i.outpost_arn = Some(OWN.into());
+        f.launch_checks.insert(
+            ("i-1".into(), t("lt-0a")),
+            LaunchCheck::Refused {
+                code: "UnauthorizedOperation".into(),
+                detail: "not allowed iam:PassRole on role/app".into(),
+            },
+        );
+        let got = judge(&f, std::slice::from_ref(&i));
+        let problems = got[0].problems.join("\n");
+        assert!(
+            problems.contains("EC2 refuses RunInstances from it (UnauthorizedOperation)"),
+            "{problems}"
+        );
+        assert!(got[0].notes.join("\n").contains("iam:PassRole on role/app"));
+        let digest = got[0].tag_value();
+        // Another detail (a new encoded message) is the same problem: said once.
+        f.launch_checks.insert(
+            ("i-1".into(), t("lt-0a")),
+            LaunchCheck::Refused {
+                code: "UnauthorizedOperation".into(),
+                detail: "another encoding".into(),
+            },
+        );
+        assert_eq!(judge(&f, std::slice::from_ref(&i))[0].tag_value(), digest);
+        f.launch_checks
+            .insert(("i-1".into(), t("lt-0a")), LaunchCheck::WouldLaunch);
+        assert!(judge(&f, &[i])[0].is_ready());
     }
 
     #[test]
@@ -667,6 +720,7 @@ mod tests {
             silent_alarms: &f.silent,
             managed_templates: &f.managed,
             listed_templates: &f.listed,
+            launch_checks: &f.launch_checks,
         });
         let problems = got[0].problems.join("\n");
         assert!(problems.contains("STALLED"), "{problems}");
@@ -698,6 +752,7 @@ mod tests {
             silent_alarms: &f.silent,
             managed_templates: &f.managed,
             listed_templates: &f.listed,
+            launch_checks: &f.launch_checks,
         });
         assert!(got[0].problems.is_empty(), "{:?}", got[0].problems);
         let notes = got[0].notes.join("\n");

@@ -57,6 +57,9 @@ pub const ATTEMPT: &str = "autorestart:attempt";
 /// (`autorestart:member-1`, …), written before the first move so that the replacement of a
 /// dead replacement still knows where to register (ELB forgets a terminated target).
 pub const MEMBER_PREFIX: &str = "autorestart:member-";
+/// On an opted-in instance: what readiness's dry-run launches found, `<8 hex>:ok` or
+/// `<8 hex>:<error code>` per (identity, template as read) key, so each is asked once.
+pub const READINESS_LAUNCH: &str = "autorestart:readiness-launch";
 /// On an opted-in instance: the instances that claim to be its replacement (or that it claims
 /// as its replacement) which AWS does not confirm the agent launched for it, comma-separated, so
 /// that such a claim is reported once, not on every sweep.
@@ -72,7 +75,7 @@ pub const PREFIX: &str = "autorestart:";
 pub const NAME: &str = "Name";
 
 /// Tags that record what the agent did; they describe one instance and never travel to another.
-pub const AUDIT_TAGS: [&str; 16] = [
+pub const AUDIT_TAGS: [&str; 17] = [
     ATTEMPT,
     LAUNCHED_IN,
     REPLACED_BY,
@@ -86,6 +89,7 @@ pub const AUDIT_TAGS: [&str; 16] = [
     FENCED,
     FENCE_HELD,
     READINESS,
+    READINESS_LAUNCH,
     DRILL,
     DRILL_OF,
     UNPROVEN_CLAIMS,

@@ -26,7 +26,7 @@ use crate::observe;
 use crate::ports::{
     Alarms, Compute, DisasterRecovery, LaunchRequest, LoadBalancing, Notifier, Outposts, Target,
 };
-use crate::readiness::Readiness;
+use crate::readiness::{DryRuns, Readiness};
 use crate::{launch, membership};
 
 /// Why a drill was refused.
@@ -187,7 +187,7 @@ where
         }
         let readiness_problems = self
             .readiness()
-            .judge(&instances, &states, &HashMap::new())
+            .judge(&instances, &states, &HashMap::new(), DryRuns::Skip)
             .await
             .map_err(read)?
             .into_iter()

@@ -52,6 +52,13 @@ pub trait Compute: Sync {
         request: &LaunchRequest,
     ) -> impl Future<Output = Result<Instance, AwsError>> + Send;
 
+    /// Asks EC2 whether `request` would launch (`RunInstances` with `DryRun`): `Ok` for
+    /// `DryRunOperation`, the refusal otherwise (with its decoded reason where it can be had).
+    fn dry_run_launch(
+        &self,
+        request: &LaunchRequest,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
     /// Adds or overwrites tags on instances.
     fn tag(
         &self,
@@ -248,6 +255,12 @@ impl<T: Compute> Compute for &T {
         ids: &[String],
     ) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send {
         (**self).instances(ids)
+    }
+    fn dry_run_launch(
+        &self,
+        request: &LaunchRequest,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).dry_run_launch(request)
     }
     fn launch(
         &self,

@@ -1,17 +1,19 @@
 //! The readiness check: could each opted-in instance be recovered now? Reads EC2, the
 //! Outposts API and DRS; publishes what changed to SNS and records it on the instance.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::Utc;
 use tracing::warn;
 
-use autorestart_core::alarm::{AlarmState, OutpostId};
+use autorestart_core::alarm::{AlarmState, IncidentId, OutpostId};
 use autorestart_core::drs::{self, SourceServer};
-use autorestart_core::error::AwsError;
+use autorestart_core::error::{AwsError, ErrorKind};
 use autorestart_core::inventory::{Instance, TemplateTarget};
+use autorestart_core::launch_check::{self, LaunchCheck};
 use autorestart_core::readiness::{self, ReadinessInputs, ReadinessReport};
 use autorestart_core::settings::Settings;
+use autorestart_core::tags::TemplateRef;
 use autorestart_core::{plan, tags};
 
 use crate::observe;
@@ -56,7 +58,7 @@ where
         silent: &HashMap<OutpostId, chrono::DateTime<Utc>>,
     ) -> Result<ReadinessReport, AwsError> {
         let instances = observe::opted_in_instances(self.compute).await?;
-        let verdicts = self.judge(&instances, states, silent).await?;
+        let verdicts = self.judge(&instances, states, silent, DryRuns::Ask).await?;
         let mut report = ReadinessReport::of(verdicts);
         if report.changed.is_empty() {
             return Ok(report);
@@ -76,12 +78,14 @@ where
         Ok(report)
     }
 
-    /// Reads what readiness needs for `instances` and judges them.
+    /// Reads what readiness needs for `instances` and judges them; with [`DryRuns::Ask`], asks
+    /// EC2 whether each template would launch and remembers the answers on the instances.
     pub async fn judge(
         &self,
         instances: &[Instance],
         states: &HashMap<OutpostId, AlarmState>,
         silent: &HashMap<OutpostId, chrono::DateTime<Utc>>,
+        dry_runs: DryRuns,
     ) -> Result<Vec<readiness::InstanceReadiness>, AwsError> {
         let templates = plan::templates_named_by(instances);
         let targets: HashMap<_, _> = if templates.is_empty() {
@@ -156,6 +160,10 @@ where
         } else {
             (Ok(Vec::new()), Vec::new())
         };
+        let launch_checks = match dry_runs {
+            DryRuns::Ask => self.launch_checks(instances, &targets, states).await,
+            DryRuns::Skip => HashMap::new(),
+        };
         Ok(readiness::assess(&ReadinessInputs {
             instances,
             template_targets: &targets,
@@ -164,9 +172,103 @@ where
             silent_alarms: silent,
             managed_templates: &managed_templates,
             listed_templates: &self.settings.listed_templates,
+            launch_checks: &launch_checks,
             assets: &assets,
             drs_servers: &drs_servers,
             drs_targets: &drs_targets,
         }))
     }
+
+    /// Asks EC2 whether each template-strategy instance's usable templates would launch (a
+    /// dry run), at most one a second and [`MAX_DRY_RUNS`] a check, none while any watched
+    /// Outpost is in ALARM; a result remembered on the instance for the same question is not
+    /// asked again. Records what was learnt on the instance.
+    async fn launch_checks(
+        &self,
+        instances: &[Instance],
+        targets: &HashMap<TemplateRef, TemplateTarget>,
+        states: &HashMap<OutpostId, AlarmState>,
+    ) -> HashMap<(String, TemplateRef), LaunchCheck> {
+        let outage = states.values().any(|s| *s == AlarmState::Alarm);
+        let incident = IncidentId::from_tag("readiness");
+        let mut checks = HashMap::new();
+        let mut asked = 0;
+        let mut last: Option<tokio::time::Instant> = None;
+        let asked_about = instances.iter().filter(|i| {
+            i.is_opted_in() && !plan::uses_drs(i) && i.tag(tags::REPLACED_BY).is_none()
+        });
+        for instance in asked_about {
+            let Ok(templates) =
+                tags::parse_recovery_templates(instance.tag(tags::RECOVERY_TEMPLATES))
+            else {
+                continue;
+            };
+            let remembered = launch_check::remembered(instance);
+            let mut learnt = BTreeMap::new();
+            for template in templates {
+                let Some(target @ TemplateTarget::Subnet { .. }) = targets.get(&template) else {
+                    continue;
+                };
+                let key = launch_check::key(instance, &template, target);
+                let check = if let Some(known) = remembered.get(&key) {
+                    known.clone()
+                } else if outage {
+                    LaunchCheck::NotChecked(
+                        "an Outpost is in ALARM: dry runs would spend the RunInstances tokens its recovery needs".into(),
+                    )
+                } else if asked >= MAX_DRY_RUNS {
+                    LaunchCheck::NotChecked(format!(
+                        "at most {MAX_DRY_RUNS} dry runs a check; the next sweep asks"
+                    ))
+                } else {
+                    if let Some(at) = last {
+                        tokio::time::sleep_until(at + DRY_RUN_PACE).await;
+                    }
+                    last = Some(tokio::time::Instant::now());
+                    asked += 1;
+                    let request = plan::launch_request(instance, &incident, template.clone(), 1);
+                    match self.compute.dry_run_launch(&request).await {
+                        Ok(()) => LaunchCheck::WouldLaunch,
+                        Err(error) if error.kind == ErrorKind::AccessDenied => {
+                            LaunchCheck::Refused {
+                                code: error.code.clone(),
+                                detail: error.message.clone(),
+                            }
+                        }
+                        Err(error) => {
+                            LaunchCheck::NotChecked(format!("the dry run failed: {error}"))
+                        }
+                    }
+                };
+                learnt.insert(key, check.clone());
+                checks.insert((instance.id.clone(), template), check);
+            }
+            if let Some(value) = launch_check::memory(instance, &learnt) {
+                let record = [(tags::READINESS_LAUNCH.to_owned(), value)];
+                if let Err(error) = self
+                    .compute
+                    .tag(std::slice::from_ref(&instance.id), &record)
+                    .await
+                {
+                    warn!(instance = %instance.id, %error, "could not remember the dry-run launches; the next check asks again");
+                }
+            }
+        }
+        checks
+    }
 }
+
+/// Whether a readiness judgement asks EC2 with dry-run launches (which it remembers on the
+/// instances): the sweep does; a drill, which changes nothing on an original, does not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DryRuns {
+    /// Ask, and remember the answers.
+    Ask,
+    /// Judge from what was read only.
+    Skip,
+}
+
+/// Dry runs spend RunInstances request tokens (5 a bucket, 2 a second): one a second at most.
+const DRY_RUN_PACE: std::time::Duration = std::time::Duration::from_secs(1);
+/// Dry runs one check makes at most; the rest are asked by the next sweeps.
+const MAX_DRY_RUNS: usize = 30;

@@ -86,6 +86,13 @@ impl Compute for InMemoryAws {
                     format!("{} not found", request.template),
                 )
             })?;
+            if w.refused_templates.contains(&request.template.id) {
+                return Err(AwsError::from_code(
+                    "ec2:RunInstances",
+                    "UnauthorizedOperation",
+                    "You are not authorized to perform this operation.",
+                ));
+            }
             if let Some(room) = w.capacity.get_mut(&subnet) {
                 if *room == 0 {
                     return Err(AwsError::from_code(
@@ -122,6 +129,27 @@ impl Compute for InMemoryAws {
                 w.set_state(&id, "pending");
             }
             Ok(w.instances[&id].clone())
+        })
+        .await
+    }
+
+    async fn dry_run_launch(&self, request: &LaunchRequest) -> Result<(), AwsError> {
+        self.call("RunInstances(DryRun)", |w| {
+            if !w.templates.contains_key(&request.template) {
+                return Err(AwsError::from_code(
+                    "ec2:RunInstances",
+                    "InvalidLaunchTemplateId.NotFound",
+                    format!("{} not found", request.template),
+                ));
+            }
+            if w.refused_templates.contains(&request.template.id) {
+                return Err(AwsError::from_code(
+                    "ec2:RunInstances",
+                    "UnauthorizedOperation",
+                    "You are not authorized to perform this operation. User is not authorized to perform: iam:PassRole",
+                ));
+            }
+            Ok(())
         })
         .await
     }

@@ -38,6 +38,8 @@ pub struct World {
     pub subnets: HashMap<String, Option<String>>,
     /// Launch templates: reference to the subnet of their primary interface.
     pub templates: HashMap<TemplateRef, String>,
+    /// Launch template ids IAM refuses RunInstances from (`UnauthorizedOperation`, dry run or not).
+    pub refused_templates: HashSet<String>,
     /// Instances each subnet still has room for; absent means unlimited.
     pub capacity: HashMap<String, usize>,
     /// Source servers StartRecovery refuses with ConflictException (a job DRS holds that no

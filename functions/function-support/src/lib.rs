@@ -64,7 +64,8 @@ pub async fn cold_start() -> Result<Function, lambda_runtime::Error> {
         .load()
         .await;
     let ports = Ports {
-        compute: Ec2Compute::new(aws_sdk_ec2::Client::new(&sdk)),
+        compute: Ec2Compute::new(aws_sdk_ec2::Client::new(&sdk))
+            .with_sts(aws_sdk_sts::Client::new(&sdk)),
         balancer: ElbTargetGroups::new(aws_sdk_elasticloadbalancingv2::Client::new(&sdk)),
         notifier: SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), config.topic_arn),
         drs: DrsService::new(aws_sdk_drs::Client::new(&sdk)),
