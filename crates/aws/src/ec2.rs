@@ -33,6 +33,30 @@ impl Ec2Compute {
         Self { client, sts: None }
     }
 
+    /// One instance from the request's template, tagged as it says: what a launch and a dry
+    /// run of it both send.
+    fn run_from_template(
+        &self,
+        request: &LaunchRequest,
+    ) -> aws_sdk_ec2::operation::run_instances::builders::RunInstancesFluentBuilder {
+        self.client
+            .run_instances()
+            .launch_template(
+                LaunchTemplateSpecification::builder()
+                    .launch_template_id(&request.template.id)
+                    .version(&request.template.version)
+                    .build(),
+            )
+            .min_count(1)
+            .max_count(1)
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Instance)
+                    .set_tags(Some(sdk_tags(&request.tags)))
+                    .build(),
+            )
+    }
+
     /// Decodes the reason of a refused dry-run launch with STS
     /// (`sts:DecodeAuthorizationMessage`) where the role may.
     pub fn with_sts(self, sts: aws_sdk_sts::Client) -> Self {
@@ -291,25 +315,9 @@ impl Compute for Ec2Compute {
     }
 
     async fn launch(&self, request: &LaunchRequest) -> Result<Instance, AwsError> {
-        let tags = sdk_tags(&request.tags);
         let output = self
-            .client
-            .run_instances()
-            .launch_template(
-                LaunchTemplateSpecification::builder()
-                    .launch_template_id(&request.template.id)
-                    .version(&request.template.version)
-                    .build(),
-            )
-            .min_count(1)
-            .max_count(1)
+            .run_from_template(request)
             .client_token(&request.client_token)
-            .tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::Instance)
-                    .set_tags(Some(tags))
-                    .build(),
-            )
             .send()
             .await
             .map_err(|e| from_sdk("ec2:RunInstances", e))?;
@@ -321,26 +329,7 @@ impl Compute for Ec2Compute {
     }
 
     async fn dry_run_launch(&self, request: &LaunchRequest) -> Result<(), AwsError> {
-        let answer = self
-            .client
-            .run_instances()
-            .launch_template(
-                LaunchTemplateSpecification::builder()
-                    .launch_template_id(&request.template.id)
-                    .version(&request.template.version)
-                    .build(),
-            )
-            .min_count(1)
-            .max_count(1)
-            .dry_run(true)
-            .tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::Instance)
-                    .set_tags(Some(sdk_tags(&request.tags)))
-                    .build(),
-            )
-            .send()
-            .await;
+        let answer = self.run_from_template(request).dry_run(true).send().await;
         match answer.map_err(|e| from_sdk("ec2:RunInstances", e)) {
             // EC2 answers a dry run that would succeed with this error.
             Err(error) if error.code == "DryRunOperation" => Ok(()),

@@ -695,8 +695,24 @@ mod tests {
         assert!(judge(&f, &[recorded]).is_empty());
     }
 
+    fn judge_drs(f: &Fixture, db: Instance, target: Instance) -> Vec<InstanceReadiness> {
+        assess(&ReadinessInputs {
+            instances: &[db],
+            template_targets: &f.targets,
+            images: &f.images,
+            alarm_states: &f.alarms,
+            assets: &f.assets,
+            drs_servers: &f.drs,
+            drs_targets: &[target],
+            silent_alarms: &f.silent,
+            managed_templates: &f.managed,
+            listed_templates: &f.listed,
+            launch_checks: &f.launch_checks,
+        })
+    }
+
     #[test]
-    fn drs_needs_continuous_replication_and_a_stopped_target() {
+    fn drs_needs_something_to_launch_from_and_a_stopped_target() {
         let mut f = fixture();
         f.drs = Ok(vec![SourceServer {
             id: "s-1".into(),
@@ -709,19 +725,7 @@ mod tests {
         db.tags.insert(tags::NAME.into(), "db-1".into());
         let mut target = instance("i-t", "");
         target.tags.insert(tags::NAME.into(), "db-1".into());
-        let got = assess(&ReadinessInputs {
-            instances: &[db],
-            template_targets: &f.targets,
-            images: &f.images,
-            alarm_states: &f.alarms,
-            assets: &f.assets,
-            drs_servers: &f.drs,
-            drs_targets: &[target],
-            silent_alarms: &f.silent,
-            managed_templates: &f.managed,
-            listed_templates: &f.listed,
-            launch_checks: &f.launch_checks,
-        });
+        let got = judge_drs(&f, db, target);
         let problems = got[0].problems.join("\n");
         assert!(problems.contains("STALLED"), "{problems}");
         assert!(problems.contains("nothing to launch from"), "{problems}");
@@ -741,19 +745,7 @@ mod tests {
         let mut db = instance("i-1", "");
         db.tags.insert(tags::STRATEGY.into(), "drs".into());
         db.tags.insert(tags::NAME.into(), "db-1".into());
-        let got = assess(&ReadinessInputs {
-            instances: &[db],
-            template_targets: &f.targets,
-            images: &f.images,
-            alarm_states: &f.alarms,
-            assets: &f.assets,
-            drs_servers: &f.drs,
-            drs_targets: &[target],
-            silent_alarms: &f.silent,
-            managed_templates: &f.managed,
-            listed_templates: &f.listed,
-            launch_checks: &f.launch_checks,
-        });
+        let got = judge_drs(&f, db, target);
         assert!(got[0].problems.is_empty(), "{:?}", got[0].problems);
         let notes = got[0].notes.join("\n");
         assert!(

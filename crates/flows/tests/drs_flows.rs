@@ -198,11 +198,7 @@ async fn a_source_stalled_by_the_dark_outpost_is_recovered_from_its_last_snapsho
         .handle(&support::outage())
         .await
         .unwrap();
-    let db = report
-        .instances
-        .iter()
-        .find(|i| i.instance_id == "i-db1")
-        .unwrap();
+    let db = outcome(&report, "i-db1");
     assert_eq!(db.outcome, OutcomeKind::DrsRecoveryStarted, "{db:?}");
     aws.with(|w| {
         assert_eq!(
@@ -227,11 +223,7 @@ async fn a_source_stalled_by_the_dark_outpost_is_recovered_from_its_last_snapsho
         .handle(&support::outage())
         .await
         .unwrap();
-    let db = report
-        .instances
-        .iter()
-        .find(|i| i.instance_id == "i-db1")
-        .unwrap();
+    let db = outcome(&report, "i-db1");
     assert_eq!(db.outcome, OutcomeKind::Failed);
     let reason = db.reason.as_deref().unwrap_or_default();
     assert!(
@@ -259,21 +251,14 @@ async fn a_conflict_on_one_server_starts_the_others_and_leaves_it_to_the_sweep()
         .handle(&support::outage())
         .await
         .unwrap();
-    let outcome_of = |id: &str| {
-        report
-            .instances
-            .iter()
-            .find(|i| i.instance_id == id)
-            .unwrap()
-    };
     for id in ["i-db1", "i-db2", "i-db4"] {
         assert_eq!(
-            outcome_of(id).outcome,
+            outcome(&report, id).outcome,
             OutcomeKind::DrsRecoveryStarted,
             "{id}"
         );
     }
-    let db3 = outcome_of("i-db3");
+    let db3 = outcome(&report, "i-db3");
     assert_eq!(db3.outcome, OutcomeKind::Unfinished, "{db3:?}");
     assert!(
         db3.reason

@@ -16,6 +16,7 @@ use autorestart_testkit::{InMemoryAws, World};
 
 mod support;
 use support::agent_world::*;
+use support::sweeps::sweep_with;
 
 const TG_GONE: &str = "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/gone/9";
 
@@ -49,13 +50,8 @@ async fn back_and_sweep(aws: &InMemoryAws, settings: Settings) -> Vec<String> {
             ));
         }
     });
-    let report = Agent::new(Ports::all(aws), settings)
-        .sweeper()
-        .sweep()
+    sweep_with(aws, settings)
         .await
-        .unwrap();
-    assert!(report.errors.is_empty(), "{:?}", report.errors);
-    report
         .fencing
         .iter()
         .filter_map(|f| f.fencing.as_ref())

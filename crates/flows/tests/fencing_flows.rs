@@ -14,6 +14,9 @@ use autorestart_flows::agent::{Agent, Ports};
 use autorestart_flows::ports::{Target, TargetKind};
 use autorestart_testkit::{InMemoryAws, World};
 
+mod support;
+use support::sweeps::{fencing_of, sweep_with};
+
 const ARN_A: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0aaaaaaaaaaaaaaa1";
 const ARN_B: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0bbbbbbbbbbbbbbb2";
 const ARN_C: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0ccccccccccccccc3";
@@ -70,22 +73,7 @@ fn settings(fence_action: FenceAction) -> Settings {
 }
 
 async fn sweep(aws: &InMemoryAws, action: FenceAction) -> SweepReport {
-    let report = Agent::new(Ports::all(aws), settings(action))
-        .sweeper()
-        .sweep()
-        .await
-        .unwrap();
-    assert!(report.errors.is_empty(), "{:?}", report.errors);
-    report
-}
-
-fn fencing_of(report: &SweepReport, outpost: &str) -> autorestart_core::fence::FenceReport {
-    report
-        .fencing
-        .iter()
-        .find(|f| f.outpost.as_ref().is_some_and(|o| o.as_str() == outpost))
-        .and_then(|f| f.fencing.clone())
-        .unwrap_or_else(|| panic!("no fencing of {outpost}: {report:?}"))
+    sweep_with(aws, settings(action)).await
 }
 
 /// The fencing notices published (not readiness's).

@@ -13,6 +13,9 @@ use autorestart_core::tags;
 use autorestart_flows::agent::{Agent, Ports};
 use autorestart_testkit::{InMemoryAws, World};
 
+mod support;
+use support::sweeps::{fencing_of, sweep_with};
+
 const ARN_A: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0aaaaaaaaaaaaaaa1";
 const ARN_B: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0bbbbbbbbbbbbbbb2";
 const OUTPOST_A: &str = "op-0aaaaaaaaaaaaaaa1";
@@ -59,22 +62,11 @@ async fn sweep(aws: &InMemoryAws) -> SweepReport {
         fence_action: FenceAction::Stop,
         ..Settings::default()
     };
-    let report = Agent::new(Ports::all(aws), settings)
-        .sweeper()
-        .sweep()
-        .await
-        .unwrap();
-    assert!(report.errors.is_empty(), "{:?}", report.errors);
-    report
+    sweep_with(aws, settings).await
 }
 
 fn fencing_of_a(report: &SweepReport) -> FenceReport {
-    report
-        .fencing
-        .iter()
-        .find(|f| f.outpost.as_ref().is_some_and(|o| o.as_str() == OUTPOST_A))
-        .and_then(|f| f.fencing.clone())
-        .unwrap_or_else(|| panic!("no fencing of A: {report:?}"))
+    fencing_of(report, OUTPOST_A)
 }
 
 fn notices(aws: &InMemoryAws) -> Vec<String> {

@@ -3,3 +3,4 @@
 
 pub mod agent_world;
 pub mod reconcile_world;
+pub mod sweeps;
