@@ -66,6 +66,9 @@ struct Walk {
     lost_links: Vec<(String, String)>,
     /// Links AWS does not confirm: predecessor, and the instances claimed for it.
     claims: Vec<(Instance, Vec<String>)>,
+    /// Instances whose link could not be checked now (DRS unreadable): neither followed nor
+    /// reported; the next sweep asks again.
+    unknown: Vec<String>,
 }
 
 impl Walk {
@@ -127,11 +130,17 @@ where
             chains,
             lost_links,
             claims,
+            unknown,
         } = self.chains(&originals).await?;
         let mode = self.settings.mode;
         let action = self.settings.fence_action;
         let mut report = FenceReport::new(action, mode);
-        let unproven: HashSet<String> = claims.iter().flat_map(|(_, c)| c.clone()).collect();
+        // Neither a claim nor a link that could not be checked makes its original "replaced".
+        let unproven: HashSet<String> = claims
+            .iter()
+            .flat_map(|(_, c)| c.clone())
+            .chain(unknown)
+            .collect();
         self.report_claims(claims, &mut report).await;
         if mode == Mode::Recover {
             for (replacement, predecessor) in lost_links {
@@ -183,6 +192,7 @@ where
             chains: Vec::new(),
             lost_links: Vec::new(),
             claims: Vec::new(),
+            unknown: Vec::new(),
         };
         // Instances that recorded claims, to forget those that are gone.
         let mut recorded: Vec<Instance> = Vec::new();
@@ -200,9 +210,20 @@ where
             let (candidates, named) = self.candidates(&level, &seen).await?;
             let mut next = Vec::new();
             for (mut instance, predecessor, lost) in candidates {
-                if !self.proven(predecessor, &instance, &mut servers).await? {
-                    walk.claim(predecessor, instance.id);
-                    continue;
+                match self.proven(predecessor, &instance, &mut servers).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        walk.claim(predecessor, instance.id);
+                        continue;
+                    }
+                    // DRS could not be read (not initialised, throttled, denied): the link is
+                    // neither proven nor a claim; the template instances are fenced regardless,
+                    // and the next sweep asks DRS again.
+                    Err(error) => {
+                        warn!(instance = %predecessor.id, candidate = %instance.id, %error, "could not ask DRS whether it made this link; left for the next sweep");
+                        walk.unknown.push(instance.id);
+                        continue;
+                    }
                 }
                 if !seen.insert(instance.id.clone()) {
                     continue;
@@ -222,7 +243,7 @@ where
                 let proven = next.iter().chain(&walk.chains).any(|n| {
                     n.id == by && n.tag(tags::REPLACEMENT_OF) == Some(predecessor.id.as_str())
                 });
-                if !proven {
+                if !proven && !walk.unknown.contains(&by) {
                     walk.claim(predecessor, by);
                 }
             }

@@ -705,6 +705,59 @@ async fn a_lost_launch_event_is_finished_by_the_sweep_after_the_outpost_is_back(
 }
 
 #[tokio::test]
+async fn a_drs_link_drs_cannot_confirm_now_is_left_for_later_and_the_rest_is_fenced() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    let agent = Agent::new(Ports::all(&aws), settings());
+    agent.outage().handle(&support::outage()).await.unwrap();
+    let mut ok = support::outage();
+    ok.state = AlarmState::Ok;
+    aws.with(|w| {
+        end_job(w, 0, true);
+        // Recorded as the DRS event handler records a launch.
+        w.instances
+            .get_mut("i-db1")
+            .unwrap()
+            .tags
+            .insert(tags::REPLACED_BY.into(), "i-dbtarget".into());
+        w.instances
+            .get_mut("i-dbtarget")
+            .unwrap()
+            .tags
+            .insert(tags::REPLACEMENT_OF.into(), "i-db1".into());
+        w.set_alarm(ok.clone());
+        let throttled = AwsError::from_code(
+            "drs:DescribeSourceServers",
+            "ThrottlingException",
+            "Rate exceeded",
+        );
+        w.failures.insert("DescribeSourceServers", vec![throttled]);
+    });
+    let report = agent.outage().handle(&ok).await.unwrap();
+    let fencing = report.fencing.unwrap();
+    let fenced: Vec<&str> = fencing
+        .fenced
+        .iter()
+        .map(|f| f.instance_id.as_str())
+        .collect();
+    assert_eq!(fenced, ["i-web1"], "{fencing:?}");
+    assert!(
+        fencing.unproven.is_empty(),
+        "unknown is no claim: {fencing:?}"
+    );
+    aws.with(|w| assert_eq!(w.instances["i-db1"].state, "running"));
+    // DRS answers again: the link is proven and followed to its live copy (which is not in
+    // the original's target group yet, so the original waits for it; no claim either way).
+    let again = agent.outage().handle(&ok).await.unwrap().fencing.unwrap();
+    assert!(again.unproven.is_empty(), "{again:?}");
+    assert_eq!(again.held.len(), 1, "{again:?}");
+    assert_eq!(again.held[0].instance_id, "i-db1");
+    assert!(
+        again.held[0].reason.contains("its live copy i-dbtarget"),
+        "{again:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_failure_is_reported_once_per_source_server() {
     let mut w = world();
     add_drs_protected(
