@@ -181,6 +181,17 @@ async fn one_alarm_recovers_both_strategies_and_a_repeat_starts_no_second_job() 
     });
 }
 
+/// The outage handled once on `w`: the in-memory AWS after it, and the report.
+async fn recover(w: World) -> (InMemoryAws, autorestart_core::report::AlarmReport) {
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let report = Agent::new(Ports::all(&aws), settings())
+        .outage()
+        .handle(&support::outage())
+        .await
+        .unwrap();
+    (aws, report)
+}
+
 #[tokio::test]
 async fn a_source_stalled_by_the_dark_outpost_is_recovered_from_its_last_snapshot() {
     let taken = chrono::Utc::now() - chrono::Duration::minutes(42);
@@ -192,12 +203,7 @@ async fn a_source_stalled_by_the_dark_outpost_is_recovered_from_its_last_snapsho
         snapshot_id: "pit-0123456789abcdef0".into(),
         taken_at: taken,
     });
-    let aws = InMemoryAws::new(w, Duration::ZERO);
-    let report = Agent::new(Ports::all(&aws), settings())
-        .outage()
-        .handle(&support::outage())
-        .await
-        .unwrap();
+    let (aws, report) = recover(w).await;
     let db = outcome(&report, "i-db1");
     assert_eq!(db.outcome, OutcomeKind::DrsRecoveryStarted, "{db:?}");
     aws.with(|w| {
@@ -217,12 +223,7 @@ async fn a_source_stalled_by_the_dark_outpost_is_recovered_from_its_last_snapsho
     // A server whose initial sync never finished has nothing to launch from: named, refused.
     let mut w = world();
     w.drs_servers[0].replication_state = "INITIAL_SYNC".into();
-    let aws = InMemoryAws::new(w, Duration::ZERO);
-    let report = Agent::new(Ports::all(&aws), settings())
-        .outage()
-        .handle(&support::outage())
-        .await
-        .unwrap();
+    let (aws, report) = recover(w).await;
     let db = outcome(&report, "i-db1");
     assert_eq!(db.outcome, OutcomeKind::Failed);
     let reason = db.reason.as_deref().unwrap_or_default();
@@ -245,12 +246,7 @@ async fn a_conflict_on_one_server_starts_the_others_and_leaves_it_to_the_sweep()
         );
     }
     w.drs_conflicting.insert(format!("s-{:017}", 3));
-    let aws = InMemoryAws::new(w, Duration::ZERO);
-    let report = Agent::new(Ports::all(&aws), settings())
-        .outage()
-        .handle(&support::outage())
-        .await
-        .unwrap();
+    let (aws, report) = recover(w).await;
     for id in ["i-db1", "i-db2", "i-db4"] {
         assert_eq!(
             outcome(&report, id).outcome,
