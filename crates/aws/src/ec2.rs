@@ -318,6 +318,13 @@ impl Compute for Ec2Compute {
         let output = self
             .run_from_template(request)
             .client_token(&request.client_token)
+            // The agent paces RunInstances to EC2's bucket and retries it with the same token
+            // (`autorestart_flows::launch`); an SDK retry would draw from the bucket unpaced.
+            .customize()
+            .config_override(
+                aws_sdk_ec2::config::Builder::default()
+                    .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled()),
+            )
             .send()
             .await
             .map_err(|e| from_sdk("ec2:RunInstances", e))?;

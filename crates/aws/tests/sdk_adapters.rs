@@ -429,25 +429,41 @@ async fn launch_errors_are_sorted_into_the_kinds_the_executor_acts_on() {
 }
 
 #[tokio::test]
-async fn throttling_is_retried_by_the_sdk_before_it_reaches_us() {
+async fn a_throttled_page_of_a_read_is_retried_by_the_sdk_but_run_instances_never_is() {
+    let describe = mock!(aws_sdk_ec2::Client::describe_instances)
+        .sequence()
+        .error(|| DescribeInstancesError::generic(ec2_error("RequestLimitExceeded")))
+        .times(2)
+        .output(|| page(vec![ec2_instance("i-1", "subnet-a", "true")], None))
+        .build();
+    let subnet_read = mock!(aws_sdk_ec2::Client::describe_subnets)
+        .then_output(|| subnets(&[("subnet-a", Some(ARN_A))]));
+    // The agent paces RunInstances and retries it with its token: the SDK must not draw from
+    // EC2's bucket behind its back, whatever retries the client is configured with.
     let run = mock!(aws_sdk_ec2::Client::run_instances)
         .sequence()
         .error(|| RunInstancesError::generic(ec2_error("RequestLimitExceeded")))
-        .times(2)
         .output(|| {
             RunInstancesOutput::builder()
                 .instances(ec2_instance("i-new", "subnet-b", "true"))
                 .build()
         })
         .build();
-    let client = mock_client!(aws_sdk_ec2, RuleMode::Sequential, [&run], |c| c
-        .retry_config(RetryConfig::standard().with_max_attempts(3)));
-    let launched = Ec2Compute::new(client)
-        .launch(&launch_request())
-        .await
-        .unwrap();
+    let client = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::Sequential,
+        [&describe, &subnet_read, &run],
+        |c| c.retry_config(RetryConfig::standard().with_max_attempts(3))
+    );
+    let compute = Ec2Compute::new(client);
+    let found = compute.instances(&["i-1".to_owned()]).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(describe.num_calls(), 3);
+    let error = compute.launch(&launch_request()).await.unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Throttled);
+    assert_eq!(run.num_calls(), 1, "RunInstances retried by the SDK");
+    let launched = compute.launch(&launch_request()).await.unwrap();
     assert_eq!(launched.id, "i-new");
-    assert_eq!(run.num_calls(), 3);
 }
 
 #[tokio::test]

@@ -1,7 +1,10 @@
 //! Makespan of one outage's recovery for N protected instances, with every AWS call taking a
 //! simulated latency, against the critical-path bound (dependent calls × latency); then the
 //! same under EC2's RunInstances bucket (5 tokens, 2 a second, per account and Region), for
-//! one Outpost and for five failing at once, against the bucket's bound.
+//! one Outpost and for five failing at once, against the bucket's bound; then several Outposts
+//! failing at once whose first alternate fills up (one invocation each, sharing the account's
+//! bucket), against the bound for the launches made; then the time the alarm handler takes to
+//! answer when a share of every call is throttled, against its deadline.
 //!
 //! Run: `cargo bench -p autorestart-flows --bench recovery_makespan` (or `cargo xtask bench`).
 
@@ -14,9 +17,10 @@ use autorestart_core::settings::Mode;
 use autorestart_core::settings::Settings;
 use autorestart_core::tags::{self, TemplateRef};
 use autorestart_flows::agent::{Agent, Ports};
+use autorestart_flows::budget::Budget;
 use autorestart_flows::budget::Rate;
 use autorestart_flows::ports::{Target, TargetGroupScope, TargetKind};
-use autorestart_testkit::{Bucket, InMemoryAws, World};
+use autorestart_testkit::{Bucket, InMemoryAws, RandomThrottling, World};
 
 /// Simulated latency of every AWS call.
 const LATENCY: Duration = Duration::from_millis(20);
@@ -191,8 +195,198 @@ fn bucket_section(full: bool) {
     }
 }
 
+/// Slots on the first alternate (subnet-b) in the shared-bucket section: it fills up.
+const FIRST_ALTERNATE_SLOTS: usize = 40;
+
+/// What a run of several Outposts failing at once did with RunInstances.
+struct Shared {
+    makespan: Duration,
+    launched: usize,
+    calls: usize,
+    throttled: usize,
+    full_answers: usize,
+}
+
+/// `outposts` Outposts of `n` fail at once, each recovering to B (40 slots) then C; one agent
+/// each, sharing the account's RunInstances bucket. Simulated time.
+async fn run_shared(outposts: usize, n: usize) -> Shared {
+    let mut w = world_of(outposts, n);
+    w.subnets.insert(
+        "subnet-c".into(),
+        Some("arn:aws:outposts:us-east-1:111122223333:outpost/op-0ccccccccccccccc3".into()),
+    );
+    w.templates.insert(
+        TemplateRef {
+            id: "lt-0c".into(),
+            version: "$Default".into(),
+        },
+        "subnet-c".into(),
+    );
+    for instance in w.instances.values_mut() {
+        instance
+            .tags
+            .insert(tags::RECOVERY_TEMPLATES.into(), "lt-0b,lt-0c".into());
+    }
+    w.capacity.insert("subnet-b".into(), FIRST_ALTERNATE_SLOTS);
+    w.buckets
+        .insert("RunInstances", Bucket::full(Rate::RUN_INSTANCES));
+    let aws = InMemoryAws::new(w, LATENCY);
+    let agents: Vec<_> = (0..outposts)
+        .map(|_| Agent::new(Ports::all(&aws), settings(16)))
+        .collect();
+    let events: Vec<AlarmChange> = (0..outposts).map(outage_of).collect();
+    let started = tokio::time::Instant::now();
+    let reports = futures::future::join_all(
+        agents
+            .iter()
+            .zip(&events)
+            .map(|(a, e)| async move { a.outage().handle(e).await }),
+    )
+    .await;
+    let makespan = started.elapsed();
+    for report in reports {
+        let report = report.expect("recovery");
+        let left: Vec<_> = report
+            .instances
+            .iter()
+            .filter(|i| i.outcome != OutcomeKind::Recovered)
+            .collect();
+        assert!(left.is_empty(), "launches left behind: {left:?}");
+    }
+    aws.with(|w| {
+        let calls = w.calls.iter().filter(|c| **c == "RunInstances").count();
+        Shared {
+            makespan,
+            launched: w
+                .instances
+                .values()
+                .filter(|i| i.tag(tags::REPLACEMENT_OF).is_some())
+                .count(),
+            calls,
+            throttled: w.answered("RunInstances", "RequestLimitExceeded"),
+            full_answers: w.answered("RunInstances", "InsufficientInstanceCapacity"),
+        }
+    })
+}
+
+fn shared_section(full: bool) {
+    let rate = Rate::RUN_INSTANCES;
+    println!(
+        "\nseveral Outposts failing at once, one invocation each sharing the bucket; the first alternate has {FIRST_ALTERNATE_SLOTS} slots"
+    );
+    println!(
+        "bound = (launches made - {}) / {} s; goal: makespan <= 1.2 x bound, <= 5 % of RunInstances throttled",
+        rate.size, rate.refill
+    );
+    println!(
+        "{:>9} {:>6} {:>9} {:>7} {:>6} {:>10} {:>12} {:>9} {:>8}",
+        "outposts",
+        "N",
+        "launched",
+        "calls",
+        "full",
+        "throttled",
+        "makespan s",
+        "bound s",
+        "/ bound"
+    );
+    let cases: &[(usize, usize)] = if full {
+        &[(2, 30), (3, 30), (5, 30)]
+    } else {
+        &[(2, 30)]
+    };
+    for &(outposts, n) in cases {
+        let runtime = paused_runtime();
+        let run = runtime.block_on(run_shared(outposts, n));
+        let bound =
+            Duration::from_secs_f64((run.launched as f64 - rate.size).max(0.0) / rate.refill);
+        let ratio = run.makespan.as_secs_f64() / bound.as_secs_f64();
+        let share = run.throttled as f64 / run.calls.max(1) as f64;
+        println!(
+            "{outposts:>9} {n:>6} {:>9} {:>7} {:>6} {:>5} {:>3.0} % {:>12.2} {:>9.2} {ratio:>8.3}",
+            run.launched,
+            run.calls,
+            run.full_answers,
+            run.throttled,
+            share * 100.0,
+            run.makespan.as_secs_f64(),
+            bound.as_secs_f64(),
+        );
+    }
+}
+
+/// The alarm handler's deadline in the time-to-answer section.
+const DEADLINE: Duration = Duration::from_secs(180);
+
+/// One Outpost of `n` fails while `rate` of every call (every service) is throttled; the
+/// handler runs with a [`DEADLINE`]. When it answered, whether with a report, and how many
+/// instances it recovered.
+async fn run_throttled(n: usize, rate: f64) -> (Duration, Result<usize, String>) {
+    let mut w = world_of(1, n);
+    w.buckets
+        .insert("RunInstances", Bucket::full(Rate::RUN_INSTANCES));
+    w.random_throttling = Some(RandomThrottling::everywhere(rate, 7));
+    let aws = InMemoryAws::new(w, LATENCY);
+    let agent = Agent::new(Ports::all(&aws), settings(16));
+    let started = tokio::time::Instant::now();
+    let budget = Budget::until(started + DEADLINE);
+    let answer = agent.outage().handle_until(&outage_of(0), budget).await;
+    let answered = started.elapsed();
+    let answer = answer
+        .map(|report| {
+            report
+                .instances
+                .iter()
+                .filter(|i| i.outcome == OutcomeKind::Recovered)
+                .count()
+        })
+        .map_err(|error| error.to_string());
+    (answered, answer)
+}
+
+fn throttled_section(full: bool) {
+    let n = 40;
+    println!(
+        "\ntime to answer with a share of every call throttled: one Outpost, {n} instances, deadline {} s",
+        DEADLINE.as_secs()
+    );
+    println!(
+        "{:>10} {:>10} {:>10} {:>10}  answer",
+        "throttled", "answered s", "deadline s", "recovered"
+    );
+    let rates: &[f64] = if full {
+        &[0.0, 0.1, 0.3, 0.6, 0.9, 1.0]
+    } else {
+        &[0.3]
+    };
+    for &rate in rates {
+        let runtime = paused_runtime();
+        let (answered, answer) = runtime.block_on(run_throttled(n, rate));
+        let (recovered, what) = match &answer {
+            Ok(recovered) => (recovered.to_string(), "report".to_owned()),
+            Err(error) => ("-".to_owned(), format!("error: {error}")),
+        };
+        println!(
+            "{:>8.0} % {:>10.2} {:>10} {recovered:>10}  {what}",
+            rate * 100.0,
+            answered.as_secs_f64(),
+            DEADLINE.as_secs(),
+        );
+    }
+}
+
+fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap()
+}
+
 fn main() {
     // `cargo test --benches` runs this with --bench absent: keep that a quick smoke run.
     let full = std::env::args().any(|a| a == "--bench");
     bucket_section(full);
+    shared_section(full);
+    throttled_section(full);
 }

@@ -6,6 +6,7 @@ use crate::budget::{Pacer, Rate};
 use crate::drill::Drill;
 use crate::drs_finish::DrsFinish;
 use crate::outage::Outage;
+use crate::patient::Patient;
 use crate::ports::{Alarms, Compute, DisasterRecovery, LoadBalancing, Notifier, Outposts};
 use crate::sweep::Sweep;
 use autorestart_core::settings::Settings;
@@ -40,9 +41,26 @@ impl<T: Copy> Ports<T, T, T, T, T, T> {
     }
 }
 
-/// The ports, the settings and this process's RunInstances pacer: what every flow borrows.
+/// The ports as every flow reaches them: each with [`Patient`].
+pub type PatientPorts<C, L, N, D, A, O> =
+    Ports<Patient<C>, Patient<L>, Patient<N>, Patient<D>, Patient<A>, Patient<O>>;
+/// The alarm handler's flow, as the agent lends it.
+pub type AgentOutage<'a, C, L, N, D, A> =
+    Outage<'a, Patient<C>, Patient<L>, Patient<N>, Patient<D>, Patient<A>>;
+/// The DRS event handler's flow, as the agent lends it.
+pub type AgentDrsFinish<'a, C, L, N, D> =
+    DrsFinish<'a, Patient<C>, Patient<L>, Patient<N>, Patient<D>>;
+/// The sweeper's flow, as the agent lends it.
+pub type AgentSweep<'a, C, L, N, D, A, O> =
+    Sweep<'a, Patient<C>, Patient<L>, Patient<N>, Patient<D>, Patient<A>, Patient<O>>;
+/// The drill's flow, as the agent lends it.
+pub type AgentDrill<'a, C, L, N, D, A, O> =
+    Drill<'a, Patient<C>, Patient<L>, Patient<N>, Patient<D>, Patient<A>, Patient<O>>;
+
+/// The ports, each reached with [`Patient`] (bounded by the invocation, retried, observed after
+/// a failed change), the settings and this process's RunInstances pacer: what every flow borrows.
 pub struct Agent<C, L, N, D, A, O> {
-    ports: Ports<C, L, N, D, A, O>,
+    ports: PatientPorts<C, L, N, D, A, O>,
     settings: Settings,
     launches: Pacer,
 }
@@ -59,14 +77,21 @@ where
     /// An agent over the given ports.
     pub fn new(ports: Ports<C, L, N, D, A, O>, settings: Settings) -> Self {
         Self {
-            ports,
+            ports: Ports {
+                compute: Patient::new(ports.compute),
+                balancer: Patient::new(ports.balancer),
+                notifier: Patient::new(ports.notifier),
+                drs: Patient::new(ports.drs),
+                alarms: Patient::new(ports.alarms),
+                outposts: Patient::new(ports.outposts),
+            },
             settings,
             launches: Pacer::new(Rate::RUN_INSTANCES),
         }
     }
 
     /// The alarm handler's flow.
-    pub fn outage(&self) -> Outage<'_, C, L, N, D, A> {
+    pub fn outage(&self) -> AgentOutage<'_, C, L, N, D, A> {
         Outage {
             compute: &self.ports.compute,
             balancer: &self.ports.balancer,
@@ -79,7 +104,7 @@ where
     }
 
     /// The DRS event handler's flow.
-    pub fn drs_finish(&self) -> DrsFinish<'_, C, L, N, D> {
+    pub fn drs_finish(&self) -> AgentDrsFinish<'_, C, L, N, D> {
         DrsFinish {
             compute: &self.ports.compute,
             balancer: &self.ports.balancer,
@@ -90,7 +115,7 @@ where
     }
 
     /// The sweeper's flow.
-    pub fn sweeper(&self) -> Sweep<'_, C, L, N, D, A, O> {
+    pub fn sweeper(&self) -> AgentSweep<'_, C, L, N, D, A, O> {
         Sweep {
             compute: &self.ports.compute,
             balancer: &self.ports.balancer,
@@ -104,7 +129,7 @@ where
     }
 
     /// The drill's flow.
-    pub fn driller(&self) -> Drill<'_, C, L, N, D, A, O> {
+    pub fn driller(&self) -> AgentDrill<'_, C, L, N, D, A, O> {
         Drill {
             compute: &self.ports.compute,
             balancer: &self.ports.balancer,

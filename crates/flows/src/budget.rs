@@ -15,16 +15,25 @@ pub const PUBLISH_MARGIN: Duration = Duration::from_secs(30);
 /// Lambda's longest invocation.
 pub const LAMBDA_MAX: Duration = Duration::from_secs(900);
 
-/// When a run must have stopped waiting: the invocation's deadline less [`PUBLISH_MARGIN`].
+/// When a run must have stopped waiting: the invocation's deadline less [`PUBLISH_MARGIN`];
+/// and the deadline itself, which no AWS call may outlast.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Budget {
     until: Option<Instant>,
+    end: Option<Instant>,
+}
+
+tokio::task_local! {
+    static CURRENT: Budget;
 }
 
 impl Budget {
     /// No deadline: flow tests, benchmarks and the CLI.
     pub fn unbounded() -> Self {
-        Self { until: None }
+        Self {
+            until: None,
+            end: None,
+        }
     }
 
     /// The invocation ends at `deadline`; waits stop [`PUBLISH_MARGIN`] before it.
@@ -35,14 +44,37 @@ impl Budget {
                     .checked_sub(PUBLISH_MARGIN)
                     .unwrap_or_else(Instant::now),
             ),
+            end: Some(deadline),
         }
     }
 
-    /// A budget ending `left` from now (the margin already taken off).
+    /// A budget ending `left` from now (the margin already taken off: the invocation ends
+    /// [`PUBLISH_MARGIN`] later).
     pub fn from_now(left: Duration) -> Self {
+        let until = Instant::now() + left;
         Self {
-            until: Some(Instant::now() + left),
+            until: Some(until),
+            end: Some(until + PUBLISH_MARGIN),
         }
+    }
+
+    /// Runs `work` with this budget as the one every AWS call in it is bounded by
+    /// ([`Budget::current`]): the invocation's, set once where it starts.
+    pub async fn scope<F: std::future::Future>(self, work: F) -> F::Output {
+        CURRENT.scope(self, work).await
+    }
+
+    /// The budget of the invocation this code runs in ([`Budget::scope`]); unbounded outside one.
+    pub fn current() -> Self {
+        CURRENT
+            .try_with(|budget| *budget)
+            .unwrap_or_else(|_| Self::unbounded())
+    }
+
+    /// Time left until the invocation ends (the margin included): no call may take longer.
+    pub fn to_end(&self) -> Option<Duration> {
+        self.end
+            .map(|end| end.saturating_duration_since(Instant::now()))
     }
 
     /// Time left; `None` without a deadline.
@@ -66,7 +98,10 @@ impl Budget {
     pub fn share(&self, parts: usize) -> Self {
         match self.left() {
             None => *self,
-            Some(left) => Self::from_now(left / parts.max(1) as u32),
+            Some(left) => Self {
+                until: Some(Instant::now() + left / parts.max(1) as u32),
+                end: self.end,
+            },
         }
     }
 
@@ -74,7 +109,10 @@ impl Budget {
     pub fn less(&self, reserve: Duration) -> Self {
         match self.left() {
             None => *self,
-            Some(left) => Self::from_now(left.saturating_sub(reserve)),
+            Some(left) => Self {
+                until: Some(Instant::now() + left.saturating_sub(reserve)),
+                end: self.end,
+            },
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod membership;
 pub mod notify;
 pub mod observe;
 pub mod outage;
+pub mod patient;
 pub mod ports;
 pub mod readiness;
 pub mod sweep;

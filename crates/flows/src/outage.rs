@@ -77,9 +77,18 @@ where
         self.handle_until(change, Budget::unbounded()).await
     }
 
-    /// Handles one alarm state change, every wait bounded by `budget`: for an ALARM, observes
-    /// the alarm's current state first and reconciles the Outpost only while it is down.
+    /// Handles one alarm state change, every wait and AWS call bounded by `budget`: for an
+    /// ALARM, observes the alarm's current state first and reconciles the Outpost only while
+    /// it is down.
     pub async fn handle_until(
+        self,
+        change: &AlarmChange,
+        budget: Budget,
+    ) -> Result<AlarmReport, FlowError> {
+        budget.scope(self.handle_within(change, budget)).await
+    }
+
+    async fn handle_within(
         self,
         change: &AlarmChange,
         budget: Budget,

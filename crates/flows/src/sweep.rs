@@ -104,6 +104,10 @@ where
     /// left when its turn comes, less a reserve for fencing and readiness, so one Outpost's
     /// recovery never starves another's, nor fencing.
     pub async fn sweep_until(self, budget: Budget) -> Result<SweepReport, FlowError> {
+        budget.scope(self.sweep_within(budget)).await
+    }
+
+    async fn sweep_within(self, budget: Budget) -> Result<SweepReport, FlowError> {
         let alarms = observe::current_alarms(self.alarms, self.settings)
             .await
             .map_err(FlowError::Read)?;

@@ -261,12 +261,13 @@ async fn outpost_back_stops_each_replaced_original_once_its_replacement_runs() {
 #[tokio::test]
 async fn a_failed_notice_is_an_error_and_the_retry_notifies_without_relaunching() {
     let mut w = world();
+    // Refused, not throttled: a throttled publish is retried within the invocation.
     w.failures.insert(
         "Publish",
         vec![AwsError::from_code(
             "sns:Publish",
-            "Throttling",
-            "Rate exceeded",
+            "AuthorizationError",
+            "not authorized to publish",
         )],
     );
     let aws = InMemoryAws::new(w, Duration::ZERO);

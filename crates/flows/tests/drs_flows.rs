@@ -535,14 +535,16 @@ async fn drs_that_cannot_be_read_leaves_the_template_instances_recovering() {
         ("ThrottlingException", "the next sweep tries DRS again"),
     ] {
         let aws = InMemoryAws::new(world(), Duration::ZERO);
+        // Throttled every time the agent asks (a throttled read is asked again).
+        let times = if code == "ThrottlingException" {
+            autorestart_flows::patient::MAX_TRIES as usize
+        } else {
+            1
+        };
         aws.with(|w| {
             w.failures.insert(
                 "DescribeSourceServers",
-                vec![AwsError::from_code(
-                    "drs:DescribeSourceServers",
-                    code,
-                    "emulated",
-                )],
+                vec![AwsError::from_code("drs:DescribeSourceServers", code, "emulated"); times],
             )
         });
         let agent = Agent::new(Ports::all(&aws), settings());
@@ -876,4 +878,23 @@ async fn the_same_failure_is_said_once_per_outage_and_again_in_the_next() {
     aws.with(|w| w.set_alarm(later.clone()));
     agent.outage().handle(&later).await.unwrap();
     assert_eq!(aws.with(|w| w.published.len()), 2);
+}
+
+#[tokio::test]
+async fn a_start_recovery_whose_answer_was_lost_is_found_in_drs_and_never_started_twice() {
+    let mut w = world();
+    // DRS started the job; the answer never arrived.
+    w.lost_answers.insert("StartRecovery", vec![true]);
+    let (aws, report) = recover(w).await;
+    let db = outcome(&report, "i-db1");
+    assert_eq!(db.outcome, OutcomeKind::DrsRecoveryStarted, "{db:?}");
+    aws.with(|w| {
+        assert_eq!(w.drs_jobs.len(), 1, "no second job");
+        assert_eq!(
+            db.drs_job_id.as_deref(),
+            Some(w.drs_jobs[0].0.job_id.as_str()),
+            "the job DRS shows is the one reported"
+        );
+        assert_eq!(w.calls.iter().filter(|c| **c == "StartRecovery").count(), 1);
+    });
 }

@@ -89,11 +89,13 @@ async fn a_crash_anywhere_is_finished_by_the_next_run_without_a_second_launch() 
 async fn a_lost_replaced_by_tag_is_repaired_from_the_replacement() {
     let mut w = world(2);
     w.set_alarm(down(A));
-    // The first run's CreateTags on an original failed, and so did its retry of the record
-    // alone (without the registrations to remember).
+    // The first run's CreateTags on an original failed every time it was asked, and so did
+    // the record alone (without the registrations to remember).
     let lost =
-        || autorestart_core::error::AwsError::from_code("ec2:CreateTags", "InternalError", "lost");
-    w.failures.insert("CreateTags", vec![lost(), lost()]);
+        autorestart_core::error::AwsError::from_code("ec2:CreateTags", "InternalError", "lost");
+    let tries = autorestart_flows::patient::MAX_TRIES as usize;
+    // Both originals: the record with the registrations, then the record alone.
+    w.failures.insert("CreateTags", vec![lost; 2 * 2 * tries]);
     let aws = InMemoryAws::new(w, Duration::ZERO);
     let first = agent(&aws).outage().handle(&down(A)).await.unwrap();
     assert!(

@@ -115,10 +115,20 @@ impl LoadBalancing for InMemoryAws {
 
     async fn deregister(&self, target_group_arn: &str, targets: &[Target]) -> Result<(), AwsError> {
         self.call("DeregisterTargets", |w| {
+            let strict = w.deregister_absent_is_invalid;
             let (_, registered) = w
                 .target_groups
                 .get_mut(target_group_arn)
                 .ok_or_else(|| not_found(target_group_arn))?;
+            if let Some(absent) = targets.iter().find(|t| !registered.contains(*t))
+                && strict
+            {
+                return Err(AwsError::from_code(
+                    "elasticloadbalancing:DeregisterTargets",
+                    "InvalidTarget",
+                    format!("The following targets are not registered: '{}'", absent.id),
+                ));
+            }
             for t in targets {
                 registered.remove(t);
                 w.registered_at

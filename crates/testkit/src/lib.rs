@@ -51,6 +51,9 @@ pub struct World {
     pub failures: HashMap<&'static str, Vec<AwsError>>,
     /// Target groups: kind and registered targets.
     pub target_groups: BTreeMap<String, (TargetKind, BTreeSet<Target>)>,
+    /// DeregisterTargets naming a target that is not registered answers `InvalidTarget`, as
+    /// moto does (a repeat of a deregister whose answer was lost meets it).
+    pub deregister_absent_is_invalid: bool,
     /// Health answered for registered targets, by target id.
     pub health: HashMap<String, String>,
     /// Health of targets absent from `health`; `healthy` when none.
@@ -98,6 +101,11 @@ pub struct World {
     /// Random lost answers: this share of the calls to these operations, from a seeded
     /// generator so that a failing run can be replayed.
     pub random_faults: Option<RandomFaults>,
+    /// Random throttling: this share of the calls answers throttled without taking effect,
+    /// from a seeded generator.
+    pub random_throttling: Option<RandomThrottling>,
+    /// Error answers by operation and code.
+    pub errors_answered: HashMap<(&'static str, String), usize>,
     tokens: HashMap<String, String>,
     launched_at: HashMap<String, Instant>,
     registered_at: HashMap<(String, Target), Instant>,
@@ -146,6 +154,31 @@ pub struct RandomFaults {
     pub rng: fastrand::Rng,
     /// Answers lost so far.
     pub lost: usize,
+}
+
+/// Calls throttled at random (before they take effect), as a busy account's are.
+#[derive(Debug)]
+pub struct RandomThrottling {
+    /// The share of calls throttled, 0 to 1.
+    pub rate: f64,
+    /// The operations concerned; every operation when empty.
+    pub operations: Vec<&'static str>,
+    /// The generator, seeded.
+    pub rng: fastrand::Rng,
+    /// Calls throttled so far.
+    pub throttled: usize,
+}
+
+impl RandomThrottling {
+    /// `rate` of every call throttled, from `seed`.
+    pub fn everywhere(rate: f64, seed: u64) -> Self {
+        Self {
+            rate,
+            operations: Vec::new(),
+            rng: fastrand::Rng::with_seed(seed),
+            throttled: 0,
+        }
+    }
 }
 
 impl World {
@@ -215,6 +248,14 @@ impl World {
         self.instances.insert(id.into(), instance);
     }
 
+    /// How many calls of `operation` were answered with error `code`.
+    pub fn answered(&self, operation: &'static str, code: &str) -> usize {
+        self.errors_answered
+            .get(&(operation, code.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Instances tagged as replacements of `original`.
     pub fn replacements_of(&self, original: &str) -> Vec<&Instance> {
         self.instances
@@ -233,6 +274,17 @@ impl World {
                 operation,
                 "RequestLimitExceeded",
                 "Request limit exceeded.",
+            ));
+        }
+        if let Some(random) = self.random_throttling.as_mut()
+            && (random.operations.is_empty() || random.operations.contains(&operation))
+            && random.rng.f64() < random.rate
+        {
+            random.throttled += 1;
+            return Err(AwsError::from_code(
+                operation,
+                "ThrottlingException",
+                "Rate exceeded",
             ));
         }
         match self.failures.get_mut(operation) {
@@ -319,16 +371,23 @@ impl InMemoryAws {
             tokio::time::sleep(self.latency).await;
         }
         self.with(|w| {
-            w.fail(operation)?;
-            let answer = f(w)?;
-            if w.loses_answer(operation) {
-                return Err(AwsError::from_code(
-                    operation,
-                    "InternalError",
-                    "An internal error has occurred (the call took effect; its answer was lost).",
-                ));
+            let answer = w.fail(operation).and_then(|()| f(w)).and_then(|answer| {
+                if w.loses_answer(operation) {
+                    Err(AwsError::from_code(
+                        operation,
+                        "InternalError",
+                        "An internal error has occurred (the call took effect; its answer was lost).",
+                    ))
+                } else {
+                    Ok(answer)
+                }
+            });
+            if let Err(error) = &answer {
+                *w.errors_answered
+                    .entry((operation, error.code.clone()))
+                    .or_default() += 1;
             }
-            Ok(answer)
+            answer
         })
     }
 }

@@ -26,12 +26,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 }
 
 async fn drill(function: &Function, event: LambdaEvent<Value>) -> Result<DrillReport, Diagnostic> {
+    // Every AWS call of the drill ends before the invocation does.
+    let budget = function_support::budget(&event.context);
     let request =
         request::parse(event.payload, chrono::Utc::now()).map_err(bad_event_diagnostic)?;
-    let report = function
-        .agent
-        .driller()
-        .drill(&request)
+    let report = budget
+        .scope(function.agent.driller().drill(&request))
         .await
         .map_err(|error| match error {
             DrillError::Flow(error) => flow_diagnostic(error),

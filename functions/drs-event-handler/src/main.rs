@@ -39,6 +39,7 @@ async fn handle(
     flow: &function_support::SdkDrsFinish<'_>,
     event: LambdaEvent<Value>,
 ) -> Result<Answer, Diagnostic> {
+    let budget = function_support::budget(&event.context);
     let result = match event::parse(event.payload).map_err(bad_event_diagnostic)? {
         Parsed::Result(result) => result,
         Parsed::Other(reason) => {
@@ -48,8 +49,8 @@ async fn handle(
             });
         }
     };
-    let report = flow
-        .handle_drs_result(&result)
+    let report = budget
+        .scope(flow.handle_drs_result(&result))
         .await
         .map_err(flow_diagnostic)?;
     function_support::log_report("INFO", "DRS result handled", &report);

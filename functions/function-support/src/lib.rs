@@ -9,7 +9,10 @@ use autorestart_aws::{
 use autorestart_flows::agent::{Agent, Ports};
 use autorestart_flows::error::FlowError;
 use aws_config::BehaviorVersion;
+use std::time::Duration;
+
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use lambda_runtime::Diagnostic;
 
 use crate::config::Config;
@@ -19,7 +22,7 @@ pub type AwsAgent =
     Agent<Ec2Compute, ElbTargetGroups, SnsNotifier, DrsService, CloudWatchAlarms, OutpostsApi>;
 
 /// The DRS event handler's flow over the SDK: EC2, ELB, SNS and DRS.
-pub type SdkDrsFinish<'a> = autorestart_flows::drs_finish::DrsFinish<
+pub type SdkDrsFinish<'a> = autorestart_flows::agent::AgentDrsFinish<
     'a,
     Ec2Compute,
     ElbTargetGroups,
@@ -44,8 +47,36 @@ impl Function {
     }
 }
 
-/// Attempts per AWS call, throttling included, before the SDK gives up.
-const MAX_ATTEMPTS: u32 = 6;
+/// Attempts per AWS request (one page of a read) the SDK makes, throttling included, before
+/// it hands the error to the agent, whose own retries are bounded by the invocation
+/// (`autorestart_flows::patient`).
+const SDK_ATTEMPTS: u32 = 3;
+/// The SDK's longest pause between its attempts.
+const SDK_MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// How long one attempt may take, connection included.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long one request may take, its SDK attempts included: less than the time the agent
+/// keeps to report (`autorestart_flows::budget::PUBLISH_MARGIN`), so a request started
+/// before the agent stops working ends before the invocation does.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(25);
+/// How long to wait for a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The SDK's retries and timeouts: few quick retries per request (they smooth over a throttled
+/// page of a read), every request bounded in time. Standard mode, not adaptive: adaptive mode's
+/// client-side rate limiter sleeps for as long as it likes, past the invocation's deadline.
+pub fn sdk_limits() -> (RetryConfig, TimeoutConfig) {
+    (
+        RetryConfig::standard()
+            .with_max_attempts(SDK_ATTEMPTS)
+            .with_max_backoff(SDK_MAX_BACKOFF),
+        TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .operation_timeout(OPERATION_TIMEOUT)
+            .build(),
+    )
+}
 
 /// Cold start: logging, configuration, SDK clients. A bad configuration is logged and returned.
 pub async fn cold_start() -> Result<Function, lambda_runtime::Error> {
@@ -57,10 +88,10 @@ pub async fn cold_start() -> Result<Function, lambda_runtime::Error> {
             return Err(error.into());
         }
     };
-    // Adaptive: besides backoff with jitter, the SDK slows its own sending when AWS throttles,
-    // which is what concurrent invocations sharing one account's EC2 buckets need.
+    let (retry, timeout) = sdk_limits();
     let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS))
+        .retry_config(retry)
+        .timeout_config(timeout)
         .load()
         .await;
     let ports = Ports {
@@ -138,6 +169,23 @@ pub fn bad_event_diagnostic(error: impl std::fmt::Display) -> Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_sdk_request_outlasts_the_time_kept_to_report() {
+        let (retry, timeout) = sdk_limits();
+        assert_eq!(retry.max_attempts(), SDK_ATTEMPTS);
+        assert_eq!(retry.mode(), aws_config::retry::RetryMode::Standard);
+        assert!(retry.max_backoff() <= SDK_MAX_BACKOFF);
+        let operation = timeout.operation_timeout().expect("an operation timeout");
+        assert!(operation < autorestart_flows::budget::PUBLISH_MARGIN);
+        assert!(
+            timeout
+                .operation_attempt_timeout()
+                .expect("an attempt timeout")
+                <= operation
+        );
+        assert!(timeout.connect_timeout().is_some());
+    }
 
     #[test]
     fn a_report_is_logged_as_nested_json_with_its_incident_at_the_top() {

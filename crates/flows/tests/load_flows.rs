@@ -1,0 +1,146 @@
+//! Under load, on the in-memory AWS: the agent answers before the invocation's deadline whatever
+//! share of its calls AWS throttles or leaves unanswered; a call that never answers is cut off
+//! when the invocation ends; a mutating call whose answer was lost is judged by what a read
+//! shows it did, never by the error of its repeat.
+
+use autorestart_core::outcome::OutcomeKind;
+use autorestart_core::report::Notification;
+use autorestart_flows::budget::{Budget, Rate};
+use autorestart_flows::error::FlowError;
+use autorestart_testkit::{Bucket, InMemoryAws, RandomThrottling};
+use std::time::Duration;
+use tokio::time::Instant;
+
+mod support;
+use support::reconcile_world::*;
+
+const DEADLINE: Duration = Duration::from_secs(180);
+
+#[tokio::test(start_paused = true)]
+async fn with_a_third_of_every_call_throttled_the_handler_recovers_all_before_its_deadline() {
+    let mut w = world(20);
+    w.set_alarm(down(A));
+    w.buckets
+        .insert("RunInstances", Bucket::full(Rate::RUN_INSTANCES));
+    w.random_throttling = Some(RandomThrottling::everywhere(0.3, 19));
+    let aws = InMemoryAws::new(w, Duration::from_millis(20));
+    let started = Instant::now();
+    let report = agent(&aws)
+        .outage()
+        .handle_until(&down(A), Budget::until(started + DEADLINE))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert!(took < DEADLINE, "answered after {took:?}");
+    assert!(
+        report
+            .instances
+            .iter()
+            .all(|i| i.outcome == OutcomeKind::Recovered),
+        "{:?}",
+        outcomes(&report)
+    );
+    assert!(matches!(
+        report.notification,
+        Notification::Published { .. }
+    ));
+    let throttled = aws.with(|w| w.random_throttling.as_ref().unwrap().throttled);
+    assert!(throttled > 20, "the test throttled only {throttled} calls");
+    assert_converged(&aws, &originals(&aws, A), &[B]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttled_for_good_the_handler_answers_with_the_error_before_its_deadline() {
+    let mut w = world(4);
+    w.set_alarm(down(A));
+    w.random_throttling = Some(RandomThrottling::everywhere(1.0, 1));
+    let aws = InMemoryAws::new(w, Duration::from_millis(20));
+    let started = Instant::now();
+    let error = agent(&aws)
+        .outage()
+        .handle_until(&down(A), Budget::until(started + DEADLINE))
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < DEADLINE, "{:?}", started.elapsed());
+    assert!(matches!(error, FlowError::Read(_)), "{error}");
+    assert!(error.to_string().contains("throttled"), "{error}");
+    assert_eq!(count(&aws, "RunInstances"), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_that_never_answers_is_cut_off_when_the_invocation_ends() {
+    let mut w = world(2);
+    w.set_alarm(down(A));
+    // Every call takes an hour to answer.
+    let aws = InMemoryAws::new(w, Duration::from_secs(3600));
+    let started = Instant::now();
+    let error = agent(&aws)
+        .outage()
+        .handle_until(&down(A), Budget::until(started + Duration::from_secs(120)))
+        .await
+        .unwrap_err();
+    assert_eq!(started.elapsed(), Duration::from_secs(120));
+    assert!(
+        error
+            .to_string()
+            .contains("no answer before the invocation's deadline"),
+        "{error}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_deregister_answer_is_confirmed_by_reading_the_group_not_reported_as_registered() {
+    let mut w = world(2);
+    w.set_alarm(down(A));
+    // The first DeregisterTargets takes effect and its answer is lost; its repeat meets
+    // `InvalidTarget`, the target being gone.
+    w.deregister_absent_is_invalid = true;
+    w.lost_answers.insert("DeregisterTargets", vec![true]);
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let report = agent(&aws).outage().handle(&down(A)).await.unwrap();
+    let moves: Vec<_> = report
+        .instances
+        .iter()
+        .flat_map(|i| &i.target_groups)
+        .collect();
+    assert!(!moves.is_empty());
+    for m in moves {
+        assert!(m.deregistered, "{m:?}");
+        assert!(
+            m.note
+                .as_deref()
+                .is_none_or(|n| !n.contains("still registered")),
+            "{m:?}"
+        );
+    }
+    assert_eq!(
+        aws.with(|w| w.answered("DeregisterTargets", "InvalidTarget")),
+        1
+    );
+    assert_converged(&aws, &originals(&aws, A), &[B]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn tags_whose_every_answer_was_lost_are_confirmed_by_reading_the_instances() {
+    let mut w = world(1);
+    w.set_alarm(down(A));
+    let tries = autorestart_flows::patient::MAX_TRIES as usize;
+    w.lost_answers.insert("CreateTags", vec![true; tries]);
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let report = agent(&aws).outage().handle(&down(A)).await.unwrap();
+    let original = &report.instances[0];
+    assert_eq!(original.outcome, OutcomeKind::Recovered);
+    assert!(
+        original
+            .warnings
+            .iter()
+            .all(|w| !w.contains("was not tagged")),
+        "{:?}",
+        original.warnings
+    );
+    assert!(
+        count(&aws, "CreateTags") >= tries,
+        "asked until its tries ran out"
+    );
+    assert_converged(&aws, &originals(&aws, A), &[B]);
+}
