@@ -57,6 +57,22 @@ pub struct Candidate {
     pub subnet_id: String,
     /// The Outpost it lands on, if any.
     pub outpost_arn: Option<String>,
+    /// The instance type the template launches, when it names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<String>,
+}
+
+impl Candidate {
+    /// The capacity this launch draws on: an Outpost server's slots are per instance type, so
+    /// `InsufficientInstanceCapacity` says that this subnet has no room for this type (or, when
+    /// the type is not known, for this template's launches).
+    pub fn capacity_pool(&self) -> String {
+        let what = self
+            .instance_type
+            .as_deref()
+            .unwrap_or(self.request.template.id.as_str());
+        format!("{}/{what}", self.subnet_id)
+    }
 }
 
 /// What to do for one protected instance.
@@ -261,6 +277,7 @@ fn alternates(
             Some(TemplateTarget::Subnet {
                 subnet_id,
                 outpost_arn,
+                instance_type,
                 ..
             }) => match down_reason(snapshot, subnet_id, outpost_arn.as_deref()) {
                 Some(reason) => skipped.push(SkippedTemplate { reason, template }),
@@ -268,6 +285,7 @@ fn alternates(
                     request: launch_request(original, snapshot.incident, template, attempt),
                     subnet_id: subnet_id.clone(),
                     outpost_arn: outpost_arn.clone(),
+                    instance_type: instance_type.clone(),
                 }),
             },
             Some(TemplateTarget::Unusable { reason }) => skipped.push(SkippedTemplate {

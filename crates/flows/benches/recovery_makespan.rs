@@ -153,7 +153,7 @@ fn bucket_section(full: bool) {
         LATENCY.as_millis()
     );
     println!(
-        "bound = 1.1 x (launches - {}) / {} s + one instance's critical path ({} ms)",
+        "bound = 1.1 x (1.2 x for several Outposts) (launches - {}) / {} s + one instance's critical path ({} ms)",
         rate.size,
         rate.refill,
         (LATENCY * DEPENDENT_CALLS).as_millis()
@@ -177,7 +177,10 @@ fn bucket_section(full: bool) {
         let (makespan, throttled) = runtime.block_on(run_bucketed(outposts, n));
         let launches = (outposts * n) as f64;
         let bucket = Duration::from_secs_f64((launches - rate.size).max(0.0) / rate.refill);
-        let bound = bucket.mul_f64(1.1) + LATENCY * DEPENDENT_CALLS;
+        // One invocation paces itself to the bucket; several share it without seeing each
+        // other, and the goal for them is the issue's: within 1.2 x.
+        let slack = if outposts == 1 { 1.1 } else { SHARED_GOAL };
+        let bound = bucket.mul_f64(slack) + LATENCY * DEPENDENT_CALLS;
         let ratio = if bucket.is_zero() {
             "-".to_owned() // within the burst: no bucket wait
         } else {
@@ -194,6 +197,11 @@ fn bucket_section(full: bool) {
         );
     }
 }
+
+/// Several invocations sharing the bucket: makespan within this many times the bucket's bound.
+const SHARED_GOAL: f64 = 1.2;
+/// ... with at most this share of RunInstances calls throttled.
+const SHARED_THROTTLED: f64 = 0.05;
 
 /// Slots on the first alternate (subnet-b) in the shared-bucket section: it fills up.
 const FIRST_ALTERNATE_SLOTS: usize = 40;
@@ -302,8 +310,9 @@ fn shared_section(full: bool) {
             Duration::from_secs_f64((run.launched as f64 - rate.size).max(0.0) / rate.refill);
         let ratio = run.makespan.as_secs_f64() / bound.as_secs_f64();
         let share = run.throttled as f64 / run.calls.max(1) as f64;
+        let met = ratio <= SHARED_GOAL && share <= SHARED_THROTTLED;
         println!(
-            "{outposts:>9} {n:>6} {:>9} {:>7} {:>6} {:>5} {:>3.0} % {:>12.2} {:>9.2} {ratio:>8.3}",
+            "{outposts:>9} {n:>6} {:>9} {:>7} {:>6} {:>5} {:>3.0} % {:>12.2} {:>9.2} {ratio:>8.3}  {}",
             run.launched,
             run.calls,
             run.full_answers,
@@ -311,7 +320,9 @@ fn shared_section(full: bool) {
             share * 100.0,
             run.makespan.as_secs_f64(),
             bound.as_secs_f64(),
+            if met { "goal met" } else { "GOAL MISSED" },
         );
+        assert!(met, "{outposts} x {n}: the goal is missed");
     }
 }
 

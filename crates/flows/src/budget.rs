@@ -154,37 +154,107 @@ impl Rate {
     }
 }
 
-/// A client-side copy of an API's bucket: callers take a token before each call, so one run
-/// never asks faster than the account's bucket refills. Other runs share the real bucket, so
-/// a throttled answer empties this copy too ([`Pacer::throttled`]).
+/// How many unthrottled answers in a row before a [`Pacer`] that was cut asks faster again.
+pub const QUIET_BEFORE_PROBE: u32 = 30;
+/// The fewest, after probes that met no throttling: probing speeds up while it succeeds.
+const QUIET_FLOOR: u32 = 5;
+/// A probe asks this much faster.
+const PROBE_STEP: f64 = 1.25;
+/// A throttled answer cuts the pace to this share (the inverse of a probe's step).
+const THROTTLED_CUT: f64 = 0.8;
+/// The slowest a pacer goes, as a share of the bucket's refill.
+const SLOWEST_SHARE: f64 = 0.05;
+
+/// A client-side copy of an API's bucket, shared with other runs that cannot be seen: callers
+/// take a token before each call. Other invocations (other Outposts down) draw from the same
+/// account's bucket, so a pacer
+/// - starts at its share when it is told what share to expect ([`Pacer::expect_share`]): the
+///   recovery's launches against those of every Outpost down;
+/// - cuts its pace on a throttled answer ([`Pacer::throttled`]: that bucket is empty);
+/// - probes back up after [`QUIET_BEFORE_PROBE`] unthrottled answers ([`Pacer::answered`]),
+///   sooner after each probe that met no throttling, up to the bucket's own rate,
+///
+/// so that together the runs stay near the refill rate with few throttled calls (measured in
+/// the recovery benchmark).
 #[derive(Debug)]
 pub struct Pacer {
     rate: Rate,
-    state: Mutex<(f64, Instant)>,
+    state: Mutex<Pace>,
+}
+
+#[derive(Debug)]
+struct Pace {
+    tokens: f64,
+    at: Instant,
+    /// Tokens a second this run allows itself now.
+    refill: f64,
+    /// The most tokens it holds now.
+    size: f64,
+    /// Unthrottled answers since the last throttle or probe.
+    quiet: u32,
+    /// How many of those before the next probe.
+    quiet_needed: u32,
+    /// When the pace was last cut: the throttled answers of calls already in flight then
+    /// tell nothing new, so they do not cut it again.
+    cut_at: Option<Instant>,
+    /// This run's share of the refill: other runs expected at once take the rest.
+    share: f64,
 }
 
 impl Pacer {
-    /// A full bucket.
+    /// A full bucket, the whole rate this run's.
     pub fn new(rate: Rate) -> Self {
         Self {
             rate,
-            state: Mutex::new((rate.size, Instant::now())),
+            state: Mutex::new(Pace {
+                tokens: rate.size,
+                at: Instant::now(),
+                refill: rate.refill,
+                size: rate.size,
+                quiet: 0,
+                quiet_needed: quiet_before_probe(),
+                cut_at: None,
+                share: rate.refill,
+            }),
         }
+    }
+
+    /// Other runs are expected to draw from the bucket at once (one invocation per Outpost
+    /// down): this run starts at `share` (0 to 1) of the refill and burst.
+    pub fn expect_share(&self, share: f64) {
+        let share = share.clamp(SLOWEST_SHARE, 1.0);
+        let mut pace = self.state.lock().expect("pacer lock");
+        pace.refill = self.rate.refill * share;
+        pace.share = pace.refill;
+        pace.size = (self.rate.size * share).max(1.0);
+        pace.tokens = pace.tokens.min(pace.size);
+        pace.quiet = 0;
+        pace.quiet_needed = quiet_before_probe();
+        pace.cut_at = None;
+    }
+
+    /// The pace now, in tokens a second.
+    pub fn pace(&self) -> f64 {
+        self.state.lock().expect("pacer lock").refill
     }
 
     /// Waits for a token and takes it; `false`, without a token, if `budget` runs out first.
     pub async fn take(&self, budget: &Budget) -> bool {
         loop {
             let wait = {
-                let mut state = self.state.lock().expect("pacer lock");
+                let mut pace = self.state.lock().expect("pacer lock");
                 let now = Instant::now();
-                state.0 = self.rate.refilled(state.0, now - state.1);
-                state.1 = now;
-                if Rate::has_token(state.0) {
-                    state.0 -= 1.0;
+                let own = Rate {
+                    size: pace.size,
+                    refill: pace.refill,
+                };
+                pace.tokens = own.refilled(pace.tokens, now - pace.at);
+                pace.at = now;
+                if Rate::has_token(pace.tokens) {
+                    pace.tokens -= 1.0;
                     return true;
                 }
-                self.rate.wait_for_token(state.0)
+                own.wait_for_token(pace.tokens)
             };
             if budget.left().is_some_and(|left| left < wait) {
                 return false;
@@ -193,12 +263,61 @@ impl Pacer {
         }
     }
 
-    /// EC2 said the account's bucket is empty: another run is using it. Empty ours as well.
-    pub fn throttled(&self) {
-        let mut state = self.state.lock().expect("pacer lock");
-        state.0 = state.0.min(0.0);
-        state.1 = Instant::now();
+    /// A token taken and not used goes back.
+    pub fn give_back(&self) {
+        let mut pace = self.state.lock().expect("pacer lock");
+        pace.tokens = (pace.tokens + 1.0).min(pace.size);
     }
+
+    /// The call was answered, not throttled: after enough such answers in a row, probe faster.
+    pub fn answered(&self) {
+        let mut pace = self.state.lock().expect("pacer lock");
+        pace.quiet += 1;
+        if pace.quiet >= pace.quiet_needed && pace.refill < self.rate.refill {
+            pace.refill = (pace.refill * PROBE_STEP).min(self.rate.refill);
+            pace.size = (pace.size * PROBE_STEP).min(self.rate.size);
+            pace.quiet = 0;
+            pace.quiet_needed = (pace.quiet_needed / 2).max(QUIET_FLOOR);
+        }
+    }
+
+    /// EC2 said the account's bucket is empty: another run is using it. Empty ours as well and
+    /// slow down.
+    ///
+    /// Above its share, the run gives back what it probed; at its share it keeps its pace
+    /// unless it was throttled again before any call got through (the others are not alone:
+    /// someone else in the account is launching too). Calls already in flight when the pace
+    /// was cut meet the same empty bucket and do not cut it again.
+    pub fn throttled(&self) {
+        let mut pace = self.state.lock().expect("pacer lock");
+        let now = Instant::now();
+        let again = pace.quiet == 0;
+        pace.tokens = pace.tokens.min(0.0);
+        pace.at = now;
+        pace.quiet = 0;
+        pace.quiet_needed = quiet_before_probe();
+        let interval = Duration::from_secs_f64(1.0 / pace.refill);
+        if pace.cut_at.is_some_and(|at| now < at + interval) {
+            return;
+        }
+        let above_share = pace.refill > pace.share + 1e-9;
+        if !above_share && !again {
+            return;
+        }
+        pace.cut_at = Some(now);
+        let floor = if above_share {
+            pace.share
+        } else {
+            self.rate.refill * SLOWEST_SHARE
+        };
+        pace.refill = (pace.refill * THROTTLED_CUT).max(floor);
+    }
+}
+
+/// Unthrottled answers before the first probe: [`QUIET_BEFORE_PROBE`] and a random part of
+/// half as many again, so that runs started together do not probe together.
+fn quiet_before_probe() -> u32 {
+    QUIET_BEFORE_PROBE + fastrand::u32(0..=QUIET_BEFORE_PROBE / 2)
 }
 
 /// Backoff before retry `attempt` (1 for the first retry) of a throttled or unanswered call:
@@ -273,7 +392,75 @@ mod tests {
         assert!(!pacer.take(&short).await, "no token within 100 ms");
         let start = Instant::now();
         assert!(pacer.take(&Budget::unbounded()).await);
-        assert_eq!((Instant::now() - start).as_millis(), 500);
+        // Cut to 0.8 of the refill: 1.6 tokens a second.
+        assert_eq!((Instant::now() - start).as_millis(), 625);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pacer_starts_at_its_share_cuts_on_throttling_and_probes_back_up() {
+        let pacer = Pacer::new(Rate::RUN_INSTANCES);
+        pacer.expect_share(0.25);
+        assert_eq!(pacer.pace(), 0.5);
+        // A burst of its share (1.25 tokens): one at once, the next two seconds apart.
+        let start = Instant::now();
+        let mut at = Vec::new();
+        for _ in 0..3 {
+            assert!(pacer.take(&Budget::unbounded()).await);
+            at.push((Instant::now() - start).as_millis());
+        }
+        assert_eq!(at, [0, 1500, 3500]);
+        // Unthrottled for QUIET_BEFORE_PROBE answers (and a random part of half as many
+        // again): 25 % faster; the next probe comes after half as many.
+        let answers_until_faster = |pacer: &Pacer| {
+            let before = pacer.pace();
+            (1..=1000)
+                .find(|_| {
+                    pacer.answered();
+                    pacer.pace() != before
+                })
+                .unwrap()
+        };
+        let first = answers_until_faster(&pacer);
+        assert!(
+            (QUIET_BEFORE_PROBE..=QUIET_BEFORE_PROBE * 3 / 2).contains(&first),
+            "{first}"
+        );
+        assert_eq!(pacer.pace(), 0.625);
+        assert_eq!(answers_until_faster(&pacer), first / 2);
+        assert!((pacer.pace() - 0.78125).abs() < 1e-9, "{}", pacer.pace());
+        // Above its share, a throttled answer gives back a probe's step; the answers of calls
+        // in flight with it do not cut again.
+        pacer.throttled();
+        assert!((pacer.pace() - 0.625).abs() < 1e-9, "{}", pacer.pace());
+        // Never faster than the bucket, never slower than its floor.
+        for _ in 0..1000 {
+            pacer.answered();
+        }
+        assert_eq!(pacer.pace(), 2.0);
+        // At the whole bucket, a probe's step is given back once per throttling episode.
+        tokio::time::advance(Duration::from_secs(10)).await;
+        pacer.throttled();
+        pacer.throttled();
+        assert_eq!(pacer.pace(), 1.6);
+        // At its share, it is cut only when throttled again before any call got through:
+        // someone else in the account is launching too; never below the floor.
+        pacer.expect_share(0.5);
+        tokio::time::advance(Duration::from_secs(10)).await;
+        pacer.answered();
+        pacer.throttled();
+        assert_eq!(
+            pacer.pace(),
+            1.0,
+            "one throttled answer among answered ones"
+        );
+        for _ in 0..100 {
+            tokio::time::advance(Duration::from_secs(10)).await;
+            pacer.throttled();
+        }
+        assert!((pacer.pace() - 0.1).abs() < 1e-9, "{}", pacer.pace());
+        // A new invocation alone has the whole bucket again.
+        pacer.expect_share(1.0);
+        assert_eq!(pacer.pace(), 2.0);
     }
 
     #[tokio::test(start_paused = true)]

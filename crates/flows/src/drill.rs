@@ -305,6 +305,7 @@ where
             Limits {
                 pacer: self.launches,
                 budget: Budget::unbounded(),
+                capacity: &launch::Capacity::default(),
             },
             &original.id,
             candidates,

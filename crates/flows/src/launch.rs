@@ -1,7 +1,8 @@
 //! Carries out a recovery plan: launches replacements, trying the next alternate when one has
 //! no capacity or cannot be used, and records the replacement on the original.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
 
 use futures::StreamExt;
 use tracing::{info, warn};
@@ -16,13 +17,47 @@ use autorestart_core::tags;
 use crate::budget::{self, Budget, Pacer};
 use crate::ports::Compute;
 
-/// What launches run within: EC2's RunInstances bucket and the invocation's time.
+/// What launches run within: EC2's RunInstances bucket, the invocation's time, and the
+/// capacity this run found full.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits<'a> {
     /// Paces RunInstances.
     pub pacer: &'a Pacer,
     /// When to stop launching and retrying.
     pub budget: Budget,
+    /// Capacity pools found full in this run.
+    pub capacity: &'a Capacity,
+}
+
+/// The capacity pools (a subnet's room for one instance type: [`Candidate::capacity_pool`])
+/// that answered `InsufficientInstanceCapacity` in this run. The other launches of the run
+/// pass them over and go to their next alternate at once, instead of each asking a full
+/// server in turn and spending a RunInstances token on it.
+#[derive(Debug, Default)]
+pub struct Capacity {
+    full: Mutex<BTreeSet<String>>,
+}
+
+impl Capacity {
+    /// Whether `pool` was found full in this run.
+    pub fn is_full(&self, pool: &str) -> bool {
+        self.full.lock().expect("capacity lock").contains(pool)
+    }
+
+    /// EC2 found no room in `pool`.
+    pub fn found_full(&self, pool: String) {
+        self.full.lock().expect("capacity lock").insert(pool);
+    }
+
+    /// The pools found full, sorted.
+    pub fn full(&self) -> Vec<String> {
+        self.full
+            .lock()
+            .expect("capacity lock")
+            .iter()
+            .cloned()
+            .collect()
+    }
 }
 
 /// Carries out every decision, at most `concurrency` at once; outcomes keep the plan's order.
@@ -202,11 +237,25 @@ pub async fn launch_first<C: Compute>(
 ) -> Result<(Candidate, Instance), LaunchStop> {
     for candidate in candidates {
         let template = candidate.request.template.clone();
+        let pool = candidate.capacity_pool();
+        if limits.capacity.is_full(&pool) {
+            info!(instance = %instance_id, %template, %pool, "passed over: found full earlier in this run");
+            attempts.push(Attempt {
+                template,
+                error: full_already(&pool),
+            });
+            continue;
+        }
         info!(instance = %instance_id, %template, subnet = %candidate.subnet_id, "launching");
         let mut retries = 0;
         let answer = loop {
             if !limits.pacer.take(&limits.budget).await {
                 return Err(LaunchStop::OutOfTime(None));
+            }
+            // Another launch may have found the pool full while this one waited for its token.
+            if limits.capacity.is_full(&pool) {
+                limits.pacer.give_back();
+                break Err(full_already(&pool));
             }
             match compute.launch(&candidate.request).await {
                 Err(error) if matches!(error.kind, ErrorKind::Throttled | ErrorKind::Transient) => {
@@ -222,7 +271,10 @@ pub async fn launch_first<C: Compute>(
                     warn!(instance = %instance_id, %template, %error, retries, pause_ms = pause.as_millis() as u64, "launch not done; retrying with the same token");
                     tokio::time::sleep(pause).await;
                 }
-                answer => break answer,
+                answer => {
+                    limits.pacer.answered();
+                    break answer;
+                }
             }
         };
         match answer {
@@ -231,6 +283,9 @@ pub async fn launch_first<C: Compute>(
                 return Ok((candidate, launched));
             }
             Err(error) => {
+                if error.kind == ErrorKind::InsufficientCapacity {
+                    limits.capacity.found_full(pool);
+                }
                 let next = error.kind.tries_next_alternate();
                 warn!(instance = %instance_id, %template, %error, "launch failed{}", if next { "; trying the next alternate" } else { "" });
                 attempts.push(Attempt {
@@ -244,6 +299,15 @@ pub async fn launch_first<C: Compute>(
         }
     }
     Err(LaunchStop::Exhausted)
+}
+
+/// The attempt recorded for an alternate passed over because this run found its pool full.
+fn full_already(pool: &str) -> AwsError {
+    AwsError::from_code(
+        "ec2:RunInstances",
+        "InsufficientInstanceCapacity",
+        format!("not asked: an earlier launch of this run found no room in {pool}"),
+    )
 }
 
 /// Launches attempt after attempt: EC2 answers a ClientToken used before with that launch's

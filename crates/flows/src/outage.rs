@@ -19,7 +19,7 @@ use autorestart_core::{tags, waves};
 use crate::budget::{Budget, Pacer};
 use crate::error::FlowError;
 use crate::fencing::Fencing;
-use crate::launch::{self, Limits};
+use crate::launch::{self, Capacity, Limits};
 use crate::ports::{
     Alarms, Compute, DisasterRecovery, LoadBalancing, Membership, Memberships, Notifier,
 };
@@ -189,6 +189,9 @@ where
             Mode::Recover => Execution::Live,
             Mode::NotifyOnly => Execution::DryRun,
         };
+        if execution == Execution::Live {
+            self.share_launches(outpost, down, &observed).await;
+        }
         let ran = self
             .run_waves(
                 change,
@@ -226,6 +229,59 @@ where
             notify::record_said(self.compute, &news.unsaid).await;
         }
         Ok(report)
+    }
+
+    /// Several Outposts down are several invocations drawing from the account's RunInstances
+    /// bucket at once, none seeing the others: this run takes a share of the bucket in
+    /// proportion to its launches against those every Outpost down needs (its protected
+    /// instances running without a recorded replacement; as many as this run's when they
+    /// cannot be read), so that all finish together. Its pacer then probes for more.
+    async fn share_launches(
+        &self,
+        outpost: &OutpostId,
+        down: &HashSet<OutpostId>,
+        observed: &Observed,
+    ) {
+        let mine = observed
+            .waves
+            .values()
+            .flat_map(|wave| &wave.templates)
+            .filter(|p| matches!(p.decision, plan::Decision::Launch { .. }))
+            .count();
+        let others: Vec<&OutpostId> = down.iter().filter(|o| *o != outpost).collect();
+        if mine == 0 || others.is_empty() {
+            self.launches.expect_share(1.0);
+            return;
+        }
+        let reads = futures::future::join_all(
+            others
+                .iter()
+                .map(|o| self.compute.protected_instances_on(o)),
+        )
+        .await;
+        let theirs: usize = reads
+            .into_iter()
+            .map(|read| {
+                read.map_or(mine, |instances| {
+                    instances
+                        .iter()
+                        .filter(|i| {
+                            i.is_starting_or_running()
+                                && !plan::uses_drs(i)
+                                && i.tag(tags::REPLACED_BY).is_none()
+                        })
+                        .count()
+                })
+            })
+            .sum();
+        let share = mine as f64 / (mine + theirs) as f64;
+        info!(
+            launches = mine,
+            others = theirs,
+            share,
+            "sharing EC2's RunInstances bucket with the other Outposts down"
+        );
+        self.launches.expect_share(share);
     }
 
     /// Observes the Outpost's protected instances and plans both strategies, reading the
@@ -331,6 +387,8 @@ where
     ) -> Ran {
         let by_wave = std::mem::take(&mut observed.waves);
         let wave_count = by_wave.len();
+        // What this run learns of full servers holds for all its waves.
+        let capacity = Capacity::default();
         let mut ran = Ran::default();
         let mut stop: Option<String> = None;
         for (index, (number, plan)) in by_wave.into_iter().enumerate() {
@@ -354,7 +412,14 @@ where
             }
             info!(wave = number, instances = plan.len(), "recovering wave");
             let mut wave_outcomes = self
-                .launch_wave(incident, plan, execution, budget, &observed.remember)
+                .launch_wave(
+                    incident,
+                    plan,
+                    execution,
+                    budget,
+                    &observed.remember,
+                    &capacity,
+                )
                 .await;
             wave_outcomes.sort_by(|a, b| a.original.id.cmp(&b.original.id));
             if execution == Execution::Live {
@@ -391,6 +456,7 @@ where
         execution: Execution,
         budget: Budget,
         remember: &HashMap<String, Vec<(String, String)>>,
+        capacity: &Capacity,
     ) -> Vec<InstanceOutcome> {
         let concurrency = self.settings.concurrency;
         let (mut outcomes, drs_outcomes) = futures::join!(
@@ -399,6 +465,7 @@ where
                 Limits {
                     pacer: self.launches,
                     budget,
+                    capacity,
                 },
                 remember,
                 incident,

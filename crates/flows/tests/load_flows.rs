@@ -144,3 +144,46 @@ async fn tags_whose_every_answer_was_lost_are_confirmed_by_reading_the_instances
     );
     assert_converged(&aws, &originals(&aws, A), &[B]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_server_found_full_is_not_asked_again_in_the_run() {
+    let mut w = world(10);
+    w.set_alarm(down(A));
+    // B has room for 3; every instance recovers to B, else C.
+    w.capacity.insert("subnet-b".into(), 3);
+    let aws = InMemoryAws::new(w, Duration::from_millis(20));
+    let report = agent(&aws).outage().handle(&down(A)).await.unwrap();
+    assert!(
+        report
+            .instances
+            .iter()
+            .all(|i| i.outcome == OutcomeKind::Recovered),
+        "{:?}",
+        outcomes(&report)
+    );
+    let on_c: Vec<_> = report
+        .instances
+        .iter()
+        .filter(|i| i.subnet_id.as_deref() == Some("subnet-c"))
+        .collect();
+    assert_eq!(on_c.len(), 7);
+    // EC2 said "full" only to launches sent before its first such answer came back (the
+    // burst of five asks B at once: three fit); the others went to C without asking B.
+    let full_answers = aws.with(|w| w.answered("RunInstances", "InsufficientInstanceCapacity"));
+    assert!((1..=2).contains(&full_answers), "{full_answers}");
+    let passed_over = on_c
+        .iter()
+        .filter(|i| {
+            i.failed_attempts
+                .iter()
+                .any(|a| a.error.message.contains("not asked"))
+        })
+        .count();
+    assert_eq!(
+        passed_over + full_answers,
+        7,
+        "each on C asked B once or not at all"
+    );
+    assert_eq!(count(&aws, "RunInstances"), 10 + full_answers);
+    assert_converged(&aws, &originals(&aws, A), &[B, C]);
+}
