@@ -15,7 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -719,6 +719,65 @@ def check_control_api(endpoint):
     print("ok 9: control API (config, validation, reset)")
 
 
+def age(endpoint, payload):
+    return launcher_api(endpoint, "POST", "/_launcher/age", payload)
+
+
+def launch_time_of(ec2, instance_id):
+    res = ec2.describe_instances(InstanceIds=[instance_id])
+    return res["Reservations"][0]["Instances"][0]["LaunchTime"]
+
+
+def check_age(endpoint, ec2, subnet_id):
+    # 9h. POST /_launcher/age moves the reported LaunchTime only.
+    window = 5.0
+    configure(endpoint, pending_seconds=window)
+    started = time.monotonic()
+    first = launch(ec2, subnet_id, ClientToken="aged")
+    i = first["InstanceId"]
+    before = launch_time_of(ec2, i)
+    assert before == first["LaunchTime"], (before, first["LaunchTime"])
+    for bad in (
+        None,
+        [],
+        {},
+        {"instance_id": i},
+        {"seconds": 600},
+        {"instance_id": i, "seconds": 0},
+        {"instance_id": i, "seconds": -600},
+        {"instance_id": i, "seconds": "600"},
+        {"instance_id": i, "seconds": True},
+        {"instance_id": 7, "seconds": 600},
+        {"instance_id": i, "seconds": 600, "bogus": 1},
+    ):
+        status, out = age(endpoint, bad)
+        assert status == 400 and out["error"], (bad, status, out)
+    status, out = age(endpoint, {"instance_id": "i-0123456789abcdef0", "seconds": 600})
+    assert status == 404 and out["error"], (status, out)
+    assert launch_time_of(ec2, i) == before  # nothing moved yet
+
+    status, out = age(endpoint, {"instance_id": i, "seconds": 600})
+    assert status == 200 and out["instance_id"] == i, (status, out)
+    after = launch_time_of(ec2, i)
+    assert before - after == timedelta(seconds=600), (before, after)
+    assert datetime.fromisoformat(out["launch_time"]) == after, (out, after)
+    # A later ClientToken repeat replays the first answer with the moved LaunchTime.
+    again = launch(ec2, subnet_id, ClientToken="aged")
+    assert again["InstanceId"] == i and again["LaunchTime"] == after, (again, after)
+    assert again["State"]["Name"] == "pending", again["State"]
+    # 9a's bookkeeping keeps the real launch: still pending, still settling.
+    assert described(ec2, InstanceIds=[i])[i] == {"Code": 0, "Name": "pending"}
+    assert 0 < settling(endpoint) <= window, settling(endpoint)
+    within(started, window, "age checks")
+    # Ageing adds up (LaunchTime is shown to the whole second).
+    status, out = age(endpoint, {"instance_id": i, "seconds": 60})
+    assert status == 200 and out["launch_time"].endswith(".000Z"), (status, out)
+    assert before - launch_time_of(ec2, i) == timedelta(seconds=660)
+    configure(endpoint)
+    assert described(ec2, InstanceIds=[i])[i] == {"Code": 16, "Name": "running"}
+    print("ok 9h: POST /_launcher/age")
+
+
 def check_faults_off(endpoint, ec2, elbv2, vpc, subnet_id):
     # 9. Everything off by default: moto's behaviour, and call counting.
     assert launcher_api(endpoint, "GET", "/_launcher/config") == (200, DEFAULT_FAULTS)
@@ -726,8 +785,8 @@ def check_faults_off(endpoint, ec2, elbv2, vpc, subnet_id):
     started = time.monotonic()
     ids = [launch(ec2, subnet_id)["InstanceId"] for _ in range(7)]  # > RunInstances' bucket (5)
     ids.append(launch(ec2, subnet_id, ClientToken="faults-off")["InstanceId"])
-    repeat = launch(ec2, subnet_id, ClientToken="faults-off")  # a repeat: the state now
-    assert repeat["InstanceId"] == ids[-1] and repeat["State"]["Name"] == "running", repeat
+    repeat = launch(ec2, subnet_id, ClientToken="faults-off")  # a repeat: the first answer
+    assert repeat["InstanceId"] == ids[-1] and repeat["State"]["Name"] == "pending", repeat
     states = described(ec2, InstanceIds=ids)  # visible at once
     assert all(states[i] == {"Code": 16, "Name": "running"} for i in ids), states
     tg = new_target_group(elbv2, vpc, "faults-off")
@@ -774,7 +833,7 @@ def check_pending(endpoint, ec2, elbv2, vpc, subnet_id):
     assert first["State"] == {"Code": 0, "Name": "pending"}, first["State"]
     assert described(ec2, InstanceIds=[a])[a] == {"Code": 0, "Name": "pending"}
     assert 0 < settling(endpoint) <= window, settling(endpoint)
-    repeat = launch(ec2, subnet_id, ClientToken="pending-c")  # a repeat tells the state now
+    repeat = launch(ec2, subnet_id, ClientToken="pending-c")
     assert launch(ec2, subnet_id, ClientToken="pending-c")["State"]["Name"] == "pending"
     pending = described(ec2, Filters=[{"Name": "instance-state-name", "Values": ["pending"]}])
     running = described(ec2, Filters=[{"Name": "instance-state-name", "Values": ["running"]}])
@@ -797,8 +856,10 @@ def check_pending(endpoint, ec2, elbv2, vpc, subnet_id):
     time.sleep(settling(endpoint))  # the repeats launched after `a`: as long as it says
     assert settling(endpoint) == 0, settling(endpoint)
     assert described(ec2, InstanceIds=[a])[a] == {"Code": 16, "Name": "running"}
+    # A repeat replays the first answer (3): pending, though running now.
     again = launch(ec2, subnet_id, ClientToken="pending-c")
-    assert again["InstanceId"] == repeat["InstanceId"] and again["State"]["Name"] == "running"
+    assert again["InstanceId"] == repeat["InstanceId"] and again["State"]["Name"] == "pending"
+    assert described(ec2, InstanceIds=[again["InstanceId"]])[again["InstanceId"]]["Name"] == "running"
     elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": a}])
     assert target_health(elbv2, tg)[a]["State"] == "healthy"
 
@@ -1065,8 +1126,9 @@ def check_hold(endpoint, ec2, subnet_id):
 
 
 def check_client_token_terminated(ec2, vpc, subnet_id):
-    # 3. A reused ClientToken answers the original instance, terminated too;
-    # zonal idempotency: the token in another zone launches again.
+    # 3. A reused ClientToken replays the first answer (pending, the original
+    # LaunchTime), terminated too; zonal idempotency: the token in another
+    # zone launches again.
     first = launch(ec2, subnet_id, ClientToken="token-t")
     i = first["InstanceId"]
     ec2.terminate_instances(InstanceIds=[i])
@@ -1075,7 +1137,9 @@ def check_client_token_terminated(ec2, vpc, subnet_id):
         ImageId="ami-12345678", MinCount=1, MaxCount=1, SubnetId=subnet_id, ClientToken="token-t"
     )
     assert [x["InstanceId"] for x in again["Instances"]] == [i], again["Instances"]
-    assert again["Instances"][0]["State"] == {"Code": 48, "Name": "terminated"}
+    assert again["Instances"][0]["State"] == {"Code": 0, "Name": "pending"}, again["Instances"]
+    assert again["Instances"][0]["LaunchTime"] == first["LaunchTime"], (again, first)
+    assert described(ec2, InstanceIds=[i])[i] == {"Code": 48, "Name": "terminated"}
     assert len(described(ec2)) == count  # nothing launched
     other_zone = ec2.create_subnet(
         VpcId=vpc, CidrBlock="10.0.3.0/24", AvailabilityZone="us-east-1b"
@@ -1090,7 +1154,7 @@ def check_client_token_terminated(ec2, vpc, subnet_id):
         Placement={"AvailabilityZone": "us-east-1a"},
     )["Instances"][0]
     assert placed["InstanceId"] == i, placed["InstanceId"]
-    print("ok 3: ClientToken answers a terminated original; zonal idempotency")
+    print("ok 3: ClientToken replays the first answer for a terminated original; zonal idempotency")
 
 
 def check_faults(endpoint):
@@ -1106,6 +1170,8 @@ def check_faults(endpoint):
     assert calls["counts"] == {"CreateVpc": 1, "CreateSubnet": 2}, calls
     check_client_token_terminated(ec2, vpc, subnet_id)
     check_faults_off(endpoint, ec2, elbv2, vpc, subnet_id)
+    check_age(endpoint, ec2, subnet_id)
+    configure(endpoint)
     check_pending(endpoint, ec2, elbv2, vpc, subnet_id)
     configure(endpoint)
     check_invisible(endpoint, ec2, subnet_id)

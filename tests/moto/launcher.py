@@ -11,10 +11,14 @@ Gaps filled (numbers match the "-- N." comments below):
   1. CreateSubnet keeps OutpostArn; DescribeSubnets returns it.
   2. DescribeSubnets filter `outpost-arn` (moto 500s on it).
   3. RunInstances honours ClientToken (idempotent); DescribeInstances
-     filter `client-token` (moto 500s on it). A repeat answers the original
-     reservation with its instances' current state, also once they are
-     terminated (EC2 keeps the token far longer than this server lives; moto
-     never drops a terminated instance). Idempotency is zonal when the request
+     filter `client-token` (moto 500s on it). A repeat answers as the first
+     answer did, which is EC2's behaviour (the first answer is replayed): the
+     original reservation and instance ids, every instance in State `pending`
+     (code 0) whatever its state now, so a dead (terminated) instance is
+     answered as `pending`, and its original LaunchTime (moved only by 9h);
+     the other fields are the instance's as moto holds it now. Also once the
+     instances are terminated (EC2 keeps the token far longer than this server
+     lives; moto never drops a terminated instance). Idempotency is zonal when the request
      names an Availability Zone (Placement.AvailabilityZone, or SubnetId /
      the DeviceIndex 0 NetworkInterface's SubnetId), else regional, as the
      EC2 Developer Guide's "Ensuring idempotency" describes: the same token in
@@ -68,15 +72,16 @@ Gaps filled (numbers match the "-- N." comments below):
                                 (running and visible past 9a/9b, past
                                 `initial` in 9c); 0 when it has. Tests wait on
                                 it instead of sleeping a guessed time.
+       POST /_launcher/age      see 9h
      POST /moto-api/reset also restores the default configuration, zeroes the
      counts and releases held responses. Keys (default in brackets):
      9a. pending_seconds (float) [0]: an instance reports `pending` (code 0)
          until this long after RunInstances launched it (DescribeInstances
-         and its instance-state-name filter, DescribeInstanceStatus, a
-         ClientToken repeat of RunInstances), then `running`. Only while moto
-         has it running: a stopped/terminated one shows its real state. (The
-         answer of a RunInstances that launches says pending anyway: moto
-         writes that into it, as EC2 does.)
+         and its instance-state-name filter, DescribeInstanceStatus), then
+         `running`. Only while moto has it running: a stopped/terminated one
+         shows its real state. (The answer of a RunInstances says pending
+         anyway, a launch's as moto writes it and EC2 does, a ClientToken
+         repeat's as the replayed first answer, gap 3.)
      9b. invisible_seconds (float) [0]: for this long after launch an instance
          is missing from DescribeInstances (every filter; naming it in
          InstanceIds answers InvalidInstanceID.NotFound, as EC2's eventual
@@ -115,6 +120,20 @@ Gaps filled (numbers match the "-- N." comments below):
          (at most HOLD_SECONDS) until POST /_launcher/release; meanwhile
          /_launcher/calls lists it in `held`. For killing the caller after a
          call took effect but before its answer arrived.
+     9h. POST /_launcher/age {"instance_id": "i-...", "seconds": N} (N > 0)
+         makes that instance N seconds older: its LaunchTime, as
+         DescribeInstances and any later ClientToken repeat (gap 3) report
+         it, moves N seconds earlier (moto's Instance.launch_time, a naive UTC
+         datetime, shifted in place; EC2 answers show it to the whole second,
+         2024-01-02T03:04:05.000Z). For "the replacement ran for ten minutes,
+         then died" without waiting. Answers 200 {"instance_id",
+         "launch_time": the new LaunchTime as moto serializes it}; 400
+         {"error": ...} for a bad body (not a JSON object, a missing or
+         unknown key, seconds not a positive number); 404 {"error": ...} for
+         an instance id no account/Region holds. Only the reported LaunchTime
+         moves: 9a/9b (and /_launcher/settling) keep timing from the real
+         launch. Not a configuration key: POST /moto-api/reset drops the
+         instance anyway.
      Action names are the query protocol's Action parameter; `counts` adds up
      an action both services have (DescribeTags) under one name.
  10. Elastic Disaster Recovery, which moto lacks: a small in-process DRS
@@ -212,14 +231,15 @@ def apply_patches() -> None:
     # the request's zone on the stored Reservation (backend state, so a reset
     # forgets it) and answer a repeat with that reservation instead of
     # launching again. The stored Reservation lists its instances as moto
-    # holds them (moto keeps terminated instances forever); moto's response
-    # transformer that writes State `pending` into every RunInstances answer
-    # (right for a new launch) is dropped for a repeat, which thus tells the
-    # current state, e.g. terminated. The lock makes check-then-launch atomic
-    # under the threaded server.
+    # holds them (moto keeps terminated instances forever, with their
+    # launch_time, which nothing but 9h rewrites); moto's response transformer
+    # that writes State `pending` into every RunInstances answer
+    # (EC2BaseResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER) applies to a repeat
+    # too, so the repeat replays the first answer's state and LaunchTime, as
+    # EC2 does, whatever the state is now (e.g. terminated). The lock makes
+    # check-then-launch atomic under the threaded server.
     orig_run_instances_response = InstanceResponse.run_instances
     token_lock = threading.Lock()
-    new_launch_state = "RunInstances.Reservation.Instances.Instance.State"
 
     def idempotency_zone(self):
         """The zone a RunInstances request names, explicitly or by subnet
@@ -249,13 +269,7 @@ def apply_patches() -> None:
                 if getattr(reservation, "launcher_client_token", None) == token and (
                     getattr(reservation, "launcher_client_zone", None) == zone
                 ):
-                    # Per request: this handler object serializes the answer.
-                    self.RESPONSE_KEY_PATH_TO_TRANSFORMER = {
-                        path: transform
-                        for path, transform in type(self).RESPONSE_KEY_PATH_TO_TRANSFORMER.items()
-                        if path != new_launch_state
-                    }
-                    return ActionResult(reservation)
+                    return ActionResult(reservation)  # State: moto's `pending` transformer
             result = orig_run_instances_response(self)
             result.result.launcher_client_token = token
             result.result.launcher_client_zone = zone
@@ -1338,6 +1352,52 @@ class LauncherFaults:
 FAULTS = LauncherFaults()
 
 
+# -- 9h. POST /_launcher/age ---------------------------------------------------------
+AGE_KEYS = frozenset({"instance_id", "seconds"})
+
+
+def age_instance(raw):
+    """9h: moves an instance's LaunchTime `seconds` earlier; returns (HTTP
+    status, JSON payload) for a POST /_launcher/age body. moto 5.2.1 keeps
+    Instance.launch_time as a naive UTC datetime (microseconds included); it
+    stays one here. moto's EC2Serializer writes it as iso8601_zeroed
+    ("%Y-%m-%dT%H:%M:%S.000Z", whole seconds), and so does the answer. The
+    launcher's own launcher_launched_at (9a/9b, on the monotonic clock) is
+    left alone."""
+    import datetime
+    import math
+
+    from moto.core.serialize import TimestampSerializer
+    from moto.ec2.models import ec2_backends
+
+    if not isinstance(raw, dict):
+        return 400, {"error": "the body is a JSON object {\"instance_id\": ..., \"seconds\": ...}"}
+    if set(raw) != AGE_KEYS:
+        return 400, {"error": f"the body has exactly the keys {sorted(AGE_KEYS)}, not {sorted(raw)}"}
+    instance_id, seconds = raw["instance_id"], raw["seconds"]
+    if not isinstance(instance_id, str) or not instance_id:
+        return 400, {"error": "instance_id is a non-empty string"}
+    if not is_number(seconds) or not math.isfinite(seconds) or seconds <= 0:
+        return 400, {"error": f"seconds is a positive number, not {seconds!r}"}
+    # dict.items() (not BackendDict's __getitem__): creates no backend.
+    for _, regions in list(ec2_backends.items()):
+        for _, backend in list(regions.items()):
+            instance = backend.get_instance_by_id(instance_id)
+            if instance is None:
+                continue
+            launch_time = instance.launch_time
+            if not isinstance(launch_time, datetime.datetime):  # not moto 5.2.1's model
+                return 500, {"error": f"unexpected launch_time {launch_time!r}"}
+            try:
+                launch_time = launch_time - datetime.timedelta(seconds=seconds)
+            except OverflowError:
+                return 400, {"error": f"seconds {seconds!r} is too large"}
+            instance.launch_time = launch_time
+            shown = launch_time.strftime(TimestampSerializer.ISO8601_MICRO_ZEROED)
+            return 200, {"instance_id": instance_id, "launch_time": shown}
+    return 404, {"error": f"no instance {instance_id}"}
+
+
 def reserved_tag_key(service, action, params):
     """8b. The first `aws:` tag key a CreateTags request writes, which EC2 refuses (the prefix
     is EC2's own, e.g. aws:ec2launchtemplate:id); moto accepts it."""
@@ -1408,18 +1468,20 @@ def launcher_control(app):
         response = Response(json.dumps(payload), status, mimetype="application/json")
         return response(environ, start_response)
 
+    def read_body(environ):
+        length = environ.get("CONTENT_LENGTH")
+        if length:
+            return environ["wsgi.input"].read(int(length))
+        if environ.get("wsgi.input_terminated"):
+            return environ["wsgi.input"].read()
+        return b""
+
     def control(environ, start_response):
         path, method = environ["PATH_INFO"], environ["REQUEST_METHOD"]
         if path == "/_launcher/config" and method == "GET":
             return json_response(environ, start_response, 200, FAULTS.config)
         if path == "/_launcher/config" and method == "POST":
-            length = environ.get("CONTENT_LENGTH")
-            if length:
-                body = environ["wsgi.input"].read(int(length))
-            elif environ.get("wsgi.input_terminated"):
-                body = environ["wsgi.input"].read()
-            else:
-                body = b""
+            body = read_body(environ)
             try:
                 config = parse_config(json.loads(body or b"{}"))
             except ValueError as error:  # json.JSONDecodeError included
@@ -1432,6 +1494,13 @@ def launcher_control(app):
             return json_response(environ, start_response, 200, {"seconds": FAULTS.settling()})
         if path == "/_launcher/release" and method == "POST":
             return json_response(environ, start_response, 200, {"released": FAULTS.release()})
+        if path == "/_launcher/age" and method == "POST":  # 9h
+            try:
+                raw = json.loads(read_body(environ) or b"null")
+            except ValueError as error:  # json.JSONDecodeError included
+                return json_response(environ, start_response, 400, {"error": str(error)})
+            status, payload = age_instance(raw)
+            return json_response(environ, start_response, status, payload)
         if path == "/_launcher/drs" and method == "GET":
             return json_response(environ, start_response, 200, DRS.snapshot())
         if path == "/_launcher/drs" and method == "POST":
@@ -1447,7 +1516,7 @@ def launcher_control(app):
         message = (
             f"no {method} {path}; served: GET/POST /_launcher/config,"
             " GET /_launcher/calls, GET /_launcher/settling, POST /_launcher/release,"
-            " GET/POST /_launcher/drs"
+            " POST /_launcher/age, GET/POST /_launcher/drs"
         )
         return json_response(environ, start_response, 404, {"error": message})
 

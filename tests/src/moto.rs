@@ -134,6 +134,16 @@ impl Moto {
         self.control("GET", "/_launcher/drs", None)
     }
 
+    /// Makes an instance `seconds` older (`POST /_launcher/age`): its LaunchTime, as Describe
+    /// and a ClientToken replay report it, moves back, as when it ran that long.
+    pub fn age(&self, instance_id: &str, seconds: f64) -> Value {
+        self.control(
+            "POST",
+            "/_launcher/age",
+            Some(&serde_json::json!({"instance_id": instance_id, "seconds": seconds})),
+        )
+    }
+
     /// Lets held answers go.
     pub fn release(&self) -> Value {
         self.control("POST", "/_launcher/release", None)

@@ -386,3 +386,88 @@ async fn two_outposts_failing_at_once_recover_onto_what_is_up_under_the_ec2_buck
         .count();
     assert_eq!(throttled_failures, 0, "throttled launches are retried");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_event_after_the_replacement_died_spends_no_wait_on_its_token() {
+    let s = setup(&real_aws()).await;
+    world::outpost_down(&s.clients).await;
+    let api = RuntimeApi::start();
+    let handler = s.start("alarm-handler", &api);
+    response(api.invoke(&sample("alarm-outpost-down.json"), ANSWER_WITHIN));
+    let state = s.settled().await;
+    let first = state.replacements_of(&s.seeded.web1)[0].id.clone();
+    // It ran for ten minutes and died; the event comes again. EC2 answers the first launch's
+    // token with its first answer (`pending`), which the agent must not wait on.
+    s.moto.age(&first, 600.0);
+    s.clients
+        .ec2
+        .terminate_instances()
+        .instance_ids(&first)
+        .send()
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let report = response(api.invoke(&sample("alarm-outpost-down.json"), ANSWER_WITHIN));
+    let took = started.elapsed();
+    let web1 = report["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["instance_id"] == s.seeded.web1.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(web1["outcome"], "recovered", "{report}");
+    let second = web1["replacement_id"].as_str().unwrap().to_owned();
+    assert_ne!(second, first, "{report}");
+    assert!(web1["warnings"].to_string().contains(&first), "{web1}");
+    let state = s.settled().await;
+    assert_converged(
+        &state,
+        &[&s.seeded.web1],
+        &s.seeded.subnets[OUTPOST_B],
+        &handler.logs(),
+    );
+    assert_eq!(
+        state.instance(&s.seeded.web1).tags["autorestart:attempt"],
+        "2",
+        "the attempt is carried on the original"
+    );
+    // The e2e functions wait 20 s for a wave to run: an answer within that is no wait on the
+    // dead one.
+    assert!(took < Duration::from_secs(20), "{took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deregister_whose_answer_was_lost_is_not_reported_as_still_registered() {
+    let mut config = real_aws();
+    // Every DeregisterTargets takes effect and loses its answer; the repeat meets moto's
+    // InvalidTarget for a target already gone.
+    config["lost_responses"] = json!({"rate": 1.0, "actions": ["DeregisterTargets"]});
+    let s = setup(&config).await;
+    world::outpost_down(&s.clients).await;
+    let api = RuntimeApi::start();
+    let handler = s.start("alarm-handler", &api);
+    let report = response(api.invoke(&sample("alarm-outpost-down.json"), ANSWER_WITHIN));
+    let moves: Vec<&Value> = report["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["target_groups"].as_array().unwrap())
+        .collect();
+    assert!(!moves.is_empty(), "{report}");
+    for m in moves {
+        assert_eq!(m["deregistered"], true, "{m}\n{}", handler.logs());
+        assert!(!m["note"].to_string().contains("still registered"), "{m}");
+    }
+    assert!(
+        s.moto.count("DeregisterTargets") >= 2,
+        "the lost answer was asked again"
+    );
+    let state = s.settled().await;
+    assert_converged(
+        &state,
+        &[&s.seeded.web1, &s.seeded.web2],
+        &s.seeded.subnets[OUTPOST_B],
+        &handler.logs(),
+    );
+}

@@ -314,6 +314,20 @@ impl Compute for Ec2Compute {
         self.with_outposts(found).await
     }
 
+    async fn states(&self, ids: &[String]) -> Result<Vec<(String, String)>, AwsError> {
+        let mut found = Vec::new();
+        // A filter, not InstanceIds, and no state filter: terminated ones are answered too.
+        for chunk in ids.chunks(MAX_FILTER_VALUES) {
+            found.extend(
+                self.describe_instances(vec![filter("instance-id", chunk.iter().cloned())])
+                    .await?
+                    .into_iter()
+                    .map(|i| (i.id, i.state)),
+            );
+        }
+        Ok(found)
+    }
+
     async fn launch(&self, request: &LaunchRequest) -> Result<Instance, AwsError> {
         let output = self
             .run_from_template(request)

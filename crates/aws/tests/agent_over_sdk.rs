@@ -233,8 +233,9 @@ async fn a_stale_alarm_reads_cloudwatch_and_touches_nothing_else() {
                             .build(),
                     )
                     .state_value(StateValue::Ok)
+                    // OK an hour after the ALARM the event reports: the event is stale.
                     .state_transitioned_timestamp(aws_smithy_types::DateTime::from_secs(
-                        1_795_000_000,
+                        1_795_489_800 + 3600,
                     ))
                     .build(),
             )

@@ -138,7 +138,8 @@ async fn a_lost_replaced_by_is_found_from_the_replacement_and_written_before_the
         PublishOutput::builder().message_id("m-1").build()
     });
     let sns = mock_client!(aws_sdk_sns, [&publish]);
-    let cloudwatch = support::cloudwatch_showing(StateValue::Ok);
+    let cloudwatch =
+        support::cloudwatch_showing_since(StateValue::Ok, "2026-11-24T05:00:00Z".parse().unwrap());
     let drs = mock_client!(aws_sdk_drs, RuleMode::MatchAny, []);
     let agent =
         support::sdk_agent_with(ec2, elb, sns, drs, cloudwatch, support::no_calls_outposts());

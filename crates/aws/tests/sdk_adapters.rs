@@ -707,3 +707,48 @@ async fn publish_sends_subject_body_and_attributes_and_sorts_errors() {
         .unwrap_err();
     assert_eq!(error.kind, ErrorKind::AccessDenied);
 }
+
+#[tokio::test]
+async fn states_answer_terminated_instances_too_and_sort_errors() {
+    let mut terminated = ec2_instance("i-dead", "subnet-b", "true");
+    terminated.state = Some(
+        InstanceState::builder()
+            .name(InstanceStateName::Terminated)
+            .build(),
+    );
+    let read = mock!(aws_sdk_ec2::Client::describe_instances)
+        .match_requests(|r| {
+            r.filters().len() == 1
+                && r.filters()[0].name() == Some("instance-id")
+                && r.filters()[0].values() == ["i-dead", "i-live"]
+        })
+        .then_output(move || {
+            page(
+                vec![
+                    terminated.clone(),
+                    ec2_instance("i-live", "subnet-b", "true"),
+                ],
+                None,
+            )
+        });
+    let client = mock_client!(aws_sdk_ec2, [&read]);
+    let states = Ec2Compute::new(client)
+        .states(&["i-dead".to_owned(), "i-live".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(
+        states,
+        [
+            ("i-dead".to_owned(), "terminated".to_owned()),
+            ("i-live".to_owned(), "running".to_owned())
+        ]
+    );
+    let denied = mock!(aws_sdk_ec2::Client::describe_instances)
+        .then_error(|| DescribeInstancesError::generic(ec2_error("UnauthorizedOperation")));
+    let client = mock_client!(aws_sdk_ec2, [&denied]);
+    let error = Ec2Compute::new(client)
+        .states(&["i-dead".to_owned()])
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind, ErrorKind::AccessDenied);
+}

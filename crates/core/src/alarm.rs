@@ -288,6 +288,26 @@ pub fn still_down<'a>(
     }
 }
 
+/// Whether CloudWatch's answer is older than the event: it shows the alarm's state since a
+/// transition earlier than the one the event reports (DescribeAlarms can lag the event that
+/// EventBridge delivered). Why, if so; a read without the alarm is no lag (`still_down`
+/// reports it).
+pub fn read_lags(reported: &AlarmChange, current: &[AlarmChange]) -> Option<String> {
+    let now = current
+        .iter()
+        .find(|a| a.alarm_name == reported.alarm_name)?;
+    (now.state_since < reported.state_since).then(|| {
+        format!(
+            "CloudWatch still shows alarm {} in {:?} since {}, older than the event's transition to {:?} at {}",
+            now.alarm_name,
+            now.state,
+            now.state_since.to_rfc3339(),
+            reported.state,
+            reported.state_since.to_rfc3339()
+        )
+    })
+}
+
 /// The Outposts whose alarm is in ALARM: nothing is launched onto them.
 pub fn down_outposts(alarms: &[AlarmChange]) -> std::collections::HashSet<OutpostId> {
     outpost_states(alarms)
@@ -605,5 +625,32 @@ mod tests {
         let down = down_outposts(&[a, b, c]);
         assert_eq!(down.len(), 1);
         assert!(down.contains(&OutpostId::parse(OP).unwrap()));
+    }
+
+    #[test]
+    fn a_read_older_than_the_event_lags_it() {
+        let reported = change(AlarmState::Alarm, vec![connected_status(OP)]);
+        let at = |state, since: &str| AlarmChange {
+            state,
+            state_since: since.parse().unwrap(),
+            ..reported.clone()
+        };
+        let event_at = reported.state_since.to_rfc3339();
+        // (what CloudWatch shows, lags?)
+        let rows = [
+            (vec![reported.clone()], false),
+            (vec![at(AlarmState::Ok, "2026-11-24T02:00:00Z")], false),
+            (vec![at(AlarmState::Ok, "2026-11-20T00:00:00Z")], true),
+            (vec![at(AlarmState::Alarm, "2026-11-20T00:00:00Z")], true),
+            (vec![], false),
+        ];
+        for (now, lags) in rows {
+            let lag = read_lags(&reported, &now);
+            assert_eq!(lag.is_some(), lags, "{now:?}: {lag:?}");
+            if let Some(lag) = lag {
+                assert!(lag.contains("older than the event's transition"), "{lag}");
+                assert!(lag.contains(&event_at), "{lag}");
+            }
+        }
     }
 }

@@ -29,10 +29,13 @@ pub struct Snapshot<'a> {
     pub down_outposts: &'a HashSet<OutpostId>,
     /// When this was read.
     pub now: DateTime<Utc>,
+    /// How long a replacement may stay `pending` (`Settings::launch_wait`).
+    pub launch_wait: std::time::Duration,
 }
 
-/// How long a replacement may stay `pending`: EC2 runs an instance within a minute or two, so
-/// one still pending after this will not run. It is stuck: terminated, then launched again.
+/// How long a replacement may stay `pending` by default (`Settings::launch_wait`): EC2 runs
+/// an instance within a minute or two, so one still pending after this will not run. It is
+/// stuck: terminated, then launched again.
 pub const LAUNCH_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// The most launches one instance gets in one incident: a replacement that keeps dying
@@ -191,7 +194,7 @@ fn decide(snapshot: &Snapshot<'_>, original: &Instance) -> Decision {
         .filter(|r| r.tag(tags::REPLACEMENT_OF) == Some(original.id.as_str()))
         .filter(|r| proof::launched_for(original, r))
         .collect();
-    if let Some(replacement) = live_replacement(&ours, snapshot.now) {
+    if let Some(replacement) = live_replacement(&ours, snapshot) {
         return Decision::AlreadyRecovered {
             replacement: replacement.clone(),
             superseded: ours
@@ -212,15 +215,29 @@ fn decide(snapshot: &Snapshot<'_>, original: &Instance) -> Decision {
     let this_incident = |r: &Instance| r.tag(tags::INCIDENT) == Some(snapshot.incident.as_str());
     let mut dead: Vec<&Instance> = ours
         .into_iter()
-        .filter(|r| this_incident(r) || is_stuck(r, snapshot.now))
+        .filter(|r| this_incident(r) || is_stuck(r, snapshot))
         .collect();
     dead.sort_by_key(|r| (this_incident(r), attempt_of(r), r.id.clone()));
+    // The attempt the original records (written with `replaced-by`) survives its replacement
+    // vanishing from Describe after it died: that attempt's token is asked again (EC2 answers
+    // it with that launch, which the launch sees is spent, or which still runs), never the
+    // tokens before it. A value past the bound is not believed: a tag is a claim.
+    let recorded = (original.tag(tags::INCIDENT) == Some(snapshot.incident.as_str()))
+        .then(|| {
+            original
+                .tag(tags::ATTEMPT)
+                .and_then(|a| a.parse::<u32>().ok())
+        })
+        .flatten()
+        .filter(|n| (1..=MAX_ATTEMPTS).contains(n))
+        .unwrap_or(1);
     let attempt = dead
         .iter()
         .filter(|r| this_incident(r))
         .map(|r| attempt_of(r) + 1)
         .max()
-        .unwrap_or(1);
+        .unwrap_or(1)
+        .max(recorded);
     if attempt > MAX_ATTEMPTS {
         return Decision::Unrecoverable {
             reason: format!(
@@ -324,6 +341,43 @@ fn down_reason(
         })
 }
 
+/// Passes over the alternates of a launch that lie on an Outpost down now (`down`, read again
+/// before a later wave): a launch is never sent to an Outpost that went down since the plan.
+/// A launch left with no alternate is unrecoverable for now, with the reason.
+pub fn without_down(planned: &mut PlannedInstance, down: &HashSet<OutpostId>) {
+    let Decision::Launch {
+        candidates,
+        skipped,
+        ..
+    } = &mut planned.decision
+    else {
+        return;
+    };
+    let (gone, kept): (Vec<Candidate>, Vec<Candidate>) =
+        std::mem::take(candidates).into_iter().partition(|c| {
+            c.outpost_arn
+                .as_deref()
+                .and_then(OutpostId::from_arn)
+                .is_some_and(|o| down.contains(&o))
+        });
+    *candidates = kept;
+    for candidate in gone {
+        skipped.push(SkippedTemplate {
+            reason: format!(
+                "its subnet {} lies on an Outpost that went down before this wave (its ConnectedStatus alarm is in ALARM)",
+                candidate.subnet_id
+            ),
+            template: candidate.request.template,
+        });
+    }
+    if candidates.is_empty() {
+        planned.decision = Decision::Unrecoverable {
+            reason: "every alternate lies on an Outpost that is down now: the sweep launches it once one is back or another is added".into(),
+            skipped: std::mem::take(skipped),
+        };
+    }
+}
+
 /// Puts the alternate a dead replacement ran on last, keeping the rest in order: the next
 /// attempt starts with the next alternate.
 fn rotate_past(candidates: &mut [Candidate], subnet_id: Option<&str>) {
@@ -345,21 +399,27 @@ fn attempt_of(replacement: &Instance) -> u32 {
 
 /// The replacement of `original` that runs, or is pending and not stuck, found by the
 /// replacement's audit tag, so that a lost tag on the original cannot cause a second launch.
-fn live_replacement<'r>(ours: &[&'r Instance], now: DateTime<Utc>) -> Option<&'r Instance> {
+fn live_replacement<'r>(ours: &[&'r Instance], snapshot: &Snapshot<'_>) -> Option<&'r Instance> {
     ours.iter()
         .copied()
-        .filter(|r| r.is_starting_or_running() && !is_stuck(r, now))
+        .filter(|r| r.is_starting_or_running() && !is_stuck(r, snapshot))
         .min_by(|a, b| a.id.cmp(&b.id))
 }
 
-/// Whether an instance has been pending for longer than [`LAUNCH_WAIT`].
-pub fn is_stuck(instance: &Instance, now: DateTime<Utc>) -> bool {
+/// Whether a replacement is `pending` and will not run: for longer than the launch wait, or
+/// on an Outpost that is down now (it cannot start there; should the Outpost come back, it
+/// would be a second copy, so it is terminated before another is launched).
+pub fn is_stuck(instance: &Instance, snapshot: &Snapshot<'_>) -> bool {
     instance.state == "pending"
-        && instance.launched_at.is_some_and(|at| {
-            (now - at)
+        && (instance.launched_at.is_some_and(|at| {
+            (snapshot.now - at)
                 .to_std()
-                .is_ok_and(|pending| pending > LAUNCH_WAIT)
-        })
+                .is_ok_and(|pending| pending > snapshot.launch_wait)
+        }) || instance
+            .outpost_arn
+            .as_deref()
+            .and_then(OutpostId::from_arn)
+            .is_some_and(|o| snapshot.down_outposts.contains(&o)))
 }
 
 /// The launch of `template` for `original` as attempt `attempt` of `incident`: its token and tags.

@@ -36,6 +36,9 @@ pub struct Settings {
     pub health_wait: HealthWait,
     /// Longest wait for one wave's replacements to run before the next wave starts anyway.
     pub wave_wait: Duration,
+    /// How long a launched replacement may stay `pending` before it is taken as one that will
+    /// not run: terminated, and launched again.
+    pub launch_wait: Duration,
     /// The names of the ConnectedStatus alarms the sweep reads start with this.
     pub alarm_name_prefix: String,
     /// What the sweep does to an original once its Outpost is back and its replacement runs.
@@ -120,6 +123,7 @@ impl Default for Settings {
                 poll_interval: Duration::from_secs(10),
             },
             wave_wait: Duration::from_secs(300),
+            launch_wait: crate::plan::LAUNCH_WAIT,
             alarm_name_prefix: String::new(),
             fence_action: FenceAction::Stop,
             drs_job_timeout: DRS_JOB_TIMEOUT,

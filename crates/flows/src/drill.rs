@@ -161,6 +161,7 @@ where
             incident,
             &template_instances,
             &down,
+            self.settings.launch_wait,
         ));
         let drs_planned = drs::plan_drs(&drs_reads.snapshot(outpost, incident, &drs_instances));
         let mut errors = Vec::new();

@@ -199,9 +199,8 @@ async fn terminate_stuck<C: Compute>(compute: &C, dead: &[Instance]) -> Result<(
     warn!(replacements = ?stuck, "replacements stuck pending; terminating them before launching again");
     compute.terminate(&stuck).await.map_err(|error| Outcome::Failed {
         reason: format!(
-            "replacement {} has been pending for more than {} s and could not be terminated ({error}); no second copy was launched",
+            "replacement {} is stuck pending (longer than the launch wait, or on an Outpost that is down now) and could not be terminated ({error}); no second copy was launched",
             stuck.join(", "),
-            autorestart_core::plan::LAUNCH_WAIT.as_secs()
         ),
         kind: Some(error.kind),
         advice: format!(
@@ -321,24 +320,27 @@ async fn launch_attempts<C: Compute>(
     mut attempt: u32,
 ) -> Outcome {
     let incident = launch.incident;
+    let mut known_dead: Vec<String> = result.superseded.iter().map(|r| r.id.clone()).collect();
     loop {
-        let outcome = launch_first_that_works(compute, launch, result, candidates.clone()).await;
-        let Outcome::Recovered {
-            replacement,
-            subnet_id,
-            ..
-        } = &outcome
+        let (outcome, spent) =
+            launch_first_that_works(compute, launch, result, candidates.clone(), &known_dead).await;
+        let (
+            Outcome::Recovered {
+                replacement,
+                subnet_id,
+                ..
+            },
+            Some(state),
+        ) = (&outcome, spent)
         else {
             return outcome;
         };
-        if replacement.state.is_empty() || replacement.is_starting_or_running() {
-            return outcome;
-        }
-        warn!(instance = %result.original.id, replacement = %replacement.id, state = %replacement.state, attempt, "EC2 answered with a replacement that died; launching the next attempt");
+        warn!(instance = %result.original.id, replacement = %replacement.id, %state, attempt, "EC2 answered with a replacement that died: its token is spent; launching the next attempt");
         result.warnings.push(format!(
-            "attempt {attempt} answered with {} ({}), a replacement that died: launched again",
-            replacement.id, replacement.state
+            "attempt {attempt} answered with {} ({state}), a replacement that died: launched again",
+            replacement.id
         ));
+        known_dead.push(replacement.id.clone());
         attempt += 1;
         if attempt > autorestart_core::plan::MAX_ATTEMPTS {
             return Outcome::Failed {
@@ -364,6 +366,51 @@ async fn launch_attempts<C: Compute>(
     }
 }
 
+/// How long before the call an answered instance must have launched for the answer to be a
+/// replay of an earlier launch with the same token (EC2 answers with the first answer, its
+/// state then included), and so worth a look at what the instance is now.
+pub const REPLAYED_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+/// Whether the instance RunInstances answered with is a replacement that died (its token is
+/// spent): the state it is in, if so. It is when this run already knows it dead, when the
+/// answer says it is not starting or running, or when the answer is a replay (the instance the
+/// original records as its replacement, or one launched well before the call) and EC2 shows it
+/// stopped or terminated, or no longer shows it although it launched more than
+/// [`REPLAYED_AFTER`] ago (a younger one may just not be visible yet). A read that fails
+/// counts it alive: a second copy is worse than a late one.
+async fn spent<C: Compute>(
+    compute: &C,
+    answered: &Instance,
+    recorded: Option<&str>,
+    known_dead: &[String],
+    asked_at: chrono::DateTime<chrono::Utc>,
+) -> Option<String> {
+    if known_dead.contains(&answered.id) {
+        return Some("died earlier in this incident".into());
+    }
+    if !answered.state.is_empty() && !answered.is_starting_or_running() {
+        return Some(answered.state.clone());
+    }
+    let old = answered
+        .launched_at
+        .is_some_and(|at| at < asked_at - REPLAYED_AFTER);
+    if !old && recorded != Some(answered.id.as_str()) {
+        return None;
+    }
+    match compute.states(std::slice::from_ref(&answered.id)).await {
+        Ok(found) => match found.into_iter().find(|(id, _)| *id == answered.id) {
+            Some((_, state)) if matches!(state.as_str(), "pending" | "running") => None,
+            Some((_, state)) => Some(state),
+            None if old => Some("terminated (no longer described)".into()),
+            None => None,
+        },
+        Err(error) => {
+            warn!(replacement = %answered.id, %error, "could not read whether a replayed launch still runs; taking it as running");
+            None
+        }
+    }
+}
+
 /// What one launch writes besides the instance: the incident, and the original's registrations
 /// to remember.
 #[derive(Clone, Copy)]
@@ -384,17 +431,23 @@ async fn record_replacement<C: Compute>(
     replacement: &Instance,
 ) {
     let original_id = result.original.id.clone();
-    if result.original.tag(tags::REPLACED_BY) == Some(replacement.id.as_str()) && members.is_empty()
+    if result.original.tag(tags::REPLACED_BY) == Some(replacement.id.as_str())
+        && result.original.tag(tags::ATTEMPT) == replacement.tag(tags::ATTEMPT)
+        && members.is_empty()
     {
         return;
     }
     let incident = replacement
         .tag(tags::INCIDENT)
         .map_or_else(|| incident.to_string(), str::to_owned);
-    let record = vec![
+    let mut record = vec![
         (tags::REPLACED_BY.to_owned(), replacement.id.clone()),
         (tags::INCIDENT.to_owned(), incident),
     ];
+    // The attempt goes on the original too: it outlives the replacement in Describe.
+    if let Some(attempt) = replacement.tag(tags::ATTEMPT) {
+        record.push((tags::ATTEMPT.to_owned(), attempt.to_owned()));
+    }
     let id = std::slice::from_ref(&original_id);
     let both: Vec<(String, String)> = record.iter().chain(members).cloned().collect();
     // One call in the common case; when it fails (an original near EC2's 50 tags, say), the
@@ -438,21 +491,27 @@ async fn launch_first_that_works<C: Compute>(
     launch: Launch<'_>,
     result: &mut InstanceOutcome,
     candidates: Vec<Candidate>,
-) -> Outcome {
+    known_dead: &[String],
+) -> (Outcome, Option<String>) {
     let original_id = result.original.id.clone();
     let tries = &mut result.attempts;
-    match launch_first(compute, launch.limits, &original_id, candidates, tries).await {
+    let asked_at = chrono::Utc::now();
+    let outcome = match launch_first(compute, launch.limits, &original_id, candidates, tries).await
+    {
         Ok((candidate, replacement)) => {
-            if replacement.state.is_empty() || replacement.is_starting_or_running() {
+            let recorded = result.original.tag(tags::REPLACED_BY);
+            let dead = spent(compute, &replacement, recorded, known_dead, asked_at).await;
+            if dead.is_none() {
                 let (incident, members) = (launch.incident, launch.members);
                 record_replacement(compute, incident, members, result, &replacement).await;
             }
-            Outcome::Recovered {
+            let outcome = Outcome::Recovered {
                 replacement,
                 template: candidate.request.template,
                 subnet_id: candidate.subnet_id,
                 outpost_arn: candidate.outpost_arn,
-            }
+            };
+            return (outcome, dead);
         }
         Err(LaunchStop::Error(error)) => {
             let template = result
@@ -500,5 +559,6 @@ async fn launch_first_that_works<C: Compute>(
                 advice: kind.unwrap_or(ErrorKind::Other).advice().into(),
             }
         }
-    }
+    };
+    (outcome, None)
 }

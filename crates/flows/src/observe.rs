@@ -52,6 +52,7 @@ impl TemplateReads {
         incident: &'a IncidentId,
         instances: &'a [Instance],
         down_outposts: &'a HashSet<OutpostId>,
+        launch_wait: std::time::Duration,
     ) -> Snapshot<'a> {
         Snapshot {
             outpost,
@@ -61,6 +62,7 @@ impl TemplateReads {
             template_targets: &self.targets,
             down_outposts,
             now: Utc::now(),
+            launch_wait,
         }
     }
 }

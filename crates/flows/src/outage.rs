@@ -101,9 +101,7 @@ where
                 Ok(report)
             }
             Signal::OutpostDown { outpost, .. } => {
-                let alarms = observe::current_alarms(self.alarms, self.settings)
-                    .await
-                    .map_err(FlowError::Read)?;
+                let alarms = self.alarms_as_new_as(change, budget).await?;
                 let current = match alarm::still_down(change, &alarms) {
                     Ok(current) => current,
                     Err(reason) => {
@@ -123,9 +121,7 @@ where
                     .await
             }
             Signal::OutpostBack { outpost } => {
-                let alarms = observe::current_alarms(self.alarms, self.settings)
-                    .await
-                    .map_err(FlowError::Read)?;
+                let alarms = self.alarms_as_new_as(change, budget).await?;
                 let mut report = AlarmReport::for_change(change, self.settings.mode);
                 report.outpost = Some(outpost.clone());
                 if alarm::not_ok_outposts(&alarms).contains(&outpost) {
@@ -141,6 +137,36 @@ where
                     .outpost_back(&outpost, &alarms, report, true)
                     .await
             }
+        }
+    }
+
+    /// The alarms as CloudWatch shows them now, read again while the read is older than the
+    /// event (`alarm::read_lags`): acting on an older read would report the event stale and
+    /// do nothing. Should CloudWatch still lag after [`LAG_READS`] reads, the invocation
+    /// fails, so that Lambda delivers the event again: never a success that did nothing.
+    async fn alarms_as_new_as(
+        &self,
+        change: &AlarmChange,
+        budget: Budget,
+    ) -> Result<Vec<AlarmChange>, FlowError> {
+        let mut reads = 0;
+        loop {
+            let alarms = observe::current_alarms(self.alarms, self.settings)
+                .await
+                .map_err(FlowError::Read)?;
+            reads += 1;
+            let Some(lag) = alarm::read_lags(change, &alarms) else {
+                return Ok(alarms);
+            };
+            if reads >= LAG_READS || budget.left().is_some_and(|left| left < LAG_PAUSE) {
+                warn!(alarm = %change.alarm_name, %lag, reads, "CloudWatch lags the event; failing so that it is delivered again");
+                return Err(FlowError::Read(AwsError::transient(
+                    "cloudwatch:DescribeAlarms",
+                    format!("{lag} after {reads} reads; the event is delivered again"),
+                )));
+            }
+            info!(alarm = %change.alarm_name, %lag, "CloudWatch lags the event; reading again");
+            tokio::time::sleep(LAG_PAUSE).await;
         }
     }
 
@@ -323,6 +349,7 @@ where
                         incident,
                         &template_instances,
                         down,
+                        self.settings.launch_wait,
                     )),
                     Err(error) => {
                         warn!(%error, "could not read the template recoveries");
@@ -391,7 +418,7 @@ where
         let capacity = Capacity::default();
         let mut ran = Ran::default();
         let mut stop: Option<String> = None;
-        for (index, (number, plan)) in by_wave.into_iter().enumerate() {
+        for (index, (number, mut plan)) in by_wave.into_iter().enumerate() {
             ran.wave_of
                 .extend(plan.original_ids().map(|id| (id, number)));
             if stop.is_none() && budget.spent() {
@@ -400,7 +427,16 @@ where
                 ));
             }
             if stop.is_none() && index > 0 && execution == Execution::Live {
-                stop = self.still_down_before_wave(change, number).await;
+                match self.still_down_before_wave(change, number).await {
+                    // Outposts that went down since the plan take no launch of this wave.
+                    Ok(alarms) => {
+                        let down = alarm::down_outposts(&alarms);
+                        for planned in &mut plan.templates {
+                            plan::without_down(planned, &down);
+                        }
+                    }
+                    Err(reason) => stop = Some(reason),
+                }
             }
             if let Some(reason) = &stop {
                 warn!(wave = number, %reason, "wave not started");
@@ -497,19 +533,24 @@ where
         }
     }
 
-    /// Whether the alarm is still in the same ALARM before wave `number`; why not otherwise
-    /// (the Outpost came back, or a read failed: launching blind is not reconciling).
-    async fn still_down_before_wave(&self, change: &AlarmChange, number: u32) -> Option<String> {
+    /// The alarms as they are before wave `number`, while this Outpost's is still in the same
+    /// ALARM; why not otherwise (the Outpost came back, or a read failed: launching blind is
+    /// not reconciling).
+    async fn still_down_before_wave(
+        &self,
+        change: &AlarmChange,
+        number: u32,
+    ) -> Result<Vec<AlarmChange>, String> {
         match observe::current_alarms(self.alarms, self.settings).await {
             Ok(alarms) => match alarm::still_down(change, &alarms) {
-                Ok(now) if now.state_since == change.state_since => None,
-                Ok(_) => Some(format!(
+                Ok(now) if now.state_since == change.state_since => Ok(alarms),
+                Ok(_) => Err(format!(
                     "alarm {} went through another transition before wave {number}; the next run reconciles the new incident",
                     change.alarm_name
                 )),
-                Err(reason) => Some(format!("before wave {number}: {reason}")),
+                Err(reason) => Err(format!("before wave {number}: {reason}")),
             },
-            Err(error) => Some(format!(
+            Err(error) => Err(format!(
                 "the alarm's state could not be read before wave {number} ({error}); the next sweep continues"
             )),
         }
@@ -624,6 +665,11 @@ where
         (report, moves, unmovable, wait.running_at)
     }
 }
+
+/// How many times the alarms are read while CloudWatch lags the event.
+pub const LAG_READS: u32 = 3;
+/// The pause between those reads.
+const LAG_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What the recovery observed of an Outpost: both plans, the target groups, and the tags
 /// that remember each original's registrations.

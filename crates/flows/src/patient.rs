@@ -178,6 +178,13 @@ impl<C: Compute> Compute for Patient<C> {
         .await
     }
 
+    async fn states(&self, ids: &[String]) -> Result<Vec<(String, String)>, AwsError> {
+        patiently("ec2:DescribeInstances", Repeat::Unanswered, || {
+            self.0.states(ids)
+        })
+        .await
+    }
+
     async fn launch(&self, request: &LaunchRequest) -> Result<Instance, AwsError> {
         // Paced and retried with its ClientToken by `launch`: one bounded try here.
         once("ec2:RunInstances", self.0.launch(request)).await

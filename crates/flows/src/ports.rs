@@ -46,6 +46,13 @@ pub trait Compute: Sync {
         ids: &[String],
     ) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
 
+    /// The state of each of these instances that EC2 still describes, terminated ones
+    /// included (EC2 describes a terminated instance for about an hour): `(id, state)`.
+    fn states(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send;
+
     /// Launches one instance from a template; the instance as EC2 returned it.
     fn launch(
         &self,
@@ -255,6 +262,12 @@ impl<T: Compute> Compute for &T {
         ids: &[String],
     ) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send {
         (**self).instances(ids)
+    }
+    fn states(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send {
+        (**self).states(ids)
     }
     fn dry_run_launch(
         &self,

@@ -5,6 +5,7 @@
 
 use autorestart_core::outcome::OutcomeKind;
 use autorestart_core::report::Notification;
+use autorestart_core::tags;
 use autorestart_flows::budget::{Budget, Rate};
 use autorestart_flows::error::FlowError;
 use autorestart_testkit::{Bucket, InMemoryAws, RandomThrottling};
@@ -186,4 +187,169 @@ async fn a_server_found_full_is_not_asked_again_in_the_run() {
     );
     assert_eq!(count(&aws, "RunInstances"), 10 + full_answers);
     assert_converged(&aws, &originals(&aws, A), &[B, C]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_spent_token_is_not_a_launch_the_next_attempt_goes_out_at_once() {
+    let mut w = world(1);
+    w.set_alarm(down(A));
+    w.pending_for = Duration::from_secs(30);
+    let aws = InMemoryAws::new(w, Duration::from_millis(20));
+    agent(&aws).outage().handle(&down(A)).await.unwrap();
+    let first = aws.with(|w| w.replacements_of("i-a00")[0].id.clone());
+    // It ran for ten minutes and was terminated; Describe no longer shows it, and EC2 answers
+    // its token with the first answer: `pending`.
+    aws.with(|w| {
+        w.age(&first, chrono::Duration::minutes(10));
+        w.set_state(&first, "terminated");
+    });
+    let started = Instant::now();
+    let again = agent(&aws).outage().handle(&down(A)).await.unwrap();
+    let took = started.elapsed();
+    let outcome = &again.instances[0];
+    assert_eq!(outcome.outcome, OutcomeKind::Recovered, "{outcome:?}");
+    let second = outcome.replacement_id.clone().unwrap();
+    assert_ne!(second, first);
+    assert!(
+        outcome
+            .warnings
+            .iter()
+            .any(|w| w.contains(&first) && w.contains("launched again")),
+        "{:?}",
+        outcome.warnings
+    );
+    aws.with(|w| {
+        assert_eq!(w.instances[&second].tag(tags::ATTEMPT), Some("2"));
+        assert_eq!(
+            w.instances["i-a00"].tag(tags::REPLACED_BY),
+            Some(second.as_str())
+        );
+        assert_eq!(
+            w.instances["i-a00"].tag(tags::ATTEMPT),
+            Some("2"),
+            "carried on the original"
+        );
+    });
+    // No wait on the dead one: only the new one's 30 s pending (and the health wait).
+    assert!(took < Duration::from_secs(100), "{took:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replay_of_a_replacement_not_visible_yet_is_not_taken_for_a_dead_one() {
+    let mut w = world(1);
+    w.set_alarm(down(A));
+    // For a minute after launch, Describe does not show a new instance.
+    w.invisible_for = Duration::from_secs(60);
+    w.pending_for = Duration::from_secs(5);
+    let aws = InMemoryAws::new(w, Duration::from_millis(20));
+    let settings = autorestart_core::settings::Settings {
+        wave_wait: Duration::from_secs(10),
+        ..settings()
+    };
+    let agent =
+        autorestart_flows::agent::Agent::new(autorestart_flows::agent::Ports::all(&aws), settings);
+    agent.outage().handle(&down(A)).await.unwrap();
+    // The same event again, while the replacement is still not visible.
+    let again = agent.outage().handle(&down(A)).await.unwrap();
+    aws.with(|w| {
+        assert_eq!(w.replacements_of("i-a00").len(), 1, "no second copy");
+    });
+    assert_eq!(
+        again.instances[0].replacement_id,
+        aws.with(|w| w.instances["i-a00"]
+            .tag(tags::REPLACED_BY)
+            .map(str::to_owned))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cloudwatch_read_older_than_the_event_fails_the_invocation_for_a_redelivery() {
+    let mut w = world(2);
+    // CloudWatch still answers the alarm as it was before the event's transition.
+    w.set_alarm(alarm(
+        A,
+        autorestart_core::alarm::AlarmState::Ok,
+        "2026-11-20T00:00:00Z",
+    ));
+    let aws = InMemoryAws::new(w, Duration::from_millis(20));
+    let error = agent(&aws).outage().handle(&down(A)).await.unwrap_err();
+    assert!(matches!(error, FlowError::Read(_)), "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains("older than the event's transition"),
+        "{message}"
+    );
+    assert!(message.contains("delivered again"), "{message}");
+    assert_eq!(
+        count(&aws, "DescribeAlarms"),
+        autorestart_flows::outage::LAG_READS as usize
+    );
+    assert_eq!(count(&aws, "RunInstances"), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cloudwatch_read_that_catches_up_is_acted_on() {
+    let mut w = world(2);
+    w.set_alarm(alarm(
+        A,
+        autorestart_core::alarm::AlarmState::Ok,
+        "2026-11-20T00:00:00Z",
+    ));
+    let aws = InMemoryAws::new(w, Duration::from_millis(20));
+    let agent = agent(&aws);
+    let event = down(A);
+    let (report, ()) = tokio::join!(agent.outage().handle(&event), async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        aws.with(|w| w.set_alarm(down(A)));
+    });
+    let report = report.unwrap();
+    assert!(
+        report
+            .instances
+            .iter()
+            .all(|i| i.outcome == OutcomeKind::Recovered),
+        "{:?}",
+        outcomes(&report)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_outpost_that_goes_down_during_a_wave_takes_no_launch_of_the_next() {
+    let mut w = world(4);
+    for id in ["i-a02", "i-a03"] {
+        in_wave(&mut w, id, 1);
+    }
+    w.set_alarm(down(A));
+    // Wave 0's replacements take 20 s to run; B goes down meanwhile.
+    w.pending_for = Duration::from_secs(20);
+    let aws = InMemoryAws::new(w, Duration::from_millis(20));
+    let agent = agent(&aws);
+    let event = down(A);
+    let (report, ()) = tokio::join!(agent.outage().handle(&event), async {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        aws.with(|w| w.set_alarm(down(B)));
+    });
+    let report = report.unwrap();
+    let by_id = |id: &str| {
+        report
+            .instances
+            .iter()
+            .find(|i| i.instance_id == id)
+            .unwrap()
+    };
+    for id in ["i-a00", "i-a01"] {
+        assert_eq!(by_id(id).subnet_id.as_deref(), Some("subnet-b"), "{id}");
+    }
+    for id in ["i-a02", "i-a03"] {
+        let later = by_id(id);
+        assert_eq!(later.outcome, OutcomeKind::Recovered, "{later:?}");
+        assert_eq!(later.subnet_id.as_deref(), Some("subnet-c"), "{id}");
+        assert!(
+            later
+                .skipped_templates
+                .iter()
+                .any(|s| s.reason.contains("went down before this wave")),
+            "{later:?}"
+        );
+    }
 }

@@ -202,8 +202,10 @@ async fn a_dead_replacement_is_replaced_on_the_next_alternate_and_takes_its_plac
         let aws = InMemoryAws::new(w, Duration::ZERO);
         agent(&aws).outage().handle(&down(A)).await.unwrap();
         let first = aws.with(|w| w.replacements_of("i-a00")[0].id.clone());
-        // EC2 terminates it (or someone stops it); ELB forgets a terminated target.
+        // It runs for ten minutes, then EC2 terminates it (or someone stops it); ELB forgets
+        // a terminated target, and Describe no longer shows a terminated instance.
         aws.with(|w| {
+            w.age(&first, chrono::Duration::minutes(10));
             w.set_state(&first, death);
             if death == "terminated" {
                 let ip = w.instances[&first].addresses[0].ip.clone();

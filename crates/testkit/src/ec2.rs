@@ -48,6 +48,18 @@ impl Compute for InMemoryAws {
         .await
     }
 
+    async fn states(&self, ids: &[String]) -> Result<Vec<(String, String)>, AwsError> {
+        self.call("DescribeInstances", |w| {
+            Ok(ids
+                .iter()
+                .filter_map(|id| w.instances.get(id))
+                .filter(|i| w.visible(&i.id))
+                .map(|i| (i.id.clone(), i.state.clone()))
+                .collect())
+        })
+        .await
+    }
+
     async fn template_targets(
         &self,
         templates: &[TemplateRef],
@@ -76,8 +88,8 @@ impl Compute for InMemoryAws {
 
     async fn launch(&self, request: &LaunchRequest) -> Result<Instance, AwsError> {
         self.call("RunInstances", |w| {
-            if let Some(id) = w.tokens.get(&request.client_token) {
-                return Ok(w.instances[id].clone());
+            if let Some(first) = w.tokens.get(&request.client_token) {
+                return Ok(first.clone());
             }
             let subnet = w.templates.get(&request.template).cloned().ok_or_else(|| {
                 AwsError::from_code(
@@ -123,12 +135,14 @@ impl Compute for InMemoryAws {
                 autorestart_core::tags::LAUNCH_TEMPLATE_VERSION.into(),
                 "1".into(),
             );
-            w.tokens.insert(request.client_token.clone(), id.clone());
             w.launched_at.insert(id.clone(), Instant::now());
             if !w.pending_for.is_zero() {
                 w.set_state(&id, "pending");
             }
-            Ok(w.instances[&id].clone())
+            let answer = w.instances[&id].clone();
+            w.tokens
+                .insert(request.client_token.clone(), answer.clone());
+            Ok(answer)
         })
         .await
     }

@@ -106,7 +106,9 @@ pub struct World {
     pub random_throttling: Option<RandomThrottling>,
     /// Error answers by operation and code.
     pub errors_answered: HashMap<(&'static str, String), usize>,
-    tokens: HashMap<String, String>,
+    /// RunInstances' first answer by ClientToken: EC2 answers a repeat with it, the state the
+    /// instance was in then included, even once the instance has died.
+    tokens: HashMap<String, Instance>,
     launched_at: HashMap<String, Instant>,
     registered_at: HashMap<(String, Target), Instant>,
     next_id: u64,
@@ -331,6 +333,20 @@ impl World {
     pub fn set_alarm(&mut self, change: AlarmChange) {
         self.alarms.retain(|a| a.alarm_name != change.alarm_name);
         self.alarms.push(change);
+    }
+
+    /// Makes an instance `by` older: its launch time, and RunInstances' first answer for it,
+    /// as when it ran that long before dying (the paused test clock does not move the wall
+    /// clock that launch times are read on).
+    pub fn age(&mut self, id: &str, by: chrono::Duration) {
+        for instance in self
+            .instances
+            .get_mut(id)
+            .into_iter()
+            .chain(self.tokens.values_mut().filter(|i| i.id == id))
+        {
+            instance.launched_at = instance.launched_at.map(|at| at - by);
+        }
     }
 
     /// Sets an instance's state, as its operator (or EC2) would.

@@ -76,6 +76,13 @@ impl Config {
             840,
         )?;
         check_one_wave_fits(wave_wait, timeout)?;
+        let launch_wait = number(
+            &get,
+            "LAUNCH_WAIT_SECONDS",
+            defaults.launch_wait.as_secs(),
+            60,
+            3600,
+        )?;
         let fence_action = match get("FENCE_ACTION") {
             None => defaults.fence_action,
             Some(text) => FenceAction::parse(&text).map_err(|problem| ConfigError {
@@ -111,6 +118,7 @@ impl Config {
                     poll_interval: Duration::from_secs(poll),
                 },
                 wave_wait: Duration::from_secs(wave_wait),
+                launch_wait: Duration::from_secs(launch_wait),
                 alarm_name_prefix: get("ALARM_NAME_PREFIX").unwrap_or_default(),
                 fence_action,
                 drs_job_timeout: Duration::from_secs(drs_job_minutes * 60),
@@ -298,6 +306,7 @@ mod tests {
         assert_eq!(c.settings.target_groups, TargetGroupScope::All);
         assert_eq!(c.settings.health_wait.timeout, Duration::from_secs(300));
         assert_eq!(c.settings.wave_wait, Duration::from_secs(300));
+        assert_eq!(c.settings.launch_wait, Duration::from_secs(600));
         assert_eq!(c.settings.fence_action, FenceAction::Stop);
         assert_eq!(c.settings.alarm_name_prefix, "");
         assert_eq!(c.metrics_namespace, "OutpostsAutorestart");
@@ -312,6 +321,7 @@ mod tests {
             ("HEALTH_WAIT_SECONDS", "0"),
             ("HEALTH_POLL_SECONDS", "2"),
             ("WAVE_WAIT_SECONDS", "60"),
+            ("LAUNCH_WAIT_SECONDS", "900"),
             ("FENCE_ACTION", "terminate"),
             ("DRS_JOB_TIMEOUT_MINUTES", "90"),
             ("ALARM_EVALUATION_PERIODS", "5"),
@@ -334,6 +344,7 @@ mod tests {
         assert_eq!(c.settings.health_wait.poll_interval, Duration::from_secs(2));
         assert!(matches!(c.settings.target_groups, TargetGroupScope::Only(ref l) if l.len() == 1));
         assert_eq!(c.settings.wave_wait, Duration::from_secs(60));
+        assert_eq!(c.settings.launch_wait, Duration::from_secs(900));
         assert_eq!(c.settings.fence_action, FenceAction::Terminate);
         assert_eq!(c.settings.drs_job_timeout, Duration::from_secs(90 * 60));
         assert_eq!(c.settings.alarm_window, Duration::from_secs(5 * 60));
@@ -352,7 +363,11 @@ mod tests {
 
     #[test]
     fn each_bad_value_names_its_variable() {
-        let cases: [(&[(&str, &str)], &str); 12] = [
+        let cases: [(&[(&str, &str)], &str); 13] = [
+            (
+                &[("TOPIC_ARN", TOPIC), ("LAUNCH_WAIT_SECONDS", "30")],
+                "LAUNCH_WAIT_SECONDS is \"30\"",
+            ),
             (
                 &[
                     ("TOPIC_ARN", TOPIC),

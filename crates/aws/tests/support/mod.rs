@@ -43,9 +43,19 @@ pub fn outage_cloudwatch() -> aws_sdk_cloudwatch::Client {
 pub fn cloudwatch_showing(
     state: aws_sdk_cloudwatch::types::StateValue,
 ) -> aws_sdk_cloudwatch::Client {
+    cloudwatch_showing_since(state, outage().state_since)
+}
+
+/// A CloudWatch client that shows the alarm of [`outage`] in `state` since `since`, as often
+/// as asked.
+pub fn cloudwatch_showing_since(
+    state: aws_sdk_cloudwatch::types::StateValue,
+    since: chrono::DateTime<chrono::Utc>,
+) -> aws_sdk_cloudwatch::Client {
     use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
     use aws_sdk_cloudwatch::types::{Dimension, MetricAlarm};
-    let alarm = outage();
+    let mut alarm = outage();
+    alarm.state_since = since;
     let describe = aws_smithy_mocks::mock!(aws_sdk_cloudwatch::Client::describe_alarms)
         .sequence()
         .output(move || {

@@ -74,6 +74,7 @@ fn plan(world: &World, instances: &[Instance], replacements: &[Instance]) -> Vec
         template_targets: &world.targets,
         down_outposts: &world.down,
         now: "2026-11-24T02:00:00Z".parse().unwrap(),
+        launch_wait: LAUNCH_WAIT,
     })
 }
 
@@ -237,6 +238,7 @@ fn replacement(
     let mut r = instance(id, Some("lt-0b,lt-0c"));
     r.state = state.into();
     r.subnet_id = Some(subnet.into());
+    r.outpost_arn = Some(if subnet == "subnet-a" { FAILED } else { OTHER }.into());
     r.tags.insert(tags::REPLACEMENT_OF.into(), "i-1".into());
     let incident = if this_incident {
         w.incident.to_string()
@@ -319,6 +321,12 @@ fn decide_covers_every_state_a_crash_a_death_or_an_operator_can_leave() {
             "running",
             vec![replacement(&w, "i-r1", "pending", "subnet-b", None, true)],
             "recovered by i-r1 superseding[]",
+        ),
+        (
+            "a replacement pending on an Outpost that is down now will not start: stuck",
+            "running",
+            vec![replacement(&w, "i-r1", "pending", "subnet-a", None, true)],
+            "launch #2 lt-0b>lt-0c dead[i-r1]",
         ),
         (
             "crash after the tags: the replacement runs",
@@ -515,4 +523,106 @@ fn each_attempt_has_its_own_token_and_says_which_it_is() {
             .tags
             .contains(&(tags::REPLACEMENT_OF.into(), "i-1".into()))
     );
+}
+
+#[test]
+fn the_attempt_the_original_records_survives_its_replacement_vanishing() {
+    let w = world();
+    let incident = w.incident.to_string();
+    let cases: [(&str, Option<&str>, &str, u32); 5] = [
+        ("no record", None, "", 1),
+        (
+            "this incident's third attempt",
+            Some("3"),
+            incident.as_str(),
+            3,
+        ),
+        (
+            "another incident's",
+            Some("3"),
+            "op-0other-20260101T000000Z-0",
+            1,
+        ),
+        (
+            "past the bound: a claim not believed",
+            Some("99"),
+            incident.as_str(),
+            1,
+        ),
+        ("not a number", Some("x"), incident.as_str(), 1),
+    ];
+    for (case, attempt, of_incident, expected) in cases {
+        let mut original = instance("i-1", Some("lt-0b"));
+        if let Some(attempt) = attempt {
+            original.tags.insert(tags::ATTEMPT.into(), attempt.into());
+            original
+                .tags
+                .insert(tags::INCIDENT.into(), of_incident.into());
+            original
+                .tags
+                .insert(tags::REPLACED_BY.into(), "i-vanished".into());
+        }
+        let planned = plan(&w, &[original], &[]);
+        match &planned[0].decision {
+            Decision::Launch {
+                attempt,
+                candidates,
+                ..
+            } => {
+                assert_eq!(*attempt, expected, "{case}");
+                assert!(
+                    candidates[0]
+                        .request
+                        .tags
+                        .contains(&(tags::ATTEMPT.into(), expected.to_string())),
+                    "{case}"
+                );
+            }
+            other => panic!("{case}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn alternates_on_an_outpost_gone_down_since_the_plan_are_passed_over() {
+    const THIRD: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0cccccccccccccccc";
+    let mut w = world();
+    w.targets.insert(t("lt-0e"), on("subnet-e", THIRD));
+    let original = instance("i-1", Some("lt-0b,lt-0e"));
+    let other = OutpostId::from_arn(OTHER).unwrap();
+    let third = OutpostId::from_arn(THIRD).unwrap();
+    // (down now, alternates left, unrecoverable?)
+    let rows: [(Vec<OutpostId>, Vec<&str>, bool); 3] = [
+        (vec![], vec!["subnet-b", "subnet-e"], false),
+        (vec![other.clone()], vec!["subnet-e"], false),
+        (vec![other, third], vec![], true),
+    ];
+    for (down, left, unrecoverable) in rows {
+        let mut planned = plan(&w, std::slice::from_ref(&original), &[]).remove(0);
+        let down: HashSet<OutpostId> = down.into_iter().collect();
+        without_down(&mut planned, &down);
+        match planned.decision {
+            Decision::Launch {
+                candidates,
+                skipped,
+                ..
+            } => {
+                assert!(!unrecoverable);
+                let subnets: Vec<&str> = candidates.iter().map(|c| c.subnet_id.as_str()).collect();
+                assert_eq!(subnets, left);
+                assert_eq!(skipped.len(), 2 - left.len());
+                assert!(
+                    skipped
+                        .iter()
+                        .all(|s| s.reason.contains("went down before this wave"))
+                );
+            }
+            Decision::Unrecoverable { reason, skipped } => {
+                assert!(unrecoverable, "{reason}");
+                assert!(reason.contains("every alternate lies on an Outpost that is down now"));
+                assert_eq!(skipped.len(), 2);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
