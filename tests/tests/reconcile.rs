@@ -428,7 +428,7 @@ async fn the_same_event_after_the_replacement_died_spends_no_wait_on_its_token()
         &handler.logs(),
     );
     assert_eq!(
-        state.instance(&s.seeded.web1).tags["autorestart:attempt"],
+        state.instance(&s.seeded.web1).tags["autorestart:last-attempt"],
         "2",
         "the attempt is carried on the original"
     );

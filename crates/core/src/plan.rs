@@ -218,14 +218,14 @@ fn decide(snapshot: &Snapshot<'_>, original: &Instance) -> Decision {
         .filter(|r| this_incident(r) || is_stuck(r, snapshot))
         .collect();
     dead.sort_by_key(|r| (this_incident(r), attempt_of(r), r.id.clone()));
-    // The attempt the original records (written with `replaced-by`) survives its replacement
+    // The attempt the original records (`last-attempt`, written with `replaced-by`) survives its replacement
     // vanishing from Describe after it died: that attempt's token is asked again (EC2 answers
     // it with that launch, which the launch sees is spent, or which still runs), never the
     // tokens before it. A value past the bound is not believed: a tag is a claim.
     let recorded = (original.tag(tags::INCIDENT) == Some(snapshot.incident.as_str()))
         .then(|| {
             original
-                .tag(tags::ATTEMPT)
+                .tag(tags::LAST_ATTEMPT)
                 .and_then(|a| a.parse::<u32>().ok())
         })
         .flatten()
@@ -271,6 +271,7 @@ fn decide(snapshot: &Snapshot<'_>, original: &Instance) -> Decision {
     if let Some(last) = dead.last() {
         rotate_past(&mut candidates, last.subnet_id.as_deref());
     }
+    try_full_last(&mut candidates, original, snapshot.incident);
     Decision::Launch {
         candidates,
         skipped,
@@ -376,6 +377,39 @@ pub fn without_down(planned: &mut PlannedInstance, down: &HashSet<OutpostId>) {
             skipped: std::mem::take(skipped),
         };
     }
+}
+
+/// The record of the pools found full in `incident` (`tags::FULL`), as many as fit in a tag
+/// value (256 characters).
+pub fn full_record(incident: &IncidentId, pools: &[String]) -> String {
+    let mut record = incident.to_string();
+    for pool in pools {
+        if record.len() + 1 + pool.len() > 256 {
+            break;
+        }
+        record.push(' ');
+        record.push_str(pool);
+    }
+    record
+}
+
+/// Moves the alternates whose pool the original records as found full in this incident
+/// (`tags::FULL`) after the others, keeping each group's order: a retry or the sweep starts
+/// from what is known, and still tries them (capacity frees up).
+fn try_full_last(candidates: &mut Vec<Candidate>, original: &Instance, incident: &IncidentId) {
+    let Some(record) = original.tag(tags::FULL) else {
+        return;
+    };
+    let mut words = record.split_whitespace();
+    if words.next() != Some(incident.as_str()) {
+        return;
+    }
+    let full: HashSet<&str> = words.collect();
+    let (free, known_full): (Vec<Candidate>, Vec<Candidate>) = std::mem::take(candidates)
+        .into_iter()
+        .partition(|c| !full.contains(c.capacity_pool().as_str()));
+    candidates.extend(free);
+    candidates.extend(known_full);
 }
 
 /// Puts the alternate a dead replacement ran on last, keeping the rest in order: the next

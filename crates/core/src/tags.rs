@@ -64,6 +64,14 @@ pub const READINESS_LAUNCH: &str = "autorestart:readiness-launch";
 /// as its replacement) which AWS does not confirm the agent launched for it, comma-separated, so
 /// that such a claim is reported once, not on every sweep.
 pub const UNPROVEN_CLAIMS: &str = "autorestart:unproven-claims";
+/// On an original not recovered yet: the capacity pools (`subnet/instance-type`) EC2 found
+/// full in its incident, `<incident> <pool> <pool>…`, so that a retry or the sweep tries them
+/// last. A claim: it orders alternates, never removes one.
+pub const FULL: &str = "autorestart:full";
+/// On an original: the attempt its recorded replacement (`replaced-by`) was launched as, so
+/// that the count outlives that replacement in Describe. Not [`ATTEMPT`], which IAM lets the
+/// agent write at launch only.
+pub const LAST_ATTEMPT: &str = "autorestart:last-attempt";
 /// Set by EC2 itself on an instance launched from a launch template: the template's id. No
 /// principal can write an `aws:` tag, so it is proof of the template a launch used.
 pub const LAUNCH_TEMPLATE_ID: &str = "aws:ec2launchtemplate:id";
@@ -75,7 +83,9 @@ pub const PREFIX: &str = "autorestart:";
 pub const NAME: &str = "Name";
 
 /// Tags that record what the agent did; they describe one instance and never travel to another.
-pub const AUDIT_TAGS: [&str; 17] = [
+pub const AUDIT_TAGS: [&str; 19] = [
+    FULL,
+    LAST_ATTEMPT,
     ATTEMPT,
     LAUNCHED_IN,
     REPLACED_BY,

@@ -432,7 +432,7 @@ async fn record_replacement<C: Compute>(
 ) {
     let original_id = result.original.id.clone();
     if result.original.tag(tags::REPLACED_BY) == Some(replacement.id.as_str())
-        && result.original.tag(tags::ATTEMPT) == replacement.tag(tags::ATTEMPT)
+        && result.original.tag(tags::LAST_ATTEMPT) == replacement.tag(tags::ATTEMPT)
         && members.is_empty()
     {
         return;
@@ -446,7 +446,7 @@ async fn record_replacement<C: Compute>(
     ];
     // The attempt goes on the original too: it outlives the replacement in Describe.
     if let Some(attempt) = replacement.tag(tags::ATTEMPT) {
-        record.push((tags::ATTEMPT.to_owned(), attempt.to_owned()));
+        record.push((tags::LAST_ATTEMPT.to_owned(), attempt.to_owned()));
     }
     let id = std::slice::from_ref(&original_id);
     let both: Vec<(String, String)> = record.iter().chain(members).cloned().collect();

@@ -218,6 +218,9 @@ where
         if execution == Execution::Live {
             self.share_launches(outpost, down, &observed).await;
         }
+        // What this run learns of full servers holds for all its waves, and is recorded for
+        // the next run on the originals it leaves to it.
+        let capacity = Capacity::default();
         let ran = self
             .run_waves(
                 change,
@@ -225,9 +228,13 @@ where
                 &mut observed,
                 execution,
                 budget,
+                &capacity,
                 &mut report,
             )
             .await;
+        if execution == Execution::Live {
+            self.record_full(incident, &capacity, &ran.outcomes).await;
+        }
         let would_move = match execution {
             Execution::Live => Vec::new(),
             Execution::DryRun => observed.memberships,
@@ -255,6 +262,42 @@ where
             notify::record_said(self.compute, &news.unsaid).await;
         }
         Ok(report)
+    }
+
+    /// Records on the originals this run leaves unrecovered the pools it found full
+    /// (`tags::FULL`), so that the retry or the sweep tries them last. A failure is logged:
+    /// the next run then asks those servers first again, as before this record existed.
+    async fn record_full(
+        &self,
+        incident: &IncidentId,
+        capacity: &Capacity,
+        outcomes: &[InstanceOutcome],
+    ) {
+        let pools = capacity.full();
+        if pools.is_empty() {
+            return;
+        }
+        let left: Vec<String> = outcomes
+            .iter()
+            .filter(|o| {
+                matches!(
+                    o.outcome,
+                    Outcome::Failed { .. } | Outcome::Unfinished { .. }
+                )
+            })
+            .filter(|o| !plan::uses_drs(&o.original))
+            .map(|o| o.original.id.clone())
+            .collect();
+        if left.is_empty() {
+            return;
+        }
+        let record = [(tags::FULL.to_owned(), plan::full_record(incident, &pools))];
+        match self.compute.tag(&left, &record).await {
+            Ok(()) => {
+                info!(originals = ?left, ?pools, "recorded the servers found full for the next run")
+            }
+            Err(error) => warn!(%error, ?pools, "could not record the servers found full"),
+        }
     }
 
     /// Several Outposts down are several invocations drawing from the account's RunInstances
@@ -410,12 +453,11 @@ where
         observed: &mut Observed,
         execution: Execution,
         budget: Budget,
+        capacity: &Capacity,
         report: &mut AlarmReport,
     ) -> Ran {
         let by_wave = std::mem::take(&mut observed.waves);
         let wave_count = by_wave.len();
-        // What this run learns of full servers holds for all its waves.
-        let capacity = Capacity::default();
         let mut ran = Ran::default();
         let mut stop: Option<String> = None;
         for (index, (number, mut plan)) in by_wave.into_iter().enumerate() {
@@ -454,7 +496,7 @@ where
                     execution,
                     budget,
                     &observed.remember,
-                    &capacity,
+                    capacity,
                 )
                 .await;
             wave_outcomes.sort_by(|a, b| a.original.id.cmp(&b.original.id));

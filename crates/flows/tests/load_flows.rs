@@ -225,7 +225,7 @@ async fn a_spent_token_is_not_a_launch_the_next_attempt_goes_out_at_once() {
             Some(second.as_str())
         );
         assert_eq!(
-            w.instances["i-a00"].tag(tags::ATTEMPT),
+            w.instances["i-a00"].tag(tags::LAST_ATTEMPT),
             Some("2"),
             "carried on the original"
         );
@@ -352,4 +352,39 @@ async fn an_outpost_that_goes_down_during_a_wave_takes_no_launch_of_the_next() {
             "{later:?}"
         );
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn servers_found_full_are_recorded_and_the_next_run_tries_them_last() {
+    let mut w = world(3);
+    w.set_alarm(down(A));
+    w.capacity.insert("subnet-b".into(), 1);
+    // C refuses for now: two originals are left unrecovered.
+    w.refused_templates.insert("lt-c".into());
+    let aws = InMemoryAws::new(w, Duration::from_millis(20));
+    let first = agent(&aws).outage().handle(&down(A)).await.unwrap();
+    let failed: Vec<&str> = first
+        .instances
+        .iter()
+        .filter(|i| i.failed())
+        .map(|i| i.instance_id.as_str())
+        .collect();
+    assert_eq!(failed.len(), 2, "{:?}", outcomes(&first));
+    aws.with(|w| {
+        for id in &failed {
+            let record = w.instances[*id].tag(tags::FULL).unwrap_or_default();
+            assert!(record.contains("subnet-b/m5.large"), "{id}: {record}");
+        }
+    });
+    let full_before = aws.with(|w| w.answered("RunInstances", "InsufficientInstanceCapacity"));
+    // C is allowed now; B is still full. The sweep tries C first for both.
+    aws.with(|w| w.refused_templates.clear());
+    let swept = agent(&aws).sweeper().sweep().await.unwrap();
+    assert!(swept.errors.is_empty(), "{:?}", swept.errors);
+    assert_eq!(
+        aws.with(|w| w.answered("RunInstances", "InsufficientInstanceCapacity")),
+        full_before,
+        "B was not asked again"
+    );
+    assert_converged(&aws, &originals(&aws, A), &[B, C]);
 }

@@ -554,7 +554,9 @@ fn the_attempt_the_original_records_survives_its_replacement_vanishing() {
     for (case, attempt, of_incident, expected) in cases {
         let mut original = instance("i-1", Some("lt-0b"));
         if let Some(attempt) = attempt {
-            original.tags.insert(tags::ATTEMPT.into(), attempt.into());
+            original
+                .tags
+                .insert(tags::LAST_ATTEMPT.into(), attempt.into());
             original
                 .tags
                 .insert(tags::INCIDENT.into(), of_incident.into());
@@ -625,4 +627,42 @@ fn alternates_on_an_outpost_gone_down_since_the_plan_are_passed_over() {
             other => panic!("{other:?}"),
         }
     }
+}
+
+#[test]
+fn pools_recorded_full_in_this_incident_are_tried_last() {
+    let w = world();
+    let pool_b = "subnet-b/lt-0b".to_owned();
+    // (the original's record, the order of its alternates)
+    let rows = [
+        (None, ["subnet-b", "subnet-c"]),
+        (
+            Some(full_record(&w.incident, std::slice::from_ref(&pool_b))),
+            ["subnet-c", "subnet-b"],
+        ),
+        (
+            Some(format!("op-0other-20260101T000000Z-0 {pool_b}")),
+            ["subnet-b", "subnet-c"],
+        ),
+    ];
+    for (record, order) in rows {
+        let mut original = instance("i-1", Some("lt-0b,lt-0c"));
+        if let Some(record) = &record {
+            original.tags.insert(tags::FULL.into(), record.clone());
+        }
+        let planned = plan(&w, &[original], &[]);
+        let Decision::Launch { candidates, .. } = &planned[0].decision else {
+            panic!("{record:?}: {:?}", planned[0].decision)
+        };
+        let subnets: Vec<&str> = candidates.iter().map(|c| c.subnet_id.as_str()).collect();
+        assert_eq!(subnets, order, "{record:?}");
+    }
+    // The record fits in a tag value, however many pools.
+    let many: Vec<String> = (0..40)
+        .map(|i| format!("subnet-{i:017x}/m5.large"))
+        .collect();
+    let record = full_record(&w.incident, &many);
+    assert!(record.len() <= 256, "{}", record.len());
+    assert!(record.starts_with(w.incident.as_str()));
+    assert!(record.contains(&many[0]));
 }
