@@ -218,9 +218,6 @@ where
         if execution == Execution::Live {
             self.share_launches(outpost, down, &observed).await;
         }
-        // What this run learns of full servers holds for all its waves, and is recorded for
-        // the next run on the originals it leaves to it.
-        let capacity = Capacity::default();
         let ran = self
             .run_waves(
                 change,
@@ -228,12 +225,12 @@ where
                 &mut observed,
                 execution,
                 budget,
-                &capacity,
                 &mut report,
             )
             .await;
         if execution == Execution::Live {
-            self.record_full(incident, &capacity, &ran.outcomes).await;
+            self.record_full(incident, &observed.capacity, &ran.outcomes)
+                .await;
         }
         let would_move = match execution {
             Execution::Live => Vec::new(),
@@ -437,6 +434,7 @@ where
             .collect();
         let (waves, wave_warnings) = WavePlan::by_wave(planned, drs_planned);
         Ok(Observed {
+            capacity: Capacity::default(),
             waves,
             wave_warnings,
             memberships,
@@ -453,7 +451,6 @@ where
         observed: &mut Observed,
         execution: Execution,
         budget: Budget,
-        capacity: &Capacity,
         report: &mut AlarmReport,
     ) -> Ran {
         let by_wave = std::mem::take(&mut observed.waves);
@@ -496,7 +493,7 @@ where
                     execution,
                     budget,
                     &observed.remember,
-                    capacity,
+                    &observed.capacity,
                 )
                 .await;
             wave_outcomes.sort_by(|a, b| a.original.id.cmp(&b.original.id));
@@ -716,6 +713,9 @@ const LAG_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
 /// What the recovery observed of an Outpost: both plans, the target groups, and the tags
 /// that remember each original's registrations.
 struct Observed {
+    /// What this run learns of full servers: it holds for all its waves, and is recorded for
+    /// the next run on the originals it leaves to it.
+    capacity: Capacity,
     waves: BTreeMap<u32, WavePlan>,
     wave_warnings: Vec<(String, String)>,
     memberships: Vec<Membership>,
