@@ -43,6 +43,9 @@ fn every_function_that_reconciles_may_read_the_alarms_it_acts_on() {
             "elasticloadbalancing:DeregisterTargets",
             "elasticloadbalancing:DescribeTargetHealth",
             "sns:Publish",
+            // The alternates' free slots, to plan launches onto them.
+            "outposts:ListAssets",
+            "outposts:ListAssetInstances",
         ] {
             assert!(
                 text.contains(action),

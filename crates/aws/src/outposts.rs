@@ -51,4 +51,23 @@ impl Outposts for OutpostsApi {
         }
         Ok(assets)
     }
+
+    async fn running_types(&self, outpost: &OutpostId) -> Result<Vec<String>, AwsError> {
+        let mut pages = self
+            .client
+            .list_asset_instances()
+            .outpost_identifier(outpost.as_str())
+            .into_paginator()
+            .send();
+        let mut types = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| from_sdk("outposts:ListAssetInstances", e))?;
+            types.extend(
+                page.asset_instances()
+                    .iter()
+                    .filter_map(|i| i.instance_type().map(str::to_owned)),
+            );
+        }
+        Ok(types)
+    }
 }

@@ -338,3 +338,52 @@ async fn asset_read_errors_are_sorted_into_access_denied_and_not_found() {
         assert_eq!(failing.num_calls(), 1, "{code} is not retried");
     }
 }
+
+#[tokio::test]
+async fn the_instance_types_running_on_an_outpost_are_read_across_pages_and_errors_sorted() {
+    use aws_sdk_outposts::operation::list_asset_instances::{
+        ListAssetInstancesError, ListAssetInstancesOutput,
+    };
+    use aws_sdk_outposts::types::{AssetInstance, AwsServiceName};
+    let instance = |id: &str, instance_type: &str, service: AwsServiceName| {
+        AssetInstance::builder()
+            .instance_id(id)
+            .instance_type(instance_type)
+            .asset_id("asset-1")
+            .aws_service_name(service)
+            .build()
+    };
+    let first = mock!(aws_sdk_outposts::Client::list_asset_instances)
+        .match_requests(|r| r.outpost_identifier() == Some(OUTPOST_A) && r.next_token().is_none())
+        .then_output(move || {
+            ListAssetInstancesOutput::builder()
+                .asset_instances(instance("i-1", "m5.large", AwsServiceName::Ec2))
+                .next_token("1##p2")
+                .build()
+        });
+    let second = mock!(aws_sdk_outposts::Client::list_asset_instances)
+        .match_requests(|r| r.next_token() == Some("1##p2"))
+        .then_output(move || {
+            ListAssetInstancesOutput::builder()
+                // An ELB node takes a slot too.
+                .asset_instances(instance("i-2", "c5.large", AwsServiceName::Elb))
+                .build()
+        });
+    let client = mock_client!(aws_sdk_outposts, RuleMode::MatchAny, [&first, &second]);
+    let outpost = OutpostId::parse(OUTPOST_A).unwrap();
+    let types = OutpostsApi::new(client)
+        .running_types(&outpost)
+        .await
+        .unwrap();
+    assert_eq!(types, ["m5.large", "c5.large"]);
+
+    let denied = mock!(aws_sdk_outposts::Client::list_asset_instances)
+        .then_error(|| ListAssetInstancesError::generic(aws_error("AccessDeniedException")));
+    let client = mock_client!(aws_sdk_outposts, [&denied]);
+    let error = OutpostsApi::new(client)
+        .running_types(&outpost)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind, ErrorKind::AccessDenied);
+    assert_eq!(error.operation, "outposts:ListAssetInstances");
+}

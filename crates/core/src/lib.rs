@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod moves;
 pub mod notice;
 pub mod outcome;
+pub mod placement;
 pub mod plan;
 pub mod proof;
 pub mod readiness;

@@ -45,8 +45,8 @@ impl<T: Copy> Ports<T, T, T, T, T, T> {
 pub type PatientPorts<C, L, N, D, A, O> =
     Ports<Patient<C>, Patient<L>, Patient<N>, Patient<D>, Patient<A>, Patient<O>>;
 /// The alarm handler's flow, as the agent lends it.
-pub type AgentOutage<'a, C, L, N, D, A> =
-    Outage<'a, Patient<C>, Patient<L>, Patient<N>, Patient<D>, Patient<A>>;
+pub type AgentOutage<'a, C, L, N, D, A, O> =
+    Outage<'a, Patient<C>, Patient<L>, Patient<N>, Patient<D>, Patient<A>, Patient<O>>;
 /// The DRS event handler's flow, as the agent lends it.
 pub type AgentDrsFinish<'a, C, L, N, D> =
     DrsFinish<'a, Patient<C>, Patient<L>, Patient<N>, Patient<D>>;
@@ -91,13 +91,14 @@ where
     }
 
     /// The alarm handler's flow.
-    pub fn outage(&self) -> AgentOutage<'_, C, L, N, D, A> {
+    pub fn outage(&self) -> AgentOutage<'_, C, L, N, D, A, O> {
         Outage {
             compute: &self.ports.compute,
             balancer: &self.ports.balancer,
             notifier: &self.ports.notifier,
             drs: &self.ports.drs,
             alarms: &self.ports.alarms,
+            outposts: &self.ports.outposts,
             settings: &self.settings,
             launches: &self.launches,
         }

@@ -14,21 +14,21 @@ use autorestart_core::outcome::{Execution, InstanceOutcome, Outcome};
 use autorestart_core::plan::{self};
 use autorestart_core::report::{self, Action, AlarmReport, Notification, Ran, WaveReport};
 use autorestart_core::settings::{Mode, Settings};
-use autorestart_core::{tags, waves};
+use autorestart_core::{placement, tags, waves};
 
 use crate::budget::{Budget, Pacer};
 use crate::error::FlowError;
 use crate::fencing::Fencing;
 use crate::launch::{self, Capacity, Limits};
 use crate::ports::{
-    Alarms, Compute, DisasterRecovery, LoadBalancing, Membership, Memberships, Notifier,
+    Alarms, Compute, DisasterRecovery, LoadBalancing, Membership, Memberships, Notifier, Outposts,
 };
 use crate::{drs_start, membership, notify, observe};
 
 /// The recovery of an Outpost that went down, and the alarm handler's way in: an OK change
-/// goes to [`Fencing`]. Reads CloudWatch alarms, EC2 and DRS; launches in EC2, starts DRS
-/// jobs, moves ELB membership, publishes to SNS.
-pub struct Outage<'a, C, L, N, D, A> {
+/// goes to [`Fencing`]. Reads CloudWatch alarms, EC2, DRS and the Outposts API (free slots);
+/// launches in EC2, starts DRS jobs, moves ELB membership, publishes to SNS.
+pub struct Outage<'a, C, L, N, D, A, O> {
     /// EC2.
     pub compute: &'a C,
     /// Elastic Load Balancing.
@@ -39,27 +39,30 @@ pub struct Outage<'a, C, L, N, D, A> {
     pub drs: &'a D,
     /// CloudWatch alarms.
     pub alarms: &'a A,
+    /// The Outposts API: the free slots of the alternates.
+    pub outposts: &'a O,
     /// How the agent runs.
     pub settings: &'a Settings,
     /// This process's copy of EC2's RunInstances bucket.
     pub launches: &'a Pacer,
 }
 
-impl<C, L, N, D, A> Clone for Outage<'_, C, L, N, D, A> {
+impl<C, L, N, D, A, O> Clone for Outage<'_, C, L, N, D, A, O> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<C, L, N, D, A> Copy for Outage<'_, C, L, N, D, A> {}
+impl<C, L, N, D, A, O> Copy for Outage<'_, C, L, N, D, A, O> {}
 
-impl<'a, C, L, N, D, A> Outage<'a, C, L, N, D, A>
+impl<'a, C, L, N, D, A, O> Outage<'a, C, L, N, D, A, O>
 where
     C: Compute,
     L: LoadBalancing,
     N: Notifier,
     D: DisasterRecovery,
     A: Alarms,
+    O: Outposts,
 {
     /// Fencing over the same ports, for an Outpost that is back.
     pub fn fencing(&self) -> Fencing<'a, C, L, N, D> {
@@ -217,6 +220,7 @@ where
         };
         if execution == Execution::Live {
             self.share_launches(outpost, down, &observed).await;
+            self.place_launches(&mut observed).await;
         }
         let ran = self
             .run_waves(
@@ -295,6 +299,48 @@ where
             }
             Err(error) => warn!(%error, ?pools, "could not record the servers found full"),
         }
+    }
+
+    /// Plans the launches onto the alternates' free slots where the Outposts API tells them
+    /// (`placement`): a server known to be full is not asked first. An Outpost the API does
+    /// not answer for (another account owns it, IAM, throttling) keeps the operator's order.
+    async fn place_launches(&self, observed: &mut Observed) {
+        let outposts: HashSet<OutpostId> = observed
+            .waves
+            .values()
+            .flat_map(|wave| placement::alternate_outposts(&wave.templates))
+            .collect();
+        if outposts.is_empty() {
+            return;
+        }
+        let reads = futures::future::join_all(outposts.into_iter().map(|outpost| async move {
+            let (assets, running) = futures::join!(
+                self.outposts.assets(&outpost),
+                self.outposts.running_types(&outpost)
+            );
+            (outpost, assets.and_then(|a| running.map(|r| (a, r))))
+        }))
+        .await;
+        let mut free = HashMap::new();
+        for (outpost, read) in reads {
+            match read {
+                Ok((assets, running)) => {
+                    free.insert(outpost, placement::free_slots(&assets, &running));
+                }
+                Err(error) => {
+                    info!(%outpost, %error, "no free slots from the Outposts API: the alternates keep their order");
+                }
+            }
+        }
+        if free.is_empty() {
+            return;
+        }
+        let moved: usize = observed
+            .waves
+            .values_mut()
+            .map(|wave| placement::place(&mut wave.templates, &mut free))
+            .sum();
+        info!(moved, "launches planned onto the alternates' free slots");
     }
 
     /// Several Outposts down are several invocations drawing from the account's RunInstances

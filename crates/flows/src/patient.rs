@@ -296,6 +296,13 @@ impl<O: Outposts> Outposts for Patient<O> {
         })
         .await
     }
+
+    async fn running_types(&self, outpost: &OutpostId) -> Result<Vec<String>, AwsError> {
+        patiently("outposts:ListAssetInstances", Repeat::Unanswered, || {
+            self.0.running_types(outpost)
+        })
+        .await
+    }
 }
 
 impl<D: DisasterRecovery> DisasterRecovery for Patient<D> {

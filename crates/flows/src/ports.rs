@@ -118,6 +118,13 @@ pub trait Outposts: Sync {
         &self,
         outpost: &OutpostId,
     ) -> impl Future<Output = Result<Vec<Asset>, AwsError>> + Send;
+
+    /// The instance type of every instance running on an Outpost's assets, of every account
+    /// and service (`ListAssetInstances`), every page read.
+    fn running_types(
+        &self,
+        outpost: &OutpostId,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
 }
 
 /// AWS Elastic Disaster Recovery, as the recovery uses it.
@@ -331,6 +338,12 @@ impl<T: Outposts> Outposts for &T {
         outpost: &OutpostId,
     ) -> impl Future<Output = Result<Vec<Asset>, AwsError>> + Send {
         (**self).assets(outpost)
+    }
+    fn running_types(
+        &self,
+        outpost: &OutpostId,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send {
+        (**self).running_types(outpost)
     }
 }
 

@@ -63,13 +63,14 @@ where
     A: Alarms,
     O: Outposts,
 {
-    fn outage(&self) -> Outage<'a, C, L, N, D, A> {
+    fn outage(&self) -> Outage<'a, C, L, N, D, A, O> {
         Outage {
             compute: self.compute,
             balancer: self.balancer,
             notifier: self.notifier,
             drs: self.drs,
             alarms: self.alarms,
+            outposts: self.outposts,
             settings: self.settings,
             launches: self.launches,
         }

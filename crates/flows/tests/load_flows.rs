@@ -388,3 +388,44 @@ async fn servers_found_full_are_recorded_and_the_next_run_tries_them_last() {
     );
     assert_converged(&aws, &originals(&aws, A), &[B, C]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn launches_are_planned_onto_the_free_slots_the_outposts_api_tells() {
+    let mut w = world(5);
+    w.set_alarm(down(A));
+    // B is configured for 3 m5.large and runs one already (another workload): 2 free. EC2
+    // agrees. C's Outposts API does not answer (another account owns it).
+    w.assets.insert(
+        B.into(),
+        vec![autorestart_core::inventory::Asset {
+            id: "asset-b".into(),
+            state: Some("ACTIVE".into()),
+            capacities: vec![("m5.large".into(), 3)],
+        }],
+    );
+    w.add_instance("i-other", "subnet-b", &[]);
+    w.capacity.insert("subnet-b".into(), 2);
+    let aws = InMemoryAws::new(w, Duration::from_millis(20));
+    let report = agent(&aws).outage().handle(&down(A)).await.unwrap();
+    let on = |subnet: &str| {
+        report
+            .instances
+            .iter()
+            .filter(|i| i.outcome == OutcomeKind::Recovered)
+            .filter(|i| i.subnet_id.as_deref() == Some(subnet))
+            .count()
+    };
+    assert_eq!(
+        (on("subnet-b"), on("subnet-c")),
+        (2, 3),
+        "{:?}",
+        outcomes(&report)
+    );
+    assert_eq!(
+        aws.with(|w| w.answered("RunInstances", "InsufficientInstanceCapacity")),
+        0,
+        "no launch asked the full server"
+    );
+    assert_eq!(count(&aws, "RunInstances"), 5);
+    assert_converged(&aws, &originals(&aws, A), &[B, C]);
+}

@@ -15,4 +15,32 @@ impl Outposts for InMemoryAws {
         })
         .await
     }
+
+    async fn running_types(&self, outpost: &OutpostId) -> Result<Vec<String>, AwsError> {
+        self.call("ListAssetInstances", |w| {
+            if !w.assets.contains_key(outpost.as_str()) {
+                return Err(AwsError::from_code(
+                    "outposts:ListAssetInstances",
+                    "AccessDeniedException",
+                    format!("not authorized to list the instances of {outpost}"),
+                ));
+            }
+            let arn = w
+                .subnets
+                .values()
+                .flatten()
+                .find(|arn| outpost.is_named_by_arn(arn))
+                .cloned();
+            Ok(w.instances
+                .values()
+                .filter(|i| {
+                    matches!(i.state.as_str(), "pending" | "running")
+                        && i.outpost_arn.is_some()
+                        && i.outpost_arn == arn
+                })
+                .filter_map(|i| i.instance_type.clone())
+                .collect())
+        })
+        .await
+    }
 }

@@ -30,7 +30,7 @@ pub fn sdk_agent(
     sns: aws_sdk_sns::Client,
     drs: aws_sdk_drs::Client,
 ) -> SdkAgent {
-    sdk_agent_with(ec2, elb, sns, drs, outage_cloudwatch(), no_calls_outposts())
+    sdk_agent_with(ec2, elb, sns, drs, outage_cloudwatch(), outposts_denied())
 }
 
 /// A CloudWatch client that shows the alarm of [`outage`] in ALARM, as often as asked: what
@@ -116,6 +116,25 @@ pub fn no_calls_cloudwatch() -> aws_sdk_cloudwatch::Client {
 /// An Outposts client with no mocked answer: for tests whose flow never calls it.
 pub fn no_calls_outposts() -> aws_sdk_outposts::Client {
     mock_client!(aws_sdk_outposts, RuleMode::MatchAny, [])
+}
+
+/// An Outposts client answering `AccessDeniedException` to the reads of free slots, as the
+/// API answers a workload account for an Outpost another account owns: the recovery keeps the
+/// operator's order.
+pub fn outposts_denied() -> aws_sdk_outposts::Client {
+    use aws_sdk_outposts::operation::list_asset_instances::ListAssetInstancesError;
+    use aws_sdk_outposts::operation::list_assets::ListAssetsError;
+    let assets = aws_smithy_mocks::mock!(aws_sdk_outposts::Client::list_assets)
+        .sequence()
+        .error(|| ListAssetsError::generic(aws_error("AccessDeniedException")))
+        .repeatedly()
+        .build();
+    let instances = aws_smithy_mocks::mock!(aws_sdk_outposts::Client::list_asset_instances)
+        .sequence()
+        .error(|| ListAssetInstancesError::generic(aws_error("AccessDeniedException")))
+        .repeatedly()
+        .build();
+    mock_client!(aws_sdk_outposts, RuleMode::MatchAny, [&assets, &instances])
 }
 
 /// DescribeSubnets answering these (subnet, Outpost ARN; none for a Region subnet).
