@@ -26,10 +26,11 @@ use autorestart_testkit::{Bucket, InMemoryAws, RandomThrottling, World};
 const LATENCY: Duration = Duration::from_millis(20);
 /// Calls on the critical path of one instance's recovery, each waiting for the one before:
 /// the alarm's current state → protected instances → (replacements ∥ templates ∥ target
-/// groups) → RunInstances → tag the original (replaced-by and its registrations) → wait for
-/// running (DescribeInstances) → RegisterTargets → DescribeTargetHealth → DeregisterTargets →
-/// Publish → tag reported.
-const DEPENDENT_CALLS: u32 = 11;
+/// groups) → the alternates' free slots (ListAssets ∥ ListAssetInstances, with the other
+/// Outposts' launches) → RunInstances → tag the original (replaced-by and its registrations)
+/// → wait for running (DescribeInstances) → RegisterTargets → DescribeTargetHealth →
+/// DeregisterTargets → Publish → tag reported.
+const DEPENDENT_CALLS: u32 = 12;
 const TARGET_GROUP: &str = "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web/1";
 
 /// The failing Outposts' ids: `op-0aaaaaaaaaaaaaaa1` and four more.

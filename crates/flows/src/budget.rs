@@ -155,7 +155,7 @@ impl Rate {
 }
 
 /// How many unthrottled answers in a row before a [`Pacer`] that was cut asks faster again.
-pub const QUIET_BEFORE_PROBE: u32 = 30;
+pub const QUIET_BEFORE_PROBE: u32 = 60;
 /// The fewest, after probes that met no throttling: probing speeds up while it succeeds.
 const QUIET_FLOOR: u32 = 5;
 /// A probe asks this much faster.

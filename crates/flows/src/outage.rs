@@ -219,8 +219,19 @@ where
             Mode::NotifyOnly => Execution::DryRun,
         };
         if execution == Execution::Live {
-            self.share_launches(outpost, down, &observed).await;
-            self.place_launches(&mut observed).await;
+            // Both read the Outposts down and the alternates, at once.
+            let ((), mut free) = futures::join!(
+                self.share_launches(outpost, down, &observed),
+                self.free_slots(&observed)
+            );
+            if !free.is_empty() {
+                let moved: usize = observed
+                    .waves
+                    .values_mut()
+                    .map(|wave| placement::place(&mut wave.templates, &mut free))
+                    .sum();
+                info!(moved, "launches planned onto the alternates' free slots");
+            }
         }
         let ran = self
             .run_waves(
@@ -301,17 +312,18 @@ where
         }
     }
 
-    /// Plans the launches onto the alternates' free slots where the Outposts API tells them
-    /// (`placement`): a server known to be full is not asked first. An Outpost the API does
-    /// not answer for (another account owns it, IAM, throttling) keeps the operator's order.
-    async fn place_launches(&self, observed: &mut Observed) {
+    /// The alternates' free slots by instance type, where the Outposts API tells them, to plan
+    /// the launches onto (`placement`): a server known to be full is not asked first. An
+    /// Outpost the API does not answer for (another account owns it, IAM, throttling) is left
+    /// out, and its alternates keep the operator's order.
+    async fn free_slots(&self, observed: &Observed) -> HashMap<OutpostId, HashMap<String, i32>> {
         let outposts: HashSet<OutpostId> = observed
             .waves
             .values()
             .flat_map(|wave| placement::alternate_outposts(&wave.templates))
             .collect();
         if outposts.is_empty() {
-            return;
+            return HashMap::new();
         }
         let reads = futures::future::join_all(outposts.into_iter().map(|outpost| async move {
             let (assets, running) = futures::join!(
@@ -332,15 +344,7 @@ where
                 }
             }
         }
-        if free.is_empty() {
-            return;
-        }
-        let moved: usize = observed
-            .waves
-            .values_mut()
-            .map(|wave| placement::place(&mut wave.templates, &mut free))
-            .sum();
-        info!(moved, "launches planned onto the alternates' free slots");
+        free
     }
 
     /// Several Outposts down are several invocations drawing from the account's RunInstances
