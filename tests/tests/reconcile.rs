@@ -61,6 +61,17 @@ impl Setup {
         )
     }
 
+    /// Terminates an instance, as EC2 or its operator would.
+    async fn terminate(&self, id: &str) {
+        self.clients
+            .ec2
+            .terminate_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// Waits until the instances EC2 shows settle (pending ones run, new ones are visible,
     /// targets are past `initial`), then reads the world.
     async fn settled(&self) -> State {
@@ -222,13 +233,7 @@ async fn a_dead_replacement_is_replaced_and_a_stopped_original_is_left_alone() {
     let first = state.replacements_of(&s.seeded.web1)[0].id.clone();
 
     // EC2 terminates the replacement during the incident (ELB drops it as a target).
-    s.clients
-        .ec2
-        .terminate_instances()
-        .instance_ids(&first)
-        .send()
-        .await
-        .unwrap();
+    s.terminate(&first).await;
 
     let sweeper_api = RuntimeApi::start();
     let sweeper = s.start("sweeper", &sweeper_api);
@@ -399,13 +404,7 @@ async fn the_same_event_after_the_replacement_died_spends_no_wait_on_its_token()
     // It ran for ten minutes and died; the event comes again. EC2 answers the first launch's
     // token with its first answer (`pending`), which the agent must not wait on.
     s.moto.age(&first, 600.0);
-    s.clients
-        .ec2
-        .terminate_instances()
-        .instance_ids(&first)
-        .send()
-        .await
-        .unwrap();
+    s.terminate(&first).await;
     let started = std::time::Instant::now();
     let report = response(api.invoke(&sample("alarm-outpost-down.json"), ANSWER_WITHIN));
     let took = started.elapsed();

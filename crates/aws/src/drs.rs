@@ -249,6 +249,14 @@ impl DisasterRecovery for DrsService {
             .set_source_servers(Some(servers))
             .is_drill(drill)
             .set_tags((!tags.is_empty()).then(|| tags.iter().cloned().collect()))
+            // Not idempotent: a resend after a slow answer could start a second job. The
+            // agent looks for the job a lost answer started before asking again
+            // (`autorestart_flows::patient`).
+            .customize()
+            .config_override(
+                aws_sdk_drs::config::Builder::default()
+                    .retry_config(aws_sdk_drs::config::retry::RetryConfig::disabled()),
+            )
             .send()
             .await
             .map_err(|e| from_sdk("drs:StartRecovery", e))?;

@@ -288,15 +288,16 @@ pub fn still_down<'a>(
     }
 }
 
-/// Whether CloudWatch's answer is older than the event: it shows the alarm's state since a
-/// transition earlier than the one the event reports (DescribeAlarms can lag the event that
-/// EventBridge delivered). Why, if so; a read without the alarm is no lag (`still_down`
-/// reports it).
+/// Whether CloudWatch's answer is older than the event: it shows the alarm in another state
+/// than the event's, since a transition earlier than the one the event reports (DescribeAlarms
+/// can lag the event that EventBridge delivered). Why, if so. The same state is no lag, whatever
+/// the timestamps say (the read's transition names the incident); a read without the alarm is
+/// none either (`still_down` reports it).
 pub fn read_lags(reported: &AlarmChange, current: &[AlarmChange]) -> Option<String> {
     let now = current
         .iter()
         .find(|a| a.alarm_name == reported.alarm_name)?;
-    (now.state_since < reported.state_since).then(|| {
+    (now.state != reported.state && now.state_since < reported.state_since).then(|| {
         format!(
             "CloudWatch still shows alarm {} in {:?} since {}, older than the event's transition to {:?} at {}",
             now.alarm_name,
@@ -641,7 +642,12 @@ mod tests {
             (vec![reported.clone()], false),
             (vec![at(AlarmState::Ok, "2026-11-24T02:00:00Z")], false),
             (vec![at(AlarmState::Ok, "2026-11-20T00:00:00Z")], true),
-            (vec![at(AlarmState::Alarm, "2026-11-20T00:00:00Z")], true),
+            // The same state: acted on, whatever its timestamp.
+            (vec![at(AlarmState::Alarm, "2026-11-20T00:00:00Z")], false),
+            (
+                vec![at(AlarmState::InsufficientData, "2026-11-20T00:00:00Z")],
+                true,
+            ),
             (vec![], false),
         ];
         for (now, lags) in rows {

@@ -393,18 +393,41 @@ pub fn full_record(incident: &IncidentId, pools: &[String]) -> String {
     record
 }
 
+/// The record of the pools found full in `incident` on `original`: what it records already for
+/// that incident, and `pools`.
+pub fn full_record_with(original: &Instance, incident: &IncidentId, pools: &[String]) -> String {
+    let mut all: Vec<String> = recorded_full(original, incident)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    for pool in pools {
+        if !all.contains(pool) {
+            all.push(pool.clone());
+        }
+    }
+    full_record(incident, &all)
+}
+
+/// The pools `original` records as found full in `incident`.
+fn recorded_full<'a>(original: &'a Instance, incident: &IncidentId) -> Vec<&'a str> {
+    let Some(record) = original.tag(tags::FULL) else {
+        return Vec::new();
+    };
+    let mut words = record.split_whitespace();
+    if words.next() != Some(incident.as_str()) {
+        return Vec::new();
+    }
+    words.collect()
+}
+
 /// Moves the alternates whose pool the original records as found full in this incident
 /// (`tags::FULL`) after the others, keeping each group's order: a retry or the sweep starts
 /// from what is known, and still tries them (capacity frees up).
 fn try_full_last(candidates: &mut Vec<Candidate>, original: &Instance, incident: &IncidentId) {
-    let Some(record) = original.tag(tags::FULL) else {
-        return;
-    };
-    let mut words = record.split_whitespace();
-    if words.next() != Some(incident.as_str()) {
+    let full: HashSet<&str> = recorded_full(original, incident).into_iter().collect();
+    if full.is_empty() {
         return;
     }
-    let full: HashSet<&str> = words.collect();
     let (free, known_full): (Vec<Candidate>, Vec<Candidate>) = std::mem::take(candidates)
         .into_iter()
         .partition(|c| !full.contains(c.capacity_pool().as_str()));

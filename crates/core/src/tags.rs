@@ -105,6 +105,13 @@ pub const AUDIT_TAGS: [&str; 19] = [
     UNPROVEN_CLAIMS,
 ];
 
+/// The value of `key` among `tags` (a request's tags, as pairs), if there.
+pub fn value_in<'a>(tags: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    tags.iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, value)| value.as_str())
+}
+
 /// Whether an `autorestart:enabled` value opts in (`true`, any letter case).
 pub fn is_opted_in(value: Option<&str>) -> bool {
     value.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))

@@ -106,17 +106,11 @@ fn settings(concurrency: usize) -> Settings {
     }
 }
 
-/// `outposts` Outposts of `n` fail at once: one invocation each (an agent each, with its own
-/// copy of the bucket), sharing the account's RunInstances bucket. Runs on tokio's paused
-/// clock, so the makespan is simulated time: every wait, the bucket's refill included, is
-/// exact and costs no real time. The makespan, and how many launches were throttled.
-async fn run_bucketed(outposts: usize, n: usize) -> (Duration, usize) {
-    let mut w = world_of(outposts, n);
-    w.buckets
-        .insert("RunInstances", Bucket::full(Rate::RUN_INSTANCES));
-    let aws = InMemoryAws::new(w, LATENCY);
+/// The alarms of the first `outposts` Outposts handled at once, one invocation (an agent, with
+/// its own pacer) each; every one of their `n` instances must be recovered. The makespan.
+async fn recover_at_once(aws: &InMemoryAws, outposts: usize, n: usize) -> Duration {
     let agents: Vec<_> = (0..outposts)
-        .map(|_| Agent::new(Ports::all(&aws), settings(16)))
+        .map(|_| Agent::new(Ports::all(aws), settings(16)))
         .collect();
     let events: Vec<AlarmChange> = (0..outposts).map(outage_of).collect();
     let started = tokio::time::Instant::now();
@@ -138,6 +132,19 @@ async fn run_bucketed(outposts: usize, n: usize) -> (Duration, usize) {
         assert!(left.is_empty(), "launches left behind: {left:?}");
         assert_eq!(report.instances.len(), n);
     }
+    makespan
+}
+
+/// `outposts` Outposts of `n` fail at once: one invocation each (an agent each, with its own
+/// copy of the bucket), sharing the account's RunInstances bucket. Runs on tokio's paused
+/// clock, so the makespan is simulated time: every wait, the bucket's refill included, is
+/// exact and costs no real time. The makespan, and how many launches were throttled.
+async fn run_bucketed(outposts: usize, n: usize) -> (Duration, usize) {
+    let mut w = world_of(outposts, n);
+    w.buckets
+        .insert("RunInstances", Bucket::full(Rate::RUN_INSTANCES));
+    let aws = InMemoryAws::new(w, LATENCY);
+    let makespan = recover_at_once(&aws, outposts, n).await;
     let throttled = aws.with(|w| {
         let launches = w.calls.iter().filter(|c| **c == "RunInstances").count();
         launches - outposts * n
@@ -240,28 +247,7 @@ async fn run_shared(outposts: usize, n: usize) -> Shared {
     w.buckets
         .insert("RunInstances", Bucket::full(Rate::RUN_INSTANCES));
     let aws = InMemoryAws::new(w, LATENCY);
-    let agents: Vec<_> = (0..outposts)
-        .map(|_| Agent::new(Ports::all(&aws), settings(16)))
-        .collect();
-    let events: Vec<AlarmChange> = (0..outposts).map(outage_of).collect();
-    let started = tokio::time::Instant::now();
-    let reports = futures::future::join_all(
-        agents
-            .iter()
-            .zip(&events)
-            .map(|(a, e)| async move { a.outage().handle(e).await }),
-    )
-    .await;
-    let makespan = started.elapsed();
-    for report in reports {
-        let report = report.expect("recovery");
-        let left: Vec<_> = report
-            .instances
-            .iter()
-            .filter(|i| i.outcome != OutcomeKind::Recovered)
-            .collect();
-        assert!(left.is_empty(), "launches left behind: {left:?}");
-    }
+    let makespan = recover_at_once(&aws, outposts, n).await;
     aws.with(|w| {
         let calls = w.calls.iter().filter(|c| **c == "RunInstances").count();
         Shared {

@@ -99,6 +99,7 @@ where
             drs: &self.ports.drs,
             alarms: &self.ports.alarms,
             outposts: &self.ports.outposts,
+            shares_bucket: true,
             settings: &self.settings,
             launches: &self.launches,
         }

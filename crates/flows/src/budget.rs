@@ -199,6 +199,8 @@ struct Pace {
     cut_at: Option<Instant>,
     /// This run's share of the refill: other runs expected at once take the rest.
     share: f64,
+    /// The last answer was throttled (no call got through since).
+    throttled_last: bool,
 }
 
 impl Pacer {
@@ -215,6 +217,7 @@ impl Pacer {
                 quiet_needed: quiet_before_probe(),
                 cut_at: None,
                 share: rate.refill,
+                throttled_last: false,
             }),
         }
     }
@@ -231,6 +234,7 @@ impl Pacer {
         pace.quiet = 0;
         pace.quiet_needed = quiet_before_probe();
         pace.cut_at = None;
+        pace.throttled_last = false;
     }
 
     /// The pace now, in tokens a second.
@@ -272,6 +276,7 @@ impl Pacer {
     /// The call was answered, not throttled: after enough such answers in a row, probe faster.
     pub fn answered(&self) {
         let mut pace = self.state.lock().expect("pacer lock");
+        pace.throttled_last = false;
         pace.quiet += 1;
         if pace.quiet >= pace.quiet_needed && pace.refill < self.rate.refill {
             pace.refill = (pace.refill * PROBE_STEP).min(self.rate.refill);
@@ -291,7 +296,8 @@ impl Pacer {
     pub fn throttled(&self) {
         let mut pace = self.state.lock().expect("pacer lock");
         let now = Instant::now();
-        let again = pace.quiet == 0;
+        let again = pace.throttled_last;
+        pace.throttled_last = true;
         pace.tokens = pace.tokens.min(0.0);
         pace.at = now;
         pace.quiet = 0;
@@ -392,8 +398,8 @@ mod tests {
         assert!(!pacer.take(&short).await, "no token within 100 ms");
         let start = Instant::now();
         assert!(pacer.take(&Budget::unbounded()).await);
-        // Cut to 0.8 of the refill: 1.6 tokens a second.
-        assert_eq!((Instant::now() - start).as_millis(), 625);
+        // Emptied, not slowed: one throttled answer at its share does not cut the pace.
+        assert_eq!((Instant::now() - start).as_millis(), 500);
     }
 
     #[tokio::test(start_paused = true)]
@@ -445,6 +451,12 @@ mod tests {
         // At its share, it is cut only when throttled again before any call got through:
         // someone else in the account is launching too; never below the floor.
         pacer.expect_share(0.5);
+        pacer.throttled();
+        assert_eq!(
+            pacer.pace(),
+            1.0,
+            "the first answer of a run at its share, throttled"
+        );
         tokio::time::advance(Duration::from_secs(10)).await;
         pacer.answered();
         pacer.throttled();

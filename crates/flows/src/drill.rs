@@ -305,7 +305,7 @@ where
             self.compute,
             Limits {
                 pacer: self.launches,
-                budget: Budget::unbounded(),
+                budget: Budget::current(),
                 capacity: &launch::Capacity::default(),
             },
             &original.id,

@@ -211,6 +211,10 @@ async fn terminate_stuck<C: Compute>(compute: &C, dead: &[Instance]) -> Result<(
     })
 }
 
+/// Most retries of one launch that is throttled or unanswered, however much time is left: past
+/// them the instance is left to the next run.
+pub const MAX_LAUNCH_RETRIES: u32 = 30;
+
 /// Why [`launch_first`] launched nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LaunchStop {
@@ -263,7 +267,9 @@ pub async fn launch_first<C: Compute>(
                     }
                     retries += 1;
                     let pause = budget::backoff(retries, budget::jitter());
-                    if limits.budget.left().is_some_and(|left| left < pause) {
+                    if retries >= MAX_LAUNCH_RETRIES
+                        || limits.budget.left().is_some_and(|left| left < pause)
+                    {
                         warn!(instance = %instance_id, %template, %error, retries, "out of time retrying the launch");
                         return Err(LaunchStop::OutOfTime(Some(error)));
                     }
@@ -300,12 +306,15 @@ pub async fn launch_first<C: Compute>(
     Err(LaunchStop::Exhausted)
 }
 
+/// How the attempt of an alternate passed over because its pool was found full begins.
+const NOT_ASKED: &str = "not asked:";
+
 /// The attempt recorded for an alternate passed over because this run found its pool full.
 fn full_already(pool: &str) -> AwsError {
     AwsError::from_code(
         "ec2:RunInstances",
         "InsufficientInstanceCapacity",
-        format!("not asked: an earlier launch of this run found no room in {pool}"),
+        format!("{NOT_ASKED} an earlier launch of this run found no room in {pool}"),
     )
 }
 
@@ -541,7 +550,13 @@ async fn launch_first_that_works<C: Compute>(
             let tried: Vec<String> = result
                 .attempts
                 .iter()
-                .map(|a| format!("{}: {} ({})", a.template, a.error.kind, a.error.code))
+                .map(|a| {
+                    if a.error.message.starts_with(NOT_ASKED) {
+                        format!("{}: not asked, found full earlier in this run", a.template)
+                    } else {
+                        format!("{}: {} ({})", a.template, a.error.kind, a.error.code)
+                    }
+                })
                 .collect();
             // Refused by IAM anywhere: that fix is the one to name, whatever failed last.
             let refused = result

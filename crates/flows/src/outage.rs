@@ -41,6 +41,10 @@ pub struct Outage<'a, C, L, N, D, A, O> {
     pub alarms: &'a A,
     /// The Outposts API: the free slots of the alternates.
     pub outposts: &'a O,
+    /// Whether this run shares EC2's RunInstances bucket with the invocations of the other
+    /// Outposts down (the alarm handler: one invocation per Outpost), or has it to itself (the
+    /// sweep, which reconciles the Outposts one after another).
+    pub shares_bucket: bool,
     /// How the agent runs.
     pub settings: &'a Settings,
     /// This process's copy of EC2's RunInstances bucket.
@@ -220,10 +224,14 @@ where
         };
         if execution == Execution::Live {
             // Both read the Outposts down and the alternates, at once.
-            let ((), mut free) = futures::join!(
-                self.share_launches(outpost, down, &observed),
-                self.free_slots(&observed)
-            );
+            let share = async {
+                if self.shares_bucket {
+                    self.share_launches(outpost, down, &observed).await;
+                } else {
+                    self.launches.expect_share(1.0);
+                }
+            };
+            let ((), mut free) = futures::join!(share, self.free_slots(&observed));
             if !free.is_empty() {
                 let moved: usize = observed
                     .waves
@@ -289,7 +297,8 @@ where
         if pools.is_empty() {
             return;
         }
-        let left: Vec<String> = outcomes
+        // Added to what earlier runs of the incident recorded on each original.
+        let records: Vec<(String, Vec<(String, String)>)> = outcomes
             .iter()
             .filter(|o| {
                 matches!(
@@ -298,17 +307,22 @@ where
                 )
             })
             .filter(|o| !plan::uses_drs(&o.original))
-            .map(|o| o.original.id.clone())
+            .map(|o| {
+                let record = plan::full_record_with(&o.original, incident, &pools);
+                (o.original.id.clone(), vec![(tags::FULL.to_owned(), record)])
+            })
             .collect();
-        if left.is_empty() {
+        if records.is_empty() {
             return;
         }
-        let record = [(tags::FULL.to_owned(), plan::full_record(incident, &pools))];
-        match self.compute.tag(&left, &record).await {
-            Ok(()) => {
-                info!(originals = ?left, ?pools, "recorded the servers found full for the next run")
-            }
-            Err(error) => warn!(%error, ?pools, "could not record the servers found full"),
+        let originals = records.len();
+        match crate::ports::tag_grouped(self.compute, records).await {
+            None => info!(
+                originals,
+                ?pools,
+                "recorded the servers found full for the next run"
+            ),
+            Some(error) => warn!(%error, ?pools, "could not record the servers found full"),
         }
     }
 

@@ -365,10 +365,7 @@ impl<D: DisasterRecovery> DisasterRecovery for Patient<D> {
         // A second job for the same servers must not start: after an unanswered call, the job
         // it may have started is looked for (tagged with the incident, naming these servers)
         // before it is asked again.
-        let incident = job_tags
-            .iter()
-            .find(|(key, _)| key == tags::INCIDENT)
-            .map(|(_, value)| value.clone());
+        let incident = tags::value_in(job_tags, tags::INCIDENT);
         let mut tries = 0;
         loop {
             tries += 1;
@@ -383,21 +380,32 @@ impl<D: DisasterRecovery> DisasterRecovery for Patient<D> {
             if !may_have_acted(&error) {
                 return Err(error);
             }
-            let started = match (&incident, self.active_jobs().await) {
-                (Some(incident), Ok(jobs)) => jobs.into_iter().find(|job| {
-                    job.incident.as_deref() == Some(incident.as_str())
-                        && job.drill == drill
-                        && servers
-                            .iter()
-                            .all(|s| job.source_server_ids.contains(&s.source_server_id))
-                }),
-                _ => None,
+            // Without the incident's tag, or without a read of DRS, what the call did is not
+            // known: the error stands (the sweep looks again), nothing is asked twice.
+            let Some(incident) = incident else {
+                return Err(error);
             };
+            let jobs = match self.active_jobs().await {
+                Ok(jobs) => jobs,
+                Err(read_error) => {
+                    warn!(%error, %read_error, "StartRecovery was not answered and DRS could not be read");
+                    return Err(error);
+                }
+            };
+            let started = jobs.into_iter().find(|job| {
+                job.incident.as_deref() == Some(incident)
+                    && job.drill == drill
+                    && servers
+                        .iter()
+                        .all(|s| job.source_server_ids.contains(&s.source_server_id))
+            });
             if let Some(job) = started {
                 info!(job = %job.job_id, %error, "StartRecovery was not answered, but DRS shows the job it started");
                 return Ok(job.job_id);
             }
-            if error.kind != ErrorKind::Transient || tries >= 2 || incident.is_none() {
+            // DRS refuses a second job for a server in a job (ConflictException), so a repeat
+            // whose first did start after all is refused, not doubled.
+            if error.kind != ErrorKind::Transient || tries >= 2 || Budget::current().spent() {
                 return Err(error);
             }
             warn!(%error, "StartRecovery was not answered and DRS shows no job it started; asking again");

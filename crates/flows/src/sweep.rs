@@ -71,6 +71,7 @@ where
             drs: self.drs,
             alarms: self.alarms,
             outposts: self.outposts,
+            shares_bucket: false,
             settings: self.settings,
             launches: self.launches,
         }

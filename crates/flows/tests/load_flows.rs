@@ -33,14 +33,7 @@ async fn with_a_third_of_every_call_throttled_the_handler_recovers_all_before_it
         .unwrap();
     let took = started.elapsed();
     assert!(took < DEADLINE, "answered after {took:?}");
-    assert!(
-        report
-            .instances
-            .iter()
-            .all(|i| i.outcome == OutcomeKind::Recovered),
-        "{:?}",
-        outcomes(&report)
-    );
+    assert_all_recovered(&report);
     assert!(matches!(
         report.notification,
         Notification::Published { .. }
@@ -154,14 +147,7 @@ async fn a_server_found_full_is_not_asked_again_in_the_run() {
     w.capacity.insert("subnet-b".into(), 3);
     let aws = InMemoryAws::new(w, Duration::from_millis(20));
     let report = agent(&aws).outage().handle(&down(A)).await.unwrap();
-    assert!(
-        report
-            .instances
-            .iter()
-            .all(|i| i.outcome == OutcomeKind::Recovered),
-        "{:?}",
-        outcomes(&report)
-    );
+    assert_all_recovered(&report);
     let on_c: Vec<_> = report
         .instances
         .iter()
@@ -262,16 +248,21 @@ async fn a_replay_of_a_replacement_not_visible_yet_is_not_taken_for_a_dead_one()
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_cloudwatch_read_older_than_the_event_fails_the_invocation_for_a_redelivery() {
+/// Two instances on A, whose alarm CloudWatch still answers as it was before the event's
+/// transition to ALARM.
+fn lagging_world() -> autorestart_testkit::World {
     let mut w = world(2);
-    // CloudWatch still answers the alarm as it was before the event's transition.
     w.set_alarm(alarm(
         A,
         autorestart_core::alarm::AlarmState::Ok,
         "2026-11-20T00:00:00Z",
     ));
-    let aws = InMemoryAws::new(w, Duration::from_millis(20));
+    w
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cloudwatch_read_older_than_the_event_fails_the_invocation_for_a_redelivery() {
+    let aws = InMemoryAws::new(lagging_world(), Duration::from_millis(20));
     let error = agent(&aws).outage().handle(&down(A)).await.unwrap_err();
     assert!(matches!(error, FlowError::Read(_)), "{error}");
     let message = error.to_string();
@@ -289,13 +280,7 @@ async fn a_cloudwatch_read_older_than_the_event_fails_the_invocation_for_a_redel
 
 #[tokio::test(start_paused = true)]
 async fn a_cloudwatch_read_that_catches_up_is_acted_on() {
-    let mut w = world(2);
-    w.set_alarm(alarm(
-        A,
-        autorestart_core::alarm::AlarmState::Ok,
-        "2026-11-20T00:00:00Z",
-    ));
-    let aws = InMemoryAws::new(w, Duration::from_millis(20));
+    let aws = InMemoryAws::new(lagging_world(), Duration::from_millis(20));
     let agent = agent(&aws);
     let event = down(A);
     let (report, ()) = tokio::join!(agent.outage().handle(&event), async {
@@ -303,14 +288,7 @@ async fn a_cloudwatch_read_that_catches_up_is_acted_on() {
         aws.with(|w| w.set_alarm(down(A)));
     });
     let report = report.unwrap();
-    assert!(
-        report
-            .instances
-            .iter()
-            .all(|i| i.outcome == OutcomeKind::Recovered),
-        "{:?}",
-        outcomes(&report)
-    );
+    assert_all_recovered(&report);
 }
 
 #[tokio::test(start_paused = true)]

@@ -21,14 +21,7 @@ async fn forty_instances_under_the_run_instances_bucket_all_launch_in_one_invoca
     let started = Instant::now();
     let report = agent(&aws).outage().handle(&down(A)).await.unwrap();
     let took = started.elapsed();
-    assert!(
-        report
-            .instances
-            .iter()
-            .all(|i| i.outcome == OutcomeKind::Recovered),
-        "{:?}",
-        outcomes(&report)
-    );
+    assert_all_recovered(&report);
     assert_converged(&aws, &originals(&aws, A), &[B]);
     // The bucket's bound: 5 at once, then 2 a second.
     assert!(took >= Duration::from_secs_f64(17.5), "{took:?}");
@@ -61,14 +54,7 @@ async fn two_outposts_failing_at_once_recover_onto_what_is_up_sharing_one_bucket
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     for report in [&a, &b] {
-        assert!(
-            report
-                .instances
-                .iter()
-                .all(|i| i.outcome == OutcomeKind::Recovered),
-            "{:?}",
-            outcomes(report)
-        );
+        assert_all_recovered(report);
         assert!(
             report.instances.iter().all(|i| i
                 .skipped_templates
@@ -168,14 +154,7 @@ async fn the_sweep_shares_its_time_so_one_outpost_never_starves_another() {
     );
     assert_eq!(report.recoveries.len(), 2, "both Outposts had their turn");
     for recovery in &report.recoveries {
-        assert!(
-            recovery
-                .instances
-                .iter()
-                .all(|i| i.outcome == OutcomeKind::Recovered),
-            "{:?}",
-            outcomes(recovery)
-        );
+        assert_all_recovered(&recovery);
         // Each waited its share of the time ((870 - 60) / 2 s for the first), not all of it.
         assert!(
             recovery.waves[0].waited_seconds <= 405,

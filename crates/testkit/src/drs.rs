@@ -149,10 +149,7 @@ impl DisasterRecovery for InMemoryAws {
                 job_id: job_id.clone(),
                 source_server_ids: servers.iter().map(|s| s.source_server_id.clone()).collect(),
                 drill,
-                incident: job_tags
-                    .iter()
-                    .find(|(k, _)| k == tags::INCIDENT)
-                    .map(|(_, v)| v.clone()),
+                incident: tags::value_in(job_tags, tags::INCIDENT).map(str::to_owned),
                 ..ActiveJob::default()
             };
             w.drs_job_created.insert(job_id.clone(), chrono::Utc::now());

@@ -657,6 +657,21 @@ fn pools_recorded_full_in_this_incident_are_tried_last() {
         let subnets: Vec<&str> = candidates.iter().map(|c| c.subnet_id.as_str()).collect();
         assert_eq!(subnets, order, "{record:?}");
     }
+    // A later run adds what it found to the incident's record; another incident's is replaced.
+    let mut original = instance("i-1", Some("lt-0b,lt-0c"));
+    original.tags.insert(
+        tags::FULL.into(),
+        full_record(&w.incident, std::slice::from_ref(&pool_b)),
+    );
+    let found = ["subnet-c/lt-0c".to_owned(), pool_b.clone()];
+    let merged = full_record_with(&original, &w.incident, &found);
+    assert_eq!(merged, format!("{} {pool_b} subnet-c/lt-0c", w.incident));
+    original.tags.insert(
+        tags::FULL.into(),
+        format!("op-0other-20260101T000000Z-0 {pool_b}"),
+    );
+    let replaced = full_record_with(&original, &w.incident, &["subnet-c/lt-0c".to_owned()]);
+    assert_eq!(replaced, format!("{} subnet-c/lt-0c", w.incident));
     // The record fits in a tag value, however many pools.
     let many: Vec<String> = (0..40)
         .map(|i| format!("subnet-{i:017x}/m5.large"))

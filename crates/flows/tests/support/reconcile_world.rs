@@ -202,6 +202,18 @@ pub fn assert_converged(aws: &InMemoryAws, originals: &[String], up: &[&str]) {
     });
 }
 
+/// Asserts every instance of `report` was recovered.
+pub fn assert_all_recovered(report: &AlarmReport) {
+    assert!(
+        report
+            .instances
+            .iter()
+            .all(|i| i.outcome == OutcomeKind::Recovered),
+        "{:?}",
+        outcomes(report)
+    );
+}
+
 /// The sweep's first recovery warned about `id` in words holding every one of `words`.
 pub fn assert_warned(report: &autorestart_core::report::SweepReport, id: &str, words: &[&str]) {
     let instance = report.recoveries[0]
