@@ -154,7 +154,7 @@ async fn the_sweep_shares_its_time_so_one_outpost_never_starves_another() {
     );
     assert_eq!(report.recoveries.len(), 2, "both Outposts had their turn");
     for recovery in &report.recoveries {
-        assert_all_recovered(&recovery);
+        assert_all_recovered(recovery);
         // Each waited its share of the time ((870 - 60) / 2 s for the first), not all of it.
         assert!(
             recovery.waves[0].waited_seconds <= 405,
