@@ -1,6 +1,6 @@
 //! policies/deny-link-tag-writes.scp.json, the service control policy that leaves the link and
 //! record tags to the agent's roles and one administrator role: read as JSON and checked
-//! against the tag contract (crates/core/src/tags.rs, read as text, so that a record tag added
+//! against the tag contract (shared/core/src/tags.rs, read as text, so that a record tag added
 //! there without a place in the policy fails here) and the roles' path in template.yaml.
 
 use e2e::moto::workspace_root;
@@ -26,7 +26,7 @@ fn policy() -> Value {
 }
 
 fn tags_source() -> String {
-    std::fs::read_to_string(workspace_root().join("crates/core/src/tags.rs")).unwrap()
+    std::fs::read_to_string(workspace_root().join("shared/core/src/tags.rs")).unwrap()
 }
 
 /// The value of `pub const NAME: &str = "...";` in tags.rs.
