@@ -47,10 +47,7 @@ pub struct SourceInstance {
 impl SourceInstance {
     /// The value of the instance's tag `key`, if it has one.
     pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        crate::tags::value_in(&self.tags, key)
     }
 }
 
