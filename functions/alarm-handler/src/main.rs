@@ -1,6 +1,6 @@
 //! Lambda function: an Outpost's ConnectedStatus alarm changed state.
 //!
-//! Parses the EventBridge event, hands it to [`autorestart_flows::outage::Outage::handle_until`], and returns the
+//! Parses the EventBridge event, hands it to [`autorestart_flows::agent::Agent::handle_alarm_until`], and returns the
 //! typed report. Configuration is read once, at cold start.
 // The flows' futures, with their tracing spans, nest deeper than the default limit of 128
 // when the compiler lays out the handler's future.
@@ -27,18 +27,17 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 }
 
 async fn handle(function: &Function, event: LambdaEvent<Value>) -> Result<AlarmReport, Diagnostic> {
-    // The alarm handler's flow, over EC2, ELB, SNS, DRS and CloudWatch.
-    let outage = function.agent.outage();
+    let agent = &function.agent;
     let budget = function_support::budget(&event.context);
     let change = match event::parse(event.payload).map_err(bad_event_diagnostic)? {
         Parsed::Alarm(change) => change,
         Parsed::NotAnAlarm { reason, time } => {
             tracing::info!(%reason, "ignoring event");
-            return Ok(AlarmReport::ignored(reason, time, outage.settings.mode));
+            return Ok(AlarmReport::ignored(reason, time, agent.settings().mode));
         }
     };
-    let report = outage
-        .handle_until(&change, budget)
+    let report = agent
+        .handle_alarm_until(&change, budget)
         .await
         .map_err(flow_diagnostic)?;
     function_support::log_report("INFO", "alarm handled", &report);

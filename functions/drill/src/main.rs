@@ -2,7 +2,7 @@
 //!
 //! Payload: `{"outpost": "op-…", "mode": "dry-run" | "live", "targetGroupArn": "…"}` (the target
 //! group only for live drills, and only one holding no protected instance). Hands the request
-//! to [`autorestart_flows::drill::Drill::drill`] and returns its report.
+//! to [`autorestart_flows::agent::Agent::drill`] and returns its report.
 // The flows' futures, with their tracing spans, nest deeper than the default limit of 128
 // when the compiler lays out the handler's future.
 #![recursion_limit = "256"]
@@ -30,16 +30,17 @@ async fn drill(function: &Function, event: LambdaEvent<Value>) -> Result<DrillRe
     let budget = function_support::budget(&event.context);
     let request =
         request::parse(event.payload, chrono::Utc::now()).map_err(bad_event_diagnostic)?;
-    let report = budget
-        .scope(function.agent.driller().drill(&request))
-        .await
-        .map_err(|error| match error {
-            DrillError::Flow(error) => flow_diagnostic(error),
-            refused => Diagnostic {
-                error_type: "DrillRefused".into(),
-                error_message: refused.to_string(),
-            },
-        })?;
+    let report =
+        budget
+            .scope(function.agent.drill(&request))
+            .await
+            .map_err(|error| match error {
+                DrillError::Flow(error) => flow_diagnostic(error),
+                refused => Diagnostic {
+                    error_type: "DrillRefused".into(),
+                    error_message: refused.to_string(),
+                },
+            })?;
     function_support::log_report("INFO", "drill done", &report);
     Ok(report)
 }

@@ -1,6 +1,6 @@
 //! Lambda function: DRS reported the result of a recovery launch.
 //!
-//! Parses the EventBridge event, hands it to [`autorestart_flows::drs_finish::DrsFinish::handle_drs_result`], and
+//! Parses the EventBridge event, hands it to [`autorestart_flows::agent::Agent::handle_drs_result`], and
 //! returns the typed report. DRS events are best effort: nothing depends on receiving one.
 // The flows' futures, with their tracing spans, nest deeper than the default limit of 128
 // when the compiler lays out the handler's future.
@@ -26,17 +26,15 @@ enum Answer {
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let function = function_support::cold_start().await?;
-    // The DRS event handler's flow, over EC2, ELB, SNS and DRS.
-    let flow = function.agent.drs_finish();
-    let flow = &flow;
+    let agent = &function.agent;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        handle(flow, event)
+        handle(agent, event)
     }))
     .await
 }
 
 async fn handle(
-    flow: &function_support::SdkDrsFinish<'_>,
+    agent: &function_support::AwsAgent,
     event: LambdaEvent<Value>,
 ) -> Result<Answer, Diagnostic> {
     let budget = function_support::budget(&event.context);
@@ -50,7 +48,7 @@ async fn handle(
         }
     };
     let report = budget
-        .scope(flow.handle_drs_result(&result))
+        .scope(agent.handle_drs_result(&result))
         .await
         .map_err(flow_diagnostic)?;
     function_support::log_report("INFO", "DRS result handled", &report);

@@ -4,7 +4,7 @@
 pub mod config;
 
 use autorestart_aws::{
-    CloudWatchAlarms, DrsService, Ec2Compute, ElbTargetGroups, OutpostsApi, SnsNotifier,
+    CloudWatchAlarms, DrsService, Ec2Compute, ElbTargetGroups, OutpostsApi, Sdk, SnsNotifier,
 };
 use autorestart_flows::agent::{Agent, Ports};
 use autorestart_flows::error::FlowError;
@@ -17,18 +17,8 @@ use lambda_runtime::Diagnostic;
 
 use crate::config::Config;
 
-/// The agent over the AWS SDK: each function takes from it the flow it runs.
-pub type AwsAgent =
-    Agent<Ec2Compute, ElbTargetGroups, SnsNotifier, DrsService, CloudWatchAlarms, OutpostsApi>;
-
-/// The DRS event handler's flow over the SDK: EC2, ELB, SNS and DRS.
-pub type SdkDrsFinish<'a> = autorestart_flows::agent::AgentDrsFinish<
-    'a,
-    Ec2Compute,
-    ElbTargetGroups,
-    SnsNotifier,
-    DrsService,
->;
+/// The agent over the AWS SDK: each function runs one of its flows.
+pub type AwsAgent = Agent<Sdk>;
 
 /// What a function keeps from its cold start.
 pub struct Function {

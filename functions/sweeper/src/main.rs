@@ -1,7 +1,7 @@
 //! Lambda function: the scheduled sweep.
 //!
 //! The schedule's event carries nothing the sweep needs, so any payload is accepted. The sweep
-//! itself is [`autorestart_flows::sweep::Sweep::sweep_until`]; this binary prints its metrics (embedded metric
+//! itself is [`autorestart_flows::agent::Agent::sweep_until`]; this binary prints its metrics (embedded metric
 //! format) and fails the invocation when a step failed, so the function-errors alarm sees it.
 // The flows' futures, with their tracing spans, nest deeper than the default limit of 128
 // when the compiler lays out the handler's future.
@@ -27,7 +27,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 async fn sweep(function: &Function, budget: Budget) -> Result<SweepReport, Diagnostic> {
     let report = function
         .agent
-        .sweeper()
         .sweep_until(budget)
         .await
         .map_err(flow_diagnostic)?;

@@ -21,3 +21,15 @@ pub use templates::Ec2Templates;
 const MAX_FILTER_VALUES: usize = 200;
 /// Reads of independent resources (templates, target groups) run at most this many at once.
 const READ_CONCURRENCY: usize = 8;
+
+/// Every port served by the AWS SDK: the agent the functions run (`Agent<Sdk>`).
+pub enum Sdk {}
+
+impl autorestart_flows::agent::Services for Sdk {
+    type Compute = Ec2Compute;
+    type Balancer = ElbTargetGroups;
+    type Notifier = SnsNotifier;
+    type Drs = DrsService;
+    type Alarms = CloudWatchAlarms;
+    type Outposts = OutpostsApi;
+}

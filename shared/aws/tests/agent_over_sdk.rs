@@ -134,8 +134,7 @@ async fn insufficient_capacity_on_the_first_alternate_then_success_on_the_next()
     let no_drs_calls: [&aws_smithy_mocks::Rule; 0] = [];
     let drs = mock_client!(aws_sdk_drs, no_drs_calls);
     let report = support::sdk_agent(ec2, elb, sns, drs)
-        .outage()
-        .handle(&support::outage())
+        .handle_alarm(&support::outage())
         .await
         .unwrap();
 
@@ -200,8 +199,7 @@ async fn a_launch_throttled_past_the_sdks_retries_is_retried_by_the_agent_with_i
         .retry_config(support::fast_retries()));
     let (elb, sns, drs) = quiet_rest();
     let report = support::sdk_agent(ec2, elb, sns, drs)
-        .outage()
-        .handle(&support::outage())
+        .handle_alarm(&support::outage())
         .await
         .unwrap();
     let i1 = &report.instances[0];
@@ -251,7 +249,7 @@ async fn a_stale_alarm_reads_cloudwatch_and_touches_nothing_else() {
         mock_client!(aws_sdk_cloudwatch, [&ok]),
         support::no_calls_outposts(),
     );
-    let report = agent.outage().handle(&support::outage()).await.unwrap();
+    let report = agent.handle_alarm(&support::outage()).await.unwrap();
     assert_eq!(report.action, autorestart_core::report::Action::Stale);
     assert!(
         report

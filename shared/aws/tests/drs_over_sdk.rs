@@ -349,7 +349,7 @@ mod launch_results {
         let publish = publish_recorder(&sent);
         let sns = mock_client!(aws_sdk_sns, [&publish]);
         let agent = support::sdk_agent(ec2, elb, sns, drs);
-        let report = agent.drs_finish().handle_drs_result(&result).await.unwrap();
+        let report = agent.handle_drs_result(&result).await.unwrap();
         let sent = std::mem::take(&mut *sent.lock().unwrap());
         (report, sent)
     }

@@ -150,7 +150,7 @@ async fn a_lost_replaced_by_is_found_from_the_replacement_and_written_before_the
         AlarmState::Ok,
         "2026-11-24T05:00:00Z".parse().unwrap(),
     );
-    let report = agent.outage().handle(&back).await.unwrap();
+    let report = agent.handle_alarm(&back).await.unwrap();
 
     assert_eq!(report.action, Action::OutpostBack);
     let fencing = report.fencing.unwrap();

@@ -110,7 +110,7 @@ fn settings(concurrency: usize) -> Settings {
 /// its own pacer) each; every one of their `n` instances must be recovered. The makespan.
 async fn recover_at_once(aws: &InMemoryAws, outposts: usize, n: usize) -> Duration {
     let agents: Vec<_> = (0..outposts)
-        .map(|_| Agent::new(Ports::all(aws), settings(16)))
+        .map(|_| Agent::new(Ports::all(aws.clone()), settings(16)))
         .collect();
     let events: Vec<AlarmChange> = (0..outposts).map(outage_of).collect();
     let started = tokio::time::Instant::now();
@@ -118,7 +118,7 @@ async fn recover_at_once(aws: &InMemoryAws, outposts: usize, n: usize) -> Durati
         agents
             .iter()
             .zip(&events)
-            .map(|(a, e)| async move { a.outage().handle(e).await }),
+            .map(|(a, e)| async move { a.handle_alarm(e).await }),
     )
     .await;
     let makespan = started.elapsed();
@@ -325,10 +325,10 @@ async fn run_throttled(n: usize, rate: f64) -> (Duration, Result<usize, String>)
         .insert("RunInstances", Bucket::full(Rate::RUN_INSTANCES));
     w.random_throttling = Some(RandomThrottling::everywhere(rate, 7));
     let aws = InMemoryAws::new(w, LATENCY);
-    let agent = Agent::new(Ports::all(&aws), settings(16));
+    let agent = Agent::new(Ports::all(aws.clone()), settings(16));
     let started = tokio::time::Instant::now();
     let budget = Budget::until(started + DEADLINE);
-    let answer = agent.outage().handle_until(&outage_of(0), budget).await;
+    let answer = agent.handle_alarm_until(&outage_of(0), budget).await;
     let answered = started.elapsed();
     let answer = answer
         .map(|report| {

@@ -1,146 +1,92 @@
 //! The composition root: one value owns the six ports, the settings and this process's
-//! RunInstances pacer, and lends each flow only the ports that flow takes. A Lambda function
-//! builds it once at cold start over the SDK; tests and the benchmark over the in-memory AWS.
+//! RunInstances pacer; every flow is a method on it and borrows it. A Lambda function builds it
+//! once at cold start over the SDK; tests and the benchmark over the in-memory AWS.
 
 use crate::budget::{Pacer, Rate};
-use crate::drill::Drill;
-use crate::drs_finish::DrsFinish;
-use crate::outage::Outage;
 use crate::patient::Patient;
 use crate::ports::{Alarms, Compute, DisasterRecovery, LoadBalancing, Notifier, Outposts};
-use crate::sweep::Sweep;
 use autorestart_core::settings::Settings;
 
-/// The AWS services the agent works through, one port each.
-pub struct Ports<C, L, N, D, A, O> {
+/// Which adapter serves each port: the SDK's in production (`autorestart_aws::Sdk`), the
+/// in-memory AWS in tests (`autorestart_testkit::InMemoryAws`).
+pub trait Services: 'static {
     /// EC2.
-    pub compute: C,
+    type Compute: Compute;
     /// Elastic Load Balancing.
-    pub balancer: L,
+    type Balancer: LoadBalancing;
     /// SNS.
-    pub notifier: N,
+    type Notifier: Notifier;
     /// Elastic Disaster Recovery.
-    pub drs: D,
+    type Drs: DisasterRecovery;
     /// CloudWatch alarms.
-    pub alarms: A,
+    type Alarms: Alarms;
     /// The Outposts API.
-    pub outposts: O,
+    type Outposts: Outposts;
 }
 
-impl<T: Copy> Ports<T, T, T, T, T, T> {
-    /// Every port served by one value, e.g. `&InMemoryAws`.
-    pub fn all(one: T) -> Self {
+/// The AWS services the agent works through, one adapter each.
+pub struct Ports<S: Services> {
+    /// EC2.
+    pub compute: S::Compute,
+    /// Elastic Load Balancing.
+    pub balancer: S::Balancer,
+    /// SNS.
+    pub notifier: S::Notifier,
+    /// Elastic Disaster Recovery.
+    pub drs: S::Drs,
+    /// CloudWatch alarms.
+    pub alarms: S::Alarms,
+    /// The Outposts API.
+    pub outposts: S::Outposts,
+}
+
+impl<S> Ports<S>
+where
+    S: Services<Compute = S, Balancer = S, Notifier = S, Drs = S, Alarms = S, Outposts = S> + Clone,
+{
+    /// Every port served by one value that shares its state among its clones, as the SDK's
+    /// clients do: the in-memory AWS.
+    pub fn all(one: S) -> Self {
         Self {
-            compute: one,
-            balancer: one,
-            notifier: one,
-            drs: one,
-            alarms: one,
+            compute: one.clone(),
+            balancer: one.clone(),
+            notifier: one.clone(),
+            drs: one.clone(),
+            alarms: one.clone(),
             outposts: one,
         }
     }
 }
 
-/// The ports as every flow reaches them: each with [`Patient`].
-pub type PatientPorts<C, L, N, D, A, O> =
-    Ports<Patient<C>, Patient<L>, Patient<N>, Patient<D>, Patient<A>, Patient<O>>;
-/// The alarm handler's flow, as the agent lends it.
-pub type AgentOutage<'a, C, L, N, D, A, O> =
-    Outage<'a, Patient<C>, Patient<L>, Patient<N>, Patient<D>, Patient<A>, Patient<O>>;
-/// The DRS event handler's flow, as the agent lends it.
-pub type AgentDrsFinish<'a, C, L, N, D> =
-    DrsFinish<'a, Patient<C>, Patient<L>, Patient<N>, Patient<D>>;
-/// The sweeper's flow, as the agent lends it.
-pub type AgentSweep<'a, C, L, N, D, A, O> =
-    Sweep<'a, Patient<C>, Patient<L>, Patient<N>, Patient<D>, Patient<A>, Patient<O>>;
-/// The drill's flow, as the agent lends it.
-pub type AgentDrill<'a, C, L, N, D, A, O> =
-    Drill<'a, Patient<C>, Patient<L>, Patient<N>, Patient<D>, Patient<A>, Patient<O>>;
-
 /// The ports, each reached with [`Patient`] (bounded by the invocation, retried, observed after
-/// a failed change), the settings and this process's RunInstances pacer: what every flow borrows.
-pub struct Agent<C, L, N, D, A, O> {
-    ports: PatientPorts<C, L, N, D, A, O>,
-    settings: Settings,
-    launches: Pacer,
+/// a failed change), the settings and this process's RunInstances pacer. The flows are its
+/// methods: the alarm's ([`crate::outage`]), the DRS event's ([`crate::drs_finish`]), the
+/// sweep's ([`crate::sweep`]) and the drill's ([`crate::drill`]), with fencing
+/// ([`crate::fencing`]) and readiness ([`crate::readiness`]) they share.
+pub struct Agent<S: Services> {
+    pub(crate) compute: Patient<S::Compute>,
+    pub(crate) balancer: Patient<S::Balancer>,
+    pub(crate) notifier: Patient<S::Notifier>,
+    pub(crate) drs: Patient<S::Drs>,
+    pub(crate) alarms: Patient<S::Alarms>,
+    pub(crate) outposts: Patient<S::Outposts>,
+    pub(crate) settings: Settings,
+    /// This process's copy of EC2's RunInstances bucket.
+    pub(crate) launches: Pacer,
 }
 
-impl<C, L, N, D, A, O> Agent<C, L, N, D, A, O>
-where
-    C: Compute,
-    L: LoadBalancing,
-    N: Notifier,
-    D: DisasterRecovery,
-    A: Alarms,
-    O: Outposts,
-{
+impl<S: Services> Agent<S> {
     /// An agent over the given ports.
-    pub fn new(ports: Ports<C, L, N, D, A, O>, settings: Settings) -> Self {
+    pub fn new(ports: Ports<S>, settings: Settings) -> Self {
         Self {
-            ports: Ports {
-                compute: Patient::new(ports.compute),
-                balancer: Patient::new(ports.balancer),
-                notifier: Patient::new(ports.notifier),
-                drs: Patient::new(ports.drs),
-                alarms: Patient::new(ports.alarms),
-                outposts: Patient::new(ports.outposts),
-            },
+            compute: Patient::new(ports.compute),
+            balancer: Patient::new(ports.balancer),
+            notifier: Patient::new(ports.notifier),
+            drs: Patient::new(ports.drs),
+            alarms: Patient::new(ports.alarms),
+            outposts: Patient::new(ports.outposts),
             settings,
             launches: Pacer::new(Rate::RUN_INSTANCES),
-        }
-    }
-
-    /// The alarm handler's flow.
-    pub fn outage(&self) -> AgentOutage<'_, C, L, N, D, A, O> {
-        Outage {
-            compute: &self.ports.compute,
-            balancer: &self.ports.balancer,
-            notifier: &self.ports.notifier,
-            drs: &self.ports.drs,
-            alarms: &self.ports.alarms,
-            outposts: &self.ports.outposts,
-            shares_bucket: true,
-            settings: &self.settings,
-            launches: &self.launches,
-        }
-    }
-
-    /// The DRS event handler's flow.
-    pub fn drs_finish(&self) -> AgentDrsFinish<'_, C, L, N, D> {
-        DrsFinish {
-            compute: &self.ports.compute,
-            balancer: &self.ports.balancer,
-            notifier: &self.ports.notifier,
-            drs: &self.ports.drs,
-            settings: &self.settings,
-        }
-    }
-
-    /// The sweeper's flow.
-    pub fn sweeper(&self) -> AgentSweep<'_, C, L, N, D, A, O> {
-        Sweep {
-            compute: &self.ports.compute,
-            balancer: &self.ports.balancer,
-            notifier: &self.ports.notifier,
-            drs: &self.ports.drs,
-            alarms: &self.ports.alarms,
-            outposts: &self.ports.outposts,
-            settings: &self.settings,
-            launches: &self.launches,
-        }
-    }
-
-    /// The drill's flow.
-    pub fn driller(&self) -> AgentDrill<'_, C, L, N, D, A, O> {
-        Drill {
-            compute: &self.ports.compute,
-            balancer: &self.ports.balancer,
-            notifier: &self.ports.notifier,
-            drs: &self.ports.drs,
-            alarms: &self.ports.alarms,
-            outposts: &self.ports.outposts,
-            settings: &self.settings,
-            launches: &self.launches,
         }
     }
 

@@ -15,18 +15,15 @@ use autorestart_core::drs;
 use autorestart_core::inventory::Instance;
 use autorestart_core::plan::{self, Candidate, Decision, PlannedInstance};
 use autorestart_core::report;
-use autorestart_core::settings::Settings;
 use autorestart_core::{notice, tags, waves};
 
+use crate::agent::{Agent, Services};
 use crate::budget::Budget;
-use crate::budget::Pacer;
 use crate::error::FlowError;
 use crate::launch::Limits;
 use crate::observe;
-use crate::ports::{
-    Alarms, Compute, DisasterRecovery, LaunchRequest, LoadBalancing, Notifier, Outposts, Target,
-};
-use crate::readiness::{DryRuns, Readiness};
+use crate::ports::{Alarms, Compute, LaunchRequest, LoadBalancing, Notifier, Target};
+use crate::readiness::DryRuns;
 use crate::{launch, membership};
 
 /// Why a drill was refused.
@@ -45,58 +42,10 @@ pub enum DrillError {
     Flow(#[from] FlowError),
 }
 
-/// A drill of one Outpost: reads everything readiness and the plan read; a live drill
-/// launches copies in EC2, checks them in an ELB drill target group, terminates them, and
-/// publishes to SNS.
-pub struct Drill<'a, C, L, N, D, A, O> {
-    /// EC2.
-    pub compute: &'a C,
-    /// Elastic Load Balancing.
-    pub balancer: &'a L,
-    /// SNS.
-    pub notifier: &'a N,
-    /// Elastic Disaster Recovery.
-    pub drs: &'a D,
-    /// CloudWatch alarms.
-    pub alarms: &'a A,
-    /// The Outposts API.
-    pub outposts: &'a O,
-    /// How the agent runs.
-    pub settings: &'a Settings,
-    /// This process's copy of EC2's RunInstances bucket.
-    pub launches: &'a Pacer,
-}
-
-impl<C, L, N, D, A, O> Clone for Drill<'_, C, L, N, D, A, O> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<C, L, N, D, A, O> Copy for Drill<'_, C, L, N, D, A, O> {}
-
-impl<'a, C, L, N, D, A, O> Drill<'a, C, L, N, D, A, O>
-where
-    C: Compute,
-    L: LoadBalancing,
-    N: Notifier,
-    D: DisasterRecovery,
-    A: Alarms,
-    O: Outposts,
-{
-    fn readiness(&self) -> Readiness<'a, C, N, D, O> {
-        Readiness {
-            compute: self.compute,
-            notifier: self.notifier,
-            drs: self.drs,
-            outposts: self.outposts,
-            settings: self.settings,
-        }
-    }
-
+impl<S: Services> Agent<S> {
     /// Runs a drill for one Outpost.
     #[tracing::instrument(name = "drill", skip_all, fields(outpost = %request.outpost, live = request.live))]
-    pub async fn drill(self, request: &DrillRequest) -> Result<DrillReport, DrillError> {
+    pub async fn drill(&self, request: &DrillRequest) -> Result<DrillReport, DrillError> {
         let clock = tokio::time::Instant::now();
         let drill_id = format!(
             "drill-{}-{}",
@@ -152,8 +101,8 @@ where
         let (template_instances, drs_instances): (Vec<Instance>, Vec<Instance>) =
             instances.iter().cloned().partition(|i| !plan::uses_drs(i));
         let (template_reads, drs_reads) = futures::try_join!(
-            observe::template_reads(self.compute, &template_instances),
-            observe::drs_reads(self.compute, self.drs, incident, &drs_instances)
+            observe::template_reads(&self.compute, &template_instances),
+            observe::drs_reads(&self.compute, &self.drs, incident, &drs_instances)
         )
         .map_err(read)?;
         let planned = plan::plan_recovery(&template_reads.snapshot(
@@ -187,7 +136,6 @@ where
             return Err(DrillError::ProductionTargetGroup(tg.clone()));
         }
         let readiness_problems = self
-            .readiness()
             .judge(&instances, &states, &HashMap::new(), DryRuns::Skip)
             .await
             .map_err(read)?
@@ -236,7 +184,7 @@ where
             let mut launches: Vec<DrillCopy> = launches.into_iter().flatten().collect();
             let ids: Vec<String> = launches.iter().filter_map(|c| c.copy_id.clone()).collect();
             let wait = crate::waves::wait_running(
-                self.compute,
+                &self.compute,
                 &ids,
                 self.settings.wave_wait,
                 self.settings.health_wait.poll_interval,
@@ -302,9 +250,9 @@ where
             .collect();
         let mut attempts = Vec::new();
         if let Ok((candidate, launched)) = launch::launch_first(
-            self.compute,
+            &self.compute,
             Limits {
-                pacer: self.launches,
+                pacer: &self.launches,
                 budget: Budget::current(),
                 capacity: &launch::Capacity::default(),
             },
@@ -352,7 +300,7 @@ where
             return;
         }
         let health = membership::wait_for_health(
-            self.balancer,
+            &self.balancer,
             tg,
             &targets,
             self.settings.health_wait.poll_interval,

@@ -10,47 +10,22 @@ use autorestart_core::drs;
 use autorestart_core::error::AwsError;
 use autorestart_core::inventory::Instance;
 use autorestart_core::report::{DrsLaunchResult, DrsReport, TargetGroupReport};
-use autorestart_core::settings::{Mode, Settings};
+use autorestart_core::settings::Mode;
 use autorestart_core::{moves, notice, tags};
 
+use crate::agent::{Agent, Services};
 use crate::error::FlowError;
 use crate::membership;
 use crate::notify;
-use crate::ports::{Compute, DisasterRecovery, LoadBalancing, Notifier};
+use crate::ports::{Compute, DisasterRecovery, LoadBalancing};
 
-/// The end of a DRS recovery, from its launch result: reads DRS and EC2, moves ELB
-/// membership, tags in EC2, publishes to SNS.
-pub struct DrsFinish<'a, C, L, N, D> {
-    /// EC2.
-    pub compute: &'a C,
-    /// Elastic Load Balancing.
-    pub balancer: &'a L,
-    /// SNS.
-    pub notifier: &'a N,
-    /// Elastic Disaster Recovery.
-    pub drs: &'a D,
-    /// How the agent runs.
-    pub settings: &'a Settings,
-}
-
-impl<C, L, N, D> Clone for DrsFinish<'_, C, L, N, D> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<C, L, N, D> Copy for DrsFinish<'_, C, L, N, D> {}
-
-impl<'a, C, L, N, D> DrsFinish<'a, C, L, N, D>
-where
-    C: Compute,
-    L: LoadBalancing,
-    N: Notifier,
-    D: DisasterRecovery,
-{
+impl<S: Services> Agent<S> {
     /// Handles a DRS launch result; idempotent for repeats.
     #[tracing::instrument(name = "drs_result", skip_all, fields(job = %result.job_id, source_server = %result.source_server_id))]
-    pub async fn handle_drs_result(self, result: &DrsLaunchResult) -> Result<DrsReport, FlowError> {
+    pub async fn handle_drs_result(
+        &self,
+        result: &DrsLaunchResult,
+    ) -> Result<DrsReport, FlowError> {
         let mut report = DrsReport::of(result);
         let original = self.original_of(result).await.map_err(FlowError::Read)?;
         report.original_id = original.as_ref().map(|o| o.id.clone());
@@ -264,7 +239,7 @@ where
         let scope = &self.settings.target_groups;
         let (moves, _) = moves::plan_moves(&memberships, &[(original, launched)], scope);
         let outcomes = membership::execute_moves(
-            self.balancer,
+            &self.balancer,
             moves,
             self.settings.health_wait,
             self.settings.concurrency,
@@ -280,8 +255,8 @@ where
     ) -> Result<DrsReport, FlowError> {
         let reported: Vec<String> = reported.into_iter().map(str::to_owned).collect();
         match notify::publish_marked(
-            self.notifier,
-            self.compute,
+            &self.notifier,
+            &self.compute,
             &notice::drs_result(&report, &self.settings.place),
             &reported,
             &report.job_id,

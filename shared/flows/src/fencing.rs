@@ -18,37 +18,14 @@ use autorestart_core::fence::{
 use autorestart_core::inventory::Instance;
 use autorestart_core::proof;
 use autorestart_core::report::{AlarmReport, Notification};
-use autorestart_core::settings::Settings;
 use autorestart_core::settings::{FenceAction, Mode};
 use autorestart_core::tags;
 
+use crate::agent::{Agent, Services};
 use crate::error::FlowError;
 use crate::membership;
 use crate::notify;
-use crate::ports::{Compute, DisasterRecovery, LoadBalancing, Notifier, Target};
-
-/// Fencing of the originals on an Outpost that is back: reads EC2, ELB and (to prove a DRS
-/// link) DRS, stops or terminates originals and tags them in EC2, publishes to SNS.
-pub struct Fencing<'a, C, L, N, D> {
-    /// EC2.
-    pub compute: &'a C,
-    /// Elastic Load Balancing.
-    pub balancer: &'a L,
-    /// SNS.
-    pub notifier: &'a N,
-    /// Elastic Disaster Recovery: only read, to prove a DRS recovery link.
-    pub drs: &'a D,
-    /// How the agent runs.
-    pub settings: &'a Settings,
-}
-
-impl<C, L, N, D> Clone for Fencing<'_, C, L, N, D> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<C, L, N, D> Copy for Fencing<'_, C, L, N, D> {}
+use crate::ports::{Compute, DisasterRecovery, LoadBalancing, Target};
 
 /// Instances that claim to replace one of a level, each with its predecessor and whether only
 /// the predecessor's `replaced-by` names it; and each (existing instance named by a
@@ -83,13 +60,7 @@ impl Walk {
     }
 }
 
-impl<'a, C, L, N, D> Fencing<'a, C, L, N, D>
-where
-    C: Compute,
-    L: LoadBalancing,
-    N: Notifier,
-    D: DisasterRecovery,
-{
+impl<S: Services> Agent<S> {
     /// Fences the Outpost's replaced originals and reports it; `notify_holds` also notifies when
     /// only holds reported before are found (the alarm's OK event does, the repeating sweep
     /// does not). `alarms` are every watched alarm as CloudWatch shows them now.
@@ -111,8 +82,8 @@ where
             return Ok(report);
         }
         notify::publish(
-            self.notifier,
-            self.compute,
+            &self.notifier,
+            &self.compute,
             &self.settings.place,
             report,
             &[],
@@ -407,7 +378,7 @@ where
         }
         for (group, members) in by_group {
             let targets: Vec<Target> = members.iter().map(|(_, t)| t.clone()).collect();
-            let health = match membership::health_of(self.balancer, group, &targets).await {
+            let health = match membership::health_of(&self.balancer, group, &targets).await {
                 Ok(health) => health,
                 // Deleted since it was read: it holds neither copy any more.
                 Err(error) if error.code == "TargetGroupNotFound" => {

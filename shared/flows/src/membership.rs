@@ -31,8 +31,9 @@ pub async fn execute_moves<L: LoadBalancing>(
             .or_default()
             .push(m);
     }
-    // One deadline for every group, however many wait their turn for a slot.
-    let until = tokio::time::Instant::now() + wait.timeout;
+    // One deadline for every group, however many wait their turn for a slot, and never past
+    // the invocation's budget, whoever calls.
+    let until = tokio::time::Instant::now() + Budget::current().bound(wait.timeout);
     let per_group: Vec<Vec<MoveOutcome>> = futures::stream::iter(by_group)
         .map(|(group, moves)| async move { move_group(balancer, &group, moves, wait, until).await })
         .buffered(concurrency.max(1))
@@ -207,6 +208,7 @@ pub(crate) async fn wait_for_health<L: LoadBalancing>(
     until: tokio::time::Instant,
 ) -> Result<BTreeMap<Target, String>, String> {
     let started = tokio::time::Instant::now();
+    let until = until.min(started + Budget::current().bound(until - started));
     let mut last = BTreeMap::new();
     loop {
         match health_of(balancer, group, targets).await {

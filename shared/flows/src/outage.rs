@@ -13,82 +13,27 @@ use autorestart_core::moves::{self, MoveOutcome, Unmovable};
 use autorestart_core::outcome::{Execution, InstanceOutcome, Outcome};
 use autorestart_core::plan::{self};
 use autorestart_core::report::{self, Action, AlarmReport, Notification, Ran, WaveReport};
-use autorestart_core::settings::{Mode, Settings};
+use autorestart_core::settings::Mode;
 use autorestart_core::{placement, tags, waves};
 
-use crate::budget::{Budget, Pacer};
+use crate::agent::{Agent, Services};
+use crate::budget::Budget;
 use crate::error::FlowError;
-use crate::fencing::Fencing;
 use crate::launch::{self, Capacity, Limits};
-use crate::ports::{
-    Alarms, Compute, DisasterRecovery, LoadBalancing, Membership, Memberships, Notifier, Outposts,
-};
+use crate::ports::{Compute, LoadBalancing, Membership, Memberships, Outposts};
 use crate::{drs_start, membership, notify, observe};
 
-/// The recovery of an Outpost that went down, and the alarm handler's way in: an OK change
-/// goes to [`Fencing`]. Reads CloudWatch alarms, EC2, DRS and the Outposts API (free slots);
-/// launches in EC2, starts DRS jobs, moves ELB membership, publishes to SNS.
-pub struct Outage<'a, C, L, N, D, A, O> {
-    /// EC2.
-    pub compute: &'a C,
-    /// Elastic Load Balancing.
-    pub balancer: &'a L,
-    /// SNS.
-    pub notifier: &'a N,
-    /// Elastic Disaster Recovery.
-    pub drs: &'a D,
-    /// CloudWatch alarms.
-    pub alarms: &'a A,
-    /// The Outposts API: the free slots of the alternates.
-    pub outposts: &'a O,
-    /// Whether this run shares EC2's RunInstances bucket with the invocations of the other
-    /// Outposts down (the alarm handler: one invocation per Outpost), or has it to itself (the
-    /// sweep, which reconciles the Outposts one after another).
-    pub shares_bucket: bool,
-    /// How the agent runs.
-    pub settings: &'a Settings,
-    /// This process's copy of EC2's RunInstances bucket.
-    pub launches: &'a Pacer,
-}
-
-impl<C, L, N, D, A, O> Clone for Outage<'_, C, L, N, D, A, O> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<C, L, N, D, A, O> Copy for Outage<'_, C, L, N, D, A, O> {}
-
-impl<'a, C, L, N, D, A, O> Outage<'a, C, L, N, D, A, O>
-where
-    C: Compute,
-    L: LoadBalancing,
-    N: Notifier,
-    D: DisasterRecovery,
-    A: Alarms,
-    O: Outposts,
-{
-    /// Fencing over the same ports, for an Outpost that is back.
-    pub fn fencing(&self) -> Fencing<'a, C, L, N, D> {
-        Fencing {
-            compute: self.compute,
-            balancer: self.balancer,
-            notifier: self.notifier,
-            drs: self.drs,
-            settings: self.settings,
-        }
-    }
-
+impl<S: Services> Agent<S> {
     /// Handles one alarm state change with no deadline (tests, benchmarks).
-    pub async fn handle(self, change: &AlarmChange) -> Result<AlarmReport, FlowError> {
-        self.handle_until(change, Budget::unbounded()).await
+    pub async fn handle_alarm(&self, change: &AlarmChange) -> Result<AlarmReport, FlowError> {
+        self.handle_alarm_until(change, Budget::unbounded()).await
     }
 
     /// Handles one alarm state change, every wait and AWS call bounded by `budget`: for an
     /// ALARM, observes the alarm's current state first and reconciles the Outpost only while
     /// it is down.
-    pub async fn handle_until(
-        self,
+    pub async fn handle_alarm_until(
+        &self,
         change: &AlarmChange,
         budget: Budget,
     ) -> Result<AlarmReport, FlowError> {
@@ -96,7 +41,7 @@ where
     }
 
     async fn handle_within(
-        self,
+        &self,
         change: &AlarmChange,
         budget: Budget,
     ) -> Result<AlarmReport, FlowError> {
@@ -123,9 +68,16 @@ where
                 let Signal::OutpostDown { outpost, incident } = alarm::classify(current) else {
                     unreachable!("still_down returns an alarm in ALARM on the same metric")
                 };
-                let maintenance = observe::maintenance(self.alarms, current).await;
-                self.outpost_down(current, &outpost, &incident, maintenance, &alarms, budget)
-                    .await
+                let maintenance = observe::maintenance(&self.alarms, current).await;
+                self.outpost_down(
+                    current,
+                    (&outpost, &incident),
+                    maintenance,
+                    &alarms,
+                    budget,
+                    true,
+                )
+                .await
             }
             Signal::OutpostBack { outpost } => {
                 let alarms = self.alarms_as_new_as(change, budget).await?;
@@ -140,9 +92,7 @@ where
                 }
                 info!(%outpost, "Outpost back: fencing its replaced originals");
                 report.action = Action::OutpostBack;
-                self.fencing()
-                    .outpost_back(&outpost, &alarms, report, true)
-                    .await
+                self.outpost_back(&outpost, &alarms, report, true).await
             }
         }
     }
@@ -158,7 +108,7 @@ where
     ) -> Result<Vec<AlarmChange>, FlowError> {
         let mut reads = 0;
         loop {
-            let alarms = observe::current_alarms(self.alarms, self.settings)
+            let alarms = observe::current_alarms(&self.alarms, &self.settings)
                 .await
                 .map_err(FlowError::Read)?;
             reads += 1;
@@ -179,15 +129,18 @@ where
 
     /// Reconciles a down Outpost's instances, unless `maintenance` (the alarm's tag, as read)
     /// is on. `change` is the alarm as CloudWatch shows it now, in ALARM; `alarms` all of them.
+    /// `shares_bucket`: whether this run shares EC2's RunInstances bucket with the invocations
+    /// of the other Outposts down (the alarm handler: one invocation per Outpost), or has it to
+    /// itself (the sweep, which reconciles the Outposts one after another).
     #[tracing::instrument(name = "incident", skip_all, fields(incident = %incident, outpost = %outpost))]
     pub async fn outpost_down(
         &self,
         change: &AlarmChange,
-        outpost: &OutpostId,
-        incident: &IncidentId,
+        (outpost, incident): (&OutpostId, &IncidentId),
         maintenance: Result<bool, AwsError>,
         alarms: &[AlarmChange],
         budget: Budget,
+        shares_bucket: bool,
     ) -> Result<AlarmReport, FlowError> {
         let mut report = AlarmReport::for_change(change, self.settings.mode);
         report.outpost = Some(outpost.clone());
@@ -197,8 +150,8 @@ where
                 info!(%outpost, "Outpost down, but its alarm is in maintenance: recovery suppressed");
                 report.action = Action::Suppressed;
                 return notify::publish(
-                    self.notifier,
-                    self.compute,
+                    &self.notifier,
+                    &self.compute,
                     &self.settings.place,
                     report,
                     &[],
@@ -225,7 +178,7 @@ where
         if execution == Execution::Live {
             // Both read the Outposts down and the alternates, at once.
             let share = async {
-                if self.shares_bucket {
+                if shares_bucket {
                     self.share_launches(outpost, down, &observed).await;
                 } else {
                     self.launches.expect_share(1.0);
@@ -271,15 +224,15 @@ where
             Execution::DryRun => Vec::new(),
         };
         let report = notify::publish(
-            self.notifier,
-            self.compute,
+            &self.notifier,
+            &self.compute,
             &self.settings.place,
             report,
             &tag_after,
         )
         .await?;
         if execution == Execution::Live {
-            notify::record_said(self.compute, &news.unsaid).await;
+            notify::record_said(&self.compute, &news.unsaid).await;
         }
         Ok(report)
     }
@@ -316,7 +269,7 @@ where
             return;
         }
         let originals = records.len();
-        match crate::ports::tag_grouped(self.compute, records).await {
+        match crate::ports::tag_grouped(&self.compute, records).await {
             None => info!(
                 originals,
                 ?pools,
@@ -438,8 +391,8 @@ where
         let ((template_reads, drs_reads), read) = futures::join!(
             async {
                 futures::join!(
-                    observe::template_reads(self.compute, &template_instances),
-                    observe::drs_reads(self.compute, self.drs, incident, &drs_instances)
+                    observe::template_reads(&self.compute, &template_instances),
+                    observe::drs_reads(&self.compute, &self.drs, incident, &drs_instances)
                 )
             },
             self.read_memberships(protected)
@@ -600,9 +553,9 @@ where
         let concurrency = self.settings.concurrency;
         let (mut outcomes, drs_outcomes) = futures::join!(
             launch::execute(
-                self.compute,
+                &self.compute,
                 Limits {
-                    pacer: self.launches,
+                    pacer: &self.launches,
                     budget,
                     capacity,
                 },
@@ -613,8 +566,8 @@ where
                 execution
             ),
             drs_start::execute_drs(
-                self.compute,
-                self.drs,
+                &self.compute,
+                &self.drs,
                 incident,
                 plan.drs,
                 concurrency,
@@ -644,7 +597,7 @@ where
         change: &AlarmChange,
         number: u32,
     ) -> Result<Vec<AlarmChange>, String> {
-        match observe::current_alarms(self.alarms, self.settings).await {
+        match observe::current_alarms(&self.alarms, &self.settings).await {
             Ok(alarms) => match alarm::still_down(change, &alarms) {
                 Ok(now) if now.state_since == change.state_since => Ok(alarms),
                 Ok(_) => Err(format!(
@@ -703,7 +656,7 @@ where
             .map(|r| r.id.clone())
             .collect();
         let wait = crate::waves::wait_running(
-            self.compute,
+            &self.compute,
             &replacements,
             budget.bound(self.settings.wave_wait),
             self.settings.health_wait.poll_interval,
@@ -733,8 +686,8 @@ where
             })
             .collect();
         let (moves, unmovable) = membership::move_memberships(
-            self.balancer,
-            self.settings,
+            &self.balancer,
+            &self.settings,
             &running,
             memberships,
             budget,

@@ -12,52 +12,24 @@ use autorestart_core::error::{AwsError, ErrorKind};
 use autorestart_core::inventory::{Instance, TemplateTarget};
 use autorestart_core::launch_check::{self, LaunchCheck};
 use autorestart_core::readiness::{self, ReadinessInputs, ReadinessReport};
-use autorestart_core::settings::Settings;
 use autorestart_core::tags::TemplateRef;
 use autorestart_core::{plan, tags};
 
+use crate::agent::{Agent, Services};
 use crate::observe;
 use crate::ports::{Compute, DisasterRecovery, Notifier, Outposts};
 
-/// The readiness check over EC2, SNS, DRS and the Outposts API.
-pub struct Readiness<'a, C, N, D, O> {
-    /// EC2.
-    pub compute: &'a C,
-    /// SNS.
-    pub notifier: &'a N,
-    /// Elastic Disaster Recovery.
-    pub drs: &'a D,
-    /// The Outposts API.
-    pub outposts: &'a O,
-    /// How the agent runs.
-    pub settings: &'a Settings,
-}
-
-impl<C, N, D, O> Clone for Readiness<'_, C, N, D, O> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<C, N, D, O> Copy for Readiness<'_, C, N, D, O> {}
-
-impl<C, N, D, O> Readiness<'_, C, N, D, O>
-where
-    C: Compute,
-    N: Notifier,
-    D: DisasterRecovery,
-    O: Outposts,
-{
+impl<S: Services> Agent<S> {
     /// Judges every opted-in instance, records changed verdicts on the instances and announces
     /// them in one notice.
     /// Judges every opted-in instance; publishes and records only what changed since the
     /// last check.
-    pub async fn check(
+    pub async fn check_readiness(
         &self,
         states: &HashMap<OutpostId, AlarmState>,
         silent: &HashMap<OutpostId, chrono::DateTime<Utc>>,
     ) -> Result<ReadinessReport, AwsError> {
-        let instances = observe::opted_in_instances(self.compute).await?;
+        let instances = observe::opted_in_instances(&self.compute).await?;
         let verdicts = self.judge(&instances, states, silent, DryRuns::Ask).await?;
         let mut report = ReadinessReport::of(verdicts);
         if report.changed.is_empty() {
@@ -147,7 +119,7 @@ where
                 .collect();
             let servers: Result<Vec<SourceServer>, String> = async {
                 let mut servers = self.drs.source_servers(&[]).await?;
-                crate::observe::recovery_points(self.drs, &mut servers, &drs_instances).await?;
+                crate::observe::recovery_points(&self.drs, &mut servers, &drs_instances).await?;
                 Ok::<_, AwsError>(servers)
             }
             .await

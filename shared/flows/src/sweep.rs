@@ -11,106 +11,32 @@ use autorestart_core::inventory::Instance;
 use autorestart_core::plan;
 use autorestart_core::readiness::ReadinessReport;
 use autorestart_core::report::{Action, AlarmReport, DrsLaunchResult, DrsReport, SweepReport};
-use autorestart_core::settings::Settings;
 use autorestart_core::tags;
 
+use crate::agent::{Agent, Services};
 use crate::budget::Budget;
-use crate::budget::Pacer;
-use crate::drs_finish::DrsFinish;
 use crate::error::FlowError;
 use crate::observe;
-use crate::outage::Outage;
-use crate::ports::{Alarms, Compute, DisasterRecovery, LoadBalancing, Notifier, Outposts};
-use crate::readiness::Readiness;
+use crate::ports::{Compute, DisasterRecovery};
 
 /// Kept from the recoveries' share of a sweep's time for fencing and readiness.
 const SWEEP_RESERVE: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// The scheduled sweep: every flow, over every service the agent uses.
-pub struct Sweep<'a, C, L, N, D, A, O> {
-    /// EC2.
-    pub compute: &'a C,
-    /// Elastic Load Balancing.
-    pub balancer: &'a L,
-    /// SNS.
-    pub notifier: &'a N,
-    /// Elastic Disaster Recovery.
-    pub drs: &'a D,
-    /// CloudWatch alarms.
-    pub alarms: &'a A,
-    /// The Outposts API.
-    pub outposts: &'a O,
-    /// How the agent runs.
-    pub settings: &'a Settings,
-    /// This process's copy of EC2's RunInstances bucket.
-    pub launches: &'a Pacer,
-}
-
-impl<C, L, N, D, A, O> Clone for Sweep<'_, C, L, N, D, A, O> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<C, L, N, D, A, O> Copy for Sweep<'_, C, L, N, D, A, O> {}
-
-impl<'a, C, L, N, D, A, O> Sweep<'a, C, L, N, D, A, O>
-where
-    C: Compute,
-    L: LoadBalancing,
-    N: Notifier,
-    D: DisasterRecovery,
-    A: Alarms,
-    O: Outposts,
-{
-    fn outage(&self) -> Outage<'a, C, L, N, D, A, O> {
-        Outage {
-            compute: self.compute,
-            balancer: self.balancer,
-            notifier: self.notifier,
-            drs: self.drs,
-            alarms: self.alarms,
-            outposts: self.outposts,
-            shares_bucket: false,
-            settings: self.settings,
-            launches: self.launches,
-        }
-    }
-
-    fn drs_finish(&self) -> DrsFinish<'a, C, L, N, D> {
-        DrsFinish {
-            compute: self.compute,
-            balancer: self.balancer,
-            notifier: self.notifier,
-            drs: self.drs,
-            settings: self.settings,
-        }
-    }
-
-    fn readiness(&self) -> Readiness<'a, C, N, D, O> {
-        Readiness {
-            compute: self.compute,
-            notifier: self.notifier,
-            drs: self.drs,
-            outposts: self.outposts,
-            settings: self.settings,
-        }
-    }
-
+impl<S: Services> Agent<S> {
     /// Runs one sweep over the alarms named by the settings' prefix, with no deadline.
-    pub async fn sweep(self) -> Result<SweepReport, FlowError> {
+    pub async fn sweep(&self) -> Result<SweepReport, FlowError> {
         self.sweep_until(Budget::unbounded()).await
     }
 
     /// Runs one sweep within `budget`. Each Outpost in ALARM gets an equal share of what is
     /// left when its turn comes, less a reserve for fencing and readiness, so one Outpost's
     /// recovery never starves another's, nor fencing.
-    pub async fn sweep_until(self, budget: Budget) -> Result<SweepReport, FlowError> {
+    pub async fn sweep_until(&self, budget: Budget) -> Result<SweepReport, FlowError> {
         budget.scope(self.sweep_within(budget)).await
     }
 
-    async fn sweep_within(self, budget: Budget) -> Result<SweepReport, FlowError> {
-        let alarms = observe::current_alarms(self.alarms, self.settings)
+    async fn sweep_within(&self, budget: Budget) -> Result<SweepReport, FlowError> {
+        let alarms = observe::current_alarms(&self.alarms, &self.settings)
             .await
             .map_err(FlowError::Read)?;
         let mut report = SweepReport {
@@ -143,12 +69,7 @@ where
                         outpost: Some(outpost.clone()),
                         ..AlarmReport::for_change(change, self.settings.mode)
                     };
-                    match self
-                        .outage()
-                        .fencing()
-                        .outpost_back(&outpost, &alarms, back, false)
-                        .await
-                    {
+                    match self.outpost_back(&outpost, &alarms, back, false).await {
                         Ok(done) => report.fencing.push(done),
                         Err(error) => report.errors.push(format!("fencing {outpost}: {error}")),
                     }
@@ -163,7 +84,7 @@ where
         for (outpost, since) in &silent {
             warn!(%outpost, %since, "ConnectedStatus alarm without data: an outage would not be seen");
         }
-        report.readiness = match self.readiness().check(&states, &silent).await {
+        report.readiness = match self.check_readiness(&states, &silent).await {
             Ok(readiness) => readiness,
             Err(error) => {
                 report.errors.push(format!("readiness: {error}"));
@@ -201,7 +122,7 @@ where
         budget: Budget,
         report: &mut SweepReport,
     ) {
-        let maintenance = observe::maintenance(self.alarms, change).await;
+        let maintenance = observe::maintenance(&self.alarms, change).await;
         if matches!(maintenance, Ok(true)) {
             info!(%outpost, "Outpost in maintenance: the sweep recovers nothing");
             report.in_maintenance.push(outpost.clone());
@@ -215,8 +136,14 @@ where
                 .push(format!("DRS jobs of {outpost}: {error}")),
         }
         match self
-            .outage()
-            .outpost_down(change, outpost, incident, maintenance, alarms, budget)
+            .outpost_down(
+                change,
+                (outpost, incident),
+                maintenance,
+                alarms,
+                budget,
+                false,
+            )
             .await
         {
             Ok(recovery) => report.recoveries.push(recovery),
@@ -280,7 +207,7 @@ where
                     drill: false,
                     time: Utc::now(),
                 };
-                let handled = self.drs_finish().handle_drs_result(&result).await?;
+                let handled = self.handle_drs_result(&result).await?;
                 if handled.message_id.is_some() || succeeded {
                     results.push(handled);
                 }
@@ -329,7 +256,7 @@ where
             )),
             message_id: None,
         };
-        let mut report = self.drs_finish().publish_drs(report, None).await?;
+        let mut report = self.publish_drs(report, None).await?;
         let marker = [(tags::DRS_STUCK.to_owned(), job.job_id.clone())];
         if let Err(error) = self.compute.tag(&new, &marker).await {
             warn!(%error, "could not record that the stuck job was reported; the next sweep reports it again");

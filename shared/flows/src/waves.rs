@@ -9,6 +9,7 @@ use tracing::{info, warn};
 
 use autorestart_core::inventory::Instance;
 
+use crate::budget::Budget;
 use crate::ports::Compute;
 
 /// The state reported for an instance Describe did not return (yet).
@@ -28,14 +29,16 @@ pub struct RunningWait {
     pub waited: Duration,
 }
 
-/// Waits until every instance runs or has stopped or terminated (it will not run), or `timeout`.
-/// A failed read ends the wait early: it is logged and the instances count as not running.
+/// Waits until every instance runs or has stopped or terminated (it will not run), or `timeout`
+/// (cut to the invocation's [`Budget`], whoever calls). A failed read ends the wait early: it
+/// is logged and the instances count as not running.
 pub async fn wait_running<C: Compute>(
     compute: &C,
     ids: &[String],
     timeout: Duration,
     poll: Duration,
 ) -> RunningWait {
+    let timeout = Budget::current().bound(timeout);
     let started = tokio::time::Instant::now();
     let mut wait = RunningWait::default();
     let mut pending: Vec<String> = ids.to_vec();

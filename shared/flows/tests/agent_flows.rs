@@ -318,8 +318,8 @@ async fn an_unhealthy_replacement_is_waited_for_then_the_original_deregistered_a
     let started = tokio::time::Instant::now();
     // Every replacement reports "initial" for ever.
     aws.with(|w| w.default_health = Some("initial".into()));
-    let agent = Agent::new(Ports::all(&aws), settings(Mode::Recover));
-    let report = agent.outage().handle(&down()).await.unwrap();
+    let agent = Agent::new(Ports::all(aws.clone()), settings(Mode::Recover));
+    let report = agent.handle_alarm(&down()).await.unwrap();
     assert!(
         started.elapsed() >= Duration::from_secs(60),
         "bounded wait used"
@@ -434,10 +434,10 @@ async fn an_unhealthy_wave_holds_the_next_only_for_the_bounded_wait_and_says_so(
         },
         ..settings(Mode::Recover)
     };
-    let agent = Agent::new(Ports::all(&aws), settings);
+    let agent = Agent::new(Ports::all(aws.clone()), settings);
     // No replacement ever turns healthy in its target group.
     aws.with(|w| w.default_health = Some("initial".into()));
-    let report = agent.outage().handle(&down()).await.unwrap();
+    let report = agent.handle_alarm(&down()).await.unwrap();
     assert!(!report.waves[0].settled, "{:?}", report.waves);
     assert!(
         report.waves[0]

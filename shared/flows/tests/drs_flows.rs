@@ -119,8 +119,8 @@ fn settings() -> Settings {
 #[tokio::test]
 async fn one_alarm_recovers_both_strategies_and_a_repeat_starts_no_second_job() {
     let aws = InMemoryAws::new(world(), Duration::ZERO);
-    let agent = Agent::new(Ports::all(&aws), settings());
-    let report = agent.outage().handle(&support::outage()).await.unwrap();
+    let agent = Agent::new(Ports::all(aws.clone()), settings());
+    let report = agent.handle_alarm(&support::outage()).await.unwrap();
 
     let by_id = |id: &str| {
         report
@@ -168,7 +168,7 @@ async fn one_alarm_recovers_both_strategies_and_a_repeat_starts_no_second_job() 
         );
     });
 
-    let again = agent.outage().handle(&support::outage()).await.unwrap();
+    let again = agent.handle_alarm(&support::outage()).await.unwrap();
     let db = again
         .instances
         .iter()
@@ -184,9 +184,8 @@ async fn one_alarm_recovers_both_strategies_and_a_repeat_starts_no_second_job() 
 /// The outage handled once on `w`: the in-memory AWS after it, and the report.
 async fn recover(w: World) -> (InMemoryAws, autorestart_core::report::AlarmReport) {
     let aws = InMemoryAws::new(w, Duration::ZERO);
-    let report = Agent::new(Ports::all(&aws), settings())
-        .outage()
-        .handle(&support::outage())
+    let report = Agent::new(Ports::all(aws.clone()), settings())
+        .handle_alarm(&support::outage())
         .await
         .unwrap();
     (aws, report)
@@ -286,8 +285,8 @@ fn succeeded(job: &str, drill: bool) -> DrsLaunchResult {
 #[tokio::test]
 async fn a_launch_success_moves_membership_to_the_target_and_a_repeat_changes_nothing() {
     let aws = InMemoryAws::new(world(), Duration::ZERO);
-    let agent = Agent::new(Ports::all(&aws), settings());
-    agent.outage().handle(&support::outage()).await.unwrap();
+    let agent = Agent::new(Ports::all(aws.clone()), settings());
+    agent.handle_alarm(&support::outage()).await.unwrap();
     let job = aws.with(|w| {
         let job = w.drs_jobs[0].0.job_id.clone();
         w.drs_recovery_instances.insert(
@@ -304,7 +303,6 @@ async fn a_launch_success_moves_membership_to_the_target_and_a_repeat_changes_no
     });
 
     let report = agent
-        .drs_finish()
         .handle_drs_result(&succeeded(&job, false))
         .await
         .unwrap();
@@ -340,7 +338,6 @@ async fn a_launch_success_moves_membership_to_the_target_and_a_repeat_changes_no
 
     let (groups, instances) = aws.with(|w| (w.target_groups.clone(), w.instances.clone()));
     let again = agent
-        .drs_finish()
         .handle_drs_result(&succeeded(&job, false))
         .await
         .unwrap();
@@ -364,10 +361,10 @@ async fn a_launch_failure_is_notified_with_the_job_log_reason() {
             }],
         )
     });
-    let agent = Agent::new(Ports::all(&aws), settings());
+    let agent = Agent::new(Ports::all(aws.clone()), settings());
     let mut failed = succeeded("drsjob-1", false);
     failed.succeeded = false;
-    let report = agent.drs_finish().handle_drs_result(&failed).await.unwrap();
+    let report = agent.handle_drs_result(&failed).await.unwrap();
     assert!(
         report
             .reason
@@ -400,9 +397,8 @@ async fn a_drill_result_never_touches_load_balancers_or_originals() {
         )
     });
     let (groups, instances) = aws.with(|w| (w.target_groups.clone(), w.instances.clone()));
-    let agent = Agent::new(Ports::all(&aws), settings());
+    let agent = Agent::new(Ports::all(aws.clone()), settings());
     let report = agent
-        .drs_finish()
         .handle_drs_result(&succeeded("drsjob-drill", true))
         .await
         .unwrap();
@@ -438,9 +434,8 @@ async fn notify_only_reports_a_launch_success_without_tagging_or_moving() {
         mode: autorestart_core::settings::Mode::NotifyOnly,
         ..settings()
     };
-    let agent = Agent::new(Ports::all(&aws), notify_only);
+    let agent = Agent::new(Ports::all(aws.clone()), notify_only);
     let report = agent
-        .drs_finish()
         .handle_drs_result(&succeeded("drsjob-1", false))
         .await
         .unwrap();
@@ -488,8 +483,8 @@ fn end_job(w: &mut World, index: usize, launched: bool) -> String {
 async fn a_job_of_this_incident_is_found_by_its_job_tag_when_the_original_never_recorded_it() {
     for launched in [true, false] {
         let aws = InMemoryAws::new(world(), Duration::ZERO);
-        let agent = Agent::new(Ports::all(&aws), settings());
-        agent.outage().handle(&support::outage()).await.unwrap();
+        let agent = Agent::new(Ports::all(aws.clone()), settings());
+        agent.handle_alarm(&support::outage()).await.unwrap();
         // The record on the original was lost (a crash between StartRecovery and CreateTags),
         // and the job has finished since.
         let job = aws.with(|w| {
@@ -498,7 +493,7 @@ async fn a_job_of_this_incident_is_found_by_its_job_tag_when_the_original_never_
             tags.remove(tags::DRS_ATTEMPT);
             end_job(w, 0, launched)
         });
-        let again = agent.outage().handle(&support::outage()).await.unwrap();
+        let again = agent.handle_alarm(&support::outage()).await.unwrap();
         let db = outcome(&again, "i-db1");
         aws.with(|w| {
             if launched {
@@ -547,8 +542,8 @@ async fn drs_that_cannot_be_read_leaves_the_template_instances_recovering() {
                 vec![AwsError::from_code("drs:DescribeSourceServers", code, "emulated"); times],
             )
         });
-        let agent = Agent::new(Ports::all(&aws), settings());
-        let report = agent.outage().handle(&support::outage()).await.unwrap();
+        let agent = Agent::new(Ports::all(aws.clone()), settings());
+        let report = agent.handle_alarm(&support::outage()).await.unwrap();
         assert_eq!(
             outcome(&report, "i-web1").outcome,
             OutcomeKind::Recovered,
@@ -572,11 +567,11 @@ async fn drs_that_cannot_be_read_leaves_the_template_instances_recovering() {
 #[tokio::test]
 async fn a_failed_job_is_retried_with_a_new_one_until_the_bound_then_reported() {
     let aws = InMemoryAws::new(world(), Duration::ZERO);
-    let agent = Agent::new(Ports::all(&aws), settings());
-    agent.outage().handle(&support::outage()).await.unwrap();
+    let agent = Agent::new(Ports::all(aws.clone()), settings());
+    agent.handle_alarm(&support::outage()).await.unwrap();
     for attempt in 2..=drs::MAX_DRS_ATTEMPTS {
         let failed = aws.with(|w| end_job(w, attempt as usize - 2, false));
-        let report = agent.sweeper().sweep().await.unwrap();
+        let report = agent.sweep().await.unwrap();
         assert!(report.errors.is_empty(), "{:?}", report.errors);
         aws.with(|w| {
             assert_eq!(
@@ -601,7 +596,7 @@ async fn a_failed_job_is_retried_with_a_new_one_until_the_bound_then_reported() 
         );
     }
     aws.with(|w| end_job(w, drs::MAX_DRS_ATTEMPTS as usize - 1, false));
-    let report = agent.sweeper().sweep().await.unwrap();
+    let report = agent.sweep().await.unwrap();
     let last = aws.with(|w| {
         w.published
             .iter()
@@ -616,7 +611,7 @@ async fn a_failed_job_is_retried_with_a_new_one_until_the_bound_then_reported() 
     assert!(db.reason.as_deref().unwrap().contains("3 times"), "{db:?}");
     assert_eq!(aws.with(|w| w.drs_jobs.len()), 3, "no fourth job");
     let said = aws.with(|w| w.published.len());
-    let again = agent.sweeper().sweep().await.unwrap();
+    let again = agent.sweep().await.unwrap();
     assert_eq!(aws.with(|w| w.drs_jobs.len()), 3);
     assert_eq!(
         again.recoveries[0].notification,
@@ -632,16 +627,16 @@ async fn a_failed_job_is_retried_with_a_new_one_until_the_bound_then_reported() 
 #[tokio::test]
 async fn a_job_that_runs_too_long_is_reported_stuck_once() {
     let aws = InMemoryAws::new(world(), Duration::ZERO);
-    let agent = Agent::new(Ports::all(&aws), settings());
-    agent.outage().handle(&support::outage()).await.unwrap();
-    agent.sweeper().sweep().await.unwrap();
+    let agent = Agent::new(Ports::all(aws.clone()), settings());
+    agent.handle_alarm(&support::outage()).await.unwrap();
+    agent.sweep().await.unwrap();
     assert_eq!(subjects(&aws, "STUCK"), 0, "not within the bound");
     aws.with(|w| {
         let job = w.drs_jobs[0].0.job_id.clone();
         w.drs_job_created
             .insert(job, chrono::Utc::now() - chrono::Duration::minutes(61));
     });
-    let report = agent.sweeper().sweep().await.unwrap();
+    let report = agent.sweep().await.unwrap();
     assert!(
         report.drs_results.iter().any(|r| r.stuck),
         "{:?}",
@@ -653,7 +648,7 @@ async fn a_job_that_runs_too_long_is_reported_stuck_once() {
         body.contains("more than 60 minutes") && body.contains("reported once"),
         "{body}"
     );
-    agent.sweeper().sweep().await.unwrap();
+    agent.sweep().await.unwrap();
     assert_eq!(subjects(&aws, "DRS recovery STUCK"), 1, "once");
     assert_eq!(
         aws.with(|w| w.drs_jobs.len()),
@@ -665,8 +660,8 @@ async fn a_job_that_runs_too_long_is_reported_stuck_once() {
 #[tokio::test]
 async fn a_lost_launch_event_is_finished_by_the_sweep_after_the_outpost_is_back() {
     let aws = InMemoryAws::new(world(), Duration::ZERO);
-    let agent = Agent::new(Ports::all(&aws), settings());
-    agent.outage().handle(&support::outage()).await.unwrap();
+    let agent = Agent::new(Ports::all(aws.clone()), settings());
+    agent.handle_alarm(&support::outage()).await.unwrap();
     aws.with(|w| {
         end_job(w, 0, true);
         let mut ok = support::outage();
@@ -674,7 +669,7 @@ async fn a_lost_launch_event_is_finished_by_the_sweep_after_the_outpost_is_back(
         w.set_alarm(ok);
     });
     // The launch event never came; the Outpost is back.
-    let report = agent.sweeper().sweep().await.unwrap();
+    let report = agent.sweep().await.unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert!(report.drs_results.iter().any(|r| r.succeeded), "{report:?}");
     aws.with(|w| {
@@ -705,8 +700,8 @@ async fn a_lost_launch_event_is_finished_by_the_sweep_after_the_outpost_is_back(
 #[tokio::test]
 async fn a_drs_link_drs_cannot_confirm_now_is_left_for_later_and_the_rest_is_fenced() {
     let aws = InMemoryAws::new(world(), Duration::ZERO);
-    let agent = Agent::new(Ports::all(&aws), settings());
-    agent.outage().handle(&support::outage()).await.unwrap();
+    let agent = Agent::new(Ports::all(aws.clone()), settings());
+    agent.handle_alarm(&support::outage()).await.unwrap();
     let mut ok = support::outage();
     ok.state = AlarmState::Ok;
     aws.with(|w| {
@@ -730,7 +725,7 @@ async fn a_drs_link_drs_cannot_confirm_now_is_left_for_later_and_the_rest_is_fen
         );
         w.failures.insert("DescribeSourceServers", vec![throttled]);
     });
-    let report = agent.outage().handle(&ok).await.unwrap();
+    let report = agent.handle_alarm(&ok).await.unwrap();
     let fencing = report.fencing.unwrap();
     let fenced: Vec<&str> = fencing
         .fenced
@@ -745,7 +740,7 @@ async fn a_drs_link_drs_cannot_confirm_now_is_left_for_later_and_the_rest_is_fen
     aws.with(|w| assert_eq!(w.instances["i-db1"].state, "running"));
     // DRS answers again: the link is proven and followed to its live copy (which is not in
     // the original's target group yet, so the original waits for it; no claim either way).
-    let again = agent.outage().handle(&ok).await.unwrap().fencing.unwrap();
+    let again = agent.handle_alarm(&ok).await.unwrap().fencing.unwrap();
     assert!(again.unproven.is_empty(), "{again:?}");
     assert_eq!(again.held.len(), 1, "{again:?}");
     assert_eq!(again.held[0].instance_id, "i-db1");
@@ -765,8 +760,8 @@ async fn a_failure_is_reported_once_per_source_server() {
         ("s-2", "db-2"),
     );
     let aws = InMemoryAws::new(w, Duration::ZERO);
-    let agent = Agent::new(Ports::all(&aws), settings());
-    agent.outage().handle(&support::outage()).await.unwrap();
+    let agent = Agent::new(Ports::all(aws.clone()), settings());
+    agent.handle_alarm(&support::outage()).await.unwrap();
     aws.with(|w| {
         assert_eq!(w.drs_jobs.len(), 1, "one job for both servers");
         end_job(w, 0, false);
@@ -774,7 +769,7 @@ async fn a_failure_is_reported_once_per_source_server() {
         ok.state = AlarmState::Ok;
         w.set_alarm(ok);
     });
-    agent.sweeper().sweep().await.unwrap();
+    agent.sweep().await.unwrap();
     let failed: Vec<String> = aws.with(|w| {
         w.published
             .iter()
@@ -784,8 +779,8 @@ async fn a_failure_is_reported_once_per_source_server() {
     });
     assert_eq!(failed.len(), 2, "{failed:?}");
     assert!(failed.iter().any(|s| s.contains(SERVER)) && failed.iter().any(|s| s.contains("s-2")));
-    agent.sweeper().sweep().await.unwrap();
-    agent.sweeper().sweep().await.unwrap();
+    agent.sweep().await.unwrap();
+    agent.sweep().await.unwrap();
     assert_eq!(
         subjects(&aws, "DRS recovery FAILED"),
         2,
@@ -807,8 +802,8 @@ async fn a_drill_is_not_the_recovery_and_never_moves_membership() {
             false,
         ))
     });
-    let agent = Agent::new(Ports::all(&aws), settings());
-    let report = agent.outage().handle(&support::outage()).await.unwrap();
+    let agent = Agent::new(Ports::all(aws.clone()), settings());
+    let report = agent.handle_alarm(&support::outage()).await.unwrap();
     let db = outcome(&report, "i-db1");
     assert_eq!(db.outcome, OutcomeKind::Unfinished, "{db:?}");
     assert!(
@@ -834,7 +829,6 @@ async fn a_drill_is_not_the_recovery_and_never_moves_membership() {
         w.target_groups.clone()
     });
     let result = agent
-        .drs_finish()
         .handle_drs_result(&succeeded("drsjob-console-drill", false))
         .await
         .unwrap();
@@ -842,7 +836,7 @@ async fn a_drill_is_not_the_recovery_and_never_moves_membership() {
     assert_eq!(aws.with(|w| w.target_groups.clone()), groups);
 
     // With the drill over, the recovery starts.
-    let report = agent.outage().handle(&support::outage()).await.unwrap();
+    let report = agent.handle_alarm(&support::outage()).await.unwrap();
     assert_eq!(
         outcome(&report, "i-db1").outcome,
         OutcomeKind::DrsRecoveryStarted
@@ -863,10 +857,10 @@ async fn the_same_failure_is_said_once_per_outage_and_again_in_the_next() {
         w.failures
             .insert("DescribeSourceServers", vec![denied(), denied(), denied()])
     });
-    let agent = Agent::new(Ports::all(&aws), settings());
-    agent.outage().handle(&support::outage()).await.unwrap();
+    let agent = Agent::new(Ports::all(aws.clone()), settings());
+    agent.handle_alarm(&support::outage()).await.unwrap();
     assert_eq!(aws.with(|w| w.published.len()), 1);
-    let again = agent.outage().handle(&support::outage()).await.unwrap();
+    let again = agent.handle_alarm(&support::outage()).await.unwrap();
     assert_eq!(
         again.notification,
         autorestart_core::report::Notification::AlreadyReported,
@@ -876,7 +870,7 @@ async fn the_same_failure_is_said_once_per_outage_and_again_in_the_next() {
     let mut later = support::outage();
     later.state_since = "2026-12-20T08:00:00Z".parse().unwrap();
     aws.with(|w| w.set_alarm(later.clone()));
-    agent.outage().handle(&later).await.unwrap();
+    agent.handle_alarm(&later).await.unwrap();
     assert_eq!(aws.with(|w| w.published.len()), 2);
 }
 

@@ -30,9 +30,8 @@ fn scoped(groups: &[&str]) -> Settings {
 
 async fn recover(aws: &InMemoryAws, settings: Settings) -> AlarmReport {
     aws.with(|w| w.set_alarm(down()));
-    Agent::new(Ports::all(aws), settings)
-        .outage()
-        .handle(&down())
+    Agent::new(Ports::all(aws.clone()), settings)
+        .handle_alarm(&down())
         .await
         .unwrap()
 }

@@ -238,9 +238,8 @@ async fn a_chain_that_ends_in_nothing_live_holds_the_original_and_says_so_once()
 
     // The alarm's OK event says everything, holds reported before included.
     let ok = aws.with(|w| w.alarms[0].clone());
-    let back = Agent::new(Ports::all(&aws), settings(FenceAction::Stop))
-        .outage()
-        .handle(&ok)
+    let back = Agent::new(Ports::all(aws.clone()), settings(FenceAction::Stop))
+        .handle_alarm(&ok)
         .await
         .unwrap();
     assert_eq!(back.action, Action::OutpostBack);
@@ -286,18 +285,18 @@ async fn leave_and_notify_only_report_what_would_be_fenced_once() {
     ] {
         let aws = InMemoryAws::new(world(&[(tags::REPLACED_BY, "i-b")]), Duration::ZERO);
         let agent = Agent::new(
-            Ports::all(&aws),
+            Ports::all(aws.clone()),
             Settings {
                 mode,
                 ..settings(action)
             },
         );
-        let first = agent.sweeper().sweep().await.unwrap();
+        let first = agent.sweep().await.unwrap();
         assert_eq!(fencing_of(&first, "op-0aaaaaaaaaaaaaaa1").fenced.len(), 1);
         let said = notices(&aws);
         assert_eq!(said.len(), 1, "{said:?}");
         assert!(said[0].contains(verb), "{mode:?}: {}", said[0]);
-        agent.sweeper().sweep().await.unwrap();
+        agent.sweep().await.unwrap();
         assert_eq!(notices(&aws).len(), 1, "{mode:?}: said once");
         aws.with(|w| {
             assert_eq!(w.instances["i-x"].state, "running", "{mode:?}");
@@ -312,9 +311,8 @@ async fn an_ok_event_while_the_alarm_is_in_alarm_again_fences_nothing() {
     let ok = w.alarms[0].clone();
     set(&mut w, "a", "op-0aaaaaaaaaaaaaaa1", AlarmState::Alarm);
     let aws = InMemoryAws::new(w, Duration::ZERO);
-    let report = Agent::new(Ports::all(&aws), settings(FenceAction::Stop))
-        .outage()
-        .handle(&ok)
+    let report = Agent::new(Ports::all(aws.clone()), settings(FenceAction::Stop))
+        .handle_alarm(&ok)
         .await
         .unwrap();
     assert_eq!(report.action, Action::Stale);

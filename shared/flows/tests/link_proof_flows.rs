@@ -275,14 +275,14 @@ async fn a_forged_replacement_does_not_hold_back_a_launch() {
             "2026-11-24T06:00:00Z".parse().unwrap(),
         ))
     });
-    let agent = Agent::new(Ports::all(&aws), Settings::default());
+    let agent = Agent::new(Ports::all(aws.clone()), Settings::default());
     let change = AlarmChange::connected_status(
         "outposts-autorestart-connected-a",
         OUTPOST_A,
         AlarmState::Alarm,
         "2026-11-24T06:00:00Z".parse().unwrap(),
     );
-    let report = agent.outage().handle(&change).await.unwrap();
+    let report = agent.handle_alarm(&change).await.unwrap();
     assert_eq!(report.action, Action::Recovery, "{report:?}");
     aws.with(|w| {
         let launched: Vec<_> = w

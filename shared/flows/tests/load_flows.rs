@@ -27,8 +27,7 @@ async fn with_a_third_of_every_call_throttled_the_handler_recovers_all_before_it
     let aws = InMemoryAws::new(w, Duration::from_millis(20));
     let started = Instant::now();
     let report = agent(&aws)
-        .outage()
-        .handle_until(&down(A), Budget::until(started + DEADLINE))
+        .handle_alarm_until(&down(A), Budget::until(started + DEADLINE))
         .await
         .unwrap();
     let took = started.elapsed();
@@ -51,8 +50,7 @@ async fn throttled_for_good_the_handler_answers_with_the_error_before_its_deadli
     let aws = InMemoryAws::new(w, Duration::from_millis(20));
     let started = Instant::now();
     let error = agent(&aws)
-        .outage()
-        .handle_until(&down(A), Budget::until(started + DEADLINE))
+        .handle_alarm_until(&down(A), Budget::until(started + DEADLINE))
         .await
         .unwrap_err();
     assert!(started.elapsed() < DEADLINE, "{:?}", started.elapsed());
@@ -69,8 +67,7 @@ async fn a_call_that_never_answers_is_cut_off_when_the_invocation_ends() {
     let aws = InMemoryAws::new(w, Duration::from_secs(3600));
     let started = Instant::now();
     let error = agent(&aws)
-        .outage()
-        .handle_until(&down(A), Budget::until(started + Duration::from_secs(120)))
+        .handle_alarm_until(&down(A), Budget::until(started + Duration::from_secs(120)))
         .await
         .unwrap_err();
     assert_eq!(started.elapsed(), Duration::from_secs(120));
@@ -91,7 +88,7 @@ async fn a_lost_deregister_answer_is_confirmed_by_reading_the_group_not_reported
     w.deregister_absent_is_invalid = true;
     w.lost_answers.insert("DeregisterTargets", vec![true]);
     let aws = InMemoryAws::new(w, Duration::ZERO);
-    let report = agent(&aws).outage().handle(&down(A)).await.unwrap();
+    let report = agent(&aws).handle_alarm(&down(A)).await.unwrap();
     let moves: Vec<_> = report
         .instances
         .iter()
@@ -121,7 +118,7 @@ async fn tags_whose_every_answer_was_lost_are_confirmed_by_reading_the_instances
     let tries = autorestart_flows::patient::MAX_TRIES as usize;
     w.lost_answers.insert("CreateTags", vec![true; tries]);
     let aws = InMemoryAws::new(w, Duration::ZERO);
-    let report = agent(&aws).outage().handle(&down(A)).await.unwrap();
+    let report = agent(&aws).handle_alarm(&down(A)).await.unwrap();
     let original = &report.instances[0];
     assert_eq!(original.outcome, OutcomeKind::Recovered);
     assert!(
@@ -146,7 +143,7 @@ async fn a_server_found_full_is_not_asked_again_in_the_run() {
     // B has room for 3; every instance recovers to B, else C.
     w.capacity.insert("subnet-b".into(), 3);
     let aws = InMemoryAws::new(w, Duration::from_millis(20));
-    let report = agent(&aws).outage().handle(&down(A)).await.unwrap();
+    let report = agent(&aws).handle_alarm(&down(A)).await.unwrap();
     assert_all_recovered(&report);
     let on_c: Vec<_> = report
         .instances
@@ -181,7 +178,7 @@ async fn a_spent_token_is_not_a_launch_the_next_attempt_goes_out_at_once() {
     w.set_alarm(down(A));
     w.pending_for = Duration::from_secs(30);
     let aws = InMemoryAws::new(w, Duration::from_millis(20));
-    agent(&aws).outage().handle(&down(A)).await.unwrap();
+    agent(&aws).handle_alarm(&down(A)).await.unwrap();
     let first = aws.with(|w| w.replacements_of("i-a00")[0].id.clone());
     // It ran for ten minutes and was terminated; Describe no longer shows it, and EC2 answers
     // its token with the first answer: `pending`.
@@ -190,7 +187,7 @@ async fn a_spent_token_is_not_a_launch_the_next_attempt_goes_out_at_once() {
         w.set_state(&first, "terminated");
     });
     let started = Instant::now();
-    let again = agent(&aws).outage().handle(&down(A)).await.unwrap();
+    let again = agent(&aws).handle_alarm(&down(A)).await.unwrap();
     let took = started.elapsed();
     let outcome = &again.instances[0];
     assert_eq!(outcome.outcome, OutcomeKind::Recovered, "{outcome:?}");
@@ -232,11 +229,13 @@ async fn a_replay_of_a_replacement_not_visible_yet_is_not_taken_for_a_dead_one()
         wave_wait: Duration::from_secs(10),
         ..settings()
     };
-    let agent =
-        autorestart_flows::agent::Agent::new(autorestart_flows::agent::Ports::all(&aws), settings);
-    agent.outage().handle(&down(A)).await.unwrap();
+    let agent = autorestart_flows::agent::Agent::new(
+        autorestart_flows::agent::Ports::all(aws.clone()),
+        settings,
+    );
+    agent.handle_alarm(&down(A)).await.unwrap();
     // The same event again, while the replacement is still not visible.
-    let again = agent.outage().handle(&down(A)).await.unwrap();
+    let again = agent.handle_alarm(&down(A)).await.unwrap();
     aws.with(|w| {
         assert_eq!(w.replacements_of("i-a00").len(), 1, "no second copy");
     });
@@ -263,7 +262,7 @@ fn lagging_world() -> autorestart_testkit::World {
 #[tokio::test(start_paused = true)]
 async fn a_cloudwatch_read_older_than_the_event_fails_the_invocation_for_a_redelivery() {
     let aws = InMemoryAws::new(lagging_world(), Duration::from_millis(20));
-    let error = agent(&aws).outage().handle(&down(A)).await.unwrap_err();
+    let error = agent(&aws).handle_alarm(&down(A)).await.unwrap_err();
     assert!(matches!(error, FlowError::Read(_)), "{error}");
     let message = error.to_string();
     assert!(
@@ -283,7 +282,7 @@ async fn a_cloudwatch_read_that_catches_up_is_acted_on() {
     let aws = InMemoryAws::new(lagging_world(), Duration::from_millis(20));
     let agent = agent(&aws);
     let event = down(A);
-    let (report, ()) = tokio::join!(agent.outage().handle(&event), async {
+    let (report, ()) = tokio::join!(agent.handle_alarm(&event), async {
         tokio::time::sleep(Duration::from_secs(1)).await;
         aws.with(|w| w.set_alarm(down(A)));
     });
@@ -303,7 +302,7 @@ async fn an_outpost_that_goes_down_during_a_wave_takes_no_launch_of_the_next() {
     let aws = InMemoryAws::new(w, Duration::from_millis(20));
     let agent = agent(&aws);
     let event = down(A);
-    let (report, ()) = tokio::join!(agent.outage().handle(&event), async {
+    let (report, ()) = tokio::join!(agent.handle_alarm(&event), async {
         tokio::time::sleep(Duration::from_secs(5)).await;
         aws.with(|w| w.set_alarm(down(B)));
     });
@@ -340,7 +339,7 @@ async fn servers_found_full_are_recorded_and_the_next_run_tries_them_last() {
     // C refuses for now: two originals are left unrecovered.
     w.refused_templates.insert("lt-c".into());
     let aws = InMemoryAws::new(w, Duration::from_millis(20));
-    let first = agent(&aws).outage().handle(&down(A)).await.unwrap();
+    let first = agent(&aws).handle_alarm(&down(A)).await.unwrap();
     let failed: Vec<&str> = first
         .instances
         .iter()
@@ -357,7 +356,7 @@ async fn servers_found_full_are_recorded_and_the_next_run_tries_them_last() {
     let full_before = aws.with(|w| w.answered("RunInstances", "InsufficientInstanceCapacity"));
     // C is allowed now; B is still full. The sweep tries C first for both.
     aws.with(|w| w.refused_templates.clear());
-    let swept = agent(&aws).sweeper().sweep().await.unwrap();
+    let swept = agent(&aws).sweep().await.unwrap();
     assert!(swept.errors.is_empty(), "{:?}", swept.errors);
     assert_eq!(
         aws.with(|w| w.answered("RunInstances", "InsufficientInstanceCapacity")),
@@ -384,7 +383,7 @@ async fn launches_are_planned_onto_the_free_slots_the_outposts_api_tells() {
     w.add_instance("i-other", "subnet-b", &[]);
     w.capacity.insert("subnet-b".into(), 2);
     let aws = InMemoryAws::new(w, Duration::from_millis(20));
-    let report = agent(&aws).outage().handle(&down(A)).await.unwrap();
+    let report = agent(&aws).handle_alarm(&down(A)).await.unwrap();
     let on = |subnet: &str| {
         report
             .instances

@@ -63,8 +63,7 @@ async fn an_alarm_without_data_past_its_window_is_reported_once_before_any_outag
         ),
         Duration::ZERO,
     );
-    let report = Agent::new(Ports::all(&fresh), settings.clone())
-        .sweeper()
+    let report = Agent::new(Ports::all(fresh.clone()), settings.clone())
         .sweep()
         .await
         .unwrap();
@@ -77,8 +76,8 @@ async fn an_alarm_without_data_past_its_window_is_reported_once_before_any_outag
         ),
         Duration::ZERO,
     );
-    let agent = Agent::new(Ports::all(&silent), settings);
-    let report = agent.sweeper().sweep().await.unwrap();
+    let agent = Agent::new(Ports::all(silent.clone()), settings);
+    let report = agent.sweep().await.unwrap();
     assert_eq!(report.readiness.not_ready, 1);
     assert!(report.recoveries.is_empty(), "no data is no outage");
     let body = silent.with(|w| w.published.last().unwrap().body.clone());
@@ -87,7 +86,7 @@ async fn an_alarm_without_data_past_its_window_is_reported_once_before_any_outag
         "{body}"
     );
     let said = silent.with(|w| w.published.len());
-    agent.sweeper().sweep().await.unwrap();
+    agent.sweep().await.unwrap();
     assert_eq!(silent.with(|w| w.published.len()), said, "said once");
     assert!(!silent.with(|w| w.calls.contains(&"RunInstances")));
 }

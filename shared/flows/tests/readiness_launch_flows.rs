@@ -51,8 +51,7 @@ fn world() -> World {
 }
 
 async fn check(aws: &InMemoryAws) -> Vec<InstanceReadiness> {
-    let report = Agent::new(Ports::all(aws), Settings::default())
-        .sweeper()
+    let report = Agent::new(Ports::all(aws.clone()), Settings::default())
         .sweep()
         .await
         .unwrap();

@@ -38,13 +38,13 @@ async fn a_crash_anywhere_is_finished_by_the_next_run_without_a_second_launch() 
         // A Lambda retry finishes every other crash, the scheduled sweep the rest.
         let agent = agent(&aws);
         if index % 2 == 0 {
-            let report = agent.outage().handle(&down(A)).await.unwrap();
+            let report = agent.handle_alarm(&down(A)).await.unwrap();
             assert!(matches!(
                 report.notification,
                 Notification::Published { .. }
             ));
         } else {
-            let report = agent.sweeper().sweep().await.unwrap();
+            let report = agent.sweep().await.unwrap();
             assert!(report.errors.is_empty(), "{:?}", report.errors);
         }
         let ids = originals(&aws, A);
@@ -76,7 +76,7 @@ async fn a_crash_anywhere_is_finished_by_the_next_run_without_a_second_launch() 
 
         // And once done, another run changes nothing and says nothing.
         let calls = aws.with(|w| (w.instances.clone(), w.target_groups.clone()));
-        let again = agent.outage().handle(&down(A)).await.unwrap();
+        let again = agent.handle_alarm(&down(A)).await.unwrap();
         assert_eq!(again.notification, Notification::AlreadyReported);
         assert_eq!(
             aws.with(|w| (w.instances.clone(), w.target_groups.clone())),
@@ -97,7 +97,7 @@ async fn a_lost_replaced_by_tag_is_repaired_from_the_replacement() {
     // Both originals: the record with the registrations, then the record alone.
     w.failures.insert("CreateTags", vec![lost; 2 * 2 * tries]);
     let aws = InMemoryAws::new(w, Duration::ZERO);
-    let first = agent(&aws).outage().handle(&down(A)).await.unwrap();
+    let first = agent(&aws).handle_alarm(&down(A)).await.unwrap();
     assert!(
         first.instances.iter().any(|i| i
             .warnings
@@ -105,7 +105,7 @@ async fn a_lost_replaced_by_tag_is_repaired_from_the_replacement() {
             .any(|w| w.contains("the next run tags it"))),
         "{first:?}"
     );
-    agent(&aws).sweeper().sweep().await.unwrap();
+    agent(&aws).sweep().await.unwrap();
     assert_converged(&aws, &originals(&aws, A), &[B]);
 }
 
@@ -120,7 +120,7 @@ async fn an_original_with_no_room_for_more_tags_still_gets_its_record() {
     };
     w.failures.insert("CreateTags", vec![full()]);
     let aws = InMemoryAws::new(w, Duration::ZERO);
-    agent(&aws).outage().handle(&down(A)).await.unwrap();
+    agent(&aws).handle_alarm(&down(A)).await.unwrap();
     aws.with(|w| {
         let original = &w.instances["i-a00"];
         assert!(
@@ -143,7 +143,7 @@ async fn a_stale_alarm_launches_nothing_and_says_why() {
     // The Outpost came back before this (late, retried) ALARM was handled.
     w.set_alarm(alarm(A, AlarmState::Ok, "2026-11-24T03:14:00Z"));
     let aws = InMemoryAws::new(w, Duration::ZERO);
-    let report = agent(&aws).outage().handle(&down(A)).await.unwrap();
+    let report = agent(&aws).handle_alarm(&down(A)).await.unwrap();
     assert_eq!(report.action, Action::Stale);
     assert!(
         report
@@ -171,7 +171,7 @@ async fn an_outpost_that_comes_back_between_waves_stops_the_later_waves() {
         aws.with(|w| w.set_alarm(alarm(A, AlarmState::Ok, "2026-11-24T03:12:00Z")));
     };
     let event = down(A);
-    let (report, ()) = tokio::join!(agent.outage().handle(&event), watch);
+    let (report, ()) = tokio::join!(agent.handle_alarm(&event), watch);
     let report = report.unwrap();
     let outcome = |id: &str| {
         report
@@ -200,7 +200,7 @@ async fn a_dead_replacement_is_replaced_on_the_next_alternate_and_takes_its_plac
         let mut w = world(2);
         w.set_alarm(down(A));
         let aws = InMemoryAws::new(w, Duration::ZERO);
-        agent(&aws).outage().handle(&down(A)).await.unwrap();
+        agent(&aws).handle_alarm(&down(A)).await.unwrap();
         let first = aws.with(|w| w.replacements_of("i-a00")[0].id.clone());
         // It runs for ten minutes, then EC2 terminates it (or someone stops it); ELB forgets
         // a terminated target, and Describe no longer shows a terminated instance.
@@ -215,7 +215,7 @@ async fn a_dead_replacement_is_replaced_on_the_next_alternate_and_takes_its_plac
             }
         });
 
-        let report = agent(&aws).sweeper().sweep().await.unwrap();
+        let report = agent(&aws).sweep().await.unwrap();
         assert!(report.errors.is_empty(), "{:?}", report.errors);
         assert_converged(&aws, &originals(&aws, A), &[B, C]);
         let second = aws.with(|w| {
@@ -245,12 +245,12 @@ async fn a_dead_replacement_is_replaced_on_the_next_alternate_and_takes_its_plac
 #[tokio::test(start_paused = true)]
 async fn a_replacement_stuck_pending_is_terminated_before_the_next_attempt() {
     let (aws, first) = stuck_after_recovery(2).await;
-    let report = agent(&aws).sweeper().sweep().await.unwrap();
+    let report = agent(&aws).sweep().await.unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     aws.with(|w| assert_eq!(w.instances[&first].state, "terminated", "no two copies"));
     // The new one runs; the next sweep registers it.
     aws.with(|w| w.pending_for = Duration::ZERO);
-    agent(&aws).sweeper().sweep().await.unwrap();
+    agent(&aws).sweep().await.unwrap();
     assert_converged(&aws, &originals(&aws, A), &[B, C]);
     assert_warned(&report, "i-a00", &[&first, "stuck pending"]);
 }
@@ -264,7 +264,7 @@ async fn a_stuck_replacement_that_cannot_be_terminated_gets_no_second_copy() {
         "denied",
     );
     aws.with(|w| w.failures.insert("TerminateInstances", vec![denied]));
-    let report = agent(&aws).outage().handle(&down(A)).await.unwrap();
+    let report = agent(&aws).handle_alarm(&down(A)).await.unwrap();
     assert_eq!(outcomes(&report), ["failed"]);
     assert!(
         report.instances[0]
@@ -282,7 +282,7 @@ async fn an_instance_its_operator_stopped_is_listed_not_recovered() {
     w.set_alarm(down(A));
     w.set_state("i-a01", "stopped");
     let aws = InMemoryAws::new(w, Duration::ZERO);
-    let report = agent(&aws).outage().handle(&down(A)).await.unwrap();
+    let report = agent(&aws).handle_alarm(&down(A)).await.unwrap();
     assert_eq!(outcomes(&report), ["recovered", "not-running"]);
     assert!(aws.with(|w| w.replacements_of("i-a01").is_empty()));
     let notice = aws.with(|w| w.published[0].body.clone());

@@ -19,7 +19,7 @@ async fn forty_instances_under_the_run_instances_bucket_all_launch_in_one_invoca
         .insert("RunInstances", Bucket::full(Rate::RUN_INSTANCES));
     let aws = InMemoryAws::new(w, Duration::from_millis(20));
     let started = Instant::now();
-    let report = agent(&aws).outage().handle(&down(A)).await.unwrap();
+    let report = agent(&aws).handle_alarm(&down(A)).await.unwrap();
     let took = started.elapsed();
     assert_all_recovered(&report);
     assert_converged(&aws, &originals(&aws, A), &[B]);
@@ -48,10 +48,7 @@ async fn two_outposts_failing_at_once_recover_onto_what_is_up_sharing_one_bucket
     // Two invocations at once: two agents, each with its own copy of the bucket.
     let (first, second) = (agent(&aws), agent(&aws));
     let (down_a, down_b) = (down(A), down(B));
-    let (a, b) = tokio::join!(
-        first.outage().handle(&down_a),
-        second.outage().handle(&down_b)
-    );
+    let (a, b) = tokio::join!(first.handle_alarm(&down_a), second.handle_alarm(&down_b));
     let (a, b) = (a.unwrap(), b.unwrap());
     for report in [&a, &b] {
         assert_all_recovered(report);
@@ -96,8 +93,7 @@ async fn the_deadline_ends_the_waits_and_the_sweep_carries_on() {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(300);
     let report = agent
-        .outage()
-        .handle_until(&down(A), Budget::until(deadline))
+        .handle_alarm_until(&down(A), Budget::until(deadline))
         .await
         .unwrap();
     assert!(
@@ -122,10 +118,10 @@ async fn the_deadline_ends_the_waits_and_the_sweep_carries_on() {
 
     // Later the replacements run; the sweep launches wave 1 and moves everything.
     tokio::time::advance(Duration::from_secs(600)).await;
-    let swept = agent.sweeper().sweep().await.unwrap();
+    let swept = agent.sweep().await.unwrap();
     assert!(swept.errors.is_empty(), "{:?}", swept.errors);
     tokio::time::advance(Duration::from_secs(600)).await;
-    agent.sweeper().sweep().await.unwrap();
+    agent.sweep().await.unwrap();
     assert_converged(&aws, &originals(&aws, A), &[B]);
 }
 
@@ -143,11 +139,7 @@ async fn the_sweep_shares_its_time_so_one_outpost_never_starves_another() {
     let agent = patient_agent(&aws);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(900);
-    let report = agent
-        .sweeper()
-        .sweep_until(Budget::until(deadline))
-        .await
-        .unwrap();
+    let report = agent.sweep_until(Budget::until(deadline)).await.unwrap();
     assert!(
         Instant::now() <= deadline - Duration::from_secs(30),
         "within the invocation"
@@ -176,7 +168,7 @@ async fn new_instances_invisible_then_pending_are_waited_for_and_registered_once
     w.pending_for = Duration::from_secs(30);
     w.initial_for = Duration::from_secs(20);
     let aws = InMemoryAws::new(w, Duration::from_millis(20));
-    let report = agent(&aws).outage().handle(&down(A)).await.unwrap();
+    let report = agent(&aws).handle_alarm(&down(A)).await.unwrap();
     assert!(
         report
             .instances
@@ -213,7 +205,7 @@ async fn one_refused_target_does_not_keep_the_others_of_its_group_out() {
     w.failures
         .insert("RegisterTargets", vec![refused(), refused()]);
     let aws = InMemoryAws::new(w, Duration::ZERO);
-    let report = agent(&aws).outage().handle(&down(A)).await.unwrap();
+    let report = agent(&aws).handle_alarm(&down(A)).await.unwrap();
     let moves: Vec<(bool, bool)> = report
         .instances
         .iter()
@@ -232,7 +224,7 @@ async fn one_refused_target_does_not_keep_the_others_of_its_group_out() {
         "{moves:?}"
     );
     // The original of the refused one still serves; the next run moves it.
-    agent(&aws).sweeper().sweep().await.unwrap();
+    agent(&aws).sweep().await.unwrap();
     assert_converged(&aws, &originals(&aws, A), &[B]);
 }
 
@@ -259,13 +251,13 @@ async fn thirty_percent_lost_answers_with_redelivery_converge_for_every_seed() {
         loop {
             delivered += 1;
             assert!(delivered <= 20, "seed {seed}: no invocation succeeded");
-            if agent(&aws).outage().handle(&down(A)).await.is_ok() {
+            if agent(&aws).handle_alarm(&down(A)).await.is_ok() {
                 break;
             }
         }
         for _ in 0..3 {
             // A sweep whose notice was lost reports it as an error; the next one goes on.
-            let _ = agent(&aws).sweeper().sweep().await;
+            let _ = agent(&aws).sweep().await;
         }
         assert!(
             aws.with(|w| w.random_faults.as_ref().unwrap().lost) > 0,
@@ -282,7 +274,7 @@ async fn the_handler_and_the_sweep_at_the_same_moment_launch_each_replacement_on
     let aws = InMemoryAws::new(w, Duration::from_millis(10));
     let (handler, sweeper) = (agent(&aws), agent(&aws));
     let event = down(A);
-    let (handled, swept) = tokio::join!(handler.outage().handle(&event), sweeper.sweeper().sweep());
+    let (handled, swept) = tokio::join!(handler.handle_alarm(&event), sweeper.sweep());
     handled.unwrap();
     swept.unwrap();
     let ids = originals(&aws, A);

@@ -12,11 +12,13 @@ use std::time::Duration;
 mod support;
 use support::agent_world::*;
 
+const TG_DRILL: &str = "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/drill/9";
+
 #[tokio::test]
 async fn the_sweep_recovers_what_no_event_reported_then_finds_nothing_to_do() {
     let aws = InMemoryAws::new(sweep_world(AlarmState::Alarm), Duration::ZERO);
-    let agent = Agent::new(Ports::all(&aws), settings(Mode::Recover));
-    let first = agent.sweeper().sweep().await.unwrap();
+    let agent = Agent::new(Ports::all(aws.clone()), settings(Mode::Recover));
+    let first = agent.sweep().await.unwrap();
     assert!(first.errors.is_empty(), "{:?}", first.errors);
     assert_eq!(first.recoveries.len(), 1);
     assert_eq!(aws.with(|w| w.replacements_of("i-web1").len()), 1);
@@ -26,7 +28,7 @@ async fn the_sweep_recovers_what_no_event_reported_then_finds_nothing_to_do() {
         "the recovery and the first readiness verdicts"
     );
 
-    let second = agent.sweeper().sweep().await.unwrap();
+    let second = agent.sweep().await.unwrap();
     assert_eq!(
         second.recoveries[0].notification,
         Notification::AlreadyReported
@@ -46,8 +48,7 @@ async fn the_sweep_leaves_an_outpost_in_maintenance_alone() {
     w.alarm_tags
         .insert(alarm_arn(), vec![(tags::MAINTENANCE.into(), "TRUE".into())]);
     let aws = InMemoryAws::new(w, Duration::ZERO);
-    let report = Agent::new(Ports::all(&aws), settings(Mode::Recover))
-        .sweeper()
+    let report = Agent::new(Ports::all(aws.clone()), settings(Mode::Recover))
         .sweep()
         .await
         .unwrap();
@@ -59,8 +60,8 @@ async fn the_sweep_leaves_an_outpost_in_maintenance_alone() {
 #[tokio::test]
 async fn readiness_notifies_on_a_change_only() {
     let aws = InMemoryAws::new(sweep_world(AlarmState::Ok), Duration::ZERO);
-    let agent = Agent::new(Ports::all(&aws), settings(Mode::Recover));
-    let first = agent.sweeper().sweep().await.unwrap();
+    let agent = Agent::new(Ports::all(aws.clone()), settings(Mode::Recover));
+    let first = agent.sweep().await.unwrap();
     // web-1 names lt-0a on its own Outpost, but lt-0b and lt-0c are usable: ready, with a
     // warning; web-2 and web-3 are ready.
     assert_eq!((first.readiness.ready, first.readiness.not_ready), (3, 0));
@@ -71,12 +72,12 @@ async fn readiness_notifies_on_a_change_only() {
         "{web1:?}"
     );
     assert_eq!(aws.with(|w| w.published.len()), 1);
-    agent.sweeper().sweep().await.unwrap();
+    agent.sweep().await.unwrap();
     assert_eq!(aws.with(|w| w.published.len()), 1, "no change, no notice");
 
     // Outpost C goes down: web-3's only alternate is gone; web-1 still has lt-0b.
     aws.with(|w| w.alarms[2].state = AlarmState::Alarm);
-    let third = agent.sweeper().sweep().await.unwrap();
+    let third = agent.sweep().await.unwrap();
     assert_eq!(third.readiness.changed, ["i-elsewhere"]);
     let notice = aws.with(|w| w.published.last().unwrap().clone());
     assert!(
@@ -90,14 +91,13 @@ async fn readiness_notifies_on_a_change_only() {
 #[tokio::test]
 async fn notify_only_fencing_reports_once_and_stops_nothing() {
     let aws = InMemoryAws::new(sweep_world(AlarmState::Alarm), Duration::ZERO);
-    Agent::new(Ports::all(&aws), settings(Mode::Recover))
-        .sweeper()
+    Agent::new(Ports::all(aws.clone()), settings(Mode::Recover))
         .sweep()
         .await
         .unwrap();
     aws.with(|w| w.alarms[0].state = AlarmState::Ok);
-    let watcher = Agent::new(Ports::all(&aws), settings(Mode::NotifyOnly));
-    let report = watcher.sweeper().sweep().await.unwrap();
+    let watcher = Agent::new(Ports::all(aws.clone()), settings(Mode::NotifyOnly));
+    let report = watcher.sweep().await.unwrap();
     let fencing = report.fencing[0].fencing.as_ref().unwrap();
     assert_eq!(fencing.fenced.len(), 2);
     aws.with(|w| {
@@ -109,14 +109,12 @@ async fn notify_only_fencing_reports_once_and_stops_nothing() {
                 .any(|n| n.subject.contains("back: 2 original(s) would be stopped"))
         );
     });
-    let again = watcher.sweeper().sweep().await.unwrap();
+    let again = watcher.sweep().await.unwrap();
     assert!(again.fencing[0].fencing.as_ref().unwrap().fenced.is_empty());
 }
 
 #[tokio::test]
 async fn a_live_drill_tags_its_copies_never_the_originals_and_terminates_them() {
-    const TG_DRILL: &str =
-        "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/drill/9";
     let mut w = sweep_world(AlarmState::Ok);
     w.target_groups
         .insert(TG_DRILL.into(), (TargetKind::Instance, Default::default()));
@@ -127,8 +125,7 @@ async fn a_live_drill_tags_its_copies_never_the_originals_and_terminates_them() 
             w.target_groups[TG_WEB].clone(),
         )
     });
-    let report = Agent::new(Ports::all(&aws), settings(Mode::Recover))
-        .driller()
+    let report = Agent::new(Ports::all(aws.clone()), settings(Mode::Recover))
         .drill(&drill_request(true, Some(TG_DRILL)))
         .await
         .unwrap();
@@ -169,9 +166,8 @@ async fn a_live_drill_tags_its_copies_never_the_originals_and_terminates_them() 
 #[tokio::test]
 async fn a_drill_refuses_a_production_target_group_and_an_outpost_that_is_down() {
     let aws = InMemoryAws::new(sweep_world(AlarmState::Ok), Duration::ZERO);
-    let agent = Agent::new(Ports::all(&aws), settings(Mode::Recover));
+    let agent = Agent::new(Ports::all(aws.clone()), settings(Mode::Recover));
     let refused = agent
-        .driller()
         .drill(&drill_request(true, Some(TG_WEB)))
         .await
         .unwrap_err();
@@ -180,11 +176,7 @@ async fn a_drill_refuses_a_production_target_group_and_an_outpost_that_is_down()
         "{refused}"
     );
     aws.with(|w| w.alarms[0].state = AlarmState::Alarm);
-    let refused = agent
-        .driller()
-        .drill(&drill_request(true, None))
-        .await
-        .unwrap_err();
+    let refused = agent.drill(&drill_request(true, None)).await.unwrap_err();
     assert!(refused.to_string().contains("is down now"), "{refused}");
     assert!(aws.with(|w| !w.calls.contains(&"RunInstances")));
 }
@@ -192,8 +184,7 @@ async fn a_drill_refuses_a_production_target_group_and_an_outpost_that_is_down()
 #[tokio::test]
 async fn a_dry_run_drill_only_reads() {
     let aws = InMemoryAws::new(sweep_world(AlarmState::Ok), Duration::ZERO);
-    let report = Agent::new(Ports::all(&aws), settings(Mode::Recover))
-        .driller()
+    let report = Agent::new(Ports::all(aws.clone()), settings(Mode::Recover))
         .drill(&drill_request(false, None))
         .await
         .unwrap();
@@ -212,4 +203,38 @@ async fn a_dry_run_drill_only_reads() {
         ];
         assert!(w.calls.iter().all(|c| !writes.contains(c)), "{:?}", w.calls);
     });
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_drill_waits_no_longer_than_its_invocation() {
+    let mut world = sweep_world(AlarmState::Ok);
+    world
+        .target_groups
+        .insert(TG_DRILL.into(), (TargetKind::Instance, Default::default()));
+    // The copies never run: only the invocation's deadline ends the wait for them.
+    world.pending_for = Duration::from_secs(3600);
+    let aws = InMemoryAws::new(world, Duration::ZERO);
+    let settings = autorestart_core::settings::Settings {
+        wave_wait: Duration::from_secs(900),
+        ..settings(Mode::Recover)
+    };
+    let agent = Agent::new(Ports::all(aws.clone()), settings);
+    let started = tokio::time::Instant::now();
+    let budget = autorestart_flows::budget::Budget::from_now(Duration::from_secs(120));
+    let report = budget
+        .scope(agent.drill(&drill_request(true, Some(TG_DRILL))))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert!(took <= Duration::from_secs(120), "took {took:?}");
+    assert_eq!(report.copies.len(), 2);
+    for copy in &report.copies {
+        let error = copy.error.as_deref().unwrap_or_default();
+        assert!(error.contains("did not reach running within"), "{copy:?}");
+    }
+    assert_eq!(
+        report.cleaned_up.len(),
+        2,
+        "the copies are still cleaned up"
+    );
 }

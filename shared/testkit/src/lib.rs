@@ -357,18 +357,29 @@ impl World {
     }
 }
 
-/// The in-memory AWS.
-#[derive(Debug, Default)]
+/// The in-memory AWS. Its clones share one world, as the SDK's clients share one AWS: the
+/// agent takes a clone for each port (`Ports::all`), the test keeps one to set up and read.
+#[derive(Clone, Debug, Default)]
 pub struct InMemoryAws {
-    world: Mutex<World>,
+    world: std::sync::Arc<Mutex<World>>,
     latency: Duration,
+}
+
+/// Every port served by the in-memory AWS.
+impl autorestart_flows::agent::Services for InMemoryAws {
+    type Compute = Self;
+    type Balancer = Self;
+    type Notifier = Self;
+    type Drs = Self;
+    type Alarms = Self;
+    type Outposts = Self;
 }
 
 impl InMemoryAws {
     /// An AWS holding `world` that answers after `latency`.
     pub fn new(world: World, latency: Duration) -> Self {
         Self {
-            world: Mutex::new(world),
+            world: std::sync::Arc::new(Mutex::new(world)),
             latency,
         }
     }

@@ -374,8 +374,7 @@ pub async fn run(s: Scenario) -> (AlarmReport, Sent) {
     let sns = mock_client!(aws_sdk_sns, [&publish]);
 
     let report = super::sdk_agent(ec2, elb, sns, drs)
-        .outage()
-        .handle(&super::outage())
+        .handle_alarm(&super::outage())
         .await
         .unwrap();
     let sent = std::mem::take(&mut *sent.lock().unwrap());

@@ -105,8 +105,7 @@ pub fn sdk_agent_with(
 }
 
 /// The agent over SDK clients.
-pub type SdkAgent =
-    Agent<Ec2Compute, ElbTargetGroups, SnsNotifier, DrsService, CloudWatchAlarms, OutpostsApi>;
+pub type SdkAgent = Agent<autorestart_aws::Sdk>;
 
 /// A CloudWatch client with no mocked answer: for tests whose flow never calls it.
 pub fn no_calls_cloudwatch() -> aws_sdk_cloudwatch::Client {

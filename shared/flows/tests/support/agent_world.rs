@@ -130,9 +130,8 @@ pub async fn handle(
 ) -> Result<AlarmReport, FlowError> {
     // The event says what CloudWatch shows, as a fresh event does.
     aws.with(|w| w.set_alarm(change.clone()));
-    Agent::new(Ports::all(aws), settings(mode))
-        .outage()
-        .handle(change)
+    Agent::new(Ports::all(aws.clone()), settings(mode))
+        .handle_alarm(change)
         .await
 }
 

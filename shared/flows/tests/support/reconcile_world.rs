@@ -139,21 +139,17 @@ pub fn settings() -> Settings {
     }
 }
 
-pub fn agent(
-    aws: &InMemoryAws,
-) -> Agent<&InMemoryAws, &InMemoryAws, &InMemoryAws, &InMemoryAws, &InMemoryAws, &InMemoryAws> {
-    Agent::new(Ports::all(aws), settings())
+pub fn agent(aws: &InMemoryAws) -> Agent<InMemoryAws> {
+    Agent::new(Ports::all(aws.clone()), settings())
 }
 
 /// An agent whose waves may wait 14 minutes: only the invocation's deadline stops it.
-pub fn patient_agent(
-    aws: &InMemoryAws,
-) -> Agent<&InMemoryAws, &InMemoryAws, &InMemoryAws, &InMemoryAws, &InMemoryAws, &InMemoryAws> {
+pub fn patient_agent(aws: &InMemoryAws) -> Agent<InMemoryAws> {
     let settings = Settings {
         wave_wait: Duration::from_secs(840),
         ..settings()
     };
-    Agent::new(Ports::all(aws), settings)
+    Agent::new(Ports::all(aws.clone()), settings)
 }
 
 /// Asserts the end state for the instances on `outpost`: each running original has exactly one
@@ -268,7 +264,7 @@ pub async fn crash_after(aws: &InMemoryAws, operation: &'static str, nth: usize)
     tokio::select! {
         biased;
         () = watch => {}
-        done = agent.outage().handle(&event) => panic!("finished before the crash point: {done:?}"),
+        done = agent.handle_alarm(&event) => panic!("finished before the crash point: {done:?}"),
     }
 }
 
@@ -278,7 +274,7 @@ pub async fn stuck_after_recovery(n: usize) -> (InMemoryAws, String) {
     let mut w = world(n);
     w.set_alarm(down(A));
     let aws = InMemoryAws::new(w, Duration::ZERO);
-    agent(&aws).outage().handle(&down(A)).await.unwrap();
+    agent(&aws).handle_alarm(&down(A)).await.unwrap();
     let first = aws.with(|w| w.replacements_of("i-a00")[0].id.clone());
     aws.with(|w| {
         w.pending_for = Duration::from_secs(86_400);

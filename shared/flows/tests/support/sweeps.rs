@@ -8,8 +8,7 @@ use autorestart_testkit::InMemoryAws;
 
 /// One sweep with `settings`, which must report no error.
 pub async fn sweep_with(aws: &InMemoryAws, settings: Settings) -> SweepReport {
-    let report = Agent::new(Ports::all(aws), settings)
-        .sweeper()
+    let report = Agent::new(Ports::all(aws.clone()), settings)
         .sweep()
         .await
         .unwrap();
