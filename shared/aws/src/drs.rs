@@ -59,8 +59,8 @@ impl DisasterRecovery for DrsService {
                     aws_instance_id: hints.and_then(|h| h.aws_instance_id()).map(str::to_owned),
                     replication_state: replication
                         .and_then(|r| r.data_replication_state())
-                        .map(|s| s.as_str().to_owned())
-                        .unwrap_or_else(|| "UNKNOWN".into()),
+                        .map_or("UNKNOWN", |s| s.as_str())
+                        .into(),
                     lag: replication
                         .and_then(|r| r.lag_duration())
                         .map(str::to_owned),
@@ -180,19 +180,14 @@ impl DisasterRecovery for DrsService {
             .map_err(|e| from_sdk("drs:DescribeJobs", e))?;
         Ok(output.items().first().map(|job| JobSnapshot {
             job_id: job.job_id().to_owned(),
-            status: job
-                .status()
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_else(|| "UNKNOWN".into()),
+            status: job.status().map_or("UNKNOWN", |s| s.as_str()).into(),
             servers: job
                 .participating_servers()
                 .iter()
                 .filter_map(|p| {
                     Some((
                         p.source_server_id()?.to_owned(),
-                        p.launch_status()
-                            .map(|s| s.as_str().to_owned())
-                            .unwrap_or_else(|| "UNKNOWN".into()),
+                        p.launch_status().map_or("UNKNOWN", |s| s.as_str()).into(),
                     ))
                 })
                 .collect(),

@@ -314,7 +314,10 @@ impl Compute for Ec2Compute {
         self.with_outposts(found).await
     }
 
-    async fn states(&self, ids: &[String]) -> Result<Vec<(String, String)>, AwsError> {
+    async fn states(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<(String, autorestart_core::vocabulary::InstanceState)>, AwsError> {
         let mut found = Vec::new();
         // A filter, not InstanceIds, and no state filter: terminated ones are answered too.
         for chunk in ids.chunks(MAX_FILTER_VALUES) {
@@ -518,7 +521,7 @@ fn instance_from_sdk(i: &aws_sdk_ec2::types::Instance) -> Instance {
         state: i
             .state()
             .and_then(|s| s.name())
-            .map(|n| n.as_str().to_owned())
+            .map(|n| n.as_str().into())
             .unwrap_or_default(),
         subnet_id: i.subnet_id().map(str::to_owned),
         outpost_arn: i.outpost_arn().map(str::to_owned),

@@ -162,8 +162,8 @@ impl LoadBalancing for ElbTargetGroups {
                     state: d
                         .target_health()
                         .and_then(|h| h.state())
-                        .map(|s| s.as_str().to_owned())
-                        .unwrap_or_else(|| "unknown".into()),
+                        .map_or("unknown", |s| s.as_str())
+                        .into(),
                 })
             })
             .collect())

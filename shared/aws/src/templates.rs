@@ -158,7 +158,7 @@ impl TemplateStore for Ec2Templates {
             state: instance
                 .state()
                 .and_then(|s| s.name())
-                .map(|n| n.as_str().to_owned())
+                .map(|n| n.as_str().into())
                 .unwrap_or_default(),
             tags: instance
                 .tags()

@@ -739,8 +739,14 @@ async fn states_answer_terminated_instances_too_and_sort_errors() {
     assert_eq!(
         states,
         [
-            ("i-dead".to_owned(), "terminated".to_owned()),
-            ("i-live".to_owned(), "running".to_owned())
+            (
+                "i-dead".to_owned(),
+                autorestart_core::vocabulary::InstanceState::Terminated
+            ),
+            (
+                "i-live".to_owned(),
+                autorestart_core::vocabulary::InstanceState::Running
+            )
         ]
     );
     let denied = mock!(aws_sdk_ec2::Client::describe_instances)

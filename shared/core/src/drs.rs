@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::alarm::{IncidentId, OutpostId};
 use crate::inventory::Instance;
 use crate::tags;
+use crate::vocabulary::{InstanceState, JobStatus, LaunchStatus, ReplicationState};
 
 /// Tag key DRS requires on an instance it may launch into.
 pub const TARGET_TAG_KEY: &str = "AWSDRS";
@@ -16,10 +17,6 @@ pub const TARGET_TAG_KEY: &str = "AWSDRS";
 pub const TARGET_TAG_VALUE: &str = "AllowLaunchingIntoThisInstance";
 /// Most source servers DRS takes in one recovery job.
 pub const MAX_SERVERS_PER_JOB: usize = 100;
-/// The replication state of a healthy source server: a recovery takes a fresh snapshot.
-pub const CONTINUOUS: &str = "CONTINUOUS";
-/// Replication states in which the initial sync has not finished: nothing to launch from.
-pub const NO_DATA: [&str; 2] = ["INITIATING", "INITIAL_SYNC"];
 /// Jobs started for one instance in one incident before the agent stops and reports: a failed
 /// job is retried with a new one up to this many in all.
 pub const MAX_DRS_ATTEMPTS: u32 = 3;
@@ -33,8 +30,8 @@ pub struct SourceServer {
     pub hostname: Option<String>,
     /// The source's EC2 instance id from its identification hints.
     pub aws_instance_id: Option<String>,
-    /// Data replication state, e.g. `CONTINUOUS`, `STALLED`.
-    pub replication_state: String,
+    /// Data replication state.
+    pub replication_state: ReplicationState,
     /// Replication lag, as DRS reports it (ISO 8601 duration).
     pub lag: Option<String>,
     /// Its latest recovery snapshot, read when replication is not continuous (a dark Outpost
@@ -46,7 +43,7 @@ pub struct SourceServer {
 impl SourceServer {
     /// Whether it replicates continuously, so a recovery launches from fresh data.
     pub fn is_continuous(&self) -> bool {
-        self.replication_state == CONTINUOUS
+        self.replication_state == ReplicationState::Continuous
     }
 
     /// Why it has nothing to launch from (the initial sync never finished, or no recovery
@@ -55,10 +52,12 @@ impl SourceServer {
         if self.is_continuous() {
             return None;
         }
-        if NO_DATA.contains(&self.replication_state.as_str()) {
+        if self.replication_state.has_no_data() {
             return Some(format!(
-                "source server {} has nothing to launch from: its initial sync has not finished (state {}); wait for it to reach {CONTINUOUS}",
-                self.id, self.replication_state
+                "source server {} has nothing to launch from: its initial sync has not finished (state {}); wait for it to reach {}",
+                self.id,
+                self.replication_state,
+                ReplicationState::Continuous
             ));
         }
         self.recovery_point.is_none().then(|| {
@@ -155,26 +154,27 @@ pub struct ActiveJob {
 pub struct JobSnapshot {
     /// `drsjob-…`
     pub job_id: String,
-    /// `PENDING`, `STARTED` or `COMPLETED`.
-    pub status: String,
-    /// Each participating source server with its launch status (`LAUNCHED`, `FAILED`, …).
-    pub servers: Vec<(String, String)>,
+    /// Its status.
+    pub status: JobStatus,
+    /// Each participating source server with its launch status.
+    pub servers: Vec<(String, LaunchStatus)>,
     /// When DRS created the job, when it says.
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl JobSnapshot {
     /// The launch status of one source server in the job.
-    pub fn launch_status(&self, source_server_id: &str) -> Option<&str> {
+    pub fn launch_status(&self, source_server_id: &str) -> Option<&LaunchStatus> {
         self.servers
             .iter()
             .find(|(id, _)| id == source_server_id)
-            .map(|(_, status)| status.as_str())
+            .map(|(_, status)| status)
     }
 
     /// Whether the job ended with this server's launch failed.
     pub fn failed_for(&self, source_server_id: &str) -> bool {
-        self.status == "COMPLETED" && self.launch_status(source_server_id) == Some("FAILED")
+        self.status == JobStatus::Completed
+            && self.launch_status(source_server_id) == Some(&LaunchStatus::Failed)
     }
 
     /// Whether the job has run longer than `timeout` without finishing, at `now`.
@@ -183,7 +183,7 @@ impl JobSnapshot {
         timeout: std::time::Duration,
         now: chrono::DateTime<chrono::Utc>,
     ) -> bool {
-        self.status != "COMPLETED"
+        self.status != JobStatus::Completed
             && self.created_at.is_some_and(|at| {
                 chrono::Duration::from_std(timeout).is_ok_and(|timeout| at + timeout < now)
             })
@@ -591,7 +591,7 @@ fn launch_target<'s>(
         .iter()
         .find(|t| &t.id == target_id)
         .expect("matched from targets");
-    if target.state != "stopped" {
+    if target.state != InstanceState::Stopped {
         return Err(Box::new(DrsDecision::Invalid {
             reason: format!(
                 "launch target {} ({}) is {}, not stopped: stop it, or it is in use by an earlier recovery",

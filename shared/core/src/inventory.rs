@@ -5,14 +5,15 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use crate::tags::{self, TemplateRef};
+use crate::vocabulary::{InstanceState, TargetHealth};
 
 /// An EC2 instance as far as recovery cares.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Instance {
     /// `i-…`
     pub id: String,
-    /// EC2 state name: pending, running, stopping, stopped, shutting-down, terminated.
-    pub state: String,
+    /// EC2's state name.
+    pub state: InstanceState,
     /// Subnet of its primary network interface.
     pub subnet_id: Option<String>,
     /// ARN of the Outpost its subnet lies on; none for a Region subnet.
@@ -54,7 +55,7 @@ impl Instance {
 
     /// Whether the instance exists in a form a recovery can stand on (not terminated or terminating).
     pub fn is_live(&self) -> bool {
-        !matches!(self.state.as_str(), "terminated" | "shutting-down")
+        !self.state.is_gone()
     }
 
     /// Whether the instance opted in with `autorestart:enabled=true` and is no drill copy
@@ -65,12 +66,12 @@ impl Instance {
 
     /// Whether the instance is pending or running: on its way to serve, or serving.
     pub fn is_starting_or_running(&self) -> bool {
-        matches!(self.state.as_str(), "pending" | "running")
+        self.state.is_starting_or_running()
     }
 
     /// Whether the instance runs.
     pub fn is_running(&self) -> bool {
-        self.state == "running"
+        self.state == InstanceState::Running
     }
 
     /// The device index of the interface holding `ip`, if the instance holds it.
@@ -163,7 +164,7 @@ pub struct TargetState {
     /// The target.
     pub target: Target,
     /// The reported state.
-    pub state: String,
+    pub state: TargetHealth,
 }
 
 /// One registration in one target group.

@@ -23,6 +23,7 @@ pub mod report;
 pub mod settings;
 pub mod tags;
 pub mod template_plan;
+pub mod vocabulary;
 pub mod waves;
 
 /// SHA-256 of `text` in lowercase hex (64 digits); prefixes of it make short, stable ids.

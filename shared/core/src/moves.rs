@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::inventory::{Instance, Membership, Target, TargetGroupScope, TargetKind};
 use crate::tags;
+use crate::vocabulary::TargetHealth;
 
 /// One membership to move.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -308,7 +309,7 @@ pub struct MoveOutcome {
     /// The replacement is registered (now or before).
     pub registered: bool,
     /// The last health state seen for the replacement.
-    pub health: Option<String>,
+    pub health: Option<TargetHealth>,
     /// The original is deregistered.
     pub deregistered: bool,
     /// What went wrong or needs saying (timeouts, errors).
@@ -318,7 +319,7 @@ pub struct MoveOutcome {
 impl MoveOutcome {
     /// Whether the replacement was seen healthy.
     pub fn is_healthy(&self) -> bool {
-        self.health.as_deref() == Some("healthy")
+        self.health == Some(TargetHealth::Healthy)
     }
 }
 

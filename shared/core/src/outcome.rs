@@ -5,6 +5,7 @@ use crate::error::ErrorKind;
 use crate::inventory::Instance;
 use crate::plan::SkippedTemplate;
 use crate::tags::TemplateRef;
+use crate::vocabulary::InstanceState;
 
 /// A launch that failed.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -72,7 +73,7 @@ pub enum Outcome {
     /// The original was not running when its Outpost went down: not recovered.
     NotRunning {
         /// Its EC2 state.
-        state: String,
+        state: InstanceState,
     },
     /// The invocation's time ran out before the launch: the next run (a retry or the sweep)
     /// carries on from here.

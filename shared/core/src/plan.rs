@@ -10,6 +10,7 @@ use crate::inventory::LaunchRequest;
 use crate::inventory::{Instance, TemplateTarget};
 use crate::proof;
 use crate::tags::{self, TemplateRef};
+use crate::vocabulary::InstanceState;
 
 /// What was read from AWS for one outage.
 #[derive(Clone, Debug)]
@@ -100,7 +101,7 @@ pub enum Decision {
     /// terminated): it is not recovered.
     NotRunning {
         /// Its EC2 state.
-        state: String,
+        state: InstanceState,
     },
     /// A live replacement exists already: nothing to launch.
     AlreadyRecovered {
@@ -467,7 +468,7 @@ fn live_replacement<'r>(ours: &[&'r Instance], snapshot: &Snapshot<'_>) -> Optio
 /// on an Outpost that is down now (it cannot start there; should the Outpost come back, it
 /// would be a second copy, so it is terminated before another is launched).
 pub fn is_stuck(instance: &Instance, snapshot: &Snapshot<'_>) -> bool {
-    instance.state == "pending"
+    instance.state == InstanceState::Pending
         && (instance.launched_at.is_some_and(|at| {
             (snapshot.now - at)
                 .to_std()

@@ -10,6 +10,7 @@ use crate::inventory::{Instance, TemplateTarget};
 use crate::launch_check::{self, LaunchCheck};
 use crate::plan;
 use crate::tags::{self, TemplateRef};
+use crate::vocabulary::{InstanceState, ReplicationState};
 
 /// The Outposts API's state of a server that can run instances.
 const ACTIVE: &str = "ACTIVE";
@@ -357,7 +358,7 @@ fn check_drs(
             server.id,
             server.replication_state,
             server.lag.as_deref().unwrap_or("unknown"),
-            drs::CONTINUOUS,
+            ReplicationState::Continuous,
             server
                 .recovery_point
                 .as_ref()
@@ -373,7 +374,7 @@ fn check_drs(
                 .find(|t| &t.id == target_id)
                 .map(|t| t.state.as_str())
                 .unwrap_or("unknown");
-            if state != "stopped" {
+            if state != InstanceState::Stopped.as_str() {
                 verdict.problems.push(format!(
                     "DRS launch target {target_id} is {state}: DRS launches only into a stopped instance; stop it"
                 ));

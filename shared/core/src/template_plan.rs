@@ -7,6 +7,7 @@
 
 use crate::alarm::OutpostId;
 use crate::tags::{self, TemplateListError};
+use crate::vocabulary::InstanceState;
 
 /// The device index of an Outposts server's local network interface (LNI).
 pub const LNI_DEVICE_INDEX: i32 = 1;
@@ -16,8 +17,8 @@ pub const LNI_DEVICE_INDEX: i32 = 1;
 pub struct SourceInstance {
     /// Instance id.
     pub instance_id: String,
-    /// EC2 state name: `running`, `stopped`, ...
-    pub state: String,
+    /// EC2's state name.
+    pub state: InstanceState,
     /// Its tags.
     pub tags: Vec<(String, String)>,
     /// The AMI it was launched from.
@@ -199,7 +200,7 @@ pub enum Refusal {
         /// Instance id.
         instance: String,
         /// Its state.
-        state: String,
+        state: InstanceState,
     },
     /// The instance is not on an Outpost.
     #[error("instance {0} is not on an Outpost: there is no Outpost server to recover it from")]
@@ -276,7 +277,7 @@ pub fn plan_template(
     if tags::parse_strategy(source.tag(tags::STRATEGY)) == Ok(tags::Strategy::Drs) {
         return Err(Refusal::RecoveredByDrs(instance));
     }
-    if source.state != "running" {
+    if source.state != InstanceState::Running {
         return Err(Refusal::NotRunning {
             instance,
             state: source.state.clone(),

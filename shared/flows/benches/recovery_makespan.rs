@@ -8,6 +8,7 @@
 //!
 //! Run: `cargo bench -p autorestart-flows --bench recovery_makespan` (or `cargo xtask bench`).
 
+use autorestart_testkit::Op;
 use std::time::Duration;
 
 use autorestart_core::alarm::{AlarmChange, AlarmState};
@@ -142,11 +143,11 @@ async fn recover_at_once(aws: &InMemoryAws, outposts: usize, n: usize) -> Durati
 async fn run_bucketed(outposts: usize, n: usize) -> (Duration, usize) {
     let mut w = world_of(outposts, n);
     w.buckets
-        .insert("RunInstances", Bucket::full(Rate::RUN_INSTANCES));
+        .insert(Op::RunInstances, Bucket::full(Rate::RUN_INSTANCES));
     let aws = InMemoryAws::new(w, LATENCY);
     let makespan = recover_at_once(&aws, outposts, n).await;
     let throttled = aws.with(|w| {
-        let launches = w.calls.iter().filter(|c| **c == "RunInstances").count();
+        let launches = w.calls.iter().filter(|c| **c == Op::RunInstances).count();
         launches - outposts * n
     });
     (makespan, throttled)
@@ -245,11 +246,11 @@ async fn run_shared(outposts: usize, n: usize) -> Shared {
     }
     w.capacity.insert("subnet-b".into(), FIRST_ALTERNATE_SLOTS);
     w.buckets
-        .insert("RunInstances", Bucket::full(Rate::RUN_INSTANCES));
+        .insert(Op::RunInstances, Bucket::full(Rate::RUN_INSTANCES));
     let aws = InMemoryAws::new(w, LATENCY);
     let makespan = recover_at_once(&aws, outposts, n).await;
     aws.with(|w| {
-        let calls = w.calls.iter().filter(|c| **c == "RunInstances").count();
+        let calls = w.calls.iter().filter(|c| **c == Op::RunInstances).count();
         Shared {
             makespan,
             launched: w
@@ -258,8 +259,8 @@ async fn run_shared(outposts: usize, n: usize) -> Shared {
                 .filter(|i| i.tag(tags::REPLACEMENT_OF).is_some())
                 .count(),
             calls,
-            throttled: w.answered("RunInstances", "RequestLimitExceeded"),
-            full_answers: w.answered("RunInstances", "InsufficientInstanceCapacity"),
+            throttled: w.answered(Op::RunInstances, "RequestLimitExceeded"),
+            full_answers: w.answered(Op::RunInstances, "InsufficientInstanceCapacity"),
         }
     })
 }
@@ -322,7 +323,7 @@ const DEADLINE: Duration = Duration::from_secs(180);
 async fn run_throttled(n: usize, rate: f64) -> (Duration, Result<usize, String>) {
     let mut w = world_of(1, n);
     w.buckets
-        .insert("RunInstances", Bucket::full(Rate::RUN_INSTANCES));
+        .insert(Op::RunInstances, Bucket::full(Rate::RUN_INSTANCES));
     w.random_throttling = Some(RandomThrottling::everywhere(rate, 7));
     let aws = InMemoryAws::new(w, LATENCY);
     let agent = Agent::new(Ports::all(aws.clone()), settings(16));

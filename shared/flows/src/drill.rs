@@ -15,6 +15,7 @@ use autorestart_core::drs;
 use autorestart_core::inventory::Instance;
 use autorestart_core::plan::{self, Candidate, Decision, PlannedInstance};
 use autorestart_core::report;
+use autorestart_core::vocabulary::TargetHealth;
 use autorestart_core::{notice, tags, waves};
 
 use crate::agent::{Agent, Services};
@@ -315,11 +316,10 @@ impl<S: Services> Agent<S> {
             if let Some(id) = &copy.copy_id
                 && running.contains(id)
             {
-                copy.healthy = Some(
-                    health
-                        .iter()
-                        .any(|(target, state)| &target.id == id && state == "healthy"),
-                );
+                copy.healthy =
+                    Some(health.iter().any(|(target, state)| {
+                        &target.id == id && *state == TargetHealth::Healthy
+                    }));
             }
         }
         if let Err(error) = self.balancer.deregister(tg, &targets).await {

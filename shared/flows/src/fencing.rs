@@ -393,8 +393,7 @@ impl<S: Services> Agent<S> {
             for (end, target) in &members {
                 // `unused` (no listener rule, or the zone not enabled) is the group's state,
                 // not the copy's: it will not turn healthy, and fencing does not wait for it.
-                let not_serving = |s: &&String| *s != "healthy" && *s != "unused";
-                if let Some(state) = health.get(target).filter(not_serving) {
+                if let Some(state) = health.get(target).filter(|s| !s.is_settled()) {
                     unhealthy
                         .entry((*end).to_owned())
                         .or_insert_with(|| format!("{state} in {group}"));
@@ -485,7 +484,7 @@ impl<S: Services> Agent<S> {
             instance_id: original.id.clone(),
             name: original.display_name().to_owned(),
             replacement_id: end,
-            previous_state: original.state.clone(),
+            previous_state: original.state.to_string(),
             again,
         });
     }

@@ -13,6 +13,7 @@ use autorestart_core::inventory::Instance;
 use autorestart_core::outcome::{Attempt, Execution, InstanceOutcome, Outcome, failed};
 use autorestart_core::plan::{Candidate, Decision, PlannedInstance};
 use autorestart_core::tags;
+use autorestart_core::vocabulary::InstanceState;
 
 use crate::budget::{self, Budget, Pacer};
 use crate::ports::Compute;
@@ -142,7 +143,7 @@ async fn recover_one<C: Compute>(
             );
             result.skipped = skipped;
             for r in &dead {
-                let state = if r.state == "pending" {
+                let state = if r.state == InstanceState::Pending {
                     "stuck pending (terminated)"
                 } else {
                     r.state.as_str()
@@ -190,7 +191,7 @@ fn would_launch(candidates: &[Candidate]) -> Outcome {
 async fn terminate_stuck<C: Compute>(compute: &C, dead: &[Instance]) -> Result<(), Outcome> {
     let stuck: Vec<String> = dead
         .iter()
-        .filter(|r| r.state == "pending")
+        .filter(|r| r.state == InstanceState::Pending)
         .map(|r| r.id.clone())
         .collect();
     if stuck.is_empty() {
@@ -397,8 +398,8 @@ async fn spent<C: Compute>(
     if known_dead.contains(&answered.id) {
         return Some("died earlier in this incident".into());
     }
-    if !answered.state.is_empty() && !answered.is_starting_or_running() {
-        return Some(answered.state.clone());
+    if answered.state != InstanceState::default() && !answered.is_starting_or_running() {
+        return Some(answered.state.to_string());
     }
     let old = answered
         .launched_at
@@ -408,8 +409,8 @@ async fn spent<C: Compute>(
     }
     match compute.states(std::slice::from_ref(&answered.id)).await {
         Ok(found) => match found.into_iter().find(|(id, _)| *id == answered.id) {
-            Some((_, state)) if matches!(state.as_str(), "pending" | "running") => None,
-            Some((_, state)) => Some(state),
+            Some((_, state)) if state.is_starting_or_running() => None,
+            Some((_, state)) => Some(state.to_string()),
             None if old => Some("terminated (no longer described)".into()),
             None => None,
         },

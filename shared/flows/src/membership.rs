@@ -13,6 +13,7 @@ use autorestart_core::inventory::Instance;
 use autorestart_core::moves::{self, Move, MoveOutcome, Unmovable};
 use autorestart_core::outcome::InstanceOutcome;
 use autorestart_core::settings::{HealthWait, Settings};
+use autorestart_core::vocabulary::TargetHealth;
 
 use crate::budget::Budget;
 use crate::ports::{LoadBalancing, Membership, Target};
@@ -122,13 +123,13 @@ async fn await_health<L: LoadBalancing>(
             Ok(states) => o.health = states.get(&o.planned.to).cloned(),
             Err(note) => o.note = Some(format!("{note}; original deregistered anyway")),
         }
-        if o.note.is_none() && o.health.as_deref() == Some(UNUSED) {
+        if o.note.is_none() && o.health == Some(TargetHealth::Unused) {
             o.note = Some(unused_note(group));
         } else if o.note.is_none() && !o.is_healthy() {
             o.note = Some(format!(
                 "replacement not healthy after {} s (last state: {}); original deregistered anyway because its Outpost is down",
                 wait.timeout.as_secs(),
-                o.health.as_deref().unwrap_or("unknown")
+                o.health.as_ref().map_or("unknown", TargetHealth::as_str)
             ));
         }
     }
@@ -206,7 +207,7 @@ pub(crate) async fn wait_for_health<L: LoadBalancing>(
     targets: &[Target],
     poll_interval: Duration,
     until: tokio::time::Instant,
-) -> Result<BTreeMap<Target, String>, String> {
+) -> Result<BTreeMap<Target, TargetHealth>, String> {
     let started = tokio::time::Instant::now();
     let until = until.min(started + Budget::current().bound(until - started));
     let mut last = BTreeMap::new();
@@ -219,12 +220,9 @@ pub(crate) async fn wait_for_health<L: LoadBalancing>(
         }
         // `unused` does not change by waiting: the group has no listener rule, or the
         // target's zone is not enabled on the load balancer.
-        let all_healthy = targets.iter().all(|t| {
-            matches!(
-                last.get(t).map(String::as_str),
-                Some("healthy") | Some(UNUSED)
-            )
-        });
+        let all_healthy = targets
+            .iter()
+            .all(|t| last.get(t).is_some_and(TargetHealth::is_settled));
         let now = tokio::time::Instant::now();
         if all_healthy || now >= until {
             if last.is_empty() && !all_healthy {
@@ -245,7 +243,7 @@ pub(crate) async fn health_of<L: LoadBalancing>(
     balancer: &L,
     group: &str,
     targets: &[Target],
-) -> Result<BTreeMap<Target, String>, autorestart_core::error::AwsError> {
+) -> Result<BTreeMap<Target, TargetHealth>, autorestart_core::error::AwsError> {
     let states = balancer.health(group, targets).await?;
     Ok(targets
         .iter()
@@ -257,9 +255,6 @@ pub(crate) async fn health_of<L: LoadBalancing>(
         })
         .collect())
 }
-
-/// ELB's target state when no load balancer sends the target traffic.
-const UNUSED: &str = "unused";
 
 /// What an `unused` replacement means, and what to do.
 fn unused_note(group: &str) -> String {
@@ -364,7 +359,10 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!(states.get(&target).map(String::as_str), Some("healthy"));
+        assert_eq!(
+            states.get(&target).map(TargetHealth::as_str),
+            Some("healthy")
+        );
         assert_eq!(
             tokio::time::Instant::now(),
             started,

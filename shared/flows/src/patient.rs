@@ -23,6 +23,7 @@ use autorestart_core::drs::{
 use autorestart_core::error::{AwsError, ErrorKind};
 use autorestart_core::inventory::{Instance, TemplateTarget};
 use autorestart_core::tags::{self, TemplateRef};
+use autorestart_core::vocabulary::InstanceState;
 
 use crate::budget::{self, Budget};
 use crate::ports::{
@@ -178,7 +179,7 @@ impl<C: Compute> Compute for Patient<C> {
         .await
     }
 
-    async fn states(&self, ids: &[String]) -> Result<Vec<(String, String)>, AwsError> {
+    async fn states(&self, ids: &[String]) -> Result<Vec<(String, InstanceState)>, AwsError> {
         patiently("ec2:DescribeInstances", Repeat::Unanswered, || {
             self.0.states(ids)
         })
@@ -231,12 +232,7 @@ impl<C: Compute> Compute for Patient<C> {
         confirmed(error, async {
             let found = self.instances(instance_ids).await?;
             // Absent: terminated, which is more than stopped.
-            Ok(found.iter().all(|i| {
-                matches!(
-                    i.state.as_str(),
-                    "stopping" | "stopped" | "shutting-down" | "terminated"
-                )
-            }))
+            Ok(found.iter().all(|i| i.state.is_down()))
         })
         .await
     }
@@ -251,9 +247,7 @@ impl<C: Compute> Compute for Patient<C> {
         };
         confirmed(error, async {
             let found = self.instances(instance_ids).await?;
-            Ok(found
-                .iter()
-                .all(|i| matches!(i.state.as_str(), "shutting-down" | "terminated")))
+            Ok(found.iter().all(|i| i.state.is_gone()))
         })
         .await
     }

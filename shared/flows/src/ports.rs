@@ -11,6 +11,7 @@ use autorestart_core::drs::{
 use autorestart_core::error::AwsError;
 use autorestart_core::inventory::{Instance, TemplateTarget};
 use autorestart_core::tags::TemplateRef;
+use autorestart_core::vocabulary::InstanceState;
 
 /// The data the ports carry, defined in the core.
 pub use autorestart_core::inventory::{
@@ -51,7 +52,7 @@ pub trait Compute: Sync {
     fn states(
         &self,
         ids: &[String],
-    ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send;
+    ) -> impl Future<Output = Result<Vec<(String, InstanceState)>, AwsError>> + Send;
 
     /// Launches one instance from a template; the instance as EC2 returned it.
     fn launch(

@@ -12,6 +12,7 @@ use autorestart_core::plan;
 use autorestart_core::readiness::ReadinessReport;
 use autorestart_core::report::{Action, AlarmReport, DrsLaunchResult, DrsReport, SweepReport};
 use autorestart_core::tags;
+use autorestart_core::vocabulary::{JobStatus, LaunchStatus};
 
 use crate::agent::{Agent, Services};
 use crate::budget::Budget;
@@ -191,12 +192,12 @@ impl<S: Services> Agent<S> {
                 results.extend(self.report_stuck(&job, &originals).await?);
                 continue;
             }
-            if job.status != "COMPLETED" {
+            if job.status != JobStatus::Completed {
                 continue;
             }
             for (server, launch_status) in &job.servers {
-                let succeeded = launch_status == "LAUNCHED";
-                if !succeeded && launch_status != "FAILED" {
+                let succeeded = *launch_status == LaunchStatus::Launched;
+                if !succeeded && *launch_status != LaunchStatus::Failed {
                     continue;
                 }
                 info!(job = job_id, %server, %launch_status, "finishing a DRS launch no event reported");

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
 use autorestart_core::inventory::Instance;
+use autorestart_core::vocabulary::InstanceState;
 
 use crate::budget::Budget;
 use crate::ports::Compute;
@@ -54,12 +55,12 @@ pub async fn wait_running<C: Compute>(
                         wait.running_at.insert(id.clone(), now);
                         false
                     }
-                    Some(i) if i.state == "pending" => {
-                        states.insert(id.clone(), i.state.clone());
+                    Some(i) if i.state == InstanceState::Pending => {
+                        states.insert(id.clone(), i.state.to_string());
                         true
                     }
                     Some(i) => {
-                        states.insert(id.clone(), i.state.clone());
+                        states.insert(id.clone(), i.state.to_string());
                         false
                     }
                     // EC2 is eventually consistent: an instance just launched may not be

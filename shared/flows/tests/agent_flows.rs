@@ -10,6 +10,7 @@ use autorestart_core::tags::{self};
 use autorestart_flows::agent::{Agent, Ports};
 use autorestart_flows::error::FlowError;
 use autorestart_testkit::InMemoryAws;
+use autorestart_testkit::Op;
 use std::time::Duration;
 
 mod support;
@@ -114,17 +115,17 @@ async fn a_repeated_event_changes_nothing_and_notifies_nobody() {
         assert_eq!(w.instances, instances);
         assert_eq!(w.target_groups, groups);
         assert_eq!(w.published.len(), 1);
-        let writes: Vec<&str> = w.calls[calls_before..]
+        let writes: Vec<Op> = w.calls[calls_before..]
             .iter()
             .copied()
             .filter(|c| {
                 matches!(
                     *c,
-                    "RunInstances"
-                        | "CreateTags"
-                        | "RegisterTargets"
-                        | "DeregisterTargets"
-                        | "Publish"
+                    Op::RunInstances
+                        | Op::CreateTags
+                        | Op::RegisterTargets
+                        | Op::DeregisterTargets
+                        | Op::Publish
                 )
             })
             .collect();
@@ -186,7 +187,7 @@ async fn notify_only_reports_the_plan_and_changes_nothing() {
         assert_eq!(w.target_groups, groups);
         assert_eq!(w.published.len(), 1);
         assert!(w.published[0].subject.contains("notify-only"));
-        assert!(!w.calls.contains(&"RunInstances") && !w.calls.contains(&"CreateTags"));
+        assert!(!w.calls.contains(&Op::RunInstances) && !w.calls.contains(&Op::CreateTags));
     });
     let web1 = report
         .instances
@@ -249,11 +250,11 @@ async fn outpost_back_stops_each_replaced_original_once_its_replacement_runs() {
         );
     });
 
-    let calls_before = aws.with(|w| w.calls.iter().filter(|c| **c == "StopInstances").count());
+    let calls_before = aws.with(|w| w.calls.iter().filter(|c| **c == Op::StopInstances).count());
     let again = handle(&aws, Mode::Recover, &ok).await.unwrap();
     assert_eq!(again.fencing.unwrap().already_fenced, 1);
     aws.with(|w| {
-        let stops = w.calls.iter().filter(|c| **c == "StopInstances").count();
+        let stops = w.calls.iter().filter(|c| **c == Op::StopInstances).count();
         assert_eq!(stops, calls_before, "an original is stopped once");
     });
 }
@@ -263,7 +264,7 @@ async fn a_failed_notice_is_an_error_and_the_retry_notifies_without_relaunching(
     let mut w = world();
     // Refused, not throttled: a throttled publish is retried within the invocation.
     w.failures.insert(
-        "Publish",
+        Op::Publish,
         vec![AwsError::from_code(
             "sns:Publish",
             "AuthorizationError",
@@ -286,7 +287,7 @@ async fn a_failed_notice_is_an_error_and_the_retry_notifies_without_relaunching(
     aws.with(|w| {
         assert_eq!(w.replacements_of("i-web1").len(), 1);
         assert_eq!(
-            w.calls.iter().filter(|c| **c == "RunInstances").count(),
+            w.calls.iter().filter(|c| **c == Op::RunInstances).count(),
             2,
             "one per instance, in the first run"
         );
@@ -297,7 +298,7 @@ async fn a_failed_notice_is_an_error_and_the_retry_notifies_without_relaunching(
 async fn a_read_failure_changes_nothing_and_says_it_is_safe_to_retry() {
     let mut w = world();
     w.failures.insert(
-        "DescribeInstances",
+        Op::DescribeInstances,
         vec![AwsError::from_code(
             "ec2:DescribeInstances",
             "UnauthorizedOperation",
@@ -309,7 +310,7 @@ async fn a_read_failure_changes_nothing_and_says_it_is_safe_to_retry() {
     assert!(matches!(error, FlowError::Read(_)));
     assert!(error.to_string().contains("nothing was changed"));
     assert!(error.to_string().contains("grant the function's role"));
-    aws.with(|w| assert!(!w.calls.contains(&"RunInstances")));
+    aws.with(|w| assert!(!w.calls.contains(&Op::RunInstances)));
 }
 
 #[tokio::test(start_paused = true)]
@@ -368,7 +369,12 @@ async fn a_later_outage_recovers_only_what_is_not_recovered_yet() {
     .unwrap();
     assert_eq!(outcome_of(&report, "i-web1"), OutcomeKind::AlreadyRecovered);
     assert_eq!(outcome_of(&report, "i-web2"), OutcomeKind::Recovered);
-    aws.with(|w| assert_eq!(w.calls.iter().filter(|c| **c == "RunInstances").count(), 1));
+    aws.with(|w| {
+        assert_eq!(
+            w.calls.iter().filter(|c| **c == Op::RunInstances).count(),
+            1
+        )
+    });
 }
 
 #[tokio::test]
@@ -397,20 +403,25 @@ async fn wave_one_launches_only_after_wave_zero_runs_and_moved() {
     };
     assert_eq!((wave_of("i-web2"), wave_of("i-web1")), (0, 1));
     aws.with(|w| {
-        let calls: Vec<&str> = w
+        let calls: Vec<Op> = w
             .calls
             .iter()
             .copied()
-            .filter(|c| matches!(*c, "RunInstances" | "RegisterTargets" | "DeregisterTargets"))
+            .filter(|c| {
+                matches!(
+                    *c,
+                    Op::RunInstances | Op::RegisterTargets | Op::DeregisterTargets
+                )
+            })
             .collect();
         // web-2 (wave 0) launches and moves; only then does web-1 (wave 1) launch.
         assert_eq!(
             calls[..4],
             [
-                "RunInstances",
-                "RegisterTargets",
-                "DeregisterTargets",
-                "RunInstances"
+                Op::RunInstances,
+                Op::RegisterTargets,
+                Op::DeregisterTargets,
+                Op::RunInstances
             ]
         );
         assert_eq!(calls.len(), 8, "{calls:?}");
@@ -458,7 +469,7 @@ async fn maintenance_on_the_alarm_suppresses_recovery_and_says_so() {
     let report = handle(&aws, Mode::Recover, &down()).await.unwrap();
     assert_eq!(report.action, Action::Suppressed);
     aws.with(|w| {
-        assert!(!w.calls.contains(&"RunInstances"));
+        assert!(!w.calls.contains(&Op::RunInstances));
         assert!(
             w.published[0]
                 .subject
@@ -478,7 +489,7 @@ async fn maintenance_on_the_alarm_suppresses_recovery_and_says_so() {
 async fn unreadable_alarm_tags_do_not_stop_a_recovery() {
     let mut w = world();
     w.failures.insert(
-        "ListTagsForResource",
+        Op::ListTagsForResource,
         vec![AwsError::from_code(
             "cloudwatch:ListTagsForResource",
             "AccessDenied",

@@ -1,6 +1,7 @@
 //! DRS on the in-memory AWS: both strategies from one alarm, repeats, and the launch results
 //! that finish a DRS recovery.
 
+use autorestart_testkit::Op;
 use std::time::Duration;
 
 use autorestart_core::alarm::AlarmState;
@@ -177,7 +178,7 @@ async fn one_alarm_recovers_both_strategies_and_a_repeat_starts_no_second_job() 
     assert_eq!(db.outcome, OutcomeKind::DrsAlreadyStarted);
     aws.with(|w| {
         assert_eq!(w.drs_jobs.len(), 1, "no second job");
-        assert!(!w.calls[..].ends_with(&["StartRecovery"]));
+        assert!(!w.calls[..].ends_with(&[Op::StartRecovery]));
     });
 }
 
@@ -379,7 +380,7 @@ async fn a_launch_failure_is_notified_with_the_job_log_reason() {
             body.contains("new DRS job for it (attempt 2 of 3;"),
             "the advice says what happens next: {body}"
         );
-        assert!(!w.calls.contains(&"RegisterTargets"));
+        assert!(!w.calls.contains(&Op::RegisterTargets));
     });
 }
 
@@ -407,7 +408,7 @@ async fn a_drill_result_never_touches_load_balancers_or_originals() {
         assert_eq!(w.target_groups, groups);
         assert_eq!(w.instances, instances);
         assert!(w.published[0].subject.contains("DRS drill launched"));
-        assert!(!w.calls.contains(&"RegisterTargets") && !w.calls.contains(&"CreateTags"));
+        assert!(!w.calls.contains(&Op::RegisterTargets) && !w.calls.contains(&Op::CreateTags));
     });
 }
 
@@ -538,7 +539,7 @@ async fn drs_that_cannot_be_read_leaves_the_template_instances_recovering() {
         };
         aws.with(|w| {
             w.failures.insert(
-                "DescribeSourceServers",
+                Op::DescribeSourceServers,
                 vec![AwsError::from_code("drs:DescribeSourceServers", code, "emulated"); times],
             )
         });
@@ -555,7 +556,7 @@ async fn drs_that_cannot_be_read_leaves_the_template_instances_recovering() {
         assert!(reason.contains(says), "{code}: {reason}");
         aws.with(|w| {
             assert_eq!(w.replacements_of("i-web1").len(), 1, "{code}");
-            assert!(!w.calls.contains(&"StartRecovery"), "{code}");
+            assert!(!w.calls.contains(&Op::StartRecovery), "{code}");
             assert!(
                 w.published[0].body.contains(says),
                 "{code}: the notice says why"
@@ -723,7 +724,8 @@ async fn a_drs_link_drs_cannot_confirm_now_is_left_for_later_and_the_rest_is_fen
             "ThrottlingException",
             "Rate exceeded",
         );
-        w.failures.insert("DescribeSourceServers", vec![throttled]);
+        w.failures
+            .insert(Op::DescribeSourceServers, vec![throttled]);
     });
     let report = agent.handle_alarm(&ok).await.unwrap();
     let fencing = report.fencing.unwrap();
@@ -812,7 +814,7 @@ async fn a_drill_is_not_the_recovery_and_never_moves_membership() {
             .unwrap()
             .contains("a drill is not the recovery")
     );
-    assert!(!aws.with(|w| w.calls.contains(&"StartRecovery")));
+    assert!(!aws.with(|w| w.calls.contains(&Op::StartRecovery)));
 
     // The drill's launch is reported by DRS as a drill: no membership moves, even when its
     // event does not say so.
@@ -854,8 +856,10 @@ async fn the_same_failure_is_said_once_per_outage_and_again_in_the_next() {
         )
     };
     aws.with(|w| {
-        w.failures
-            .insert("DescribeSourceServers", vec![denied(), denied(), denied()])
+        w.failures.insert(
+            Op::DescribeSourceServers,
+            vec![denied(), denied(), denied()],
+        )
     });
     let agent = Agent::new(Ports::all(aws.clone()), settings());
     agent.handle_alarm(&support::outage()).await.unwrap();
@@ -878,7 +882,7 @@ async fn the_same_failure_is_said_once_per_outage_and_again_in_the_next() {
 async fn a_start_recovery_whose_answer_was_lost_is_found_in_drs_and_never_started_twice() {
     let mut w = world();
     // DRS started the job; the answer never arrived.
-    w.lost_answers.insert("StartRecovery", vec![true]);
+    w.lost_answers.insert(Op::StartRecovery, vec![true]);
     let (aws, report) = recover(w).await;
     let db = outcome(&report, "i-db1");
     assert_eq!(db.outcome, OutcomeKind::DrsRecoveryStarted, "{db:?}");
@@ -889,6 +893,9 @@ async fn a_start_recovery_whose_answer_was_lost_is_found_in_drs_and_never_starte
             Some(w.drs_jobs[0].0.job_id.as_str()),
             "the job DRS shows is the one reported"
         );
-        assert_eq!(w.calls.iter().filter(|c| **c == "StartRecovery").count(), 1);
+        assert_eq!(
+            w.calls.iter().filter(|c| **c == Op::StartRecovery).count(),
+            1
+        );
     });
 }

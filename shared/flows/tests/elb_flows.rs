@@ -3,6 +3,7 @@
 //! (no listener rule, or its zone not enabled) is registered and explained, and neither the
 //! health wait nor fencing waits for it.
 
+use autorestart_testkit::Op;
 use std::time::Duration;
 
 use autorestart_core::alarm::{AlarmChange, AlarmState};
@@ -95,7 +96,10 @@ async fn a_group_deleted_between_the_read_and_the_registration_is_skipped() {
         "TargetGroupNotFound",
         "One or more target groups not found",
     );
-    aws.with(|w| w.failures.insert("RegisterTargets", vec![gone.clone(); 3]));
+    aws.with(|w| {
+        w.failures
+            .insert(Op::RegisterTargets, vec![gone.clone(); 3])
+    });
     let report = recover(&aws, scoped(&[TG_WEB])).await;
     let notes: Vec<String> = report
         .instances

@@ -2,6 +2,7 @@
 //! the replacement tags, chains of replacements over several Outposts, originals that run
 //! again, holds and notices said once.
 
+use autorestart_testkit::Op;
 use std::time::Duration;
 
 use autorestart_core::alarm::{AlarmChange, AlarmState};
@@ -300,7 +301,7 @@ async fn leave_and_notify_only_report_what_would_be_fenced_once() {
         assert_eq!(notices(&aws).len(), 1, "{mode:?}: said once");
         aws.with(|w| {
             assert_eq!(w.instances["i-x"].state, "running", "{mode:?}");
-            assert!(!w.calls.contains(&"StopInstances"), "{mode:?}");
+            assert!(!w.calls.contains(&Op::StopInstances), "{mode:?}");
         });
     }
 }
@@ -319,7 +320,7 @@ async fn an_ok_event_while_the_alarm_is_in_alarm_again_fences_nothing() {
     assert!(report.ignored_because.unwrap().contains("not OK now"));
     aws.with(|w| {
         assert_eq!(w.instances["i-x"].state, "running");
-        assert!(!w.calls.contains(&"StopInstances"));
+        assert!(!w.calls.contains(&Op::StopInstances));
     });
 }
 

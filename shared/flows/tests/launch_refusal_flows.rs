@@ -1,6 +1,7 @@
 //! IAM refusing one alternate is that alternate's failure: the next alternate is tried, as for
 //! capacity; an instance every alternate of which is refused is reported with the IAM fix.
 
+use autorestart_testkit::Op;
 use std::time::Duration;
 
 use autorestart_core::error::{AwsError, ErrorKind};
@@ -25,7 +26,7 @@ fn refused() -> AwsError {
 fn refusing(n: usize) -> InMemoryAws {
     let mut w = world();
     w.instances.remove("i-web2");
-    w.failures.insert("RunInstances", vec![refused(); n]);
+    w.failures.insert(Op::RunInstances, vec![refused(); n]);
     InMemoryAws::new(w, Duration::ZERO)
 }
 

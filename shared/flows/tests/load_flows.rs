@@ -8,6 +8,7 @@ use autorestart_core::report::Notification;
 use autorestart_core::tags;
 use autorestart_flows::budget::{Budget, Rate};
 use autorestart_flows::error::FlowError;
+use autorestart_testkit::Op;
 use autorestart_testkit::{Bucket, InMemoryAws, RandomThrottling};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -22,7 +23,7 @@ async fn with_a_third_of_every_call_throttled_the_handler_recovers_all_before_it
     let mut w = world(20);
     w.set_alarm(down(A));
     w.buckets
-        .insert("RunInstances", Bucket::full(Rate::RUN_INSTANCES));
+        .insert(Op::RunInstances, Bucket::full(Rate::RUN_INSTANCES));
     w.random_throttling = Some(RandomThrottling::everywhere(0.3, 19));
     let aws = InMemoryAws::new(w, Duration::from_millis(20));
     let started = Instant::now();
@@ -56,7 +57,7 @@ async fn throttled_for_good_the_handler_answers_with_the_error_before_its_deadli
     assert!(started.elapsed() < DEADLINE, "{:?}", started.elapsed());
     assert!(matches!(error, FlowError::Read(_)), "{error}");
     assert!(error.to_string().contains("throttled"), "{error}");
-    assert_eq!(count(&aws, "RunInstances"), 0);
+    assert_eq!(count(&aws, Op::RunInstances), 0);
 }
 
 #[tokio::test(start_paused = true)]
@@ -86,7 +87,7 @@ async fn a_lost_deregister_answer_is_confirmed_by_reading_the_group_not_reported
     // The first DeregisterTargets takes effect and its answer is lost; its repeat meets
     // `InvalidTarget`, the target being gone.
     w.deregister_absent_is_invalid = true;
-    w.lost_answers.insert("DeregisterTargets", vec![true]);
+    w.lost_answers.insert(Op::DeregisterTargets, vec![true]);
     let aws = InMemoryAws::new(w, Duration::ZERO);
     let report = agent(&aws).handle_alarm(&down(A)).await.unwrap();
     let moves: Vec<_> = report
@@ -105,7 +106,7 @@ async fn a_lost_deregister_answer_is_confirmed_by_reading_the_group_not_reported
         );
     }
     assert_eq!(
-        aws.with(|w| w.answered("DeregisterTargets", "InvalidTarget")),
+        aws.with(|w| w.answered(Op::DeregisterTargets, "InvalidTarget")),
         1
     );
     assert_converged(&aws, &originals(&aws, A), &[B]);
@@ -116,7 +117,7 @@ async fn tags_whose_every_answer_was_lost_are_confirmed_by_reading_the_instances
     let mut w = world(1);
     w.set_alarm(down(A));
     let tries = autorestart_flows::patient::MAX_TRIES as usize;
-    w.lost_answers.insert("CreateTags", vec![true; tries]);
+    w.lost_answers.insert(Op::CreateTags, vec![true; tries]);
     let aws = InMemoryAws::new(w, Duration::ZERO);
     let report = agent(&aws).handle_alarm(&down(A)).await.unwrap();
     let original = &report.instances[0];
@@ -130,7 +131,7 @@ async fn tags_whose_every_answer_was_lost_are_confirmed_by_reading_the_instances
         original.warnings
     );
     assert!(
-        count(&aws, "CreateTags") >= tries,
+        count(&aws, Op::CreateTags) >= tries,
         "asked until its tries ran out"
     );
     assert_converged(&aws, &originals(&aws, A), &[B]);
@@ -153,7 +154,7 @@ async fn a_server_found_full_is_not_asked_again_in_the_run() {
     assert_eq!(on_c.len(), 7);
     // EC2 said "full" only to launches sent before its first such answer came back (the
     // burst of five asks B at once: three fit); the others went to C without asking B.
-    let full_answers = aws.with(|w| w.answered("RunInstances", "InsufficientInstanceCapacity"));
+    let full_answers = aws.with(|w| w.answered(Op::RunInstances, "InsufficientInstanceCapacity"));
     assert!((1..=2).contains(&full_answers), "{full_answers}");
     let passed_over = on_c
         .iter()
@@ -168,7 +169,7 @@ async fn a_server_found_full_is_not_asked_again_in_the_run() {
         7,
         "each on C asked B once or not at all"
     );
-    assert_eq!(count(&aws, "RunInstances"), 10 + full_answers);
+    assert_eq!(count(&aws, Op::RunInstances), 10 + full_answers);
     assert_converged(&aws, &originals(&aws, A), &[B, C]);
 }
 
@@ -271,10 +272,10 @@ async fn a_cloudwatch_read_older_than_the_event_fails_the_invocation_for_a_redel
     );
     assert!(message.contains("delivered again"), "{message}");
     assert_eq!(
-        count(&aws, "DescribeAlarms"),
+        count(&aws, Op::DescribeAlarms),
         autorestart_flows::outage::LAG_READS as usize
     );
-    assert_eq!(count(&aws, "RunInstances"), 0);
+    assert_eq!(count(&aws, Op::RunInstances), 0);
 }
 
 #[tokio::test(start_paused = true)]
@@ -353,13 +354,13 @@ async fn servers_found_full_are_recorded_and_the_next_run_tries_them_last() {
             assert!(record.contains("subnet-b/m5.large"), "{id}: {record}");
         }
     });
-    let full_before = aws.with(|w| w.answered("RunInstances", "InsufficientInstanceCapacity"));
+    let full_before = aws.with(|w| w.answered(Op::RunInstances, "InsufficientInstanceCapacity"));
     // C is allowed now; B is still full. The sweep tries C first for both.
     aws.with(|w| w.refused_templates.clear());
     let swept = agent(&aws).sweep().await.unwrap();
     assert!(swept.errors.is_empty(), "{:?}", swept.errors);
     assert_eq!(
-        aws.with(|w| w.answered("RunInstances", "InsufficientInstanceCapacity")),
+        aws.with(|w| w.answered(Op::RunInstances, "InsufficientInstanceCapacity")),
         full_before,
         "B was not asked again"
     );
@@ -399,10 +400,10 @@ async fn launches_are_planned_onto_the_free_slots_the_outposts_api_tells() {
         outcomes(&report)
     );
     assert_eq!(
-        aws.with(|w| w.answered("RunInstances", "InsufficientInstanceCapacity")),
+        aws.with(|w| w.answered(Op::RunInstances, "InsufficientInstanceCapacity")),
         0,
         "no launch asked the full server"
     );
-    assert_eq!(count(&aws, "RunInstances"), 5);
+    assert_eq!(count(&aws, Op::RunInstances), 5);
     assert_converged(&aws, &originals(&aws, A), &[B, C]);
 }

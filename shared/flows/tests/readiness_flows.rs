@@ -1,6 +1,7 @@
 //! The sweep's readiness check on the in-memory AWS: an alarm that has had no data is seen
 //! before an outage, and said once.
 
+use autorestart_testkit::Op;
 use std::time::Duration;
 
 use autorestart_core::alarm::{AlarmChange, AlarmState};
@@ -88,5 +89,5 @@ async fn an_alarm_without_data_past_its_window_is_reported_once_before_any_outag
     let said = silent.with(|w| w.published.len());
     agent.sweep().await.unwrap();
     assert_eq!(silent.with(|w| w.published.len()), said, "said once");
-    assert!(!silent.with(|w| w.calls.contains(&"RunInstances")));
+    assert!(!silent.with(|w| w.calls.contains(&Op::RunInstances)));
 }

@@ -1,6 +1,7 @@
 //! Readiness asks EC2: a dry-run launch of each recovery template, paced, never while an
 //! Outpost is in ALARM, and asked again only when the template or the instance changes.
 
+use autorestart_testkit::Op;
 use std::time::Duration;
 
 use autorestart_core::alarm::{AlarmChange, AlarmState};
@@ -63,7 +64,7 @@ fn dry_runs(aws: &InMemoryAws) -> usize {
     aws.with(|w| {
         w.calls
             .iter()
-            .filter(|c| **c == "RunInstances(DryRun)")
+            .filter(|c| **c == Op::RunInstancesDryRun)
             .count()
     })
 }

@@ -9,6 +9,7 @@ use autorestart_core::outcome::OutcomeKind;
 use autorestart_core::report::{Action, Notification};
 use autorestart_core::tags::{self};
 use autorestart_testkit::InMemoryAws;
+use autorestart_testkit::Op;
 use std::time::Duration;
 
 mod support;
@@ -16,20 +17,20 @@ use support::reconcile_world::*;
 
 #[tokio::test(start_paused = true)]
 async fn a_crash_anywhere_is_finished_by_the_next_run_without_a_second_launch() {
-    let points: [(&'static str, usize); 6] = [
-        ("RunInstances", 1),
-        ("RunInstances", 3),
-        ("CreateTags", 2),
-        ("RegisterTargets", 1),
-        ("DeregisterTargets", 1),
-        ("DeregisterTargets", 2),
+    let points: [(Op, usize); 6] = [
+        (Op::RunInstances, 1),
+        (Op::RunInstances, 3),
+        (Op::CreateTags, 2),
+        (Op::RegisterTargets, 1),
+        (Op::DeregisterTargets, 1),
+        (Op::DeregisterTargets, 2),
     ];
     for (index, (operation, nth)) in points.into_iter().enumerate() {
         let mut w = world(4);
         w.set_alarm(down(A));
         let aws = InMemoryAws::new(w, Duration::from_millis(10));
         crash_after(&aws, operation, nth).await;
-        let launched = count(&aws, "RunInstances");
+        let launched = count(&aws, Op::RunInstances);
         assert!(
             aws.with(|w| w.published.is_empty()),
             "killed before the notice"
@@ -58,7 +59,7 @@ async fn a_crash_anywhere_is_finished_by_the_next_run_without_a_second_launch() 
             ids.len(),
             "after a crash at {operation} #{nth}: no second launch"
         );
-        let relaunched = count(&aws, "RunInstances") - launched;
+        let relaunched = count(&aws, Op::RunInstances) - launched;
         assert!(
             relaunched <= ids.len(),
             "launches of the finishing run share the crashed run's tokens"
@@ -95,7 +96,7 @@ async fn a_lost_replaced_by_tag_is_repaired_from_the_replacement() {
         autorestart_core::error::AwsError::from_code("ec2:CreateTags", "InternalError", "lost");
     let tries = autorestart_flows::patient::MAX_TRIES as usize;
     // Both originals: the record with the registrations, then the record alone.
-    w.failures.insert("CreateTags", vec![lost; 2 * 2 * tries]);
+    w.failures.insert(Op::CreateTags, vec![lost; 2 * 2 * tries]);
     let aws = InMemoryAws::new(w, Duration::ZERO);
     let first = agent(&aws).handle_alarm(&down(A)).await.unwrap();
     assert!(
@@ -118,7 +119,7 @@ async fn an_original_with_no_room_for_more_tags_still_gets_its_record() {
     let full = || {
         autorestart_core::error::AwsError::from_code("ec2:CreateTags", "TagLimitExceeded", "full")
     };
-    w.failures.insert("CreateTags", vec![full()]);
+    w.failures.insert(Op::CreateTags, vec![full()]);
     let aws = InMemoryAws::new(w, Duration::ZERO);
     agent(&aws).handle_alarm(&down(A)).await.unwrap();
     aws.with(|w| {
@@ -152,7 +153,7 @@ async fn a_stale_alarm_launches_nothing_and_says_why() {
             .is_some_and(|r| r.contains("is OK again since 2026-11-24T03:14:00")),
         "{report:?}"
     );
-    assert_eq!(count(&aws, "RunInstances"), 0);
+    assert_eq!(count(&aws, Op::RunInstances), 0);
     assert!(aws.with(|w| w.published.is_empty()));
 }
 
@@ -165,7 +166,7 @@ async fn an_outpost_that_comes_back_between_waves_stops_the_later_waves() {
     let aws = InMemoryAws::new(w, Duration::from_millis(10));
     let agent = agent(&aws);
     let watch = async {
-        while count(&aws, "DeregisterTargets") == 0 {
+        while count(&aws, Op::DeregisterTargets) == 0 {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         aws.with(|w| w.set_alarm(alarm(A, AlarmState::Ok, "2026-11-24T03:12:00Z")));
@@ -263,7 +264,7 @@ async fn a_stuck_replacement_that_cannot_be_terminated_gets_no_second_copy() {
         "UnauthorizedOperation",
         "denied",
     );
-    aws.with(|w| w.failures.insert("TerminateInstances", vec![denied]));
+    aws.with(|w| w.failures.insert(Op::TerminateInstances, vec![denied]));
     let report = agent(&aws).handle_alarm(&down(A)).await.unwrap();
     assert_eq!(outcomes(&report), ["failed"]);
     assert!(

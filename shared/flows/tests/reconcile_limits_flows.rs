@@ -4,6 +4,7 @@
 use autorestart_core::outcome::OutcomeKind;
 use autorestart_core::report::Notification;
 use autorestart_flows::budget::{Budget, Rate};
+use autorestart_testkit::Op;
 use autorestart_testkit::{Bucket, InMemoryAws, RandomFaults};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -16,7 +17,7 @@ async fn forty_instances_under_the_run_instances_bucket_all_launch_in_one_invoca
     let mut w = world(40);
     w.set_alarm(down(A));
     w.buckets
-        .insert("RunInstances", Bucket::full(Rate::RUN_INSTANCES));
+        .insert(Op::RunInstances, Bucket::full(Rate::RUN_INSTANCES));
     let aws = InMemoryAws::new(w, Duration::from_millis(20));
     let started = Instant::now();
     let report = agent(&aws).handle_alarm(&down(A)).await.unwrap();
@@ -43,7 +44,7 @@ async fn two_outposts_failing_at_once_recover_onto_what_is_up_sharing_one_bucket
     w.set_alarm(down(A));
     w.set_alarm(down(B));
     w.buckets
-        .insert("RunInstances", Bucket::full(Rate::RUN_INSTANCES));
+        .insert(Op::RunInstances, Bucket::full(Rate::RUN_INSTANCES));
     let aws = InMemoryAws::new(w, Duration::from_millis(20));
     // Two invocations at once: two agents, each with its own copy of the bucket.
     let (first, second) = (agent(&aws), agent(&aws));
@@ -75,10 +76,10 @@ async fn two_outposts_failing_at_once_recover_onto_what_is_up_sharing_one_bucket
     assert_eq!(throttled, 0, "throttled launches are retried, not failed");
     // Each invocation took its share of the bucket (12 launches of 24): neither was throttled.
     assert_eq!(
-        aws.with(|w| w.answered("RunInstances", "RequestLimitExceeded")),
+        aws.with(|w| w.answered(Op::RunInstances, "RequestLimitExceeded")),
         0
     );
-    assert_eq!(count(&aws, "RunInstances"), 24);
+    assert_eq!(count(&aws, Op::RunInstances), 24);
 }
 
 #[tokio::test(start_paused = true)]
@@ -203,7 +204,7 @@ async fn one_refused_target_does_not_keep_the_others_of_its_group_out() {
     };
     // The group's call fails, then the first target's own; the others register.
     w.failures
-        .insert("RegisterTargets", vec![refused(), refused()]);
+        .insert(Op::RegisterTargets, vec![refused(), refused()]);
     let aws = InMemoryAws::new(w, Duration::ZERO);
     let report = agent(&aws).handle_alarm(&down(A)).await.unwrap();
     let moves: Vec<(bool, bool)> = report
@@ -236,11 +237,11 @@ async fn thirty_percent_lost_answers_with_redelivery_converge_for_every_seed() {
         w.random_faults = Some(RandomFaults {
             rate: 0.3,
             operations: vec![
-                "RunInstances",
-                "CreateTags",
-                "RegisterTargets",
-                "DeregisterTargets",
-                "Publish",
+                Op::RunInstances,
+                Op::CreateTags,
+                Op::RegisterTargets,
+                Op::DeregisterTargets,
+                Op::Publish,
             ],
             rng: fastrand::Rng::with_seed(seed),
             lost: 0,

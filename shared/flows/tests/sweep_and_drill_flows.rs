@@ -7,6 +7,7 @@ use autorestart_core::tags::{self};
 use autorestart_flows::agent::{Agent, Ports};
 use autorestart_flows::ports::TargetKind;
 use autorestart_testkit::InMemoryAws;
+use autorestart_testkit::Op;
 use std::time::Duration;
 
 mod support;
@@ -54,7 +55,7 @@ async fn the_sweep_leaves_an_outpost_in_maintenance_alone() {
         .unwrap();
     assert_eq!(report.in_maintenance.len(), 1);
     assert!(report.recoveries.is_empty());
-    assert!(aws.with(|w| !w.calls.contains(&"RunInstances")));
+    assert!(aws.with(|w| !w.calls.contains(&Op::RunInstances)));
 }
 
 #[tokio::test]
@@ -178,7 +179,7 @@ async fn a_drill_refuses_a_production_target_group_and_an_outpost_that_is_down()
     aws.with(|w| w.alarms[0].state = AlarmState::Alarm);
     let refused = agent.drill(&drill_request(true, None)).await.unwrap_err();
     assert!(refused.to_string().contains("is down now"), "{refused}");
-    assert!(aws.with(|w| !w.calls.contains(&"RunInstances")));
+    assert!(aws.with(|w| !w.calls.contains(&Op::RunInstances)));
 }
 
 #[tokio::test]
@@ -195,11 +196,11 @@ async fn a_dry_run_drill_only_reads() {
     );
     aws.with(|w| {
         let writes = [
-            "RunInstances",
-            "CreateTags",
-            "RegisterTargets",
-            "Publish",
-            "TerminateInstances",
+            Op::RunInstances,
+            Op::CreateTags,
+            Op::RegisterTargets,
+            Op::Publish,
+            Op::TerminateInstances,
         ];
         assert!(w.calls.iter().all(|c| !writes.contains(c)), "{:?}", w.calls);
     });

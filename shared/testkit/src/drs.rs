@@ -1,10 +1,12 @@
 //! Elastic Disaster Recovery in memory.
 
 use super::*;
+use crate::Op;
+use autorestart_core::vocabulary::LaunchStatus;
 
 impl DisasterRecovery for InMemoryAws {
     async fn source_servers(&self, ids: &[String]) -> Result<Vec<SourceServer>, AwsError> {
-        self.call("DescribeSourceServers", |w| {
+        self.call(Op::DescribeSourceServers, |w| {
             Ok(w.drs_servers
                 .iter()
                 .filter(|s| ids.is_empty() || ids.contains(&s.id))
@@ -15,7 +17,7 @@ impl DisasterRecovery for InMemoryAws {
     }
 
     async fn launch_settings(&self, source_server_id: &str) -> Result<LaunchSettings, AwsError> {
-        self.call("GetLaunchConfiguration", |w| {
+        self.call(Op::GetLaunchConfiguration, |w| {
             Ok(w.drs_settings
                 .get(source_server_id)
                 .cloned()
@@ -29,7 +31,7 @@ impl DisasterRecovery for InMemoryAws {
         source_server_id: &str,
         update: &LaunchUpdate,
     ) -> Result<(), AwsError> {
-        self.call("UpdateLaunchConfiguration", |w| {
+        self.call(Op::UpdateLaunchConfiguration, |w| {
             let settings = w
                 .drs_settings
                 .entry(source_server_id.to_owned())
@@ -50,7 +52,7 @@ impl DisasterRecovery for InMemoryAws {
     }
 
     async fn active_jobs(&self) -> Result<Vec<ActiveJob>, AwsError> {
-        self.call("DescribeJobs", |w| {
+        self.call(Op::DescribeJobs, |w| {
             Ok(w.drs_jobs
                 .iter()
                 .filter(|(job, done)| !done || job.incident.is_some())
@@ -78,7 +80,7 @@ impl DisasterRecovery for InMemoryAws {
     }
 
     async fn job(&self, job_id: &str) -> Result<Option<JobSnapshot>, AwsError> {
-        self.call("DescribeJobs", |w| {
+        self.call(Op::DescribeJobs, |w| {
             Ok(w.drs_jobs
                 .iter()
                 .find(|(job, _)| job.job_id == job_id)
@@ -93,11 +95,11 @@ impl DisasterRecovery for InMemoryAws {
                                 .drs_recovery_instances
                                 .contains_key(&(s.clone(), job.job_id.clone()));
                             let status = match (done, launched) {
-                                (false, _) => "IN_PROGRESS",
-                                (true, true) => "LAUNCHED",
-                                (true, false) => "FAILED",
+                                (false, _) => LaunchStatus::InProgress,
+                                (true, true) => LaunchStatus::Launched,
+                                (true, false) => LaunchStatus::Failed,
                             };
-                            (s.clone(), status.to_owned())
+                            (s.clone(), status)
                         })
                         .collect(),
                     created_at: w.drs_job_created.get(&job.job_id).copied(),
@@ -110,7 +112,7 @@ impl DisasterRecovery for InMemoryAws {
         &self,
         source_server_id: &str,
     ) -> Result<Option<RecoveryPoint>, AwsError> {
-        self.call("DescribeRecoverySnapshots", |w| {
+        self.call(Op::DescribeRecoverySnapshots, |w| {
             Ok(w.drs_servers
                 .iter()
                 .find(|s| s.id == source_server_id)
@@ -125,7 +127,7 @@ impl DisasterRecovery for InMemoryAws {
         drill: bool,
         job_tags: &[(String, String)],
     ) -> Result<String, AwsError> {
-        self.call("StartRecovery", |w| {
+        self.call(Op::StartRecovery, |w| {
             // DRS refuses the whole job when one server cannot start now.
             if let Some(busy) = servers
                 .iter()
@@ -164,7 +166,7 @@ impl DisasterRecovery for InMemoryAws {
         source_server_id: &str,
         job_id: &str,
     ) -> Result<Option<RecoveryInstance>, AwsError> {
-        self.call("DescribeRecoveryInstances", |w| {
+        self.call(Op::DescribeRecoveryInstances, |w| {
             Ok(w.drs_recovery_instances
                 .get(&(source_server_id.to_owned(), job_id.to_owned()))
                 .cloned())
@@ -177,7 +179,7 @@ impl DisasterRecovery for InMemoryAws {
         job_id: &str,
         _source_server_id: &str,
     ) -> Result<Vec<JobFailure>, AwsError> {
-        self.call("DescribeJobLogItems", |w| {
+        self.call(Op::DescribeJobLogItems, |w| {
             Ok(w.drs_failures.get(job_id).cloned().unwrap_or_default())
         })
         .await

@@ -1,13 +1,17 @@
 //! EC2 in memory: instances that start pending and may be invisible at first, ClientTokens, RunInstances' bucket.
 
 use super::*;
+use crate::Op;
+use autorestart_core::vocabulary::InstanceState;
 
 impl Compute for InMemoryAws {
     async fn protected_instances_on(&self, outpost: &OutpostId) -> Result<Vec<Instance>, AwsError> {
-        self.call("DescribeInstances", |w| {
+        self.call(Op::DescribeInstances, |w| {
             Ok(w.instances
                 .values()
-                .filter(|i| i.state != "terminated" && i.is_opted_in() && w.visible(&i.id))
+                .filter(|i| {
+                    i.state != InstanceState::Terminated && i.is_opted_in() && w.visible(&i.id)
+                })
                 .filter(|i| {
                     i.outpost_arn
                         .as_deref()
@@ -25,10 +29,10 @@ impl Compute for InMemoryAws {
         values: &[String],
     ) -> Result<Vec<Instance>, AwsError> {
         let values: HashSet<&str> = values.iter().map(String::as_str).collect();
-        self.call("DescribeInstances", |w| {
+        self.call(Op::DescribeInstances, |w| {
             Ok(w.instances
                 .values()
-                .filter(|i| i.state != "terminated" && w.visible(&i.id))
+                .filter(|i| i.state != InstanceState::Terminated && w.visible(&i.id))
                 .filter(|i| i.tag(key).is_some_and(|v| values.contains(v)))
                 .cloned()
                 .collect())
@@ -37,19 +41,19 @@ impl Compute for InMemoryAws {
     }
 
     async fn instances(&self, ids: &[String]) -> Result<Vec<Instance>, AwsError> {
-        self.call("DescribeInstances", |w| {
+        self.call(Op::DescribeInstances, |w| {
             Ok(ids
                 .iter()
                 .filter_map(|id| w.instances.get(id))
-                .filter(|i| i.state != "terminated" && w.visible(&i.id))
+                .filter(|i| i.state != InstanceState::Terminated && w.visible(&i.id))
                 .cloned()
                 .collect())
         })
         .await
     }
 
-    async fn states(&self, ids: &[String]) -> Result<Vec<(String, String)>, AwsError> {
-        self.call("DescribeInstances", |w| {
+    async fn states(&self, ids: &[String]) -> Result<Vec<(String, InstanceState)>, AwsError> {
+        self.call(Op::DescribeInstances, |w| {
             Ok(ids
                 .iter()
                 .filter_map(|id| w.instances.get(id))
@@ -64,7 +68,7 @@ impl Compute for InMemoryAws {
         &self,
         templates: &[TemplateRef],
     ) -> Result<Vec<(TemplateRef, TemplateTarget)>, AwsError> {
-        self.call("DescribeLaunchTemplateVersions", |w| {
+        self.call(Op::DescribeLaunchTemplateVersions, |w| {
             Ok(templates
                 .iter()
                 .map(|t| {
@@ -87,7 +91,7 @@ impl Compute for InMemoryAws {
     }
 
     async fn launch(&self, request: &LaunchRequest) -> Result<Instance, AwsError> {
-        self.call("RunInstances", |w| {
+        self.call(Op::RunInstances, |w| {
             if let Some(first) = w.tokens.get(&request.client_token) {
                 return Ok(first.clone());
             }
@@ -148,7 +152,7 @@ impl Compute for InMemoryAws {
     }
 
     async fn dry_run_launch(&self, request: &LaunchRequest) -> Result<(), AwsError> {
-        self.call("RunInstances(DryRun)", |w| {
+        self.call(Op::RunInstancesDryRun, |w| {
             if !w.templates.contains_key(&request.template) {
                 return Err(AwsError::from_code(
                     "ec2:RunInstances",
@@ -173,7 +177,7 @@ impl Compute for InMemoryAws {
         instance_ids: &[String],
         tags: &[(String, String)],
     ) -> Result<(), AwsError> {
-        self.call("CreateTags", |w| {
+        self.call(Op::CreateTags, |w| {
             if let Some((key, _)) = tags.iter().find(|(k, _)| k.starts_with("aws:")) {
                 // EC2 reserves the aws: prefix for the tags it sets itself.
                 return Err(AwsError::from_code(
@@ -198,17 +202,17 @@ impl Compute for InMemoryAws {
     }
 
     async fn stop(&self, instance_ids: &[String]) -> Result<(), AwsError> {
-        self.set_state("StopInstances", instance_ids, "stopped")
+        self.set_state(Op::StopInstances, instance_ids, "stopped")
             .await
     }
 
     async fn terminate(&self, instance_ids: &[String]) -> Result<(), AwsError> {
-        self.set_state("TerminateInstances", instance_ids, "terminated")
+        self.set_state(Op::TerminateInstances, instance_ids, "terminated")
             .await
     }
 
     async fn existing_images(&self, image_ids: &[String]) -> Result<Vec<String>, AwsError> {
-        self.call("DescribeImages", |w| {
+        self.call(Op::DescribeImages, |w| {
             Ok(image_ids
                 .iter()
                 .filter(|id| w.images.contains(*id))
@@ -219,7 +223,7 @@ impl Compute for InMemoryAws {
     }
 
     async fn managed_templates(&self) -> Result<HashSet<String>, AwsError> {
-        self.call("DescribeLaunchTemplates", |w| {
+        self.call(Op::DescribeLaunchTemplates, |w| {
             Ok(w.templates
                 .keys()
                 .map(|t| t.id.clone())
@@ -233,7 +237,7 @@ impl Compute for InMemoryAws {
 impl InMemoryAws {
     async fn set_state(
         &self,
-        operation: &'static str,
+        operation: Op,
         instance_ids: &[String],
         state: &str,
     ) -> Result<(), AwsError> {
@@ -241,12 +245,12 @@ impl InMemoryAws {
             for id in instance_ids {
                 let instance = w.instances.get_mut(id).ok_or_else(|| {
                     AwsError::from_code(
-                        operation,
+                        operation.as_str(),
                         "InvalidInstanceID.NotFound",
                         format!("{id} not found"),
                     )
                 })?;
-                instance.state = state.to_owned();
+                instance.state = state.into();
             }
             Ok(())
         })

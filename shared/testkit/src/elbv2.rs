@@ -1,10 +1,12 @@
 //! Elastic Load Balancing in memory: `initial` targets, refusals of targets that do not run.
 
 use super::*;
+use crate::Op;
+use autorestart_core::vocabulary::TargetHealth;
 
 impl LoadBalancing for InMemoryAws {
     async fn memberships(&self, scope: &TargetGroupScope) -> Result<Memberships, AwsError> {
-        self.call("DescribeTargetHealth", |w| {
+        self.call(Op::DescribeTargetHealth, |w| {
             let missing = match scope {
                 TargetGroupScope::All => Vec::new(),
                 TargetGroupScope::Only(list) => list
@@ -37,7 +39,7 @@ impl LoadBalancing for InMemoryAws {
     }
 
     async fn register(&self, target_group_arn: &str, targets: &[Target]) -> Result<(), AwsError> {
-        self.call("RegisterTargets", |w| {
+        self.call(Op::RegisterTargets, |w| {
             let (kind, _) = w
                 .target_groups
                 .get(target_group_arn)
@@ -84,7 +86,7 @@ impl LoadBalancing for InMemoryAws {
         target_group_arn: &str,
         targets: &[Target],
     ) -> Result<Vec<TargetState>, AwsError> {
-        self.call("DescribeTargetHealth", |w| {
+        self.call(Op::DescribeTargetHealth, |w| {
             let (_, registered) = w
                 .target_groups
                 .get(target_group_arn)
@@ -104,8 +106,7 @@ impl LoadBalancing for InMemoryAws {
                         w.health
                             .get(&t.id)
                             .or(w.default_health.as_ref())
-                            .cloned()
-                            .unwrap_or_else(|| "healthy".into())
+                            .map_or(TargetHealth::Healthy, |h| TargetHealth::parse(h))
                     },
                 })
                 .collect())
@@ -114,7 +115,7 @@ impl LoadBalancing for InMemoryAws {
     }
 
     async fn deregister(&self, target_group_arn: &str, targets: &[Target]) -> Result<(), AwsError> {
-        self.call("DeregisterTargets", |w| {
+        self.call(Op::DeregisterTargets, |w| {
             let strict = w.deregister_absent_is_invalid;
             let (_, registered) = w
                 .target_groups

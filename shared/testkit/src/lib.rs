@@ -6,6 +6,8 @@ mod drs;
 mod ec2;
 mod elbv2;
 pub mod fixtures;
+mod op;
+pub use op::Op;
 mod outposts;
 mod sns;
 
@@ -23,6 +25,7 @@ use autorestart_core::drs::{
 use autorestart_core::error::AwsError;
 use autorestart_core::inventory::{Instance, PrivateAddress, TemplateTarget};
 use autorestart_core::tags::{self, TemplateRef};
+use autorestart_core::vocabulary::InstanceState;
 use autorestart_flows::budget::Rate;
 use autorestart_flows::ports::{
     Alarms, Asset, Compute, DisasterRecovery, LaunchRequest, LoadBalancing, Membership,
@@ -48,7 +51,7 @@ pub struct World {
     /// Per source server, the recovery snapshot its last StartRecovery named (none: fresh data).
     pub drs_started_from: HashMap<String, Option<String>>,
     /// Errors to answer, by operation name (e.g. `RunInstances`), each used once, in order.
-    pub failures: HashMap<&'static str, Vec<AwsError>>,
+    pub failures: HashMap<Op, Vec<AwsError>>,
     /// Target groups: kind and registered targets.
     pub target_groups: BTreeMap<String, (TargetKind, BTreeSet<Target>)>,
     /// DeregisterTargets naming a target that is not registered answers `InvalidTarget`, as
@@ -61,7 +64,7 @@ pub struct World {
     /// Published notices.
     pub published: Vec<Notice>,
     /// Every call, in order.
-    pub calls: Vec<&'static str>,
+    pub calls: Vec<Op>,
     /// Launch templates without `autorestart:template-for` (all others are the project's).
     pub unmanaged_templates: HashSet<String>,
     /// DRS source servers.
@@ -94,10 +97,10 @@ pub struct World {
     pub initial_for: Duration,
     /// Token buckets by operation (e.g. RunInstances 5 at 2/s); empty ones answer
     /// `RequestLimitExceeded`. Operations absent are not throttled.
-    pub buckets: HashMap<&'static str, Bucket>,
+    pub buckets: HashMap<Op, Bucket>,
     /// Lost answers by operation: the call takes effect, then answers `InternalError`; each
     /// entry is used once, in order (`true`: lose this answer).
-    pub lost_answers: HashMap<&'static str, Vec<bool>>,
+    pub lost_answers: HashMap<Op, Vec<bool>>,
     /// Random lost answers: this share of the calls to these operations, from a seeded
     /// generator so that a failing run can be replayed.
     pub random_faults: Option<RandomFaults>,
@@ -105,7 +108,7 @@ pub struct World {
     /// from a seeded generator.
     pub random_throttling: Option<RandomThrottling>,
     /// Error answers by operation and code.
-    pub errors_answered: HashMap<(&'static str, String), usize>,
+    pub errors_answered: HashMap<(Op, String), usize>,
     /// RunInstances' first answer by ClientToken: EC2 answers a repeat with it, the state the
     /// instance was in then included, even once the instance has died.
     tokens: HashMap<String, Instance>,
@@ -151,7 +154,7 @@ pub struct RandomFaults {
     /// The share of calls whose answer is lost, 0 to 1.
     pub rate: f64,
     /// The operations concerned.
-    pub operations: Vec<&'static str>,
+    pub operations: Vec<Op>,
     /// The generator, seeded.
     pub rng: fastrand::Rng,
     /// Answers lost so far.
@@ -164,7 +167,7 @@ pub struct RandomThrottling {
     /// The share of calls throttled, 0 to 1.
     pub rate: f64,
     /// The operations concerned; every operation when empty.
-    pub operations: Vec<&'static str>,
+    pub operations: Vec<Op>,
     /// The generator, seeded.
     pub rng: fastrand::Rng,
     /// Calls throttled so far.
@@ -251,7 +254,7 @@ impl World {
     }
 
     /// How many calls of `operation` were answered with error `code`.
-    pub fn answered(&self, operation: &'static str, code: &str) -> usize {
+    pub fn answered(&self, operation: Op, code: &str) -> usize {
         self.errors_answered
             .get(&(operation, code.to_owned()))
             .copied()
@@ -266,14 +269,14 @@ impl World {
             .collect()
     }
 
-    fn fail(&mut self, operation: &'static str) -> Result<(), AwsError> {
+    fn fail(&mut self, operation: Op) -> Result<(), AwsError> {
         self.calls.push(operation);
         self.settle();
-        if let Some(bucket) = self.buckets.get_mut(operation)
+        if let Some(bucket) = self.buckets.get_mut(&operation)
             && !bucket.take()
         {
             return Err(AwsError::from_code(
-                operation,
+                operation.as_str(),
                 "RequestLimitExceeded",
                 "Request limit exceeded.",
             ));
@@ -284,20 +287,20 @@ impl World {
         {
             random.throttled += 1;
             return Err(AwsError::from_code(
-                operation,
+                operation.as_str(),
                 "ThrottlingException",
                 "Rate exceeded",
             ));
         }
-        match self.failures.get_mut(operation) {
+        match self.failures.get_mut(&operation) {
             Some(queue) if !queue.is_empty() => Err(queue.remove(0)),
             _ => Ok(()),
         }
     }
 
     /// Whether the answer to this call of `operation`, which took effect, is lost.
-    fn loses_answer(&mut self, operation: &'static str) -> bool {
-        let listed = match self.lost_answers.get_mut(operation) {
+    fn loses_answer(&mut self, operation: Op) -> bool {
+        let listed = match self.lost_answers.get_mut(&operation) {
             Some(queue) if !queue.is_empty() => queue.remove(0),
             _ => false,
         };
@@ -314,7 +317,7 @@ impl World {
         let now = Instant::now();
         for (id, at) in &self.launched_at {
             if let Some(instance) = self.instances.get_mut(id)
-                && instance.state == "pending"
+                && instance.state == InstanceState::Pending
                 && now >= *at + self.pending_for
             {
                 instance.state = "running".into();
@@ -352,7 +355,7 @@ impl World {
     /// Sets an instance's state, as its operator (or EC2) would.
     pub fn set_state(&mut self, id: &str, state: &str) {
         if let Some(instance) = self.instances.get_mut(id) {
-            instance.state = state.to_owned();
+            instance.state = state.into();
         }
     }
 }
@@ -391,7 +394,7 @@ impl InMemoryAws {
 
     async fn call<R>(
         &self,
-        operation: &'static str,
+        operation: Op,
         f: impl FnOnce(&mut World) -> Result<R, AwsError>,
     ) -> Result<R, AwsError> {
         if !self.latency.is_zero() {
@@ -401,7 +404,7 @@ impl InMemoryAws {
             let answer = w.fail(operation).and_then(|()| f(w)).and_then(|answer| {
                 if w.loses_answer(operation) {
                     Err(AwsError::from_code(
-                        operation,
+                        operation.as_str(),
                         "InternalError",
                         "An internal error has occurred (the call took effect; its answer was lost).",
                     ))

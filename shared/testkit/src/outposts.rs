@@ -1,10 +1,11 @@
 //! The Outposts API in memory.
 
 use super::*;
+use crate::Op;
 
 impl Outposts for InMemoryAws {
     async fn assets(&self, outpost: &OutpostId) -> Result<Vec<Asset>, AwsError> {
-        self.call("ListAssets", |w| {
+        self.call(Op::ListAssets, |w| {
             w.assets.get(outpost.as_str()).cloned().ok_or_else(|| {
                 AwsError::from_code(
                     "outposts:ListAssets",
@@ -17,7 +18,7 @@ impl Outposts for InMemoryAws {
     }
 
     async fn running_types(&self, outpost: &OutpostId) -> Result<Vec<String>, AwsError> {
-        self.call("ListAssetInstances", |w| {
+        self.call(Op::ListAssetInstances, |w| {
             if !w.assets.contains_key(outpost.as_str()) {
                 return Err(AwsError::from_code(
                     "outposts:ListAssetInstances",

@@ -9,6 +9,7 @@ use autorestart_core::tags::{self, TemplateRef};
 use autorestart_flows::agent::{Agent, Ports};
 use autorestart_flows::budget::{Budget, Rate};
 use autorestart_flows::ports::{Target, TargetKind};
+use autorestart_testkit::Op;
 use autorestart_testkit::{Bucket, InMemoryAws, RandomFaults, World};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -238,7 +239,7 @@ pub fn originals(aws: &InMemoryAws, outpost: &str) -> Vec<String> {
     })
 }
 
-pub fn count(aws: &InMemoryAws, operation: &str) -> usize {
+pub fn count(aws: &InMemoryAws, operation: Op) -> usize {
     aws.with(|w| w.calls.iter().filter(|c| **c == operation).count())
 }
 
@@ -252,7 +253,7 @@ pub fn outcomes(report: &AlarmReport) -> Vec<&str> {
 
 /// Runs `handle` until the `nth` call of `operation` has taken effect, then drops it there, as
 /// a killed invocation stops: what it did stays, what it had not done yet never happens.
-pub async fn crash_after(aws: &InMemoryAws, operation: &'static str, nth: usize) {
+pub async fn crash_after(aws: &InMemoryAws, operation: Op, nth: usize) {
     let agent = agent(aws);
     let before = count(aws, operation);
     let watch = async {
