@@ -11,6 +11,7 @@ pub mod error;
 pub mod fence;
 pub mod inventory;
 pub mod launch_check;
+pub mod launching;
 pub mod metrics;
 pub mod moves;
 pub mod notice;

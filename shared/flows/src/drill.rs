@@ -26,6 +26,7 @@ use crate::observe;
 use crate::ports::{Alarms, Compute, LaunchRequest, LoadBalancing, Notifier, Target};
 use crate::readiness::DryRuns;
 use crate::{launch, membership};
+use autorestart_core::launching::Launching;
 
 /// Why a drill was refused.
 #[derive(Debug, thiserror::Error)]
@@ -249,26 +250,22 @@ impl<S: Services> Agent<S> {
                 ..c
             })
             .collect();
-        let mut attempts = Vec::new();
-        if let Ok((candidate, launched)) = launch::launch_first(
-            &self.compute,
-            Limits {
-                pacer: &self.launches,
-                budget: Budget::current(),
-                capacity: &launch::Capacity::default(),
-            },
-            &original.id,
-            candidates,
-            &mut attempts,
-        )
-        .await
+        let mut launching = Launching::new(&original, incident, candidates, 1, &[]);
+        let limits = Limits {
+            pacer: &self.launches,
+            budget: Budget::current(),
+            capacity: &launch::Capacity::default(),
+        };
+        if let Ok((candidate, launched)) =
+            launch::first_launch(&self.compute, limits, &mut launching).await
         {
             info!(%drill_id, original = %original.id, copy = %launched.id, "drill copy launched");
             copy.copy_id = Some(launched.id);
             copy.template = Some(candidate.request.template.to_string());
             return Some(copy);
         }
-        let tried: Vec<String> = attempts
+        let tried: Vec<String> = launching
+            .attempts
             .iter()
             .map(|a| format!("{}: {}", a.template, a.error))
             .collect();

@@ -8,9 +8,10 @@ use futures::StreamExt;
 use tracing::{info, warn};
 
 use autorestart_core::alarm::IncidentId;
-use autorestart_core::error::{AwsError, ErrorKind};
+use autorestart_core::error::ErrorKind;
 use autorestart_core::inventory::Instance;
-use autorestart_core::outcome::{Attempt, Execution, InstanceOutcome, Outcome, failed};
+use autorestart_core::launching::{self, Asked, Launching, MAX_LAUNCH_RETRIES};
+use autorestart_core::outcome::{Execution, InstanceOutcome, Outcome, failed};
 use autorestart_core::plan::{Candidate, Decision, PlannedInstance};
 use autorestart_core::tags;
 use autorestart_core::vocabulary::InstanceState;
@@ -155,34 +156,29 @@ async fn recover_one<C: Compute>(
             }
             result.superseded = dead;
             result.outcome = match execution {
-                Execution::DryRun => would_launch(&candidates),
+                Execution::DryRun => launching::would_launch(&candidates),
                 Execution::Live => {
                     if let Err(failed) = terminate_stuck(compute, &result.superseded).await {
                         result.outcome = failed;
                         return result;
                     }
-                    let launch = Launch {
+                    let launch_with = Launch {
                         limits,
                         members,
                         incident,
                     };
-                    launch_attempts(compute, launch, &mut result, candidates, attempt).await
+                    let launching = Launching::new(
+                        &result.original,
+                        incident,
+                        candidates,
+                        attempt,
+                        &result.superseded,
+                    );
+                    launch(compute, launch_with, &mut result, launching).await
                 }
             };
             result
         }
-    }
-}
-
-fn would_launch(candidates: &[Candidate]) -> Outcome {
-    let first = &candidates[0];
-    Outcome::WouldLaunch {
-        template: first.request.template.clone(),
-        subnet_id: first.subnet_id.clone(),
-        fallbacks: candidates[1..]
-            .iter()
-            .map(|c| c.request.template.clone())
-            .collect(),
     }
 }
 
@@ -212,54 +208,31 @@ async fn terminate_stuck<C: Compute>(compute: &C, dead: &[Instance]) -> Result<(
     })
 }
 
-/// Most retries of one launch that is throttled or unanswered, however much time is left: past
-/// them the instance is left to the next run.
-pub const MAX_LAUNCH_RETRIES: u32 = 30;
-
-/// Why [`launch_first`] launched nothing.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LaunchStop {
-    /// An error that another alternate cannot help with.
-    Error(AwsError),
-    /// Every alternate was tried and failed.
-    Exhausted,
-    /// The invocation's time ran out while throttled or unanswered; the last error, if any.
-    OutOfTime(Option<AwsError>),
-}
-
-/// Tries each candidate in order, falling through to the next when one has no capacity or its
-/// template cannot be used; every failed try is added to `attempts`. Each RunInstances takes a
-/// token of the pacer first; a throttled or unanswered call is retried with the same
-/// ClientToken (so a call that took effect is not repeated), with jittered backoff, until
-/// the budget runs out. The candidate that launched and its instance, or why none did.
-pub async fn launch_first<C: Compute>(
+/// Asks EC2 for the alternates `launching` names, in turn, until one launches: the candidate
+/// and the instance EC2 answered with, or the outcome [`Launching`] decides on. Each
+/// RunInstances takes a token of the pacer first; a throttled or unanswered call is retried with
+/// the same ClientToken (so a call that took effect is not repeated), with jittered backoff,
+/// while the budget allows and at most [`MAX_LAUNCH_RETRIES`] times.
+pub async fn first_launch<C: Compute>(
     compute: &C,
     limits: Limits<'_>,
-    instance_id: &str,
-    candidates: Vec<Candidate>,
-    attempts: &mut Vec<Attempt>,
-) -> Result<(Candidate, Instance), LaunchStop> {
-    for candidate in candidates {
-        let template = candidate.request.template.clone();
+    launching: &mut Launching,
+) -> Result<(Candidate, Instance), Outcome> {
+    loop {
+        let candidate = launching.next(|pool| limits.capacity.is_full(pool))?;
+        let template = &candidate.request.template;
         let pool = candidate.capacity_pool();
-        if limits.capacity.is_full(&pool) {
-            info!(instance = %instance_id, %template, %pool, "passed over: found full earlier in this run");
-            attempts.push(Attempt {
-                template,
-                error: full_already(&pool),
-            });
-            continue;
-        }
-        info!(instance = %instance_id, %template, subnet = %candidate.subnet_id, "launching");
+        let instance = launching.original_id().to_owned();
+        info!(%instance, %template, subnet = %candidate.subnet_id, attempt = launching.attempt(), "launching");
         let mut retries = 0;
-        let answer = loop {
+        let asked = loop {
             if !limits.pacer.take(&limits.budget).await {
-                return Err(LaunchStop::OutOfTime(None));
+                break Asked::OutOfTime(None);
             }
             // Another launch may have found the pool full while this one waited for its token.
             if limits.capacity.is_full(&pool) {
                 limits.pacer.give_back();
-                break Err(full_already(&pool));
+                break Asked::Refused(launching::full_already(&pool));
             }
             match compute.launch(&candidate.request).await {
                 Err(error) if matches!(error.kind, ErrorKind::Throttled | ErrorKind::Transient) => {
@@ -271,109 +244,86 @@ pub async fn launch_first<C: Compute>(
                     if retries >= MAX_LAUNCH_RETRIES
                         || limits.budget.left().is_some_and(|left| left < pause)
                     {
-                        warn!(instance = %instance_id, %template, %error, retries, "out of time retrying the launch");
-                        return Err(LaunchStop::OutOfTime(Some(error)));
+                        warn!(%instance, %template, %error, retries, "out of time retrying the launch");
+                        break Asked::OutOfTime(Some(error));
                     }
-                    warn!(instance = %instance_id, %template, %error, retries, pause_ms = pause.as_millis() as u64, "launch not done; retrying with the same token");
+                    warn!(%instance, %template, %error, retries, pause_ms = pause.as_millis() as u64, "launch not done; retrying with the same token");
                     tokio::time::sleep(pause).await;
                 }
-                answer => {
+                Ok(launched) => {
                     limits.pacer.answered();
-                    break answer;
+                    break Asked::Launched(launched);
+                }
+                Err(error) => {
+                    limits.pacer.answered();
+                    break Asked::Refused(error);
                 }
             }
         };
-        match answer {
-            Ok(launched) => {
-                info!(instance = %instance_id, launched = %launched.id, state = %launched.state, %template, retries, "launched");
+        match asked {
+            Asked::Launched(launched) => {
+                info!(%instance, launched = %launched.id, state = %launched.state, %template, retries, "launched");
                 return Ok((candidate, launched));
             }
-            Err(error) => {
+            Asked::Refused(error) => {
                 if error.kind == ErrorKind::InsufficientCapacity {
                     limits.capacity.found_full(pool);
                 }
-                let next = error.kind.tries_next_alternate();
-                warn!(instance = %instance_id, %template, %error, "launch failed{}", if next { "; trying the next alternate" } else { "" });
-                attempts.push(Attempt {
-                    template,
-                    error: error.clone(),
-                });
-                if !next {
-                    return Err(LaunchStop::Error(error));
+                warn!(%instance, %template, %error, "launch failed");
+                if let Some(outcome) = launching.refused(&candidate, error) {
+                    return Err(outcome);
                 }
             }
+            Asked::OutOfTime(error) => return Err(Launching::out_of_time(error)),
         }
     }
-    Err(LaunchStop::Exhausted)
 }
 
-/// How the attempt of an alternate passed over because its pool was found full begins.
-const NOT_ASKED: &str = "not asked:";
-
-/// The attempt recorded for an alternate passed over because this run found its pool full.
-fn full_already(pool: &str) -> AwsError {
-    AwsError::from_code(
-        "ec2:RunInstances",
-        "InsufficientInstanceCapacity",
-        format!("{NOT_ASKED} an earlier launch of this run found no room in {pool}"),
-    )
-}
-
-/// Launches attempt after attempt: EC2 answers a ClientToken used before with that launch's
-/// instance even when it has died since, so a dead answer means the next attempt (a new
-/// token), starting with the next alternate.
-async fn launch_attempts<C: Compute>(
+/// Launches attempt after attempt, as [`Launching`] decides: EC2 answers a ClientToken used
+/// before with that launch's instance even when it has died since, so a dead answer means the
+/// next attempt (a new token), starting with the next alternate. The replacement that runs is
+/// recorded on the original.
+async fn launch<C: Compute>(
     compute: &C,
     launch: Launch<'_>,
     result: &mut InstanceOutcome,
-    mut candidates: Vec<Candidate>,
-    mut attempt: u32,
+    mut launching: Launching,
 ) -> Outcome {
-    let incident = launch.incident;
-    let mut known_dead: Vec<String> = result.superseded.iter().map(|r| r.id.clone()).collect();
-    loop {
-        let (outcome, spent) =
-            launch_first_that_works(compute, launch, result, candidates.clone(), &known_dead).await;
-        let (
-            Outcome::Recovered {
-                replacement,
-                subnet_id,
-                ..
-            },
-            Some(state),
-        ) = (&outcome, spent)
-        else {
-            return outcome;
-        };
-        warn!(instance = %result.original.id, replacement = %replacement.id, %state, attempt, "EC2 answered with a replacement that died: its token is spent; launching the next attempt");
-        result.warnings.push(format!(
-            "attempt {attempt} answered with {} ({state}), a replacement that died: launched again",
-            replacement.id
-        ));
-        known_dead.push(replacement.id.clone());
-        attempt += 1;
-        if attempt > autorestart_core::plan::MAX_ATTEMPTS {
-            return Outcome::Failed {
-                reason: format!(
-                    "{} attempts launched replacements that died; not launching again",
-                    autorestart_core::plan::MAX_ATTEMPTS
-                ),
-                kind: None,
-                advice: "find out why the replacements stop or terminate (capacity, the AMI, user data), then re-run.".into(),
+    let outcome = loop {
+        let asked_at = chrono::Utc::now();
+        let (candidate, replacement) =
+            match first_launch(compute, launch.limits, &mut launching).await {
+                Ok(launched) => launched,
+                Err(outcome) => break outcome,
             };
+        let recorded = result.original.tag(tags::REPLACED_BY);
+        let Some(state) = spent(
+            compute,
+            &replacement,
+            recorded,
+            &launching.known_dead,
+            asked_at,
+        )
+        .await
+        else {
+            record_replacement(
+                compute,
+                launch.incident,
+                launch.members,
+                result,
+                &replacement,
+            )
+            .await;
+            break Launching::recovered(candidate, replacement);
+        };
+        warn!(replacement = %replacement.id, %state, attempt = launching.attempt(), "EC2 answered with a replacement that died: its token is spent; launching the next attempt");
+        match launching.spent(&candidate, &replacement, &state) {
+            Ok(warning) => result.warnings.push(warning),
+            Err(outcome) => break outcome,
         }
-        if let Some(at) = candidates.iter().position(|c| &c.subnet_id == subnet_id) {
-            candidates.rotate_left(at + 1);
-        }
-        for candidate in &mut candidates {
-            candidate.request = autorestart_core::plan::launch_request(
-                &result.original,
-                incident,
-                candidate.request.template.clone(),
-                attempt,
-            );
-        }
-    }
+    };
+    result.attempts = launching.attempts;
+    outcome
 }
 
 /// How long before the call an answered instance must have launched for the answer to be a
@@ -494,87 +444,4 @@ async fn record_replacement<C: Compute>(
             ));
         }
     }
-}
-
-async fn launch_first_that_works<C: Compute>(
-    compute: &C,
-    launch: Launch<'_>,
-    result: &mut InstanceOutcome,
-    candidates: Vec<Candidate>,
-    known_dead: &[String],
-) -> (Outcome, Option<String>) {
-    let original_id = result.original.id.clone();
-    let tries = &mut result.attempts;
-    let asked_at = chrono::Utc::now();
-    let outcome = match launch_first(compute, launch.limits, &original_id, candidates, tries).await
-    {
-        Ok((candidate, replacement)) => {
-            let recorded = result.original.tag(tags::REPLACED_BY);
-            let dead = spent(compute, &replacement, recorded, known_dead, asked_at).await;
-            if dead.is_none() {
-                let (incident, members) = (launch.incident, launch.members);
-                record_replacement(compute, incident, members, result, &replacement).await;
-            }
-            let outcome = Outcome::Recovered {
-                replacement,
-                template: candidate.request.template,
-                subnet_id: candidate.subnet_id,
-                outpost_arn: candidate.outpost_arn,
-            };
-            return (outcome, dead);
-        }
-        Err(LaunchStop::Error(error)) => {
-            let template = result
-                .attempts
-                .last()
-                .map(|a| a.template.to_string())
-                .unwrap_or_default();
-            Outcome::Failed {
-                reason: format!("launch from {template} failed: {error}"),
-                kind: Some(error.kind),
-                advice: error.kind.advice().into(),
-            }
-        }
-        Err(LaunchStop::OutOfTime(error)) => Outcome::Unfinished {
-            reason: match error {
-                Some(error) => format!(
-                    "the invocation's time ran out while EC2 did not launch ({error}); the next sweep launches it"
-                ),
-                None => {
-                    "the invocation's time ran out before its launch; the next sweep launches it"
-                        .into()
-                }
-            },
-        },
-        Err(LaunchStop::Exhausted) => {
-            let last_kind = result.attempts.last().map(|a| a.error.kind);
-            let tried: Vec<String> = result
-                .attempts
-                .iter()
-                .map(|a| {
-                    if a.error.message.starts_with(NOT_ASKED) {
-                        format!("{}: not asked, found full earlier in this run", a.template)
-                    } else {
-                        format!("{}: {} ({})", a.template, a.error.kind, a.error.code)
-                    }
-                })
-                .collect();
-            // Refused by IAM anywhere: that fix is the one to name, whatever failed last.
-            let refused = result
-                .attempts
-                .iter()
-                .any(|a| a.error.kind == ErrorKind::AccessDenied);
-            let kind = if refused {
-                Some(ErrorKind::AccessDenied)
-            } else {
-                last_kind
-            };
-            Outcome::Failed {
-                reason: format!("every alternate failed ({})", tried.join("; ")),
-                kind,
-                advice: kind.unwrap_or(ErrorKind::Other).advice().into(),
-            }
-        }
-    };
-    (outcome, None)
 }
