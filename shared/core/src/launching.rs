@@ -78,8 +78,9 @@ impl Launching {
     }
 
     /// The next alternate to ask EC2 for, passing over (and recording) those whose capacity
-    /// pool `is_full` says this run found full; the outcome when every alternate was tried.
-    pub fn next(&mut self, is_full: impl Fn(&str) -> bool) -> Result<Candidate, Outcome> {
+    /// pool `is_full` says this run found full; none when every alternate was tried
+    /// ([`Launching::exhausted`] says what they add up to).
+    pub fn next(&mut self, is_full: impl Fn(&str) -> bool) -> Option<Candidate> {
         while let Some(candidate) = self.candidates.get(self.at).cloned() {
             self.at += 1;
             let pool = candidate.capacity_pool();
@@ -90,9 +91,9 @@ impl Launching {
                 });
                 continue;
             }
-            return Ok(candidate);
+            return Some(candidate);
         }
-        Err(self.exhausted())
+        None
     }
 
     /// EC2 refused `candidate` with `error`: `None` when the next alternate may help (the flow
@@ -118,7 +119,7 @@ impl Launching {
         candidate: &Candidate,
         replacement: &Instance,
         state: &str,
-    ) -> Result<String, Outcome> {
+    ) -> Result<String, Box<Outcome>> {
         let warning = format!(
             "attempt {} answered with {} ({state}), a replacement that died: launched again",
             self.attempt, replacement.id
@@ -126,13 +127,13 @@ impl Launching {
         self.known_dead.push(replacement.id.clone());
         self.attempt += 1;
         if self.attempt > MAX_ATTEMPTS {
-            return Err(Outcome::Failed {
+            return Err(Box::new(Outcome::Failed {
                 reason: format!(
                     "{MAX_ATTEMPTS} attempts launched replacements that died; not launching again"
                 ),
                 kind: None,
                 advice: "find out why the replacements stop or terminate (capacity, the AMI, user data), then re-run.".into(),
-            });
+            }));
         }
         if let Some(at) = self
             .candidates
@@ -180,7 +181,7 @@ impl Launching {
 
     /// Every alternate failed: what they add up to. Refused by IAM anywhere names that fix,
     /// whatever failed last.
-    fn exhausted(&self) -> Outcome {
+    pub fn exhausted(&self) -> Outcome {
         let tried: Vec<String> = self
             .attempts
             .iter()
@@ -287,7 +288,8 @@ mod tests {
         assert_eq!(next, b);
         assert_eq!(launching.attempts.len(), 1);
         assert!(launching.attempts[0].error.message.starts_with(NOT_ASKED));
-        let Err(Outcome::Failed { reason, .. }) = launching.next(|_| true) else {
+        assert_eq!(launching.next(|_| true), None);
+        let Outcome::Failed { reason, .. } = launching.exhausted() else {
             panic!("every alternate tried");
         };
         assert!(reason.contains("not asked, found full earlier"), "{reason}");
@@ -311,7 +313,8 @@ mod tests {
             launching.refused(&second, error("InsufficientInstanceCapacity")),
             None
         );
-        let Err(Outcome::Failed { kind, reason, .. }) = launching.next(|_| false) else {
+        assert_eq!(launching.next(|_| false), None);
+        let Outcome::Failed { kind, reason, .. } = launching.exhausted() else {
             panic!("exhausted");
         };
         assert_eq!(kind, Some(ErrorKind::AccessDenied));
@@ -360,8 +363,11 @@ mod tests {
             launching.spent(&c, &dead, "terminated").unwrap();
         }
         let c = launching.next(|_| false).unwrap();
-        let Err(Outcome::Failed { reason, .. }) = launching.spent(&c, &dead, "terminated") else {
+        let Err(outcome) = launching.spent(&c, &dead, "terminated") else {
             panic!("no attempt past the limit");
+        };
+        let Outcome::Failed { reason, .. } = *outcome else {
+            panic!("{outcome:?}");
         };
         assert!(
             reason.contains("attempts launched replacements that died"),

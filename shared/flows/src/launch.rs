@@ -209,7 +209,8 @@ async fn terminate_stuck<C: Compute>(compute: &C, dead: &[Instance]) -> Result<(
 }
 
 /// Asks EC2 for the alternates `launching` names, in turn, until one launches: the candidate
-/// and the instance EC2 answered with, or the outcome [`Launching`] decides on. Each
+/// and the instance EC2 answered with, or the outcome [`Launching`] decides on (boxed: it is
+/// large). Each
 /// RunInstances takes a token of the pacer first; a throttled or unanswered call is retried with
 /// the same ClientToken (so a call that took effect is not repeated), with jittered backoff,
 /// while the budget allows and at most [`MAX_LAUNCH_RETRIES`] times.
@@ -217,9 +218,11 @@ pub async fn first_launch<C: Compute>(
     compute: &C,
     limits: Limits<'_>,
     launching: &mut Launching,
-) -> Result<(Candidate, Instance), Outcome> {
+) -> Result<(Candidate, Instance), Box<Outcome>> {
     loop {
-        let candidate = launching.next(|pool| limits.capacity.is_full(pool))?;
+        let Some(candidate) = launching.next(|pool| limits.capacity.is_full(pool)) else {
+            return Err(Box::new(launching.exhausted()));
+        };
         let template = &candidate.request.template;
         let pool = candidate.capacity_pool();
         let instance = launching.original_id().to_owned();
@@ -271,10 +274,10 @@ pub async fn first_launch<C: Compute>(
                 }
                 warn!(%instance, %template, %error, "launch failed");
                 if let Some(outcome) = launching.refused(&candidate, error) {
-                    return Err(outcome);
+                    return Err(Box::new(outcome));
                 }
             }
-            Asked::OutOfTime(error) => return Err(Launching::out_of_time(error)),
+            Asked::OutOfTime(error) => return Err(Box::new(Launching::out_of_time(error))),
         }
     }
 }
@@ -294,7 +297,7 @@ async fn launch<C: Compute>(
         let (candidate, replacement) =
             match first_launch(compute, launch.limits, &mut launching).await {
                 Ok(launched) => launched,
-                Err(outcome) => break outcome,
+                Err(outcome) => break *outcome,
             };
         let recorded = result.original.tag(tags::REPLACED_BY);
         let Some(state) = spent(
@@ -319,7 +322,7 @@ async fn launch<C: Compute>(
         warn!(replacement = %replacement.id, %state, attempt = launching.attempt(), "EC2 answered with a replacement that died: its token is spent; launching the next attempt");
         match launching.spent(&candidate, &replacement, &state) {
             Ok(warning) => result.warnings.push(warning),
-            Err(outcome) => break outcome,
+            Err(outcome) => break *outcome,
         }
     };
     result.attempts = launching.attempts;
