@@ -20,6 +20,7 @@ pub mod placement;
 pub mod plan;
 pub mod proof;
 pub mod readiness;
+pub mod recovery;
 pub mod report;
 pub mod settings;
 pub mod tags;

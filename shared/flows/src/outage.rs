@@ -1,20 +1,20 @@
 //! The alarm flow: from an alarm change to recovered instances, moved membership and a notice.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
 use autorestart_core::alarm::{self, AlarmChange, IncidentId, OutpostId, Signal};
-use autorestart_core::drs::{self, PlannedDrs};
 use autorestart_core::error::AwsError;
 use autorestart_core::inventory::Instance;
 use autorestart_core::moves::{self, MoveOutcome, Unmovable};
 use autorestart_core::outcome::{Execution, InstanceOutcome, Outcome};
 use autorestart_core::plan::{self};
+use autorestart_core::recovery::{self, FreeSlots, OutpostPlan, Reads, WavePlan};
 use autorestart_core::report::{self, Action, AlarmReport, Notification, Ran, WaveReport};
 use autorestart_core::settings::Mode;
-use autorestart_core::{placement, tags, waves};
+use autorestart_core::{placement, tags};
 
 use crate::agent::{Agent, Services};
 use crate::budget::Budget;
@@ -37,14 +37,7 @@ impl<S: Services> Agent<S> {
         change: &AlarmChange,
         budget: Budget,
     ) -> Result<AlarmReport, FlowError> {
-        budget.scope(self.handle_within(change, budget)).await
-    }
-
-    async fn handle_within(
-        &self,
-        change: &AlarmChange,
-        budget: Budget,
-    ) -> Result<AlarmReport, FlowError> {
+        budget.scope(async {
         match alarm::classify(change) {
             Signal::Ignore(reason) => {
                 info!(alarm = %change.alarm_name, %reason, "ignoring alarm change");
@@ -69,7 +62,7 @@ impl<S: Services> Agent<S> {
                     unreachable!("still_down returns an alarm in ALARM on the same metric")
                 };
                 let maintenance = observe::maintenance(&self.alarms, current).await;
-                self.outpost_down(
+                self.reconcile_outpost(
                     current,
                     (&outpost, &incident),
                     maintenance,
@@ -95,6 +88,8 @@ impl<S: Services> Agent<S> {
                 self.outpost_back(&outpost, &alarms, report, true).await
             }
         }
+        })
+        .await
     }
 
     /// The alarms as CloudWatch shows them now, read again while the read is older than the
@@ -133,7 +128,7 @@ impl<S: Services> Agent<S> {
     /// of the other Outposts down (the alarm handler: one invocation per Outpost), or has it to
     /// itself (the sweep, which reconciles the Outposts one after another).
     #[tracing::instrument(name = "incident", skip_all, fields(incident = %incident, outpost = %outpost))]
-    pub async fn outpost_down(
+    pub async fn reconcile_outpost(
         &self,
         change: &AlarmChange,
         (outpost, incident): (&OutpostId, &IncidentId),
@@ -169,48 +164,46 @@ impl<S: Services> Agent<S> {
         info!(%outpost, %incident, mode = ?self.settings.mode, "Outpost down: recovering its protected instances");
         report.action = Action::Recovery;
         let down = alarm::down_outposts(alarms);
-        let down = &down;
-        let mut observed = self.observe(outpost, incident, down, &mut report).await?;
         let execution = match self.settings.mode {
             Mode::Recover => Execution::Live,
             Mode::NotifyOnly => Execution::DryRun,
         };
+        let mut seen = self
+            .observe_outpost(outpost, incident, &down, execution, &mut report)
+            .await?;
+        let free = std::mem::take(&mut seen.free);
+        let decision = recovery::decide(seen.as_observed(outpost, incident, &down, free, self));
+        if decision.placed > 0 {
+            info!(
+                moved = decision.placed,
+                "launches planned onto the alternates' free slots"
+            );
+        }
         if execution == Execution::Live {
-            // Both read the Outposts down and the alternates, at once.
-            let share = async {
-                if shares_bucket {
-                    self.share_launches(outpost, down, &observed).await;
-                } else {
-                    self.launches.expect_share(1.0);
-                }
-            };
-            let ((), mut free) = futures::join!(share, self.free_slots(&observed));
-            if !free.is_empty() {
-                let moved: usize = observed
-                    .waves
-                    .values_mut()
-                    .map(|wave| placement::place(&mut wave.templates, &mut free))
-                    .sum();
-                info!(moved, "launches planned onto the alternates' free slots");
+            if shares_bucket {
+                self.share_launches(outpost, &down, decision.launches())
+                    .await;
+            } else {
+                self.launches.expect_share(1.0);
             }
         }
-        let ran = self
-            .run_waves(
-                change,
-                incident,
-                &mut observed,
-                execution,
-                budget,
-                &mut report,
-            )
-            .await;
+        let capacity = Capacity::default();
+        let act = Act {
+            change,
+            incident,
+            execution,
+            budget,
+            seen: &seen,
+            capacity: &capacity,
+        };
+        let ran = self.run_waves(&act, decision, &mut report).await;
+        let observed = &seen;
         if execution == Execution::Live {
-            self.record_full(incident, &observed.capacity, &ran.outcomes)
-                .await;
+            self.record_full(incident, &capacity, &ran.outcomes).await;
         }
         let would_move = match execution {
             Execution::Live => Vec::new(),
-            Execution::DryRun => observed.memberships,
+            Execution::DryRun => observed.memberships.clone(),
         };
         report::complete(&mut report, &ran, &would_move);
         let news = report::news(&report, &ran, incident);
@@ -283,12 +276,7 @@ impl<S: Services> Agent<S> {
     /// the launches onto (`placement`): a server known to be full is not asked first. An
     /// Outpost the API does not answer for (another account owns it, IAM, throttling) is left
     /// out, and its alternates keep the operator's order.
-    async fn free_slots(&self, observed: &Observed) -> HashMap<OutpostId, HashMap<String, i32>> {
-        let outposts: HashSet<OutpostId> = observed
-            .waves
-            .values()
-            .flat_map(|wave| placement::alternate_outposts(&wave.templates))
-            .collect();
+    async fn free_slots(&self, outposts: HashSet<OutpostId>) -> FreeSlots {
         if outposts.is_empty() {
             return HashMap::new();
         }
@@ -319,18 +307,7 @@ impl<S: Services> Agent<S> {
     /// proportion to its launches against those every Outpost down needs (its protected
     /// instances running without a recorded replacement; as many as this run's when they
     /// cannot be read), so that all finish together. Its pacer then probes for more.
-    async fn share_launches(
-        &self,
-        outpost: &OutpostId,
-        down: &HashSet<OutpostId>,
-        observed: &Observed,
-    ) {
-        let mine = observed
-            .waves
-            .values()
-            .flat_map(|wave| &wave.templates)
-            .filter(|p| matches!(p.decision, plan::Decision::Launch { .. }))
-            .count();
+    async fn share_launches(&self, outpost: &OutpostId, down: &HashSet<OutpostId>, mine: usize) {
         let others: Vec<&OutpostId> = down.iter().filter(|o| *o != outpost).collect();
         if mine == 0 || others.is_empty() {
             self.launches.expect_share(1.0);
@@ -367,16 +344,18 @@ impl<S: Services> Agent<S> {
         self.launches.expect_share(share);
     }
 
-    /// Observes the Outpost's protected instances and plans both strategies, reading the
-    /// target groups alongside. One strategy's failure never blocks the other: its instances
+    /// Observes the Outpost's protected instances for both strategies, reading the target
+    /// groups alongside and, for a live run, the free slots of the alternates the template
+    /// strategy would launch onto. One strategy's failure never blocks the other: its instances
     /// are reported with the reason; only when neither can be read is nothing done.
-    async fn observe(
+    async fn observe_outpost(
         &self,
         outpost: &OutpostId,
         incident: &IncidentId,
         down: &HashSet<OutpostId>,
+        execution: Execution,
         report: &mut AlarmReport,
-    ) -> Result<Observed, FlowError> {
+    ) -> Result<Seen, FlowError> {
         let instances = self
             .compute
             .protected_instances_on(outpost)
@@ -397,30 +376,28 @@ impl<S: Services> Agent<S> {
             },
             self.read_memberships(protected)
         );
-        let (planned, drs_planned) = match (template_reads, drs_reads) {
+        let (template_reads, drs_reads) = match (template_reads, drs_reads) {
             (Err(error), Err(_)) => return Err(FlowError::Read(error)),
-            (template_reads, drs_reads) => (
-                match template_reads {
-                    Ok(r) => plan::plan_recovery(&r.snapshot(
-                        outpost,
-                        incident,
-                        &template_instances,
-                        down,
-                        self.settings.launch_wait,
-                    )),
-                    Err(error) => {
-                        warn!(%error, "could not read the template recoveries");
-                        plan::unreadable(&template_instances, &error)
-                    }
-                },
-                match drs_reads {
-                    Ok(r) => drs::plan_drs(&r.snapshot(outpost, incident, &drs_instances)),
-                    Err(error) => {
-                        warn!(%error, "could not read DRS: its instances are reported, the others recover");
-                        drs::unreadable(&drs_instances, &error)
-                    }
-                },
-            ),
+            reads => reads,
+        };
+        if let Err(error) = &template_reads {
+            warn!(%error, "could not read the template recoveries");
+        }
+        if let Err(error) = &drs_reads {
+            warn!(%error, "could not read DRS: its instances are reported, the others recover");
+        }
+        let free = match (&template_reads, execution) {
+            (Ok(reads), Execution::Live) => {
+                let snapshot = reads.snapshot(
+                    outpost,
+                    incident,
+                    &template_instances,
+                    down,
+                    self.settings.launch_wait,
+                );
+                self.free_slots(recovery::outposts_to_ask(&snapshot)).await
+            }
+            _ => FreeSlots::new(),
         };
         let Memberships {
             registered: memberships,
@@ -449,11 +426,12 @@ impl<S: Services> Agent<S> {
             })
             .filter(|(_, tags)| !tags.is_empty())
             .collect();
-        let (waves, wave_warnings) = WavePlan::by_wave(planned, drs_planned);
-        Ok(Observed {
-            capacity: Capacity::default(),
-            waves,
-            wave_warnings,
+        Ok(Seen {
+            template_instances,
+            drs_instances,
+            template_reads,
+            drs_reads,
+            free,
             memberships,
             remember,
         })
@@ -463,14 +441,17 @@ impl<S: Services> Agent<S> {
     /// wave the budget or the alarm does not allow, and every later one, is unfinished.
     async fn run_waves(
         &self,
-        change: &AlarmChange,
-        incident: &IncidentId,
-        observed: &mut Observed,
-        execution: Execution,
-        budget: Budget,
+        act: &Act<'_>,
+        decision: OutpostPlan,
         report: &mut AlarmReport,
     ) -> Ran {
-        let by_wave = std::mem::take(&mut observed.waves);
+        let Act {
+            change,
+            execution,
+            budget,
+            ..
+        } = *act;
+        let by_wave = decision.waves;
         let wave_count = by_wave.len();
         let mut ran = Ran::default();
         let mut stop: Option<String> = None;
@@ -503,16 +484,7 @@ impl<S: Services> Agent<S> {
                 continue;
             }
             info!(wave = number, instances = plan.len(), "recovering wave");
-            let mut wave_outcomes = self
-                .launch_wave(
-                    incident,
-                    plan,
-                    execution,
-                    budget,
-                    &observed.remember,
-                    &observed.capacity,
-                )
-                .await;
+            let mut wave_outcomes = self.launch_wave(act, plan).await;
             wave_outcomes.sort_by(|a, b| a.original.id.cmp(&b.original.id));
             if execution == Execution::Live {
                 let more_waves = index + 1 < wave_count;
@@ -520,7 +492,7 @@ impl<S: Services> Agent<S> {
                     .settle_wave(
                         number,
                         &mut wave_outcomes,
-                        &observed.memberships,
+                        &act.seen.memberships,
                         more_waves,
                         budget,
                     )
@@ -532,7 +504,7 @@ impl<S: Services> Agent<S> {
             }
             ran.outcomes.extend(wave_outcomes);
         }
-        for (id, warning) in std::mem::take(&mut observed.wave_warnings) {
+        for (id, warning) in decision.wave_warnings {
             if let Some(outcome) = ran.outcomes.iter_mut().find(|o| o.original.id == id) {
                 outcome.warnings.push(warning);
             }
@@ -541,37 +513,30 @@ impl<S: Services> Agent<S> {
     }
 
     /// Launches (or, in a dry run, plans) one wave, both strategies at once.
-    async fn launch_wave(
-        &self,
-        incident: &IncidentId,
-        plan: WavePlan,
-        execution: Execution,
-        budget: Budget,
-        remember: &HashMap<String, Vec<(String, String)>>,
-        capacity: &Capacity,
-    ) -> Vec<InstanceOutcome> {
+    async fn launch_wave(&self, act: &Act<'_>, plan: WavePlan) -> Vec<InstanceOutcome> {
         let concurrency = self.settings.concurrency;
+        let limits = Limits {
+            pacer: &self.launches,
+            budget: act.budget,
+            capacity: act.capacity,
+        };
         let (mut outcomes, drs_outcomes) = futures::join!(
             launch::execute(
                 &self.compute,
-                Limits {
-                    pacer: &self.launches,
-                    budget,
-                    capacity,
-                },
-                remember,
-                incident,
+                limits,
+                &act.seen.remember,
+                act.incident,
                 plan.templates,
                 concurrency,
-                execution
+                act.execution
             ),
             drs_start::execute_drs(
                 &self.compute,
                 &self.drs,
-                incident,
+                act.incident,
                 plan.drs,
                 concurrency,
-                execution
+                act.execution
             ),
         );
         outcomes.extend(drs_outcomes);
@@ -727,59 +692,58 @@ pub const LAG_READS: u32 = 3;
 /// The pause between those reads.
 const LAG_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// What the recovery observed of an Outpost: both plans, the target groups, and the tags
-/// that remember each original's registrations.
-struct Observed {
-    /// What this run learns of full servers: it holds for all its waves, and is recorded for
-    /// the next run on the originals it leaves to it.
-    capacity: Capacity,
-    waves: BTreeMap<u32, WavePlan>,
-    wave_warnings: Vec<(String, String)>,
+/// What the recovery observed of an Outpost: each strategy's instances and reads, the
+/// alternates' free slots, the target groups, and the tags that remember each original's
+/// registrations.
+struct Seen {
+    template_instances: Vec<Instance>,
+    drs_instances: Vec<Instance>,
+    template_reads: Result<observe::TemplateReads, AwsError>,
+    drs_reads: Result<observe::DrsReads, AwsError>,
+    free: FreeSlots,
     memberships: Vec<Membership>,
     remember: HashMap<String, Vec<(String, String)>>,
 }
 
-/// The planned instances of one wave, by strategy.
-#[derive(Default)]
-struct WavePlan {
-    templates: Vec<plan::PlannedInstance>,
-    drs: Vec<PlannedDrs>,
+impl Seen {
+    /// What core decides on, borrowed from what was read.
+    fn as_observed<'a, S: Services>(
+        &'a self,
+        outpost: &'a OutpostId,
+        incident: &'a IncidentId,
+        down: &'a HashSet<OutpostId>,
+        free: FreeSlots,
+        agent: &Agent<S>,
+    ) -> recovery::Observed<'a> {
+        recovery::Observed {
+            templates: match &self.template_reads {
+                Ok(reads) => Reads::Read(reads.snapshot(
+                    outpost,
+                    incident,
+                    &self.template_instances,
+                    down,
+                    agent.settings.launch_wait,
+                )),
+                Err(error) => Reads::Unreadable(&self.template_instances, error),
+            },
+            drs: match &self.drs_reads {
+                Ok(reads) => Reads::Read(reads.snapshot(outpost, incident, &self.drs_instances)),
+                Err(error) => Reads::Unreadable(&self.drs_instances, error),
+            },
+            free,
+        }
+    }
 }
 
-impl WavePlan {
-    /// Both plans grouped by wave, lowest first; the warnings of unreadable wave tags.
-    fn by_wave(
-        planned: Vec<plan::PlannedInstance>,
-        drs_planned: Vec<PlannedDrs>,
-    ) -> (BTreeMap<u32, WavePlan>, Vec<(String, String)>) {
-        let (template_waves, mut warnings) = waves::group(planned, |p| &p.original);
-        let (drs_waves, drs_warnings) = waves::group(drs_planned, |p| &p.original);
-        warnings.extend(drs_warnings);
-        let mut by_wave: BTreeMap<u32, WavePlan> = BTreeMap::new();
-        for wave in template_waves {
-            by_wave.entry(wave.number).or_default().templates = wave.items;
-        }
-        for wave in drs_waves {
-            by_wave.entry(wave.number).or_default().drs = wave.items;
-        }
-        (by_wave, warnings)
-    }
-
-    fn len(&self) -> usize {
-        self.templates.len() + self.drs.len()
-    }
-
-    fn into_originals(self) -> impl Iterator<Item = Instance> {
-        self.templates
-            .into_iter()
-            .map(|p| p.original)
-            .chain(self.drs.into_iter().map(|p| p.original))
-    }
-
-    fn original_ids(&self) -> impl Iterator<Item = String> + '_ {
-        self.templates
-            .iter()
-            .map(|p| p.original.id.clone())
-            .chain(self.drs.iter().map(|p| p.original.id.clone()))
-    }
+/// What the act step of one reconcile carries: the alarm it answers, how it runs, what it
+/// observed, and what it learns of full servers (for all its waves, and recorded for the next
+/// run on the originals it leaves to it).
+#[derive(Clone, Copy)]
+struct Act<'a> {
+    change: &'a AlarmChange,
+    incident: &'a IncidentId,
+    execution: Execution,
+    budget: Budget,
+    seen: &'a Seen,
+    capacity: &'a Capacity,
 }

@@ -137,7 +137,7 @@ impl<S: Services> Agent<S> {
                 .push(format!("DRS jobs of {outpost}: {error}")),
         }
         match self
-            .outpost_down(
+            .reconcile_outpost(
                 change,
                 (outpost, incident),
                 maintenance,
