@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::alarm::{IncidentId, OutpostId};
 use crate::inventory::Instance;
+use crate::report::DrsReport;
 use crate::tags;
 use crate::vocabulary::{InstanceState, JobStatus, LaunchStatus, ReplicationState};
 
@@ -187,6 +188,70 @@ impl JobSnapshot {
             && self.created_at.is_some_and(|at| {
                 chrono::Duration::from_std(timeout).is_ok_and(|timeout| at + timeout < now)
             })
+    }
+}
+
+/// What a run does with a DRS job the agent started whose end no event reported.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobFinish {
+    /// It has run longer than the bound without finishing: reported once as stuck.
+    Stuck,
+    /// Still running within the bound: nothing yet.
+    Running,
+    /// It ended: each source server whose launch ended, and whether it launched. A server
+    /// in any other launch status is left alone.
+    Ended(Vec<(String, bool)>),
+}
+
+/// What to do with `job` at `now`, given the bound on a job's run (`Settings::drs_job_timeout`).
+pub fn job_finish(
+    job: &JobSnapshot,
+    timeout: std::time::Duration,
+    now: DateTime<Utc>,
+) -> JobFinish {
+    if job.is_stuck(timeout, now) {
+        return JobFinish::Stuck;
+    }
+    if job.status != JobStatus::Completed {
+        return JobFinish::Running;
+    }
+    JobFinish::Ended(
+        job.servers
+            .iter()
+            .filter_map(|(server, status)| match status {
+                LaunchStatus::Launched => Some((server.clone(), true)),
+                LaunchStatus::Failed => Some((server.clone(), false)),
+                _ => None,
+            })
+            .collect(),
+    )
+}
+
+/// The report of a job stuck past `timeout`, for the originals not told of it yet (`new`): its
+/// source servers and the originals waiting for it, with what to do.
+pub fn stuck_report(job: &JobSnapshot, new: &[String], timeout: std::time::Duration) -> DrsReport {
+    let minutes = timeout.as_secs() / 60;
+    let servers: Vec<&str> = job.servers.iter().map(|(id, _)| id.as_str()).collect();
+    DrsReport {
+        source_server_id: servers.join(", "),
+        job_id: job.job_id.clone(),
+        succeeded: false,
+        drill: false,
+        stuck: true,
+        original_id: (new.len() == 1).then(|| new[0].clone()),
+        recovery_instance_id: None,
+        target_groups: Vec::new(),
+        reason: Some(format!(
+            "DRS job {} is STUCK: still {} more than {minutes} minutes after it was created (the bound is DRS_JOB_TIMEOUT_MINUTES). Source servers: {}. Protected instances waiting for it: {}.",
+            job.job_id,
+            job.status,
+            servers.join(", "),
+            new.join(", ")
+        )),
+        advice: Some(format!(
+            "open the job in the DRS console and read its log; the agent starts no second job while this one runs. Once it ends, the agent finishes a launch or retries a failure (up to {MAX_DRS_ATTEMPTS} jobs). This is reported once."
+        )),
+        message_id: None,
     }
 }
 
@@ -740,5 +805,94 @@ mod tests {
         let ids: Vec<String> = (0..201).map(|i| format!("s-{i}")).collect();
         let sizes: Vec<usize> = job_batches(&ids).map(<[String]>::len).collect();
         assert_eq!(sizes, [100, 100, 1]);
+    }
+}
+
+#[cfg(test)]
+mod job_finish_tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn job(status: &str, servers: &[(&str, &str)], minutes_ago: i64) -> JobSnapshot {
+        JobSnapshot {
+            job_id: "drsjob-1".into(),
+            status: status.into(),
+            servers: servers
+                .iter()
+                .map(|(id, status)| ((*id).to_owned(), (*status).into()))
+                .collect(),
+            created_at: Some(now() - chrono::Duration::minutes(minutes_ago)),
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-12-05T12:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn a_job_is_finished_once_it_ended_and_reported_stuck_past_its_bound() {
+        struct Row {
+            status: &'static str,
+            servers: &'static [(&'static str, &'static str)],
+            minutes_ago: i64,
+            expected: JobFinish,
+        }
+        let timeout = Duration::from_secs(60 * 60);
+        let rows = [
+            Row {
+                status: "STARTED",
+                servers: &[("s-1", "IN_PROGRESS")],
+                minutes_ago: 10,
+                expected: JobFinish::Running,
+            },
+            Row {
+                status: "PENDING",
+                servers: &[("s-1", "PENDING")],
+                minutes_ago: 90,
+                expected: JobFinish::Stuck,
+            },
+            Row {
+                status: "COMPLETED",
+                servers: &[
+                    ("s-1", "LAUNCHED"),
+                    ("s-2", "FAILED"),
+                    ("s-3", "TERMINATED"),
+                ],
+                minutes_ago: 90,
+                expected: JobFinish::Ended(vec![("s-1".into(), true), ("s-2".into(), false)]),
+            },
+            Row {
+                status: "A_NEW_STATUS",
+                servers: &[("s-1", "LAUNCHED")],
+                minutes_ago: 5,
+                expected: JobFinish::Running,
+            },
+        ];
+        for row in rows {
+            let job = job(row.status, row.servers, row.minutes_ago);
+            assert_eq!(
+                job_finish(&job, timeout, now()),
+                row.expected,
+                "{}",
+                row.status
+            );
+        }
+    }
+
+    #[test]
+    fn a_stuck_report_names_the_job_its_servers_and_who_waits() {
+        let job = job("STARTED", &[("s-1", "IN_PROGRESS")], 90);
+        let report = stuck_report(&job, &["i-web1".into()], Duration::from_secs(3600));
+        assert!(report.stuck && !report.succeeded);
+        assert_eq!(report.original_id.as_deref(), Some("i-web1"));
+        let reason = report.reason.unwrap();
+        assert!(
+            reason.contains("still STARTED more than 60 minutes"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("s-1") && reason.contains("i-web1"),
+            "{reason}"
+        );
     }
 }

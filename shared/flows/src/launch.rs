@@ -78,7 +78,7 @@ pub async fn execute<C: Compute>(
     futures::stream::iter(plan)
         .map(|planned| {
             let members = remember.get(&planned.original.id).unwrap_or(&none);
-            recover_one(compute, limits, members, incident, planned, execution)
+            act_on(compute, limits, members, incident, planned, execution)
         })
         .buffered(concurrency.max(1))
         .collect()
@@ -86,7 +86,8 @@ pub async fn execute<C: Compute>(
 }
 
 #[tracing::instrument(name = "instance", skip_all, fields(instance = %planned.original.id, incident = %incident))]
-async fn recover_one<C: Compute>(
+/// The act step for one instance: carries out its decision.
+async fn act_on<C: Compute>(
     compute: &C,
     limits: Limits<'_>,
     members: &[(String, String)],

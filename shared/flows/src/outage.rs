@@ -11,7 +11,7 @@ use autorestart_core::inventory::Instance;
 use autorestart_core::moves::{self, MoveOutcome, Unmovable};
 use autorestart_core::outcome::{Execution, InstanceOutcome, Outcome};
 use autorestart_core::plan::{self};
-use autorestart_core::recovery::{self, FreeSlots, OutpostPlan, Reads, WavePlan};
+use autorestart_core::recovery::{self, FreeSlots, OutpostPlan, Reads};
 use autorestart_core::report::{self, Action, AlarmReport, Notification, Ran, WaveReport};
 use autorestart_core::settings::Mode;
 use autorestart_core::{placement, tags};
@@ -484,7 +484,33 @@ impl<S: Services> Agent<S> {
                 continue;
             }
             info!(wave = number, instances = plan.len(), "recovering wave");
-            let mut wave_outcomes = self.launch_wave(act, plan).await;
+            // Both strategies at once: launched, or in a dry run planned.
+            let limits = Limits {
+                pacer: &self.launches,
+                budget,
+                capacity: act.capacity,
+            };
+            let concurrency = self.settings.concurrency;
+            let (mut wave_outcomes, drs_outcomes) = futures::join!(
+                launch::execute(
+                    &self.compute,
+                    limits,
+                    &act.seen.remember,
+                    act.incident,
+                    plan.templates,
+                    concurrency,
+                    execution
+                ),
+                drs_start::execute_drs(
+                    &self.compute,
+                    &self.drs,
+                    act.incident,
+                    plan.drs,
+                    concurrency,
+                    execution
+                ),
+            );
+            wave_outcomes.extend(drs_outcomes);
             wave_outcomes.sort_by(|a, b| a.original.id.cmp(&b.original.id));
             if execution == Execution::Live {
                 let more_waves = index + 1 < wave_count;
@@ -510,37 +536,6 @@ impl<S: Services> Agent<S> {
             }
         }
         ran
-    }
-
-    /// Launches (or, in a dry run, plans) one wave, both strategies at once.
-    async fn launch_wave(&self, act: &Act<'_>, plan: WavePlan) -> Vec<InstanceOutcome> {
-        let concurrency = self.settings.concurrency;
-        let limits = Limits {
-            pacer: &self.launches,
-            budget: act.budget,
-            capacity: act.capacity,
-        };
-        let (mut outcomes, drs_outcomes) = futures::join!(
-            launch::execute(
-                &self.compute,
-                limits,
-                &act.seen.remember,
-                act.incident,
-                plan.templates,
-                concurrency,
-                act.execution
-            ),
-            drs_start::execute_drs(
-                &self.compute,
-                &self.drs,
-                act.incident,
-                plan.drs,
-                concurrency,
-                act.execution
-            ),
-        );
-        outcomes.extend(drs_outcomes);
-        outcomes
     }
 
     /// Every membership in scope, or none when there is nothing to recover.

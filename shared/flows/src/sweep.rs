@@ -12,7 +12,6 @@ use autorestart_core::plan;
 use autorestart_core::readiness::ReadinessReport;
 use autorestart_core::report::{Action, AlarmReport, DrsLaunchResult, DrsReport, SweepReport};
 use autorestart_core::tags;
-use autorestart_core::vocabulary::{JobStatus, LaunchStatus};
 
 use crate::agent::{Agent, Services};
 use crate::budget::Budget;
@@ -188,21 +187,18 @@ impl<S: Services> Agent<S> {
                 .iter()
                 .filter(|i| i.tag(tags::DRS_JOB) == Some(job_id))
                 .collect();
-            if job.is_stuck(self.settings.drs_job_timeout, Utc::now()) {
-                results.extend(self.report_stuck(&job, &originals).await?);
-                continue;
-            }
-            if job.status != JobStatus::Completed {
-                continue;
-            }
-            for (server, launch_status) in &job.servers {
-                let succeeded = *launch_status == LaunchStatus::Launched;
-                if !succeeded && *launch_status != LaunchStatus::Failed {
+            let ended = match drs::job_finish(&job, self.settings.drs_job_timeout, Utc::now()) {
+                drs::JobFinish::Stuck => {
+                    results.extend(self.report_stuck(&job, &originals).await?);
                     continue;
                 }
-                info!(job = job_id, %server, %launch_status, "finishing a DRS launch no event reported");
+                drs::JobFinish::Running => continue,
+                drs::JobFinish::Ended(ended) => ended,
+            };
+            for (server, succeeded) in ended {
+                info!(job = job_id, %server, succeeded, "finishing a DRS launch no event reported");
                 let result = DrsLaunchResult {
-                    source_server_id: server.clone(),
+                    source_server_id: server,
                     job_id: job_id.to_owned(),
                     succeeded,
                     drill: false,
@@ -232,31 +228,8 @@ impl<S: Services> Agent<S> {
         if new.is_empty() {
             return Ok(None);
         }
-        let minutes = self.settings.drs_job_timeout.as_secs() / 60;
-        warn!(job = %job.job_id, status = %job.status, minutes, originals = ?new, "DRS job stuck");
-        let servers: Vec<&str> = job.servers.iter().map(|(id, _)| id.as_str()).collect();
-        let report = DrsReport {
-            source_server_id: servers.join(", "),
-            job_id: job.job_id.clone(),
-            succeeded: false,
-            drill: false,
-            stuck: true,
-            original_id: (new.len() == 1).then(|| new[0].clone()),
-            recovery_instance_id: None,
-            target_groups: Vec::new(),
-            reason: Some(format!(
-                "DRS job {} is STUCK: still {} more than {minutes} minutes after it was created (the bound is DRS_JOB_TIMEOUT_MINUTES). Source servers: {}. Protected instances waiting for it: {}.",
-                job.job_id,
-                job.status,
-                servers.join(", "),
-                new.join(", ")
-            )),
-            advice: Some(format!(
-                "open the job in the DRS console and read its log; the agent starts no second job while this one runs. Once it ends, the agent finishes a launch or retries a failure (up to {} jobs). This is reported once.",
-                drs::MAX_DRS_ATTEMPTS
-            )),
-            message_id: None,
-        };
+        warn!(job = %job.job_id, status = %job.status, originals = ?new, "DRS job stuck");
+        let report = drs::stuck_report(job, &new, self.settings.drs_job_timeout);
         let mut report = self.publish_drs(report, None).await?;
         let marker = [(tags::DRS_STUCK.to_owned(), job.job_id.clone())];
         if let Err(error) = self.compute.tag(&new, &marker).await {
