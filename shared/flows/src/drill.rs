@@ -11,10 +11,10 @@ use tracing::{info, warn};
 
 use autorestart_core::alarm::{self, AlarmState, IncidentId, OutpostId};
 use autorestart_core::drill::{self, DrillCopy, DrillReport, DrillRequest};
-use autorestart_core::drs;
 use autorestart_core::inventory::Instance;
+use autorestart_core::outcome::Execution;
 use autorestart_core::plan::{self, Candidate, Decision, PlannedInstance};
-use autorestart_core::report;
+use autorestart_core::recovery::{self, FreeSlots};
 use autorestart_core::vocabulary::TargetHealth;
 use autorestart_core::{notice, tags, waves};
 
@@ -22,7 +22,6 @@ use crate::agent::{Agent, Services};
 use crate::budget::Budget;
 use crate::error::FlowError;
 use crate::launch::Limits;
-use crate::observe;
 use crate::ports::{Alarms, Compute, LaunchRequest, LoadBalancing, Notifier, Target};
 use crate::readiness::DryRuns;
 use crate::{launch, membership};
@@ -95,41 +94,34 @@ impl<S: Services> Agent<S> {
         if request.live && states.get(outpost) == Some(&AlarmState::Alarm) {
             return Err(DrillError::OutpostDown(outpost.clone()));
         }
-        let instances = self
-            .compute
-            .protected_instances_on(outpost)
+        // The outage's observe step, with the drill's failure policy: every read is needed.
+        let seen = self
+            .observe_outpost(outpost, incident, &down, Execution::DryRun)
             .await
-            .map_err(read)?;
-        let (template_instances, drs_instances): (Vec<Instance>, Vec<Instance>) =
-            instances.iter().cloned().partition(|i| !plan::uses_drs(i));
-        let (template_reads, drs_reads) = futures::try_join!(
-            observe::template_reads(&self.compute, &template_instances),
-            observe::drs_reads(&self.compute, &self.drs, incident, &drs_instances)
-        )
-        .map_err(read)?;
-        let planned = plan::plan_recovery(&template_reads.snapshot(
-            outpost,
-            incident,
-            &template_instances,
-            &down,
-            self.settings.launch_wait,
-        ));
-        let drs_planned = drs::plan_drs(&drs_reads.snapshot(outpost, incident, &drs_instances));
-        let mut errors = Vec::new();
-        let memberships = match self
-            .balancer
-            .memberships(&self.settings.target_groups)
-            .await
-        {
-            Ok(read) => {
-                errors.extend(read.missing.iter().map(|g| report::missing_target_group(g)));
-                read.registered
-            }
-            Err(error) => {
-                errors.push(format!("target groups could not be read: {error}"));
-                Vec::new()
-            }
-        };
+            .map_err(DrillError::Flow)?;
+        if let Err(error) = &seen.template_reads {
+            return Err(read(error.clone()));
+        }
+        if let Err(error) = &seen.drs_reads {
+            return Err(read(error.clone()));
+        }
+        let decision =
+            recovery::decide(seen.as_observed(outpost, incident, &down, FreeSlots::new(), self));
+        let (mut planned, mut drs_planned) = (Vec::new(), Vec::new());
+        for wave in decision.waves.into_values() {
+            planned.extend(wave.templates);
+            drs_planned.extend(wave.drs);
+        }
+        planned.sort_by(|a, b| a.original.id.cmp(&b.original.id));
+        drs_planned.sort_by(|a, b| a.original.id.cmp(&b.original.id));
+        let instances: Vec<Instance> = seen
+            .template_instances
+            .iter()
+            .chain(&seen.drs_instances)
+            .cloned()
+            .collect();
+        let errors = seen.load_balancing_errors.clone();
+        let memberships = &seen.memberships;
         if let Some(tg) = &request.target_group_arn
             && memberships
                 .iter()
@@ -148,7 +140,7 @@ impl<S: Services> Agent<S> {
             drill_id: drill_id.to_owned(),
             outpost: outpost.clone(),
             live: request.live,
-            plan: drill::plan_steps(&planned, &drs_planned, &memberships),
+            plan: drill::plan_steps(&planned, &drs_planned, memberships),
             readiness_problems,
             copies: Vec::new(),
             cleaned_up: Vec::new(),

@@ -169,8 +169,11 @@ impl<S: Services> Agent<S> {
             Mode::NotifyOnly => Execution::DryRun,
         };
         let mut seen = self
-            .observe_outpost(outpost, incident, &down, execution, &mut report)
+            .observe_outpost(outpost, incident, &down, execution)
             .await?;
+        report
+            .load_balancing_errors
+            .extend(seen.load_balancing_errors.iter().cloned());
         let free = std::mem::take(&mut seen.free);
         let decision = recovery::decide(seen.as_observed(outpost, incident, &down, free, self));
         if decision.placed > 0 {
@@ -348,13 +351,12 @@ impl<S: Services> Agent<S> {
     /// groups alongside and, for a live run, the free slots of the alternates the template
     /// strategy would launch onto. One strategy's failure never blocks the other: its instances
     /// are reported with the reason; only when neither can be read is nothing done.
-    async fn observe_outpost(
+    pub(crate) async fn observe_outpost(
         &self,
         outpost: &OutpostId,
         incident: &IncidentId,
         down: &HashSet<OutpostId>,
         execution: Execution,
-        report: &mut AlarmReport,
     ) -> Result<Seen, FlowError> {
         let instances = self
             .compute
@@ -399,21 +401,18 @@ impl<S: Services> Agent<S> {
             }
             _ => FreeSlots::new(),
         };
+        let mut load_balancing_errors = Vec::new();
         let Memberships {
             registered: memberships,
             missing,
         } = read.unwrap_or_else(|error| {
             warn!(%error, "could not read target groups");
-            report
-                .load_balancing_errors
-                .push(report::load_balancing_error(&error));
+            load_balancing_errors.push(report::load_balancing_error(&error));
             Memberships::default()
         });
         for group in missing {
             warn!(target_group = %group, "a target group in scope no longer exists: skipped");
-            report
-                .load_balancing_errors
-                .push(report::missing_target_group(&group));
+            load_balancing_errors.push(report::missing_target_group(&group));
         }
         let remember = template_instances
             .iter()
@@ -433,6 +432,7 @@ impl<S: Services> Agent<S> {
             drs_reads,
             free,
             memberships,
+            load_balancing_errors,
             remember,
         })
     }
@@ -687,22 +687,23 @@ pub const LAG_READS: u32 = 3;
 /// The pause between those reads.
 const LAG_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// What the recovery observed of an Outpost: each strategy's instances and reads, the
-/// alternates' free slots, the target groups, and the tags that remember each original's
-/// registrations.
-struct Seen {
-    template_instances: Vec<Instance>,
-    drs_instances: Vec<Instance>,
-    template_reads: Result<observe::TemplateReads, AwsError>,
-    drs_reads: Result<observe::DrsReads, AwsError>,
-    free: FreeSlots,
-    memberships: Vec<Membership>,
-    remember: HashMap<String, Vec<(String, String)>>,
+/// What a reconcile (or a drill) observed of an Outpost: each strategy's instances and reads,
+/// the alternates' free slots, the target groups (and why some could not be read), and the
+/// tags that remember each original's registrations.
+pub(crate) struct Seen {
+    pub(crate) template_instances: Vec<Instance>,
+    pub(crate) drs_instances: Vec<Instance>,
+    pub(crate) template_reads: Result<observe::TemplateReads, AwsError>,
+    pub(crate) drs_reads: Result<observe::DrsReads, AwsError>,
+    pub(crate) free: FreeSlots,
+    pub(crate) memberships: Vec<Membership>,
+    pub(crate) load_balancing_errors: Vec<String>,
+    pub(crate) remember: HashMap<String, Vec<(String, String)>>,
 }
 
 impl Seen {
     /// What core decides on, borrowed from what was read.
-    fn as_observed<'a, S: Services>(
+    pub(crate) fn as_observed<'a, S: Services>(
         &'a self,
         outpost: &'a OutpostId,
         incident: &'a IncidentId,
