@@ -135,3 +135,171 @@ pub fn decide(observed: Observed<'_>) -> OutpostPlan {
 pub fn outposts_to_ask(templates: &Snapshot<'_>) -> HashSet<OutpostId> {
     placement::alternate_outposts(&plan::plan_recovery(templates))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alarm::IncidentId;
+    use crate::inventory::TemplateTarget;
+    use crate::tags::{self, TemplateRef};
+    use std::collections::HashMap;
+
+    const DOWN: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0aaaaaaaaaaaaaaaa";
+    const FULL: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0bbbbbbbbbbbbbbbb";
+    const ROOMY: &str = "arn:aws:outposts:us-east-1:111122223333:outpost/op-0cccccccccccccccc";
+
+    fn instance(id: &str, wave: Option<&str>) -> Instance {
+        let mut i = Instance {
+            id: id.into(),
+            state: "running".into(),
+            subnet_id: Some("subnet-down".into()),
+            outpost_arn: Some(DOWN.into()),
+            instance_type: Some("m5.large".into()),
+            ..Instance::default()
+        };
+        i.tags.insert(tags::ENABLED.into(), "true".into());
+        i.tags
+            .insert(tags::RECOVERY_TEMPLATES.into(), "lt-0f0,lt-0c0".into());
+        if let Some(wave) = wave {
+            i.tags.insert(tags::WAVE.into(), wave.into());
+        }
+        i
+    }
+
+    fn template(id: &str) -> TemplateRef {
+        TemplateRef {
+            id: id.into(),
+            version: "$Default".into(),
+        }
+    }
+
+    fn on(subnet: &str, outpost: &str) -> TemplateTarget {
+        TemplateTarget::Subnet {
+            subnet_id: subnet.into(),
+            outpost_arn: Some(outpost.into()),
+            image_id: None,
+            instance_type: Some("m5.large".into()),
+        }
+    }
+
+    struct Case {
+        outpost: OutpostId,
+        incident: IncidentId,
+        targets: HashMap<TemplateRef, TemplateTarget>,
+        down: HashSet<OutpostId>,
+        instances: Vec<Instance>,
+    }
+
+    fn case() -> Case {
+        let outpost = OutpostId::from_arn(DOWN).unwrap();
+        Case {
+            incident: IncidentId::derive(
+                &outpost,
+                "alarm",
+                "2026-12-05T01:00:00Z".parse().unwrap(),
+            ),
+            down: HashSet::from([outpost.clone()]),
+            outpost,
+            targets: HashMap::from([
+                (template("lt-0f0"), on("subnet-full", FULL)),
+                (template("lt-0c0"), on("subnet-roomy", ROOMY)),
+            ]),
+            instances: vec![instance("i-b", Some("1")), instance("i-a", None)],
+        }
+    }
+
+    fn snapshot(c: &Case) -> Snapshot<'_> {
+        Snapshot {
+            outpost: &c.outpost,
+            incident: &c.incident,
+            instances: &c.instances,
+            replacements: &[],
+            template_targets: &c.targets,
+            down_outposts: &c.down,
+            now: "2026-12-05T01:05:00Z".parse().unwrap(),
+            launch_wait: plan::LAUNCH_WAIT,
+        }
+    }
+
+    fn first_alternate(plan: &OutpostPlan, id: &str) -> String {
+        let planned = plan
+            .waves
+            .values()
+            .flat_map(|w| &w.templates)
+            .find(|p| p.original.id == id)
+            .unwrap();
+        let plan::Decision::Launch { candidates, .. } = &planned.decision else {
+            panic!("{planned:?}");
+        };
+        candidates[0].subnet_id.clone()
+    }
+
+    #[test]
+    fn the_whole_outpost_is_planned_by_wave_and_placed_on_free_slots() {
+        let c = case();
+        let no_drs: Vec<Instance> = Vec::new();
+        let unread =
+            AwsError::from_code("drs:DescribeSourceServers", "AccessDeniedException", "no");
+        let asked = outposts_to_ask(&snapshot(&c));
+        assert_eq!(
+            asked,
+            HashSet::from([
+                OutpostId::from_arn(FULL).unwrap(),
+                OutpostId::from_arn(ROOMY).unwrap()
+            ])
+        );
+        let free: FreeSlots = HashMap::from([
+            (
+                OutpostId::from_arn(FULL).unwrap(),
+                HashMap::from([("m5.large".to_owned(), 0)]),
+            ),
+            (
+                OutpostId::from_arn(ROOMY).unwrap(),
+                HashMap::from([("m5.large".to_owned(), 4)]),
+            ),
+        ]);
+        let plan = decide(Observed {
+            templates: Reads::Read(snapshot(&c)),
+            drs: Reads::Unreadable(&no_drs, &unread),
+            free,
+        });
+        assert_eq!(plan.waves.keys().copied().collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(plan.waves[&0].len(), 1);
+        assert_eq!(plan.waves[&1].templates[0].original.id, "i-b");
+        assert_eq!(plan.launches(), 2);
+        assert_eq!(plan.placed, 2, "both moved off the full server");
+        assert_eq!(first_alternate(&plan, "i-a"), "subnet-roomy");
+        assert_eq!(first_alternate(&plan, "i-b"), "subnet-roomy");
+    }
+
+    #[test]
+    fn without_free_slots_the_operators_order_stands_and_an_unreadable_strategy_is_reported() {
+        let c = case();
+        let error =
+            AwsError::from_code("ec2:DescribeLaunchTemplates", "UnauthorizedOperation", "no");
+        let drs_instances = vec![instance("i-drs", None)];
+        let no_drs_read =
+            AwsError::from_code("drs:DescribeSourceServers", "AccessDeniedException", "no");
+        let plan = decide(Observed {
+            templates: Reads::Read(snapshot(&c)),
+            drs: Reads::Unreadable(&drs_instances, &no_drs_read),
+            free: FreeSlots::new(),
+        });
+        assert_eq!(plan.placed, 0);
+        assert_eq!(first_alternate(&plan, "i-a"), "subnet-full");
+        assert_eq!(plan.waves[&0].drs.len(), 1, "the DRS instance is reported");
+        let unreadable = decide(Observed {
+            templates: Reads::Unreadable(&c.instances, &error),
+            drs: Reads::Unreadable(&drs_instances, &no_drs_read),
+            free: FreeSlots::new(),
+        });
+        assert_eq!(unreadable.launches(), 0);
+        assert!(
+            unreadable
+                .waves
+                .values()
+                .flat_map(|w| &w.templates)
+                .all(|p| matches!(p.decision, plan::Decision::Unrecoverable { .. }))
+        );
+    }
+}

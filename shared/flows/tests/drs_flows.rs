@@ -899,3 +899,45 @@ async fn a_start_recovery_whose_answer_was_lost_is_found_in_drs_and_never_starte
         );
     });
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_drs_result_waits_for_health_no_longer_than_its_invocation() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    let settings = Settings {
+        health_wait: HealthWait {
+            timeout: Duration::from_secs(900),
+            poll_interval: Duration::from_secs(5),
+        },
+        ..settings()
+    };
+    let agent = Agent::new(Ports::all(aws.clone()), settings);
+    agent.handle_alarm(&support::outage()).await.unwrap();
+    let job = aws.with(|w| {
+        let job = w.drs_jobs[0].0.job_id.clone();
+        w.drs_recovery_instances.insert(
+            (SERVER.into(), job.clone()),
+            RecoveryInstance {
+                recovery_instance_id: "i-dbtarget".into(),
+                ec2_instance_id: "i-dbtarget".into(),
+                is_drill: false,
+            },
+        );
+        w.instances.get_mut("i-dbtarget").unwrap().state = "running".into();
+        // The recovered server never turns healthy: only the deadline ends the wait.
+        w.default_health = Some("unhealthy".into());
+        job
+    });
+    let started = tokio::time::Instant::now();
+    let budget = autorestart_flows::budget::Budget::from_now(Duration::from_secs(90));
+    let report = budget
+        .scope(agent.handle_drs_result(&succeeded(&job, false)))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert!(took <= Duration::from_secs(90), "took {took:?}");
+    assert!(!report.target_groups.is_empty());
+    assert!(
+        report.target_groups.iter().all(|t| !t.healthy),
+        "{report:?}"
+    );
+}
