@@ -227,14 +227,24 @@ fn templates_are_collected_once_each() {
 
 /// A replacement of `i-1` in `state`, launched on `subnet` as `attempt` of this incident
 /// (or of another when `this_incident` is false).
-fn replacement(
-    w: &World,
-    id: &str,
-    state: &str,
-    subnet: &str,
-    attempt: Option<&str>,
+/// A replacement of `i-1`, as the table names it.
+struct Replacement {
+    id: &'static str,
+    state: &'static str,
+    subnet: &'static str,
+    attempt: Option<&'static str>,
+    /// Launched in this incident (or an earlier one).
     this_incident: bool,
-) -> Instance {
+}
+
+fn replacement(w: &World, r: Replacement) -> Instance {
+    let Replacement {
+        id,
+        state,
+        subnet,
+        attempt,
+        this_incident,
+    } = r;
     let mut r = instance(id, Some("lt-0b,lt-0c"));
     r.state = state.into();
     r.subnet_id = Some(subnet.into());
@@ -307,166 +317,281 @@ fn summary(decision: &Decision) -> String {
 #[test]
 fn decide_covers_every_state_a_crash_a_death_or_an_operator_can_leave() {
     let w = world();
-    // (what happened, the original's state, its replacements, expected)
-    type Row = (&'static str, &'static str, Vec<Instance>, &'static str);
-    let rows: Vec<Row> = vec![
-        (
-            "first run",
-            "running",
-            vec![],
-            "launch #1 lt-0b>lt-0c dead[]",
-        ),
-        (
-            "crash after RunInstances: the replacement is pending",
-            "running",
-            vec![replacement(&w, "i-r1", "pending", "subnet-b", None, true)],
-            "recovered by i-r1 superseding[]",
-        ),
-        (
-            "a replacement pending on an Outpost that is down now will not start: stuck",
-            "running",
-            vec![replacement(&w, "i-r1", "pending", "subnet-a", None, true)],
-            "launch #2 lt-0b>lt-0c dead[i-r1]",
-        ),
-        (
-            "crash after the tags: the replacement runs",
-            "running",
-            vec![replacement(
+    struct Row {
+        what: &'static str,
+        original_state: &'static str,
+        replacements: Vec<Instance>,
+        expected: &'static str,
+    }
+    let rows = vec![
+        Row {
+            what: "first run",
+            original_state: "running",
+            replacements: vec![],
+            expected: "launch #1 lt-0b>lt-0c dead[]",
+        },
+        Row {
+            what: "crash after RunInstances: the replacement is pending",
+            original_state: "running",
+            replacements: vec![replacement(
                 &w,
-                "i-r1",
-                "running",
-                "subnet-b",
-                Some("1"),
-                true,
+                Replacement {
+                    id: "i-r1",
+                    state: "pending",
+                    subnet: "subnet-b",
+                    attempt: None,
+                    this_incident: true,
+                },
             )],
-            "recovered by i-r1 superseding[]",
-        ),
-        (
-            "the replacement was stopped: the next attempt starts on the next alternate",
-            "running",
-            vec![replacement(
+            expected: "recovered by i-r1 superseding[]",
+        },
+        Row {
+            what: "a replacement pending on an Outpost that is down now will not start: stuck",
+            original_state: "running",
+            replacements: vec![replacement(
                 &w,
-                "i-r1",
-                "stopped",
-                "subnet-b",
-                Some("1"),
-                true,
+                Replacement {
+                    id: "i-r1",
+                    state: "pending",
+                    subnet: "subnet-a",
+                    attempt: None,
+                    this_incident: true,
+                },
             )],
-            "launch #2 lt-0c>lt-0b dead[i-r1]",
-        ),
-        (
-            "the replacement is shutting down",
-            "running",
-            vec![replacement(
+            expected: "launch #2 lt-0b>lt-0c dead[i-r1]",
+        },
+        Row {
+            what: "crash after the tags: the replacement runs",
+            original_state: "running",
+            replacements: vec![replacement(
                 &w,
-                "i-r1",
-                "shutting-down",
-                "subnet-c",
-                None,
-                true,
+                Replacement {
+                    id: "i-r1",
+                    state: "running",
+                    subnet: "subnet-b",
+                    attempt: Some("1"),
+                    this_incident: true,
+                },
             )],
-            "launch #2 lt-0b>lt-0c dead[i-r1]",
-        ),
-        (
-            "two replacements died: attempt 3",
-            "running",
-            vec![
-                replacement(&w, "i-r1", "stopped", "subnet-b", Some("1"), true),
-                replacement(&w, "i-r2", "stopping", "subnet-c", Some("2"), true),
+            expected: "recovered by i-r1 superseding[]",
+        },
+        Row {
+            what: "the replacement was stopped: the next attempt starts on the next alternate",
+            original_state: "running",
+            replacements: vec![replacement(
+                &w,
+                Replacement {
+                    id: "i-r1",
+                    state: "stopped",
+                    subnet: "subnet-b",
+                    attempt: Some("1"),
+                    this_incident: true,
+                },
+            )],
+            expected: "launch #2 lt-0c>lt-0b dead[i-r1]",
+        },
+        Row {
+            what: "the replacement is shutting down",
+            original_state: "running",
+            replacements: vec![replacement(
+                &w,
+                Replacement {
+                    id: "i-r1",
+                    state: "shutting-down",
+                    subnet: "subnet-c",
+                    attempt: None,
+                    this_incident: true,
+                },
+            )],
+            expected: "launch #2 lt-0b>lt-0c dead[i-r1]",
+        },
+        Row {
+            what: "two replacements died: attempt 3",
+            original_state: "running",
+            replacements: vec![
+                replacement(
+                    &w,
+                    Replacement {
+                        id: "i-r1",
+                        state: "stopped",
+                        subnet: "subnet-b",
+                        attempt: Some("1"),
+                        this_incident: true,
+                    },
+                ),
+                replacement(
+                    &w,
+                    Replacement {
+                        id: "i-r2",
+                        state: "stopping",
+                        subnet: "subnet-c",
+                        attempt: Some("2"),
+                        this_incident: true,
+                    },
+                ),
             ],
-            "launch #3 lt-0b>lt-0c dead[i-r1,i-r2]",
-        ),
-        (
-            "a dead replacement and a live one: the live one stands",
-            "running",
-            vec![
-                replacement(&w, "i-r1", "stopped", "subnet-b", Some("1"), true),
-                replacement(&w, "i-r2", "running", "subnet-c", Some("2"), true),
+            expected: "launch #3 lt-0b>lt-0c dead[i-r1,i-r2]",
+        },
+        Row {
+            what: "a dead replacement and a live one: the live one stands",
+            original_state: "running",
+            replacements: vec![
+                replacement(
+                    &w,
+                    Replacement {
+                        id: "i-r1",
+                        state: "stopped",
+                        subnet: "subnet-b",
+                        attempt: Some("1"),
+                        this_incident: true,
+                    },
+                ),
+                replacement(
+                    &w,
+                    Replacement {
+                        id: "i-r2",
+                        state: "running",
+                        subnet: "subnet-c",
+                        attempt: Some("2"),
+                        this_incident: true,
+                    },
+                ),
             ],
-            "recovered by i-r2 superseding[i-r1]",
-        ),
-        (
-            "the replacement has been pending for 20 minutes: stuck",
-            "running",
-            vec![launched_at(
-                replacement(&w, "i-r1", "pending", "subnet-b", Some("1"), true),
+            expected: "recovered by i-r2 superseding[i-r1]",
+        },
+        Row {
+            what: "the replacement has been pending for 20 minutes: stuck",
+            original_state: "running",
+            replacements: vec![launched_at(
+                replacement(
+                    &w,
+                    Replacement {
+                        id: "i-r1",
+                        state: "pending",
+                        subnet: "subnet-b",
+                        attempt: Some("1"),
+                        this_incident: true,
+                    },
+                ),
                 "2026-11-24T01:40:00Z",
             )],
-            "launch #2 lt-0c>lt-0b dead[i-r1]",
-        ),
-        (
-            "a replacement of an earlier incident stuck pending is terminated too",
-            "running",
-            vec![launched_at(
-                replacement(&w, "i-old", "pending", "subnet-b", Some("2"), false),
+            expected: "launch #2 lt-0c>lt-0b dead[i-r1]",
+        },
+        Row {
+            what: "a replacement of an earlier incident stuck pending is terminated too",
+            original_state: "running",
+            replacements: vec![launched_at(
+                replacement(
+                    &w,
+                    Replacement {
+                        id: "i-old",
+                        state: "pending",
+                        subnet: "subnet-b",
+                        attempt: Some("2"),
+                        this_incident: false,
+                    },
+                ),
                 "2026-11-24T01:00:00Z",
             )],
-            "launch #1 lt-0c>lt-0b dead[i-old]",
-        ),
-        (
-            "the replacement has been pending for 2 minutes: on its way",
-            "running",
-            vec![launched_at(
-                replacement(&w, "i-r1", "pending", "subnet-b", Some("1"), true),
+            expected: "launch #1 lt-0c>lt-0b dead[i-old]",
+        },
+        Row {
+            what: "the replacement has been pending for 2 minutes: on its way",
+            original_state: "running",
+            replacements: vec![launched_at(
+                replacement(
+                    &w,
+                    Replacement {
+                        id: "i-r1",
+                        state: "pending",
+                        subnet: "subnet-b",
+                        attempt: Some("1"),
+                        this_incident: true,
+                    },
+                ),
                 "2026-11-24T01:58:00Z",
             )],
-            "recovered by i-r1 superseding[]",
-        ),
-        (
-            "replacements kept dying: stop launching",
-            "running",
-            vec![replacement(
+            expected: "recovered by i-r1 superseding[]",
+        },
+        Row {
+            what: "replacements kept dying: stop launching",
+            original_state: "running",
+            replacements: vec![replacement(
                 &w,
-                "i-r5",
-                "stopped",
-                "subnet-b",
-                Some("5"),
-                true,
+                Replacement {
+                    id: "i-r5",
+                    state: "stopped",
+                    subnet: "subnet-b",
+                    attempt: Some("5"),
+                    this_incident: true,
+                },
             )],
-            "unrecoverable",
-        ),
-        (
-            "a dead replacement of an earlier incident does not count",
-            "running",
-            vec![replacement(
+            expected: "unrecoverable",
+        },
+        Row {
+            what: "a dead replacement of an earlier incident does not count",
+            original_state: "running",
+            replacements: vec![replacement(
                 &w,
-                "i-old",
-                "stopped",
-                "subnet-b",
-                Some("3"),
-                false,
+                Replacement {
+                    id: "i-old",
+                    state: "stopped",
+                    subnet: "subnet-b",
+                    attempt: Some("3"),
+                    this_incident: false,
+                },
             )],
-            "launch #1 lt-0b>lt-0c dead[]",
-        ),
-        (
-            "the operator had stopped it",
-            "stopped",
-            vec![],
-            "not running: stopped",
-        ),
-        (
-            "terminated by its operator",
-            "terminated",
-            vec![],
-            "not running: terminated",
-        ),
-        ("stopping", "stopping", vec![], "not running: stopping"),
-        (
-            "pending counts as running",
-            "pending",
-            vec![],
-            "launch #1 lt-0b>lt-0c dead[]",
-        ),
-        (
-            "stopped but recovered earlier: finish that recovery",
-            "stopped",
-            vec![replacement(&w, "i-r1", "running", "subnet-b", None, true)],
-            "recovered by i-r1 superseding[]",
-        ),
+            expected: "launch #1 lt-0b>lt-0c dead[]",
+        },
+        Row {
+            what: "the operator had stopped it",
+            original_state: "stopped",
+            replacements: vec![],
+            expected: "not running: stopped",
+        },
+        Row {
+            what: "terminated by its operator",
+            original_state: "terminated",
+            replacements: vec![],
+            expected: "not running: terminated",
+        },
+        Row {
+            what: "stopping",
+            original_state: "stopping",
+            replacements: vec![],
+            expected: "not running: stopping",
+        },
+        Row {
+            what: "pending counts as running",
+            original_state: "pending",
+            replacements: vec![],
+            expected: "launch #1 lt-0b>lt-0c dead[]",
+        },
+        Row {
+            what: "stopped but recovered earlier: finish that recovery",
+            original_state: "stopped",
+            replacements: vec![replacement(
+                &w,
+                Replacement {
+                    id: "i-r1",
+                    state: "running",
+                    subnet: "subnet-b",
+                    attempt: None,
+                    this_incident: true,
+                },
+            )],
+            expected: "recovered by i-r1 superseding[]",
+        },
     ];
-    for (what, state, replacements, expected) in rows {
+    for Row {
+        what,
+        original_state,
+        replacements,
+        expected,
+    } in rows
+    {
         let mut original = instance("i-1", Some("lt-0a,lt-0b,lt-0c"));
-        original.state = state.into();
+        original.state = original_state.into();
         let planned = plan(&w, &[original], &replacements);
         assert_eq!(summary(&planned[0].decision), expected, "{what}");
     }
