@@ -283,22 +283,28 @@ fn succeeded(job: &str, drill: bool) -> DrsLaunchResult {
     }
 }
 
+/// DRS launched the first job's server into its stopped target, which now runs: the job id.
+fn launched_into_target(w: &mut autorestart_testkit::World) -> String {
+    let job = w.drs_jobs[0].0.job_id.clone();
+    w.drs_recovery_instances.insert(
+        (SERVER.into(), job.clone()),
+        RecoveryInstance {
+            recovery_instance_id: "i-dbtarget".into(),
+            ec2_instance_id: "i-dbtarget".into(),
+            is_drill: false,
+        },
+    );
+    w.instances.get_mut("i-dbtarget").unwrap().state = "running".into();
+    job
+}
+
 #[tokio::test]
 async fn a_launch_success_moves_membership_to_the_target_and_a_repeat_changes_nothing() {
     let aws = InMemoryAws::new(world(), Duration::ZERO);
     let agent = Agent::new(Ports::all(aws.clone()), settings());
     agent.handle_alarm(&support::outage()).await.unwrap();
     let job = aws.with(|w| {
-        let job = w.drs_jobs[0].0.job_id.clone();
-        w.drs_recovery_instances.insert(
-            (SERVER.into(), job.clone()),
-            RecoveryInstance {
-                recovery_instance_id: "i-dbtarget".into(),
-                ec2_instance_id: "i-dbtarget".into(),
-                is_drill: false,
-            },
-        );
-        w.instances.get_mut("i-dbtarget").unwrap().state = "running".into();
+        let job = launched_into_target(w);
         w.published.clear();
         job
     });
@@ -913,16 +919,7 @@ async fn a_drs_result_waits_for_health_no_longer_than_its_invocation() {
     let agent = Agent::new(Ports::all(aws.clone()), settings);
     agent.handle_alarm(&support::outage()).await.unwrap();
     let job = aws.with(|w| {
-        let job = w.drs_jobs[0].0.job_id.clone();
-        w.drs_recovery_instances.insert(
-            (SERVER.into(), job.clone()),
-            RecoveryInstance {
-                recovery_instance_id: "i-dbtarget".into(),
-                ec2_instance_id: "i-dbtarget".into(),
-                is_drill: false,
-            },
-        );
-        w.instances.get_mut("i-dbtarget").unwrap().state = "running".into();
+        let job = launched_into_target(w);
         // The recovered server never turns healthy: only the deadline ends the wait.
         w.default_health = Some("unhealthy".into());
         job
