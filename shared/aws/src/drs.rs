@@ -56,7 +56,7 @@ impl DisasterRecovery for DrsService {
                     hostname: hints
                         .and_then(|h| h.hostname().or(h.fqdn()))
                         .map(str::to_owned),
-                    aws_instance_id: hints.and_then(|h| h.aws_instance_id()).map(str::to_owned),
+                    aws_instance_id: hints.and_then(|h| h.aws_instance_id()).map(Into::into),
                     replication_state: replication
                         .and_then(|r| r.data_replication_state())
                         .map_or("UNKNOWN", |s| s.as_str())
@@ -280,7 +280,7 @@ impl DisasterRecovery for DrsService {
             if let Some(r) = page.items().iter().find(|r| r.job_id() == Some(job_id)) {
                 return Ok(Some(RecoveryInstance {
                     recovery_instance_id: r.recovery_instance_id().unwrap_or_default().to_owned(),
-                    ec2_instance_id: r.ec2_instance_id().unwrap_or_default().to_owned(),
+                    ec2_instance_id: r.ec2_instance_id().unwrap_or_default().into(),
                     is_drill: r.is_drill().unwrap_or(false),
                 }));
             }

@@ -12,6 +12,7 @@ use super::sdk_error::from_sdk;
 use super::{MAX_FILTER_VALUES, READ_CONCURRENCY};
 use autorestart_core::alarm::OutpostId;
 use autorestart_core::error::{AwsError, ErrorKind};
+use autorestart_core::ids::InstanceId;
 use autorestart_core::inventory::{Instance, PrivateAddress, TemplateTarget};
 use autorestart_core::tags::{self, TemplateRef};
 use autorestart_flows::ports::{Compute, LaunchRequest};
@@ -299,13 +300,13 @@ impl Compute for Ec2Compute {
         self.with_outposts(found).await
     }
 
-    async fn instances(&self, ids: &[String]) -> Result<Vec<Instance>, AwsError> {
+    async fn instances(&self, ids: &[InstanceId]) -> Result<Vec<Instance>, AwsError> {
         let mut found = Vec::new();
         // A filter, not InstanceIds: an id that no longer exists is absent rather than an error.
         for chunk in ids.chunks(MAX_FILTER_VALUES) {
             found.extend(
                 self.describe_instances(vec![
-                    filter("instance-id", chunk.iter().cloned()),
+                    filter("instance-id", chunk.iter().map(InstanceId::to_string)),
                     filter("instance-state-name", EXISTING_STATES.map(str::to_owned)),
                 ])
                 .await?,
@@ -316,16 +317,19 @@ impl Compute for Ec2Compute {
 
     async fn states(
         &self,
-        ids: &[String],
-    ) -> Result<Vec<(String, autorestart_core::vocabulary::InstanceState)>, AwsError> {
+        ids: &[InstanceId],
+    ) -> Result<Vec<(InstanceId, autorestart_core::vocabulary::InstanceState)>, AwsError> {
         let mut found = Vec::new();
         // A filter, not InstanceIds, and no state filter: terminated ones are answered too.
         for chunk in ids.chunks(MAX_FILTER_VALUES) {
             found.extend(
-                self.describe_instances(vec![filter("instance-id", chunk.iter().cloned())])
-                    .await?
-                    .into_iter()
-                    .map(|i| (i.id, i.state)),
+                self.describe_instances(vec![filter(
+                    "instance-id",
+                    chunk.iter().map(InstanceId::to_string),
+                )])
+                .await?
+                .into_iter()
+                .map(|i| (i.id, i.state)),
             );
         }
         Ok(found)
@@ -366,11 +370,11 @@ impl Compute for Ec2Compute {
         }
     }
 
-    async fn stop(&self, instance_ids: &[String]) -> Result<(), AwsError> {
+    async fn stop(&self, instance_ids: &[InstanceId]) -> Result<(), AwsError> {
         self.change_state(instance_ids, true).await
     }
 
-    async fn terminate(&self, instance_ids: &[String]) -> Result<(), AwsError> {
+    async fn terminate(&self, instance_ids: &[InstanceId]) -> Result<(), AwsError> {
         self.change_state(instance_ids, false).await
     }
 
@@ -426,14 +430,14 @@ impl Compute for Ec2Compute {
 
     async fn tag(
         &self,
-        instance_ids: &[String],
+        instance_ids: &[InstanceId],
         tags: &[(String, String)],
     ) -> Result<(), AwsError> {
         let tags = sdk_tags(tags);
         for chunk in instance_ids.chunks(MAX_FILTER_VALUES) {
             self.client
                 .create_tags()
-                .set_resources(Some(chunk.to_vec()))
+                .set_resources(Some(chunk.iter().map(InstanceId::to_string).collect()))
                 .set_tags(Some(tags.clone()))
                 .send()
                 .await
@@ -445,9 +449,9 @@ impl Compute for Ec2Compute {
 
 impl Ec2Compute {
     /// Changes instances' power state; one call per chunk of ids.
-    async fn change_state(&self, ids: &[String], stop: bool) -> Result<(), AwsError> {
+    async fn change_state(&self, ids: &[InstanceId], stop: bool) -> Result<(), AwsError> {
         for chunk in ids.chunks(MAX_FILTER_VALUES) {
-            let ids = Some(chunk.to_vec());
+            let ids = Some(chunk.iter().map(InstanceId::to_string).collect());
             if stop {
                 self.client
                     .stop_instances()
@@ -517,7 +521,7 @@ fn instance_from_sdk(i: &aws_sdk_ec2::types::Instance) -> Instance {
         );
     }
     Instance {
-        id: i.instance_id().unwrap_or_default().to_owned(),
+        id: i.instance_id().unwrap_or_default().into(),
         state: i
             .state()
             .and_then(|s| s.name())

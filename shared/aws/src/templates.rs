@@ -154,7 +154,7 @@ impl TemplateStore for Ec2Templates {
             (None, None) => None,
         };
         Ok(Some(SourceInstance {
-            instance_id: instance_id.to_owned(),
+            instance_id: instance_id.into(),
             state: instance
                 .state()
                 .and_then(|s| s.name())

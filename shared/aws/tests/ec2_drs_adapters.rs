@@ -36,8 +36,9 @@ async fn stop_and_terminate_send_the_ids_in_calls_of_at_most_two_hundred() {
     );
     let ec2 = Ec2Compute::new(client);
 
-    ec2.stop(&ids(&["i-1", "i-2"])).await.unwrap();
-    let many: Vec<String> = (0..250).map(instance_id).collect();
+    ec2.stop(&instance_ids(&["i-1", "i-2"])).await.unwrap();
+    let many: Vec<autorestart_core::ids::InstanceId> =
+        (0..250).map(|i| instance_id(i).into()).collect();
     ec2.terminate(&many).await.unwrap();
 
     assert_eq!(
@@ -62,7 +63,7 @@ async fn stop_and_terminate_errors_are_sorted_by_their_code() {
             .then_error(move || TerminateInstancesError::generic(aws_error(code)));
         let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&stop, &terminate]);
         let ec2 = Ec2Compute::new(client);
-        let target = ids(&["i-1"]);
+        let target = instance_ids(&["i-1"]);
 
         let stopped = ec2.stop(&target).await.unwrap_err();
         let terminated = ec2.terminate(&target).await.unwrap_err();

@@ -2,6 +2,7 @@
 //! `replaced-by` tag is found by its replacement's `replacement-of` filter, the tag goes back
 //! before StopInstances (fencing's IAM statement needs it), and the fencing is recorded.
 
+use autorestart_core::ids::InstanceId;
 use std::sync::{Arc, Mutex};
 
 use autorestart_core::alarm::{AlarmChange, AlarmState, IncidentId};
@@ -154,7 +155,10 @@ async fn a_lost_replaced_by_is_found_from_the_replacement_and_written_before_the
 
     assert_eq!(report.action, Action::OutpostBack);
     let fencing = report.fencing.unwrap();
-    assert_eq!(fencing.repaired, [("i-1".to_owned(), "i-new".to_owned())]);
+    assert_eq!(
+        fencing.repaired,
+        [(InstanceId::from("i-1"), InstanceId::from("i-new"))]
+    );
     let calls = calls.lock().unwrap().clone();
     assert_eq!(calls.len(), 4, "{calls:#?}");
     assert_eq!(calls[0], "CreateTags i-1 autorestart:replaced-by=i-new");

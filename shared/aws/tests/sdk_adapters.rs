@@ -456,7 +456,7 @@ async fn a_throttled_page_of_a_read_is_retried_by_the_sdk_but_run_instances_neve
         |c| c.retry_config(RetryConfig::standard().with_max_attempts(3))
     );
     let compute = Ec2Compute::new(client);
-    let found = compute.instances(&["i-1".to_owned()]).await.unwrap();
+    let found = compute.instances(&["i-1".into()]).await.unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(describe.num_calls(), 3);
     let error = compute.launch(&launch_request()).await.unwrap_err();
@@ -477,7 +477,8 @@ async fn tags_are_written_in_one_call_per_chunk() {
         .match_requests(|r| r.resources().len() == 50)
         .then_output(|| CreateTagsOutput::builder().build());
     let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&create, &rest]);
-    let ids: Vec<String> = (0..250).map(|i| format!("i-{i:017x}")).collect();
+    let ids: Vec<autorestart_core::ids::InstanceId> =
+        (0..250).map(|i| format!("i-{i:017x}").into()).collect();
     Ec2Compute::new(client)
         .tag(&ids, &[("autorestart:reported".into(), "inc".into())])
         .await
@@ -733,18 +734,18 @@ async fn states_answer_terminated_instances_too_and_sort_errors() {
         });
     let client = mock_client!(aws_sdk_ec2, [&read]);
     let states = Ec2Compute::new(client)
-        .states(&["i-dead".to_owned(), "i-live".to_owned()])
+        .states(&["i-dead".into(), "i-live".into()])
         .await
         .unwrap();
     assert_eq!(
         states,
         [
             (
-                "i-dead".to_owned(),
+                "i-dead".into(),
                 autorestart_core::vocabulary::InstanceState::Terminated
             ),
             (
-                "i-live".to_owned(),
+                "i-live".into(),
                 autorestart_core::vocabulary::InstanceState::Running
             )
         ]
@@ -753,7 +754,7 @@ async fn states_answer_terminated_instances_too_and_sort_errors() {
         .then_error(|| DescribeInstancesError::generic(ec2_error("UnauthorizedOperation")));
     let client = mock_client!(aws_sdk_ec2, [&denied]);
     let error = Ec2Compute::new(client)
-        .states(&["i-dead".to_owned()])
+        .states(&["i-dead".into()])
         .await
         .unwrap_err();
     assert_eq!(error.kind, ErrorKind::AccessDenied);

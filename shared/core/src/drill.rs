@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 
 use crate::alarm::OutpostId;
 use crate::drs::{DrsDecision, PlannedDrs};
+use crate::ids::InstanceId;
 use crate::inventory::{Instance, Membership};
 use crate::plan::{Decision, PlannedInstance};
 use crate::readiness::InstanceReadiness;
@@ -46,7 +47,7 @@ pub enum StepAction {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct PlannedStep {
     /// The instance.
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     /// Its Name tag, or its id.
     pub name: String,
     /// How it is recovered.
@@ -75,9 +76,9 @@ pub struct PlannedStep {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct DrillCopy {
     /// The instance rehearsed.
-    pub original_id: String,
+    pub original_id: InstanceId,
     /// The copy, if one launched.
-    pub copy_id: Option<String>,
+    pub copy_id: Option<InstanceId>,
     /// The template it came from.
     pub template: Option<String>,
     /// Seconds from the drill's start to the copy seen running.
@@ -104,9 +105,9 @@ pub struct DrillReport {
     /// Copies launched (live).
     pub copies: Vec<DrillCopy>,
     /// Copies terminated at the end.
-    pub cleaned_up: Vec<String>,
+    pub cleaned_up: Vec<InstanceId>,
     /// Copies that could not be terminated: terminate them by hand.
-    pub left_behind: Vec<String>,
+    pub left_behind: Vec<InstanceId>,
     /// Seconds the drill took.
     pub seconds: f64,
     /// What went wrong beside single copies.
@@ -223,7 +224,7 @@ pub fn drs_step(
     match decision {
         DrsDecision::Recover { server, target, .. } => {
             let mut s = step(original, Strategy::Drs, StepAction::StartDrs, memberships);
-            s.drs = Some((server.id.clone(), target.id.clone()));
+            s.drs = Some((server.id.clone(), target.id.to_string()));
             s
         }
         DrsDecision::AlreadyStarted { job_id, .. } => {

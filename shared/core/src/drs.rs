@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use crate::alarm::{IncidentId, OutpostId};
+use crate::ids::InstanceId;
 use crate::inventory::Instance;
 use crate::report::DrsReport;
 use crate::tags;
@@ -30,7 +31,7 @@ pub struct SourceServer {
     /// The source's hostname (or FQDN) from its identification hints.
     pub hostname: Option<String>,
     /// The source's EC2 instance id from its identification hints.
-    pub aws_instance_id: Option<String>,
+    pub aws_instance_id: Option<InstanceId>,
     /// Data replication state.
     pub replication_state: ReplicationState,
     /// Replication lag, as DRS reports it (ISO 8601 duration).
@@ -229,7 +230,11 @@ pub fn job_finish(
 
 /// The report of a job stuck past `timeout`, for the originals not told of it yet (`new`): its
 /// source servers and the originals waiting for it, with what to do.
-pub fn stuck_report(job: &JobSnapshot, new: &[String], timeout: std::time::Duration) -> DrsReport {
+pub fn stuck_report(
+    job: &JobSnapshot,
+    new: &[InstanceId],
+    timeout: std::time::Duration,
+) -> DrsReport {
     let minutes = timeout.as_secs() / 60;
     let servers: Vec<&str> = job.servers.iter().map(|(id, _)| id.as_str()).collect();
     DrsReport {
@@ -270,7 +275,7 @@ pub struct RecoveryInstance {
     /// DRS's id of the recovery instance.
     pub recovery_instance_id: String,
     /// The EC2 instance (for launch-into-instance, the target itself).
-    pub ec2_instance_id: String,
+    pub ec2_instance_id: InstanceId,
     /// Whether it is a drill.
     pub is_drill: bool,
 }

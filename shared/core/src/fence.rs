@@ -12,6 +12,7 @@ use std::fmt::Write;
 use chrono::{DateTime, Utc};
 
 use crate::alarm::OutpostId;
+use crate::ids::InstanceId;
 use crate::inventory::Instance;
 use crate::settings::{FenceAction, Mode};
 use crate::tags;
@@ -25,17 +26,17 @@ pub enum HoldReason {
     /// Nothing in its chain is pending or running: it may be the only copy.
     NoLiveCopy {
         /// The replacement its `autorestart:replaced-by` names, if any.
-        named: Option<String>,
+        named: Option<InstanceId>,
     },
     /// The live end of its chain is still starting.
     Starting {
         /// The live end.
-        end: String,
+        end: InstanceId,
     },
     /// The live end runs on an Outpost whose alarm is not OK (ALARM, or without data).
     EndDown {
         /// The live end.
-        end: String,
+        end: InstanceId,
         /// Its Outpost.
         outpost: OutpostId,
     },
@@ -43,7 +44,7 @@ pub enum HoldReason {
     /// that still holds the original, or not healthy there.
     Unhealthy {
         /// The live end.
-        end: String,
+        end: InstanceId,
         /// Which target group says what.
         detail: String,
     },
@@ -91,12 +92,12 @@ pub enum Verdict {
     /// The live end of its chain serves: fence it.
     Fence {
         /// The live end.
-        end: String,
+        end: InstanceId,
     },
     /// Fenced before, running again (power came back, someone started it): fence it again.
     FenceAgain {
         /// The live end.
-        end: String,
+        end: InstanceId,
     },
     /// Fenced (or, in notify-only, reported) before: nothing to do.
     AlreadyFenced,
@@ -110,9 +111,9 @@ pub struct FenceDecision {
     /// The original.
     pub original: Instance,
     /// The instance its chain continues with: toward the live end, or the newest replacement.
-    pub successor: Option<String>,
+    pub successor: Option<InstanceId>,
     /// `autorestart:replaced-by` to write first, because the original lost it.
-    pub repair: Option<String>,
+    pub repair: Option<InstanceId>,
     /// What to do.
     pub verdict: Verdict,
     /// Whether people must hear of it: anything fenced, or a hold not reported before (its
@@ -193,10 +194,10 @@ pub struct FenceView<'a> {
     /// Outposts whose alarm is not OK now (ALARM, or INSUFFICIENT_DATA).
     pub down: &'a HashSet<OutpostId>,
     /// Live ends that are not healthy in a target group, and what the group says.
-    pub unhealthy: &'a HashMap<String, String>,
+    pub unhealthy: &'a HashMap<InstanceId, String>,
     /// Instances named by a link AWS does not confirm the agent made (`proof`): an original
     /// whose `replaced-by` names one of these is not considered replaced.
-    pub unproven: &'a HashSet<String>,
+    pub unproven: &'a HashSet<InstanceId>,
 }
 
 /// The value of `autorestart:fenced`: `<action>@<time>`, prefixed `would-` in notify-only.
@@ -280,7 +281,7 @@ fn verdict(
     }
     let Some(end) = end else {
         return Verdict::Hold(HoldReason::NoLiveCopy {
-            named: original.tag(tags::REPLACED_BY).map(str::to_owned),
+            named: original.tag(tags::REPLACED_BY).map(InstanceId::from),
         });
     };
     let end_id = end.id.clone();
@@ -311,11 +312,11 @@ fn verdict(
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct FencedInstance {
     /// The original.
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     /// Its Name tag, or its id.
     pub name: String,
     /// The live end of its chain: the copy that serves now.
-    pub replacement_id: String,
+    pub replacement_id: InstanceId,
     /// Its state before fencing.
     pub previous_state: String,
     /// Fenced before and found running again.
@@ -326,7 +327,7 @@ pub struct FencedInstance {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct HeldInstance {
     /// The original.
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     /// Its Name tag, or its id.
     pub name: String,
     /// Why it was not fenced, and what to do.
@@ -340,19 +341,19 @@ pub struct HeldInstance {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct UnprovenClaim {
     /// The opted-in instance the link is about.
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     /// Its Name tag, or its id.
     pub name: String,
     /// The instances claimed as its replacement (by their `replacement-of`, or by its
     /// `replaced-by`) that the agent did not launch for it.
-    pub claimed: Vec<String>,
+    pub claimed: Vec<InstanceId>,
     /// Not reported before.
     pub news: bool,
 }
 
 impl UnprovenClaim {
     /// The claims about `instance`.
-    pub fn new(instance: &Instance, claimed: Vec<String>, news: bool) -> Self {
+    pub fn new(instance: &Instance, claimed: Vec<InstanceId>, news: bool) -> Self {
         Self {
             instance_id: instance.id.clone(),
             name: instance.display_name().to_owned(),
@@ -379,10 +380,10 @@ pub struct FenceReport {
     pub already_fenced: usize,
     /// Originals that had lost `autorestart:replaced-by`, found from their replacement and
     /// tagged again: (original, replacement).
-    pub repaired: Vec<(String, String)>,
+    pub repaired: Vec<(InstanceId, InstanceId)>,
     /// Replacements that had lost `autorestart:replacement-of`, found from their
     /// predecessor's `replaced-by` and tagged again: (replacement, predecessor).
-    pub relinked: Vec<(String, String)>,
+    pub relinked: Vec<(InstanceId, InstanceId)>,
     /// Links AWS does not confirm the agent made, left alone.
     pub unproven: Vec<UnprovenClaim>,
 }

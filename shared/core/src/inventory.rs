@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
+use crate::ids::InstanceId;
 use crate::tags::{self, TemplateRef};
 use crate::vocabulary::{InstanceState, TargetHealth};
 
@@ -11,7 +12,7 @@ use crate::vocabulary::{InstanceState, TargetHealth};
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Instance {
     /// `i-…`
-    pub id: String,
+    pub id: InstanceId,
     /// EC2's state name.
     pub state: InstanceState,
     /// Subnet of its primary network interface.

@@ -8,6 +8,7 @@
 
 use crate::alarm::IncidentId;
 use crate::error::{AwsError, ErrorKind};
+use crate::ids::InstanceId;
 use crate::inventory::Instance;
 use crate::outcome::{Attempt, Outcome};
 use crate::plan::{self, Candidate, MAX_ATTEMPTS};
@@ -43,7 +44,7 @@ pub struct Launching {
     /// Every alternate tried in this run that did not launch, in order.
     pub attempts: Vec<Attempt>,
     /// Replacements this run knows dead: an answer naming one is a spent token.
-    pub known_dead: Vec<String>,
+    pub known_dead: Vec<InstanceId>,
 }
 
 impl Launching {

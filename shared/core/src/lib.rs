@@ -9,6 +9,7 @@ pub mod drill;
 pub mod drs;
 pub mod error;
 pub mod fence;
+pub mod ids;
 pub mod inventory;
 pub mod launch_check;
 pub mod launching;

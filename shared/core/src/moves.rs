@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::ids::InstanceId;
 use crate::inventory::{Instance, Membership, Target, TargetGroupScope, TargetKind};
 use crate::tags;
 use crate::vocabulary::TargetHealth;
@@ -15,9 +16,9 @@ pub struct Move {
     /// How the group names targets.
     pub kind: TargetKind,
     /// The original instance.
-    pub original_id: String,
+    pub original_id: InstanceId,
     /// Its replacement.
-    pub replacement_id: String,
+    pub replacement_id: InstanceId,
     /// The original's registration.
     pub from: Target,
     /// The replacement's registration, same port (and zone).
@@ -35,7 +36,7 @@ pub struct Unmovable {
     /// The target group.
     pub target_group_arn: String,
     /// The original instance.
-    pub original_id: String,
+    pub original_id: InstanceId,
     /// Why.
     pub reason: String,
 }
@@ -142,7 +143,7 @@ fn replacement_target(
 ) -> Result<Option<String>, String> {
     match membership.kind {
         TargetKind::Instance if membership.target.id == original.id => {
-            Ok(Some(replacement.id.clone()))
+            Ok(Some(replacement.id.to_string()))
         }
         TargetKind::Instance => Ok(None),
         TargetKind::Ip => {

@@ -533,7 +533,7 @@ pub fn drill_tags(original: &Instance, drill_id: &str) -> Vec<(String, String)> 
         format!("drill: {}", original.display_name()),
     ));
     carried.push((tags::DRILL.into(), drill_id.to_owned()));
-    carried.push((tags::DRILL_OF.into(), original.id.clone()));
+    carried.push((tags::DRILL_OF.into(), original.id.to_string()));
     carried
 }
 
@@ -545,7 +545,7 @@ pub fn replacement_tags(original: &Instance, incident: &IncidentId) -> Vec<(Stri
         .filter(|(key, _)| tags::travels_to_replacement(key))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    carried.push((tags::REPLACEMENT_OF.into(), original.id.clone()));
+    carried.push((tags::REPLACEMENT_OF.into(), original.id.to_string()));
     carried.push((tags::INCIDENT.into(), incident.to_string()));
     carried.push((tags::LAUNCHED_IN.into(), incident.to_string()));
     carried

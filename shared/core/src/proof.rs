@@ -15,6 +15,7 @@
 //! `replacement-of` or `replaced-by` was lost is proven all the same, from the other tag.
 
 use crate::drs::RecoveryInstance;
+use crate::ids::InstanceId;
 use crate::inventory::Instance;
 use crate::plan::{self, MAX_ATTEMPTS};
 use crate::tags::{self, TemplateRef};
@@ -93,8 +94,8 @@ pub fn recovered_by_drs(candidate: &Instance, recovery: Option<&RecoveryInstance
 /// The value of `autorestart:unproven-claims` that records `claimed` (the instances an
 /// unproven link names for an instance), when it differs from what the instance records: a
 /// claim is reported once, and again only when the claims change.
-pub fn claims_news(instance: &Instance, claimed: &[String]) -> Option<String> {
-    let mut claimed: Vec<&str> = claimed.iter().map(String::as_str).collect();
+pub fn claims_news(instance: &Instance, claimed: &[InstanceId]) -> Option<String> {
+    let mut claimed: Vec<&str> = claimed.iter().map(InstanceId::as_str).collect();
     claimed.sort_unstable();
     claimed.dedup();
     let value = claimed.join(",");
@@ -319,7 +320,7 @@ mod tests {
 
     #[test]
     fn a_claim_is_news_once_and_again_when_it_changes() {
-        let claimed = vec!["i-y".to_owned(), "i-x".to_owned(), "i-y".to_owned()];
+        let claimed: Vec<InstanceId> = vec!["i-y".into(), "i-x".into(), "i-y".into()];
         let fresh = original();
         assert_eq!(claims_news(&fresh, &claimed).as_deref(), Some("i-x,i-y"));
         let recorded = with(original(), |o| {
@@ -328,7 +329,7 @@ mod tests {
         });
         assert_eq!(claims_news(&recorded, &claimed), None);
         assert_eq!(
-            claims_news(&recorded, &["i-x".to_owned()]).as_deref(),
+            claims_news(&recorded, &["i-x".into()]).as_deref(),
             Some("i-x")
         );
         assert_eq!(claims_news(&recorded, &[]).as_deref(), Some(""));

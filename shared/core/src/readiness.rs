@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::alarm::{AlarmState, OutpostId};
 use crate::drs::{self, SourceServer};
+use crate::ids::InstanceId;
 use crate::inventory::Asset;
 use crate::inventory::{Instance, TemplateTarget};
 use crate::launch_check::{self, LaunchCheck};
@@ -40,14 +41,14 @@ pub struct ReadinessInputs<'a> {
     /// Ids of the templates listed in `RecoveryLaunchTemplateArns`.
     pub listed_templates: &'a [String],
     /// What EC2's dry-run launches said, by (instance, template); none made: not asked.
-    pub launch_checks: &'a HashMap<(String, TemplateRef), LaunchCheck>,
+    pub launch_checks: &'a HashMap<(InstanceId, TemplateRef), LaunchCheck>,
 }
 
 /// The verdict for one instance.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct InstanceReadiness {
     /// The instance.
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     /// Its Name tag, or its id.
     pub name: String,
     /// The Outpost it runs on.
@@ -404,7 +405,7 @@ pub struct ReadinessReport {
     /// Every verdict.
     pub instances: Vec<InstanceReadiness>,
     /// Ids whose verdict changed since the last check.
-    pub changed: Vec<String>,
+    pub changed: Vec<InstanceId>,
     /// SNS message id when a change was announced.
     pub message_id: Option<String>,
     /// Why the check could not complete.
@@ -481,7 +482,7 @@ mod tests {
         silent: HashMap<OutpostId, chrono::DateTime<chrono::Utc>>,
         managed: Result<HashSet<String>, String>,
         listed: Vec<String>,
-        launch_checks: HashMap<(String, TemplateRef), LaunchCheck>,
+        launch_checks: HashMap<(InstanceId, TemplateRef), LaunchCheck>,
     }
 
     fn fixture() -> Fixture {

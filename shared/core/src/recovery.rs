@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use crate::alarm::OutpostId;
 use crate::drs::{self, DrsSnapshot, PlannedDrs};
 use crate::error::AwsError;
+use crate::ids::InstanceId;
 use crate::inventory::Instance;
 use crate::plan::{self, PlannedInstance, Snapshot};
 use crate::{placement, waves};
@@ -74,7 +75,7 @@ impl WavePlan {
     }
 
     /// The originals' ids.
-    pub fn original_ids(&self) -> impl Iterator<Item = String> + '_ {
+    pub fn original_ids(&self) -> impl Iterator<Item = InstanceId> + '_ {
         self.templates
             .iter()
             .map(|p| p.original.id.clone())

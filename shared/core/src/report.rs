@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::alarm::{IncidentId, OutpostId};
 use crate::error::{AwsError, ErrorKind};
+use crate::ids::InstanceId;
 use crate::inventory::Membership;
 use crate::moves::{MoveOutcome, Unmovable};
 use crate::outcome::{Attempt, InstanceOutcome, Outcome, OutcomeKind};
@@ -113,7 +114,7 @@ pub enum Notification {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct InstanceReport {
     /// The original.
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     /// Its Name tag, or its id.
     pub name: String,
     /// How it is recovered.
@@ -125,7 +126,7 @@ pub struct InstanceReport {
     /// How its recovery ended.
     pub outcome: OutcomeKind,
     /// The replacement's id.
-    pub replacement_id: Option<String>,
+    pub replacement_id: Option<InstanceId>,
     /// The template used, or that would be used.
     pub template: Option<String>,
     /// Where the replacement runs or would run.
@@ -175,9 +176,9 @@ pub struct Ran {
     /// The memberships that could not move.
     pub unmovable: Vec<Unmovable>,
     /// When each replacement was seen running.
-    pub running_at: HashMap<String, DateTime<Utc>>,
+    pub running_at: HashMap<InstanceId, DateTime<Utc>>,
     /// The wave of each original.
-    pub wave_of: HashMap<String, u32>,
+    pub wave_of: HashMap<InstanceId, u32>,
 }
 
 /// Fills in the report's instances from what the waves did; `would_move` are the
@@ -198,10 +199,10 @@ pub fn complete(report: &mut AlarmReport, ran: &Ran, would_move: &[Membership]) 
 #[derive(Debug, PartialEq, Eq)]
 pub struct News {
     /// Replacements no notice has named yet (they carry no `autorestart:reported`).
-    pub unreported: Vec<String>,
+    pub unreported: Vec<InstanceId>,
     /// Failed or unfinished originals whose digest differs from the one they carry, with the
     /// digest to record once said.
-    pub unsaid: Vec<(String, String)>,
+    pub unsaid: Vec<(InstanceId, String)>,
     /// Anything else that changed: a plan, a DRS job started, a membership moved or refused,
     /// a load-balancing error, or no protected instance at all.
     pub other: bool,
@@ -376,7 +377,7 @@ impl InstanceReport {
     /// The report of one instance, saying only how its recovery ended.
     pub fn new(instance_id: &str, name: &str, strategy: Strategy, outcome: OutcomeKind) -> Self {
         Self {
-            instance_id: instance_id.to_owned(),
+            instance_id: instance_id.into(),
             name: name.to_owned(),
             strategy,
             wave: 0,
@@ -514,7 +515,7 @@ pub struct WaveReport {
     /// Seconds waited for the replacements to run.
     pub waited_seconds: u64,
     /// Replacements not running when the wait ended, with their state.
-    pub not_running: Vec<(String, String)>,
+    pub not_running: Vec<(InstanceId, String)>,
     /// Why the next wave started without this one settled.
     pub note: Option<String>,
 }
@@ -548,9 +549,9 @@ pub struct DrsReport {
     /// Not finished in time (reported once by the sweep).
     pub stuck: bool,
     /// The protected original, if one is found.
-    pub original_id: Option<String>,
+    pub original_id: Option<InstanceId>,
     /// The instance DRS launched (for launch-into-instance, the target).
-    pub recovery_instance_id: Option<String>,
+    pub recovery_instance_id: Option<InstanceId>,
     /// Memberships moved to the recovery instance.
     pub target_groups: Vec<TargetGroupReport>,
     /// Why nothing more was done, or why the launch failed.

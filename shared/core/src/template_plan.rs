@@ -6,6 +6,7 @@
 //! made and changes nothing.
 
 use crate::alarm::OutpostId;
+use crate::ids::InstanceId;
 use crate::tags::{self, TemplateListError};
 use crate::vocabulary::InstanceState;
 
@@ -16,7 +17,7 @@ pub const LNI_DEVICE_INDEX: i32 = 1;
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct SourceInstance {
     /// Instance id.
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     /// EC2's state name.
     pub state: InstanceState,
     /// Its tags.
@@ -154,7 +155,7 @@ pub struct TemplateData {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct TemplatePlan {
     /// The instance it protects.
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     /// `autorestart-<instance>-<subnet>`: the same inputs always give the same name.
     pub template_name: String,
     /// CreateLaunchTemplate idempotency token, derived from the name and the data, so a retry
@@ -272,19 +273,19 @@ pub fn plan_template(
 ) -> Result<TemplatePlan, Refusal> {
     let instance = source.instance_id.clone();
     if !tags::is_opted_in(source.tag(tags::ENABLED)) {
-        return Err(Refusal::NotOptedIn(instance));
+        return Err(Refusal::NotOptedIn(instance.to_string()));
     }
     if tags::parse_strategy(source.tag(tags::STRATEGY)) == Ok(tags::Strategy::Drs) {
-        return Err(Refusal::RecoveredByDrs(instance));
+        return Err(Refusal::RecoveredByDrs(instance.to_string()));
     }
     if source.state != InstanceState::Running {
         return Err(Refusal::NotRunning {
-            instance,
+            instance: instance.to_string(),
             state: source.state.clone(),
         });
     }
     let Some(own_outpost) = source.outpost_arn.as_deref() else {
-        return Err(Refusal::InstanceNotOnOutpost(instance));
+        return Err(Refusal::InstanceNotOnOutpost(instance.to_string()));
     };
     let Some(target_outpost) = subnet.outpost_arn.as_deref() else {
         return Err(Refusal::SubnetNotOnOutpost(subnet.subnet_id.clone()));
@@ -342,7 +343,7 @@ pub fn plan_template(
     Ok(TemplatePlan {
         client_token: crate::sha256_hex(&format!("{template_name}\n{shape}")),
         template_tags: vec![
-            (tags::TEMPLATE_FOR.into(), instance.clone()),
+            (tags::TEMPLATE_FOR.into(), instance.to_string()),
             (tags::TEMPLATE_SHAPE.into(), shape.clone()),
             (tags::NAME.into(), template_name.clone()),
         ],
@@ -364,13 +365,13 @@ fn plan_interfaces(
     indexes.sort_unstable();
     if indexes.iter().any(|i| *i > LNI_DEVICE_INDEX) || indexes.windows(2).any(|w| w[0] == w[1]) {
         return Err(Refusal::UnsupportedInterfaces {
-            instance: source.instance_id.clone(),
+            instance: source.instance_id.to_string(),
             indexes,
         });
     }
     if indexes.contains(&LNI_DEVICE_INDEX) && subnet.lni_device_index != Some(LNI_DEVICE_INDEX) {
         return Err(Refusal::NoLni {
-            instance: source.instance_id.clone(),
+            instance: source.instance_id.to_string(),
             subnet: subnet.subnet_id.clone(),
         });
     }

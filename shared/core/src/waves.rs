@@ -37,7 +37,7 @@ pub fn group<T>(
             Ok(number) => number,
             Err(problem) => {
                 warnings.push((
-                    original(&item).id.clone(),
+                    original(&item).id.to_string(),
                     format!("{problem}; recovered in the last wave ({last})"),
                 ));
                 last

@@ -11,6 +11,7 @@ use tracing::{info, warn};
 
 use autorestart_core::alarm::{self, AlarmState, IncidentId, OutpostId};
 use autorestart_core::drill::{self, DrillCopy, DrillReport, DrillRequest};
+use autorestart_core::ids::InstanceId;
 use autorestart_core::inventory::Instance;
 use autorestart_core::outcome::Execution;
 use autorestart_core::plan::{self, Candidate, Decision, PlannedInstance};
@@ -176,7 +177,7 @@ impl<S: Services> Agent<S> {
                 .collect()
                 .await;
             let mut launches: Vec<DrillCopy> = launches.into_iter().flatten().collect();
-            let ids: Vec<String> = launches.iter().filter_map(|c| c.copy_id.clone()).collect();
+            let ids: Vec<InstanceId> = launches.iter().filter_map(|c| c.copy_id.clone()).collect();
             let wait = crate::waves::wait_running(
                 &self.compute,
                 &ids,
@@ -186,7 +187,7 @@ impl<S: Services> Agent<S> {
             .await;
             for copy in &mut launches {
                 let Some(id) = &copy.copy_id else { continue };
-                match wait.running_at.get(id) {
+                match wait.running_at.get(id.as_str()) {
                     Some(at) => {
                         copy.running_after_seconds =
                             Some((*at - request.started).num_milliseconds().max(0) as f64 / 1000.0)
@@ -200,7 +201,7 @@ impl<S: Services> Agent<S> {
                 }
             }
             if let Some(tg) = &request.target_group_arn {
-                let running: Vec<String> = wait.running_at.keys().cloned().collect();
+                let running: Vec<InstanceId> = wait.running_at.keys().cloned().collect();
                 self.check_in_target_group(tg, &running, &mut launches, &mut report.errors)
                     .await;
             }
@@ -270,7 +271,7 @@ impl<S: Services> Agent<S> {
     async fn check_in_target_group(
         &self,
         tg: &str,
-        running: &[String],
+        running: &[InstanceId],
         copies: &mut [DrillCopy],
         errors: &mut Vec<String>,
     ) {
@@ -280,7 +281,7 @@ impl<S: Services> Agent<S> {
         let targets: Vec<Target> = running
             .iter()
             .map(|id| Target {
-                id: id.clone(),
+                id: id.to_string(),
                 port: None,
                 availability_zone: None,
             })
@@ -336,7 +337,7 @@ impl<S: Services> Agent<S> {
                 return;
             }
         };
-        let ids: Vec<String> = copies
+        let ids: Vec<InstanceId> = copies
             .iter()
             .filter(|c| c.is_live())
             .map(|c| c.id.clone())

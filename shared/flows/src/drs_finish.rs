@@ -8,6 +8,7 @@ use tracing::{info, warn};
 
 use autorestart_core::drs;
 use autorestart_core::error::AwsError;
+use autorestart_core::ids::InstanceId;
 use autorestart_core::inventory::Instance;
 use autorestart_core::report::{DrsLaunchResult, DrsReport, TargetGroupReport};
 use autorestart_core::settings::Mode;
@@ -190,9 +191,9 @@ impl<S: Services> Agent<S> {
 
     async fn record_replacement(&self, original: &Instance, launched: &Instance) {
         let incident = original.tag(tags::INCIDENT).unwrap_or_default().to_owned();
-        let on_original = [(tags::REPLACED_BY.to_owned(), launched.id.clone())];
+        let on_original = [(tags::REPLACED_BY.to_owned(), launched.id.to_string())];
         let on_launched = [
-            (tags::REPLACEMENT_OF.to_owned(), original.id.clone()),
+            (tags::REPLACEMENT_OF.to_owned(), original.id.to_string()),
             (tags::INCIDENT.to_owned(), incident),
         ];
         if let Err(error) = self
@@ -226,8 +227,8 @@ impl<S: Services> Agent<S> {
             Err(error) => {
                 return vec![TargetGroupReport {
                     target_group_arn: String::new(),
-                    from: original.id.clone(),
-                    to: Some(launched.id.clone()),
+                    from: original.id.to_string(),
+                    to: Some(launched.id.to_string()),
                     port: None,
                     registered: false,
                     healthy: false,
@@ -253,7 +254,7 @@ impl<S: Services> Agent<S> {
         mut report: DrsReport,
         reported: Option<&str>,
     ) -> Result<DrsReport, FlowError> {
-        let reported: Vec<String> = reported.into_iter().map(str::to_owned).collect();
+        let reported: Vec<InstanceId> = reported.into_iter().map(InstanceId::from).collect();
         match notify::publish_marked(
             &self.notifier,
             &self.compute,

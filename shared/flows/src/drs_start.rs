@@ -12,6 +12,7 @@ use autorestart_core::drs::{
     self, DrsDecision, LaunchUpdate, PlannedDrs, RecoveryStart, SourceServer,
 };
 use autorestart_core::error::AwsError;
+use autorestart_core::ids::InstanceId;
 use autorestart_core::inventory::Instance;
 use autorestart_core::outcome::{Execution, InstanceOutcome, Outcome, failed};
 use autorestart_core::tags;
@@ -36,8 +37,8 @@ pub async fn execute_drs<C: Compute, D: DisasterRecovery>(
     concurrency: usize,
     execution: Execution,
 ) -> Vec<InstanceOutcome> {
-    let order: Vec<String> = plan.iter().map(|p| p.original.id.clone()).collect();
-    let mut outcomes: HashMap<String, InstanceOutcome> = HashMap::new();
+    let order: Vec<InstanceId> = plan.iter().map(|p| p.original.id.clone()).collect();
+    let mut outcomes: HashMap<InstanceId, InstanceOutcome> = HashMap::new();
     let mut to_configure = Vec::new();
     for PlannedDrs { original, decision } in plan {
         match decision {
@@ -71,7 +72,14 @@ pub async fn execute_drs<C: Compute, D: DisasterRecovery>(
     }
     let configured: Vec<Result<Ready, InstanceOutcome>> = futures::stream::iter(to_configure)
         .map(|(original, server, target_id, attempt)| {
-            configure(drs, original, server, target_id, attempt, execution)
+            configure(
+                drs,
+                original,
+                server,
+                target_id.to_string(),
+                attempt,
+                execution,
+            )
         })
         .buffered(concurrency.max(1))
         .collect()

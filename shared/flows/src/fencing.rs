@@ -15,6 +15,7 @@ use autorestart_core::fence::{
     self, Chains, FenceDecision, FenceReport, FenceView, FencedInstance, HeldInstance,
     UnprovenClaim, Verdict,
 };
+use autorestart_core::ids::InstanceId;
 use autorestart_core::inventory::Instance;
 use autorestart_core::proof;
 use autorestart_core::report::{AlarmReport, Notification};
@@ -25,14 +26,14 @@ use crate::agent::{Agent, Services};
 use crate::error::FlowError;
 use crate::membership;
 use crate::notify;
-use crate::ports::{Compute, DisasterRecovery, LoadBalancing, Target};
+use crate::ports::{Compute, DisasterRecovery, LoadBalancing, Target, strings};
 
 /// Instances that claim to replace one of a level, each with its predecessor and whether only
 /// the predecessor's `replaced-by` names it; and each (existing instance named by a
 /// `replaced-by`, the instance naming it).
 type Candidates<'l> = (
     Vec<(Instance, &'l Instance, bool)>,
-    Vec<(String, &'l Instance)>,
+    Vec<(InstanceId, &'l Instance)>,
 );
 
 /// What the walk along the replacement links found.
@@ -40,17 +41,17 @@ struct Walk {
     /// Every proven link's instance (not terminated), its `replacement-of` filled in.
     chains: Vec<Instance>,
     /// Proven replacements that had lost `replacement-of`: (replacement, predecessor).
-    lost_links: Vec<(String, String)>,
+    lost_links: Vec<(InstanceId, InstanceId)>,
     /// Links AWS does not confirm: predecessor, and the instances claimed for it.
-    claims: Vec<(Instance, Vec<String>)>,
+    claims: Vec<(Instance, Vec<InstanceId>)>,
     /// Instances whose link could not be checked now (DRS unreadable): neither followed nor
     /// reported; the next sweep asks again.
-    unknown: Vec<String>,
+    unknown: Vec<InstanceId>,
 }
 
 impl Walk {
     /// Notes that `claimed` claims to replace `instance` without AWS's confirmation.
-    fn claim(&mut self, instance: &Instance, claimed: String) {
+    fn claim(&mut self, instance: &Instance, claimed: InstanceId) {
         warn!(instance = %instance.id, %claimed, "a replacement link AWS does not confirm the agent made: nothing done with it");
         match self.claims.iter_mut().find(|(p, _)| p.id == instance.id) {
             Some((_, list)) if !list.contains(&claimed) => list.push(claimed),
@@ -107,7 +108,7 @@ impl<S: Services> Agent<S> {
         let action = self.settings.fence_action;
         let mut report = FenceReport::new(action, mode);
         // Neither a claim nor a link that could not be checked makes its original "replaced".
-        let unproven: HashSet<String> = claims
+        let unproven: HashSet<InstanceId> = claims
             .iter()
             .flat_map(|(_, c)| c.clone())
             .chain(unknown)
@@ -115,7 +116,7 @@ impl<S: Services> Agent<S> {
         self.report_claims(claims, &mut report).await;
         if mode == Mode::Recover {
             for (replacement, predecessor) in lost_links {
-                let record = [(tags::REPLACEMENT_OF.to_owned(), predecessor.clone())];
+                let record = [(tags::REPLACEMENT_OF.to_owned(), predecessor.to_string())];
                 match self
                     .compute
                     .tag(std::slice::from_ref(&replacement), &record)
@@ -157,7 +158,7 @@ impl<S: Services> Agent<S> {
     /// only when AWS confirms the agent made it (`proof`); the others are returned as claims.
     /// An instance whose `replacement-of` names another is no link.
     async fn chains(&self, originals: &[Instance]) -> Result<Walk, AwsError> {
-        let mut seen: HashSet<String> = originals.iter().map(|o| o.id.clone()).collect();
+        let mut seen: HashSet<InstanceId> = originals.iter().map(|o| o.id.clone()).collect();
         let mut level: Vec<Instance> = originals.to_vec();
         let mut walk = Walk {
             chains: Vec::new(),
@@ -184,7 +185,7 @@ impl<S: Services> Agent<S> {
                 match self.proven(predecessor, &instance, &mut servers).await {
                     Ok(true) => {}
                     Ok(false) => {
-                        walk.claim(predecessor, instance.id);
+                        walk.claim(predecessor, instance.id.clone());
                         continue;
                     }
                     // DRS could not be read (not initialised, throttled, denied): the link is
@@ -192,7 +193,7 @@ impl<S: Services> Agent<S> {
                     // and the next sweep asks DRS again.
                     Err(error) => {
                         warn!(instance = %predecessor.id, candidate = %instance.id, %error, "could not ask DRS whether it made this link; left for the next sweep");
-                        walk.unknown.push(instance.id);
+                        walk.unknown.push(instance.id.clone());
                         continue;
                     }
                 }
@@ -204,7 +205,7 @@ impl<S: Services> Agent<S> {
                         .push((instance.id.clone(), predecessor.id.clone()));
                     instance
                         .tags
-                        .insert(tags::REPLACEMENT_OF.to_owned(), predecessor.id.clone());
+                        .insert(tags::REPLACEMENT_OF.to_owned(), predecessor.id.to_string());
                 }
                 next.push(instance);
             }
@@ -235,13 +236,13 @@ impl<S: Services> Agent<S> {
     async fn candidates<'l>(
         &self,
         level: &'l [Instance],
-        seen: &HashSet<String>,
+        seen: &HashSet<InstanceId>,
     ) -> Result<Candidates<'l>, AwsError> {
-        let ids: Vec<String> = level.iter().map(|i| i.id.clone()).collect();
+        let ids: Vec<InstanceId> = level.iter().map(|i| i.id.clone()).collect();
         let mut candidates = Vec::new();
         for instance in self
             .compute
-            .instances_tagged(tags::REPLACEMENT_OF, &ids)
+            .instances_tagged(tags::REPLACEMENT_OF, &strings(&ids))
             .await?
         {
             let of = instance.tag(tags::REPLACEMENT_OF).unwrap_or_default();
@@ -249,16 +250,16 @@ impl<S: Services> Agent<S> {
                 candidates.push((instance, predecessor, false));
             }
         }
-        let named: Vec<(String, &Instance)> = level
+        let named: Vec<(InstanceId, &Instance)> = level
             .iter()
-            .filter_map(|i| Some((i.tag(tags::REPLACED_BY)?.to_owned(), i)))
+            .filter_map(|i| Some((i.tag(tags::REPLACED_BY)?.into(), i)))
             .collect();
-        let unread: Vec<String> = named
+        let unread: Vec<InstanceId> = named
             .iter()
             .map(|(by, _)| by.clone())
             .filter(|by| !seen.contains(by) && !candidates.iter().any(|c| &c.0.id == by))
             .collect();
-        let mut existing: HashSet<String> = seen.clone();
+        let mut existing: HashSet<InstanceId> = seen.clone();
         existing.extend(candidates.iter().map(|c| c.0.id.clone()));
         if !unread.is_empty() {
             for instance in self.compute.instances(&unread).await? {
@@ -308,7 +309,11 @@ impl<S: Services> Agent<S> {
 
     /// Reports each instance's unproven claims once (`autorestart:unproven-claims`), and
     /// forgets claims that are gone.
-    async fn report_claims(&self, claims: Vec<(Instance, Vec<String>)>, report: &mut FenceReport) {
+    async fn report_claims(
+        &self,
+        claims: Vec<(Instance, Vec<InstanceId>)>,
+        report: &mut FenceReport,
+    ) {
         for (instance, claimed) in claims {
             let Some(value) = proof::claims_news(&instance, &claimed) else {
                 if !claimed.is_empty() {
@@ -338,7 +343,7 @@ impl<S: Services> Agent<S> {
     async fn unhealthy(
         &self,
         pairs: &[(&Instance, &Instance)],
-    ) -> Result<HashMap<String, String>, AwsError> {
+    ) -> Result<HashMap<InstanceId, String>, AwsError> {
         let mut unhealthy = HashMap::new();
         if pairs.is_empty() {
             return Ok(unhealthy);
@@ -395,7 +400,7 @@ impl<S: Services> Agent<S> {
                 // not the copy's: it will not turn healthy, and fencing does not wait for it.
                 if let Some(state) = health.get(target).filter(|s| !s.is_settled()) {
                     unhealthy
-                        .entry((*end).to_owned())
+                        .entry((*end).into())
                         .or_insert_with(|| format!("{state} in {group}"));
                 }
             }
@@ -415,7 +420,7 @@ impl<S: Services> Agent<S> {
         };
         if let Some(replacement) = &decision.repair {
             // Fencing's IAM statement needs the tag on the original, so it goes first.
-            let record = [(tags::REPLACED_BY.to_owned(), replacement.clone())];
+            let record = [(tags::REPLACED_BY.to_owned(), replacement.to_string())];
             if let Err(error) = self.compute.tag(ids, &record).await {
                 warn!(instance = %original.id, %error, "could not restore the lost replaced-by tag");
                 let reason = format!(

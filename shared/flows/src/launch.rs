@@ -9,6 +9,7 @@ use tracing::{info, warn};
 
 use autorestart_core::alarm::IncidentId;
 use autorestart_core::error::ErrorKind;
+use autorestart_core::ids::InstanceId;
 use autorestart_core::inventory::Instance;
 use autorestart_core::launching::{self, Asked, Launching, MAX_LAUNCH_RETRIES};
 use autorestart_core::outcome::{Execution, InstanceOutcome, Outcome, failed};
@@ -68,7 +69,7 @@ impl Capacity {
 pub async fn execute<C: Compute>(
     compute: &C,
     limits: Limits<'_>,
-    remember: &HashMap<String, Vec<(String, String)>>,
+    remember: &HashMap<InstanceId, Vec<(String, String)>>,
     incident: &IncidentId,
     plan: Vec<PlannedInstance>,
     concurrency: usize,
@@ -186,7 +187,7 @@ async fn act_on<C: Compute>(
 /// Terminates the stuck (still pending) ones of `dead` before another copy is launched; the
 /// outcome to report when that fails, since two copies must never run.
 async fn terminate_stuck<C: Compute>(compute: &C, dead: &[Instance]) -> Result<(), Outcome> {
-    let stuck: Vec<String> = dead
+    let stuck: Vec<InstanceId> = dead
         .iter()
         .filter(|r| r.state == InstanceState::Pending)
         .map(|r| r.id.clone())
@@ -346,7 +347,7 @@ async fn spent<C: Compute>(
     compute: &C,
     answered: &Instance,
     recorded: Option<&str>,
-    known_dead: &[String],
+    known_dead: &[InstanceId],
     asked_at: chrono::DateTime<chrono::Utc>,
 ) -> Option<String> {
     if known_dead.contains(&answered.id) {
@@ -405,7 +406,7 @@ async fn record_replacement<C: Compute>(
         .tag(tags::INCIDENT)
         .map_or_else(|| incident.to_string(), str::to_owned);
     let mut record = vec![
-        (tags::REPLACED_BY.to_owned(), replacement.id.clone()),
+        (tags::REPLACED_BY.to_owned(), replacement.id.to_string()),
         (tags::INCIDENT.to_owned(), incident),
     ];
     // The attempt goes on the original too: it outlives the replacement in Describe.

@@ -4,6 +4,7 @@
 use tracing::{info, warn};
 
 use autorestart_core::error::AwsError;
+use autorestart_core::ids::InstanceId;
 use autorestart_core::report::{AlarmReport, Notification};
 use autorestart_core::settings::Place;
 use autorestart_core::{notice, tags};
@@ -18,7 +19,7 @@ pub async fn publish<N: Notifier, C: Compute>(
     compute: &C,
     place: &Place,
     mut report: AlarmReport,
-    reported: &[String],
+    reported: &[InstanceId],
 ) -> Result<AlarmReport, FlowError> {
     let notice = notice::render(&report, place);
     let marker = report
@@ -41,7 +42,7 @@ pub async fn publish_marked<N: Notifier, C: Compute>(
     notifier: &N,
     compute: &C,
     notice: &Notice,
-    reported: &[String],
+    reported: &[InstanceId],
     marker: &str,
 ) -> Result<String, AwsError> {
     let message_id = notifier.publish(notice).await.inspect_err(|error| {
@@ -59,7 +60,7 @@ pub async fn publish_marked<N: Notifier, C: Compute>(
 
 /// Records on each original the digest of the failure or unfinished state just reported,
 /// one call per digest; a failed record only means it may be said again.
-pub async fn record_said<C: Compute>(compute: &C, said: &[(String, String)]) {
+pub async fn record_said<C: Compute>(compute: &C, said: &[(InstanceId, String)]) {
     let records = said.iter().map(|(id, digest)| {
         (
             id.clone(),

@@ -78,7 +78,7 @@ pub async fn template_reads<C: Compute>(
             targets: HashMap::new(),
         });
     }
-    let ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
+    let ids: Vec<String> = instances.iter().map(|i| i.id.to_string()).collect();
     let templates = plan::templates_named_by(instances);
     let (replacements, targets) = futures::try_join!(
         compute.instances_tagged(tags::REPLACEMENT_OF, &ids),

@@ -7,6 +7,7 @@ use tracing::{info, warn};
 
 use autorestart_core::alarm::{self, AlarmChange, IncidentId, OutpostId, Signal};
 use autorestart_core::error::AwsError;
+use autorestart_core::ids::InstanceId;
 use autorestart_core::inventory::Instance;
 use autorestart_core::moves::{self, MoveOutcome, Unmovable};
 use autorestart_core::outcome::{Execution, InstanceOutcome, Outcome};
@@ -247,7 +248,7 @@ impl<S: Services> Agent<S> {
             return;
         }
         // Added to what earlier runs of the incident recorded on each original.
-        let records: Vec<(String, Vec<(String, String)>)> = outcomes
+        let records: Vec<(InstanceId, Vec<(String, String)>)> = outcomes
             .iter()
             .filter(|o| {
                 matches!(
@@ -608,9 +609,9 @@ impl<S: Services> Agent<S> {
         WaveReport,
         Vec<MoveOutcome>,
         Vec<Unmovable>,
-        HashMap<String, DateTime<Utc>>,
+        HashMap<InstanceId, DateTime<Utc>>,
     ) {
-        let replacements: Vec<String> = outcomes
+        let replacements: Vec<InstanceId> = outcomes
             .iter()
             .filter_map(InstanceOutcome::replacement)
             .map(|r| r.id.clone())
@@ -698,7 +699,7 @@ pub(crate) struct Seen {
     pub(crate) free: FreeSlots,
     pub(crate) memberships: Vec<Membership>,
     pub(crate) load_balancing_errors: Vec<String>,
-    pub(crate) remember: HashMap<String, Vec<(String, String)>>,
+    pub(crate) remember: HashMap<InstanceId, Vec<(String, String)>>,
 }
 
 impl Seen {

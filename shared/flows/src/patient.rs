@@ -21,6 +21,7 @@ use autorestart_core::drs::{
     RecoveryPoint, RecoveryStart, SourceServer,
 };
 use autorestart_core::error::{AwsError, ErrorKind};
+use autorestart_core::ids::InstanceId;
 use autorestart_core::inventory::{Instance, TemplateTarget};
 use autorestart_core::tags::{self, TemplateRef};
 use autorestart_core::vocabulary::InstanceState;
@@ -172,14 +173,17 @@ impl<C: Compute> Compute for Patient<C> {
         .await
     }
 
-    async fn instances(&self, ids: &[String]) -> Result<Vec<Instance>, AwsError> {
+    async fn instances(&self, ids: &[InstanceId]) -> Result<Vec<Instance>, AwsError> {
         patiently("ec2:DescribeInstances", Repeat::Unanswered, || {
             self.0.instances(ids)
         })
         .await
     }
 
-    async fn states(&self, ids: &[String]) -> Result<Vec<(String, InstanceState)>, AwsError> {
+    async fn states(
+        &self,
+        ids: &[InstanceId],
+    ) -> Result<Vec<(InstanceId, InstanceState)>, AwsError> {
         patiently("ec2:DescribeInstances", Repeat::Unanswered, || {
             self.0.states(ids)
         })
@@ -200,7 +204,7 @@ impl<C: Compute> Compute for Patient<C> {
 
     async fn tag(
         &self,
-        instance_ids: &[String],
+        instance_ids: &[InstanceId],
         tags: &[(String, String)],
     ) -> Result<(), AwsError> {
         let Err(error) = patiently("ec2:CreateTags", Repeat::Unanswered, || {
@@ -221,7 +225,7 @@ impl<C: Compute> Compute for Patient<C> {
         .await
     }
 
-    async fn stop(&self, instance_ids: &[String]) -> Result<(), AwsError> {
+    async fn stop(&self, instance_ids: &[InstanceId]) -> Result<(), AwsError> {
         let Err(error) = patiently("ec2:StopInstances", Repeat::Unanswered, || {
             self.0.stop(instance_ids)
         })
@@ -237,7 +241,7 @@ impl<C: Compute> Compute for Patient<C> {
         .await
     }
 
-    async fn terminate(&self, instance_ids: &[String]) -> Result<(), AwsError> {
+    async fn terminate(&self, instance_ids: &[InstanceId]) -> Result<(), AwsError> {
         let Err(error) = patiently("ec2:TerminateInstances", Repeat::Unanswered, || {
             self.0.terminate(instance_ids)
         })

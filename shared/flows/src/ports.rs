@@ -9,6 +9,7 @@ use autorestart_core::drs::{
     RecoveryPoint, RecoveryStart, SourceServer,
 };
 use autorestart_core::error::AwsError;
+use autorestart_core::ids::InstanceId;
 use autorestart_core::inventory::{Instance, TemplateTarget};
 use autorestart_core::tags::TemplateRef;
 use autorestart_core::vocabulary::InstanceState;
@@ -44,15 +45,15 @@ pub trait Compute: Sync {
     /// The instances with these ids that exist (not terminated), Outposts filled in.
     fn instances(
         &self,
-        ids: &[String],
+        ids: &[InstanceId],
     ) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
 
     /// The state of each of these instances that EC2 still describes, terminated ones
     /// included (EC2 describes a terminated instance for about an hour): `(id, state)`.
     fn states(
         &self,
-        ids: &[String],
-    ) -> impl Future<Output = Result<Vec<(String, InstanceState)>, AwsError>> + Send;
+        ids: &[InstanceId],
+    ) -> impl Future<Output = Result<Vec<(InstanceId, InstanceState)>, AwsError>> + Send;
 
     /// Launches one instance from a template; the instance as EC2 returned it.
     fn launch(
@@ -70,17 +71,20 @@ pub trait Compute: Sync {
     /// Adds or overwrites tags on instances.
     fn tag(
         &self,
-        instance_ids: &[String],
+        instance_ids: &[InstanceId],
         tags: &[(String, String)],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     /// Stops instances.
-    fn stop(&self, instance_ids: &[String]) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn stop(
+        &self,
+        instance_ids: &[InstanceId],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     /// Terminates instances.
     fn terminate(
         &self,
-        instance_ids: &[String],
+        instance_ids: &[InstanceId],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     /// Of these AMIs, the ones that exist and are available.
@@ -229,9 +233,9 @@ pub trait Notifier: Sync {
 /// first error, if any. For records that differ by instance only in a value or two.
 pub(crate) async fn tag_grouped<C: Compute>(
     compute: &C,
-    records: impl IntoIterator<Item = (String, Vec<(String, String)>)>,
+    records: impl IntoIterator<Item = (InstanceId, Vec<(String, String)>)>,
 ) -> Option<AwsError> {
-    let mut by_tags: std::collections::BTreeMap<Vec<(String, String)>, Vec<String>> =
+    let mut by_tags: std::collections::BTreeMap<Vec<(String, String)>, Vec<InstanceId>> =
         Default::default();
     for (id, tags) in records {
         by_tags.entry(tags).or_default().push(id);
@@ -243,4 +247,9 @@ pub(crate) async fn tag_grouped<C: Compute>(
         }
     }
     first_error
+}
+
+/// Ids as the strings a tag's values are (`autorestart:replacement-of=i-…`).
+pub(crate) fn strings(ids: &[InstanceId]) -> Vec<String> {
+    ids.iter().map(InstanceId::to_string).collect()
 }

@@ -9,6 +9,7 @@ use tracing::warn;
 use autorestart_core::alarm::{AlarmState, IncidentId, OutpostId};
 use autorestart_core::drs::{self, SourceServer};
 use autorestart_core::error::{AwsError, ErrorKind};
+use autorestart_core::ids::InstanceId;
 use autorestart_core::inventory::{Instance, TemplateTarget};
 use autorestart_core::launch_check::{self, LaunchCheck};
 use autorestart_core::readiness::{self, ReadinessInputs, ReadinessReport};
@@ -160,7 +161,7 @@ impl<S: Services> Agent<S> {
         instances: &[Instance],
         targets: &HashMap<TemplateRef, TemplateTarget>,
         states: &HashMap<OutpostId, AlarmState>,
-    ) -> HashMap<(String, TemplateRef), LaunchCheck> {
+    ) -> HashMap<(InstanceId, TemplateRef), LaunchCheck> {
         let outage = states.values().any(|s| *s == AlarmState::Alarm);
         let incident = IncidentId::from_tag("readiness");
         let mut checks = HashMap::new();

@@ -7,6 +7,7 @@ use tracing::{info, warn};
 
 use autorestart_core::alarm::{self, AlarmChange, IncidentId, OutpostId, Signal};
 use autorestart_core::drs::{self};
+use autorestart_core::ids::InstanceId;
 use autorestart_core::inventory::Instance;
 use autorestart_core::plan;
 use autorestart_core::readiness::ReadinessReport;
@@ -220,7 +221,7 @@ impl<S: Services> Agent<S> {
         job: &drs::JobSnapshot,
         originals: &[&Instance],
     ) -> Result<Option<DrsReport>, FlowError> {
-        let new: Vec<String> = originals
+        let new: Vec<InstanceId> = originals
             .iter()
             .filter(|o| o.tag(tags::DRS_STUCK) != Some(job.job_id.as_str()))
             .map(|o| o.id.clone())

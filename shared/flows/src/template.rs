@@ -113,7 +113,7 @@ pub async fn generate(
     let mut plan = plan_template(&source, &subnet)?;
     let before = source.tag(tags::RECOVERY_TEMPLATES).map(str::to_owned);
     let bad_tag = |problem: TemplateListError| Refusal::BadTemplatesTag {
-        instance: source.instance_id.clone(),
+        instance: source.instance_id.to_string(),
         problem: problem.to_string(),
     };
     // A malformed tag is refused before anything is created; a dry run shows this value.

@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
+use autorestart_core::ids::InstanceId;
 use autorestart_core::inventory::Instance;
 use autorestart_core::vocabulary::InstanceState;
 
@@ -20,10 +21,10 @@ pub const NOT_VISIBLE: &str = "not visible yet";
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunningWait {
     /// When each instance was first seen running.
-    pub running_at: HashMap<String, DateTime<Utc>>,
+    pub running_at: HashMap<InstanceId, DateTime<Utc>>,
     /// Instances not running when the wait ended, with their last state ([`NOT_VISIBLE`] if
     /// Describe never returned them).
-    pub not_running: Vec<(String, String)>,
+    pub not_running: Vec<(InstanceId, String)>,
     /// The wait ran out before every instance ran.
     pub timed_out: bool,
     /// How long it waited.
@@ -35,15 +36,15 @@ pub struct RunningWait {
 /// is logged and the instances count as not running.
 pub async fn wait_running<C: Compute>(
     compute: &C,
-    ids: &[String],
+    ids: &[InstanceId],
     timeout: Duration,
     poll: Duration,
 ) -> RunningWait {
     let timeout = Budget::current().bound(timeout);
     let started = tokio::time::Instant::now();
     let mut wait = RunningWait::default();
-    let mut pending: Vec<String> = ids.to_vec();
-    let mut states: HashMap<String, String> = HashMap::new();
+    let mut pending: Vec<InstanceId> = ids.to_vec();
+    let mut states: HashMap<InstanceId, String> = HashMap::new();
     while !pending.is_empty() {
         match compute.instances(&pending).await {
             Ok(found) => {
@@ -86,7 +87,7 @@ pub async fn wait_running<C: Compute>(
         tokio::time::sleep(poll).await;
     }
     wait.waited = started.elapsed();
-    let mut not_running: Vec<(String, String)> = ids
+    let mut not_running: Vec<(InstanceId, String)> = ids
         .iter()
         .filter(|id| !wait.running_at.contains_key(*id))
         .map(|id| {

@@ -55,7 +55,7 @@ async fn back_and_sweep(aws: &InMemoryAws, settings: Settings) -> Vec<String> {
         .fencing
         .iter()
         .filter_map(|f| f.fencing.as_ref())
-        .flat_map(|f| f.fenced.iter().map(|x| x.instance_id.clone()))
+        .flat_map(|f| f.fenced.iter().map(|x| x.instance_id.to_string()))
         .collect()
 }
 

@@ -94,7 +94,7 @@ async fn an_original_that_lost_its_tag_is_found_from_its_replacement_repaired_an
     let report = sweep(&aws, FenceAction::Stop).await;
     let fencing = fencing_of(&report, "op-0aaaaaaaaaaaaaaa1");
     assert_eq!(fencing.fenced.len(), 1, "{fencing:?}");
-    assert_eq!(fencing.repaired, [("i-x".to_owned(), "i-b".to_owned())]);
+    assert_eq!(fencing.repaired, [("i-x".into(), "i-b".into())]);
     aws.with(|w| {
         let x = &w.instances["i-x"];
         assert_eq!(x.state, "stopped");
@@ -336,7 +336,7 @@ async fn a_replacement_that_lost_its_replacement_of_is_followed_from_the_origina
     let report = sweep(&aws, FenceAction::Stop).await;
     let fencing = fencing_of(&report, "op-0aaaaaaaaaaaaaaa1");
     assert_eq!(fencing.fenced.len(), 1, "{fencing:?}");
-    assert_eq!(fencing.relinked, [("i-b".to_owned(), "i-x".to_owned())]);
+    assert_eq!(fencing.relinked, [("i-b".into(), "i-x".into())]);
     assert!(fencing.repaired.is_empty());
     let said = notices(&aws).join("\n");
     assert!(said.contains("i-b replaces i-x"), "{said}");

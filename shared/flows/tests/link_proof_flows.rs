@@ -85,7 +85,7 @@ fn claims(fencing: &FenceReport, instance: &str) -> Option<(Vec<String>, bool)> 
         .unproven
         .iter()
         .find(|u| u.instance_id == instance)
-        .map(|u| (u.claimed.clone(), u.news))
+        .map(|u| (u.claimed.iter().map(ToString::to_string).collect(), u.news))
 }
 
 #[tokio::test]
@@ -206,7 +206,7 @@ async fn a_link_tag_restored_on_the_wrong_instance_is_ignored_and_the_real_one_f
     );
     assert_eq!(report.fenced.len(), 1, "{report:?}");
     assert_eq!(report.fenced[0].replacement_id, "i-b");
-    assert_eq!(report.repaired, [("i-x".to_owned(), "i-b".to_owned())]);
+    assert_eq!(report.repaired, [("i-x".into(), "i-b".into())]);
     aws.with(|w| {
         assert_eq!(w.instances["i-x"].state, "stopped");
         assert_eq!(w.instances["i-x"].tag(tags::REPLACED_BY), Some("i-b"));

@@ -198,12 +198,12 @@ async fn a_spent_token_is_not_a_launch_the_next_attempt_goes_out_at_once() {
         outcome
             .warnings
             .iter()
-            .any(|w| w.contains(&first) && w.contains("launched again")),
+            .any(|w| w.contains(first.as_str()) && w.contains("launched again")),
         "{:?}",
         outcome.warnings
     );
     aws.with(|w| {
-        assert_eq!(w.instances[&second].tag(tags::ATTEMPT), Some("2"));
+        assert_eq!(w.instances[second.as_str()].tag(tags::ATTEMPT), Some("2"));
         assert_eq!(
             w.instances["i-a00"].tag(tags::REPLACED_BY),
             Some(second.as_str())
@@ -242,9 +242,7 @@ async fn a_replay_of_a_replacement_not_visible_yet_is_not_taken_for_a_dead_one()
     });
     assert_eq!(
         again.instances[0].replacement_id,
-        aws.with(|w| w.instances["i-a00"]
-            .tag(tags::REPLACED_BY)
-            .map(str::to_owned))
+        aws.with(|w| w.instances["i-a00"].tag(tags::REPLACED_BY).map(Into::into))
     );
 }
 

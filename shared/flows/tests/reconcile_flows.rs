@@ -209,7 +209,7 @@ async fn a_dead_replacement_is_replaced_on_the_next_alternate_and_takes_its_plac
             w.age(&first, chrono::Duration::minutes(10));
             w.set_state(&first, death);
             if death == "terminated" {
-                let ip = w.instances[&first].addresses[0].ip.clone();
+                let ip = w.instances[first.as_str()].addresses[0].ip.clone();
                 for (_, group) in w.target_groups.values_mut() {
                     group.retain(|t| t.id != first && t.id != ip);
                 }

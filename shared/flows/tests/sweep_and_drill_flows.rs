@@ -151,7 +151,7 @@ async fn a_live_drill_tags_its_copies_never_the_originals_and_terminates_them() 
             "copies deregistered"
         );
         for id in &report.cleaned_up {
-            let copy = &w.instances[id];
+            let copy = &w.instances[id.as_str()];
             assert_eq!(copy.state, "terminated");
             assert_eq!(copy.tags[tags::DRILL], report.drill_id);
             assert!(copy.tag(tags::REPLACEMENT_OF).is_none());

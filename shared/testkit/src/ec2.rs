@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::Op;
+use autorestart_core::ids::InstanceId;
 use autorestart_core::vocabulary::InstanceState;
 
 impl Compute for InMemoryAws {
@@ -40,11 +41,11 @@ impl Compute for InMemoryAws {
         .await
     }
 
-    async fn instances(&self, ids: &[String]) -> Result<Vec<Instance>, AwsError> {
+    async fn instances(&self, ids: &[InstanceId]) -> Result<Vec<Instance>, AwsError> {
         self.call(Op::DescribeInstances, |w| {
             Ok(ids
                 .iter()
-                .filter_map(|id| w.instances.get(id))
+                .filter_map(|id| w.instances.get(id.as_str()))
                 .filter(|i| i.state != InstanceState::Terminated && w.visible(&i.id))
                 .cloned()
                 .collect())
@@ -52,11 +53,14 @@ impl Compute for InMemoryAws {
         .await
     }
 
-    async fn states(&self, ids: &[String]) -> Result<Vec<(String, InstanceState)>, AwsError> {
+    async fn states(
+        &self,
+        ids: &[InstanceId],
+    ) -> Result<Vec<(InstanceId, InstanceState)>, AwsError> {
         self.call(Op::DescribeInstances, |w| {
             Ok(ids
                 .iter()
-                .filter_map(|id| w.instances.get(id))
+                .filter_map(|id| w.instances.get(id.as_str()))
                 .filter(|i| w.visible(&i.id))
                 .map(|i| (i.id.clone(), i.state.clone()))
                 .collect())
@@ -174,7 +178,7 @@ impl Compute for InMemoryAws {
 
     async fn tag(
         &self,
-        instance_ids: &[String],
+        instance_ids: &[InstanceId],
         tags: &[(String, String)],
     ) -> Result<(), AwsError> {
         self.call(Op::CreateTags, |w| {
@@ -187,7 +191,7 @@ impl Compute for InMemoryAws {
                 ));
             }
             for id in instance_ids {
-                let instance = w.instances.get_mut(id).ok_or_else(|| {
+                let instance = w.instances.get_mut(id.as_str()).ok_or_else(|| {
                     AwsError::from_code(
                         "ec2:CreateTags",
                         "InvalidInstanceID.NotFound",
@@ -201,12 +205,12 @@ impl Compute for InMemoryAws {
         .await
     }
 
-    async fn stop(&self, instance_ids: &[String]) -> Result<(), AwsError> {
+    async fn stop(&self, instance_ids: &[InstanceId]) -> Result<(), AwsError> {
         self.set_state(Op::StopInstances, instance_ids, "stopped")
             .await
     }
 
-    async fn terminate(&self, instance_ids: &[String]) -> Result<(), AwsError> {
+    async fn terminate(&self, instance_ids: &[InstanceId]) -> Result<(), AwsError> {
         self.set_state(Op::TerminateInstances, instance_ids, "terminated")
             .await
     }
@@ -238,12 +242,12 @@ impl InMemoryAws {
     async fn set_state(
         &self,
         operation: Op,
-        instance_ids: &[String],
+        instance_ids: &[InstanceId],
         state: &str,
     ) -> Result<(), AwsError> {
         self.call(operation, |w| {
             for id in instance_ids {
-                let instance = w.instances.get_mut(id).ok_or_else(|| {
+                let instance = w.instances.get_mut(id.as_str()).ok_or_else(|| {
                     AwsError::from_code(
                         operation.as_str(),
                         "InvalidInstanceID.NotFound",

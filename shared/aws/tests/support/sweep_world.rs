@@ -87,6 +87,10 @@ pub fn ids(list: &[&str]) -> Vec<String> {
     list.iter().copied().map(str::to_owned).collect()
 }
 
+pub fn instance_ids(list: &[&str]) -> Vec<autorestart_core::ids::InstanceId> {
+    list.iter().copied().map(Into::into).collect()
+}
+
 pub fn instance_id(n: usize) -> String {
     format!("i-{n:017x}")
 }

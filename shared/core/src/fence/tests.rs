@@ -346,10 +346,10 @@ fn decides_each_original_from_its_chain() {
             .iter()
             .map(|o| OutpostId::parse(o).unwrap())
             .collect();
-        let unhealthy: HashMap<String, String> = case
+        let unhealthy: HashMap<InstanceId, String> = case
             .unhealthy
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| ((*k).into(), v.to_string()))
             .collect();
         let view = FenceView {
             chains: &case.chains,
@@ -395,7 +395,7 @@ fn an_original_whose_replaced_by_names_an_unproven_claim_is_not_considered_repla
         chains: &[],
         down: &HashSet::new(),
         unhealthy: &HashMap::new(),
-        unproven: &HashSet::from(["i-elsewhere".to_owned()]),
+        unproven: &HashSet::from(["i-elsewhere".into()]),
     };
     let decisions = plan_fencing(&[forged, real], &view, Mode::Recover, FenceAction::Stop);
     // The forged claim is neither fenced nor held; a replacement that vanished is still held.

@@ -753,14 +753,14 @@ mod tests {
             readiness
                 .instances
                 .push(crate::readiness::InstanceReadiness {
-                    instance_id: format!("i-{i:017}"),
+                    instance_id: format!("i-{i:017}").into(),
                     name: names.clone(),
                     outpost: None,
                     problems: vec!["problem".repeat(20)],
                     notes: Vec::new(),
                     previous: None,
                 });
-            readiness.changed.push(format!("i-{i:017}"));
+            readiness.changed.push(format!("i-{i:017}").into());
         }
         readiness.not_ready = 2_000;
         fits_sns(&super::readiness(&readiness, &place()));

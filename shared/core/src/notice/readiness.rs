@@ -16,7 +16,7 @@ pub fn render(report: &ReadinessReport, place: &Place) -> Notice {
         report.changed.len()
     );
     let mut text = String::from("The readiness of protected instances changed.\n");
-    let changed: HashSet<&str> = report.changed.iter().map(String::as_str).collect();
+    let changed: HashSet<&str> = report.changed.iter().map(|id| id.as_str()).collect();
     for (title, ready) in [("Now NOT ready", false), ("Now ready", true)] {
         let list: Vec<&InstanceReadiness> = report
             .instances

@@ -234,7 +234,7 @@ pub fn originals(aws: &InMemoryAws, outpost: &str) -> Vec<String> {
             .values()
             .filter(|i| i.outpost_arn.as_deref() == Some(arn(outpost).as_str()))
             .filter(|i| i.tag(tags::REPLACEMENT_OF).is_none() && i.is_opted_in())
-            .map(|i| i.id.clone())
+            .map(|i| i.id.to_string())
             .collect()
     })
 }
@@ -276,7 +276,7 @@ pub async fn stuck_after_recovery(n: usize) -> (InMemoryAws, String) {
     w.set_alarm(down(A));
     let aws = InMemoryAws::new(w, Duration::ZERO);
     agent(&aws).handle_alarm(&down(A)).await.unwrap();
-    let first = aws.with(|w| w.replacements_of("i-a00")[0].id.clone());
+    let first = aws.with(|w| w.replacements_of("i-a00")[0].id.to_string());
     aws.with(|w| {
         w.pending_for = Duration::from_secs(86_400);
         let stuck = w.instances.get_mut(&first).unwrap();
