@@ -9,7 +9,6 @@ use chrono::{DateTime, Utc};
 use crate::alarm::{IncidentId, OutpostId};
 use crate::ids::InstanceId;
 use crate::inventory::Instance;
-use crate::report::DrsReport;
 use crate::tags;
 use crate::vocabulary::{InstanceState, JobStatus, LaunchStatus, ReplicationState};
 
@@ -226,38 +225,6 @@ pub fn job_finish(
             })
             .collect(),
     )
-}
-
-/// The report of a job stuck past `timeout`, for the originals not told of it yet (`new`): its
-/// source servers and the originals waiting for it, with what to do.
-pub fn stuck_report(
-    job: &JobSnapshot,
-    new: &[InstanceId],
-    timeout: std::time::Duration,
-) -> DrsReport {
-    let minutes = timeout.as_secs() / 60;
-    let servers: Vec<&str> = job.servers.iter().map(|(id, _)| id.as_str()).collect();
-    DrsReport {
-        source_server_id: servers.join(", "),
-        job_id: job.job_id.clone(),
-        succeeded: false,
-        drill: false,
-        stuck: true,
-        original_id: (new.len() == 1).then(|| new[0].clone()),
-        recovery_instance_id: None,
-        target_groups: Vec::new(),
-        reason: Some(format!(
-            "DRS job {} is STUCK: still {} more than {minutes} minutes after it was created (the bound is DRS_JOB_TIMEOUT_MINUTES). Source servers: {}. Protected instances waiting for it: {}.",
-            job.job_id,
-            job.status,
-            servers.join(", "),
-            new.join(", ")
-        )),
-        advice: Some(format!(
-            "open the job in the DRS console and read its log; the agent starts no second job while this one runs. Once it ends, the agent finishes a launch or retries a failure (up to {MAX_DRS_ATTEMPTS} jobs). This is reported once."
-        )),
-        message_id: None,
-    }
 }
 
 /// The attempt an original's recorded DRS job was (`autorestart:drs-attempt`, 1 when absent).
@@ -887,7 +854,7 @@ mod job_finish_tests {
     #[test]
     fn a_stuck_report_names_the_job_its_servers_and_who_waits() {
         let job = job("STARTED", &[("s-1", "IN_PROGRESS")], 90);
-        let report = stuck_report(&job, &["i-web1".into()], Duration::from_secs(3600));
+        let report = crate::report::drs_stuck(&job, &["i-web1".into()], Duration::from_secs(3600));
         assert!(report.stuck && !report.succeeded);
         assert_eq!(report.original_id.as_deref(), Some("i-web1"));
         let reason = report.reason.unwrap();

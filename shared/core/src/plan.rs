@@ -39,9 +39,7 @@ pub struct Snapshot<'a> {
 /// stuck: terminated, then launched again.
 pub const LAUNCH_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// The most launches one instance gets in one incident: a replacement that keeps dying
-/// (terminated, stopped) is relaunched until this many attempts, then reported.
-pub const MAX_ATTEMPTS: u32 = 5;
+pub use crate::proof::{MAX_ATTEMPTS, client_token};
 
 /// A template passed over, and why.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -494,29 +492,6 @@ pub fn launch_request(
         tags,
         template,
     }
-}
-
-/// The RunInstances idempotency token for (incident, instance, template, attempt): 64 hex
-/// digits, the longest token EC2 accepts. A token per template keeps a retry on another
-/// alternate from meeting `IdempotentParameterMismatch`; a token per attempt lets a dead
-/// replacement be replaced (EC2 answers a used token with its first instance, even terminated).
-pub fn client_token(
-    incident: &IncidentId,
-    instance_id: &str,
-    template: &TemplateRef,
-    attempt: u32,
-) -> String {
-    token(&incident.to_string(), instance_id, template, attempt)
-}
-
-/// [`client_token`] over the incident as its tag writes it, for `proof` to recompute.
-pub(crate) fn token(
-    incident: &str,
-    instance_id: &str,
-    template: &TemplateRef,
-    attempt: u32,
-) -> String {
-    crate::sha256_hex(&format!("{incident}\n{instance_id}\n{template}\n{attempt}"))
 }
 
 /// A drill copy's tags: the workload's opt-in tags (IAM requires `autorestart:enabled`), a

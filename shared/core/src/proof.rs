@@ -14,10 +14,10 @@
 //! A proof rests on AWS's answers, not on which link tag survived: a link whose
 //! `replacement-of` or `replaced-by` was lost is proven all the same, from the other tag.
 
+use crate::alarm::IncidentId;
 use crate::drs::RecoveryInstance;
 use crate::ids::InstanceId;
 use crate::inventory::Instance;
-use crate::plan::{self, MAX_ATTEMPTS};
 use crate::tags::{self, TemplateRef};
 
 /// Whether EC2 confirms that `candidate` is a replacement the agent launched from a recovery
@@ -54,7 +54,7 @@ pub fn launched_for(predecessor: &Instance, candidate: &Instance) -> bool {
         templates.iter().any(|template| {
             attempts
                 .iter()
-                .any(|&attempt| plan::token(incident, &predecessor.id, template, attempt) == token)
+                .any(|&attempt| self::token(incident, &predecessor.id, template, attempt) == token)
         })
     })
 }
@@ -102,6 +102,33 @@ pub fn claims_news(instance: &Instance, claimed: &[InstanceId]) -> Option<String
     (instance.tag(tags::UNPROVEN_CLAIMS).unwrap_or_default() != value).then_some(value)
 }
 
+/// The most launches one instance gets in one incident: a replacement that keeps dying
+/// (terminated, stopped) is relaunched until this many attempts, then reported.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// The RunInstances idempotency token for (incident, instance, template, attempt): 64 hex
+/// digits, the longest token EC2 accepts. A token per template keeps a retry on another
+/// alternate from meeting `IdempotentParameterMismatch`; a token per attempt lets a dead
+/// replacement be replaced (EC2 answers a used token with its first instance, even terminated).
+pub fn client_token(
+    incident: &IncidentId,
+    instance_id: &str,
+    template: &TemplateRef,
+    attempt: u32,
+) -> String {
+    token(&incident.to_string(), instance_id, template, attempt)
+}
+
+/// [`client_token`] over the incident as its tag writes it, for `proof` to recompute.
+pub(crate) fn token(
+    incident: &str,
+    instance_id: &str,
+    template: &TemplateRef,
+    attempt: u32,
+) -> String {
+    crate::sha256_hex(&format!("{incident}\n{instance_id}\n{template}\n{attempt}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,7 +151,7 @@ mod tests {
     fn launched(template: &str, attempt: u32) -> Instance {
         let template: TemplateRef =
             tags::parse_recovery_templates(Some(template)).unwrap()[0].clone();
-        let request = plan::launch_request(
+        let request = crate::plan::launch_request(
             &original(),
             &IncidentId::from_tag(INCIDENT),
             template.clone(),
@@ -298,7 +325,7 @@ mod tests {
         };
         let drill = IncidentId::from_tag("drill-op-1-20260101T000000Z");
         let mut copy = launched("lt-2", 1);
-        copy.client_token = Some(plan::client_token(&drill, "i-a", &template, 1));
+        copy.client_token = Some(client_token(&drill, "i-a", &template, 1));
         copy.tags.insert(tags::INCIDENT.into(), drill.to_string());
         copy.tags.remove(tags::LAUNCHED_IN);
         assert!(!launched_for(&original(), &copy));

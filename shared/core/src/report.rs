@@ -599,3 +599,36 @@ pub struct SweepReport {
     /// Steps that failed; the next sweep tries them again.
     pub errors: Vec<String>,
 }
+
+/// The report of a job stuck past `timeout`, for the originals not told of it yet (`new`): its
+/// source servers and the originals waiting for it, with what to do.
+pub fn drs_stuck(
+    job: &crate::drs::JobSnapshot,
+    new: &[crate::ids::InstanceId],
+    timeout: std::time::Duration,
+) -> DrsReport {
+    let minutes = timeout.as_secs() / 60;
+    let servers: Vec<&str> = job.servers.iter().map(|(id, _)| id.as_str()).collect();
+    DrsReport {
+        source_server_id: servers.join(", "),
+        job_id: job.job_id.clone(),
+        succeeded: false,
+        drill: false,
+        stuck: true,
+        original_id: (new.len() == 1).then(|| new[0].clone()),
+        recovery_instance_id: None,
+        target_groups: Vec::new(),
+        reason: Some(format!(
+            "DRS job {} is STUCK: still {} more than {minutes} minutes after it was created (the bound is DRS_JOB_TIMEOUT_MINUTES). Source servers: {}. Protected instances waiting for it: {}.",
+            job.job_id,
+            job.status,
+            servers.join(", "),
+            new.join(", ")
+        )),
+        advice: Some(format!(
+            "open the job in the DRS console and read its log; the agent starts no second job while this one runs. Once it ends, the agent finishes a launch or retries a failure (up to {} jobs). This is reported once.",
+            crate::drs::MAX_DRS_ATTEMPTS
+        )),
+        message_id: None,
+    }
+}

@@ -230,7 +230,7 @@ impl<S: Services> Agent<S> {
             return Ok(None);
         }
         warn!(job = %job.job_id, status = %job.status, originals = ?new, "DRS job stuck");
-        let report = drs::stuck_report(job, &new, self.settings.drs_job_timeout);
+        let report = autorestart_core::report::drs_stuck(job, &new, self.settings.drs_job_timeout);
         let mut report = self.publish_drs(report, None).await?;
         let marker = [(tags::DRS_STUCK.to_owned(), job.job_id.clone())];
         if let Err(error) = self.compute.tag(&new, &marker).await {
