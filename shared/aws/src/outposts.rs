@@ -35,9 +35,7 @@ impl Outposts for OutpostsApi {
                 let compute = asset.compute_attributes();
                 assets.push(Asset {
                     id: asset.asset_id().unwrap_or_default().to_owned(),
-                    state: compute
-                        .and_then(|c| c.state())
-                        .map(|s| s.as_str().to_owned()),
+                    state: compute.and_then(|c| c.state()).map(|s| s.as_str().into()),
                     capacities: compute
                         .map(|c| {
                             c.instance_type_capacities()

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::ids::InstanceId;
 use crate::tags::{self, TemplateRef};
-use crate::vocabulary::{InstanceState, TargetHealth};
+use crate::vocabulary::{AssetState, InstanceState, TargetHealth};
 
 /// An EC2 instance as far as recovery cares.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -132,8 +132,8 @@ pub struct LaunchRequest {
 pub struct Asset {
     /// The asset id.
     pub id: String,
-    /// `ACTIVE`, `ISOLATED` or `RETIRING`, when the API tells.
-    pub state: Option<String>,
+    /// Its compute state, when the API tells.
+    pub state: Option<AssetState>,
     /// Instance types the asset is configured for, with how many.
     pub capacities: Vec<(String, i32)>,
 }

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use crate::alarm::OutpostId;
 use crate::inventory::Asset;
 use crate::plan::{Candidate, Decision, PlannedInstance};
+use crate::vocabulary::AssetState;
 
 /// Free slots by instance type on one Outpost: the capacity its active assets are configured
 /// with (`ListAssets`), less the instances of that type running on it, of every account and
@@ -15,7 +16,7 @@ pub fn free_slots(assets: &[Asset], running_types: &[String]) -> HashMap<String,
     let mut free: HashMap<String, i32> = HashMap::new();
     for asset in assets
         .iter()
-        .filter(|a| a.state.as_deref().is_none_or(|s| s == "ACTIVE"))
+        .filter(|a| a.state.as_ref().is_none_or(|s| *s == AssetState::Active))
     {
         for (instance_type, count) in &asset.capacities {
             *free.entry(instance_type.clone()).or_default() += count;
@@ -101,7 +102,7 @@ mod tests {
     fn asset(state: Option<&str>, capacities: &[(&str, i32)]) -> Asset {
         Asset {
             id: "asset-1".into(),
-            state: state.map(str::to_owned),
+            state: state.map(Into::into),
             capacities: capacities
                 .iter()
                 .map(|(t, n)| ((*t).to_owned(), *n))

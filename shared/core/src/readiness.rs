@@ -11,10 +11,7 @@ use crate::inventory::{Instance, TemplateTarget};
 use crate::launch_check::{self, LaunchCheck};
 use crate::plan;
 use crate::tags::{self, TemplateRef};
-use crate::vocabulary::{InstanceState, ReplicationState};
-
-/// The Outposts API's state of a server that can run instances.
-const ACTIVE: &str = "ACTIVE";
+use crate::vocabulary::{AssetState, InstanceState, ReplicationState};
 
 /// What the sweep read for the readiness check.
 #[derive(Clone, Debug)]
@@ -287,7 +284,7 @@ fn capacity_problem(
     }
     let active: Vec<&Asset> = assets
         .iter()
-        .filter(|a| a.state.as_deref() == Some(ACTIVE))
+        .filter(|a| a.state == Some(AssetState::Active))
         .collect();
     if active.is_empty() {
         return Some(format!(
@@ -373,9 +370,9 @@ fn check_drs(
                 .drs_targets
                 .iter()
                 .find(|t| &t.id == target_id)
-                .map(|t| t.state.as_str())
-                .unwrap_or("unknown");
-            if state != InstanceState::Stopped.as_str() {
+                .map(|t| &t.state);
+            if state != Some(&InstanceState::Stopped) {
+                let state = state.map_or("unknown", InstanceState::as_str);
                 verdict.problems.push(format!(
                     "DRS launch target {target_id} is {state}: DRS launches only into a stopped instance; stop it"
                 ));

@@ -203,6 +203,18 @@ aws_words! {
     }
 }
 
+aws_words! {
+    /// An Outposts server's (asset's) compute state.
+    AssetState {
+        /// In service: its capacity hosts instances.
+        Active = "ACTIVE",
+        /// Isolated from the Region.
+        Isolated = "ISOLATED",
+        /// Being retired.
+        Retiring = "RETIRING",
+    }
+}
+
 impl ReplicationState {
     /// The initial sync has not finished: nothing to launch from.
     pub fn has_no_data(&self) -> bool {

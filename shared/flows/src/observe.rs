@@ -1,10 +1,12 @@
 //! What the flows read before they decide: the alarms as CloudWatch shows them now, the
 //! maintenance tag, the opted-in instances, and what each recovery strategy needs for its plan.
+//! `Agent::observe_outpost` is the one observe step of a down Outpost, the outage's and the
+//! drill's: both strategies' reads, the target groups, and the alternates' free slots.
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
-use tracing::info;
+use tracing::{info, warn};
 
 use autorestart_core::alarm::{AlarmChange, IncidentId, OutpostId};
 use autorestart_core::drs::{self, DrsSnapshot, SourceServer};
@@ -14,7 +16,16 @@ use autorestart_core::plan::{self, Snapshot};
 use autorestart_core::settings::Settings;
 use autorestart_core::tags::{self, TemplateRef};
 
-use crate::ports::{Alarms, Compute, DisasterRecovery};
+use autorestart_core::ids::InstanceId;
+use autorestart_core::outcome::Execution;
+use autorestart_core::recovery::{self, FreeSlots, Reads};
+use autorestart_core::{moves, placement, report};
+
+use crate::agent::{Agent, Services};
+use crate::error::FlowError;
+use crate::ports::{
+    Alarms, Compute, DisasterRecovery, LoadBalancing, Membership, Memberships, Outposts,
+};
 
 /// Every ConnectedStatus alarm the agent watches, as CloudWatch shows it now.
 pub async fn current_alarms<A: Alarms>(
@@ -202,4 +213,181 @@ pub async fn opted_in_instances<C: Compute>(compute: &C) -> Result<Vec<Instance>
         .into_iter()
         .filter(Instance::is_opted_in)
         .collect())
+}
+
+impl<S: Services> Agent<S> {
+    /// The alternates' free slots by instance type, where the Outposts API tells them, to plan
+    /// the launches onto (`placement`): a server known to be full is not asked first. An
+    /// Outpost the API does not answer for (another account owns it, IAM, throttling) is left
+    /// out, and its alternates keep the operator's order.
+    async fn free_slots(&self, outposts: HashSet<OutpostId>) -> FreeSlots {
+        if outposts.is_empty() {
+            return HashMap::new();
+        }
+        let reads = futures::future::join_all(outposts.into_iter().map(|outpost| async move {
+            let (assets, running) = futures::join!(
+                self.outposts.assets(&outpost),
+                self.outposts.running_types(&outpost)
+            );
+            (outpost, assets.and_then(|a| running.map(|r| (a, r))))
+        }))
+        .await;
+        let mut free = HashMap::new();
+        for (outpost, read) in reads {
+            match read {
+                Ok((assets, running)) => {
+                    free.insert(outpost, placement::free_slots(&assets, &running));
+                }
+                Err(error) => {
+                    info!(%outpost, %error, "no free slots from the Outposts API: the alternates keep their order");
+                }
+            }
+        }
+        free
+    }
+
+    /// Observes the Outpost's protected instances for both strategies, reading the target
+    /// groups alongside and, for a live run, the free slots of the alternates the template
+    /// strategy would launch onto. One strategy's failure never blocks the other: its instances
+    /// are reported with the reason; only when neither can be read is nothing done.
+    pub(crate) async fn observe_outpost(
+        &self,
+        outpost: &OutpostId,
+        incident: &IncidentId,
+        down: &HashSet<OutpostId>,
+        execution: Execution,
+    ) -> Result<Seen, FlowError> {
+        let instances = self
+            .compute
+            .protected_instances_on(outpost)
+            .await
+            .map_err(FlowError::Read)?;
+        info!(%outpost, protected = instances.len(), "found protected instances");
+        let (template_instances, drs_instances): (Vec<Instance>, Vec<Instance>) =
+            instances.into_iter().partition(|i| !plan::uses_drs(i));
+        // Target groups are read with the plans: the originals' registrations are remembered
+        // in the same CreateTags that records each replacement.
+        let protected = !template_instances.is_empty() || !drs_instances.is_empty();
+        let ((template_reads, drs_reads), read) = futures::join!(
+            async {
+                futures::join!(
+                    template_reads(&self.compute, &template_instances),
+                    drs_reads(&self.compute, &self.drs, incident, &drs_instances)
+                )
+            },
+            self.read_memberships(protected)
+        );
+        let (template_reads, drs_reads) = match (template_reads, drs_reads) {
+            (Err(error), Err(_)) => return Err(FlowError::Read(error)),
+            reads => reads,
+        };
+        if let Err(error) = &template_reads {
+            warn!(%error, "could not read the template recoveries");
+        }
+        if let Err(error) = &drs_reads {
+            warn!(%error, "could not read DRS: its instances are reported, the others recover");
+        }
+        let free = match (&template_reads, execution) {
+            (Ok(reads), Execution::Live) => {
+                let snapshot = reads.snapshot(
+                    outpost,
+                    incident,
+                    &template_instances,
+                    down,
+                    self.settings.launch_wait,
+                );
+                self.free_slots(recovery::outposts_to_ask(&snapshot)).await
+            }
+            _ => FreeSlots::new(),
+        };
+        let mut load_balancing_errors = Vec::new();
+        let Memberships {
+            registered: memberships,
+            missing,
+        } = read.unwrap_or_else(|error| {
+            warn!(%error, "could not read target groups");
+            load_balancing_errors.push(report::load_balancing_error(&error));
+            Memberships::default()
+        });
+        for group in missing {
+            warn!(target_group = %group, "a target group in scope no longer exists: skipped");
+            load_balancing_errors.push(report::missing_target_group(&group));
+        }
+        let remember = template_instances
+            .iter()
+            .chain(&drs_instances)
+            .map(|i| {
+                (
+                    i.id.clone(),
+                    moves::member_tags(i, &memberships, incident.as_str()),
+                )
+            })
+            .filter(|(_, tags)| !tags.is_empty())
+            .collect();
+        Ok(Seen {
+            template_instances,
+            drs_instances,
+            template_reads,
+            drs_reads,
+            free,
+            memberships,
+            load_balancing_errors,
+            remember,
+        })
+    }
+
+    /// Every membership in scope, or none when there is nothing to recover.
+    async fn read_memberships(&self, needed: bool) -> Result<Memberships, AwsError> {
+        if needed {
+            self.balancer
+                .memberships(&self.settings.target_groups)
+                .await
+        } else {
+            Ok(Memberships::default())
+        }
+    }
+}
+
+/// What a reconcile (or a drill) observed of an Outpost: each strategy's instances and reads,
+/// the alternates' free slots, the target groups (and why some could not be read), and the
+/// tags that remember each original's registrations.
+pub(crate) struct Seen {
+    pub(crate) template_instances: Vec<Instance>,
+    pub(crate) drs_instances: Vec<Instance>,
+    pub(crate) template_reads: Result<TemplateReads, AwsError>,
+    pub(crate) drs_reads: Result<DrsReads, AwsError>,
+    pub(crate) free: FreeSlots,
+    pub(crate) memberships: Vec<Membership>,
+    pub(crate) load_balancing_errors: Vec<String>,
+    pub(crate) remember: HashMap<InstanceId, Vec<(String, String)>>,
+}
+
+impl Seen {
+    /// What core decides on, borrowed from what was read.
+    pub(crate) fn as_observed<'a, S: Services>(
+        &'a self,
+        outpost: &'a OutpostId,
+        incident: &'a IncidentId,
+        down: &'a HashSet<OutpostId>,
+        free: FreeSlots,
+        agent: &Agent<S>,
+    ) -> recovery::Observed<'a> {
+        recovery::Observed {
+            templates: match &self.template_reads {
+                Ok(reads) => Reads::Read(reads.snapshot(
+                    outpost,
+                    incident,
+                    &self.template_instances,
+                    down,
+                    agent.settings.launch_wait,
+                )),
+                Err(error) => Reads::Unreadable(&self.template_instances, error),
+            },
+            drs: match &self.drs_reads {
+                Ok(reads) => Reads::Read(reads.snapshot(outpost, incident, &self.drs_instances)),
+                Err(error) => Reads::Unreadable(&self.drs_instances, error),
+            },
+            free,
+        }
+    }
 }

@@ -8,20 +8,20 @@ use tracing::{info, warn};
 use autorestart_core::alarm::{self, AlarmChange, IncidentId, OutpostId, Signal};
 use autorestart_core::error::AwsError;
 use autorestart_core::ids::InstanceId;
-use autorestart_core::inventory::Instance;
 use autorestart_core::moves::{self, MoveOutcome, Unmovable};
 use autorestart_core::outcome::{Execution, InstanceOutcome, Outcome};
 use autorestart_core::plan::{self};
-use autorestart_core::recovery::{self, FreeSlots, OutpostPlan, Reads};
+use autorestart_core::recovery::{self, OutpostPlan};
 use autorestart_core::report::{self, Action, AlarmReport, Notification, Ran, WaveReport};
 use autorestart_core::settings::Mode;
-use autorestart_core::{placement, tags};
+use autorestart_core::tags;
 
 use crate::agent::{Agent, Services};
 use crate::budget::Budget;
 use crate::error::FlowError;
 use crate::launch::{self, Capacity, Limits};
-use crate::ports::{Compute, LoadBalancing, Membership, Memberships, Outposts};
+use crate::observe::Seen;
+use crate::ports::{Compute, Membership};
 use crate::{drs_start, membership, notify, observe};
 
 impl<S: Services> Agent<S> {
@@ -201,22 +201,32 @@ impl<S: Services> Agent<S> {
             capacity: &capacity,
         };
         let ran = self.run_waves(&act, decision, &mut report).await;
-        let observed = &seen;
         if execution == Execution::Live {
             self.record_full(incident, &capacity, &ran.outcomes).await;
         }
-        let would_move = match execution {
+        self.tell(&act, report, &ran).await
+    }
+
+    /// Completes the report of what `ran` did and publishes what is new in it (nothing when
+    /// every outcome was said before), then records on the instances what was said.
+    async fn tell(
+        &self,
+        act: &Act<'_>,
+        mut report: AlarmReport,
+        ran: &Ran,
+    ) -> Result<AlarmReport, FlowError> {
+        let would_move = match act.execution {
             Execution::Live => Vec::new(),
-            Execution::DryRun => observed.memberships.clone(),
+            Execution::DryRun => act.seen.memberships.clone(),
         };
-        report::complete(&mut report, &ran, &would_move);
-        let news = report::news(&report, &ran, incident);
+        report::complete(&mut report, ran, &would_move);
+        let news = report::news(&report, ran, act.incident);
         if !news.anything_new() {
-            info!(%incident, "every replacement was reported already; no new notice");
+            info!(incident = %act.incident, "every replacement was reported already; no new notice");
             report.notification = Notification::AlreadyReported;
             return Ok(report);
         }
-        let tag_after = match execution {
+        let tag_after = match act.execution {
             Execution::Live => news.unreported,
             Execution::DryRun => Vec::new(),
         };
@@ -228,7 +238,7 @@ impl<S: Services> Agent<S> {
             &tag_after,
         )
         .await?;
-        if execution == Execution::Live {
+        if act.execution == Execution::Live {
             notify::record_said(&self.compute, &news.unsaid).await;
         }
         Ok(report)
@@ -276,36 +286,6 @@ impl<S: Services> Agent<S> {
         }
     }
 
-    /// The alternates' free slots by instance type, where the Outposts API tells them, to plan
-    /// the launches onto (`placement`): a server known to be full is not asked first. An
-    /// Outpost the API does not answer for (another account owns it, IAM, throttling) is left
-    /// out, and its alternates keep the operator's order.
-    async fn free_slots(&self, outposts: HashSet<OutpostId>) -> FreeSlots {
-        if outposts.is_empty() {
-            return HashMap::new();
-        }
-        let reads = futures::future::join_all(outposts.into_iter().map(|outpost| async move {
-            let (assets, running) = futures::join!(
-                self.outposts.assets(&outpost),
-                self.outposts.running_types(&outpost)
-            );
-            (outpost, assets.and_then(|a| running.map(|r| (a, r))))
-        }))
-        .await;
-        let mut free = HashMap::new();
-        for (outpost, read) in reads {
-            match read {
-                Ok((assets, running)) => {
-                    free.insert(outpost, placement::free_slots(&assets, &running));
-                }
-                Err(error) => {
-                    info!(%outpost, %error, "no free slots from the Outposts API: the alternates keep their order");
-                }
-            }
-        }
-        free
-    }
-
     /// Several Outposts down are several invocations drawing from the account's RunInstances
     /// bucket at once, none seeing the others: this run takes a share of the bucket in
     /// proportion to its launches against those every Outpost down needs (its protected
@@ -346,96 +326,6 @@ impl<S: Services> Agent<S> {
             "sharing EC2's RunInstances bucket with the other Outposts down"
         );
         self.launches.expect_share(share);
-    }
-
-    /// Observes the Outpost's protected instances for both strategies, reading the target
-    /// groups alongside and, for a live run, the free slots of the alternates the template
-    /// strategy would launch onto. One strategy's failure never blocks the other: its instances
-    /// are reported with the reason; only when neither can be read is nothing done.
-    pub(crate) async fn observe_outpost(
-        &self,
-        outpost: &OutpostId,
-        incident: &IncidentId,
-        down: &HashSet<OutpostId>,
-        execution: Execution,
-    ) -> Result<Seen, FlowError> {
-        let instances = self
-            .compute
-            .protected_instances_on(outpost)
-            .await
-            .map_err(FlowError::Read)?;
-        info!(%outpost, protected = instances.len(), "found protected instances");
-        let (template_instances, drs_instances): (Vec<Instance>, Vec<Instance>) =
-            instances.into_iter().partition(|i| !plan::uses_drs(i));
-        // Target groups are read with the plans: the originals' registrations are remembered
-        // in the same CreateTags that records each replacement.
-        let protected = !template_instances.is_empty() || !drs_instances.is_empty();
-        let ((template_reads, drs_reads), read) = futures::join!(
-            async {
-                futures::join!(
-                    observe::template_reads(&self.compute, &template_instances),
-                    observe::drs_reads(&self.compute, &self.drs, incident, &drs_instances)
-                )
-            },
-            self.read_memberships(protected)
-        );
-        let (template_reads, drs_reads) = match (template_reads, drs_reads) {
-            (Err(error), Err(_)) => return Err(FlowError::Read(error)),
-            reads => reads,
-        };
-        if let Err(error) = &template_reads {
-            warn!(%error, "could not read the template recoveries");
-        }
-        if let Err(error) = &drs_reads {
-            warn!(%error, "could not read DRS: its instances are reported, the others recover");
-        }
-        let free = match (&template_reads, execution) {
-            (Ok(reads), Execution::Live) => {
-                let snapshot = reads.snapshot(
-                    outpost,
-                    incident,
-                    &template_instances,
-                    down,
-                    self.settings.launch_wait,
-                );
-                self.free_slots(recovery::outposts_to_ask(&snapshot)).await
-            }
-            _ => FreeSlots::new(),
-        };
-        let mut load_balancing_errors = Vec::new();
-        let Memberships {
-            registered: memberships,
-            missing,
-        } = read.unwrap_or_else(|error| {
-            warn!(%error, "could not read target groups");
-            load_balancing_errors.push(report::load_balancing_error(&error));
-            Memberships::default()
-        });
-        for group in missing {
-            warn!(target_group = %group, "a target group in scope no longer exists: skipped");
-            load_balancing_errors.push(report::missing_target_group(&group));
-        }
-        let remember = template_instances
-            .iter()
-            .chain(&drs_instances)
-            .map(|i| {
-                (
-                    i.id.clone(),
-                    moves::member_tags(i, &memberships, incident.as_str()),
-                )
-            })
-            .filter(|(_, tags)| !tags.is_empty())
-            .collect();
-        Ok(Seen {
-            template_instances,
-            drs_instances,
-            template_reads,
-            drs_reads,
-            free,
-            memberships,
-            load_balancing_errors,
-            remember,
-        })
     }
 
     /// Runs the waves in order: each launched, then settled (live) before the next starts; a
@@ -537,17 +427,6 @@ impl<S: Services> Agent<S> {
             }
         }
         ran
-    }
-
-    /// Every membership in scope, or none when there is nothing to recover.
-    async fn read_memberships(&self, needed: bool) -> Result<Memberships, AwsError> {
-        if needed {
-            self.balancer
-                .memberships(&self.settings.target_groups)
-                .await
-        } else {
-            Ok(Memberships::default())
-        }
     }
 
     /// The alarms as they are before wave `number`, while this Outpost's is still in the same
@@ -687,50 +566,6 @@ impl<S: Services> Agent<S> {
 pub const LAG_READS: u32 = 3;
 /// The pause between those reads.
 const LAG_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// What a reconcile (or a drill) observed of an Outpost: each strategy's instances and reads,
-/// the alternates' free slots, the target groups (and why some could not be read), and the
-/// tags that remember each original's registrations.
-pub(crate) struct Seen {
-    pub(crate) template_instances: Vec<Instance>,
-    pub(crate) drs_instances: Vec<Instance>,
-    pub(crate) template_reads: Result<observe::TemplateReads, AwsError>,
-    pub(crate) drs_reads: Result<observe::DrsReads, AwsError>,
-    pub(crate) free: FreeSlots,
-    pub(crate) memberships: Vec<Membership>,
-    pub(crate) load_balancing_errors: Vec<String>,
-    pub(crate) remember: HashMap<InstanceId, Vec<(String, String)>>,
-}
-
-impl Seen {
-    /// What core decides on, borrowed from what was read.
-    pub(crate) fn as_observed<'a, S: Services>(
-        &'a self,
-        outpost: &'a OutpostId,
-        incident: &'a IncidentId,
-        down: &'a HashSet<OutpostId>,
-        free: FreeSlots,
-        agent: &Agent<S>,
-    ) -> recovery::Observed<'a> {
-        recovery::Observed {
-            templates: match &self.template_reads {
-                Ok(reads) => Reads::Read(reads.snapshot(
-                    outpost,
-                    incident,
-                    &self.template_instances,
-                    down,
-                    agent.settings.launch_wait,
-                )),
-                Err(error) => Reads::Unreadable(&self.template_instances, error),
-            },
-            drs: match &self.drs_reads {
-                Ok(reads) => Reads::Read(reads.snapshot(outpost, incident, &self.drs_instances)),
-                Err(error) => Reads::Unreadable(&self.drs_instances, error),
-            },
-            free,
-        }
-    }
-}
 
 /// What the act step of one reconcile carries: the alarm it answers, how it runs, what it
 /// observed, and what it learns of full servers (for all its waves, and recorded for the next
