@@ -65,6 +65,12 @@ macro_rules! id_type {
             }
         }
 
+        impl From<&$name> for String {
+            fn from(id: &$name) -> Self {
+                id.0.clone()
+            }
+        }
+
         impl PartialEq<str> for $name {
             fn eq(&self, other: &str) -> bool {
                 self.0 == other
@@ -106,6 +112,16 @@ macro_rules! id_type {
 id_type! {
     /// An EC2 instance id, `i-…`.
     InstanceId
+}
+
+id_type! {
+    /// A launch template id, `lt-…`.
+    TemplateId
+}
+
+id_type! {
+    /// An Elastic Load Balancing target group's ARN.
+    TargetGroupArn
 }
 
 #[cfg(test)]

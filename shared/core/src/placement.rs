@@ -136,7 +136,7 @@ mod tests {
         Candidate {
             request: LaunchRequest {
                 template: TemplateRef {
-                    id: format!("lt-{subnet}"),
+                    id: format!("lt-{subnet}").into(),
                     version: "$Default".into(),
                 },
                 client_token: String::new(),

@@ -78,7 +78,7 @@ fn template_versions(predecessor: &Instance, candidate: &Instance, id: &str) -> 
     versions
         .into_iter()
         .map(|version| TemplateRef {
-            id: id.to_owned(),
+            id: id.into(),
             version,
         })
         .collect()
@@ -165,7 +165,7 @@ mod tests {
             ..Instance::default()
         };
         i.tags
-            .insert(tags::LAUNCH_TEMPLATE_ID.into(), template.id.clone());
+            .insert(tags::LAUNCH_TEMPLATE_ID.into(), template.id.to_string());
         i.tags
             .insert(tags::LAUNCH_TEMPLATE_VERSION.into(), "3".into());
         i

@@ -202,8 +202,8 @@ fn judge_template(
         };
     match inputs.managed_templates {
         Ok(managed)
-            if !managed.contains(&template.id)
-                && !inputs.listed_templates.contains(&template.id) =>
+            if !managed.contains(template.id.as_str())
+                && !inputs.listed_templates.iter().any(|t| template.id == *t) =>
         {
             problems.push(format!(
                 "launch template {template} is not one of this project's: IAM refuses RunInstances from it. Tag it {}=<instance id> (recovery-template does), or list its ARN in RecoveryLaunchTemplateArns",

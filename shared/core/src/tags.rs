@@ -1,5 +1,6 @@
 //! The tag contract with operators: which tags opt an instance in, and which record what was done.
 
+use crate::ids::TemplateId;
 use std::fmt;
 
 /// `true` here opts an instance in; nothing without it is ever touched.
@@ -161,7 +162,7 @@ pub fn parse_strategy(value: Option<&str>) -> Result<Strategy, String> {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub struct TemplateRef {
     /// Launch template id, `lt-` followed by hex digits.
-    pub id: String,
+    pub id: TemplateId,
     /// A version number, `$Default` or `$Latest`.
     pub version: String,
 }
@@ -227,7 +228,7 @@ fn parse_template_entry(entry: &str) -> Option<TemplateRef> {
         || version == "$Latest"
         || (!version.is_empty() && version.chars().all(|c| c.is_ascii_digit()) && version != "0");
     (id_ok && version_ok).then(|| TemplateRef {
-        id: id.to_owned(),
+        id: id.into(),
         version: version.to_owned(),
     })
 }

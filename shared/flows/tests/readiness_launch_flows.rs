@@ -32,7 +32,7 @@ fn world() -> World {
     }
     for name in ["b", "c"] {
         let template = TemplateRef {
-            id: format!("lt-0{name}"),
+            id: format!("lt-0{name}").into(),
             version: "$Default".into(),
         };
         w.templates.insert(template, format!("subnet-{name}"));

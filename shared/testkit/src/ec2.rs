@@ -106,7 +106,7 @@ impl Compute for InMemoryAws {
                     format!("{} not found", request.template),
                 )
             })?;
-            if w.refused_templates.contains(&request.template.id) {
+            if w.refused_templates.contains(request.template.id.as_str()) {
                 return Err(AwsError::from_code(
                     "ec2:RunInstances",
                     "UnauthorizedOperation",
@@ -137,7 +137,7 @@ impl Compute for InMemoryAws {
             instance.client_token = Some(request.client_token.clone());
             instance.tags.insert(
                 autorestart_core::tags::LAUNCH_TEMPLATE_ID.into(),
-                request.template.id.clone(),
+                request.template.id.to_string(),
             );
             instance.tags.insert(
                 autorestart_core::tags::LAUNCH_TEMPLATE_VERSION.into(),
@@ -164,7 +164,7 @@ impl Compute for InMemoryAws {
                     format!("{} not found", request.template),
                 ));
             }
-            if w.refused_templates.contains(&request.template.id) {
+            if w.refused_templates.contains(request.template.id.as_str()) {
                 return Err(AwsError::from_code(
                     "ec2:RunInstances",
                     "UnauthorizedOperation",
@@ -230,8 +230,8 @@ impl Compute for InMemoryAws {
         self.call(Op::DescribeLaunchTemplates, |w| {
             Ok(w.templates
                 .keys()
-                .map(|t| t.id.clone())
-                .filter(|id| !w.unmanaged_templates.contains(id))
+                .map(|t| t.id.to_string())
+                .filter(|id| !w.unmanaged_templates.contains(id.as_str()))
                 .collect())
         })
         .await

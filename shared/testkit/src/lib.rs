@@ -223,7 +223,7 @@ impl World {
         ));
         instance
             .tags
-            .insert(tags::LAUNCH_TEMPLATE_ID.into(), template.id);
+            .insert(tags::LAUNCH_TEMPLATE_ID.into(), template.id.into());
     }
 
     /// Adds an instance in `subnet_id`, with the subnet's Outpost and one private IP.
