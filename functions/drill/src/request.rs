@@ -54,7 +54,7 @@ pub fn parse(payload: serde_json::Value, now: DateTime<Utc>) -> Result<DrillRequ
     Ok(DrillRequest {
         outpost,
         live,
-        target_group_arn: payload.target_group_arn,
+        target_group_arn: payload.target_group_arn.map(Into::into),
         started: now,
     })
 }

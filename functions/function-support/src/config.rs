@@ -200,7 +200,7 @@ fn target_groups(get: &Lookup<'_>) -> Result<TargetGroupScope, ConfigError> {
             if arns.is_empty() {
                 TargetGroupScope::All
             } else {
-                TargetGroupScope::Only(arns)
+                TargetGroupScope::Only(arns.into_iter().map(Into::into).collect())
             }
         }
     };

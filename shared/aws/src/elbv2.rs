@@ -7,6 +7,7 @@ use futures::StreamExt;
 use super::READ_CONCURRENCY;
 use super::sdk_error::from_sdk;
 use autorestart_core::error::AwsError;
+use autorestart_core::ids::TargetGroupArn;
 use autorestart_flows::ports::{
     LoadBalancing, Membership, Memberships, Target, TargetGroupScope, TargetKind, TargetState,
 };
@@ -29,12 +30,12 @@ impl ElbTargetGroups {
     async fn target_groups(
         &self,
         scope: &TargetGroupScope,
-    ) -> Result<(Vec<(String, TargetKind)>, Vec<String>), AwsError> {
+    ) -> Result<(Vec<(TargetGroupArn, TargetKind)>, Vec<TargetGroupArn>), AwsError> {
         let arns = match scope {
             TargetGroupScope::All => return Ok((self.described(None).await?, Vec::new())),
             TargetGroupScope::Only(arns) => arns,
         };
-        match self.described(Some(arns.clone())).await {
+        match self.described(Some(arns)).await {
             Err(error) if is_not_found(&error) && arns.len() > 1 => {}
             Err(error) if is_not_found(&error) => return Ok((Vec::new(), arns.clone())),
             other => return other.map(|groups| (groups, Vec::new())),
@@ -42,7 +43,7 @@ impl ElbTargetGroups {
         let mut groups = Vec::new();
         let mut missing = Vec::new();
         for arn in arns {
-            match self.described(Some(vec![arn.clone()])).await {
+            match self.described(Some(std::slice::from_ref(arn))).await {
                 Ok(found) => groups.extend(found),
                 Err(error) if is_not_found(&error) => missing.push(arn.clone()),
                 Err(error) => return Err(error),
@@ -54,8 +55,9 @@ impl ElbTargetGroups {
     /// DescribeTargetGroups for these ARNs (all when none), every page read.
     async fn described(
         &self,
-        arns: Option<Vec<String>>,
-    ) -> Result<Vec<(String, TargetKind)>, AwsError> {
+        arns: Option<&[TargetGroupArn]>,
+    ) -> Result<Vec<(TargetGroupArn, TargetKind)>, AwsError> {
+        let arns = arns.map(|arns| arns.iter().map(String::from).collect());
         let request = self
             .client
             .describe_target_groups()
@@ -72,7 +74,7 @@ impl ElbTargetGroups {
 
     async fn registrations(
         &self,
-        arn: &str,
+        arn: &TargetGroupArn,
         kind: TargetKind,
     ) -> Result<Vec<Membership>, AwsError> {
         let output = self
@@ -94,7 +96,7 @@ impl ElbTargetGroups {
             })
             .filter_map(|d| d.target())
             .map(|t| Membership {
-                target_group_arn: arn.to_owned(),
+                target_group_arn: arn.clone(),
                 kind,
                 target: target_from_sdk(t),
             })
@@ -105,7 +107,7 @@ impl ElbTargetGroups {
 impl LoadBalancing for ElbTargetGroups {
     async fn memberships(&self, scope: &TargetGroupScope) -> Result<Memberships, AwsError> {
         let (groups, mut missing) = self.target_groups(scope).await?;
-        let per_group: Vec<(String, Result<Vec<Membership>, AwsError>)> =
+        let per_group: Vec<(TargetGroupArn, Result<Vec<Membership>, AwsError>)> =
             futures::stream::iter(groups)
                 .map(|(arn, kind)| async move {
                     let read = self.registrations(&arn, kind).await;
@@ -129,7 +131,11 @@ impl LoadBalancing for ElbTargetGroups {
         })
     }
 
-    async fn register(&self, target_group_arn: &str, targets: &[Target]) -> Result<(), AwsError> {
+    async fn register(
+        &self,
+        target_group_arn: &TargetGroupArn,
+        targets: &[Target],
+    ) -> Result<(), AwsError> {
         self.client
             .register_targets()
             .target_group_arn(target_group_arn)
@@ -142,7 +148,7 @@ impl LoadBalancing for ElbTargetGroups {
 
     async fn health(
         &self,
-        target_group_arn: &str,
+        target_group_arn: &TargetGroupArn,
         targets: &[Target],
     ) -> Result<Vec<TargetState>, AwsError> {
         let output = self
@@ -169,7 +175,11 @@ impl LoadBalancing for ElbTargetGroups {
             .collect())
     }
 
-    async fn deregister(&self, target_group_arn: &str, targets: &[Target]) -> Result<(), AwsError> {
+    async fn deregister(
+        &self,
+        target_group_arn: &TargetGroupArn,
+        targets: &[Target],
+    ) -> Result<(), AwsError> {
         self.client
             .deregister_targets()
             .target_group_arn(target_group_arn)
@@ -186,13 +196,13 @@ fn is_not_found(error: &AwsError) -> bool {
     error.code == "TargetGroupNotFound"
 }
 
-fn kind_of(group: &TargetGroup) -> Option<(String, TargetKind)> {
+fn kind_of(group: &TargetGroup) -> Option<(TargetGroupArn, TargetKind)> {
     let kind = match group.target_type()? {
         TargetTypeEnum::Instance => TargetKind::Instance,
         TargetTypeEnum::Ip => TargetKind::Ip,
         _ => return None,
     };
-    Some((group.target_group_arn()?.to_owned(), kind))
+    Some((group.target_group_arn()?.into(), kind))
 }
 
 fn target_from_sdk(t: &TargetDescription) -> Target {

@@ -661,15 +661,18 @@ async fn register_health_and_deregister_send_the_targets_and_sort_errors() {
     );
     let elb = ElbTargetGroups::new(client);
 
-    elb.register("tg-ip", std::slice::from_ref(&target))
+    elb.register(&"tg-ip".into(), std::slice::from_ref(&target))
         .await
         .unwrap();
     let states = elb
-        .health("tg-ip", std::slice::from_ref(&target))
+        .health(&"tg-ip".into(), std::slice::from_ref(&target))
         .await
         .unwrap();
     assert_eq!(states[0].state, "initial");
-    let error = elb.deregister("tg-ip", &[target]).await.unwrap_err();
+    let error = elb
+        .deregister(&"tg-ip".into(), &[target])
+        .await
+        .unwrap_err();
     assert_eq!(error.kind, ErrorKind::NotFound);
     assert_eq!(register.num_calls(), 1);
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use crate::alarm::OutpostId;
 use crate::drs::{DrsDecision, PlannedDrs};
 use crate::ids::InstanceId;
+use crate::ids::TargetGroupArn;
 use crate::inventory::{Instance, Membership};
 use crate::plan::{Decision, PlannedInstance};
 use crate::readiness::InstanceReadiness;
@@ -18,7 +19,7 @@ pub struct DrillRequest {
     /// Launch copies (live) or only plan (dry run).
     pub live: bool,
     /// A target group for the copies; it must hold no protected instance.
-    pub target_group_arn: Option<String>,
+    pub target_group_arn: Option<TargetGroupArn>,
     /// When the drill started; names it.
     pub started: DateTime<Utc>,
 }
@@ -67,7 +68,7 @@ pub struct PlannedStep {
     /// DRS source server and launch target.
     pub drs: Option<(String, String)>,
     /// Target groups whose membership would move.
-    pub target_groups: Vec<String>,
+    pub target_groups: Vec<TargetGroupArn>,
     /// Why it cannot be recovered, or templates passed over.
     pub notes: Vec<String>,
 }
@@ -116,8 +117,8 @@ pub struct DrillReport {
     pub message_id: Option<String>,
 }
 
-fn groups_of(instance: &Instance, memberships: &[Membership]) -> Vec<String> {
-    let mut groups: Vec<String> = memberships
+fn groups_of(instance: &Instance, memberships: &[Membership]) -> Vec<TargetGroupArn> {
+    let mut groups: Vec<TargetGroupArn> = memberships
         .iter()
         .filter(|m| m.names(instance))
         .map(|m| m.target_group_arn.clone())

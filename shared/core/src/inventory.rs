@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use crate::ids::InstanceId;
+use crate::ids::TargetGroupArn;
 use crate::tags::{self, TemplateRef};
 use crate::vocabulary::{AssetState, InstanceState, TargetHealth};
 
@@ -172,7 +173,7 @@ pub struct TargetState {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Membership {
     /// The target group.
-    pub target_group_arn: String,
+    pub target_group_arn: TargetGroupArn,
     /// How it names targets.
     pub kind: TargetKind,
     /// The registered target.
@@ -194,7 +195,7 @@ pub struct Memberships {
     /// Every registration read.
     pub registered: Vec<Membership>,
     /// Target groups of the scope that do not exist.
-    pub missing: Vec<String>,
+    pub missing: Vec<TargetGroupArn>,
 }
 
 /// Which target groups the agent may manage.
@@ -203,7 +204,7 @@ pub enum TargetGroupScope {
     /// Every instance- or IP-type target group in the account and Region.
     All,
     /// Only these target groups.
-    Only(Vec<String>),
+    Only(Vec<TargetGroupArn>),
 }
 
 impl TargetGroupScope {

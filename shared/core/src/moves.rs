@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::ids::InstanceId;
+use crate::ids::TargetGroupArn;
 use crate::inventory::{Instance, Membership, Target, TargetGroupScope, TargetKind};
 use crate::tags;
 use crate::vocabulary::TargetHealth;
@@ -12,7 +13,7 @@ use crate::vocabulary::TargetHealth;
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Move {
     /// The target group.
-    pub target_group_arn: String,
+    pub target_group_arn: TargetGroupArn,
     /// How the group names targets.
     pub kind: TargetKind,
     /// The original instance.
@@ -34,7 +35,7 @@ pub struct Move {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Unmovable {
     /// The target group.
-    pub target_group_arn: String,
+    pub target_group_arn: TargetGroupArn,
     /// The original instance.
     pub original_id: InstanceId,
     /// Why.
@@ -286,7 +287,7 @@ fn parse_member(value: &str) -> Option<(Membership, &str)> {
         _ => return None,
     };
     let membership = Membership {
-        target_group_arn: arn.to_owned(),
+        target_group_arn: arn.into(),
         kind,
         target: Target {
             id: id.to_owned(),

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::alarm::{IncidentId, OutpostId};
 use crate::error::{AwsError, ErrorKind};
 use crate::ids::InstanceId;
+use crate::ids::TargetGroupArn;
 use crate::inventory::Membership;
 use crate::moves::{MoveOutcome, Unmovable};
 use crate::outcome::{Attempt, InstanceOutcome, Outcome, OutcomeKind};
@@ -281,7 +282,7 @@ pub fn outcome_digest(instance: &InstanceReport, incident: &crate::alarm::Incide
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct TargetGroupReport {
     /// The target group.
-    pub target_group_arn: String,
+    pub target_group_arn: TargetGroupArn,
     /// The original's target (id or IP).
     pub from: String,
     /// The replacement's target; none in notify-only.

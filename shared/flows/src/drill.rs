@@ -12,6 +12,7 @@ use tracing::{info, warn};
 use autorestart_core::alarm::{self, AlarmState, IncidentId, OutpostId};
 use autorestart_core::drill::{self, DrillCopy, DrillReport, DrillRequest};
 use autorestart_core::ids::InstanceId;
+use autorestart_core::ids::TargetGroupArn;
 use autorestart_core::inventory::Instance;
 use autorestart_core::outcome::Execution;
 use autorestart_core::plan::{self, Candidate, Decision, PlannedInstance};
@@ -33,7 +34,7 @@ use autorestart_core::launching::Launching;
 pub enum DrillError {
     /// The target group holds production targets.
     #[error("target group {0} holds protected instances: give a drill target group holding none (tag it {tag}=true)", tag = tags::DRILL_TARGET_GROUP)]
-    ProductionTargetGroup(String),
+    ProductionTargetGroup(TargetGroupArn),
     /// The Outpost's alarm is in ALARM: this is an outage, not a drill.
     #[error(
         "Outpost {0} is down now (its alarm is in ALARM): the real recovery runs; a drill would compete with it"
@@ -270,7 +271,7 @@ impl<S: Services> Agent<S> {
     /// Registers running copies in the drill target group, waits for health, deregisters.
     async fn check_in_target_group(
         &self,
-        tg: &str,
+        tg: &TargetGroupArn,
         running: &[InstanceId],
         copies: &mut [DrillCopy],
         errors: &mut Vec<String>,

@@ -226,7 +226,7 @@ impl<S: Services> Agent<S> {
             }
             Err(error) => {
                 return vec![TargetGroupReport {
-                    target_group_arn: String::new(),
+                    target_group_arn: String::new().into(),
                     from: original.id.to_string(),
                     to: Some(launched.id.to_string()),
                     port: None,

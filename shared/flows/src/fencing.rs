@@ -15,7 +15,7 @@ use autorestart_core::fence::{
     self, Chains, FenceDecision, FenceReport, FenceView, FencedInstance, HeldInstance,
     UnprovenClaim, Verdict,
 };
-use autorestart_core::ids::InstanceId;
+use autorestart_core::ids::{InstanceId, TargetGroupArn};
 use autorestart_core::inventory::Instance;
 use autorestart_core::proof;
 use autorestart_core::report::{AlarmReport, Notification};
@@ -372,11 +372,11 @@ impl<S: Services> Agent<S> {
                 );
             }
         }
-        let mut by_group: HashMap<&str, Vec<(&str, Target)>> = HashMap::new();
+        let mut by_group: HashMap<&TargetGroupArn, Vec<(&str, Target)>> = HashMap::new();
         for (_, end) in pairs {
             for m in memberships.iter().filter(|m| m.names(end)) {
                 by_group
-                    .entry(m.target_group_arn.as_str())
+                    .entry(&m.target_group_arn)
                     .or_default()
                     .push((end.id.as_str(), m.target.clone()));
             }
@@ -388,7 +388,7 @@ impl<S: Services> Agent<S> {
                 // Deleted since it was read: it holds neither copy any more.
                 Err(error) if error.code == "TargetGroupNotFound" => {
                     warn!(
-                        target_group = group,
+                        target_group = %group,
                         "the target group was deleted while fencing: skipped"
                     );
                     continue;

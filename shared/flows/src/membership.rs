@@ -9,6 +9,7 @@ use futures::StreamExt;
 use tracing::{info, warn};
 
 use autorestart_core::error::AwsError;
+use autorestart_core::ids::TargetGroupArn;
 use autorestart_core::inventory::Instance;
 use autorestart_core::moves::{self, Move, MoveOutcome, Unmovable};
 use autorestart_core::outcome::InstanceOutcome;
@@ -25,7 +26,7 @@ pub async fn execute_moves<L: LoadBalancing>(
     wait: HealthWait,
     concurrency: usize,
 ) -> Vec<MoveOutcome> {
-    let mut by_group: BTreeMap<String, Vec<Move>> = BTreeMap::new();
+    let mut by_group: BTreeMap<TargetGroupArn, Vec<Move>> = BTreeMap::new();
     for m in moves {
         by_group
             .entry(m.target_group_arn.clone())
@@ -45,7 +46,7 @@ pub async fn execute_moves<L: LoadBalancing>(
 
 async fn move_group<L: LoadBalancing>(
     balancer: &L,
-    group: &str,
+    group: &TargetGroupArn,
     moves: Vec<Move>,
     wait: HealthWait,
     until: tokio::time::Instant,
@@ -67,7 +68,11 @@ async fn move_group<L: LoadBalancing>(
 }
 
 /// Registers the replacements not registered yet; a refused one leaves its original alone.
-async fn register<L: LoadBalancing>(balancer: &L, group: &str, outcomes: &mut [MoveOutcome]) {
+async fn register<L: LoadBalancing>(
+    balancer: &L,
+    group: &TargetGroupArn,
+    outcomes: &mut [MoveOutcome],
+) {
     let to_register: Vec<Target> = unique(
         outcomes
             .iter()
@@ -75,7 +80,7 @@ async fn register<L: LoadBalancing>(balancer: &L, group: &str, outcomes: &mut [M
             .map(|o| &o.planned.to),
     );
     if !to_register.is_empty() {
-        info!(target_group = group, targets = ?to_register, "registering replacements");
+        info!(target_group = %group, targets = ?to_register, "registering replacements");
         let register = |batch| balancer.register(group, batch);
         let failures = each_on_failure(&to_register, register, group, "register").await;
         for o in outcomes.iter_mut().filter(|o| !o.registered) {
@@ -100,7 +105,7 @@ async fn register<L: LoadBalancing>(balancer: &L, group: &str, outcomes: &mut [M
 /// Waits (bounded) for the registered replacements to turn healthy.
 async fn await_health<L: LoadBalancing>(
     balancer: &L,
-    group: &str,
+    group: &TargetGroupArn,
     outcomes: &mut [MoveOutcome],
     wait: HealthWait,
     until: tokio::time::Instant,
@@ -136,7 +141,11 @@ async fn await_health<L: LoadBalancing>(
 }
 
 /// Deregisters the originals whose replacement is registered (their Outpost is down).
-async fn deregister<L: LoadBalancing>(balancer: &L, group: &str, outcomes: &mut [MoveOutcome]) {
+async fn deregister<L: LoadBalancing>(
+    balancer: &L,
+    group: &TargetGroupArn,
+    outcomes: &mut [MoveOutcome],
+) {
     let to_deregister: Vec<Target> = unique(
         outcomes
             .iter()
@@ -144,7 +153,7 @@ async fn deregister<L: LoadBalancing>(balancer: &L, group: &str, outcomes: &mut 
             .map(|o| &o.planned.from),
     );
     if !to_deregister.is_empty() {
-        info!(target_group = group, targets = ?to_deregister, "deregistering originals");
+        info!(target_group = %group, targets = ?to_deregister, "deregistering originals");
         let deregister = |batch| balancer.deregister(group, batch);
         let failures = each_on_failure(&to_deregister, deregister, group, "deregister").await;
         for o in outcomes.iter_mut().filter(|o| o.registered) {
@@ -172,7 +181,7 @@ async fn deregister<L: LoadBalancing>(balancer: &L, group: &str, outcomes: &mut 
 async fn each_on_failure<'t, F, Fut>(
     targets: &'t [Target],
     call: F,
-    group: &str,
+    group: &TargetGroupArn,
     what: &str,
 ) -> HashMap<Target, AwsError>
 where
@@ -184,14 +193,14 @@ where
         return failures;
     };
     if targets.len() == 1 {
-        warn!(target_group = group, %error, "could not {what} {}", targets[0].id);
+        warn!(target_group = %group, %error, "could not {what} {}", targets[0].id);
         failures.insert(targets[0].clone(), error);
         return failures;
     }
-    warn!(target_group = group, %error, "could not {what} the targets together; one at a time");
+    warn!(target_group = %group, %error, "could not {what} the targets together; one at a time");
     for target in targets {
         if let Err(error) = call(std::slice::from_ref(target)).await {
-            warn!(target_group = group, target = %target.id, %error, "could not {what}");
+            warn!(target_group = %group, target = %target.id, %error, "could not {what}");
             failures.insert(target.clone(), error);
         }
     }
@@ -203,7 +212,7 @@ where
 /// target with its Availability Zone, which the request did not name.
 pub(crate) async fn wait_for_health<L: LoadBalancing>(
     balancer: &L,
-    group: &str,
+    group: &TargetGroupArn,
     targets: &[Target],
     poll_interval: Duration,
     until: tokio::time::Instant,
@@ -215,7 +224,7 @@ pub(crate) async fn wait_for_health<L: LoadBalancing>(
         match health_of(balancer, group, targets).await {
             Ok(states) => last = states,
             Err(error) => {
-                warn!(target_group = group, %error, "health check failed; will retry until the wait runs out")
+                warn!(target_group = %group, %error, "health check failed; will retry until the wait runs out")
             }
         }
         // `unused` does not change by waiting: the group has no listener rule, or the
@@ -241,7 +250,7 @@ pub(crate) async fn wait_for_health<L: LoadBalancing>(
 /// add a zone to what it answers).
 pub(crate) async fn health_of<L: LoadBalancing>(
     balancer: &L,
-    group: &str,
+    group: &TargetGroupArn,
     targets: &[Target],
 ) -> Result<BTreeMap<Target, TargetHealth>, autorestart_core::error::AwsError> {
     let states = balancer.health(group, targets).await?;
@@ -257,7 +266,7 @@ pub(crate) async fn health_of<L: LoadBalancing>(
 }
 
 /// What an `unused` replacement means, and what to do.
-fn unused_note(group: &str) -> String {
+fn unused_note(group: &TargetGroupArn) -> String {
     format!(
         "registered in {group}, but ELB reports it unused: the target group is not used by a listener rule of a load balancer, or the replacement's Availability Zone is not enabled on the load balancer, so traffic will not reach it until that is fixed; the original was deregistered because its Outpost is down"
     )
@@ -317,12 +326,12 @@ mod tests {
         async fn memberships(&self, _: &TargetGroupScope) -> Result<Memberships, AwsError> {
             Ok(Memberships::default())
         }
-        async fn register(&self, _: &str, _: &[Target]) -> Result<(), AwsError> {
+        async fn register(&self, _: &TargetGroupArn, _: &[Target]) -> Result<(), AwsError> {
             Ok(())
         }
         async fn health(
             &self,
-            _: &str,
+            _: &TargetGroupArn,
             targets: &[Target],
         ) -> Result<Vec<crate::ports::TargetState>, AwsError> {
             Ok(targets
@@ -336,7 +345,7 @@ mod tests {
                 })
                 .collect())
         }
-        async fn deregister(&self, _: &str, _: &[Target]) -> Result<(), AwsError> {
+        async fn deregister(&self, _: &TargetGroupArn, _: &[Target]) -> Result<(), AwsError> {
             Ok(())
         }
     }
@@ -352,7 +361,7 @@ mod tests {
         let until = started + Duration::from_secs(60);
         let states = wait_for_health(
             &ZonedElb,
-            TG_IP,
+            &TG_IP.into(),
             std::slice::from_ref(&target),
             Duration::from_secs(5),
             until,

@@ -22,6 +22,7 @@ use autorestart_core::drs::{
 };
 use autorestart_core::error::{AwsError, ErrorKind};
 use autorestart_core::ids::InstanceId;
+use autorestart_core::ids::TargetGroupArn;
 use autorestart_core::inventory::{Instance, TemplateTarget};
 use autorestart_core::tags::{self, TemplateRef};
 use autorestart_core::vocabulary::InstanceState;
@@ -443,7 +444,11 @@ impl<L: LoadBalancing> LoadBalancing for Patient<L> {
         .await
     }
 
-    async fn register(&self, target_group_arn: &str, targets: &[Target]) -> Result<(), AwsError> {
+    async fn register(
+        &self,
+        target_group_arn: &TargetGroupArn,
+        targets: &[Target],
+    ) -> Result<(), AwsError> {
         let Err(error) = patiently(
             "elasticloadbalancing:RegisterTargets",
             Repeat::Unanswered,
@@ -469,7 +474,7 @@ impl<L: LoadBalancing> LoadBalancing for Patient<L> {
 
     async fn health(
         &self,
-        target_group_arn: &str,
+        target_group_arn: &TargetGroupArn,
         targets: &[Target],
     ) -> Result<Vec<TargetState>, AwsError> {
         patiently(
@@ -480,7 +485,11 @@ impl<L: LoadBalancing> LoadBalancing for Patient<L> {
         .await
     }
 
-    async fn deregister(&self, target_group_arn: &str, targets: &[Target]) -> Result<(), AwsError> {
+    async fn deregister(
+        &self,
+        target_group_arn: &TargetGroupArn,
+        targets: &[Target],
+    ) -> Result<(), AwsError> {
         let Err(error) = patiently(
             "elasticloadbalancing:DeregisterTargets",
             Repeat::Unanswered,
@@ -504,13 +513,16 @@ impl<L: LoadBalancing> LoadBalancing for Patient<L> {
 
 impl<L: LoadBalancing> Patient<L> {
     /// The targets registered in one target group now.
-    async fn registered_in(&self, target_group_arn: &str) -> Result<Vec<Target>, AwsError> {
-        let scope = TargetGroupScope::Only(vec![target_group_arn.to_owned()]);
+    async fn registered_in(
+        &self,
+        target_group_arn: &TargetGroupArn,
+    ) -> Result<Vec<Target>, AwsError> {
+        let scope = TargetGroupScope::Only(vec![target_group_arn.clone()]);
         let memberships = self.memberships(&scope).await?;
         Ok(memberships
             .registered
             .into_iter()
-            .filter(|m| m.target_group_arn == target_group_arn)
+            .filter(|m| &m.target_group_arn == target_group_arn)
             .map(|m| m.target)
             .collect())
     }

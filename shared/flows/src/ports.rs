@@ -10,6 +10,7 @@ use autorestart_core::drs::{
 };
 use autorestart_core::error::AwsError;
 use autorestart_core::ids::InstanceId;
+use autorestart_core::ids::TargetGroupArn;
 use autorestart_core::inventory::{Instance, TemplateTarget};
 use autorestart_core::tags::TemplateRef;
 use autorestart_core::vocabulary::InstanceState;
@@ -204,21 +205,21 @@ pub trait LoadBalancing: Sync {
     /// Registers targets.
     fn register(
         &self,
-        target_group_arn: &str,
+        target_group_arn: &TargetGroupArn,
         targets: &[Target],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     /// The health of the given targets.
     fn health(
         &self,
-        target_group_arn: &str,
+        target_group_arn: &TargetGroupArn,
         targets: &[Target],
     ) -> impl Future<Output = Result<Vec<TargetState>, AwsError>> + Send;
 
     /// Deregisters targets.
     fn deregister(
         &self,
-        target_group_arn: &str,
+        target_group_arn: &TargetGroupArn,
         targets: &[Target],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }

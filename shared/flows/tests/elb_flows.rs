@@ -23,7 +23,7 @@ const TG_GONE: &str = "arn:aws:elasticloadbalancing:us-east-1:111122223333:targe
 
 fn scoped(groups: &[&str]) -> Settings {
     Settings {
-        target_groups: TargetGroupScope::Only(groups.iter().map(|g| g.to_string()).collect()),
+        target_groups: TargetGroupScope::Only(groups.iter().map(|g| (*g).into()).collect()),
         fence_action: FenceAction::Stop,
         ..settings(Mode::Recover)
     }

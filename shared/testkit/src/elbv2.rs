@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::Op;
+use autorestart_core::ids::TargetGroupArn;
 use autorestart_core::vocabulary::TargetHealth;
 
 impl LoadBalancing for InMemoryAws {
@@ -11,7 +12,7 @@ impl LoadBalancing for InMemoryAws {
                 TargetGroupScope::All => Vec::new(),
                 TargetGroupScope::Only(list) => list
                     .iter()
-                    .filter(|arn| !w.target_groups.contains_key(*arn))
+                    .filter(|arn| !w.target_groups.contains_key(arn.as_str()))
                     .cloned()
                     .collect(),
             };
@@ -20,11 +21,11 @@ impl LoadBalancing for InMemoryAws {
                 .iter()
                 .filter(|(arn, _)| match scope {
                     TargetGroupScope::All => true,
-                    TargetGroupScope::Only(list) => list.contains(arn),
+                    TargetGroupScope::Only(list) => list.iter().any(|a| a == *arn),
                 })
                 .flat_map(|(arn, (kind, targets))| {
                     targets.iter().map(|t| Membership {
-                        target_group_arn: arn.clone(),
+                        target_group_arn: arn.into(),
                         kind: *kind,
                         target: t.clone(),
                     })
@@ -38,11 +39,15 @@ impl LoadBalancing for InMemoryAws {
         .await
     }
 
-    async fn register(&self, target_group_arn: &str, targets: &[Target]) -> Result<(), AwsError> {
+    async fn register(
+        &self,
+        target_group_arn: &TargetGroupArn,
+        targets: &[Target],
+    ) -> Result<(), AwsError> {
         self.call(Op::RegisterTargets, |w| {
             let (kind, _) = w
                 .target_groups
-                .get(target_group_arn)
+                .get(target_group_arn.as_str())
                 .ok_or_else(|| not_found(target_group_arn))?;
             if *kind == TargetKind::Instance {
                 if targets.iter().any(|t| t.availability_zone.is_some()) {
@@ -71,10 +76,10 @@ impl LoadBalancing for InMemoryAws {
             let now = Instant::now();
             for t in targets {
                 w.registered_at
-                    .entry((target_group_arn.to_owned(), t.clone()))
+                    .entry((target_group_arn.to_string(), t.clone()))
                     .or_insert(now);
             }
-            let (_, registered) = w.target_groups.get_mut(target_group_arn).expect("read above");
+            let (_, registered) = w.target_groups.get_mut(target_group_arn.as_str()).expect("read above");
             registered.extend(targets.iter().cloned());
             Ok(())
         })
@@ -83,13 +88,13 @@ impl LoadBalancing for InMemoryAws {
 
     async fn health(
         &self,
-        target_group_arn: &str,
+        target_group_arn: &TargetGroupArn,
         targets: &[Target],
     ) -> Result<Vec<TargetState>, AwsError> {
         self.call(Op::DescribeTargetHealth, |w| {
             let (_, registered) = w
                 .target_groups
-                .get(target_group_arn)
+                .get(target_group_arn.as_str())
                 .ok_or_else(|| not_found(target_group_arn))?;
             Ok(targets
                 .iter()
@@ -98,7 +103,7 @@ impl LoadBalancing for InMemoryAws {
                     target: t.clone(),
                     state: if w
                         .registered_at
-                        .get(&(target_group_arn.to_owned(), t.clone()))
+                        .get(&(target_group_arn.to_string(), t.clone()))
                         .is_some_and(|at| Instant::now() < *at + w.initial_for)
                     {
                         "initial".into()
@@ -114,12 +119,16 @@ impl LoadBalancing for InMemoryAws {
         .await
     }
 
-    async fn deregister(&self, target_group_arn: &str, targets: &[Target]) -> Result<(), AwsError> {
+    async fn deregister(
+        &self,
+        target_group_arn: &TargetGroupArn,
+        targets: &[Target],
+    ) -> Result<(), AwsError> {
         self.call(Op::DeregisterTargets, |w| {
             let strict = w.deregister_absent_is_invalid;
             let (_, registered) = w
                 .target_groups
-                .get_mut(target_group_arn)
+                .get_mut(target_group_arn.as_str())
                 .ok_or_else(|| not_found(target_group_arn))?;
             if let Some(absent) = targets.iter().find(|t| !registered.contains(*t))
                 && strict
@@ -133,7 +142,7 @@ impl LoadBalancing for InMemoryAws {
             for t in targets {
                 registered.remove(t);
                 w.registered_at
-                    .remove(&(target_group_arn.to_owned(), t.clone()));
+                    .remove(&(target_group_arn.to_string(), t.clone()));
             }
             Ok(())
         })
@@ -141,7 +150,7 @@ impl LoadBalancing for InMemoryAws {
     }
 }
 
-fn not_found(target_group_arn: &str) -> AwsError {
+fn not_found(target_group_arn: &TargetGroupArn) -> AwsError {
     AwsError::from_code(
         "elasticloadbalancing:TargetGroups",
         "TargetGroupNotFound",

@@ -169,7 +169,7 @@ pub fn drill_request(
     autorestart_core::drill::DrillRequest {
         outpost: autorestart_core::alarm::OutpostId::parse(OUTPOST_A).unwrap(),
         live,
-        target_group_arn: target_group.map(str::to_owned),
+        target_group_arn: target_group.map(Into::into),
         started: "2026-11-24T10:00:00Z".parse().unwrap(),
     }
 }
