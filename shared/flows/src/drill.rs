@@ -16,7 +16,7 @@ use autorestart_core::ids::TargetGroupArn;
 use autorestart_core::inventory::Instance;
 use autorestart_core::outcome::Execution;
 use autorestart_core::plan::{self, Candidate, Decision, PlannedInstance};
-use autorestart_core::recovery::{self, FreeSlots};
+use autorestart_core::recovery::{self};
 use autorestart_core::vocabulary::TargetHealth;
 use autorestart_core::{notice, tags, waves};
 
@@ -108,7 +108,7 @@ impl<S: Services> Agent<S> {
             return Err(read(error.clone()));
         }
         let decision =
-            recovery::decide(seen.as_observed(outpost, incident, &down, FreeSlots::new(), self));
+            recovery::decide(seen.as_observed(outpost, incident, &down, self.settings.launch_wait));
         let (mut planned, mut drs_planned) = (Vec::new(), Vec::new());
         for wave in decision.waves.into_values() {
             planned.extend(wave.templates);

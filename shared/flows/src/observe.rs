@@ -363,14 +363,14 @@ pub(crate) struct Seen {
 }
 
 impl Seen {
-    /// What core decides on, borrowed from what was read.
-    pub(crate) fn as_observed<'a, S: Services>(
+    /// What core decides on, borrowed from what was read (the free slots copied: placement
+    /// uses them up). `launch_wait` is `Settings::launch_wait`.
+    pub(crate) fn as_observed<'a>(
         &'a self,
         outpost: &'a OutpostId,
         incident: &'a IncidentId,
         down: &'a HashSet<OutpostId>,
-        free: FreeSlots,
-        agent: &Agent<S>,
+        launch_wait: std::time::Duration,
     ) -> recovery::Observed<'a> {
         recovery::Observed {
             templates: match &self.template_reads {
@@ -379,7 +379,7 @@ impl Seen {
                     incident,
                     &self.template_instances,
                     down,
-                    agent.settings.launch_wait,
+                    launch_wait,
                 )),
                 Err(error) => Reads::Unreadable(&self.template_instances, error),
             },
@@ -387,7 +387,7 @@ impl Seen {
                 Ok(reads) => Reads::Read(reads.snapshot(outpost, incident, &self.drs_instances)),
                 Err(error) => Reads::Unreadable(&self.drs_instances, error),
             },
-            free,
+            free: self.free.clone(),
         }
     }
 }

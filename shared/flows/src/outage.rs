@@ -169,14 +169,14 @@ impl<S: Services> Agent<S> {
             Mode::Recover => Execution::Live,
             Mode::NotifyOnly => Execution::DryRun,
         };
-        let mut seen = self
+        let seen = self
             .observe_outpost(outpost, incident, &down, execution)
             .await?;
         report
             .load_balancing_errors
             .extend(seen.load_balancing_errors.iter().cloned());
-        let free = std::mem::take(&mut seen.free);
-        let decision = recovery::decide(seen.as_observed(outpost, incident, &down, free, self));
+        let decision =
+            recovery::decide(seen.as_observed(outpost, incident, &down, self.settings.launch_wait));
         if decision.placed > 0 {
             info!(
                 moved = decision.placed,
