@@ -3,6 +3,7 @@
 //! launch-configuration steps are missing. No AWS here.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 
@@ -676,6 +677,100 @@ pub fn job_batches(server_ids: &[String]) -> impl Iterator<Item = &[String]> {
     server_ids.chunks(MAX_SERVERS_PER_JOB)
 }
 
+/// The warning when a started job could not be recorded on the original: DRS's own job list
+/// still prevents a second job.
+pub fn job_not_recorded(job_id: &str, error: &crate::error::AwsError) -> String {
+    format!(
+        "job {job_id} was not recorded on the original ({error}); DRS's own job list still prevents a second job"
+    )
+}
+
+/// The reason a server is left to the next sweep after DRS kept refusing it for a conflict.
+pub fn conflict_left(server_id: &str, error: &crate::error::AwsError) -> String {
+    format!(
+        "DRS refused to start recovery of source server {server_id} for a conflict ({error}); the other servers started, and the next sweep tries this one again"
+    )
+}
+
+/// The reason a step of preparing a server's launch (`what`, as its log names it) failed.
+pub fn step_failed(what: &str, server_id: &str, error: &crate::error::AwsError) -> String {
+    format!("{what} of source server {server_id} failed: {error}")
+}
+
+/// The reason DRS did not start a server's recovery job.
+pub fn start_failed(server_id: &str, error: &crate::error::AwsError) -> String {
+    format!("DRS StartRecovery failed for source server {server_id}: {error}")
+}
+
+/// What a recovery from a snapshot means for the data, for the notice: how old it is at
+/// `now`. None when replication is continuous (DRS takes fresh data).
+pub fn recovery_point_note(server: &SourceServer, now: DateTime<Utc>) -> Option<String> {
+    let point = server
+        .recovery_point
+        .as_ref()
+        .filter(|_| !server.is_continuous())?;
+    Some(format!(
+        "recovered from DRS's last recovery snapshot {} taken {} ({} before the start): replication was {} (lag {}), so writes after that point are not in the recovered copy",
+        point.snapshot_id,
+        point.taken_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        point.age(now),
+        server.replication_state,
+        server.lag.as_deref().unwrap_or("unknown")
+    ))
+}
+
+/// The warning on a later attempt: the earlier DRS job of the outage failed.
+pub fn attempt_note(attempt: u32) -> Option<String> {
+    (attempt > 1).then(|| {
+        format!(
+            "attempt {attempt} of {MAX_DRS_ATTEMPTS}: the earlier DRS job of this outage failed"
+        )
+    })
+}
+
+/// The reason reported for a DRS job that failed to launch a server: the failing events of
+/// its job log, as DRS words them.
+pub fn job_failed(job_id: &str, server_id: &str, failures: &[JobFailure]) -> String {
+    let mut reason = format!("DRS job {job_id} failed to launch source server {server_id}");
+    for f in failures {
+        let _ = write!(
+            reason,
+            "; {}: {}",
+            f.event,
+            f.raw_error.as_deref().unwrap_or("no detail")
+        );
+    }
+    if failures.is_empty() {
+        reason.push_str("; the job log names no failing event");
+    }
+    reason
+}
+
+/// What to do after a DRS job failed: a drill's failure warns; a recovery's `attempt` is
+/// followed by another while attempts are left, else by a person.
+pub fn job_failed_advice(drill: bool, attempt: u32) -> String {
+    if drill {
+        "read the job log in the DRS console: the drill's failure says a recovery may fail the same way.".to_owned()
+    } else if attempt < MAX_DRS_ATTEMPTS {
+        format!(
+            "nothing yet: while the Outpost is down, the sweep starts a new DRS job for it (attempt {} of {MAX_DRS_ATTEMPTS}; once the Outpost is back, no new job is started). If the job log names a cause of yours (launch configuration, target instance, quotas), fix it first.",
+            attempt + 1
+        )
+    } else {
+        format!(
+            "this was attempt {attempt} of {MAX_DRS_ATTEMPTS}: the agent starts no more jobs. Read the job log in the DRS console, fix the cause (launch configuration, target instance, quotas), then remove the tag {} from the instance; the next sweep starts again.",
+            tags::DRS_JOB
+        )
+    }
+}
+
+/// Why a recovered server's event touched nothing: no protected instance is its source.
+pub fn no_protected_instance(server_id: &str) -> String {
+    format!(
+        "no protected instance (autorestart:enabled=true) belongs to source server {server_id}: nothing was touched"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -866,5 +961,25 @@ mod job_finish_tests {
             reason.contains("s-1") && reason.contains("i-web1"),
             "{reason}"
         );
+    }
+
+    #[test]
+    fn a_failed_job_names_its_events_and_what_comes_next() {
+        let failures = [JobFailure {
+            event: "LAUNCH_FAILED".into(),
+            raw_error: None,
+        }];
+        assert_eq!(
+            job_failed("drsjob-1", "s-1", &failures),
+            "DRS job drsjob-1 failed to launch source server s-1; LAUNCH_FAILED: no detail"
+        );
+        assert!(job_failed("drsjob-1", "s-1", &[]).ends_with("the job log names no failing event"));
+        assert!(job_failed_advice(true, 1).contains("the drill's failure"));
+        assert!(job_failed_advice(false, 1).contains(&format!("attempt 2 of {MAX_DRS_ATTEMPTS}")));
+        assert!(
+            job_failed_advice(false, MAX_DRS_ATTEMPTS).contains("the agent starts no more jobs")
+        );
+        assert_eq!(attempt_note(1), None);
+        assert!(attempt_note(2).is_some_and(|n| n.starts_with("attempt 2 of")));
     }
 }

@@ -12,6 +12,8 @@ use crate::ids::InstanceId;
 use crate::inventory::Instance;
 use crate::outcome::{Attempt, Outcome};
 use crate::plan::{self, Candidate, MAX_ATTEMPTS};
+use crate::tags;
+use crate::vocabulary::InstanceState;
 
 /// How the attempt of an alternate passed over because its pool was found full begins.
 const NOT_ASKED: &str = "not asked:";
@@ -232,6 +234,55 @@ pub fn would_launch(candidates: &[Candidate]) -> Outcome {
             .map(|c| c.request.template.clone())
             .collect(),
     }
+}
+
+/// The advice on an instance whose tags or templates make it unrecoverable.
+pub const UNRECOVERABLE_ADVICE: &str =
+    "fix the instance's autorestart tags or its recovery templates.";
+
+/// The warning on an original whose earlier replacement of the incident is dead (or stuck
+/// pending, and terminated), so that it is launched again as `attempt`.
+pub fn relaunched(dead: &Instance, attempt: u32) -> String {
+    let state = if dead.state == InstanceState::Pending {
+        "stuck pending (terminated)"
+    } else {
+        dead.state.as_str()
+    };
+    format!(
+        "replacement {} launched earlier in this incident is {state}: launched again (attempt {attempt})",
+        dead.id
+    )
+}
+
+/// The outcome when replacements stuck pending could not be terminated: no second copy is
+/// launched while one may still start.
+pub fn stuck_not_terminated(stuck: &[InstanceId], error: &AwsError) -> Outcome {
+    let ids = stuck.join(", ");
+    Outcome::Failed {
+        reason: format!(
+            "replacement {ids} is stuck pending (longer than the launch wait, or on an Outpost that is down now) and could not be terminated ({error}); no second copy was launched"
+        ),
+        kind: Some(error.kind),
+        advice: format!(
+            "terminate {ids} by hand (it will not run), then re-run or wait for the sweep. {}",
+            error.kind.advice()
+        ),
+    }
+}
+
+/// The warning when the original's target groups could not be remembered on it.
+pub fn members_not_remembered(error: &AwsError) -> String {
+    format!(
+        "its target groups could not be remembered on it ({error}); should its replacement die, the next one is registered only where the original still is"
+    )
+}
+
+/// The warning when the original could not be tagged with its replacement.
+pub fn original_not_tagged(replacement: &InstanceId, error: &AwsError) -> String {
+    format!(
+        "the original was not tagged {}={replacement} ({error}); the replacement's own tags still prevent a second launch, and the next run tags it",
+        tags::REPLACED_BY
+    )
 }
 
 #[cfg(test)]

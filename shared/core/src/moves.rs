@@ -325,6 +325,51 @@ impl MoveOutcome {
     }
 }
 
+/// The move's note when its replacement could not be registered in `group`: the original
+/// stays registered (skipped when the group is gone).
+pub fn not_registered(group: &TargetGroupArn, error: &crate::error::AwsError) -> String {
+    if error.code == "TargetGroupNotFound" {
+        format!("target group {group} no longer exists (deleted since it was read): skipped")
+    } else {
+        format!(
+            "registration failed, original left registered: {error}. {}",
+            error.kind.advice()
+        )
+    }
+}
+
+/// The move's note once its registered replacement was waited on for `waited_seconds`:
+/// `unread`, why its health could not be read; else its `health` when not healthy (`unused`
+/// said apart: it needs a person). None when healthy.
+pub fn health_note(
+    group: &TargetGroupArn,
+    unread: Option<&str>,
+    health: Option<&TargetHealth>,
+    waited_seconds: u64,
+) -> Option<String> {
+    if let Some(unread) = unread {
+        return Some(format!("{unread}; original deregistered anyway"));
+    }
+    match health {
+        Some(TargetHealth::Healthy) => None,
+        Some(TargetHealth::Unused) => Some(format!(
+            "registered in {group}, but ELB reports it unused: the target group is not used by a listener rule of a load balancer, or the replacement's Availability Zone is not enabled on the load balancer, so traffic will not reach it until that is fixed; the original was deregistered because its Outpost is down"
+        )),
+        other => Some(format!(
+            "replacement not healthy after {waited_seconds} s (last state: {}); original deregistered anyway because its Outpost is down",
+            other.map_or("unknown", TargetHealth::as_str)
+        )),
+    }
+}
+
+/// The move's note when its original could not be deregistered.
+pub fn still_registered(error: &crate::error::AwsError) -> String {
+    format!(
+        "original still registered: {error}. {}",
+        error.kind.advice()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -544,5 +589,56 @@ mod tests {
         let (moves, _) = plan_moves(&read, &pairs, &TargetGroupScope::All);
         assert_eq!(moves[0].to.availability_zone, None);
         assert_eq!(moves[0].from.availability_zone, None);
+    }
+
+    #[test]
+    fn a_moved_membership_is_noted_unless_its_replacement_is_healthy() {
+        let group: TargetGroupArn = TG.into();
+        let cases: [(Option<&str>, Option<TargetHealth>, Option<&str>); 5] = [
+            (None, Some(TargetHealth::Healthy), None),
+            (
+                None,
+                Some(TargetHealth::Unused),
+                Some("ELB reports it unused"),
+            ),
+            (
+                None,
+                Some(TargetHealth::Unhealthy),
+                Some("not healthy after 30 s (last state: unhealthy)"),
+            ),
+            (None, None, Some("(last state: unknown)")),
+            (
+                Some("health unreadable"),
+                Some(TargetHealth::Healthy),
+                Some("health unreadable; original deregistered anyway"),
+            ),
+        ];
+        for (unread, health, expected) in cases {
+            let note = health_note(&group, unread, health.as_ref(), 30);
+            match expected {
+                None => assert_eq!(note, None),
+                Some(expected) => assert!(
+                    note.as_deref().is_some_and(|n| n.contains(expected)),
+                    "{note:?}"
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_registration_in_a_deleted_group_is_skipped_not_failed() {
+        let group: TargetGroupArn = TG.into();
+        let gone = crate::error::AwsError::from_code(
+            "elbv2:RegisterTargets",
+            "TargetGroupNotFound",
+            "gone",
+        );
+        assert!(not_registered(&group, &gone).ends_with("(deleted since it was read): skipped"));
+        let denied =
+            crate::error::AwsError::from_code("elbv2:RegisterTargets", "AccessDenied", "no");
+        assert!(
+            not_registered(&group, &denied)
+                .starts_with("registration failed, original left registered")
+        );
     }
 }

@@ -489,6 +489,13 @@ fn describe_outcome(report: &mut InstanceReport, outcome: &Outcome) {
     }
 }
 
+/// The alarm report's warning when the alarm's maintenance tag could not be read.
+pub fn maintenance_unread(error: &AwsError) -> String {
+    format!(
+        "the alarm's tags could not be read ({error}), so maintenance mode was not checked; recovery went ahead"
+    )
+}
+
 /// A target group of the scope that no longer exists, as a report line with what to do.
 pub fn missing_target_group(target_group_arn: &str) -> String {
     format!(

@@ -2,8 +2,6 @@
 //! to the recovery instance (the same code as the template path) and both are tagged; on
 //! failure, the job log says why. Drill results never touch load balancers.
 
-use std::fmt::Write;
-
 use tracing::{info, warn};
 
 use autorestart_core::drs;
@@ -49,38 +47,13 @@ impl<S: Services> Agent<S> {
             .job_failures(&result.job_id, &result.source_server_id)
             .await
             .map_err(FlowError::Read)?;
-        let mut reason = format!(
-            "DRS job {} failed to launch source server {}",
-            result.job_id, result.source_server_id
-        );
-        for f in &failures {
-            let _ = write!(
-                reason,
-                "; {}: {}",
-                f.event,
-                f.raw_error.as_deref().unwrap_or("no detail")
-            );
-        }
-        if failures.is_empty() {
-            reason.push_str("; the job log names no failing event");
-        }
-        report.reason = Some(reason);
+        report.reason = Some(drs::job_failed(
+            &result.job_id,
+            &result.source_server_id,
+            &failures,
+        ));
         let attempt = original.map_or(1, drs::attempt_of);
-        report.advice = Some(if result.drill {
-            "read the job log in the DRS console: the drill's failure says a recovery may fail the same way.".to_owned()
-        } else if attempt < drs::MAX_DRS_ATTEMPTS {
-            format!(
-                "nothing yet: while the Outpost is down, the sweep starts a new DRS job for it (attempt {} of {}; once the Outpost is back, no new job is started). If the job log names a cause of yours (launch configuration, target instance, quotas), fix it first.",
-                attempt + 1,
-                drs::MAX_DRS_ATTEMPTS
-            )
-        } else {
-            format!(
-                "this was attempt {attempt} of {}: the agent starts no more jobs. Read the job log in the DRS console, fix the cause (launch configuration, target instance, quotas), then remove the tag {} from the instance; the next sweep starts again.",
-                drs::MAX_DRS_ATTEMPTS,
-                tags::DRS_JOB
-            )
-        });
+        report.advice = Some(drs::job_failed_advice(result.drill, attempt));
         // Once per source server: the marker is on the server's own original.
         let marked = original
             .as_ref()
@@ -123,10 +96,7 @@ impl<S: Services> Agent<S> {
             return self.publish_drs(report, None).await;
         }
         let Some(original) = original else {
-            report.reason = Some(format!(
-                "no protected instance (autorestart:enabled=true) belongs to source server {}: nothing was touched",
-                result.source_server_id
-            ));
+            report.reason = Some(drs::no_protected_instance(&result.source_server_id));
             return self.publish_drs(report, None).await;
         };
         let found = self

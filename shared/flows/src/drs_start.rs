@@ -133,9 +133,9 @@ async fn already_started<C: Compute>(
         },
     );
     if let Err(error) = recorded {
-        outcome.warnings.push(format!(
-            "could not record job {job_id} on the original: {error}"
-        ));
+        outcome
+            .warnings
+            .push(drs::job_not_recorded(&job_id, &error));
     }
     outcome
 }
@@ -148,7 +148,9 @@ fn would_start(r: Ready) -> InstanceOutcome {
         updates: r.updates.clone(),
     };
     let mut outcome = InstanceOutcome::of(r.original, outcome);
-    outcome.warnings.extend(recovery_point_note(&r.server));
+    outcome
+        .warnings
+        .extend(drs::recovery_point_note(&r.server, chrono::Utc::now()));
     outcome
 }
 
@@ -204,10 +206,7 @@ async fn start_jobs<C: Compute, D: DisasterRecovery>(
             }
             Err(error) if error.code == CONFLICT => {
                 outcomes.extend(members.into_iter().map(|r| {
-                    let reason = format!(
-                        "DRS refused to start recovery of source server {} for a conflict ({error}); the other servers started, and the next sweep tries this one again",
-                        r.server.id
-                    );
+                    let reason = drs::conflict_left(&r.server.id, &error);
                     InstanceOutcome::of(r.original.clone(), Outcome::Unfinished { reason })
                 }));
             }
@@ -216,10 +215,7 @@ async fn start_jobs<C: Compute, D: DisasterRecovery>(
                 outcomes.extend(members.into_iter().map(|r| {
                     failed(
                         r.original.clone(),
-                        format!(
-                            "DRS StartRecovery failed for source server {}: {error}",
-                            r.server.id
-                        ),
+                        drs::start_failed(&r.server.id, &error),
                         Some(error.kind),
                         error.kind.advice().into(),
                     )
@@ -246,22 +242,6 @@ fn recovery_start(server: &SourceServer) -> RecoveryStart {
     }
 }
 
-/// What a recovery from a snapshot means for the data, for the notice: how old it is.
-fn recovery_point_note(server: &SourceServer) -> Option<String> {
-    let point = server
-        .recovery_point
-        .as_ref()
-        .filter(|_| !server.is_continuous())?;
-    Some(format!(
-        "recovered from DRS's last recovery snapshot {} taken {} ({} before the start): replication was {} (lag {}), so writes after that point are not in the recovered copy",
-        point.snapshot_id,
-        point.taken_at.format("%Y-%m-%d %H:%M:%S UTC"),
-        point.age(chrono::Utc::now()),
-        server.replication_state,
-        server.lag.as_deref().unwrap_or("unknown")
-    ))
-}
-
 /// The outcome of a server whose job started; `record` is why the job was not recorded.
 fn started(r: &Ready, job_id: &str, record: Option<&AwsError>) -> InstanceOutcome {
     let mut outcome = InstanceOutcome::of(
@@ -274,18 +254,12 @@ fn started(r: &Ready, job_id: &str, record: Option<&AwsError>) -> InstanceOutcom
         },
     );
     if let Some(error) = record {
-        outcome.warnings.push(format!(
-            "job {job_id} was not recorded on the original ({error}); DRS's own job list still prevents a second job"
-        ));
+        outcome.warnings.push(drs::job_not_recorded(job_id, error));
     }
-    outcome.warnings.extend(recovery_point_note(&r.server));
-    if r.attempt > 1 {
-        outcome.warnings.push(format!(
-            "attempt {} of {}: the earlier DRS job of this outage failed",
-            r.attempt,
-            drs::MAX_DRS_ATTEMPTS
-        ));
-    }
+    outcome
+        .warnings
+        .extend(drs::recovery_point_note(&r.server, chrono::Utc::now()));
+    outcome.warnings.extend(drs::attempt_note(r.attempt));
     outcome
 }
 
@@ -302,7 +276,7 @@ async fn configure<D: DisasterRecovery>(
     let fail = |original: Instance, error: AwsError, what: &str| {
         failed(
             original,
-            format!("{what} of source server {} failed: {error}", server.id),
+            drs::step_failed(what, &server.id, &error),
             Some(error.kind),
             error.kind.advice().into(),
         )

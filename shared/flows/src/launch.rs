@@ -125,7 +125,7 @@ async fn act_on<C: Compute>(
                 original,
                 reason,
                 None,
-                "fix the instance's autorestart tags or its recovery templates.".into(),
+                launching::UNRECOVERABLE_ADVICE.into(),
             );
             result.skipped = skipped;
             result
@@ -145,17 +145,9 @@ async fn act_on<C: Compute>(
                 },
             );
             result.skipped = skipped;
-            for r in &dead {
-                let state = if r.state == InstanceState::Pending {
-                    "stuck pending (terminated)"
-                } else {
-                    r.state.as_str()
-                };
-                result.warnings.push(format!(
-                    "replacement {} launched earlier in this incident is {state}: launched again (attempt {attempt})",
-                    r.id
-                ));
-            }
+            result
+                .warnings
+                .extend(dead.iter().map(|r| launching::relaunched(r, attempt)));
             result.superseded = dead;
             result.outcome = match execution {
                 Execution::DryRun => launching::would_launch(&candidates),
@@ -196,18 +188,10 @@ async fn terminate_stuck<C: Compute>(compute: &C, dead: &[Instance]) -> Result<(
         return Ok(());
     }
     warn!(replacements = ?stuck, "replacements stuck pending; terminating them before launching again");
-    compute.terminate(&stuck).await.map_err(|error| Outcome::Failed {
-        reason: format!(
-            "replacement {} is stuck pending (longer than the launch wait, or on an Outpost that is down now) and could not be terminated ({error}); no second copy was launched",
-            stuck.join(", "),
-        ),
-        kind: Some(error.kind),
-        advice: format!(
-            "terminate {} by hand (it will not run), then re-run or wait for the sweep. {}",
-            stuck.join(", "),
-            error.kind.advice()
-        ),
-    })
+    compute
+        .terminate(&stuck)
+        .await
+        .map_err(|error| launching::stuck_not_terminated(&stuck, &error))
 }
 
 /// Asks EC2 for the alternates `launching` names, in turn, until one launches: the candidate
@@ -423,9 +407,9 @@ async fn record_replacement<C: Compute>(
             Ok(()) => {
                 if let Err(error) = compute.tag(id, members).await {
                     warn!(instance = %original_id, %error, "could not remember the original's target groups");
-                    result.warnings.push(format!(
-                        "its target groups could not be remembered on it ({error}); should its replacement die, the next one is registered only where the original still is"
-                    ));
+                    result
+                        .warnings
+                        .push(launching::members_not_remembered(&error));
                     Ok(record)
                 } else {
                     Ok(both)
@@ -442,11 +426,9 @@ async fn record_replacement<C: Compute>(
         }
         Err(error) => {
             warn!(instance = %original_id, %error, "could not tag the original with its replacement");
-            result.warnings.push(format!(
-                "the original was not tagged {}={} ({error}); the replacement's own tags still prevent a second launch, and the next run tags it",
-                tags::REPLACED_BY,
-                replacement.id
-            ));
+            result
+                .warnings
+                .push(launching::original_not_tagged(&replacement.id, &error));
         }
     }
 }

@@ -86,17 +86,7 @@ async fn register<L: LoadBalancing>(
         for o in outcomes.iter_mut().filter(|o| !o.registered) {
             match failures.get(&o.planned.to) {
                 None => o.registered = true,
-                Some(error) if error.code == "TargetGroupNotFound" => {
-                    o.note = Some(format!(
-                        "target group {group} no longer exists (deleted since it was read): skipped"
-                    ))
-                }
-                Some(error) => {
-                    o.note = Some(format!(
-                        "registration failed, original left registered: {error}. {}",
-                        error.kind.advice()
-                    ))
-                }
+                Some(error) => o.note = Some(moves::not_registered(group, error)),
             }
         }
     }
@@ -124,19 +114,16 @@ async fn await_health<L: LoadBalancing>(
         if !o.registered {
             continue;
         }
-        match &health {
-            Ok(states) => o.health = states.get(&o.planned.to).cloned(),
-            Err(note) => o.note = Some(format!("{note}; original deregistered anyway")),
-        }
-        if o.note.is_none() && o.health == Some(TargetHealth::Unused) {
-            o.note = Some(unused_note(group));
-        } else if o.note.is_none() && !o.is_healthy() {
-            o.note = Some(format!(
-                "replacement not healthy after {} s (last state: {}); original deregistered anyway because its Outpost is down",
-                wait.timeout.as_secs(),
-                o.health.as_ref().map_or("unknown", TargetHealth::as_str)
-            ));
-        }
+        o.health = health
+            .as_ref()
+            .ok()
+            .and_then(|states| states.get(&o.planned.to).cloned());
+        o.note = moves::health_note(
+            group,
+            health.as_ref().err().map(String::as_str),
+            o.health.as_ref(),
+            wait.timeout.as_secs(),
+        );
     }
 }
 
@@ -159,10 +146,7 @@ async fn deregister<L: LoadBalancing>(
         for o in outcomes.iter_mut().filter(|o| o.registered) {
             match failures.get(&o.planned.from) {
                 Some(error) if o.planned.from_registered => {
-                    o.note = Some(format!(
-                        "original still registered: {error}. {}",
-                        error.kind.advice()
-                    ))
+                    o.note = Some(moves::still_registered(error));
                 }
                 _ => o.deregistered = true,
             }
@@ -263,13 +247,6 @@ pub(crate) async fn health_of<L: LoadBalancing>(
             Some((t.clone(), seen.state.clone()))
         })
         .collect())
-}
-
-/// What an `unused` replacement means, and what to do.
-fn unused_note(group: &TargetGroupArn) -> String {
-    format!(
-        "registered in {group}, but ELB reports it unused: the target group is not used by a listener rule of a load balancer, or the replacement's Availability Zone is not enabled on the load balancer, so traffic will not reach it until that is fixed; the original was deregistered because its Outpost is down"
-    )
 }
 
 fn unique<'a>(targets: impl Iterator<Item = &'a Target>) -> Vec<Target> {

@@ -15,6 +15,7 @@ use autorestart_core::recovery::{self, OutpostPlan};
 use autorestart_core::report::{self, Action, AlarmReport, Notification, Ran, WaveReport};
 use autorestart_core::settings::Mode;
 use autorestart_core::tags;
+use autorestart_core::waves::{self, Settling, WaveStop};
 
 use crate::agent::{Agent, Services};
 use crate::budget::Budget;
@@ -157,9 +158,7 @@ impl<S: Services> Agent<S> {
             Ok(false) => {}
             Err(error) => {
                 warn!(%outpost, %error, "could not read the alarm's maintenance tag; recovering");
-                report.warnings.push(format!(
-                    "the alarm's tags could not be read ({error}), so maintenance mode was not checked; recovery went ahead"
-                ));
+                report.warnings.push(report::maintenance_unread(&error));
             }
         }
         info!(%outpost, %incident, mode = ?self.settings.mode, "Outpost down: recovering its protected instances");
@@ -345,17 +344,15 @@ impl<S: Services> Agent<S> {
         let by_wave = decision.waves;
         let wave_count = by_wave.len();
         let mut ran = Ran::default();
-        let mut stop: Option<String> = None;
+        let mut stop: Option<WaveStop> = None;
         for (index, (number, mut plan)) in by_wave.into_iter().enumerate() {
             ran.wave_of
                 .extend(plan.original_ids().map(|id| (id, number)));
             if stop.is_none() && budget.spent() {
-                stop = Some(format!(
-                    "the invocation's time ran out before wave {number}; the next sweep launches it"
-                ));
+                stop = Some(WaveStop::OutOfTime);
             }
             if stop.is_none() && index > 0 && execution == Execution::Live {
-                match self.still_down_before_wave(change, number).await {
+                match self.still_down_before_wave(change).await {
                     // Outposts that went down since the plan take no launch of this wave.
                     Ok(alarms) => {
                         let down = alarm::down_outposts(&alarms);
@@ -366,7 +363,8 @@ impl<S: Services> Agent<S> {
                     Err(reason) => stop = Some(reason),
                 }
             }
-            if let Some(reason) = &stop {
+            if let Some(stop) = &stop {
+                let reason = stop.reason(number);
                 warn!(wave = number, %reason, "wave not started");
                 ran.outcomes.extend(plan.into_originals().map(|original| {
                     let reason = reason.clone();
@@ -429,26 +427,20 @@ impl<S: Services> Agent<S> {
         ran
     }
 
-    /// The alarms as they are before wave `number`, while this Outpost's is still in the same
+    /// The alarms as they are before the next wave, while this Outpost's is still in the same
     /// ALARM; why not otherwise (the Outpost came back, or a read failed: launching blind is
     /// not reconciling).
     async fn still_down_before_wave(
         &self,
         change: &AlarmChange,
-        number: u32,
-    ) -> Result<Vec<AlarmChange>, String> {
+    ) -> Result<Vec<AlarmChange>, WaveStop> {
         match observe::current_alarms(&self.alarms, &self.settings).await {
             Ok(alarms) => match alarm::still_down(change, &alarms) {
                 Ok(now) if now.state_since == change.state_since => Ok(alarms),
-                Ok(_) => Err(format!(
-                    "alarm {} went through another transition before wave {number}; the next run reconciles the new incident",
-                    change.alarm_name
-                )),
-                Err(reason) => Err(format!("before wave {number}: {reason}")),
+                Ok(_) => Err(WaveStop::Transitioned(change.alarm_name.clone())),
+                Err(reason) => Err(WaveStop::NotDown(reason)),
             },
-            Err(error) => Err(format!(
-                "the alarm's state could not be read before wave {number} ({error}); the next sweep continues"
-            )),
+            Err(error) => Err(WaveStop::Unreadable(error.to_string())),
         }
     }
 
@@ -511,11 +503,9 @@ impl<S: Services> Agent<S> {
                 .iter()
                 .find(|(id, _)| *id == replacement.id)
             {
-                let note = format!(
-                    "replacement {} is {state}, not running: its target groups move once it runs (the next sweep)",
-                    replacement.id
-                );
-                outcome.warnings.push(note);
+                outcome
+                    .warnings
+                    .push(waves::not_running_yet(&replacement.id, state));
             }
         }
         let running: Vec<&InstanceOutcome> = outcomes
@@ -537,26 +527,19 @@ impl<S: Services> Agent<S> {
         let healthy = moves
             .iter()
             .all(|m| m.is_healthy() || m.planned.already_registered && m.health.is_none());
-        let settled = wait.not_running.is_empty() && healthy;
-        let note = (!settled && more_waves).then(|| {
-            if wait.timed_out {
-                format!(
-                    "the next wave started after waiting {} s: not every replacement of wave {number} ran",
-                    wait.waited.as_secs()
-                )
-            } else if !wait.not_running.is_empty() {
-                format!("the next wave started although replacements of wave {number} do not run")
-            } else {
-                format!("the next wave started although not every replacement of wave {number} was healthy in its target groups")
-            }
-        });
+        let settling = Settling {
+            timed_out: wait.timed_out,
+            waited_seconds: wait.waited.as_secs(),
+            some_not_running: !wait.not_running.is_empty(),
+            healthy,
+        };
         let report = WaveReport {
             wave: number,
             instances: outcomes.len(),
-            settled,
-            waited_seconds: wait.waited.as_secs(),
+            settled: settling.settled(),
+            waited_seconds: settling.waited_seconds,
             not_running: wait.not_running,
-            note,
+            note: settling.note(number, more_waves),
         };
         (report, moves, unmovable, wait.running_at)
     }
