@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use autorestart_core::alarm::{AlarmChange, AlarmMetric, AlarmState};
+use autorestart_core::alarm::{AlarmChange, AlarmMetric, AlarmState, Evaluation};
 use aws_lambda_events::event::cloudwatch_alarms::{CloudWatchAlarmData, CloudWatchAlarmStateValue};
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
@@ -99,6 +99,10 @@ pub fn parse(payload: Value) -> Result<Parsed, BadEvent> {
             _ => AlarmState::InsufficientData,
         },
         state_since: state.timestamp,
+        evaluation: state.reason_data.as_ref().and_then(|data| match data {
+            Value::String(text) => Evaluation::from_reason_data(text),
+            other => Evaluation::from_reason_data(&other.to_string()),
+        }),
         metrics: detail
             .configuration
             .metrics

@@ -83,6 +83,13 @@ impl Config {
             60,
             3600,
         )?;
+        let fence_margin = number(
+            &get,
+            "FENCE_MARGIN_SECONDS",
+            defaults.fence_margin.as_secs(),
+            10,
+            600,
+        )?;
         let fence_action = match get("FENCE_ACTION") {
             None => defaults.fence_action,
             Some(text) => FenceAction::parse(&text).map_err(|problem| ConfigError {
@@ -119,6 +126,7 @@ impl Config {
                 },
                 wave_wait: Duration::from_secs(wave_wait),
                 launch_wait: Duration::from_secs(launch_wait),
+                fence_margin: Duration::from_secs(fence_margin),
                 alarm_name_prefix: get("ALARM_NAME_PREFIX").unwrap_or_default(),
                 fence_action,
                 drs_job_timeout: Duration::from_secs(drs_job_minutes * 60),

@@ -5,7 +5,7 @@ use aws_sdk_cloudwatch::types::{AlarmType, Dimension, MetricAlarm, StateValue};
 use chrono::{DateTime, Utc};
 
 use super::sdk_error::from_sdk;
-use autorestart_core::alarm::{AlarmChange, AlarmMetric, AlarmState};
+use autorestart_core::alarm::{AlarmChange, AlarmMetric, AlarmState, Evaluation};
 use autorestart_core::error::AwsError;
 use autorestart_flows::ports::Alarms;
 
@@ -99,6 +99,9 @@ fn change_from_sdk(alarm: &MetricAlarm) -> Option<AlarmChange> {
         state,
         state_since: since,
         metrics,
+        evaluation: alarm
+            .state_reason_data()
+            .and_then(Evaluation::from_reason_data),
     })
 }
 

@@ -124,6 +124,7 @@ async fn metric_alarms_are_read_across_pages_with_their_state_since_and_metrics(
                 state: AlarmState::Alarm,
                 state_since: at("2026-11-24T03:10:00Z"),
                 metrics: vec![connected_status(Some(OUTPOST_A))],
+                evaluation: None,
             },
             AlarmChange {
                 alarm_name: "outpost-b-math".into(),
@@ -137,6 +138,7 @@ async fn metric_alarms_are_read_across_pages_with_their_state_since_and_metrics(
                     },
                     connected_status(Some(OUTPOST_B)),
                 ],
+                evaluation: None,
             },
             AlarmChange {
                 alarm_name: "outpost-c-quiet".into(),
@@ -144,6 +146,7 @@ async fn metric_alarms_are_read_across_pages_with_their_state_since_and_metrics(
                 state: AlarmState::InsufficientData,
                 state_since: at("2026-11-24T01:00:00Z"),
                 metrics: vec![connected_status(None)],
+                evaluation: None,
             },
         ],
         "both pages read, the stateless alarm dropped, the transition time preferred"

@@ -51,6 +51,78 @@ pub struct AlarmChange {
     pub state_since: DateTime<Utc>,
     /// The alarm's metric configuration.
     pub metrics: Vec<AlarmMetric>,
+    /// The datapoints CloudWatch evaluated for this state, when it says
+    /// ([`Evaluation::from_reason_data`]).
+    pub evaluation: Option<Evaluation>,
+}
+
+/// The datapoints CloudWatch evaluated when the alarm went into its state: the `reasonData`
+/// of the event, the `StateReasonData` of `DescribeAlarms`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Evaluation {
+    /// The metric's period.
+    pub period_seconds: u32,
+    /// The datapoints, oldest first.
+    pub datapoints: Vec<Datapoint>,
+}
+
+/// One evaluated datapoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Datapoint {
+    /// The start of its period.
+    pub at: DateTime<Utc>,
+    /// Whether it breached the threshold (a `ConnectedStatus` alarm breaches below it); None
+    /// when CloudWatch had no value.
+    pub breaching: Option<bool>,
+}
+
+impl Evaluation {
+    /// Reads CloudWatch's reason data (JSON in a string); None when it is not JSON or names no
+    /// period or datapoints. A value below the threshold breaches: the agent reads only
+    /// `ConnectedStatus` alarms, which alarm below 1.
+    pub fn from_reason_data(json: &str) -> Option<Self> {
+        let data: serde_json::Value = serde_json::from_str(json).ok()?;
+        let period_seconds = u32::try_from(data.get("period")?.as_u64()?).ok()?;
+        let threshold = data.get("threshold").and_then(serde_json::Value::as_f64);
+        let mut datapoints: Vec<Datapoint> = data
+            .get("evaluatedDatapoints")?
+            .as_array()?
+            .iter()
+            .filter_map(|point| {
+                let at = parse_time(point.get("timestamp")?.as_str()?)?;
+                let value = point.get("value").and_then(serde_json::Value::as_f64);
+                let breaching = value.zip(threshold).map(|(v, t)| v < t);
+                Some(Datapoint { at, breaching })
+            })
+            .collect();
+        if datapoints.is_empty() {
+            return None;
+        }
+        datapoints.sort_by_key(|p| p.at);
+        Some(Self {
+            period_seconds,
+            datapoints,
+        })
+    }
+
+    /// The start of the last run of breaching datapoints (from the newest back to the first
+    /// that did not breach or had no value); None when the newest did not breach.
+    pub fn breaching_since(&self) -> Option<DateTime<Utc>> {
+        self.datapoints
+            .iter()
+            .rev()
+            .take_while(|p| p.breaching == Some(true))
+            .last()
+            .map(|p| p.at)
+    }
+}
+
+/// CloudWatch's timestamps: `2026-11-24T03:10:00.000+0000`, or RFC 3339.
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z"))
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 impl AlarmChange {
@@ -73,6 +145,7 @@ impl AlarmChange {
                 dimensions: vec![(OUTPOST_ID_DIMENSION.into(), outpost.to_owned())],
                 expression: None,
             }],
+            evaluation: None,
         }
     }
 }
@@ -407,6 +480,7 @@ mod tests {
             state,
             state_since: "2026-11-24T01:02:03.456Z".parse().unwrap(),
             metrics,
+            evaluation: None,
         }
     }
 

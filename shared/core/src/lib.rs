@@ -13,6 +13,7 @@ pub mod ids;
 pub mod inventory;
 pub mod launch_check;
 pub mod launching;
+pub mod link_loss;
 pub mod metrics;
 pub mod moves;
 pub mod notice;

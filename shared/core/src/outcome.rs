@@ -81,6 +81,11 @@ pub enum Outcome {
         /// What is left to do.
         reason: String,
     },
+    /// Held by its link-loss policy (`hold`): only a `failover` request recovers it.
+    Held {
+        /// Why, with the request that recovers it.
+        reason: String,
+    },
     /// No replacement; the reason and advice say what to do.
     Failed {
         /// What went wrong.
@@ -115,12 +120,15 @@ pub enum OutcomeKind {
     Unfinished,
     /// Not recovered: a person must act.
     Failed,
+    /// Not recovered: held until a person confirms its server is down (`failover`).
+    Held,
 }
 
 impl OutcomeKind {
     /// Every kind, in the order a notice lists them: what needs a person first.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Failed,
+        Self::Held,
         Self::Unfinished,
         Self::NotRunning,
         Self::Recovered,
@@ -143,6 +151,7 @@ impl OutcomeKind {
             Self::NotRunning => "not-running",
             Self::Unfinished => "unfinished",
             Self::Failed => "failed",
+            Self::Held => "held",
         }
     }
 
@@ -176,6 +185,7 @@ impl Outcome {
             Self::NotRunning { .. } => OutcomeKind::NotRunning,
             Self::Unfinished { .. } => OutcomeKind::Unfinished,
             Self::Failed { .. } => OutcomeKind::Failed,
+            Self::Held { .. } => OutcomeKind::Held,
         }
     }
 }

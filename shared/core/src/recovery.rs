@@ -4,7 +4,10 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use chrono::{DateTime, Utc};
+
 use crate::alarm::OutpostId;
+use crate::link_loss::{self, Gate};
 use crate::drs::{self, DrsSnapshot, PlannedDrs};
 use crate::error::AwsError;
 use crate::ids::InstanceId;
@@ -25,6 +28,9 @@ pub struct Observed<'a> {
     pub drs: Reads<'a, DrsSnapshot<'a>>,
     /// Free slots of the alternates (empty in a dry run, or when the API told nothing).
     pub free: FreeSlots,
+    /// The outage's timing, by which each instance's `autorestart:on-link-loss` policy lets
+    /// its recovery go, wait or hold; None for a drill (its copies are not recoveries).
+    pub link_loss: Option<link_loss::Timing>,
 }
 
 /// One strategy's reads, or the error that kept them.
@@ -53,12 +59,35 @@ pub struct WavePlan {
     pub templates: Vec<PlannedInstance>,
     /// DRS strategy.
     pub drs: Vec<PlannedDrs>,
+    /// Instances whose recovery their link-loss policy does not let go now (either strategy).
+    pub gated: Vec<Gated>,
+}
+
+/// An instance whose recovery waits, is held, or whose policy tag cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Gated {
+    /// The protected instance.
+    pub original: Instance,
+    /// Why it does not go now.
+    pub gate: Gate,
 }
 
 impl WavePlan {
     /// Instances in the wave.
     pub fn len(&self) -> usize {
-        self.templates.len() + self.drs.len()
+        self.templates.len() + self.drs.len() + self.gated.len()
+    }
+
+    /// Until when the wave waits for self-fenced originals to fence themselves: the later
+    /// waves start after that.
+    pub fn waits_until(&self) -> Option<DateTime<Utc>> {
+        self.gated
+            .iter()
+            .filter_map(|g| match &g.gate {
+                Gate::Wait { until, .. } => Some(*until),
+                _ => None,
+            })
+            .max()
     }
 
     /// Whether the wave has no instance.
@@ -72,6 +101,7 @@ impl WavePlan {
             .into_iter()
             .map(|p| p.original)
             .chain(self.drs.into_iter().map(|p| p.original))
+            .chain(self.gated.into_iter().map(|g| g.original))
     }
 
     /// The originals' ids.
@@ -80,6 +110,7 @@ impl WavePlan {
             .iter()
             .map(|p| p.original.id.clone())
             .chain(self.drs.iter().map(|p| p.original.id.clone()))
+            .chain(self.gated.iter().map(|g| g.original.id.clone()))
     }
 }
 
@@ -91,6 +122,18 @@ impl OutpostPlan {
             .flat_map(|wave| &wave.templates)
             .filter(|p| matches!(p.decision, plan::Decision::Launch { .. }))
             .count()
+    }
+
+    /// The first moment a self-fenced original's replacement may launch, when one waits.
+    pub fn next_wait(&self) -> Option<DateTime<Utc>> {
+        self.waves
+            .values()
+            .flat_map(|wave| &wave.gated)
+            .filter_map(|g| match &g.gate {
+                Gate::Wait { until, .. } => Some(*until),
+                _ => None,
+            })
+            .min()
     }
 }
 
@@ -105,15 +148,33 @@ pub fn decide(observed: Observed<'_>) -> OutpostPlan {
         Reads::Read(snapshot) => drs::plan_drs(snapshot),
         Reads::Unreadable(instances, error) => drs::unreadable(instances, error),
     };
+    let (planned, mut gated) = match &observed.link_loss {
+        Some(timing) => gate_all(planned, timing, |p| {
+            matches!(p.decision, plan::Decision::Launch { .. }).then_some(&p.original)
+        }),
+        None => (planned, Vec::new()),
+    };
+    let (drs_planned, drs_gated) = match &observed.link_loss {
+        Some(timing) => gate_all(drs_planned, timing, |p| {
+            matches!(p.decision, drs::DrsDecision::Recover { .. }).then_some(&p.original)
+        }),
+        None => (drs_planned, Vec::new()),
+    };
+    gated.extend(drs_gated);
     let (template_waves, mut wave_warnings) = waves::group(planned, |p| &p.original);
     let (drs_waves, drs_warnings) = waves::group(drs_planned, |p| &p.original);
+    let (gated_waves, gated_warnings) = waves::group(gated, |g| &g.original);
     wave_warnings.extend(drs_warnings);
+    wave_warnings.extend(gated_warnings);
     let mut waves: BTreeMap<u32, WavePlan> = BTreeMap::new();
     for wave in template_waves {
         waves.entry(wave.number).or_default().templates = wave.items;
     }
     for wave in drs_waves {
         waves.entry(wave.number).or_default().drs = wave.items;
+    }
+    for wave in gated_waves {
+        waves.entry(wave.number).or_default().gated = wave.items;
     }
     let mut free = observed.free;
     let placed = if free.is_empty() {
@@ -129,6 +190,38 @@ pub fn decide(observed: Observed<'_>) -> OutpostPlan {
         wave_warnings,
         placed,
     }
+}
+
+/// Splits the instances a recovery would launch (`launches`: the original, when it would)
+/// into those their link-loss policy lets go now and those it does not.
+fn gate_all<T>(
+    planned: Vec<T>,
+    timing: &link_loss::Timing,
+    launches: impl Fn(&T) -> Option<&Instance>,
+) -> (Vec<T>, Vec<Gated>) {
+    let mut go = Vec::new();
+    let mut gated = Vec::new();
+    for item in planned {
+        let gate = launches(&item).map(|original| {
+            let outpost = original
+                .outpost_arn
+                .as_deref()
+                .and_then(|arn| arn.rsplit('/').next())
+                .unwrap_or("<outpost id>");
+            match link_loss::policy_of(original) {
+                Ok(tagged) => link_loss::gate(tagged.policy, timing, outpost),
+                Err(reason) => Gate::BadTag { reason },
+            }
+        });
+        match gate {
+            Some(gate @ (Gate::Wait { .. } | Gate::Hold { .. } | Gate::BadTag { .. })) => {
+                let original = launches(&item).cloned().unwrap_or_default();
+                gated.push(Gated { original, gate });
+            }
+            _ => go.push(item),
+        }
+    }
+    (go, gated)
 }
 
 /// The Outposts whose free slots the decision could use: the alternates of the launches the
@@ -263,6 +356,7 @@ mod tests {
             templates: Reads::Read(snapshot(&c)),
             drs: Reads::Unreadable(&no_drs, &unread),
             free,
+            link_loss: None,
         });
         assert_eq!(plan.waves.keys().copied().collect::<Vec<_>>(), [0, 1]);
         assert_eq!(plan.waves[&0].len(), 1);
@@ -285,6 +379,7 @@ mod tests {
             templates: Reads::Read(snapshot(&c)),
             drs: Reads::Unreadable(&drs_instances, &no_drs_read),
             free: FreeSlots::new(),
+            link_loss: None,
         });
         assert_eq!(plan.placed, 0);
         assert_eq!(first_alternate(&plan, "i-a"), "subnet-full");
@@ -293,6 +388,7 @@ mod tests {
             templates: Reads::Unreadable(&c.instances, &error),
             drs: Reads::Unreadable(&drs_instances, &no_drs_read),
             free: FreeSlots::new(),
+            link_loss: None,
         });
         assert_eq!(unreadable.launches(), 0);
         assert!(

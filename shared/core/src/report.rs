@@ -158,6 +158,10 @@ pub struct InstanceReport {
     pub failed_attempts: Vec<Attempt>,
     /// Things that went wrong without changing the outcome.
     pub warnings: Vec<String>,
+    /// What keeps it from running twice while its server's link is down (its
+    /// `autorestart:on-link-loss` policy, in words).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub two_copies: Option<String>,
 }
 
 impl InstanceReport {
@@ -180,6 +184,31 @@ pub struct Ran {
     pub running_at: HashMap<InstanceId, DateTime<Utc>>,
     /// The wave of each original.
     pub wave_of: HashMap<InstanceId, u32>,
+}
+
+/// Adds to `ran` what a later pass of the same reconcile did (after waiting for self-fenced
+/// originals): its outcomes take the place of the earlier pass's unfinished ones; an earlier
+/// pass's other outcomes stay (a replacement it launched is "recovered", not "already").
+pub fn merge(ran: &mut Ran, later: Ran) {
+    for outcome in later.outcomes {
+        match ran
+            .outcomes
+            .iter_mut()
+            .find(|o| o.original.id == outcome.original.id)
+        {
+            Some(earlier) if matches!(earlier.outcome, Outcome::Unfinished { .. }) => {
+                *earlier = outcome;
+            }
+            Some(_) => {}
+            None => ran.outcomes.push(outcome),
+        }
+    }
+    ran.moves.extend(later.moves);
+    ran.unmovable.extend(later.unmovable);
+    ran.running_at.extend(later.running_at);
+    for (id, wave) in later.wave_of {
+        ran.wave_of.entry(id).or_insert(wave);
+    }
 }
 
 /// Fills in the report's instances from what the waves did; `would_move` are the
@@ -366,6 +395,9 @@ impl InstanceReport {
             skipped_templates: o.skipped.clone(),
             failed_attempts: o.attempts.clone(),
             warnings: o.warnings.clone(),
+            two_copies: crate::link_loss::policy_of(&o.original)
+                .ok()
+                .map(|tagged| crate::link_loss::protection(&tagged)),
             ..Self::new(
                 &o.original.id,
                 o.original.display_name(),
@@ -400,6 +432,7 @@ impl InstanceReport {
             skipped_templates: Vec::new(),
             failed_attempts: Vec::new(),
             warnings: Vec::new(),
+            two_copies: None,
         }
     }
 }
@@ -476,6 +509,10 @@ fn describe_outcome(report: &mut InstanceReport, outcome: &Outcome) {
         }
         Outcome::Unfinished { reason } => {
             report.reason = Some(reason.clone());
+        }
+        Outcome::Held { reason } => {
+            report.reason = Some(reason.clone());
+            report.advice = Some(crate::link_loss::HELD_ADVICE.into());
         }
         Outcome::Failed {
             reason,

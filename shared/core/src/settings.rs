@@ -39,6 +39,9 @@ pub struct Settings {
     /// How long a launched replacement may stay `pending` before it is taken as one that will
     /// not run: terminated, and launched again.
     pub launch_wait: Duration,
+    /// How long after a self-fenced original must have fenced itself (its tag's T after the
+    /// link was lost) its replacement may launch (`link_loss::FENCE_MARGIN`).
+    pub fence_margin: Duration,
     /// The names of the ConnectedStatus alarms the sweep reads start with this.
     pub alarm_name_prefix: String,
     /// What the sweep does to an original once its Outpost is back and its replacement runs.
@@ -124,6 +127,7 @@ impl Default for Settings {
             },
             wave_wait: Duration::from_secs(300),
             launch_wait: crate::plan::LAUNCH_WAIT,
+            fence_margin: crate::link_loss::FENCE_MARGIN,
             alarm_name_prefix: String::new(),
             fence_action: FenceAction::Stop,
             drs_job_timeout: DRS_JOB_TIMEOUT,

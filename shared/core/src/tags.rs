@@ -33,6 +33,10 @@ pub const LAUNCHED_IN: &str = "autorestart:launched-in";
 pub const REPORTED: &str = "autorestart:reported";
 /// `N` (default 0): wave N+1 starts only when wave N's replacements run.
 pub const WAVE: &str = "autorestart:wave";
+/// What keeps an instance from running twice while its Outpost's service link is down
+/// (`link_loss::Policy`): `relaunch` (the default), `self-fenced:T` (its sentinel fences it
+/// after T seconds without the Region), or `hold` (only a `failover` request recovers it).
+pub const ON_LINK_LOSS: &str = "autorestart:on-link-loss";
 /// On an original: how it was fenced once its Outpost came back, `<action>@<RFC 3339 time>`.
 pub const FENCED: &str = "autorestart:fenced";
 /// On an original left running while its Outpost is back: why (a code), so a hold is reported

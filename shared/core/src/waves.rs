@@ -63,6 +63,13 @@ pub enum WaveStop {
     NotDown(String),
     /// The alarm's state could not be read (the error, as read).
     Unreadable(String),
+    /// An earlier wave waits for self-fenced originals to fence themselves.
+    WaitsForFence {
+        /// The waiting wave.
+        wave: u32,
+        /// When their replacements may launch.
+        until: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 impl WaveStop {
@@ -76,6 +83,10 @@ impl WaveStop {
                 "alarm {alarm} went through another transition before wave {number}; the next run reconciles the new incident"
             ),
             Self::NotDown(reason) => format!("before wave {number}: {reason}"),
+            Self::WaitsForFence { wave, until } => format!(
+                "wave {wave} waits for self-fenced instances to fence themselves (their replacements launch at {}); wave {number} follows it",
+                until.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
             Self::Unreadable(error) => format!(
                 "the alarm's state could not be read before wave {number} ({error}); the next sweep continues"
             ),

@@ -40,6 +40,11 @@ pub enum DrillError {
         "Outpost {0} is down now (its alarm is in ALARM): the real recovery runs; a drill would compete with it"
     )]
     OutpostDown(OutpostId),
+    /// A failover for an Outpost whose alarm is not in ALARM.
+    #[error(
+        "Outpost {0}'s ConnectedStatus alarm is not in ALARM now: a failover is accepted only while it is"
+    )]
+    NotDown(OutpostId),
     /// Reading AWS failed.
     #[error(transparent)]
     Flow(#[from] FlowError),
@@ -108,7 +113,13 @@ impl<S: Services> Agent<S> {
             return Err(read(error.clone()));
         }
         let decision =
-            recovery::decide(seen.as_observed(outpost, incident, &down, self.settings.launch_wait));
+            recovery::decide(seen.as_observed(
+                outpost,
+                incident,
+                &down,
+                self.settings.launch_wait,
+                None,
+            ));
         let (mut planned, mut drs_planned) = (Vec::new(), Vec::new());
         for wave in decision.waves.into_values() {
             planned.extend(wave.templates);

@@ -8,6 +8,7 @@
 pub mod agent;
 pub mod budget;
 pub mod drill;
+pub mod failover;
 pub mod drs_finish;
 pub mod drs_start;
 pub mod error;

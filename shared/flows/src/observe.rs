@@ -18,6 +18,7 @@ use autorestart_core::tags::{self, TemplateRef};
 
 use autorestart_core::ids::InstanceId;
 use autorestart_core::outcome::Execution;
+use autorestart_core::link_loss;
 use autorestart_core::recovery::{self, FreeSlots, Reads};
 use autorestart_core::{moves, placement, report};
 
@@ -371,6 +372,7 @@ impl Seen {
         incident: &'a IncidentId,
         down: &'a HashSet<OutpostId>,
         launch_wait: std::time::Duration,
+        link_loss: Option<link_loss::Timing>,
     ) -> recovery::Observed<'a> {
         recovery::Observed {
             templates: match &self.template_reads {
@@ -388,6 +390,7 @@ impl Seen {
                 Err(error) => Reads::Unreadable(&self.drs_instances, error),
             },
             free: self.free.clone(),
+            link_loss,
         }
     }
 }

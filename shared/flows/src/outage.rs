@@ -11,6 +11,8 @@ use autorestart_core::ids::InstanceId;
 use autorestart_core::moves::{self, MoveOutcome, Unmovable};
 use autorestart_core::outcome::{Execution, InstanceOutcome, Outcome};
 use autorestart_core::plan::{self};
+use autorestart_core::launching;
+use autorestart_core::link_loss::{self, Gate};
 use autorestart_core::recovery::{self, OutpostPlan};
 use autorestart_core::report::{self, Action, AlarmReport, Notification, Ran, WaveReport};
 use autorestart_core::settings::Mode;
@@ -70,7 +72,10 @@ impl<S: Services> Agent<S> {
                     maintenance,
                     &alarms,
                     budget,
-                    true,
+                    Run {
+                        shares_bucket: true,
+                        failover: false,
+                    },
                 )
                 .await
             }
@@ -126,9 +131,12 @@ impl<S: Services> Agent<S> {
 
     /// Reconciles a down Outpost's instances, unless `maintenance` (the alarm's tag, as read)
     /// is on. `change` is the alarm as CloudWatch shows it now, in ALARM; `alarms` all of them.
-    /// `shares_bucket`: whether this run shares EC2's RunInstances bucket with the invocations
-    /// of the other Outposts down (the alarm handler: one invocation per Outpost), or has it to
-    /// itself (the sweep, which reconciles the Outposts one after another).
+    /// `run` says whether this run shares EC2's RunInstances bucket and whether it is a
+    /// person's `failover` (which recovers held instances too).
+    ///
+    /// Observes, decides and acts; when self-fenced originals wait to have fenced themselves
+    /// and the budget reaches past that, sleeps until then and reconciles again (while the
+    /// Outpost is still in the same ALARM); else the next run (a retry, the sweep) does.
     #[tracing::instrument(name = "incident", skip_all, fields(incident = %incident, outpost = %outpost))]
     pub async fn reconcile_outpost(
         &self,
@@ -137,7 +145,7 @@ impl<S: Services> Agent<S> {
         maintenance: Result<bool, AwsError>,
         alarms: &[AlarmChange],
         budget: Budget,
-        shares_bucket: bool,
+        run: Run,
     ) -> Result<AlarmReport, FlowError> {
         let mut report = AlarmReport::for_change(change, self.settings.mode);
         report.outpost = Some(outpost.clone());
@@ -168,42 +176,97 @@ impl<S: Services> Agent<S> {
             Mode::Recover => Execution::Live,
             Mode::NotifyOnly => Execution::DryRun,
         };
-        let seen = self
-            .observe_outpost(outpost, incident, &down, execution)
-            .await?;
-        report
-            .load_balancing_errors
-            .extend(seen.load_balancing_errors.iter().cloned());
-        let decision =
-            recovery::decide(seen.as_observed(outpost, incident, &down, self.settings.launch_wait));
-        if decision.placed > 0 {
-            info!(
-                moved = decision.placed,
-                "launches planned onto the alternates' free slots"
-            );
-        }
-        if execution == Execution::Live {
-            if shares_bucket {
-                self.share_launches(outpost, &down, decision.launches())
+        let mut ran = Ran::default();
+        loop {
+            let seen = self
+                .observe_outpost(outpost, incident, &down, execution)
+                .await?;
+            for error in &seen.load_balancing_errors {
+                if !report.load_balancing_errors.contains(error) {
+                    report.load_balancing_errors.push(error.clone());
+                }
+            }
+            let timing = link_loss::Timing {
+                lost_by: link_loss::lost_by(change),
+                now: Utc::now(),
+                margin: self.settings.fence_margin,
+                failover: run.failover,
+            };
+            let decision = recovery::decide(seen.as_observed(
+                outpost,
+                incident,
+                &down,
+                self.settings.launch_wait,
+                Some(timing),
+            ));
+            if decision.placed > 0 {
+                info!(
+                    moved = decision.placed,
+                    "launches planned onto the alternates' free slots"
+                );
+            }
+            let next_wait = decision.next_wait();
+            if execution == Execution::Live {
+                if run.shares_bucket {
+                    self.share_launches(outpost, &down, decision.launches())
+                        .await;
+                } else {
+                    self.launches.expect_share(1.0);
+                }
+            }
+            let capacity = Capacity::default();
+            let act = Act {
+                change,
+                incident,
+                execution,
+                budget,
+                seen: &seen,
+                capacity: &capacity,
+            };
+            let this_run = self.run_waves(&act, decision, &mut report).await;
+            if execution == Execution::Live {
+                self.record_full(incident, &capacity, &this_run.outcomes)
                     .await;
-            } else {
-                self.launches.expect_share(1.0);
+            }
+            report::merge(&mut ran, this_run);
+            let again = match next_wait {
+                Some(until) if execution == Execution::Live => {
+                    self.wait_for_fences(change, until, budget).await
+                }
+                _ => false,
+            };
+            if !again {
+                return self.tell(&act, report, &ran).await;
             }
         }
-        let capacity = Capacity::default();
-        let act = Act {
-            change,
-            incident,
-            execution,
-            budget,
-            seen: &seen,
-            capacity: &capacity,
-        };
-        let ran = self.run_waves(&act, decision, &mut report).await;
-        if execution == Execution::Live {
-            self.record_full(incident, &capacity, &ran.outcomes).await;
+    }
+
+    /// Sleeps until `until`, when self-fenced originals have fenced themselves, if the budget
+    /// reaches past it with time to launch; then whether the Outpost is still in the same
+    /// ALARM, so that the caller reconciles again. False when the next run must do it.
+    async fn wait_for_fences(
+        &self,
+        change: &AlarmChange,
+        until: DateTime<Utc>,
+        budget: Budget,
+    ) -> bool {
+        let wait = (until - Utc::now()).to_std().unwrap_or_default();
+        let fits = budget
+            .left()
+            .is_none_or(|left| left > wait + FENCE_WAIT_RESERVE);
+        if !fits {
+            info!(%until, "self-fenced originals fence after this invocation's time: the next run launches their replacements");
+            return false;
         }
-        self.tell(&act, report, &ran).await
+        info!(%until, waited_seconds = wait.as_secs(), "waiting for self-fenced originals to fence themselves");
+        tokio::time::sleep(wait).await;
+        match self.still_down_before_wave(change).await {
+            Ok(_) => true,
+            Err(stop) => {
+                warn!(reason = %stop.reason(0), "not launching for self-fenced originals");
+                false
+            }
+        }
     }
 
     /// Completes the report of what `ran` did and publishes what is new in it (nothing when
@@ -372,6 +435,9 @@ impl<S: Services> Agent<S> {
                 }));
                 continue;
             }
+            let waits_until = plan.waits_until();
+            ran.outcomes
+                .extend(plan.gated.drain(..).map(|g| gated_outcome(g.original, g.gate)));
             info!(wave = number, instances = plan.len(), "recovering wave");
             // Both strategies at once: launched, or in a dry run planned.
             let limits = Limits {
@@ -418,6 +484,9 @@ impl<S: Services> Agent<S> {
                 report.waves.push(wave_report);
             }
             ran.outcomes.extend(wave_outcomes);
+            if let Some(until) = waits_until {
+                stop = stop.or(Some(WaveStop::WaitsForFence { wave: number, until }));
+            }
         }
         for (id, warning) in decision.wave_warnings {
             if let Some(outcome) = ran.outcomes.iter_mut().find(|o| o.original.id == id) {
@@ -549,6 +618,35 @@ impl<S: Services> Agent<S> {
 pub const LAG_READS: u32 = 3;
 /// The pause between those reads.
 const LAG_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How a reconcile runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Run {
+    /// It shares EC2's RunInstances bucket with the invocations of the other Outposts down
+    /// (the alarm handler: one invocation per Outpost), or has it to itself (the sweep, which
+    /// reconciles the Outposts one after another).
+    pub shares_bucket: bool,
+    /// A person confirmed the server is down: held instances are recovered too.
+    pub failover: bool,
+}
+
+/// Time kept after a wait for self-fenced originals, to launch their replacements.
+const FENCE_WAIT_RESERVE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The outcome of an instance its link-loss policy kept from launching now.
+fn gated_outcome(original: autorestart_core::inventory::Instance, gate: Gate) -> InstanceOutcome {
+    let outcome = match gate {
+        Gate::Wait { reason, .. } => Outcome::Unfinished { reason },
+        Gate::Hold { reason } => Outcome::Held { reason },
+        Gate::BadTag { reason } => Outcome::Failed {
+            reason,
+            kind: None,
+            advice: launching::UNRECOVERABLE_ADVICE.into(),
+        },
+        Gate::Go => unreachable!("core gates only what does not go now"),
+    };
+    InstanceOutcome::of(original, outcome)
+}
 
 /// What the act step of one reconcile carries: the alarm it answers, how it runs, what it
 /// observed, and what it learns of full servers (for all its waves, and recorded for the next

@@ -143,7 +143,7 @@ impl<S: Services> Agent<S> {
                 maintenance,
                 alarms,
                 budget,
-                false,
+                crate::outage::Run::default(),
             )
             .await
         {

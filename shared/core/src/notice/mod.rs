@@ -214,6 +214,9 @@ fn section_title(outcome: OutcomeKind) -> &'static str {
         }
         OutcomeKind::NotRunning => "Not recovered: not running when the Outpost went down",
         OutcomeKind::Failed => "NOT RECOVERED",
+        OutcomeKind::Held => {
+            "HELD, NOT RECOVERED (on-link-loss=hold: a person confirms the server is down, then fails over)"
+        }
     }
 }
 
@@ -427,6 +430,9 @@ fn describe_instance(text: &mut String, i: &InstanceReport) {
     if let Some(reason) = &i.reason {
         let _ = writeln!(text, "      why: {reason}");
     }
+    if let Some(two_copies) = &i.two_copies {
+        let _ = writeln!(text, "      two copies: {two_copies}");
+    }
     for tg in &i.target_groups {
         let state = match (&tg.to, tg.deregistered, tg.healthy) {
             (None, _, _) => "would move".to_owned(),
@@ -463,7 +469,7 @@ fn what_to_do(report: &AlarmReport) -> Vec<String> {
     let mut lines: Vec<String> = report
         .instances
         .iter()
-        .filter(|i| i.failed())
+        .filter(|i| i.failed() || i.outcome == OutcomeKind::Held)
         .map(|i| {
             format!(
                 "{} ({}): {}",

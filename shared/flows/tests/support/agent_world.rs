@@ -116,6 +116,7 @@ pub fn alarm(state: AlarmState, since: &str) -> AlarmChange {
             dimensions: vec![("OutpostId".into(), OUTPOST_A.into())],
             expression: None,
         }],
+        evaluation: None,
     }
 }
 
