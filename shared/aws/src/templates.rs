@@ -2,9 +2,9 @@
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{
-    Filter, InstanceAttributeName, LaunchTemplateBlockDeviceMappingRequest,
-    LaunchTemplateEbsBlockDeviceRequest, LaunchTemplateHttpTokensState,
-    LaunchTemplateIamInstanceProfileSpecificationRequest,
+    Filter, InstanceAttributeName, InstanceMetadataTagsState,
+    LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest,
+    LaunchTemplateHttpTokensState, LaunchTemplateIamInstanceProfileSpecificationRequest,
     LaunchTemplateInstanceMetadataEndpointState, LaunchTemplateInstanceMetadataOptionsRequest,
     LaunchTemplateInstanceMetadataProtocolIpv6, LaunchTemplateInstanceMetadataTagsState,
     LaunchTemplateInstanceNetworkInterfaceSpecificationRequest,
@@ -307,6 +307,17 @@ impl TemplateStore for Ec2Templates {
             Err(error) if error.code.contains("AlreadyExists") => Ok(None),
             Err(error) => Err(error),
         }
+    }
+
+    async fn enable_metadata_tags(&self, instance_id: &str) -> Result<(), AwsError> {
+        self.client
+            .modify_instance_metadata_options()
+            .instance_id(instance_id)
+            .instance_metadata_tags(InstanceMetadataTagsState::Enabled)
+            .send()
+            .await
+            .map_err(|e| from_sdk("ec2:ModifyInstanceMetadataOptions", e))?;
+        Ok(())
     }
 
     async fn tag_instance(

@@ -5,17 +5,22 @@
 
 use autorestart_core::error::ErrorKind;
 use autorestart_core::template_plan::Refusal;
-use autorestart_flows::template::{GenerateError, generate};
+use autorestart_flows::template::{GenerateError, generate, prepare_sentinel};
 use aws_sdk_ec2::operation::create_launch_template::{
     CreateLaunchTemplateError, CreateLaunchTemplateInput, CreateLaunchTemplateOutput,
 };
+use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
 use aws_sdk_ec2::operation::describe_instances::DescribeInstancesError;
 use aws_sdk_ec2::operation::describe_launch_templates::DescribeLaunchTemplatesOutput;
 use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsError;
+use aws_sdk_ec2::operation::modify_instance_metadata_options::{
+    ModifyInstanceMetadataOptionsError, ModifyInstanceMetadataOptionsOutput,
+};
 use aws_sdk_ec2::types::{
-    InstanceType, LaunchTemplate, LaunchTemplateBlockDeviceMappingRequest,
-    LaunchTemplateEbsBlockDeviceRequest, LaunchTemplateHttpTokensState,
-    LaunchTemplateInstanceMetadataOptionsRequest, LaunchTemplateInstanceMetadataTagsState,
+    InstanceMetadataTagsState, InstanceType, LaunchTemplate,
+    LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest,
+    LaunchTemplateHttpTokensState, LaunchTemplateInstanceMetadataOptionsRequest,
+    LaunchTemplateInstanceMetadataTagsState,
     LaunchTemplateInstanceNetworkInterfaceSpecificationRequest,
     LaunchTemplateTagSpecificationRequest, ResourceType, TagSpecification, VolumeType,
 };
@@ -572,4 +577,73 @@ async fn a_malformed_templates_tag_is_refused_before_any_template_is_created() {
         (lookup.num_calls(), create.num_calls(), tagging.num_calls()),
         (0, 0, 0)
     );
+}
+
+/// `ModifyInstanceMetadataOptions` turning the instance's metadata tags on, counted.
+fn enabling_metadata_tags() -> aws_smithy_mocks::Rule {
+    mock!(aws_sdk_ec2::Client::modify_instance_metadata_options)
+        .match_requests(|r| {
+            r.instance_id() == Some(INSTANCE)
+                && r.instance_metadata_tags() == Some(&InstanceMetadataTagsState::Enabled)
+        })
+        .then_output(|| ModifyInstanceMetadataOptionsOutput::builder().build())
+}
+
+fn tagging_policy(value: &str) -> aws_smithy_mocks::Rule {
+    let expected = tag("autorestart:on-link-loss", value);
+    mock!(aws_sdk_ec2::Client::create_tags)
+        .match_requests(move |r| {
+            r.resources() == [INSTANCE] && r.tags() == std::slice::from_ref(&expected)
+        })
+        .then_output(|| CreateTagsOutput::builder().build())
+}
+
+#[tokio::test]
+async fn the_sentinel_setup_enables_metadata_tags_before_it_tags_the_policy() {
+    let reads = Reads::standard();
+    let enable = enabling_metadata_tags();
+    let policy = tagging_policy("self-fenced:120");
+    let store = reads.store(&[&enable, &policy]);
+
+    let setup = prepare_sentinel(&store, INSTANCE, 120).await.unwrap();
+
+    assert_eq!((enable.num_calls(), policy.num_calls()), (1, 1));
+    assert_eq!(setup.policy, "self-fenced:120");
+    assert_eq!(setup.policy_before, None);
+}
+
+#[tokio::test]
+async fn the_sentinel_setup_refuses_a_fence_time_the_agent_would_not_read_before_any_call() {
+    let reads = Reads::standard();
+    let enable = enabling_metadata_tags();
+    let store = reads.store(&[&enable]);
+
+    for seconds in [0, 86_401] {
+        let error = prepare_sentinel(&store, INSTANCE, seconds)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, GenerateError::Refused(Refusal::BadLinkLossPolicy(why)) if why.contains("outside 1 to 86400")),
+            "{error}"
+        );
+    }
+    assert_eq!((reads.instance.num_calls(), enable.num_calls()), (0, 0));
+}
+
+#[tokio::test]
+async fn a_denied_metadata_change_tags_nothing() {
+    let reads = Reads::standard();
+    let denied = mock!(aws_sdk_ec2::Client::modify_instance_metadata_options).then_error(|| {
+        ModifyInstanceMetadataOptionsError::generic(aws_error("UnauthorizedOperation"))
+    });
+    let policy = tagging_policy("self-fenced:120");
+    let store = reads.store(&[&denied, &policy]);
+
+    let error = prepare_sentinel(&store, INSTANCE, 120).await.unwrap_err();
+
+    assert!(
+        matches!(&error, GenerateError::Aws(e) if e.kind == ErrorKind::AccessDenied),
+        "{error}"
+    );
+    assert_eq!(policy.num_calls(), 0, "no policy without readable tags");
 }

@@ -7,11 +7,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 
 use crate::alarm::OutpostId;
-use crate::link_loss::{self, Gate};
 use crate::drs::{self, DrsSnapshot, PlannedDrs};
 use crate::error::AwsError;
 use crate::ids::InstanceId;
 use crate::inventory::Instance;
+use crate::link_loss::{self, Gate};
 use crate::plan::{self, PlannedInstance, Snapshot};
 use crate::{placement, waves};
 

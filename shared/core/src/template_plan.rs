@@ -189,6 +189,9 @@ pub enum Refusal {
         enabled = tags::ENABLED
     )]
     NotOptedIn(String),
+    /// A link-loss policy the agent would not read.
+    #[error("{0}")]
+    BadLinkLossPolicy(String),
     /// The instance is recovered by DRS, which uses no template.
     #[error(
         "instance {0} is recovered by AWS DRS ({strategy}=drs): recovery templates are not used for it",

@@ -112,14 +112,13 @@ impl<S: Services> Agent<S> {
         if let Err(error) = &seen.drs_reads {
             return Err(read(error.clone()));
         }
-        let decision =
-            recovery::decide(seen.as_observed(
-                outpost,
-                incident,
-                &down,
-                self.settings.launch_wait,
-                None,
-            ));
+        let decision = recovery::decide(seen.as_observed(
+            outpost,
+            incident,
+            &down,
+            self.settings.launch_wait,
+            None,
+        ));
         let (mut planned, mut drs_planned) = (Vec::new(), Vec::new());
         for wave in decision.waves.into_values() {
             planned.extend(wave.templates);

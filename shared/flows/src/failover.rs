@@ -30,13 +30,15 @@ impl<S: Services> Agent<S> {
                 let alarms = observe::current_alarms(&self.alarms, &self.settings)
                     .await
                     .map_err(FlowError::Read)?;
-                let down = alarms.iter().find_map(|change| match alarm::classify(change) {
-                    Signal::OutpostDown {
-                        outpost: o,
-                        incident,
-                    } if &o == outpost => Some((change, incident)),
-                    _ => None,
-                });
+                let down = alarms
+                    .iter()
+                    .find_map(|change| match alarm::classify(change) {
+                        Signal::OutpostDown {
+                            outpost: o,
+                            incident,
+                        } if &o == outpost => Some((change, incident)),
+                        _ => None,
+                    });
                 let Some((change, incident)) = down else {
                     warn!(%outpost, "failover refused: the Outpost's alarm is not in ALARM");
                     return Err(DrillError::NotDown(outpost.clone()));
@@ -47,7 +49,14 @@ impl<S: Services> Agent<S> {
                     failover: true,
                 };
                 let report = self
-                    .reconcile_outpost(change, (outpost, &incident), Ok(false), &alarms, budget, run)
+                    .reconcile_outpost(
+                        change,
+                        (outpost, &incident),
+                        Ok(false),
+                        &alarms,
+                        budget,
+                        run,
+                    )
                     .await?;
                 Ok(report)
             })

@@ -8,10 +8,10 @@
 pub mod agent;
 pub mod budget;
 pub mod drill;
-pub mod failover;
 pub mod drs_finish;
 pub mod drs_start;
 pub mod error;
+pub mod failover;
 pub mod fencing;
 pub mod launch;
 pub mod membership;

@@ -17,8 +17,8 @@ use autorestart_core::settings::Settings;
 use autorestart_core::tags::{self, TemplateRef};
 
 use autorestart_core::ids::InstanceId;
-use autorestart_core::outcome::Execution;
 use autorestart_core::link_loss;
+use autorestart_core::outcome::Execution;
 use autorestart_core::recovery::{self, FreeSlots, Reads};
 use autorestart_core::{moves, placement, report};
 

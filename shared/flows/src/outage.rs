@@ -8,11 +8,11 @@ use tracing::{info, warn};
 use autorestart_core::alarm::{self, AlarmChange, IncidentId, OutpostId, Signal};
 use autorestart_core::error::AwsError;
 use autorestart_core::ids::InstanceId;
+use autorestart_core::launching;
+use autorestart_core::link_loss::{self, Gate};
 use autorestart_core::moves::{self, MoveOutcome, Unmovable};
 use autorestart_core::outcome::{Execution, InstanceOutcome, Outcome};
 use autorestart_core::plan::{self};
-use autorestart_core::launching;
-use autorestart_core::link_loss::{self, Gate};
 use autorestart_core::recovery::{self, OutpostPlan};
 use autorestart_core::report::{self, Action, AlarmReport, Notification, Ran, WaveReport};
 use autorestart_core::settings::Mode;
@@ -436,8 +436,11 @@ impl<S: Services> Agent<S> {
                 continue;
             }
             let waits_until = plan.waits_until();
-            ran.outcomes
-                .extend(plan.gated.drain(..).map(|g| gated_outcome(g.original, g.gate)));
+            ran.outcomes.extend(
+                plan.gated
+                    .drain(..)
+                    .map(|g| gated_outcome(g.original, g.gate)),
+            );
             info!(wave = number, instances = plan.len(), "recovering wave");
             // Both strategies at once: launched, or in a dry run planned.
             let limits = Limits {
@@ -485,7 +488,10 @@ impl<S: Services> Agent<S> {
             }
             ran.outcomes.extend(wave_outcomes);
             if let Some(until) = waits_until {
-                stop = stop.or(Some(WaveStop::WaitsForFence { wave: number, until }));
+                stop = stop.or(Some(WaveStop::WaitsForFence {
+                    wave: number,
+                    until,
+                }));
             }
         }
         for (id, warning) in decision.wave_warnings {

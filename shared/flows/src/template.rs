@@ -44,6 +44,12 @@ pub trait TemplateStore: Sync {
         &self,
         plan: &TemplatePlan,
     ) -> impl Future<Output = Result<Option<ExistingTemplate>, AwsError>> + Send;
+    /// Makes the instance's tags readable in its instance metadata (`InstanceMetadataTags`),
+    /// where its sentinel reads `autorestart:replaced-by`.
+    fn enable_metadata_tags(
+        &self,
+        instance_id: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Sets one tag on the instance.
     fn tag_instance(
         &self,
@@ -188,4 +194,46 @@ fn unreadable_new_template(name: &str) -> AwsError {
             "launch template {name} exists but cannot be read yet; run again in a minute"
         ),
     }
+}
+
+/// What setting an instance up for its sentinel did.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SentinelSetup {
+    /// The instance.
+    pub instance_id: String,
+    /// Its `autorestart:on-link-loss` tag before.
+    pub policy_before: Option<String>,
+    /// The tag now: `self-fenced:T`.
+    pub policy: String,
+}
+
+/// Prepares a running, opted-in instance for the sentinel: its tags readable in its instance
+/// metadata, then its `autorestart:on-link-loss` tag set to `self-fenced:T`, in that order (the
+/// agent waits for a fence only once the tag says so). Safe to run again.
+pub async fn prepare_sentinel(
+    store: &impl TemplateStore,
+    instance_id: &str,
+    fence_after_seconds: u64,
+) -> Result<SentinelSetup, GenerateError> {
+    let policy = format!("self-fenced:{fence_after_seconds}");
+    autorestart_core::link_loss::parse(&policy).map_err(Refusal::BadLinkLossPolicy)?;
+    let source = store
+        .source_instance(instance_id)
+        .await?
+        .ok_or_else(|| Refusal::InstanceNotFound(instance_id.to_owned()))?;
+    if !tags::is_opted_in(source.tag(tags::ENABLED)) {
+        return Err(Refusal::NotOptedIn(instance_id.to_owned()).into());
+    }
+    store.enable_metadata_tags(instance_id).await?;
+    let before = source.tag(tags::ON_LINK_LOSS).map(str::to_owned);
+    if before.as_deref() != Some(policy.as_str()) {
+        store
+            .tag_instance(instance_id, tags::ON_LINK_LOSS, &policy)
+            .await?;
+    }
+    Ok(SentinelSetup {
+        instance_id: instance_id.to_owned(),
+        policy_before: before,
+        policy,
+    })
 }

@@ -5,25 +5,38 @@
 //! Credentials and Region come from the usual AWS sources (environment, profile, SSO).
 //! Prints the report as JSON on stdout and a summary on stderr. Exit codes: 0 done, 1 an AWS
 //! call failed, 2 refused (the message says why and what to do).
+//!
+//! `recovery-template sentinel --instance-id … --probe … --fence-after T --unit … --binary-url …`
+//! sets an instance up for the sentinel (tools/sentinel) and prints its install script.
 
 use std::process::ExitCode;
 
 use autorestart_aws::Ec2Templates;
 use autorestart_core::error::ErrorKind;
-use autorestart_flows::template::{GenerateError, GenerateReport, GenerateRequest, generate};
+use autorestart_flows::template::{
+    GenerateError, GenerateReport, GenerateRequest, generate, prepare_sentinel,
+};
 use aws_config::{BehaviorVersion, Region};
-use clap::Parser;
+use clap::{Parser, Subcommand};
+
+mod sentinel;
 
 /// Creates a recovery launch template for a running, opted-in instance on an alternate Outpost server.
 #[derive(Debug, Parser)]
-#[command(version)]
-struct Args {
+#[command(
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// The running instance to protect; it must be tagged autorestart:enabled=true.
-    #[arg(long, value_name = "ID")]
-    instance_id: String,
+    #[arg(long, value_name = "ID", required = true)]
+    instance_id: Option<String>,
     /// A subnet on another Outpost server than the instance's, in the instance's VPC.
-    #[arg(long, value_name = "ID")]
-    subnet_id: String,
+    #[arg(long, value_name = "ID", required = true)]
+    subnet_id: Option<String>,
     /// Read and print the template it would create; create and tag nothing.
     #[arg(long)]
     dry_run: bool,
@@ -32,46 +45,141 @@ struct Args {
     region: Option<String>,
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Sets an instance up for the sentinel (tags readable in its metadata, tagged
+    /// autorestart:on-link-loss=self-fenced:T) and prints the script that installs the
+    /// sentinel on it: for its user data, or for `sudo sh` on the instance.
+    Sentinel {
+        /// The running, opted-in instance the sentinel will fence.
+        #[arg(long, value_name = "ID")]
+        instance_id: String,
+        /// address:port the instance reaches only through the service link (a VPC interface
+        /// endpoint's private address, an address in a Region subnet).
+        #[arg(long, value_name = "ADDRESS:PORT")]
+        probe: String,
+        /// The fence time T: seconds without the Region before the instance fences itself.
+        #[arg(long, value_name = "SECONDS")]
+        fence_after: u64,
+        /// A systemd unit of the workload, stopped on fence (repeat for more).
+        #[arg(long = "unit", value_name = "UNIT")]
+        units: Vec<String>,
+        /// Where the instance fetches the binary (`cargo xtask sentinel` builds it): s3://…,
+        /// https://… or a path on the instance.
+        #[arg(long, value_name = "URL")]
+        binary_url: String,
+        /// AWS Region, if not the one your environment or profile sets.
+        #[arg(long)]
+        region: Option<String>,
+    },
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse();
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Sentinel {
+            instance_id,
+            probe,
+            fence_after,
+            units,
+            binary_url,
+            region,
+        }) => {
+            let install = sentinel::Install {
+                probe,
+                fence_after_seconds: fence_after,
+                units,
+                binary_url,
+            };
+            let script = match install.script() {
+                Ok(script) => script,
+                Err(bad) => {
+                    eprintln!("refused: {bad}");
+                    return ExitCode::from(2);
+                }
+            };
+            let Some(store) = store(region).await else {
+                return ExitCode::from(2);
+            };
+            match prepare_sentinel(&store, &instance_id, fence_after).await {
+                Ok(setup) => {
+                    eprintln!(
+                        "{instance_id}: instance tags readable in its metadata; tagged {}={} (was {})",
+                        autorestart_core::tags::ON_LINK_LOSS,
+                        setup.policy,
+                        setup
+                            .policy_before
+                            .as_deref()
+                            .unwrap_or("not set: relaunch"),
+                    );
+                    eprintln!(
+                        "the install script follows on stdout: put it in the instance's user data, or run it there with sudo sh"
+                    );
+                    print!("{script}");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => failed(error),
+            }
+        }
+        None => {
+            let (Some(instance_id), Some(subnet_id)) = (cli.instance_id, cli.subnet_id) else {
+                unreachable!("clap requires both without a subcommand")
+            };
+            let Some(store) = store(cli.region).await else {
+                return ExitCode::from(2);
+            };
+            let request = GenerateRequest {
+                instance_id,
+                subnet_id,
+                dry_run: cli.dry_run,
+            };
+            match generate(&store, &request).await {
+                Ok(report) => {
+                    eprint!("{}", summary(&report));
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&report).expect("a report always serializes")
+                    );
+                    if report.ec2_warnings.is_empty() {
+                        ExitCode::SUCCESS
+                    } else {
+                        eprintln!(
+                            "failed: EC2 created the template but flagged it, so it may not launch: fix the instance or subnet, delete the template (aws ec2 delete-launch-template --launch-template-id {}) and run again",
+                            report.template_id.as_deref().unwrap_or("?")
+                        );
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(error) => failed(error),
+            }
+        }
+    }
+}
+
+/// The EC2 adapter over the usual credentials, in `region` or the environment's; None (and
+/// why, on stderr) without a Region.
+async fn store(region: Option<String>) -> Option<Ec2Templates> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(region) = args.region.clone() {
+    if let Some(region) = region {
         loader = loader.region(Region::new(region));
     }
     let sdk = loader.load().await;
     if sdk.region().is_none() {
         eprintln!("refused: no AWS Region: pass --region or set AWS_REGION");
-        return ExitCode::from(2);
+        return None;
     }
-    let store = Ec2Templates::new(aws_sdk_ec2::Client::new(&sdk));
-    let request = GenerateRequest {
-        instance_id: args.instance_id,
-        subnet_id: args.subnet_id,
-        dry_run: args.dry_run,
-    };
-    match generate(&store, &request).await {
-        Ok(report) => {
-            eprint!("{}", summary(&report));
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report).expect("a report always serializes")
-            );
-            if report.ec2_warnings.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                eprintln!(
-                    "failed: EC2 created the template but flagged it, so it may not launch: fix the instance or subnet, delete the template (aws ec2 delete-launch-template --launch-template-id {}) and run again",
-                    report.template_id.as_deref().unwrap_or("?")
-                );
-                ExitCode::FAILURE
-            }
-        }
-        Err(GenerateError::Refused(refusal)) => {
+    Some(Ec2Templates::new(aws_sdk_ec2::Client::new(&sdk)))
+}
+
+/// Says why a run failed: 2 for a refusal, 1 for a failed AWS call.
+fn failed(error: GenerateError) -> ExitCode {
+    match error {
+        GenerateError::Refused(refusal) => {
             eprintln!("refused: {refusal}");
             ExitCode::from(2)
         }
-        Err(GenerateError::Aws(error)) => {
+        GenerateError::Aws(error) => {
             eprintln!("failed: {error}. {}", advice(error.kind));
             ExitCode::FAILURE
         }
@@ -83,7 +191,7 @@ async fn main() -> ExitCode {
 fn advice(kind: ErrorKind) -> &'static str {
     match kind {
         ErrorKind::AccessDenied => {
-            "Your credentials lack the permission named above (ec2:Describe*, ec2:CreateLaunchTemplate, ec2:CreateTags); an encoded message decodes with `aws sts decode-authorization-message`."
+            "Your credentials lack the permission named above (ec2:Describe*, ec2:CreateLaunchTemplate, ec2:CreateTags, and for the sentinel ec2:ModifyInstanceMetadataOptions); an encoded message decodes with `aws sts decode-authorization-message`."
         }
         ErrorKind::Throttled | ErrorKind::Transient => {
             "Run the same command again: it finds what it already made."
