@@ -733,4 +733,44 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn cloudwatch_reason_data_reads_as_the_datapoints_it_evaluated() {
+        // As CloudWatch writes it: the event's reasonData, DescribeAlarms' StateReasonData.
+        let data = r#"{"version":"1.0","queryDate":"2026-11-24T03:09:58.123+0000","startDate":"2026-11-24T03:06:00.000+0000","statistic":"Minimum","period":60,"recentDatapoints":[0.0,0.0,0.0],"threshold":1.0,"evaluatedDatapoints":[{"timestamp":"2026-11-24T03:08:00.000+0000","sampleCount":1.0,"value":0.0},{"timestamp":"2026-11-24T03:07:00.000+0000","sampleCount":1.0,"value":0.0},{"timestamp":"2026-11-24T03:06:00.000+0000","value":1.0},{"timestamp":"2026-11-24T03:05:00.000+0000"}]}"#;
+        let evaluation = Evaluation::from_reason_data(data).unwrap();
+        assert_eq!(evaluation.period_seconds, 60);
+        let read: Vec<(String, Option<bool>)> = evaluation
+            .datapoints
+            .iter()
+            .map(|p| (p.at.to_rfc3339(), p.breaching))
+            .collect();
+        assert_eq!(
+            read,
+            [
+                ("2026-11-24T03:05:00+00:00".to_owned(), None),
+                ("2026-11-24T03:06:00+00:00".to_owned(), Some(false)),
+                ("2026-11-24T03:07:00+00:00".to_owned(), Some(true)),
+                ("2026-11-24T03:08:00+00:00".to_owned(), Some(true)),
+            ],
+            "oldest first, a missing value unknown"
+        );
+        assert_eq!(
+            evaluation.breaching_since(),
+            Some("2026-11-24T03:07:00Z".parse().unwrap())
+        );
+        for unreadable in [
+            "",
+            "not json",
+            r#"{"period":60}"#,
+            r#"{"period":60,"evaluatedDatapoints":[]}"#,
+            r#"{"evaluatedDatapoints":[{"timestamp":"2026-11-24T03:08:00Z","value":0}]}"#,
+        ] {
+            assert_eq!(
+                Evaluation::from_reason_data(unreadable),
+                None,
+                "{unreadable}"
+            );
+        }
+    }
 }

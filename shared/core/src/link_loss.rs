@@ -215,3 +215,277 @@ pub fn protection(tagged: &Tagged) -> String {
         Policy::Hold => "hold: not relaunched until a person confirms its server is down".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alarm::{AlarmState, Datapoint, Evaluation};
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    fn tagged(value: Option<&str>) -> Instance {
+        let mut instance = Instance {
+            id: "i-0a".into(),
+            ..Instance::default()
+        };
+        if let Some(value) = value {
+            instance
+                .tags
+                .insert(tags::ON_LINK_LOSS.into(), value.into());
+        }
+        instance
+    }
+
+    #[test]
+    fn each_tag_value_reads_as_its_policy_or_says_what_to_write() {
+        struct Row {
+            tag: Option<&'static str>,
+            policy: Result<Policy, &'static str>,
+            defaulted: bool,
+        }
+        let rows = [
+            Row {
+                tag: None,
+                policy: Ok(Policy::Relaunch),
+                defaulted: true,
+            },
+            Row {
+                tag: Some("relaunch"),
+                policy: Ok(Policy::Relaunch),
+                defaulted: false,
+            },
+            Row {
+                tag: Some(" hold "),
+                policy: Ok(Policy::Hold),
+                defaulted: false,
+            },
+            Row {
+                tag: Some("self-fenced:120"),
+                policy: Ok(Policy::SelfFenced {
+                    fence_after_seconds: 120,
+                }),
+                defaulted: false,
+            },
+            Row {
+                tag: Some("self-fenced:86400"),
+                policy: Ok(Policy::SelfFenced {
+                    fence_after_seconds: 86_400,
+                }),
+                defaulted: false,
+            },
+            Row {
+                tag: Some("self-fenced"),
+                policy: Err("names no fence time"),
+                defaulted: false,
+            },
+            Row {
+                tag: Some("self-fenced:0"),
+                policy: Err("outside 1 to 86400"),
+                defaulted: false,
+            },
+            Row {
+                tag: Some("self-fenced:86401"),
+                policy: Err("outside 1 to 86400"),
+                defaulted: false,
+            },
+            Row {
+                tag: Some("self-fenced:2m"),
+                policy: Err("not a whole number of seconds"),
+                defaulted: false,
+            },
+            Row {
+                tag: Some("Hold"),
+                policy: Err("is not a policy"),
+                defaulted: false,
+            },
+            Row {
+                tag: Some(""),
+                policy: Err("is not a policy"),
+                defaulted: false,
+            },
+        ];
+        for row in rows {
+            let read = policy_of(&tagged(row.tag));
+            match (read, row.policy) {
+                (Ok(got), Ok(policy)) => {
+                    assert_eq!(
+                        got,
+                        Tagged {
+                            policy,
+                            defaulted: row.defaulted
+                        },
+                        "{:?}",
+                        row.tag
+                    );
+                }
+                (Err(why), Err(expected)) => {
+                    assert!(why.contains(expected), "{:?}: {why}", row.tag);
+                    assert!(why.contains("self-fenced:T"), "says what to write: {why}");
+                }
+                (got, expected) => panic!("{:?}: {got:?}, expected {expected:?}", row.tag),
+            }
+        }
+    }
+
+    fn change(evaluation: Option<Evaluation>) -> AlarmChange {
+        AlarmChange {
+            evaluation,
+            ..AlarmChange::connected_status(
+                "op-a",
+                "op-0aaaaaaaaaaaaaaa1",
+                AlarmState::Alarm,
+                at("2026-11-24T03:10:00Z"),
+            )
+        }
+    }
+
+    fn points(period_seconds: u32, list: &[(&str, Option<bool>)]) -> Evaluation {
+        Evaluation {
+            period_seconds,
+            datapoints: list
+                .iter()
+                .map(|(t, breaching)| Datapoint {
+                    at: at(t),
+                    breaching: *breaching,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_link_was_lost_by_the_end_of_the_first_window_of_the_last_breaching_run() {
+        let cases = [
+            // Three breaching minutes: lost by the end of the first.
+            (
+                Some(points(
+                    60,
+                    &[
+                        ("2026-11-24T03:06:00Z", Some(true)),
+                        ("2026-11-24T03:07:00Z", Some(true)),
+                        ("2026-11-24T03:08:00Z", Some(true)),
+                    ],
+                )),
+                "2026-11-24T03:07:00Z",
+            ),
+            // The link came back in between: the sentinel's clock restarted with the later run.
+            (
+                Some(points(
+                    60,
+                    &[
+                        ("2026-11-24T03:05:00Z", Some(true)),
+                        ("2026-11-24T03:06:00Z", Some(false)),
+                        ("2026-11-24T03:07:00Z", Some(true)),
+                        ("2026-11-24T03:08:00Z", Some(true)),
+                    ],
+                )),
+                "2026-11-24T03:08:00Z",
+            ),
+            // A datapoint without a value ends the run: nothing is known of it.
+            (
+                Some(points(
+                    300,
+                    &[
+                        ("2026-11-24T02:50:00Z", Some(true)),
+                        ("2026-11-24T02:55:00Z", None),
+                        ("2026-11-24T03:00:00Z", Some(true)),
+                    ],
+                )),
+                "2026-11-24T03:05:00Z",
+            ),
+            // The newest did not breach: the alarm's own time.
+            (
+                Some(points(60, &[("2026-11-24T03:08:00Z", Some(false))])),
+                "2026-11-24T03:10:00Z",
+            ),
+            // No reason data: the alarm's own time.
+            (None, "2026-11-24T03:10:00Z"),
+            // Never later than the alarm's own time.
+            (
+                Some(points(600, &[("2026-11-24T03:05:00Z", Some(true))])),
+                "2026-11-24T03:10:00Z",
+            ),
+        ];
+        for (evaluation, expected) in cases {
+            assert_eq!(
+                lost_by(&change(evaluation.clone())),
+                at(expected),
+                "{evaluation:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_policy_lets_its_recovery_go_wait_or_hold() {
+        let timing = |now: &str, failover: bool| Timing {
+            lost_by: at("2026-11-24T03:07:00Z"),
+            now: at(now),
+            margin: Duration::from_secs(60),
+            failover,
+        };
+        let fenced = Policy::SelfFenced {
+            fence_after_seconds: 120,
+        };
+        // Lost by 03:07, fenced by 03:09, launched from 03:10.
+        assert_eq!(
+            gate(
+                Policy::Relaunch,
+                &timing("2026-11-24T03:07:30Z", false),
+                "op-1"
+            ),
+            Gate::Go
+        );
+        match gate(fenced, &timing("2026-11-24T03:09:59Z", false), "op-1") {
+            Gate::Wait { until, reason } => {
+                assert_eq!(until, at("2026-11-24T03:10:00Z"));
+                assert!(
+                    reason.contains("launches at 2026-11-24 03:10:00 UTC"),
+                    "{reason}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            gate(fenced, &timing("2026-11-24T03:10:00Z", false), "op-1"),
+            Gate::Go
+        );
+        assert_ne!(
+            gate(fenced, &timing("2026-11-24T03:08:00Z", true), "op-1"),
+            Gate::Go,
+            "a failover does not cut a fence short"
+        );
+        match gate(
+            Policy::Hold,
+            &timing("2026-11-25T00:00:00Z", false),
+            "op-0aaaaaaaaaaaaaaa1",
+        ) {
+            Gate::Hold { reason } => assert!(
+                reason.contains(r#"{"outpost":"op-0aaaaaaaaaaaaaaa1","mode":"failover"}"#),
+                "{reason}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            gate(Policy::Hold, &timing("2026-11-24T03:07:30Z", true), "op-1"),
+            Gate::Go
+        );
+    }
+
+    #[test]
+    fn every_policy_says_what_keeps_two_copies_apart() {
+        let said = |policy, defaulted| protection(&Tagged { policy, defaulted });
+        assert!(said(Policy::Relaunch, true).contains("the default"));
+        assert!(!said(Policy::Relaunch, false).contains("the default"));
+        assert!(
+            said(
+                Policy::SelfFenced {
+                    fence_after_seconds: 90
+                },
+                false
+            )
+            .contains("stops it 90 s after")
+        );
+        assert!(said(Policy::Hold, false).starts_with("hold:"));
+    }
+}

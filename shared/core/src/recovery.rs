@@ -399,4 +399,102 @@ mod tests {
                 .all(|p| matches!(p.decision, plan::Decision::Unrecoverable { .. }))
         );
     }
+
+    #[test]
+    fn each_link_loss_policy_gates_its_launch_and_a_waiting_wave_holds_back_the_next() {
+        let mut c = case();
+        let policies = [
+            ("i-relaunch", None, None),
+            ("i-fenced", Some("self-fenced:120"), None),
+            ("i-held", Some("hold"), None),
+            ("i-typo", Some("self-fenced"), None),
+            ("i-later", None, Some("1")),
+        ];
+        c.instances = policies
+            .iter()
+            .map(|(id, policy, wave)| {
+                let mut i = instance(id, *wave);
+                if let Some(policy) = policy {
+                    i.tags.insert(tags::ON_LINK_LOSS.into(), (*policy).into());
+                }
+                i
+            })
+            .collect();
+        let no_drs: Vec<Instance> = Vec::new();
+        let unread =
+            AwsError::from_code("drs:DescribeSourceServers", "AccessDeniedException", "no");
+        let timing = |now: &str, failover| link_loss::Timing {
+            lost_by: "2026-12-05T01:00:00Z".parse().unwrap(),
+            now: now.parse().unwrap(),
+            margin: std::time::Duration::from_secs(60),
+            failover,
+        };
+        let decide_at = |timing| {
+            decide(Observed {
+                templates: Reads::Read(snapshot(&c)),
+                drs: Reads::Unreadable(&no_drs, &unread),
+                free: FreeSlots::new(),
+                link_loss: Some(timing),
+            })
+        };
+        let gates = |plan: &OutpostPlan| -> Vec<(String, &'static str)> {
+            let mut gates: Vec<(String, &'static str)> = plan
+                .waves
+                .values()
+                .flat_map(|w| &w.gated)
+                .map(|g| {
+                    let kind = match g.gate {
+                        Gate::Go => "go",
+                        Gate::Wait { .. } => "wait",
+                        Gate::Hold { .. } => "hold",
+                        Gate::BadTag { .. } => "bad tag",
+                    };
+                    (g.original.id.to_string(), kind)
+                })
+                .collect();
+            gates.sort();
+            gates
+        };
+        let early = decide_at(timing("2026-12-05T01:02:59Z", false));
+        assert_eq!(
+            gates(&early),
+            [
+                ("i-fenced".to_owned(), "wait"),
+                ("i-held".to_owned(), "hold"),
+                ("i-typo".to_owned(), "bad tag"),
+            ]
+        );
+        assert_eq!(early.launches(), 2, "i-relaunch and i-later go at once");
+        let until: DateTime<Utc> = "2026-12-05T01:03:00Z".parse().unwrap();
+        assert_eq!(early.next_wait(), Some(until));
+        assert_eq!(
+            early.waves[&0].waits_until(),
+            Some(until),
+            "wave 1 follows it"
+        );
+        assert_eq!(early.waves[&1].waits_until(), None);
+        assert_eq!(
+            early.waves[&0].len(),
+            4,
+            "gated instances stay in their wave"
+        );
+
+        let late = decide_at(timing("2026-12-05T01:03:00Z", false));
+        assert_eq!(
+            gates(&late),
+            [
+                ("i-held".to_owned(), "hold"),
+                ("i-typo".to_owned(), "bad tag")
+            ]
+        );
+        assert_eq!((late.launches(), late.next_wait()), (3, None));
+
+        let failover = decide_at(timing("2026-12-05T01:03:00Z", true));
+        assert_eq!(gates(&failover), [("i-typo".to_owned(), "bad tag")]);
+        assert_eq!(
+            failover.launches(),
+            4,
+            "a failover recovers the held one too"
+        );
+    }
 }
