@@ -23,6 +23,18 @@ pub struct Budget {
     end: Option<Instant>,
 }
 
+/// The wall clock as the flows' timers count it: the time of the process's first reading plus
+/// how far `tokio::time` has moved since. A wait until a moment of this clock ends at that
+/// moment (and, in a test with paused time, both move together). Over a Lambda container's
+/// life the monotonic and wall clocks drift apart by far less than any margin that uses this.
+pub fn wall_clock() -> chrono::DateTime<chrono::Utc> {
+    static START: std::sync::OnceLock<(chrono::DateTime<chrono::Utc>, Instant)> =
+        std::sync::OnceLock::new();
+    let (wall, at) = *START.get_or_init(|| (chrono::Utc::now(), Instant::now()));
+    wall + chrono::TimeDelta::from_std(Instant::now().duration_since(at))
+        .unwrap_or(chrono::TimeDelta::MAX)
+}
+
 tokio::task_local! {
     static CURRENT: Budget;
 }

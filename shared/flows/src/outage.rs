@@ -177,7 +177,9 @@ impl<S: Services> Agent<S> {
             Mode::NotifyOnly => Execution::DryRun,
         };
         let mut ran = Ran::default();
+        let mut pass = 0;
         loop {
+            pass += 1;
             let seen = self
                 .observe_outpost(outpost, incident, &down, execution)
                 .await?;
@@ -188,7 +190,7 @@ impl<S: Services> Agent<S> {
             }
             let timing = link_loss::Timing {
                 lost_by: link_loss::lost_by(change),
-                now: Utc::now(),
+                now: crate::budget::wall_clock(),
                 margin: self.settings.fence_margin,
                 failover: run.failover,
             };
@@ -230,7 +232,7 @@ impl<S: Services> Agent<S> {
             }
             report::merge(&mut ran, this_run);
             let again = match next_wait {
-                Some(until) if execution == Execution::Live => {
+                Some(until) if execution == Execution::Live && pass < MAX_PASSES => {
                     self.wait_for_fences(change, until, budget).await
                 }
                 _ => false,
@@ -250,7 +252,9 @@ impl<S: Services> Agent<S> {
         until: DateTime<Utc>,
         budget: Budget,
     ) -> bool {
-        let wait = (until - Utc::now()).to_std().unwrap_or_default();
+        let wait = (until - crate::budget::wall_clock())
+            .to_std()
+            .unwrap_or_default();
         let fits = budget
             .left()
             .is_none_or(|left| left > wait + FENCE_WAIT_RESERVE);
@@ -635,6 +639,10 @@ pub struct Run {
     /// A person confirmed the server is down: held instances are recovered too.
     pub failover: bool,
 }
+
+/// At most this many passes of one reconcile wait for self-fenced originals (each pass
+/// launches what the time lets go; a later T waits again); the next run does the rest.
+const MAX_PASSES: u32 = 4;
 
 /// Time kept after a wait for self-fenced originals, to launch their replacements.
 const FENCE_WAIT_RESERVE: std::time::Duration = std::time::Duration::from_secs(120);
