@@ -9,6 +9,7 @@ use crate::ids::InstanceId;
 use crate::inventory::Asset;
 use crate::inventory::{Instance, TemplateTarget};
 use crate::launch_check::{self, LaunchCheck};
+use crate::link_loss;
 use crate::plan;
 use crate::tags::{self, TemplateRef};
 use crate::vocabulary::{AssetState, InstanceState, ReplicationState};
@@ -39,6 +40,9 @@ pub struct ReadinessInputs<'a> {
     pub listed_templates: &'a [String],
     /// What EC2's dry-run launches said, by (instance, template); none made: not asked.
     pub launch_checks: &'a HashMap<(InstanceId, TemplateRef), LaunchCheck>,
+    /// `Settings::fence_margin`: how long after a self-fenced original's T its replacement
+    /// launches.
+    pub fence_margin: std::time::Duration,
 }
 
 /// The verdict for one instance.
@@ -56,6 +60,8 @@ pub struct InstanceReadiness {
     pub notes: Vec<String>,
     /// The `autorestart:readiness` value it carried before this check.
     pub previous: Option<String>,
+    /// What keeps it from running twice on a link loss (its `autorestart:on-link-loss`).
+    pub on_link_loss: Option<String>,
 }
 
 impl InstanceReadiness {
@@ -105,6 +111,7 @@ pub fn assess(inputs: &ReadinessInputs<'_>) -> Vec<InstanceReadiness> {
                 problems: Vec::new(),
                 notes: Vec::new(),
                 previous: instance.tag(tags::READINESS).map(str::to_owned),
+                on_link_loss: None,
             };
             if let Some(since) = outpost.as_ref().and_then(|o| inputs.silent_alarms.get(o)) {
                 verdict.problems.push(format!(
@@ -117,11 +124,46 @@ pub fn assess(inputs: &ReadinessInputs<'_>) -> Vec<InstanceReadiness> {
             } else {
                 check_templates(inputs, instance, outpost.as_ref(), &mut verdict);
             }
+            check_link_loss(instance, inputs.fence_margin, &mut verdict);
             Some(verdict)
         })
         .collect();
     verdicts.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
     verdicts
+}
+
+/// The instance's link-loss policy, in words: a tag that cannot be read is a problem (it
+/// would not be recovered); the default, and how long a self-fenced recovery waits, are notes.
+fn check_link_loss(
+    instance: &Instance,
+    fence_margin: std::time::Duration,
+    verdict: &mut InstanceReadiness,
+) {
+    match link_loss::policy_of(instance) {
+        Err(reason) => verdict.problems.push(format!(
+            "{reason}; until it is fixed the instance is not recovered"
+        )),
+        Ok(tagged) => {
+            verdict.on_link_loss = Some(link_loss::protection(&tagged));
+            match tagged.policy {
+                link_loss::Policy::Relaunch if tagged.defaulted => verdict.notes.push(format!(
+                    "no {} tag: relaunched on any loss of its Outpost's link (the default), while the original may still run locally; tag it self-fenced:T (with the sentinel) or hold where two copies would do harm (README, \"Link loss and two copies\")",
+                    tags::ON_LINK_LOSS
+                )),
+                link_loss::Policy::SelfFenced {
+                    fence_after_seconds,
+                } => verdict.notes.push(format!(
+                    "self-fenced: its recovery waits until the link has been lost for {} s ({fence_after_seconds} s for its sentinel to fence it, and a margin of {} s); check that the sentinel runs with fence_after_seconds = {fence_after_seconds}",
+                    fence_after_seconds + fence_margin.as_secs(),
+                    fence_margin.as_secs()
+                )),
+                link_loss::Policy::Hold => verdict.notes.push(
+                    "hold: not recovered until a person confirms its server is down and sends the failover request".into(),
+                ),
+                link_loss::Policy::Relaunch => {}
+            }
+        }
+    }
 }
 
 fn check_templates(
@@ -514,6 +556,7 @@ mod tests {
             managed_templates: &f.managed,
             listed_templates: &f.listed,
             launch_checks: &f.launch_checks,
+            fence_margin: crate::link_loss::FENCE_MARGIN,
         })
     }
 
@@ -707,6 +750,7 @@ mod tests {
             managed_templates: &f.managed,
             listed_templates: &f.listed,
             launch_checks: &f.launch_checks,
+            fence_margin: crate::link_loss::FENCE_MARGIN,
         })
     }
 
@@ -750,6 +794,51 @@ mod tests {
         assert!(
             notes.contains("warning") && notes.contains("lag PT3H") && notes.contains("pit-1"),
             "{notes}"
+        );
+    }
+
+    #[test]
+    fn readiness_says_each_link_loss_policy_and_fails_a_tag_that_cannot_be_read() {
+        let f = fixture();
+        let with = |value: Option<&str>| {
+            let mut i = instance("i-1", "lt-0a");
+            if let Some(value) = value {
+                i.tags.insert(tags::ON_LINK_LOSS.into(), value.into());
+            }
+            judge(&f, &[i]).remove(0)
+        };
+        let defaulted = with(None);
+        assert!(defaulted.is_ready());
+        assert!(
+            defaulted.notes.iter().any(|n| n.contains("(the default)")),
+            "{defaulted:?}"
+        );
+        let fenced = with(Some("self-fenced:120"));
+        assert!(fenced.is_ready());
+        assert!(
+            fenced
+                .notes
+                .iter()
+                .any(|n| n.contains("waits until the link has been lost for 180 s")),
+            "{fenced:?}"
+        );
+        assert_eq!(
+            fenced.on_link_loss.as_deref(),
+            Some(
+                "self-fenced: its sentinel stops it 120 s after losing the Region, before its replacement launches"
+            )
+        );
+        assert!(
+            with(Some("hold"))
+                .notes
+                .iter()
+                .any(|n| n.starts_with("hold:"))
+        );
+        let typo = with(Some("self-fenced:"));
+        assert!(!typo.is_ready());
+        assert!(
+            typo.problems[0].contains("until it is fixed the instance is not recovered"),
+            "{typo:?}"
         );
     }
 }

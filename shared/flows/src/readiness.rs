@@ -149,6 +149,7 @@ impl<S: Services> Agent<S> {
             assets: &assets,
             drs_servers: &drs_servers,
             drs_targets: &drs_targets,
+            fence_margin: self.settings.fence_margin,
         }))
     }
 

@@ -765,6 +765,7 @@ mod tests {
                     problems: vec!["problem".repeat(20)],
                     notes: Vec::new(),
                     previous: None,
+                    on_link_loss: None,
                 });
             readiness.changed.push(format!("i-{i:017}").into());
         }

@@ -32,6 +32,9 @@ pub fn render(report: &ReadinessReport, place: &Place) -> Notice {
             for problem in &i.problems {
                 let _ = writeln!(text, "      problem: {problem}");
             }
+            if let Some(policy) = &i.on_link_loss {
+                let _ = writeln!(text, "      on a link loss: {policy}");
+            }
         }
     }
     let still: Vec<&InstanceReadiness> = report
