@@ -1,8 +1,7 @@
-//! A dark Outpost is not a dead one, end to end: the real `alarm-handler` and `drill` binaries
-//! against moto, one outage with the three `autorestart:on-link-loss` policies. `relaunch`
+//! A dark Outpost is not a dead one, end to end: the real `alarm-handler` binary against moto, one outage with the three `autorestart:on-link-loss` policies. `relaunch`
 //! (db-1, opted in for this test) is recovered at once; `self-fenced:15` (web-1) only once 15 s
 //! and the 10 s margin have passed since the link was lost, as the alarm's reason data says;
-//! `hold` (web-2) only by a person's failover, once.
+//! `hold` (web-2) only by a person's failover request to the same function, once.
 
 use std::time::Duration;
 
@@ -135,8 +134,6 @@ async fn one_outage_with_the_three_policies_relaunches_waits_for_the_fence_and_h
         moto.endpoint(),
         &env,
     );
-    let drill_api = RuntimeApi::start();
-    let _drill = Function::start("drill", drill_api.address(), moto.endpoint(), &env);
 
     // The link was lost 20 s ago, CloudWatch's datapoints say; its alarm goes into ALARM now.
     let alarm_at = Utc::now();
@@ -184,12 +181,12 @@ async fn one_outage_with_the_three_policies_relaunches_waits_for_the_fence_and_h
     let before_failover = State::read(c, &seeded).await;
 
     // A person confirmed the server is down: the failover recovers web-2, once.
-    let failover = json!({"outpost": FAILED_OUTPOST, "mode": "failover"});
-    let done = response(drill_api.invoke(&failover, ANSWER_WITHIN));
+    let failover = sample("failover.json");
+    let done = response(handler_api.invoke(&failover, ANSWER_WITHIN));
     assert_eq!(outcome(&done, &seeded.web2), "recovered", "{done}");
     assert_eq!(outcome(&done, &seeded.web1), "already-recovered", "{done}");
     assert!(launched_at(c, &seeded.web2).await.is_some());
-    let repeat = response(drill_api.invoke(&failover, ANSWER_WITHIN));
+    let repeat = response(handler_api.invoke(&failover, ANSWER_WITHIN));
     assert_eq!(
         outcome(&repeat, &seeded.web2),
         "already-recovered",
@@ -204,7 +201,7 @@ async fn one_outage_with_the_three_policies_relaunches_waits_for_the_fence_and_h
 
     // Once the Outpost is back, a failover is refused.
     world::set_alarms(c, &[(FAILED_OUTPOST, "OK")]).await;
-    match drill_api.invoke(&failover, ANSWER_WITHIN) {
+    match handler_api.invoke(&failover, ANSWER_WITHIN) {
         Answer::Error(error) => {
             assert!(error.to_string().contains("not in ALARM"), "{error}");
         }

@@ -4,12 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <demo | test | bench | package>
+const USAGE: &str = "usage: cargo xtask <demo | test | bench | package | sentinel>
   demo   start an emulated AWS, fail an Outpost, run the real alarm handler, show what happened
   test   every check CI runs: fmt, clippy, unit, mock and end-to-end tests, dependency policy,
          template lint
   bench  the recovery benchmark and the handler's cold start and memory
-  package  sam build: the four functions for arm64 Lambda, each bootstrap checked";
+  package  sam build: the four functions for arm64 Lambda, each bootstrap checked
+  sentinel the sentinel as static Linux binaries for x86_64 and aarch64, in target/sentinel/";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -18,6 +19,7 @@ fn main() -> ExitCode {
         "test" => test(),
         "bench" => bench(),
         "package" => package(),
+        "sentinel" => sentinel(),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -221,14 +223,78 @@ fn package() -> Result<(), String> {
     Ok(())
 }
 
+/// The sentinel (tools/sentinel) for the instances: release builds for x86_64 and aarch64
+/// Linux, linked statically against musl by cargo-zigbuild (its zig as the linker), copied to
+/// `target/sentinel/autorestart-sentinel-<arch>` and each checked to be a static executable
+/// for its machine.
+fn sentinel() -> Result<(), String> {
+    let python = venv("requirements-sentinel.txt")?;
+    let bin = python.parent().unwrap().to_path_buf();
+    let path = std::env::join_paths(std::iter::once(bin.clone()).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .map_err(|e| e.to_string())?;
+    let targets = [
+        ("x86_64", "x86_64-unknown-linux-musl", 62),
+        ("aarch64", "aarch64-unknown-linux-musl", 183),
+    ];
+    let mut add = vec!["target", "add"];
+    add.extend(targets.iter().map(|(_, triple, _)| *triple));
+    run("rustup", &add, &[])?;
+    let mut build = vec!["zigbuild", "--release", "-p", "autorestart-sentinel"];
+    for (_, triple, _) in &targets {
+        build.extend(["--target", triple]);
+    }
+    run(cargo(), &build, &[("PATH", Path::new(&path))])?;
+    let out = root().join("target/sentinel");
+    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    for (arch, triple, machine) in targets {
+        let built = root()
+            .join("target")
+            .join(triple)
+            .join("release/autorestart-sentinel");
+        let copy = out.join(format!("autorestart-sentinel-{arch}"));
+        std::fs::copy(&built, &copy).map_err(|e| format!("{}: {e}", built.display()))?;
+        check_executable(&copy, machine, true)?;
+        let size = std::fs::metadata(&copy).map_err(|e| e.to_string())?.len();
+        eprintln!(
+            "{}: static {arch} Linux executable, {} KiB",
+            copy.display(),
+            size / 1024
+        );
+    }
+    Ok(())
+}
+
 /// An ELF executable for 64-bit ARM (e_machine 183, AArch64) that its owner may run.
 fn check_bootstrap(path: &Path) -> Result<(), String> {
+    check_executable(path, 183, false)
+}
+
+/// A 64-bit little-endian ELF executable for `machine` (62 x86-64, 183 AArch64) that its
+/// owner may run; with `static_only`, one that names no program interpreter (no dynamic
+/// loader, so no runtime dependency).
+fn check_executable(path: &Path, machine: u16, static_only: bool) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let elf = bytes.len() > 20 && bytes[..4] == *b"\x7fELF" && bytes[4] == 2;
-    let machine = bytes.get(18..20).map(|m| u16::from_le_bytes([m[0], m[1]]));
-    if !elf || machine != Some(183) {
-        return Err(format!("{} is not a 64-bit ARM ELF file", path.display()));
+    let elf = bytes.len() >= 64 && bytes[..4] == *b"\x7fELF" && bytes[4] == 2;
+    let found = bytes.get(18..20).map(|m| u16::from_le_bytes([m[0], m[1]]));
+    if !elf || found != Some(machine) {
+        let name = match machine {
+            183 => "ARM",
+            62 => "x86-64",
+            _ => "other",
+        };
+        return Err(format!(
+            "{} is not a 64-bit {name} ELF file",
+            path.display()
+        ));
+    }
+    if static_only && has_interpreter(&bytes) {
+        return Err(format!(
+            "{} is dynamically linked (it names a program interpreter)",
+            path.display()
+        ));
     }
     let mode = std::fs::metadata(path)
         .map_err(|e| e.to_string())?
@@ -238,6 +304,25 @@ fn check_bootstrap(path: &Path) -> Result<(), String> {
         return Err(format!("{} is not executable", path.display()));
     }
     Ok(())
+}
+
+/// Whether a 64-bit little-endian ELF file has a `PT_INTERP` program header.
+fn has_interpreter(bytes: &[u8]) -> bool {
+    let word = |at: usize, len: usize| -> Option<u64> {
+        let slice = bytes.get(at..at + len)?;
+        let mut buf = [0u8; 8];
+        buf[..len].copy_from_slice(slice);
+        Some(u64::from_le_bytes(buf))
+    };
+    let (Some(offset), Some(size), Some(count)) = (word(32, 8), word(54, 2), word(56, 2)) else {
+        return false;
+    };
+    (0..count).any(|i| {
+        usize::try_from(offset + i * size)
+            .ok()
+            .and_then(|at| word(at, 4))
+            == Some(3) // PT_INTERP
+    })
 }
 
 fn bench() -> Result<(), String> {
@@ -297,5 +382,35 @@ mod tests {
         assert!(plain.contains("not executable"), "{plain}");
         let missing = check_bootstrap(Path::new("/nonexistent/bootstrap")).unwrap_err();
         assert!(missing.contains("/nonexistent/bootstrap"), "{missing}");
+    }
+
+    #[test]
+    fn a_sentinel_binary_must_name_no_program_interpreter() {
+        use std::os::unix::fs::PermissionsExt;
+        // One program header at offset 64, 56 bytes, of the type named.
+        let with_header = |kind: u32| {
+            let mut bytes = vec![0u8; 64 + 56];
+            bytes[..4].copy_from_slice(b"\x7fELF");
+            bytes[4] = 2;
+            bytes[18..20].copy_from_slice(&62u16.to_le_bytes());
+            bytes[32..40].copy_from_slice(&64u64.to_le_bytes());
+            bytes[54..56].copy_from_slice(&56u16.to_le_bytes());
+            bytes[56..58].copy_from_slice(&1u16.to_le_bytes());
+            bytes[64..68].copy_from_slice(&kind.to_le_bytes());
+            let path = std::env::temp_dir().join(format!("xtask-sentinel-{kind}"));
+            std::fs::write(&path, bytes).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            path
+        };
+        assert_eq!(
+            check_executable(&with_header(1), 62, true),
+            Ok(()),
+            "PT_LOAD only"
+        );
+        let dynamic = check_executable(&with_header(3), 62, true).unwrap_err();
+        assert!(dynamic.contains("dynamically linked"), "{dynamic}");
+        assert_eq!(check_executable(&with_header(3), 62, false), Ok(()));
+        let arm = check_executable(&with_header(1), 183, true).unwrap_err();
+        assert!(arm.contains("not a 64-bit ARM ELF file"), "{arm}");
     }
 }

@@ -1,4 +1,5 @@
-//! Reads the EventBridge "CloudWatch Alarm State Change" event into the domain's [`AlarmChange`].
+//! Reads the EventBridge "CloudWatch Alarm State Change" event into the domain's [`AlarmChange`],
+//! or an operator's failover request (`{"outpost": "op-…", "mode": "failover"}`).
 //!
 //! `aws_lambda_events` supplies the envelope and alarm types; the metric configuration is read
 //! leniently here, because its typed form requires `metricStat` in every entry and so rejects
@@ -6,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use autorestart_core::alarm::{AlarmChange, AlarmMetric, AlarmState, Evaluation};
+use autorestart_core::alarm::{AlarmChange, AlarmMetric, AlarmState, Evaluation, OutpostId};
 use aws_lambda_events::event::cloudwatch_alarms::{CloudWatchAlarmData, CloudWatchAlarmStateValue};
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
@@ -21,6 +22,8 @@ const DETAIL_TYPE: &str = "CloudWatch Alarm State Change";
 pub enum Parsed {
     /// A CloudWatch alarm state change.
     Alarm(AlarmChange),
+    /// A person's failover: the Outpost's held instances recovered too.
+    Failover(OutpostId),
     /// A well-formed event of another kind, and what it was.
     NotAnAlarm {
         /// Why it is not ours.
@@ -33,7 +36,7 @@ pub enum Parsed {
 /// The payload is not an event this function can read; the message says what is wrong.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "the event is not a readable EventBridge \"{DETAIL_TYPE}\" event: {0}. Send the alarm's EventBridge event (see events/alarm-outpost-down.json)"
+    "the event is not a readable EventBridge \"{DETAIL_TYPE}\" event nor a failover request: {0}. Send the alarm's EventBridge event (see events/alarm-outpost-down.json) or a failover request (events/failover.json)"
 )]
 pub struct BadEvent(String);
 
@@ -71,8 +74,20 @@ struct LenientMetricName {
     dimensions: BTreeMap<String, String>,
 }
 
-/// Reads a payload: an alarm change, another kind of event, or an error for anything unreadable.
+/// An operator's failover request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FailoverRequest {
+    outpost: String,
+    mode: String,
+}
+
+/// Reads a payload: an alarm change, a failover request, another kind of event, or an error
+/// for anything unreadable.
 pub fn parse(payload: Value) -> Result<Parsed, BadEvent> {
+    if payload.get("mode").is_some() && payload.get("detail-type").is_none() {
+        return failover(payload);
+    }
     let envelope: EventBridgeEvent<Value> = serde_json::from_value(payload)
         .map_err(|e| BadEvent(format!("the envelope is malformed ({e})")))?;
     if envelope.source != SOURCE || envelope.detail_type != DETAIL_TYPE {
@@ -111,6 +126,32 @@ pub fn parse(payload: Value) -> Result<Parsed, BadEvent> {
             .collect(),
     }))
 }
+
+/// Reads a failover request, strictly: a typo must not recover what a person held.
+fn failover(payload: Value) -> Result<Parsed, BadEvent> {
+    let request: FailoverRequest = serde_json::from_value(payload).map_err(|e| {
+        BadEvent(format!(
+            "the failover request is malformed ({e}); send {FAILOVER_EXAMPLE}"
+        ))
+    })?;
+    if request.mode != "failover" {
+        return Err(BadEvent(format!(
+            "mode {:?} is not failover; send {FAILOVER_EXAMPLE}",
+            request.mode
+        )));
+    }
+    OutpostId::parse(&request.outpost)
+        .map(Parsed::Failover)
+        .ok_or_else(|| {
+            BadEvent(format!(
+                "outpost {:?} is not an Outpost id; send {FAILOVER_EXAMPLE}",
+                request.outpost
+            ))
+        })
+}
+
+/// A valid failover request, for the error messages.
+const FAILOVER_EXAMPLE: &str = r#"{"outpost": "op-0123456789abcdef0", "mode": "failover"}"#;
 
 fn metric(entry: LenientMetric) -> AlarmMetric {
     let named = entry.metric_stat.map(|s| s.metric).unwrap_or_default();
@@ -216,5 +257,34 @@ mod tests {
             error.to_string().contains("envelope is malformed"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_failover_request_reads_strictly() {
+        let Ok(Parsed::Failover(outpost)) = parse(sample("failover.json")) else {
+            panic!("events/failover.json is a failover request");
+        };
+        assert_eq!(outpost.as_str(), "op-0a1b2c3d4e5f60718");
+        for (payload, expected) in [
+            (
+                serde_json::json!({"outpost": "op-0a1b2c3d4e5f60718", "mode": "fail-over"}),
+                "is not failover",
+            ),
+            (
+                serde_json::json!({"outpost": "web", "mode": "failover"}),
+                "not an Outpost id",
+            ),
+            (
+                serde_json::json!({"outpost": "op-0a1b2c3d4e5f60718", "mode": "failover", "force": true}),
+                "unknown field `force`",
+            ),
+        ] {
+            let message = parse(payload).unwrap_err().to_string();
+            assert!(message.contains(expected), "{message}");
+            assert!(
+                message.contains(r#""mode": "failover""#),
+                "shows a valid one: {message}"
+            );
+        }
     }
 }

@@ -1,7 +1,10 @@
 //! Lambda function: an Outpost's ConnectedStatus alarm changed state.
 //!
-//! Parses the EventBridge event, hands it to [`autorestart_flows::agent::Agent::handle_alarm_until`], and returns the
-//! typed report. Configuration is read once, at cold start.
+//! Parses the EventBridge event, hands it to
+//! [`autorestart_flows::agent::Agent::handle_alarm_until`], and returns the typed report. A
+//! person's failover request (`events/failover.json`), sent once they have confirmed a server is
+//! down, goes to [`autorestart_flows::agent::Agent::failover`]: this function's role may recover
+//! instances; the drill's may not touch production. Configuration is read once, at cold start.
 // The flows' futures, with their tracing spans, nest deeper than the default limit of 128
 // when the compiler lays out the handler's future.
 #![recursion_limit = "256"]
@@ -10,6 +13,7 @@ mod event;
 
 use autorestart_core::metrics;
 use autorestart_core::report::AlarmReport;
+use autorestart_flows::failover::FailoverError;
 use function_support::{Function, bad_event_diagnostic, flow_diagnostic};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -31,6 +35,20 @@ async fn handle(function: &Function, event: LambdaEvent<Value>) -> Result<AlarmR
     let budget = function_support::budget(&event.context);
     let change = match event::parse(event.payload).map_err(bad_event_diagnostic)? {
         Parsed::Alarm(change) => change,
+        Parsed::Failover(outpost) => {
+            let report = agent
+                .failover(&outpost, budget)
+                .await
+                .map_err(|error| match error {
+                    FailoverError::Flow(error) => flow_diagnostic(error),
+                    refused => Diagnostic {
+                        error_type: "FailoverRefused".into(),
+                        error_message: refused.to_string(),
+                    },
+                })?;
+            function_support::log_report("INFO", "failover done", &report);
+            return Ok(report);
+        }
         Parsed::NotAnAlarm { reason, time } => {
             tracing::info!(%reason, "ignoring event");
             return Ok(AlarmReport::ignored(reason, time, agent.settings().mode));

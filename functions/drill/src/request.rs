@@ -18,21 +18,12 @@ struct Payload {
 /// Why a payload is refused; the message shows a valid one.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "{0}. Send {{\"outpost\": \"op-0123456789abcdef0\", \"mode\": \"dry-run\"}} or mode \"live\", optionally with \"targetGroupArn\"; or mode \"failover\" to recover a down Outpost's held instances"
+    "{0}. Send {{\"outpost\": \"op-0123456789abcdef0\", \"mode\": \"dry-run\"}} or mode \"live\", optionally with \"targetGroupArn\""
 )]
 pub struct BadRequest(String);
 
-/// What an operator asks of the function.
-#[derive(Debug)]
-pub enum Request {
-    /// A drill.
-    Drill(DrillRequest),
-    /// A failover: the Outpost's held instances recovered (a person confirmed it is down).
-    Failover(OutpostId),
-}
-
 /// Reads the payload.
-pub fn parse(payload: serde_json::Value, now: DateTime<Utc>) -> Result<Request, BadRequest> {
+pub fn parse(payload: serde_json::Value, now: DateTime<Utc>) -> Result<DrillRequest, BadRequest> {
     let payload: Payload = serde_json::from_value(payload)
         .map_err(|e| BadRequest(format!("the payload is not a drill request: {e}")))?;
     let outpost = OutpostId::parse(&payload.outpost).ok_or_else(|| {
@@ -44,13 +35,14 @@ pub fn parse(payload: serde_json::Value, now: DateTime<Utc>) -> Result<Request, 
     let live = match payload.mode.as_str() {
         "dry-run" => false,
         "live" => true,
-        "failover" if payload.target_group_arn.is_some() => {
-            return Err(BadRequest("targetGroupArn is for live drills only".into()));
+        "failover" => {
+            return Err(BadRequest(
+                "a failover goes to the alarm handler function (its role may recover instances; the drill's may not touch production): aws lambda invoke --function-name <the stack's AlarmHandlerFunction> with the same payload".into(),
+            ));
         }
-        "failover" => return Ok(Request::Failover(outpost)),
         other => {
             return Err(BadRequest(format!(
-                "mode {other:?} is neither dry-run, live nor failover"
+                "mode {other:?} is neither dry-run nor live"
             )));
         }
     };
@@ -64,12 +56,12 @@ pub fn parse(payload: serde_json::Value, now: DateTime<Utc>) -> Result<Request, 
     if payload.target_group_arn.is_some() && !live {
         return Err(BadRequest("targetGroupArn is for live drills only".into()));
     }
-    Ok(Request::Drill(DrillRequest {
+    Ok(DrillRequest {
         outpost,
         live,
         target_group_arn: payload.target_group_arn.map(Into::into),
         started: now,
-    }))
+    })
 }
 
 #[cfg(test)]
@@ -81,51 +73,21 @@ mod tests {
         "2026-11-24T03:00:00Z".parse().unwrap()
     }
 
-    fn drill(request: Request) -> DrillRequest {
-        match request {
-            Request::Drill(drill) => drill,
-            Request::Failover(outpost) => panic!("a failover of {outpost}, not a drill"),
-        }
-    }
-
     #[test]
-    fn reads_a_failover() {
-        let request = parse(
-            json!({"outpost": "op-0a1b2c3d4e5f60718", "mode": "failover"}),
+    fn reads_a_dry_run_and_a_live_drill() {
+        let dry = parse(
+            json!({"outpost": "op-0a1b2c3d4e5f60718", "mode": "dry-run"}),
             now(),
         )
         .unwrap();
-        assert!(
-            matches!(&request, Request::Failover(outpost) if outpost.as_str() == "op-0a1b2c3d4e5f60718"),
-            "{request:?}"
-        );
-        let text = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/failover.json"),
-        )
-        .unwrap();
-        let sample = parse(serde_json::from_str(&text).unwrap(), now()).unwrap();
-        assert!(matches!(sample, Request::Failover(_)), "{sample:?}");
-    }
-
-    #[test]
-    fn reads_a_dry_run_and_a_live_drill() {
-        let dry = drill(
-            parse(
-                json!({"outpost": "op-0a1b2c3d4e5f60718", "mode": "dry-run"}),
-                now(),
-            )
-            .unwrap(),
-        );
         assert!(!dry.live);
         assert_eq!(dry.outpost.as_str(), "op-0a1b2c3d4e5f60718");
         let tg = "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/drill/0123";
-        let live = drill(
-            parse(
-                json!({"outpost": "op-0a1b2c3d4e5f60718", "mode": "live", "targetGroupArn": tg}),
-                now(),
-            )
-            .unwrap(),
-        );
+        let live = parse(
+            json!({"outpost": "op-0a1b2c3d4e5f60718", "mode": "live", "targetGroupArn": tg}),
+            now(),
+        )
+        .unwrap();
         assert!(live.live);
         assert_eq!(live.target_group_arn.as_deref(), Some(tg));
         assert_eq!(live.started, now());
@@ -136,7 +98,7 @@ mod tests {
         let events = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
         for (name, live) in [("drill-dry-run.json", false), ("drill-live.json", true)] {
             let text = std::fs::read_to_string(events.join(name)).unwrap();
-            let request = drill(parse(serde_json::from_str(&text).unwrap(), now()).unwrap());
+            let request = parse(serde_json::from_str(&text).unwrap(), now()).unwrap();
             assert_eq!(request.live, live, "{name}");
         }
     }
@@ -150,11 +112,11 @@ mod tests {
             ),
             (
                 json!({"outpost": "op-0a1b2c3d4e5f60718", "mode": "dryrun"}),
-                "neither dry-run, live nor failover",
+                "neither dry-run nor live",
             ),
             (
-                json!({"outpost": "op-0a1b2c3d4e5f60718", "mode": "failover", "targetGroupArn": "arn:aws:elasticloadbalancing:r:1:targetgroup/d/1"}),
-                "live drills only",
+                json!({"outpost": "op-0a1b2c3d4e5f60718", "mode": "failover"}),
+                "goes to the alarm handler function",
             ),
             (
                 json!({"outpost": "web", "mode": "live"}),

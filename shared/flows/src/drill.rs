@@ -40,11 +40,6 @@ pub enum DrillError {
         "Outpost {0} is down now (its alarm is in ALARM): the real recovery runs; a drill would compete with it"
     )]
     OutpostDown(OutpostId),
-    /// A failover for an Outpost whose alarm is not in ALARM.
-    #[error(
-        "Outpost {0}'s ConnectedStatus alarm is not in ALARM now: a failover is accepted only while it is"
-    )]
-    NotDown(OutpostId),
     /// Reading AWS failed.
     #[error(transparent)]
     Flow(#[from] FlowError),

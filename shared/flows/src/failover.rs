@@ -9,10 +9,22 @@ use autorestart_core::report::AlarmReport;
 
 use crate::agent::{Agent, Services};
 use crate::budget::Budget;
-use crate::drill::DrillError;
 use crate::error::FlowError;
 use crate::observe;
 use crate::outage::Run;
+
+/// Why a failover did nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum FailoverError {
+    /// The Outpost's alarm is not in ALARM: nothing is known to be down.
+    #[error(
+        "Outpost {0}'s ConnectedStatus alarm is not in ALARM now: a failover is accepted only while it is"
+    )]
+    NotDown(OutpostId),
+    /// Reading or acting on AWS failed.
+    #[error(transparent)]
+    Flow(#[from] FlowError),
+}
 
 impl<S: Services> Agent<S> {
     /// Recovers `outpost`'s protected instances, held ones included, while its alarm is in
@@ -24,7 +36,7 @@ impl<S: Services> Agent<S> {
         &self,
         outpost: &OutpostId,
         budget: Budget,
-    ) -> Result<AlarmReport, DrillError> {
+    ) -> Result<AlarmReport, FailoverError> {
         budget
             .scope(async {
                 let alarms = observe::current_alarms(&self.alarms, &self.settings)
@@ -41,7 +53,7 @@ impl<S: Services> Agent<S> {
                     });
                 let Some((change, incident)) = down else {
                     warn!(%outpost, "failover refused: the Outpost's alarm is not in ALARM");
-                    return Err(DrillError::NotDown(outpost.clone()));
+                    return Err(FailoverError::NotDown(outpost.clone()));
                 };
                 info!(%outpost, %incident, "failover: recovering the Outpost's held instances too");
                 let run = Run {

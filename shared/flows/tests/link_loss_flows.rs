@@ -13,7 +13,7 @@ use autorestart_core::settings::{Mode, Settings};
 use autorestart_core::tags;
 use autorestart_flows::agent::{Agent, Ports};
 use autorestart_flows::budget::{Budget, wall_clock};
-use autorestart_flows::drill::DrillError;
+use autorestart_flows::failover::FailoverError;
 use autorestart_testkit::{InMemoryAws, World};
 
 mod support;
@@ -270,11 +270,11 @@ async fn a_failover_recovers_the_held_instance_once_and_only_while_the_alarm_is_
         })
     });
     let refused = agent.failover(&outpost, budget()).await.unwrap_err();
-    assert!(matches!(refused, DrillError::NotDown(_)), "{refused}");
+    assert!(matches!(refused, FailoverError::NotDown(_)), "{refused}");
     let other = OutpostId::parse("op-0bbbbbbbbbbbbbbb2").unwrap();
     assert!(matches!(
         agent.failover(&other, budget()).await,
-        Err(DrillError::NotDown(_))
+        Err(FailoverError::NotDown(_))
     ));
 }
 
