@@ -631,3 +631,29 @@ pub async fn notices_with_facts(
         }
     }
 }
+
+/// When each replacement of `original` was launched, as EC2 reports it (by its
+/// `autorestart:replacement-of` tag).
+pub async fn replacement_launch_times(
+    c: &Clients,
+    original: &str,
+) -> Vec<aws_sdk_ec2::primitives::DateTime> {
+    let described = c
+        .ec2
+        .describe_instances()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:autorestart:replacement-of")
+                .values(original)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    described
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .filter_map(|i| i.launch_time().copied())
+        .collect()
+}

@@ -268,26 +268,9 @@ async fn a_bad_configuration_fails_the_cold_start_naming_the_variable() {
     assert!(api.first_poll().is_none(), "it never asked for an event");
 }
 
-/// When each replacement of `original` was launched, as EC2 reports it.
+/// When the one replacement of `original` was launched, as EC2 reports it.
 async fn launched_at(c: &Clients, original: &str) -> aws_sdk_ec2::primitives::DateTime {
-    let described = c
-        .ec2
-        .describe_instances()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("tag:autorestart:replacement-of")
-                .values(original)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let launched: Vec<_> = described
-        .reservations()
-        .iter()
-        .flat_map(|r| r.instances())
-        .filter_map(|i| i.launch_time().copied())
-        .collect();
+    let launched = world::replacement_launch_times(c, original).await;
     assert_eq!(launched.len(), 1, "one replacement of {original}");
     launched[0]
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::StateValue;
-use aws_sdk_ec2::types::{Filter, Tag};
+use aws_sdk_ec2::types::Tag;
 use chrono::{DateTime, TimeDelta, Utc};
 use e2e::events::{response, sample};
 use e2e::function::Function;
@@ -60,23 +60,9 @@ async fn outpost_dark_since(c: &Clients, lost_by: DateTime<Utc>) {
 
 /// When the one replacement of `original` was launched, as EC2 reports it; None without one.
 async fn launched_at(c: &Clients, original: &str) -> Option<DateTime<Utc>> {
-    let described = c
-        .ec2
-        .describe_instances()
-        .filters(
-            Filter::builder()
-                .name("tag:autorestart:replacement-of")
-                .values(original)
-                .build(),
-        )
-        .send()
+    let launched: Vec<DateTime<Utc>> = world::replacement_launch_times(c, original)
         .await
-        .unwrap();
-    let launched: Vec<DateTime<Utc>> = described
-        .reservations()
-        .iter()
-        .flat_map(|r| r.instances())
-        .filter_map(|i| i.launch_time())
+        .into_iter()
         .map(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()).unwrap())
         .collect();
     assert!(

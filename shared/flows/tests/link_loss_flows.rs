@@ -61,6 +61,20 @@ fn new_agent(aws: &InMemoryAws) -> Agent<InMemoryAws> {
     Agent::new(Ports::all(aws.clone()), settings(Mode::Recover))
 }
 
+/// Another invocation handling `change` with 900 s, in the background.
+fn spawn_handler(
+    aws: &InMemoryAws,
+    change: &AlarmChange,
+) -> tokio::task::JoinHandle<Result<AlarmReport, autorestart_flows::error::FlowError>> {
+    let agent = new_agent(aws);
+    let change = change.clone();
+    tokio::spawn(async move {
+        agent
+            .handle_alarm_until(&change, Budget::from_now(Duration::from_secs(900)))
+            .await
+    })
+}
+
 fn launched(aws: &InMemoryAws, original: &str) -> usize {
     aws.with(|w| w.replacements_of(original).len())
 }
@@ -81,15 +95,7 @@ async fn the_alarm_handler_relaunches_at_once_waits_for_the_fence_and_holds_the_
     let started = tokio::time::Instant::now();
     let fence_time = Duration::from_secs((T + MARGIN - 10) as u64);
 
-    let run = tokio::spawn({
-        let agent = new_agent(&aws);
-        let change = change.clone();
-        async move {
-            agent
-                .handle_alarm_until(&change, Budget::from_now(Duration::from_secs(900)))
-                .await
-        }
-    });
+    let run = spawn_handler(&aws, &change);
     tokio::time::sleep(fence_time - Duration::from_secs(1)).await;
     assert_eq!(launched(&aws, "i-web4"), 1, "relaunch: at once");
     assert_eq!(
@@ -187,15 +193,7 @@ async fn a_run_that_dies_mid_wait_and_its_retry_launch_the_fenced_instance_once_
     assert_eq!(launched(&aws, "i-web1"), 0);
 
     // Lambda delivers the event again; a duplicate arrives beside it.
-    let retry = tokio::spawn({
-        let agent = new_agent(&aws);
-        let change = change.clone();
-        async move {
-            agent
-                .handle_alarm_until(&change, Budget::from_now(Duration::from_secs(900)))
-                .await
-        }
-    });
+    let retry = spawn_handler(&aws, &change);
     let duplicate = agent
         .handle_alarm_until(&change, Budget::from_now(Duration::from_secs(30)))
         .await
@@ -216,15 +214,7 @@ async fn a_run_that_dies_mid_wait_and_its_retry_launch_the_fenced_instance_once_
 async fn an_outpost_back_before_the_fence_time_launches_nothing_more() {
     let (w, change) = outage(10);
     let aws = InMemoryAws::new(w, Duration::ZERO);
-    let run = tokio::spawn({
-        let agent = new_agent(&aws);
-        let change = change.clone();
-        async move {
-            agent
-                .handle_alarm_until(&change, Budget::from_now(Duration::from_secs(900)))
-                .await
-        }
-    });
+    let run = spawn_handler(&aws, &change);
     tokio::time::sleep(Duration::from_secs(60)).await;
     aws.with(|w| {
         w.set_alarm(AlarmChange {
