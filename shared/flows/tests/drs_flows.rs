@@ -193,6 +193,40 @@ async fn recover(w: World) -> (InMemoryAws, autorestart_core::report::AlarmRepor
 }
 
 #[tokio::test]
+async fn a_held_drs_instance_starts_no_job_and_a_failover_starts_one() {
+    let mut w = world();
+    w.instances
+        .get_mut("i-db1")
+        .unwrap()
+        .tags
+        .insert(tags::ON_LINK_LOSS.into(), "hold".into());
+    let (aws, report) = recover(w).await;
+    let db = report
+        .instances
+        .iter()
+        .find(|i| i.instance_id == "i-db1")
+        .unwrap();
+    assert_eq!(db.outcome, OutcomeKind::Held);
+    aws.with(|w| {
+        assert!(w.drs_jobs.is_empty(), "no DRS job for a held instance");
+        assert!(!w.calls.contains(&Op::StartRecovery));
+    });
+
+    let outpost = autorestart_core::alarm::OutpostId::from_arn(ARN_A).unwrap();
+    let failover = Agent::new(Ports::all(aws.clone()), settings())
+        .failover(&outpost, autorestart_flows::budget::Budget::unbounded())
+        .await
+        .unwrap();
+    let db = failover
+        .instances
+        .iter()
+        .find(|i| i.instance_id == "i-db1")
+        .unwrap();
+    assert_eq!(db.outcome, OutcomeKind::DrsRecoveryStarted);
+    aws.with(|w| assert_eq!(w.drs_jobs.len(), 1));
+}
+
+#[tokio::test]
 async fn a_source_stalled_by_the_dark_outpost_is_recovered_from_its_last_snapshot() {
     let taken = chrono::Utc::now() - chrono::Duration::minutes(42);
     let mut w = world();

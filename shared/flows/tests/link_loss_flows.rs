@@ -178,6 +178,28 @@ async fn a_fence_past_the_budget_is_left_to_the_sweep_which_never_launches_it_ea
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_sweep_in_the_middle_of_the_handlers_wait_launches_nothing_early() {
+    let (w, change) = outage(10);
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let run = spawn_handler(&aws, &change);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(launched(&aws, "i-web4"), 1, "the handler relaunched it");
+
+    // The scheduled sweep comes while the handler waits for web-1's fence.
+    let sweep = new_agent(&aws)
+        .sweep_until(Budget::from_now(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    assert_eq!(launched(&aws, "i-web1"), 0, "not early: {sweep:?}");
+    assert_eq!(launched(&aws, "i-web4"), 1, "not twice");
+
+    let report = run.await.unwrap().unwrap();
+    assert_eq!(outcome_of(&report, "i-web1"), OutcomeKind::Recovered);
+    assert_eq!(launched(&aws, "i-web1"), 1);
+    assert_eq!(launched(&aws, "i-web2"), 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_run_that_dies_mid_wait_and_its_retry_launch_the_fenced_instance_once_and_not_early() {
     let (w, change) = outage(10);
     let aws = InMemoryAws::new(w, Duration::ZERO);
