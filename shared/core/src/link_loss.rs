@@ -192,7 +192,7 @@ pub const HELD_ADVICE: &str = "confirm that its server is down, not only its ser
 /// The request that recovers an Outpost's held instances, as the notice prints it.
 pub fn failover_command(outpost: &str) -> String {
     format!(
-        r#"`aws lambda invoke --function-name <the stack's AlarmHandlerFunction> --cli-binary-format raw-in-base64-out --payload '{{"outpost":"{outpost}","mode":"failover"}}' failover.json`"#
+        r#"`aws lambda invoke --function-name <the stack's AlarmHandlerFunction> --cli-binary-format raw-in-base64-out --cli-read-timeout 0 --payload '{{"outpost":"{outpost}","mode":"failover"}}' failover.json`"#
     )
 }
 

@@ -269,7 +269,7 @@ pub fn news(report: &AlarmReport, ran: &Ran, incident: &IncidentId) -> News {
     let unsaid = report
         .instances
         .iter()
-        .filter(|i| i.failed() || i.outcome == OutcomeKind::Unfinished)
+        .filter(|i| i.failed() || matches!(i.outcome, OutcomeKind::Unfinished | OutcomeKind::Held))
         .map(|i| (i.instance_id.clone(), outcome_digest(i, incident)))
         .filter(|(id, digest)| said_before.get(id.as_str()).copied().flatten() != Some(digest))
         .collect();

@@ -73,6 +73,9 @@ pub struct Agent<S: Services> {
     pub(crate) settings: Settings,
     /// This process's copy of EC2's RunInstances bucket.
     pub(crate) launches: Pacer,
+    /// The wall clock the link-loss timing reads: the system's (`Utc::now`), or in tests one
+    /// that moves with paused `tokio` time ([`crate::budget::tokio_wall_clock`]).
+    pub(crate) clock: fn() -> chrono::DateTime<chrono::Utc>,
 }
 
 impl<S: Services> Agent<S> {
@@ -87,7 +90,14 @@ impl<S: Services> Agent<S> {
             outposts: Patient::new(ports.outposts),
             settings,
             launches: Pacer::new(Rate::RUN_INSTANCES),
+            clock: chrono::Utc::now,
         }
+    }
+
+    /// This agent reading `clock` for the time (tests: [`crate::budget::tokio_wall_clock`]).
+    pub fn with_clock(mut self, clock: fn() -> chrono::DateTime<chrono::Utc>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// How the agent runs.

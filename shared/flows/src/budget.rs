@@ -23,11 +23,11 @@ pub struct Budget {
     end: Option<Instant>,
 }
 
-/// The wall clock as the flows' timers count it: the time of the process's first reading plus
-/// how far `tokio::time` has moved since. A wait until a moment of this clock ends at that
-/// moment (and, in a test with paused time, both move together). Over a Lambda container's
-/// life the monotonic and wall clocks drift apart by far less than any margin that uses this.
-pub fn wall_clock() -> chrono::DateTime<chrono::Utc> {
+/// A wall clock for tests in paused time (`Agent::with_clock`): the time of the process's
+/// first reading plus how far `tokio::time` has moved since, so that a wait for a moment of it
+/// ends at that moment. Not for production: a frozen Lambda container's monotonic clock may
+/// stand still while the wall clock moves on.
+pub fn tokio_wall_clock() -> chrono::DateTime<chrono::Utc> {
     static START: std::sync::OnceLock<(chrono::DateTime<chrono::Utc>, Instant)> =
         std::sync::OnceLock::new();
     let (wall, at) = *START.get_or_init(|| (chrono::Utc::now(), Instant::now()));

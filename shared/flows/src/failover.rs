@@ -59,6 +59,7 @@ impl<S: Services> Agent<S> {
                 let run = Run {
                     shares_bucket: true,
                     failover: true,
+                    waits_for_fences: true,
                 };
                 let report = self
                     .reconcile_outpost(

@@ -75,6 +75,7 @@ impl<S: Services> Agent<S> {
                     Run {
                         shares_bucket: true,
                         failover: false,
+                        waits_for_fences: true,
                     },
                 )
                 .await
@@ -190,7 +191,7 @@ impl<S: Services> Agent<S> {
             }
             let timing = link_loss::Timing {
                 lost_by: link_loss::lost_by(change),
-                now: crate::budget::wall_clock(),
+                now: (self.clock)(),
                 margin: self.settings.fence_margin,
                 failover: run.failover,
             };
@@ -232,7 +233,11 @@ impl<S: Services> Agent<S> {
             }
             report::merge(&mut ran, this_run);
             let again = match next_wait {
-                Some(until) if execution == Execution::Live && pass < MAX_PASSES => {
+                Some(until)
+                    if execution == Execution::Live
+                        && run.waits_for_fences
+                        && pass < MAX_PASSES =>
+                {
                     self.wait_for_fences(change, until, budget).await
                 }
                 _ => false,
@@ -252,9 +257,7 @@ impl<S: Services> Agent<S> {
         until: DateTime<Utc>,
         budget: Budget,
     ) -> bool {
-        let wait = (until - crate::budget::wall_clock())
-            .to_std()
-            .unwrap_or_default();
+        let wait = (until - (self.clock)()).to_std().unwrap_or_default();
         let fits = budget
             .left()
             .is_none_or(|left| left > wait + FENCE_WAIT_RESERVE);
@@ -638,6 +641,10 @@ pub struct Run {
     pub shares_bucket: bool,
     /// A person confirmed the server is down: held instances are recovered too.
     pub failover: bool,
+    /// It may sleep until self-fenced originals have fenced themselves (the alarm handler, a
+    /// failover); the sweep does not, so that fencing and the other Outposts are not kept
+    /// waiting: it launches them on the first sweep after their time.
+    pub waits_for_fences: bool,
 }
 
 /// At most this many passes of one reconcile wait for self-fenced originals (each pass

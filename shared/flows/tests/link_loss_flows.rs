@@ -12,7 +12,7 @@ use autorestart_core::report::AlarmReport;
 use autorestart_core::settings::{Mode, Settings};
 use autorestart_core::tags;
 use autorestart_flows::agent::{Agent, Ports};
-use autorestart_flows::budget::{Budget, wall_clock};
+use autorestart_flows::budget::{Budget, tokio_wall_clock};
 use autorestart_flows::failover::FailoverError;
 use autorestart_testkit::{InMemoryAws, World};
 
@@ -47,7 +47,7 @@ fn outage(ago: i64) -> (World, AlarmChange) {
             (tags::RECOVERY_TEMPLATES, "lt-0c"),
         ],
     );
-    let since = wall_clock() - chrono::TimeDelta::seconds(ago);
+    let since = tokio_wall_clock() - chrono::TimeDelta::seconds(ago);
     let change = AlarmChange {
         state_since: since,
         ..alarm(AlarmState::Alarm, "2026-11-24T03:10:00Z")
@@ -58,7 +58,7 @@ fn outage(ago: i64) -> (World, AlarmChange) {
 
 /// An invocation's agent over the shared in-memory AWS (each invocation has its own).
 fn new_agent(aws: &InMemoryAws) -> Agent<InMemoryAws> {
-    Agent::new(Ports::all(aws.clone()), settings(Mode::Recover))
+    Agent::new(Ports::all(aws.clone()), settings(Mode::Recover)).with_clock(tokio_wall_clock)
 }
 
 /// Another invocation handling `change` with 900 s, in the background.
@@ -241,7 +241,7 @@ async fn an_outpost_back_before_the_fence_time_launches_nothing_more() {
     aws.with(|w| {
         w.set_alarm(AlarmChange {
             state: AlarmState::Ok,
-            state_since: wall_clock(),
+            state_since: tokio_wall_clock(),
             ..change.clone()
         })
     });
@@ -277,7 +277,7 @@ async fn a_failover_recovers_the_held_instance_once_and_only_while_the_alarm_is_
     aws.with(|w| {
         w.set_alarm(AlarmChange {
             state: AlarmState::Ok,
-            state_since: wall_clock(),
+            state_since: tokio_wall_clock(),
             ..change.clone()
         })
     });
@@ -288,6 +288,37 @@ async fn a_failover_recovers_the_held_instance_once_and_only_while_the_alarm_is_
         agent.failover(&other, budget()).await,
         Err(FailoverError::NotDown(_))
     ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_outage_whose_instances_are_all_held_is_told_once() {
+    let (mut w, change) = outage(10);
+    for id in ["i-web1", "i-web4"] {
+        w.instances
+            .get_mut(id)
+            .unwrap()
+            .tags
+            .insert(tags::ON_LINK_LOSS.into(), "hold".into());
+    }
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let budget = || Budget::from_now(Duration::from_secs(900));
+    new_agent(&aws)
+        .handle_alarm_until(&change, budget())
+        .await
+        .unwrap();
+    let notices = aws.with(|w| w.published.clone());
+    assert_eq!(notices.len(), 1, "the held instances are news");
+    assert!(
+        notices[0].body.contains("then fails over) (3):"),
+        "{}",
+        notices[0].body
+    );
+    new_agent(&aws)
+        .handle_alarm_until(&change, budget())
+        .await
+        .unwrap();
+    assert_eq!(aws.with(|w| w.published.len()), 1, "said once");
+    assert_eq!(launched(&aws, "i-web1") + launched(&aws, "i-web4"), 0);
 }
 
 #[tokio::test(start_paused = true)]
@@ -318,6 +349,7 @@ async fn notify_only_reports_the_wait_and_the_hold_without_waiting() {
     };
     let started = tokio::time::Instant::now();
     let report = Agent::new(Ports::all(aws.clone()), settings)
+        .with_clock(tokio_wall_clock)
         .handle_alarm_until(&change, Budget::from_now(Duration::from_secs(900)))
         .await
         .unwrap();

@@ -52,7 +52,8 @@ impl Install {
         let units_toml = self
             .units
             .iter()
-            .map(|u| format!("\"{u}\""))
+            // TOML literal strings: a unit's systemd escapes (`\x2d`) are kept as written.
+            .map(|u| format!("'{u}'"))
             .collect::<Vec<_>>()
             .join(", ");
         let fetch = match self.binary_url.split_once("://") {
@@ -104,12 +105,15 @@ systemctl enable --now autorestart-sentinel
         if self.units.is_empty() {
             return Err(BadInstall::NoUnits);
         }
-        let plain = |c: char| c.is_ascii_alphanumeric() || "-_.:@/[]".contains(c);
-        if self.probe.is_empty() || !self.probe.chars().all(plain) {
+        let reached_over_the_link = match self.probe.parse::<std::net::SocketAddr>() {
+            Ok(addr) => private_and_remote(addr.ip()),
+            Err(_) => false,
+        };
+        if !reached_over_the_link {
             return Err(bad(
                 "probe",
                 &self.probe,
-                "give address:port, e.g. 10.0.1.25:443",
+                "give the private IP address and port of a target reached only through the service link, e.g. 10.0.1.25:443 (not a name, not a public, loopback or link-local address)",
             ));
         }
         for unit in &self.units {
@@ -142,6 +146,18 @@ systemctl enable --now autorestart-sentinel
     }
 }
 
+/// Whether an address is private (RFC 1918, 100.64/10, IPv6 unique local) and not on the
+/// instance or its host: what a probe over the service link can be.
+fn private_and_remote(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let [first, second, ..] = v4.octets();
+            v4.is_private() || (first == 100 && (64..128).contains(&second))
+        }
+        std::net::IpAddr::V6(v6) => v6.segments()[0] & 0xfe00 == 0xfc00,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,7 +177,7 @@ mod tests {
         assert!(script.starts_with("#!/bin/sh\n"));
         assert!(script.contains("aws s3 cp 's3://tools/autorestart-sentinel-aarch64' \"$tmp\""));
         assert!(script.contains(
-            "probe = \"10.0.1.25:443\"\nfence_after_seconds = 120\nunits = [\"app.service\", \"db@main.service\"]\n"
+            "probe = \"10.0.1.25:443\"\nfence_after_seconds = 120\nunits = ['app.service', 'db@main.service']\n"
         ));
         assert!(script.contains(UNIT), "the unit as the crate ships it");
         for unit in ["app.service", "db@main.service"] {
@@ -200,6 +216,27 @@ mod tests {
             (
                 Install {
                     probe: "10.0.0.1:443\"; rm -rf /".into(),
+                    ..install()
+                },
+                "probe",
+            ),
+            (
+                Install {
+                    probe: "sentinel.internal:443".into(),
+                    ..install()
+                },
+                "probe",
+            ),
+            (
+                Install {
+                    probe: "169.254.169.254:80".into(),
+                    ..install()
+                },
+                "probe",
+            ),
+            (
+                Install {
+                    probe: "8.8.8.8:443".into(),
                     ..install()
                 },
                 "probe",

@@ -52,6 +52,16 @@ pub enum ConfigError {
         /// The public address.
         addr: IpAddr,
     },
+    /// A probe target on the instance or its host: it answers whatever the link does.
+    #[error(
+        "probe `{probe}` resolves to {addr}, an address on this instance or its host (loopback, link-local such as the instance metadata service, unspecified or multicast): it answers while the service link is down, so the sentinel would never fence; probe an address reached only through the service link"
+    )]
+    LocalProbe {
+        /// The probe as written.
+        probe: String,
+        /// The local address.
+        addr: IpAddr,
+    },
     /// A time in seconds out of range.
     #[error("`{field}` must be {rule}, not {value}")]
     BadSeconds {
@@ -114,6 +124,8 @@ pub struct Config {
     pub fence_after: Duration,
     /// How long the link must be back, with no replacement seen, before the instance resumes.
     pub settle: Duration,
+    /// How long the link must answer without a break before a loss counts as over.
+    pub steady: Duration,
     /// The command that fences: its program and arguments.
     pub fence_command: Vec<String>,
     /// The command that resumes, if any.
@@ -166,10 +178,14 @@ struct Raw {
     probe: Option<String>,
     #[serde(default)]
     allow_public_probe: bool,
+    /// For tests only: a probe on this machine (loopback).
+    #[serde(default)]
+    allow_local_probe: bool,
     probe_interval_seconds: Option<f64>,
     probe_timeout_seconds: Option<f64>,
     fence_after_seconds: Option<f64>,
     settle_seconds: Option<f64>,
+    steady_seconds: Option<f64>,
     #[serde(default)]
     units: Vec<String>,
     #[serde(default)]
@@ -191,7 +207,7 @@ impl Config {
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
         let raw: Raw = toml::from_str(text).map_err(|err| ConfigError::Parse(Box::new(err)))?;
         let probe = raw.probe.ok_or(ConfigError::MissingProbe)?;
-        let probe_addrs = resolve_probe(&probe, raw.allow_public_probe)?;
+        let probe_addrs = resolve_probe(&probe, raw.allow_public_probe, raw.allow_local_probe)?;
 
         let interval = raw.probe_interval_seconds.unwrap_or(5.0);
         let timeout = raw.probe_timeout_seconds.unwrap_or(2.0);
@@ -204,8 +220,10 @@ impl Config {
             .fence_after_seconds
             .ok_or(ConfigError::MissingFenceAfter)?;
         let fence_after = seconds("fence_after_seconds", fence_after, Rule::FenceTime)?;
-        let settle = raw.settle_seconds.unwrap_or(60.0);
+        let settle = raw.settle_seconds.unwrap_or(300.0);
         let settle = seconds("settle_seconds", settle, Rule::NotNegative)?;
+        let steady = raw.steady_seconds.unwrap_or(120.0);
+        let steady = seconds("steady_seconds", steady, Rule::NotNegative)?;
 
         if let Some(unit) = raw
             .units
@@ -247,6 +265,7 @@ impl Config {
             probe_timeout,
             fence_after,
             settle,
+            steady,
             fence_command,
             resume_command,
             fence_at_start: raw.fence != Fence::Poweroff,
@@ -296,8 +315,13 @@ fn seconds(field: &'static str, value: f64, rule: Rule) -> Result<Duration, Conf
     Duration::try_from_secs_f64(value).map_err(|_| bad)
 }
 
-/// The probe target's addresses, refused if any is publicly routable (unless allowed).
-fn resolve_probe(probe: &str, allow_public: bool) -> Result<Vec<SocketAddr>, ConfigError> {
+/// The probe target's addresses, refused if any is publicly routable (unless allowed) or on
+/// this instance or its host (unless allowed, for tests).
+fn resolve_probe(
+    probe: &str,
+    allow_public: bool,
+    allow_local: bool,
+) -> Result<Vec<SocketAddr>, ConfigError> {
     let addrs: Vec<SocketAddr> = probe
         .to_socket_addrs()
         .map_err(|source| ConfigError::ProbeUnresolved {
@@ -308,6 +332,12 @@ fn resolve_probe(probe: &str, allow_public: bool) -> Result<Vec<SocketAddr>, Con
     if addrs.is_empty() {
         return Err(ConfigError::ProbeNoAddress(probe.to_owned()));
     }
+    if !allow_local && let Some(addr) = addrs.iter().find(|addr| is_local(addr.ip())) {
+        return Err(ConfigError::LocalProbe {
+            probe: probe.to_owned(),
+            addr: addr.ip(),
+        });
+    }
     if !allow_public && let Some(addr) = addrs.iter().find(|addr| !is_private(addr.ip())) {
         return Err(ConfigError::PublicProbe {
             probe: probe.to_owned(),
@@ -315,6 +345,23 @@ fn resolve_probe(probe: &str, allow_public: bool) -> Result<Vec<SocketAddr>, Con
         });
     }
     Ok(addrs)
+}
+
+/// Whether an address is on this instance or its host: loopback, link-local (the instance
+/// metadata service among them), unspecified or multicast.
+fn is_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_loopback() || v4.is_link_local() || v4.is_unspecified() || v4.is_multicast()
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_local(IpAddr::V4(v4));
+            }
+            let link_local = v6.segments()[0] & 0xffc0 == 0xfe80;
+            v6.is_loopback() || link_local || v6.is_unspecified() || v6.is_multicast()
+        }
+    }
 }
 
 /// Whether an address is not publicly routable: private (RFC 1918), shared (100.64/10),
@@ -385,7 +432,8 @@ mod tests {
         assert_eq!(config.probe_interval, Duration::from_secs(5));
         assert_eq!(config.probe_timeout, Duration::from_secs(2));
         assert_eq!(config.fence_after, Duration::from_secs(30));
-        assert_eq!(config.settle, Duration::from_secs(60));
+        assert_eq!(config.settle, Duration::from_secs(300));
+        assert_eq!(config.steady, Duration::from_secs(120));
         assert_eq!(config.fence_command, ["systemctl", "stop", "app.service"]);
         assert_eq!(
             config.resume_command,
@@ -418,6 +466,7 @@ mod tests {
             probe_timeout_seconds = 0.25
             fence_after_seconds = 1.5
             settle_seconds = 0
+            steady_seconds = 10
             fence = "command"
             fence_command = ["/usr/local/bin/fence", "now"]
             resume_command = ["/usr/local/bin/unfence"]
@@ -429,6 +478,7 @@ mod tests {
         assert_eq!(config.probe_timeout, Duration::from_millis(250));
         assert_eq!(config.fence_after, Duration::from_millis(1500));
         assert_eq!(config.settle, Duration::ZERO);
+        assert_eq!(config.steady, Duration::from_secs(10));
         assert_eq!(config.fence_command, ["/usr/local/bin/fence", "now"]);
         assert_eq!(
             config.resume_command,
@@ -471,6 +521,27 @@ mod tests {
             allowed.probe_addrs,
             vec!["8.8.8.8:443".parse::<SocketAddr>().unwrap()]
         );
+    }
+
+    #[test]
+    fn a_probe_on_the_instance_or_its_host_is_refused_unless_allowed_for_a_test() {
+        for local in [
+            "127.0.0.1:443",
+            "169.254.169.254:80",
+            "[::1]:443",
+            "0.0.0.0:443",
+        ] {
+            let text =
+                format!("probe = \"{local}\"\nfence_after_seconds = 30\nunits = [\"a.service\"]\n");
+            let err = Config::from_toml(&text).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::LocalProbe { .. }),
+                "{local}: {err}"
+            );
+            assert!(err.to_string().contains("would never fence"), "{err}");
+        }
+        let text = "probe = \"127.0.0.1:443\"\nfence_after_seconds = 30\nunits = [\"a.service\"]\nallow_local_probe = true\n";
+        assert!(Config::from_toml(text).is_ok());
     }
 
     #[test]

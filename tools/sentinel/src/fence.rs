@@ -8,7 +8,7 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tracing::{error, info, warn};
 
@@ -17,26 +17,35 @@ use crate::machine::Marker;
 /// The word before a replacement's id in the marker file.
 const REPLACED_BY: &str = "replaced-by";
 
+/// How long a fence or resume command may run before it is killed and counted as failed.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Fences: writes the marker file unless it is there, then runs `command`. Returns whether
-/// the command succeeded (a failed one is to be run again).
+/// both succeeded (if not, both are to be done again: a reboot must stay fenced).
 pub fn fence(marker: &Path, command: &[String], reason: &str) -> bool {
-    if let Err(err) = write_marker(marker, reason) {
-        error!(marker = %marker.display(), "cannot write the marker file: {err}");
-    }
-    run("fence", command)
+    let marked = match write_marker(marker, reason) {
+        Ok(()) => true,
+        Err(err) => {
+            error!(marker = %marker.display(), "cannot write the marker file: {err}");
+            false
+        }
+    };
+    run("fence", command) && marked
 }
 
 /// Resumes: removes the marker file, then runs `command` if any. The marker goes first, so
-/// that units with `ConditionPathExists=!<marker>` can start.
-pub fn resume(marker: &Path, command: Option<&[String]>) {
-    match fs::remove_file(marker) {
-        Ok(()) => {}
-        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-        Err(err) => error!(marker = %marker.display(), "cannot remove the marker file: {err}"),
-    }
-    if let Some(command) = command {
-        run("resume", command);
-    }
+/// that units with `ConditionPathExists=!<marker>` can start. Returns whether both succeeded
+/// (if not, both are to be done again).
+pub fn resume(marker: &Path, command: Option<&[String]>) -> bool {
+    let unmarked = match fs::remove_file(marker) {
+        Ok(()) => true,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => true,
+        Err(err) => {
+            error!(marker = %marker.display(), "cannot remove the marker file: {err}");
+            false
+        }
+    };
+    unmarked && command.is_none_or(|command| run("resume", command))
 }
 
 /// Records the replacement in the marker file, so that a restart stays fenced for good.
@@ -99,18 +108,35 @@ fn run(what: &str, argv: &[String]) -> bool {
     let Some((program, args)) = argv.split_first() else {
         return true;
     };
-    match Command::new(program).args(args).status() {
-        Ok(status) if status.success() => {
-            info!(command = ?argv, "{what} command done");
-            true
-        }
-        Ok(status) => {
-            error!(command = ?argv, "{what} command failed: {status}");
-            false
-        }
+    let mut child = match Command::new(program).args(args).spawn() {
+        Ok(child) => child,
         Err(err) => {
             error!(command = ?argv, "{what} command could not run: {err}");
-            false
+            return false;
+        }
+    };
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => {
+                info!(command = ?argv, "{what} command done");
+                return true;
+            }
+            Ok(Some(status)) => {
+                error!(command = ?argv, "{what} command failed: {status}");
+                return false;
+            }
+            Ok(None) if started.elapsed() >= COMMAND_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                error!(command = ?argv, "{what} command killed after {} s", COMMAND_TIMEOUT.as_secs());
+                return false;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(err) => {
+                error!(command = ?argv, "{what} command could not be waited for: {err}");
+                return false;
+            }
         }
     }
 }
@@ -155,8 +181,12 @@ mod tests {
         assert!(text.ends_with(" fenced: testing\n"), "written once: {text}");
         note_replacement(&marker, "i-0new");
         assert_eq!(read_marker(&marker), Marker::Replaced("i-0new".to_owned()));
-        resume(&marker, Some(&["true".to_owned()]));
+        assert!(resume(&marker, Some(&["true".to_owned()])));
         assert_eq!(read_marker(&marker), Marker::Absent);
+        assert!(
+            !resume(&marker, Some(&["false".to_owned()])),
+            "a failed command"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -13,16 +13,42 @@ pub struct Timing {
     pub fence_after: Duration,
     /// How long the link must be back, with no replacement seen, before the instance resumes.
     pub settle: Duration,
+    /// How long the link must answer without a break before a loss counts as over: a link
+    /// that flaps keeps the clock running from its first loss.
+    pub steady: Duration,
+}
+
+/// At start, how long the sentinel may take to confirm that no replacement exists before it
+/// fences: this, or T if shorter.
+pub const CONFIRM_AT_START: Duration = Duration::from_secs(30);
+
+impl Timing {
+    /// How long the sentinel may take at start to confirm that no replacement exists.
+    pub fn confirm_within(&self) -> Duration {
+        self.fence_after.min(CONFIRM_AT_START)
+    }
 }
 
 /// Where the sentinel stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum State {
+    /// Started without a marker (a boot, a restart): the workload may run, but nothing has
+    /// confirmed yet that no replacement exists. Serving once a probe answers and the tags
+    /// name none; fenced when that is not confirmed within [`Timing::confirm_within`] (a boot
+    /// while the link is down: a replacement may have been launched meanwhile).
+    Starting {
+        /// When the sentinel started.
+        since: Duration,
+    },
     /// The workload runs.
     Serving {
-        /// The last time the Region answered a probe; the start time until it first does,
-        /// since the link is not trusted before a successful probe.
+        /// The last time the Region answered a probe.
         last_reachable: Duration,
+        /// Since when the clock towards T runs: the last answered probe before the link
+        /// broke; `None` while the link is steady.
+        counting_from: Option<Duration>,
+        /// Since when the link has answered without a break after it broke.
+        up_since: Option<Duration>,
     },
     /// The workload is stopped.
     Fenced {
@@ -47,12 +73,11 @@ pub enum Marker {
 
 impl State {
     /// The state at start (`now`), from the marker file: with a marker the instance starts
-    /// fenced, so that a reboot or a restart of the sentinel stays fenced.
+    /// fenced, so that a reboot or a restart of the sentinel stays fenced; without one it
+    /// starts unconfirmed.
     pub fn starting(now: Duration, marker: Marker) -> Self {
         match marker {
-            Marker::Absent => State::Serving {
-                last_reachable: now,
-            },
+            Marker::Absent => State::Starting { since: now },
             Marker::Fenced => State::Fenced {
                 link_back_since: None,
                 replaced: None,
@@ -61,6 +86,23 @@ impl State {
                 link_back_since: None,
                 replaced: Some(id),
             },
+        }
+    }
+
+    /// Serving with a steady link, last answered at `now`.
+    fn steady(now: Duration) -> Self {
+        State::Serving {
+            last_reachable: now,
+            counting_from: None,
+            up_since: None,
+        }
+    }
+
+    /// Fenced because the replacement `id` was seen, with the link up at `now`.
+    fn replaced(now: Duration, id: &str) -> Self {
+        State::Fenced {
+            link_back_since: Some(now),
+            replaced: Some(id.to_owned()),
         }
     }
 }
@@ -103,74 +145,138 @@ pub enum Action {
 
 /// The state and action that follow `state` once `input` is observed at `now`.
 pub fn step(state: &State, input: &Input, now: Duration, timing: &Timing) -> (State, Action) {
-    match (state, input) {
-        (State::Serving { .. }, Input::Probe { reachable: true }) => (
-            State::Serving {
-                last_reachable: now,
-            },
-            Action::Nothing,
+    match state {
+        State::Starting { since } => starting(*since, input, now, timing),
+        State::Serving {
+            last_reachable,
+            counting_from,
+            up_since,
+        } => serving(
+            (*last_reachable, *counting_from, *up_since),
+            input,
+            now,
+            timing,
         ),
-        (State::Serving { last_reachable }, Input::Probe { reachable: false })
-            if now.saturating_sub(*last_reachable) >= timing.fence_after =>
-        {
+        State::Fenced {
+            link_back_since,
+            replaced,
+        } => fenced(*link_back_since, replaced.as_deref(), input, now, timing),
+    }
+}
+
+/// Unconfirmed at start: serves once the tags name no replacement, fences on a replacement or
+/// when nothing confirms within [`Timing::confirm_within`].
+fn starting(since: Duration, input: &Input, now: Duration, timing: &Timing) -> (State, Action) {
+    let unconfirmed = || {
+        if now.saturating_sub(since) >= timing.confirm_within() {
             let fenced = State::Fenced {
                 link_back_since: None,
                 replaced: None,
             };
             (fenced, Action::Fence)
+        } else {
+            (State::Starting { since }, Action::Nothing)
         }
-        (State::Serving { .. }, _) => (state.clone(), Action::Nothing),
-        (State::Fenced { replaced, .. }, Input::Probe { reachable: false }) => (
-            State::Fenced {
-                link_back_since: None,
-                replaced: replaced.clone(),
-            },
-            Action::Nothing,
-        ),
-        (
-            State::Fenced {
-                link_back_since,
-                replaced,
-            },
-            Input::Probe { reachable: true },
-        ) => {
-            let next = State::Fenced {
-                link_back_since: Some(link_back_since.unwrap_or(now)),
-                replaced: replaced.clone(),
+    };
+    match input {
+        Input::Probe { reachable: true } => (State::Starting { since }, Action::LookUpReplacement),
+        Input::Replacement(Lookup::Absent) => (State::steady(now), Action::Nothing),
+        Input::Replacement(Lookup::Present(id)) => (State::replaced(now, id), Action::Fence),
+        Input::Probe { reachable: false } | Input::Replacement(Lookup::Unreadable(_)) => {
+            unconfirmed()
+        }
+    }
+}
+
+/// Serving: fences T after the link broke (a flapping link keeps the clock running until it
+/// has been steady for [`Timing::steady`]), or at once when the tags name a replacement (read
+/// on every answered probe: a link that flaps or came back after the agent launched one).
+fn serving(
+    (last_reachable, counting_from, up_since): (Duration, Option<Duration>, Option<Duration>),
+    input: &Input,
+    now: Duration,
+    timing: &Timing,
+) -> (State, Action) {
+    match input {
+        Input::Probe { reachable: true } => {
+            let up_since = counting_from.map(|_| up_since.unwrap_or(now));
+            let steady = up_since.is_some_and(|up| now.saturating_sub(up) >= timing.steady);
+            let next = if counting_from.is_none() || steady {
+                State::steady(now)
+            } else {
+                State::Serving {
+                    last_reachable: now,
+                    counting_from,
+                    up_since,
+                }
             };
+            (next, Action::LookUpReplacement)
+        }
+        Input::Probe { reachable: false } => {
+            let from = counting_from.unwrap_or(last_reachable);
+            if now.saturating_sub(from) >= timing.fence_after {
+                let fenced = State::Fenced {
+                    link_back_since: None,
+                    replaced: None,
+                };
+                (fenced, Action::Fence)
+            } else {
+                let next = State::Serving {
+                    last_reachable,
+                    counting_from: Some(from),
+                    up_since: None,
+                };
+                (next, Action::Nothing)
+            }
+        }
+        Input::Replacement(Lookup::Present(id)) => (State::replaced(now, id), Action::Fence),
+        Input::Replacement(_) => {
+            let same = State::Serving {
+                last_reachable,
+                counting_from,
+                up_since,
+            };
+            (same, Action::Nothing)
+        }
+    }
+}
+
+/// Fenced: resumes once the link has been back for the settle time and the tags name no
+/// replacement; a replacement seen keeps it fenced for good.
+fn fenced(
+    link_back_since: Option<Duration>,
+    replaced: Option<&str>,
+    input: &Input,
+    now: Duration,
+    timing: &Timing,
+) -> (State, Action) {
+    let state = |link_back_since, replaced: Option<&str>| State::Fenced {
+        link_back_since,
+        replaced: replaced.map(str::to_owned),
+    };
+    match input {
+        Input::Probe { reachable: false } => (state(None, replaced), Action::Nothing),
+        Input::Probe { reachable: true } => {
+            let back = Some(link_back_since.unwrap_or(now));
             // Look up on every reachable probe, so that a replacement seen at any time during
             // the settle time counts.
             let action = match replaced {
                 Some(_) => Action::Nothing,
                 None => Action::LookUpReplacement,
             };
-            (next, action)
+            (state(back, replaced), action)
         }
-        (
-            State::Fenced {
-                link_back_since, ..
-            },
-            Input::Replacement(Lookup::Present(id)),
-        ) => (
-            State::Fenced {
-                link_back_since: *link_back_since,
-                replaced: Some(id.clone()),
-            },
-            Action::Nothing,
-        ),
-        (
-            State::Fenced {
-                link_back_since: Some(since),
-                replaced: None,
-            },
-            Input::Replacement(Lookup::Absent),
-        ) if now.saturating_sub(*since) >= timing.settle => (
-            State::Serving {
-                last_reachable: now,
-            },
-            Action::Resume,
-        ),
-        (State::Fenced { .. }, Input::Replacement(_)) => (state.clone(), Action::Nothing),
+        Input::Replacement(Lookup::Present(id)) => {
+            (state(link_back_since, Some(id)), Action::Nothing)
+        }
+        Input::Replacement(Lookup::Absent)
+            if replaced.is_none()
+                && link_back_since
+                    .is_some_and(|since| now.saturating_sub(since) >= timing.settle) =>
+        {
+            (State::steady(now), Action::Resume)
+        }
+        Input::Replacement(_) => (state(link_back_since, replaced), Action::Nothing),
     }
 }
 
@@ -181,6 +287,7 @@ mod tests {
     const TIMING: Timing = Timing {
         fence_after: Duration::from_secs(30),
         settle: Duration::from_secs(60),
+        steady: Duration::from_secs(20),
     };
 
     fn secs(seconds: u64) -> Duration {
@@ -199,8 +306,14 @@ mod tests {
     }
 
     fn serving(last_reachable: u64) -> State {
+        State::steady(secs(last_reachable))
+    }
+
+    fn broken(last_reachable: u64, counting_from: u64, up_since: Option<u64>) -> State {
         State::Serving {
             last_reachable: secs(last_reachable),
+            counting_from: Some(secs(counting_from)),
+            up_since: up_since.map(secs),
         }
     }
 
@@ -230,21 +343,62 @@ mod tests {
 
     #[test]
     fn single_steps() {
+        let starting = State::Starting { since: secs(0) };
         let cases = [
             Case {
-                name: "serving, reachable: remembers the probe",
+                name: "starting, reachable: look up",
+                state: starting.clone(),
+                input: UP,
+                now: 1,
+                want_state: starting.clone(),
+                want_action: Action::LookUpReplacement,
+            },
+            Case {
+                name: "starting, no replacement: serves",
+                state: starting.clone(),
+                input: found(Lookup::Absent),
+                now: 1,
+                want_state: serving(1),
+                want_action: Action::Nothing,
+            },
+            Case {
+                name: "starting, a replacement: fences for good",
+                state: starting.clone(),
+                input: present("i-0new"),
+                now: 1,
+                want_state: fenced(Some(1), Some("i-0new")),
+                want_action: Action::Fence,
+            },
+            Case {
+                name: "starting, unreachable, not confirmed within 30 s: fences",
+                state: starting.clone(),
+                input: DOWN,
+                now: 30,
+                want_state: fenced(None, None),
+                want_action: Action::Fence,
+            },
+            Case {
+                name: "starting, tags unreadable for 29 s: waits",
+                state: starting.clone(),
+                input: unreadable(),
+                now: 29,
+                want_state: starting,
+                want_action: Action::Nothing,
+            },
+            Case {
+                name: "serving, reachable: remembers the probe, looks up",
                 state: serving(10),
                 input: UP,
                 now: 15,
                 want_state: serving(15),
-                want_action: Action::Nothing,
+                want_action: Action::LookUpReplacement,
             },
             Case {
-                name: "serving, unreachable before T: waits",
+                name: "serving, unreachable before T: counts from the last answer",
                 state: serving(10),
                 input: DOWN,
                 now: 39,
-                want_state: serving(10),
+                want_state: broken(10, 10, None),
                 want_action: Action::Nothing,
             },
             Case {
@@ -256,9 +410,41 @@ mod tests {
                 want_action: Action::Fence,
             },
             Case {
-                name: "serving, a look-up answer: ignored",
+                name: "serving after a break, reachable: the link is back, not steady yet",
+                state: broken(10, 10, None),
+                input: UP,
+                now: 20,
+                want_state: broken(20, 10, Some(20)),
+                want_action: Action::LookUpReplacement,
+            },
+            Case {
+                name: "serving after a break, steady for 20 s: the loss is over",
+                state: broken(35, 10, Some(20)),
+                input: UP,
+                now: 40,
+                want_state: serving(40),
+                want_action: Action::LookUpReplacement,
+            },
+            Case {
+                name: "serving after a break, unreachable again: the clock runs on",
+                state: broken(35, 10, Some(20)),
+                input: DOWN,
+                now: 39,
+                want_state: broken(35, 10, None),
+                want_action: Action::Nothing,
+            },
+            Case {
+                name: "serving, a replacement in the tags: fences at once, for good",
                 state: serving(10),
                 input: present("i-0new"),
+                now: 15,
+                want_state: fenced(Some(15), Some("i-0new")),
+                want_action: Action::Fence,
+            },
+            Case {
+                name: "serving, no replacement: nothing",
+                state: serving(10),
+                input: found(Lookup::Absent),
                 now: 15,
                 want_state: serving(10),
                 want_action: Action::Nothing,
@@ -354,26 +540,37 @@ mod tests {
     /// A sentinel driven over a fake clock.
     struct Run {
         state: State,
+        timing: Timing,
     }
 
     impl Run {
         fn new(marker: Marker) -> Self {
             Run {
                 state: State::starting(Duration::ZERO, marker),
+                timing: TIMING,
             }
         }
 
         fn feed(&mut self, now: Duration, input: Input) -> Action {
-            let (state, action) = step(&self.state, &input, now, &TIMING);
+            let (state, action) = step(&self.state, &input, now, &self.timing);
             self.state = state;
             action
         }
 
-        fn probe(&mut self, now: Duration, reachable: bool) -> Action {
-            self.feed(now, Input::Probe { reachable })
+        /// A probe; a look-up it asks for is answered with `lookup`.
+        fn probe_seeing(&mut self, now: Duration, reachable: bool, lookup: Lookup) -> Action {
+            match self.feed(now, Input::Probe { reachable }) {
+                Action::LookUpReplacement => self.feed(now, Input::Replacement(lookup)),
+                action => action,
+            }
         }
 
-        /// Fenced after a reachable probe at 0 and unreachable ones up to 30 s.
+        /// A probe; the tags name no replacement.
+        fn probe(&mut self, now: Duration, reachable: bool) -> Action {
+            self.probe_seeing(now, reachable, Lookup::Absent)
+        }
+
+        /// Serving since 0, then fenced by unreachable probes up to 30 s.
         fn fenced() -> Self {
             let mut run = Run::new(Marker::Absent);
             run.probe(secs(0), true);
@@ -383,11 +580,7 @@ mod tests {
 
         /// A reachable probe at `now` that asks for a look-up, answered with `lookup`.
         fn up_with(&mut self, now: Duration, lookup: Lookup) -> Action {
-            assert_eq!(
-                self.probe(now, true),
-                Action::LookUpReplacement,
-                "at {now:?}"
-            );
+            assert_eq!(self.feed(now, UP), Action::LookUpReplacement, "at {now:?}");
             self.feed(now, Input::Replacement(lookup))
         }
     }
@@ -408,26 +601,67 @@ mod tests {
     }
 
     #[test]
-    fn a_link_back_before_t_does_not_fence() {
+    fn a_link_back_and_steady_before_t_ends_the_loss() {
         let mut run = Run::new(Marker::Absent);
         run.probe(secs(0), true);
         for at in [5, 10, 15, 20, 25] {
             assert_eq!(run.probe(secs(at), false), Action::Nothing);
         }
-        assert_eq!(run.probe(secs(29), true), Action::Nothing);
-        for at in [30, 40, 50, 58] {
+        for at in [29, 35, 40, 45, 49] {
+            assert_eq!(run.probe(secs(at), true), Action::Nothing, "at {at} s");
+        }
+        assert_eq!(run.state, serving(49), "steady for 20 s");
+        for at in [55, 60, 70, 78] {
             assert_eq!(run.probe(secs(at), false), Action::Nothing, "at {at} s");
         }
-        assert_eq!(run.probe(secs(59), false), Action::Fence);
+        assert_eq!(run.probe(secs(79), false), Action::Fence);
     }
 
     #[test]
-    fn never_reachable_since_start_fences_t_after_start() {
+    fn a_flapping_link_fences_t_after_its_first_loss() {
         let mut run = Run::new(Marker::Absent);
-        for at in [0, 5, 10, 15, 20, 25, 29] {
+        run.probe(secs(0), true);
+        // Down 5 s of every 10, never up for the 20 s that make it steady.
+        for at in (5..30).step_by(5) {
+            let reachable = (at / 5) % 2 == 0;
+            assert_eq!(run.probe(secs(at), reachable), Action::Nothing, "at {at} s");
+        }
+        assert_eq!(run.probe(secs(30), false), Action::Fence);
+    }
+
+    #[test]
+    fn a_replacement_seen_while_serving_fences_at_once() {
+        let mut run = Run::new(Marker::Absent);
+        run.probe(secs(0), true);
+        run.probe(secs(5), false);
+        let seen = run.probe_seeing(secs(10), true, Lookup::Present("i-0new".to_owned()));
+        assert_eq!(seen, Action::Fence);
+        assert_eq!(run.state, fenced(Some(10), Some("i-0new")));
+        assert_eq!(run.probe(secs(500), true), Action::Nothing, "for good");
+    }
+
+    #[test]
+    fn at_start_it_serves_only_once_the_region_confirms_no_replacement() {
+        // A boot with the link up: confirmed at the first probe.
+        let mut run = Run::new(Marker::Absent);
+        assert_eq!(run.probe(secs(0), true), Action::Nothing);
+        assert_eq!(run.state, serving(0));
+        // A boot with the link down: fenced once 30 s (or T, if shorter) pass unconfirmed.
+        let mut run = Run::new(Marker::Absent);
+        run.timing.fence_after = secs(120);
+        for at in [0, 5, 10, 29] {
             assert_eq!(run.probe(secs(at), false), Action::Nothing, "at {at} s");
         }
         assert_eq!(run.probe(secs(30), false), Action::Fence);
+        // A boot after a replacement was launched: fenced at the first answer.
+        let mut run = Run::new(Marker::Absent);
+        let seen = run.probe_seeing(secs(2), true, Lookup::Present("i-0new".to_owned()));
+        assert_eq!(seen, Action::Fence);
+        // Tags not in the metadata: it cannot confirm, so it fences.
+        let mut run = Run::new(Marker::Absent);
+        let unread = || Lookup::Unreadable("instance tags are not in the metadata".to_owned());
+        assert_eq!(run.probe_seeing(secs(0), true, unread()), Action::Nothing);
+        assert_eq!(run.probe_seeing(secs(30), true, unread()), Action::Fence);
     }
 
     #[test]
@@ -449,14 +683,10 @@ mod tests {
             run.up_with(secs(110), Lookup::Present("i-0new".to_owned())),
             Action::Nothing
         );
-        assert_eq!(
-            run.probe(secs(200), true),
-            Action::Nothing,
-            "no more look-ups"
-        );
+        assert_eq!(run.feed(secs(200), UP), Action::Nothing, "no more look-ups");
         assert_eq!(run.feed(secs(200), found(Lookup::Absent)), Action::Nothing);
-        assert_eq!(run.probe(secs(300), false), Action::Nothing);
-        assert_eq!(run.probe(secs(400), true), Action::Nothing);
+        assert_eq!(run.feed(secs(300), DOWN), Action::Nothing);
+        assert_eq!(run.feed(secs(400), UP), Action::Nothing);
         assert_eq!(run.state, fenced(Some(400), Some("i-0new")));
     }
 
@@ -475,7 +705,7 @@ mod tests {
     fn losing_the_link_during_the_settle_time_restarts_it() {
         let mut run = Run::fenced();
         assert_eq!(run.up_with(secs(100), Lookup::Absent), Action::Nothing);
-        assert_eq!(run.probe(secs(130), false), Action::Nothing);
+        assert_eq!(run.feed(secs(130), DOWN), Action::Nothing);
         assert_eq!(run.up_with(secs(140), Lookup::Absent), Action::Nothing);
         assert_eq!(run.up_with(secs(190), Lookup::Absent), Action::Nothing);
         assert_eq!(run.up_with(secs(200), Lookup::Absent), Action::Resume);
@@ -483,7 +713,10 @@ mod tests {
 
     #[test]
     fn starting_with_the_marker_is_fenced() {
-        assert_eq!(State::starting(secs(5), Marker::Absent), serving(5));
+        assert_eq!(
+            State::starting(secs(5), Marker::Absent),
+            State::Starting { since: secs(5) }
+        );
         let mut run = Run::new(Marker::Fenced);
         assert_eq!(run.state, fenced(None, None));
         assert_eq!(run.up_with(secs(1), Lookup::Absent), Action::Nothing);
@@ -491,7 +724,7 @@ mod tests {
 
         let mut run = Run::new(Marker::Replaced("i-0new".to_owned()));
         assert_eq!(run.state, fenced(None, Some("i-0new")));
-        assert_eq!(run.probe(secs(1), true), Action::Nothing);
+        assert_eq!(run.feed(secs(1), UP), Action::Nothing);
         assert_eq!(run.feed(secs(100), found(Lookup::Absent)), Action::Nothing);
         assert_eq!(run.state, fenced(Some(1), Some("i-0new")));
     }

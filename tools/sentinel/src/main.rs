@@ -111,8 +111,10 @@ struct Sentinel {
     /// Time zero of the machine's clock.
     start: Instant,
     state: State,
-    /// The fence command has not succeeded since the instance fenced: run it again.
+    /// The fence (marker and command) has not succeeded since the instance fenced: again.
     fence_pending: bool,
+    /// The resume (marker removed, command) has not succeeded since the instance resumed.
+    resume_pending: bool,
     /// The last probe's result, to log the link's changes; `None` before the first probe.
     link_up: Option<bool>,
 }
@@ -123,6 +125,7 @@ impl Sentinel {
         let timing = Timing {
             fence_after: config.fence_after,
             settle: config.settle,
+            steady: config.steady,
         };
         let state = State::starting(Duration::ZERO, fence::read_marker(&config.marker));
         Sentinel {
@@ -131,6 +134,7 @@ impl Sentinel {
             start: Instant::now(),
             state,
             fence_pending: false,
+            resume_pending: false,
             link_up: None,
         }
     }
@@ -169,6 +173,11 @@ impl Sentinel {
                 self.fence_pending =
                     !fence::fence(&self.config.marker, &self.config.fence_command, reason);
             }
+            if self.resume_pending {
+                info!("the resume did not finish; running it again");
+                self.resume_pending =
+                    !fence::resume(&self.config.marker, self.config.resume_command.as_deref());
+            }
             let reachable = probe::reachable(&self.config.probe_addrs, self.config.probe_timeout);
             self.observe(reachable);
             thread::sleep(self.config.probe_interval.saturating_sub(began.elapsed()));
@@ -189,6 +198,13 @@ impl Sentinel {
     fn log_link(&self, reachable: bool, first: bool) {
         let probe = &self.config.probe;
         match (&self.state, reachable) {
+            (State::Starting { .. }, true) => {
+                info!("the Region answers at {probe}; checking that no replacement exists")
+            }
+            (State::Starting { .. }, false) => warn!(
+                "no link to the Region at start: fencing after {} unless the Region confirms that no replacement exists",
+                seconds(self.timing.confirm_within())
+            ),
             (State::Serving { .. }, true) if first => info!("the Region answers at {probe}"),
             (State::Serving { .. }, true) => info!("link to the Region back before the fence time"),
             (State::Serving { .. }, false) => {
@@ -212,17 +228,34 @@ impl Sentinel {
 
     /// Steps the machine with `input` at `now` and carries out the action.
     fn apply(&mut self, input: &Input, now: Duration) {
-        let unreachable_for = match self.state {
-            State::Serving { last_reachable } => now.saturating_sub(last_reachable),
-            State::Fenced { .. } => Duration::ZERO,
+        let reason = match &self.state {
+            State::Serving {
+                last_reachable,
+                counting_from,
+                ..
+            } => format!(
+                "the Region unreachable for {}",
+                seconds(now.saturating_sub(counting_from.unwrap_or(*last_reachable)))
+            ),
+            State::Starting { since } => format!(
+                "no confirmation from the Region {} after start that no replacement exists",
+                seconds(now.saturating_sub(*since))
+            ),
+            State::Fenced { .. } => String::new(),
         };
         let (state, action) = step(&self.state, input, now, &self.timing);
         self.state = state;
         match action {
             Action::Nothing => {}
             Action::Fence => {
-                let reason = format!("the Region unreachable for {}", seconds(unreachable_for));
+                let reason = match &self.state {
+                    State::Fenced {
+                        replaced: Some(id), ..
+                    } => format!("the replacement {id} exists"),
+                    _ => reason,
+                };
                 warn!("fencing: {reason}");
+                self.resume_pending = false;
                 self.fence_pending =
                     !fence::fence(&self.config.marker, &self.config.fence_command, &reason);
             }
@@ -232,7 +265,7 @@ impl Sentinel {
                     Lookup::Absent => debug!("no replacement so far"),
                     Lookup::Present(id) => {
                         warn!(
-                            "replacement {id} exists: staying fenced; the agent stops this instance"
+                            "replacement {id} exists: fenced for good; the agent stops this instance once its Outpost is back"
                         );
                         fence::note_replacement(&self.config.marker, id);
                     }
@@ -245,7 +278,8 @@ impl Sentinel {
             Action::Resume => {
                 info!("no replacement after the settle time: resuming");
                 self.fence_pending = false;
-                fence::resume(&self.config.marker, self.config.resume_command.as_deref());
+                self.resume_pending =
+                    !fence::resume(&self.config.marker, self.config.resume_command.as_deref());
             }
         }
     }

@@ -223,6 +223,7 @@ impl Scratch {
         self.config(&format!(
             r#"
             probe = "127.0.0.1:{probe}"
+            allow_local_probe = true
             probe_interval_seconds = {INTERVAL}
             probe_timeout_seconds = 0.1
             fence_after_seconds = {FENCE_AFTER}
@@ -361,12 +362,61 @@ fn a_reboot_stays_fenced_until_the_region_confirms_no_replacement() {
 }
 
 #[test]
+fn a_replacement_seen_while_serving_fences_at_once_and_for_good() {
+    // The link flapped or came back after the agent launched a replacement: the tags say so.
+    let scratch = Scratch::new();
+    let region = Region::start();
+    let imds = Imds::start();
+    let _sentinel = Sentinel::start(&scratch, &scratch.sentinel_config(&region, &imds));
+    region.wait_for_probes(3);
+    assert!(!scratch.logged("fenced"), "serving with no replacement");
+
+    let tagged = Instant::now();
+    imds.replaced.store(true, Ordering::SeqCst);
+    let fenced = wait_until(secs(10.0), || scratch.logged("fenced"));
+    let after = fenced.expect("the sentinel fenced on the replacement") - tagged;
+    assert!(
+        after <= secs(2.0 * INTERVAL + 1.0),
+        "fenced {after:?} after the tag: not at once"
+    );
+    imds.replaced.store(false, Ordering::SeqCst);
+    thread::sleep(secs(SETTLE + 2.0));
+    assert!(
+        !scratch.logged("resumed"),
+        "a replacement seen keeps it fenced"
+    );
+    let marker = fs::read_to_string(scratch.marker()).expect("the marker");
+    assert!(marker.contains("replaced-by i-0replacement"), "{marker}");
+}
+
+#[test]
+fn a_boot_without_the_link_fences_unconfirmed() {
+    let scratch = Scratch::new();
+    let mut region = Region::start();
+    let imds = Imds::start();
+    region.cut();
+    let started = Instant::now();
+    let _sentinel = Sentinel::start(&scratch, &scratch.sentinel_config(&region, &imds));
+    let fenced = wait_until(secs(10.0), || scratch.logged("fenced"));
+    let after = fenced.expect("fenced: no replacement could be ruled out") - started;
+    assert!(
+        after <= secs(FENCE_AFTER + 2.0 * INTERVAL + 1.0),
+        "fenced {after:?} after start"
+    );
+    assert!(scratch.marker().exists());
+}
+
+#[test]
 fn a_bad_configuration_is_refused_with_exit_code_2() {
     let scratch = Scratch::new();
     let rest = "fence_after_seconds = 30\nunits = [\"app.service\"]\n";
     for (config, word) in [
         (rest.to_owned(), "probe"),
         (format!("probe = \"8.8.8.8:443\"\n{rest}"), "public"),
+        (
+            format!("probe = \"169.254.169.254:80\"\n{rest}"),
+            "would never fence",
+        ),
     ] {
         let output = Command::new(BIN)
             .arg("--config")
