@@ -72,21 +72,27 @@ fn the_functions_share_their_runtime_settings_through_globals_and_repeat_none() 
 }
 
 #[test]
-fn the_sweepers_reserved_concurrency_is_a_parameter_that_can_be_none() {
+fn the_sweeper_and_the_drill_reserve_one_execution_unless_the_parameter_is_none() {
     let template = template();
     let parameter = resource(&template, "SweeperReservedConcurrency");
     assert!(
         parameter.contains("AllowedValues: [\"1\", none]"),
         "{parameter}"
     );
-    let sweeper = resource(&template, "SweeperFunction");
-    assert!(
-        sweeper.contains(
-            "ReservedConcurrentExecutions: !If [ReservesSweeperConcurrency, 1, !Ref AWS::NoValue]"
-        ),
-        "{sweeper}"
-    );
-    for function in FUNCTIONS.iter().filter(|f| **f != "SweeperFunction") {
+    // One sweep at a time, one drill at a time; the handlers scale with the Outposts down.
+    for function in ["SweeperFunction", "DrillFunction"] {
+        let text = resource(&template, function);
+        assert!(
+            text.contains(
+                "ReservedConcurrentExecutions: !If [ReservesSweeperConcurrency, 1, !Ref AWS::NoValue]"
+            ),
+            "{text}"
+        );
+    }
+    for function in FUNCTIONS
+        .iter()
+        .filter(|f| !["SweeperFunction", "DrillFunction"].contains(*f))
+    {
         let text = resource(&template, function);
         assert!(
             !text.contains("ReservedConcurrentExecutions"),
@@ -113,6 +119,23 @@ fn every_log_group_is_kept_or_deleted_with_the_stack_as_the_parameter_says() {
         );
         assert!(
             text.contains("UpdateReplacePolicy: !If [RetainsLogGroups, Retain, Delete]"),
+            "{group}"
+        );
+    }
+}
+
+#[test]
+fn every_log_group_is_encrypted_with_the_optional_key_when_one_is_given() {
+    let template = template();
+    let parameter = resource(&template, "LogGroupKmsKeyArn");
+    assert!(parameter.contains("Default: \"\""), "{parameter}");
+    assert!(template.contains("HasLogGroupKmsKey: !Not [!Equals [!Ref LogGroupKmsKeyArn, \"\"]]"));
+    for group in LOG_GROUPS {
+        let text = resource(&template, group);
+        assert!(
+            text.contains(
+                "KmsKeyId: !If [HasLogGroupKmsKey, !Ref LogGroupKmsKeyArn, !Ref AWS::NoValue]"
+            ),
             "{group}"
         );
     }

@@ -70,10 +70,16 @@ fn cargo() -> String {
 
 /// Creates `.venv` and installs a requirements file into it, unless already done for this file.
 fn venv(requirements: &str) -> Result<PathBuf, String> {
-    let venv = root().join(".venv");
+    venv_at(".venv", requirements)
+}
+
+/// Creates the virtual environment `dir` (under the workspace) and installs a requirements
+/// file into it, unless already done for this file; its Python.
+fn venv_at(dir: &str, requirements: &str) -> Result<PathBuf, String> {
+    let venv = root().join(dir);
     let python = venv.join("bin/python");
     if !python.exists() {
-        run("python3", &["-m", "venv", ".venv"], &[])?;
+        run("python3", &["-m", "venv", dir], &[])?;
     }
     let file = root().join("tools").join(requirements);
     let wanted = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -163,8 +169,12 @@ fn test() -> Result<(), String> {
     )?;
     run(&python, &["tests/moto/check_launcher.py"], &[])?;
     deny(&venv)?;
+    // checkov pins a boto3 that SAM CLI cannot share: its own environment.
+    let checkov = venv_at(".venv-checkov", "requirements-checkov.txt")?;
+    let checkov = checkov.parent().and_then(Path::parent).unwrap();
     let venv = venv.to_string_lossy().into_owned();
-    run("bash", &[".ci/lint-template.sh", &venv], &[])
+    let checkov = checkov.to_string_lossy().into_owned();
+    run("bash", &[".ci/lint-template.sh", &venv, &checkov], &[])
 }
 
 /// The dependency policy of `deny.toml`. Licenses, duplicate versions and sources need the
