@@ -40,6 +40,18 @@ pub enum DrillError {
         "Outpost {0} is down now (its alarm is in ALARM): the real recovery runs; a drill would compete with it"
     )]
     OutpostDown(OutpostId),
+    /// An earlier live drill of the Outpost left copies that still run.
+    #[error(
+        "an earlier live drill of Outpost {outpost} left copies that still run: {}; terminate them (aws ec2 terminate-instances --instance-ids {}) and drill again",
+        copies.join(", "),
+        copies.join(" ")
+    )]
+    EarlierCopies {
+        /// The Outpost.
+        outpost: OutpostId,
+        /// The copies, live.
+        copies: Vec<InstanceId>,
+    },
     /// Reading AWS failed.
     #[error(transparent)]
     Flow(#[from] FlowError),
@@ -106,6 +118,10 @@ impl<S: Services> Agent<S> {
         }
         if let Err(error) = &seen.drs_reads {
             return Err(read(error.clone()));
+        }
+        if request.live {
+            self.refuse_earlier_copies(outpost, &seen.template_instances)
+                .await?;
         }
         let decision = recovery::decide(seen.as_observed(
             outpost,
@@ -327,6 +343,38 @@ impl<S: Services> Agent<S> {
 
     /// Terminates every copy of this drill, found by its tag (so a copy whose launch answer
     /// was lost is found too), and lists what is left.
+    /// Refuses a live drill while copies an earlier one made of these originals still run
+    /// (its clean-up failed, or it was cut off): a second set would double them.
+    async fn refuse_earlier_copies(
+        &self,
+        outpost: &OutpostId,
+        originals: &[Instance],
+    ) -> Result<(), DrillError> {
+        if originals.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = originals.iter().map(|o| o.id.to_string()).collect();
+        let copies = self
+            .compute
+            .instances_tagged(tags::DRILL_OF, &ids)
+            .await
+            .map_err(|e| DrillError::Flow(FlowError::Read(e)))?;
+        let mut live: Vec<InstanceId> = copies
+            .into_iter()
+            .filter(|c| c.is_live() && c.tag(tags::DRILL).is_some())
+            .map(|c| c.id)
+            .collect();
+        if live.is_empty() {
+            return Ok(());
+        }
+        live.sort();
+        warn!(%outpost, copies = ?live, "live drill refused: an earlier drill's copies still run");
+        Err(DrillError::EarlierCopies {
+            outpost: outpost.clone(),
+            copies: live,
+        })
+    }
+
     async fn clean_up(&self, report: &mut DrillReport) {
         let drill = [report.drill_id.clone()];
         let copies = match self.compute.instances_tagged(tags::DRILL, &drill).await {

@@ -183,6 +183,39 @@ async fn a_drill_refuses_a_production_target_group_and_an_outpost_that_is_down()
 }
 
 #[tokio::test]
+async fn a_live_drill_is_refused_while_an_earlier_drills_copies_still_run() {
+    let mut w = sweep_world(AlarmState::Ok);
+    // A copy an earlier drill could not terminate (cut off, or its clean-up failed).
+    w.add_instance(
+        "i-oldcopy",
+        "subnet-b",
+        &[
+            (tags::NAME, "drill: web-1"),
+            (tags::DRILL, "drill-op-0aaaaaaaaaaaaaaa1-20261124T090000Z"),
+            (tags::DRILL_OF, "i-web1"),
+        ],
+    );
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let agent = Agent::new(Ports::all(aws.clone()), settings(Mode::Recover));
+    let refused = agent.drill(&drill_request(true, None)).await.unwrap_err();
+    let message = refused.to_string();
+    assert!(
+        message.contains("left copies that still run: i-oldcopy"),
+        "{message}"
+    );
+    assert!(
+        message.contains("aws ec2 terminate-instances --instance-ids i-oldcopy"),
+        "{message}"
+    );
+    assert!(aws.with(|w| !w.calls.contains(&Op::RunInstances)));
+    // A dry run still plans; once the copy is gone, a live drill goes.
+    agent.drill(&drill_request(false, None)).await.unwrap();
+    aws.with(|w| w.set_state("i-oldcopy", "terminated"));
+    let report = agent.drill(&drill_request(true, None)).await.unwrap();
+    assert_eq!(report.copies.len(), 2);
+}
+
+#[tokio::test]
 async fn a_dry_run_drill_only_reads() {
     let aws = InMemoryAws::new(sweep_world(AlarmState::Ok), Duration::ZERO);
     let report = Agent::new(Ports::all(aws.clone()), settings(Mode::Recover))
