@@ -83,11 +83,22 @@ pub fn render(report: &DrillReport, place: &Place) -> Notice {
     for e in &report.errors {
         let _ = writeln!(text, "\nProblem: {e}");
     }
+    // A drill that failed says a recovery may fail the same way: look, not page.
+    let severity = if report.errors.is_empty()
+        && report.left_behind.is_empty()
+        && report.readiness_problems.is_empty()
+        && report.copies.iter().all(|c| c.error.is_none())
+    {
+        crate::notice::Severity::Info
+    } else {
+        crate::notice::Severity::Warning
+    };
     crate::notice::compose(
         place,
         &subject,
         text,
         report,
+        severity,
         vec![
             ("event".into(), "drill".into()),
             ("outpost".into(), report.outpost.to_string()),

@@ -50,11 +50,20 @@ pub fn render(report: &DrsReport, place: &Place) -> Notice {
     if let Some(reason) = &report.reason {
         let _ = writeln!(body, "\n{reason}");
     }
+    // A recovery DRS could not launch, or a stuck job, needs a person; a drill does not.
+    let severity = if report.drill {
+        crate::notice::Severity::Info
+    } else if !report.succeeded || report.stuck {
+        crate::notice::Severity::Critical
+    } else {
+        crate::notice::Severity::Warning
+    };
     crate::notice::compose(
         place,
         &subject,
         body,
         report,
+        severity,
         vec![
             (
                 "event".into(),

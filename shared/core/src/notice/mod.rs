@@ -24,10 +24,37 @@ pub struct Notice {
     pub subject: String,
     /// Readable text, for people (e-mail, chat).
     pub body: String,
-    /// Message attributes: `event`, `outpost` and `incident` for subscription filter
-    /// policies, and `facts`, the report as JSON for machine subscribers.
+    /// Message attributes: `event`, `severity`, `outpost` and `incident` for subscription
+    /// filter policies and on-call routing, and `facts`, the report as JSON for machine
+    /// subscribers.
     pub attributes: Vec<(String, String)>,
 }
+
+/// How urgent a notice is, for on-call tools that route by it (the `severity` attribute).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    /// A person must act now: an instance not recovered, a held one, an original that could
+    /// not be fenced, a failed DRS launch.
+    Critical,
+    /// An outage handled, or work left to the next run: look when you can.
+    Warning,
+    /// Nothing to do.
+    Info,
+}
+
+impl Severity {
+    /// The attribute's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Critical => "critical",
+            Self::Warning => "warning",
+            Self::Info => "info",
+        }
+    }
+}
+
+/// The attribute naming a notice's [`Severity`].
+pub const SEVERITY_ATTRIBUTE: &str = "severity";
 
 /// SNS subjects are ASCII, without line breaks or control characters, under 100 characters.
 pub const MAX_SUBJECT: usize = 99;
@@ -74,7 +101,33 @@ pub fn render(report: &AlarmReport, place: &Place) -> Notice {
     if let Some(i) = &report.incident {
         attributes.push(("incident".into(), i.to_string()));
     }
-    compose(place, &subject, text, report, attributes)
+    compose(place, &subject, text, report, severity(report), attributes)
+}
+
+/// An alarm report's severity: critical when a person must act (what the notice's "What you
+/// must do" lists, a held instance, an original not fenced); a warning for an outage handled,
+/// or left to the next run, or suppressed; else info.
+pub fn severity(report: &AlarmReport) -> Severity {
+    match report.action {
+        Action::Recovery => {
+            let held = report
+                .instances
+                .iter()
+                .any(|i| i.outcome == OutcomeKind::Held);
+            if held || !what_to_do(report).is_empty() {
+                Severity::Critical
+            } else {
+                Severity::Warning
+            }
+        }
+        Action::Suppressed => Severity::Warning,
+        Action::OutpostBack => match &report.fencing {
+            Some(f) if !f.failed.is_empty() => Severity::Critical,
+            Some(f) if f.held.iter().any(|h| h.news) => Severity::Warning,
+            _ => Severity::Info,
+        },
+        Action::Ignored | Action::Stale => Severity::Info,
+    }
 }
 
 /// The one place a notice is made: SNS's limits hold for every notice. The subject is ASCII
@@ -88,8 +141,10 @@ pub fn compose(
     subject: &str,
     mut text: String,
     facts: &impl serde::Serialize,
+    severity: Severity,
     mut attributes: Vec<(String, String)>,
 ) -> Notice {
+    attributes.push((SEVERITY_ATTRIBUTE.to_owned(), severity.as_str().to_owned()));
     let short = place.short();
     // The deployment first: in full if it fits, else the stack alone, else the project's name
     // (the text names it in full).
@@ -552,6 +607,7 @@ mod tests {
                 &long_subject,
                 text,
                 &facts,
+                Severity::Info,
                 vec![("event".into(), "x".into())],
             );
             fits_sns(&notice);
@@ -564,9 +620,23 @@ mod tests {
             );
             assert!(facts_of(&notice).is_some());
         }
-        let cut = compose(&place(), "s", "ü".repeat(200_000), &(), Vec::new());
+        let cut = compose(
+            &place(),
+            "s",
+            "ü".repeat(200_000),
+            &(),
+            Severity::Info,
+            Vec::new(),
+        );
         assert!(cut.body.contains("cut here"), "the cut is said");
-        let whole = compose(&place(), "s", "short".into(), &["fact"], Vec::new());
+        let whole = compose(
+            &place(),
+            "s",
+            "short".into(),
+            &["fact"],
+            Severity::Info,
+            Vec::new(),
+        );
         assert_eq!(facts_of(&whole), Some(serde_json::json!(["fact"])));
         assert!(
             !whole.body.contains("[\"fact\"]"),
@@ -582,6 +652,7 @@ mod tests {
             "s",
             "short".into(),
             &vec!["fact"; 30_000],
+            Severity::Info,
             Vec::new(),
         );
         assert!(facts_of(&big).unwrap()["truncated"].is_string());
@@ -785,5 +856,53 @@ mod tests {
             message_id: None,
         };
         fits_sns(&super::drs_result(&drs, &place()));
+    }
+
+    fn severity_of(notice: &Notice) -> &str {
+        notice
+            .attributes
+            .iter()
+            .find(|(key, _)| key == SEVERITY_ATTRIBUTE)
+            .map(|(_, value)| value.as_str())
+            .expect("every notice has a severity")
+    }
+
+    #[test]
+    fn every_notice_says_how_urgent_it_is() {
+        let failed = recovery_with_a_failure();
+        assert_eq!(severity_of(&render(&failed, &place())), "critical");
+        let mut recovered = failed.clone();
+        recovered
+            .instances
+            .retain(|i| i.outcome == OutcomeKind::Recovered);
+        recovered.load_balancing_errors.clear();
+        for i in &mut recovered.instances {
+            i.target_groups.retain(|tg| tg.note.is_none());
+        }
+        assert_eq!(
+            severity_of(&render(&recovered, &place())),
+            "warning",
+            "an outage handled: look, do not page"
+        );
+        let mut held = recovered.clone();
+        if let Some(first) = held.instances.first_mut() {
+            first.outcome = OutcomeKind::Held;
+        }
+        assert_eq!(severity_of(&render(&held, &place())), "critical");
+        let mut ignored = recovered;
+        ignored.action = Action::Ignored;
+        assert_eq!(severity_of(&render(&ignored, &place())), "info");
+        let readiness = crate::readiness::ReadinessReport {
+            not_ready: 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            severity_of(&super::readiness(&readiness, &place())),
+            "warning"
+        );
+        assert_eq!(
+            severity_of(&super::readiness(&Default::default(), &place())),
+            "info"
+        );
     }
 }

@@ -54,11 +54,18 @@ pub fn render(report: &ReadinessReport, place: &Place) -> Notice {
             );
         }
     }
+    // An instance that would not be recovered needs a person before the next outage.
+    let severity = if report.not_ready > 0 {
+        super::Severity::Warning
+    } else {
+        super::Severity::Info
+    };
     crate::notice::compose(
         place,
         &subject,
         text,
         report,
+        severity,
         vec![("event".into(), "readiness".into())],
     )
 }
