@@ -375,8 +375,9 @@ fn a_replacement_seen_while_serving_fences_at_once_and_for_good() {
     imds.replaced.store(true, Ordering::SeqCst);
     let fenced = wait_until(secs(10.0), || scratch.logged("fenced"));
     let after = fenced.expect("the sentinel fenced on the replacement") - tagged;
+    // The link stays up, so only the tag can have fenced it; the bound is for a slow machine.
     assert!(
-        after <= secs(2.0 * INTERVAL + 1.0),
+        after <= secs(5.0),
         "fenced {after:?} after the tag: not at once"
     );
     imds.replaced.store(false, Ordering::SeqCst);
