@@ -140,3 +140,34 @@ fn every_log_group_is_encrypted_with_the_optional_key_when_one_is_given() {
         );
     }
 }
+
+#[test]
+fn every_alarm_that_notifies_says_when_it_is_over_and_a_silent_sweeper_alarms() {
+    let template = template();
+    for alarm in [
+        "DeadLetterQueueAlarm",
+        "AlarmHandlerErrorsAlarm",
+        "DrsEventHandlerErrorsAlarm",
+        "SweeperErrorsAlarm",
+        "DrillErrorsAlarm",
+        "NotReadyAlarm",
+        "SweeperHeartbeatAlarm",
+    ] {
+        let text = resource(&template, alarm);
+        assert!(
+            text.contains("AlarmActions:\n        - !Ref NotificationTopic")
+                && text.contains("OKActions:\n        - !Ref NotificationTopic"),
+            "{alarm}: {text}"
+        );
+    }
+    let heartbeat = resource(&template, "SweeperHeartbeatAlarm");
+    for part in [
+        "MetricName: Invocations",
+        "Value: !Ref SweeperFunction",
+        "ComparisonOperator: LessThanThreshold",
+        "Threshold: 1",
+        "TreatMissingData: breaching",
+    ] {
+        assert!(heartbeat.contains(part), "{part}: {heartbeat}");
+    }
+}

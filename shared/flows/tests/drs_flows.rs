@@ -201,12 +201,7 @@ async fn a_held_drs_instance_starts_no_job_and_a_failover_starts_one() {
         .tags
         .insert(tags::ON_LINK_LOSS.into(), "hold".into());
     let (aws, report) = recover(w).await;
-    let db = report
-        .instances
-        .iter()
-        .find(|i| i.instance_id == "i-db1")
-        .unwrap();
-    assert_eq!(db.outcome, OutcomeKind::Held);
+    assert_eq!(outcome(&report, "i-db1").outcome, OutcomeKind::Held);
     aws.with(|w| {
         assert!(w.drs_jobs.is_empty(), "no DRS job for a held instance");
         assert!(!w.calls.contains(&Op::StartRecovery));
@@ -217,12 +212,10 @@ async fn a_held_drs_instance_starts_no_job_and_a_failover_starts_one() {
         .failover(&outpost, autorestart_flows::budget::Budget::unbounded())
         .await
         .unwrap();
-    let db = failover
-        .instances
-        .iter()
-        .find(|i| i.instance_id == "i-db1")
-        .unwrap();
-    assert_eq!(db.outcome, OutcomeKind::DrsRecoveryStarted);
+    assert_eq!(
+        outcome(&failover, "i-db1").outcome,
+        OutcomeKind::DrsRecoveryStarted
+    );
     aws.with(|w| assert_eq!(w.drs_jobs.len(), 1));
 }
 
