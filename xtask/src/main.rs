@@ -4,12 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <demo | test | bench | package | sentinel>
+const USAGE: &str = "usage: cargo xtask <demo | test | bench | package | deploy | sentinel>
   demo   start an emulated AWS, fail an Outpost, run the real alarm handler, show what happened
   test   every check CI runs: fmt, clippy, unit, mock and end-to-end tests, dependency policy,
          template lint
   bench  the recovery benchmark and the handler's cold start and memory
   package  sam build: the four functions for arm64 Lambda, each bootstrap checked
+  deploy   sam deploy from .venv with the arguments given (--region required)
   sentinel the sentinel as static Linux binaries for x86_64 and aarch64, in target/sentinel/";
 
 fn main() -> ExitCode {
@@ -19,6 +20,7 @@ fn main() -> ExitCode {
         "test" => test(),
         "bench" => bench(),
         "package" => package(),
+        "deploy" => deploy(std::env::args().skip(2).collect()),
         "sentinel" => sentinel(),
         _ => Err(USAGE.to_owned()),
     };
@@ -276,6 +278,36 @@ fn sentinel() -> Result<(), String> {
     Ok(())
 }
 
+/// `sam deploy` with `args`, run from `.venv` (where `cargo xtask package` put SAM CLI), after
+/// `cargo xtask package`. The Region must be given: every command that follows names it too.
+fn deploy(args: Vec<String>) -> Result<(), String> {
+    let args = deploy_args(args)?;
+    let python = venv("requirements-deploy.txt")?;
+    let bin = python.parent().unwrap().to_path_buf();
+    if !root().join(".aws-sam/build/template.yaml").exists() {
+        return Err("nothing built: run `cargo xtask package` first".into());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(
+        bin.join("sam"),
+        &args,
+        &[("SAM_CLI_TELEMETRY", Path::new("0"))],
+    )
+}
+
+/// `sam deploy`'s arguments: `deploy`, then `args`, which must name the Region.
+fn deploy_args(args: Vec<String>) -> Result<Vec<String>, String> {
+    let names_region = args
+        .iter()
+        .any(|a| a == "--region" || a.starts_with("--region="));
+    if !names_region {
+        return Err(
+            "give --region (e.g. cargo xtask deploy --region eu-west-1 --parameter-overrides ...): the commands after the deploy name the same Region".into(),
+        );
+    }
+    Ok(std::iter::once("deploy".to_owned()).chain(args).collect())
+}
+
 /// An ELF executable for 64-bit ARM (e_machine 183, AArch64) that its owner may run.
 fn check_bootstrap(path: &Path) -> Result<(), String> {
     check_executable(path, 183, false)
@@ -392,6 +424,23 @@ mod tests {
         assert!(plain.contains("not executable"), "{plain}");
         let missing = check_bootstrap(Path::new("/nonexistent/bootstrap")).unwrap_err();
         assert!(missing.contains("/nonexistent/bootstrap"), "{missing}");
+    }
+
+    #[test]
+    fn deploy_passes_its_arguments_to_sam_and_wants_the_region() {
+        let args = |list: &[&str]| list.iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(
+            deploy_args(args(&["--region", "eu-west-1", "--no-confirm-changeset"])),
+            Ok(args(&[
+                "deploy",
+                "--region",
+                "eu-west-1",
+                "--no-confirm-changeset"
+            ]))
+        );
+        assert!(deploy_args(args(&["--region=eu-west-1"])).is_ok());
+        let refused = deploy_args(args(&["--no-confirm-changeset"])).unwrap_err();
+        assert!(refused.contains("give --region"), "{refused}");
     }
 
     #[test]
