@@ -202,23 +202,26 @@ fn gate_all<T>(
     let mut go = Vec::new();
     let mut gated = Vec::new();
     for item in planned {
-        let gate = launches(&item).map(|original| {
-            let outpost = original
-                .outpost_arn
-                .as_deref()
-                .and_then(|arn| arn.rsplit('/').next())
-                .unwrap_or("<outpost id>");
-            match link_loss::policy_of(original) {
-                Ok(tagged) => link_loss::gate(tagged.policy, timing, outpost),
+        let held = launches(&item).and_then(|original| {
+            let gate = match link_loss::policy_of(original) {
+                Ok(tagged) => {
+                    let outpost = original
+                        .outpost_arn
+                        .as_deref()
+                        .and_then(OutpostId::from_arn);
+                    let outpost = outpost.as_ref().map_or("<outpost id>", OutpostId::as_str);
+                    link_loss::gate(tagged.policy, timing, outpost)
+                }
                 Err(reason) => Gate::BadTag { reason },
-            }
+            };
+            (gate != Gate::Go).then(|| Gated {
+                original: original.clone(),
+                gate,
+            })
         });
-        match gate {
-            Some(gate @ (Gate::Wait { .. } | Gate::Hold { .. } | Gate::BadTag { .. })) => {
-                let original = launches(&item).cloned().unwrap_or_default();
-                gated.push(Gated { original, gate });
-            }
-            _ => go.push(item),
+        match held {
+            Some(held) => gated.push(held),
+            None => go.push(item),
         }
     }
     (go, gated)
