@@ -1,5 +1,6 @@
 //! Reads the EventBridge "CloudWatch Alarm State Change" event into the domain's [`AlarmChange`],
-//! or an operator's failover request (`{"outpost": "op-…", "mode": "failover"}`).
+//! or an operator's request: a failover (`{"outpost": "op-…", "mode": "failover"}`) or a
+//! failback (`{"outpost": "op-…", "mode": "failback", "dryRun": false}`).
 //!
 //! `aws_lambda_events` supplies the envelope and alarm types; the metric configuration is read
 //! leniently here, because its typed form requires `metricStat` in every entry and so rejects
@@ -8,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use autorestart_core::alarm::{AlarmChange, AlarmMetric, AlarmState, Evaluation, OutpostId};
+use autorestart_core::failback;
 use aws_lambda_events::event::cloudwatch_alarms::{CloudWatchAlarmData, CloudWatchAlarmStateValue};
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
@@ -24,6 +26,8 @@ pub enum Parsed {
     Alarm(AlarmChange),
     /// A person's failover: the Outpost's held instances recovered too.
     Failover(OutpostId),
+    /// A person's failback: the Outpost's recovered instances go home.
+    Failback(failback::Request),
     /// A well-formed event of another kind, and what it was.
     NotAnAlarm {
         /// Why it is not ours.
@@ -36,7 +40,7 @@ pub enum Parsed {
 /// The payload is not an event this function can read; the message says what is wrong.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "the event is not a readable EventBridge \"{DETAIL_TYPE}\" event nor a failover request: {0}. Send the alarm's EventBridge event (see events/alarm-outpost-down.json) or a failover request (events/failover.json)"
+    "the event is not a readable EventBridge \"{DETAIL_TYPE}\" event nor a failover or failback request: {0}. Send the alarm's EventBridge event (see events/alarm-outpost-down.json), a failover request (events/failover.json) or a failback request (events/failback-dry-run.json)"
 )]
 pub struct BadEvent(String);
 
@@ -74,12 +78,18 @@ struct LenientMetricName {
     dimensions: BTreeMap<String, String>,
 }
 
-/// An operator's failover request.
+/// An operator's request: a failover or a failback.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FailoverRequest {
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PersonRequest {
     outpost: String,
     mode: String,
+    #[serde(default)]
+    dry_run: Option<bool>,
+    #[serde(default)]
+    handover: Option<String>,
+    #[serde(default)]
+    retire: Option<String>,
 }
 
 /// Reads a payload: an alarm change, a failover request, another kind of event, or an error
@@ -127,31 +137,64 @@ pub fn parse(payload: Value) -> Result<Parsed, BadEvent> {
     }))
 }
 
-/// Reads a failover request, strictly: a typo must not recover what a person held.
+/// Reads a person's request, strictly: a typo must not recover what a person held, nor turn
+/// a failback's dry run live.
 fn failover(payload: Value) -> Result<Parsed, BadEvent> {
-    let request: FailoverRequest = serde_json::from_value(payload).map_err(|e| {
+    let request: PersonRequest = serde_json::from_value(payload).map_err(|e| {
         BadEvent(format!(
-            "the failover request is malformed ({e}); send {FAILOVER_EXAMPLE}"
+            "the request is malformed ({e}); send {FAILOVER_EXAMPLE} or {FAILBACK_EXAMPLE}"
         ))
     })?;
-    if request.mode != "failover" {
-        return Err(BadEvent(format!(
-            "mode {:?} is not failover; send {FAILOVER_EXAMPLE}",
-            request.mode
-        )));
+    let outpost = OutpostId::parse(&request.outpost).ok_or_else(|| {
+        BadEvent(format!(
+            "outpost {:?} is not an Outpost id; send {FAILOVER_EXAMPLE} or {FAILBACK_EXAMPLE}",
+            request.outpost
+        ))
+    })?;
+    match request.mode.as_str() {
+        "failover" => {
+            if request.dry_run.is_some() || request.handover.is_some() || request.retire.is_some() {
+                return Err(BadEvent(format!(
+                    "a failover takes only outpost and mode; send {FAILOVER_EXAMPLE}"
+                )));
+            }
+            Ok(Parsed::Failover(outpost))
+        }
+        "failback" => {
+            let handover = match request.handover.as_deref() {
+                None => failback::Handover::default(),
+                Some(word) => failback::Handover::parse(word).ok_or_else(|| {
+                    BadEvent(format!(
+                        "handover {word:?} is neither stop-first nor overlap; send {FAILBACK_EXAMPLE}"
+                    ))
+                })?,
+            };
+            let retire = match request.retire.as_deref() {
+                None => failback::Retire::default(),
+                Some(word) => failback::Retire::parse(word).ok_or_else(|| {
+                    BadEvent(format!(
+                        "retire {word:?} is neither standby nor terminate; send {FAILBACK_EXAMPLE}"
+                    ))
+                })?,
+            };
+            Ok(Parsed::Failback(failback::Request {
+                outpost,
+                // A dry run unless a person says otherwise.
+                dry_run: request.dry_run.unwrap_or(true),
+                handover,
+                retire,
+            }))
+        }
+        other => Err(BadEvent(format!(
+            "mode {other:?} is neither failover nor failback; send {FAILOVER_EXAMPLE} or {FAILBACK_EXAMPLE}"
+        ))),
     }
-    OutpostId::parse(&request.outpost)
-        .map(Parsed::Failover)
-        .ok_or_else(|| {
-            BadEvent(format!(
-                "outpost {:?} is not an Outpost id; send {FAILOVER_EXAMPLE}",
-                request.outpost
-            ))
-        })
 }
 
 /// A valid failover request, for the error messages.
 const FAILOVER_EXAMPLE: &str = r#"{"outpost": "op-0123456789abcdef0", "mode": "failover"}"#;
+/// A valid failback request, for the error messages.
+const FAILBACK_EXAMPLE: &str = r#"{"outpost": "op-0123456789abcdef0", "mode": "failback", "dryRun": true, "handover": "stop-first", "retire": "standby"}"#;
 
 fn metric(entry: LenientMetric) -> AlarmMetric {
     let named = entry.metric_stat.map(|s| s.metric).unwrap_or_default();
@@ -260,6 +303,53 @@ mod tests {
     }
 
     #[test]
+    fn a_failback_request_is_a_dry_run_unless_it_says_otherwise() {
+        let Ok(Parsed::Failback(dry)) = parse(sample("failback-dry-run.json")) else {
+            panic!("events/failback-dry-run.json is a failback request");
+        };
+        assert!(dry.dry_run);
+        assert_eq!(dry.handover, failback::Handover::StopFirst);
+        assert_eq!(dry.retire, failback::Retire::Standby);
+        let Ok(Parsed::Failback(live)) = parse(sample("failback.json")) else {
+            panic!("events/failback.json is a failback request");
+        };
+        assert!(!live.dry_run);
+        let Ok(Parsed::Failback(overlap)) = parse(serde_json::json!({
+            "outpost": "op-0a1b2c3d4e5f60718", "mode": "failback", "dryRun": false,
+            "handover": "overlap", "retire": "terminate"
+        })) else {
+            panic!()
+        };
+        assert_eq!(overlap.handover, failback::Handover::Overlap);
+        assert_eq!(overlap.retire, failback::Retire::Terminate);
+        for (payload, expected) in [
+            (
+                serde_json::json!({"outpost": "op-0a1b2c3d4e5f60718", "mode": "failback", "dryRun": "no"}),
+                "malformed",
+            ),
+            (
+                serde_json::json!({"outpost": "op-0a1b2c3d4e5f60718", "mode": "failback", "handover": "swap"}),
+                "neither stop-first nor overlap",
+            ),
+            (
+                serde_json::json!({"outpost": "op-0a1b2c3d4e5f60718", "mode": "failback", "retire": "keep"}),
+                "neither standby nor terminate",
+            ),
+            (
+                serde_json::json!({"outpost": "op-0a1b2c3d4e5f60718", "mode": "failback", "dry_run": false}),
+                "unknown field `dry_run`",
+            ),
+            (
+                serde_json::json!({"outpost": "op-0a1b2c3d4e5f60718", "mode": "failover", "dryRun": false}),
+                "takes only outpost and mode",
+            ),
+        ] {
+            let message = parse(payload).unwrap_err().to_string();
+            assert!(message.contains(expected), "{message}");
+        }
+    }
+
+    #[test]
     fn a_failover_request_reads_strictly() {
         let Ok(Parsed::Failover(outpost)) = parse(sample("failover.json")) else {
             panic!("events/failover.json is a failover request");
@@ -268,7 +358,7 @@ mod tests {
         for (payload, expected) in [
             (
                 serde_json::json!({"outpost": "op-0a1b2c3d4e5f60718", "mode": "fail-over"}),
-                "is not failover",
+                "neither failover nor failback",
             ),
             (
                 serde_json::json!({"outpost": "web", "mode": "failover"}),

@@ -3,16 +3,21 @@
 //! Parses the EventBridge event, hands it to
 //! [`autorestart_flows::agent::Agent::handle_alarm_until`], and returns the typed report. A
 //! person's failover request (`events/failover.json`), sent once they have confirmed a server is
-//! down, goes to [`autorestart_flows::agent::Agent::failover`]: this function's role may recover
-//! instances; the drill's may not touch production. Configuration is read once, at cold start.
+//! down, goes to [`autorestart_flows::agent::Agent::failover`], a failback request
+//! (`events/failback-dry-run.json`, `events/failback.json`) to
+//! [`autorestart_flows::agent::Agent::failback`]: this function's role may recover instances
+//! and move them home; the drill's may not touch production. Configuration is read once, at
+//! cold start.
 // The flows' futures, with their tracing spans, nest deeper than the default limit of 128
 // when the compiler lays out the handler's future.
 #![recursion_limit = "256"]
 
 mod event;
 
+use autorestart_core::failback::FailbackReport;
 use autorestart_core::metrics;
 use autorestart_core::report::AlarmReport;
+use autorestart_flows::failback::FailbackError;
 use autorestart_flows::failover::FailoverError;
 use function_support::{Function, bad_event_diagnostic, flow_diagnostic};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
@@ -30,7 +35,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-async fn handle(function: &Function, event: LambdaEvent<Value>) -> Result<AlarmReport, Diagnostic> {
+/// What the function returns: the alarm's (or a failover's) report, or a failback's.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Reply {
+    Alarm(Box<AlarmReport>),
+    Failback(Box<FailbackReport>),
+}
+
+async fn handle(function: &Function, event: LambdaEvent<Value>) -> Result<Reply, Diagnostic> {
     let agent = &function.agent;
     let budget = function_support::budget(&event.context);
     let change = match event::parse(event.payload).map_err(bad_event_diagnostic)? {
@@ -47,11 +60,34 @@ async fn handle(function: &Function, event: LambdaEvent<Value>) -> Result<AlarmR
                     },
                 })?;
             function_support::log_report("INFO", "failover done", &report);
-            return Ok(report);
+            return Ok(Reply::Alarm(Box::new(report)));
+        }
+        Parsed::Failback(request) => {
+            let report = agent
+                .failback(&request, budget)
+                .await
+                .map_err(|error| match error {
+                    FailbackError::Flow(error) => flow_diagnostic(error),
+                    refused => Diagnostic {
+                        error_type: "FailbackRefused".into(),
+                        error_message: refused.to_string(),
+                    },
+                })?;
+            function_support::log_report("INFO", "failback done", &report);
+            function.emit_metrics(&metrics::failback_documents(
+                &function.metrics_namespace,
+                &report,
+                chrono::Utc::now(),
+            ));
+            return Ok(Reply::Failback(Box::new(report)));
         }
         Parsed::NotAnAlarm { reason, time } => {
             tracing::info!(%reason, "ignoring event");
-            return Ok(AlarmReport::ignored(reason, time, agent.settings().mode));
+            return Ok(Reply::Alarm(Box::new(AlarmReport::ignored(
+                reason,
+                time,
+                agent.settings().mode,
+            ))));
         }
     };
     let report = agent
@@ -64,5 +100,5 @@ async fn handle(function: &Function, event: LambdaEvent<Value>) -> Result<AlarmR
         &report,
         chrono::Utc::now(),
     ));
-    Ok(report)
+    Ok(Reply::Alarm(Box::new(report)))
 }

@@ -24,6 +24,13 @@ pub struct BadRequest(String);
 
 /// Reads the payload.
 pub fn parse(payload: serde_json::Value, now: DateTime<Utc>) -> Result<DrillRequest, BadRequest> {
+    // A failover or failback changes production: the alarm handler's role may, the drill's
+    // may not. Said before the fields are checked, as their fields differ from a drill's.
+    if let Some(mode @ ("failover" | "failback")) = payload.get("mode").and_then(|m| m.as_str()) {
+        return Err(BadRequest(format!(
+            "a {mode} goes to the alarm handler function (its role may recover instances and move them home; the drill's may not touch production): aws lambda invoke --function-name <the stack's AlarmHandlerFunction> with the same payload"
+        )));
+    }
     let payload: Payload = serde_json::from_value(payload)
         .map_err(|e| BadRequest(format!("the payload is not a drill request: {e}")))?;
     let outpost = OutpostId::parse(&payload.outpost).ok_or_else(|| {
@@ -35,11 +42,6 @@ pub fn parse(payload: serde_json::Value, now: DateTime<Utc>) -> Result<DrillRequ
     let live = match payload.mode.as_str() {
         "dry-run" => false,
         "live" => true,
-        "failover" => {
-            return Err(BadRequest(
-                "a failover goes to the alarm handler function (its role may recover instances; the drill's may not touch production): aws lambda invoke --function-name <the stack's AlarmHandlerFunction> with the same payload".into(),
-            ));
-        }
         other => {
             return Err(BadRequest(format!(
                 "mode {other:?} is neither dry-run nor live"
@@ -116,7 +118,11 @@ mod tests {
             ),
             (
                 json!({"outpost": "op-0a1b2c3d4e5f60718", "mode": "failover"}),
-                "goes to the alarm handler function",
+                "a failover goes to the alarm handler function",
+            ),
+            (
+                json!({"outpost": "op-0a1b2c3d4e5f60718", "mode": "failback", "dryRun": false}),
+                "a failback goes to the alarm handler function",
             ),
             (
                 json!({"outpost": "web", "mode": "live"}),

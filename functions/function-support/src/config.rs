@@ -90,6 +90,23 @@ impl Config {
             10,
             600,
         )?;
+        let failback_settle = number(
+            &get,
+            "FAILBACK_SETTLE_SECONDS",
+            defaults.failback_settle.as_secs(),
+            60,
+            86_400,
+        )?;
+        // 0 (the template's default) leaves the automatic failback off.
+        let auto_failback = number(&get, "AUTO_FAILBACK_AFTER_SECONDS", 0, 0, 604_800)?;
+        if auto_failback != 0 && auto_failback < failback_settle {
+            return Err(ConfigError {
+                variable: "AUTO_FAILBACK_AFTER_SECONDS",
+                problem: format!(
+                    "is {auto_failback}, shorter than FAILBACK_SETTLE_SECONDS ({failback_settle}): set 0 (off) or at least the settle time"
+                ),
+            });
+        }
         let fence_action = match get("FENCE_ACTION") {
             None => defaults.fence_action,
             Some(text) => FenceAction::parse(&text).map_err(|problem| ConfigError {
@@ -127,6 +144,9 @@ impl Config {
                 wave_wait: Duration::from_secs(wave_wait),
                 launch_wait: Duration::from_secs(launch_wait),
                 fence_margin: Duration::from_secs(fence_margin),
+                failback_settle: Duration::from_secs(failback_settle),
+                auto_failback_after: (auto_failback != 0)
+                    .then(|| Duration::from_secs(auto_failback)),
                 alarm_name_prefix: get("ALARM_NAME_PREFIX").unwrap_or_default(),
                 fence_action,
                 drs_job_timeout: Duration::from_secs(drs_job_minutes * 60),

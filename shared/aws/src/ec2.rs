@@ -370,6 +370,36 @@ impl Compute for Ec2Compute {
         }
     }
 
+    async fn untag(&self, instance_ids: &[InstanceId], keys: &[&str]) -> Result<(), AwsError> {
+        // A tag given by key alone is deleted whatever its value.
+        let tags: Vec<Tag> = keys
+            .iter()
+            .map(|k| Tag::builder().key(*k).build())
+            .collect();
+        for chunk in instance_ids.chunks(MAX_FILTER_VALUES) {
+            self.client
+                .delete_tags()
+                .set_resources(Some(chunk.iter().map(InstanceId::to_string).collect()))
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .map_err(|e| from_sdk("ec2:DeleteTags", e))?;
+        }
+        Ok(())
+    }
+
+    async fn start(&self, instance_ids: &[InstanceId]) -> Result<(), AwsError> {
+        for chunk in instance_ids.chunks(MAX_FILTER_VALUES) {
+            self.client
+                .start_instances()
+                .set_instance_ids(Some(chunk.iter().map(InstanceId::to_string).collect()))
+                .send()
+                .await
+                .map_err(|e| from_sdk("ec2:StartInstances", e))?;
+        }
+        Ok(())
+    }
+
     async fn stop(&self, instance_ids: &[InstanceId]) -> Result<(), AwsError> {
         self.change_state(instance_ids, true).await
     }

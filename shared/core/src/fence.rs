@@ -176,6 +176,31 @@ impl<'a> Chains<'a> {
         best.map(|(_, first, end)| (first, end))
     }
 
+    /// The end of `original`'s chain whatever its state (stopped included, terminated ones are
+    /// not in the chains): the deepest replacement, then the latest launched, then the highest
+    /// id; and the other replacements on the way. A failback hands over from it.
+    pub fn last(&self, original: &Instance) -> Option<(&'a Instance, Vec<&'a Instance>)> {
+        let mut all: Vec<(usize, &'a Instance)> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::from([original.id.as_str()]);
+        let mut stack: Vec<(usize, &'a Instance)> = self
+            .successors(&original.id)
+            .iter()
+            .map(|s| (1, *s))
+            .collect();
+        while let Some((depth, node)) = stack.pop() {
+            if depth > MAX_CHAIN || !seen.insert(node.id.as_str()) {
+                continue;
+            }
+            if !node.state.is_gone() {
+                all.push((depth, node));
+            }
+            stack.extend(self.successors(&node.id).iter().map(|s| (depth + 1, *s)));
+        }
+        all.sort_by(|(da, a), (db, b)| (da, a.launched_at, &a.id).cmp(&(db, b.launched_at, &b.id)));
+        let (_, end) = all.pop()?;
+        Some((end, all.into_iter().map(|(_, i)| i).collect()))
+    }
+
     /// The newest replacement of `id`, dead or alive.
     fn newest(&self, id: &str) -> Option<&'a Instance> {
         self.successors(id)

@@ -60,10 +60,12 @@ impl Instance {
         !self.state.is_gone()
     }
 
-    /// Whether the instance opted in with `autorestart:enabled=true` and is no drill copy
-    /// (drill copies carry the opt-in tag for IAM, but are never protected themselves).
+    /// Whether the instance opted in with `autorestart:enabled=true` and is no drill copy nor
+    /// standby (both carry the opt-in tag for IAM, but are never protected themselves).
     pub fn is_opted_in(&self) -> bool {
-        tags::is_opted_in(self.tag(tags::ENABLED)) && self.tag(tags::DRILL).is_none()
+        tags::is_opted_in(self.tag(tags::ENABLED))
+            && self.tag(tags::DRILL).is_none()
+            && self.tag(tags::STANDBY_FOR).is_none()
     }
 
     /// Whether the instance is pending or running: on its way to serve, or serving.

@@ -8,6 +8,7 @@ pub mod alarm;
 pub mod drill;
 pub mod drs;
 pub mod error;
+pub mod failback;
 pub mod fence;
 pub mod ids;
 pub mod inventory;

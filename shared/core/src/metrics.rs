@@ -235,6 +235,75 @@ pub fn sweep_documents(namespace: &str, report: &SweepReport, at: DateTime<Utc>)
     for recovery in &report.recoveries {
         docs.extend(recovery_documents(namespace, recovery, at));
     }
+    for failback in &report.failbacks {
+        docs.extend(failback_documents(namespace, failback, at));
+    }
+    docs
+}
+
+/// Metrics of a failback that acted: `FailedBack`, `FailbackSeconds` (its start to home) and
+/// `FailbackFailed` (rolled back, or blocked when asked), the latter also by reason. A dry run
+/// counts nothing.
+pub fn failback_documents(
+    namespace: &str,
+    report: &crate::failback::FailbackReport,
+    at: DateTime<Utc>,
+) -> Vec<Value> {
+    use crate::failback::Status;
+    if report.dry_run {
+        return Vec::new();
+    }
+    let home: Vec<_> = report
+        .instances
+        .iter()
+        .filter(|i| i.status == Status::FailedBack)
+        .collect();
+    let mut reasons: Vec<String> = report
+        .instances
+        .iter()
+        .flat_map(|i| match &i.status {
+            Status::RolledBack { fault } => vec![fault.as_str().to_owned()],
+            Status::Blocked if report.asked => i.codes.clone(),
+            _ => Vec::new(),
+        })
+        .collect();
+    if home.is_empty() && reasons.is_empty() {
+        return Vec::new();
+    }
+    let failed = report
+        .instances
+        .iter()
+        .filter(|i| {
+            matches!(i.status, Status::RolledBack { .. })
+                || report.asked && i.status == Status::Blocked
+        })
+        .count();
+    let seconds: Vec<f64> = home
+        .iter()
+        .filter_map(|i| i.seconds)
+        .map(|s| s as f64)
+        .collect();
+    let mut metrics = vec![
+        ("FailedBack", Unit::Count, vec![home.len() as f64]),
+        ("FailbackFailed", Unit::Count, vec![failed as f64]),
+    ];
+    if !seconds.is_empty() {
+        metrics.push(("FailbackSeconds", Unit::Seconds, seconds));
+    }
+    let outpost = report.outpost.as_str();
+    let mut docs = documents(namespace, at, Some((OUTPOST_DIMENSION, outpost)), &metrics);
+    reasons.sort();
+    for (reason, count) in dedup_counts(reasons) {
+        let mut doc = document(
+            namespace,
+            at,
+            None,
+            &[("FailbackFailed", Unit::Count, vec![count as f64])],
+        );
+        doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"] = json!([[REASON_DIMENSION]]);
+        doc[REASON_DIMENSION] = json!(reason);
+        docs.push(doc);
+    }
     docs
 }
 

@@ -639,6 +639,9 @@ pub struct SweepReport {
     pub drs_results: Vec<DrsReport>,
     /// Outposts whose alarm is OK, with their fencing.
     pub fencing: Vec<AlarmReport>,
+    /// Failbacks gone on with (or begun automatically) on Outposts whose alarm is OK.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failbacks: Vec<crate::failback::FailbackReport>,
     /// The readiness check.
     pub readiness: ReadinessReport,
     /// Steps that failed; the next sweep tries them again.

@@ -42,6 +42,12 @@ pub struct Settings {
     /// How long after a self-fenced original must have fenced itself (its tag's T after the
     /// link was lost) its replacement may launch (`link_loss::FENCE_MARGIN`).
     pub fence_margin: Duration,
+    /// How long an Outpost's alarm must have been OK before its instances fail back
+    /// (`failback::SETTLE`, `FAILBACK_SETTLE_SECONDS`).
+    pub failback_settle: Duration,
+    /// When set, the sweep fails an Outpost's instances back by itself once its alarm has been
+    /// OK this long (`AUTO_FAILBACK_AFTER_SECONDS`; off by default).
+    pub auto_failback_after: Option<Duration>,
     /// The names of the ConnectedStatus alarms the sweep reads start with this.
     pub alarm_name_prefix: String,
     /// What the sweep does to an original once its Outpost is back and its replacement runs.
@@ -128,6 +134,8 @@ impl Default for Settings {
             wave_wait: Duration::from_secs(300),
             launch_wait: crate::plan::LAUNCH_WAIT,
             fence_margin: crate::link_loss::FENCE_MARGIN,
+            failback_settle: crate::failback::SETTLE,
+            auto_failback_after: None,
             alarm_name_prefix: String::new(),
             fence_action: FenceAction::Stop,
             drs_job_timeout: DRS_JOB_TIMEOUT,

@@ -82,13 +82,19 @@ pub const LAST_ATTEMPT: &str = "autorestart:last-attempt";
 pub const LAUNCH_TEMPLATE_ID: &str = "aws:ec2launchtemplate:id";
 /// Set by EC2 itself with [`LAUNCH_TEMPLATE_ID`]: the template version the launch resolved to.
 pub const LAUNCH_TEMPLATE_VERSION: &str = "aws:ec2launchtemplate:version";
+/// On an original failing back: where its failback is (`failback::Marker`), so that a retry or
+/// the sweep finishes it, and fencing leaves it alone meanwhile.
+pub const FAILBACK: &str = "autorestart:failback";
+/// On a stopped instance kept for an original: the original's id. A standby is not protected
+/// itself.
+pub const STANDBY_FOR: &str = "autorestart:standby-for";
 /// The prefix shared by every tag of this project.
 pub const PREFIX: &str = "autorestart:";
 /// The tag EC2 shows as the instance's name.
 pub const NAME: &str = "Name";
 
 /// Tags that record what the agent did; they describe one instance and never travel to another.
-pub const AUDIT_TAGS: [&str; 19] = [
+pub const AUDIT_TAGS: [&str; 21] = [
     FULL,
     LAST_ATTEMPT,
     ATTEMPT,
@@ -108,6 +114,8 @@ pub const AUDIT_TAGS: [&str; 19] = [
     DRILL,
     DRILL_OF,
     UNPROVEN_CLAIMS,
+    FAILBACK,
+    STANDBY_FOR,
 ];
 
 /// The value of `key` among `tags` (a request's tags, as pairs), if there.

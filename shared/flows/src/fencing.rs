@@ -37,16 +37,16 @@ type Candidates<'l> = (
 );
 
 /// What the walk along the replacement links found.
-struct Walk {
+pub(crate) struct Walk {
     /// Every proven link's instance (not terminated), its `replacement-of` filled in.
-    chains: Vec<Instance>,
+    pub(crate) chains: Vec<Instance>,
     /// Proven replacements that had lost `replacement-of`: (replacement, predecessor).
-    lost_links: Vec<(InstanceId, InstanceId)>,
+    pub(crate) lost_links: Vec<(InstanceId, InstanceId)>,
     /// Links AWS does not confirm: predecessor, and the instances claimed for it.
-    claims: Vec<(Instance, Vec<InstanceId>)>,
+    pub(crate) claims: Vec<(Instance, Vec<InstanceId>)>,
     /// Instances whose link could not be checked now (DRS unreadable): neither followed nor
     /// reported; the next sweep asks again.
-    unknown: Vec<InstanceId>,
+    pub(crate) unknown: Vec<InstanceId>,
 }
 
 impl Walk {
@@ -97,7 +97,15 @@ impl<S: Services> Agent<S> {
         outpost: &OutpostId,
         down: &HashSet<OutpostId>,
     ) -> Result<FenceReport, AwsError> {
-        let originals = self.compute.protected_instances_on(outpost).await?;
+        // An original failing back is the failback's (`failback`): not fenced, and its
+        // replacement's link, which the failback removes, not restored.
+        let originals: Vec<Instance> = self
+            .compute
+            .protected_instances_on(outpost)
+            .await?
+            .into_iter()
+            .filter(|o| o.tag(tags::FAILBACK).is_none())
+            .collect();
         let Walk {
             chains,
             lost_links,
@@ -157,7 +165,7 @@ impl<S: Services> Agent<S> {
     /// (then returned with the tag filled in, and listed as a link to repair). A link counts
     /// only when AWS confirms the agent made it (`proof`); the others are returned as claims.
     /// An instance whose `replacement-of` names another is no link.
-    async fn chains(&self, originals: &[Instance]) -> Result<Walk, AwsError> {
+    pub(crate) async fn chains(&self, originals: &[Instance]) -> Result<Walk, AwsError> {
         let mut seen: HashSet<InstanceId> = originals.iter().map(|o| o.id.clone()).collect();
         let mut level: Vec<Instance> = originals.to_vec();
         let mut walk = Walk {

@@ -11,6 +11,7 @@ pub mod drill;
 pub mod drs_finish;
 pub mod drs_start;
 pub mod error;
+pub mod failback;
 pub mod failover;
 pub mod fencing;
 pub mod launch;

@@ -221,7 +221,7 @@ impl<S: Services> Agent<S> {
     /// the launches onto (`placement`): a server known to be full is not asked first. An
     /// Outpost the API does not answer for (another account owns it, IAM, throttling) is left
     /// out, and its alternates keep the operator's order.
-    async fn free_slots(&self, outposts: HashSet<OutpostId>) -> FreeSlots {
+    pub(crate) async fn free_slots(&self, outposts: HashSet<OutpostId>) -> FreeSlots {
         if outposts.is_empty() {
             return HashMap::new();
         }

@@ -226,6 +226,40 @@ impl<C: Compute> Compute for Patient<C> {
         .await
     }
 
+    async fn untag(&self, instance_ids: &[InstanceId], keys: &[&str]) -> Result<(), AwsError> {
+        let Err(error) = patiently("ec2:DeleteTags", Repeat::Unanswered, || {
+            self.0.untag(instance_ids, keys)
+        })
+        .await
+        else {
+            return Ok(());
+        };
+        confirmed(error, async {
+            let found = self.instances(instance_ids).await?;
+            // Absent: terminated, tags and all.
+            Ok(found
+                .iter()
+                .all(|i| keys.iter().all(|key| i.tag(key).is_none())))
+        })
+        .await
+    }
+
+    async fn start(&self, instance_ids: &[InstanceId]) -> Result<(), AwsError> {
+        let Err(error) = patiently("ec2:StartInstances", Repeat::Unanswered, || {
+            self.0.start(instance_ids)
+        })
+        .await
+        else {
+            return Ok(());
+        };
+        confirmed(error, async {
+            let found = self.instances(instance_ids).await?;
+            Ok(found.len() == instance_ids.len()
+                && found.iter().all(|i| i.is_starting_or_running()))
+        })
+        .await
+    }
+
     async fn stop(&self, instance_ids: &[InstanceId]) -> Result<(), AwsError> {
         let Err(error) = patiently("ec2:StopInstances", Repeat::Unanswered, || {
             self.0.stop(instance_ids)

@@ -76,6 +76,20 @@ pub trait Compute: Sync {
         tags: &[(String, String)],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
+    /// Removes tags (by key, whatever their value) from instances.
+    fn untag(
+        &self,
+        instance_ids: &[InstanceId],
+        keys: &[&str],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Starts stopped instances: one `StartInstances` call for many (EC2 draws each started
+    /// instance from its resource bucket, not from the RunInstances request bucket).
+    fn start(
+        &self,
+        instance_ids: &[InstanceId],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
     /// Stops instances.
     fn stop(
         &self,

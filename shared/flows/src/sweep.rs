@@ -74,6 +74,15 @@ impl<S: Services> Agent<S> {
                         Ok(done) => report.fencing.push(done),
                         Err(error) => report.errors.push(format!("fencing {outpost}: {error}")),
                     }
+                    // Failbacks in progress go on (and the automatic one begins, if on).
+                    match self
+                        .failbacks_of(&outpost, change.state_since, budget.less(SWEEP_RESERVE))
+                        .await
+                    {
+                        Ok(Some(done)) => report.failbacks.push(done),
+                        Ok(None) => {}
+                        Err(error) => report.errors.push(format!("failback {outpost}: {error}")),
+                    }
                 }
                 Signal::Ignore(reason) => {
                     info!(alarm = %change.alarm_name, %reason, "sweep passes over alarm");

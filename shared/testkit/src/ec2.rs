@@ -205,6 +205,67 @@ impl Compute for InMemoryAws {
         .await
     }
 
+    async fn untag(&self, instance_ids: &[InstanceId], keys: &[&str]) -> Result<(), AwsError> {
+        self.call(Op::DeleteTags, |w| {
+            for id in instance_ids {
+                let instance = w.instances.get_mut(id.as_str()).ok_or_else(|| {
+                    AwsError::from_code(
+                        "ec2:DeleteTags",
+                        "InvalidInstanceID.NotFound",
+                        format!("{id} not found"),
+                    )
+                })?;
+                instance.tags.retain(|k, _| !keys.contains(&k.as_str()));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn start(&self, instance_ids: &[InstanceId]) -> Result<(), AwsError> {
+        self.call(Op::StartInstances, |w| {
+            // EC2 checks every instance before it starts any.
+            for id in instance_ids {
+                let state = w.instances.get(id.as_str()).map(|i| i.state.clone());
+                match state {
+                    None => {
+                        return Err(AwsError::from_code(
+                            "ec2:StartInstances",
+                            "InvalidInstanceID.NotFound",
+                            format!("{id} not found"),
+                        ));
+                    }
+                    Some(s) if s.is_gone() || s == InstanceState::Stopping => {
+                        return Err(AwsError::from_code(
+                            "ec2:StartInstances",
+                            "IncorrectInstanceState",
+                            format!("The instance '{id}' is not in a state from which it can be started."),
+                        ));
+                    }
+                    Some(_) => {}
+                }
+                if w.unstartable.contains(id.as_str()) {
+                    return Err(AwsError::from_code(
+                        "ec2:StartInstances",
+                        "InsufficientInstanceCapacity",
+                        "There is not enough capacity to fulfill your request.",
+                    ));
+                }
+            }
+            let now = Instant::now();
+            for id in instance_ids {
+                let instance = w.instances.get_mut(id.as_str()).expect("checked above");
+                if instance.state == InstanceState::Stopped {
+                    // Pending like a launch, for the world's pending time.
+                    instance.state = InstanceState::Pending;
+                    w.started_at.insert(id.to_string(), now);
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn stop(&self, instance_ids: &[InstanceId]) -> Result<(), AwsError> {
         self.set_state(Op::StopInstances, instance_ids, "stopped")
             .await

@@ -107,12 +107,16 @@ pub struct World {
     /// Random throttling: this share of the calls answers throttled without taking effect,
     /// from a seeded generator.
     pub random_throttling: Option<RandomThrottling>,
+    /// Instances EC2 cannot start (`InsufficientInstanceCapacity`).
+    pub unstartable: HashSet<String>,
     /// Error answers by operation and code.
     pub errors_answered: HashMap<(Op, String), usize>,
     /// RunInstances' first answer by ClientToken: EC2 answers a repeat with it, the state the
     /// instance was in then included, even once the instance has died.
     tokens: HashMap<String, Instance>,
     launched_at: HashMap<String, Instant>,
+    /// When StartInstances started each instance: pending for `pending_for`, never invisible.
+    started_at: HashMap<String, Instant>,
     registered_at: HashMap<(String, Target), Instant>,
     next_id: u64,
 }
@@ -315,7 +319,12 @@ impl World {
     /// Instances whose pending time is over run.
     fn settle(&mut self) {
         let now = Instant::now();
-        for (id, at) in &self.launched_at {
+        // The latest start counts: a launched instance stopped and started is pending again.
+        let launched = self
+            .launched_at
+            .iter()
+            .filter(|(id, _)| !self.started_at.contains_key(*id));
+        for (id, at) in launched.chain(&self.started_at) {
             if let Some(instance) = self.instances.get_mut(id)
                 && instance.state == InstanceState::Pending
                 && now >= *at + self.pending_for

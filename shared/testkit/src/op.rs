@@ -6,6 +6,8 @@
 pub enum Op {
     /// `CreateTags`.
     CreateTags,
+    /// `DeleteTags`.
+    DeleteTags,
     /// `DeregisterTargets`.
     DeregisterTargets,
     /// `DescribeAlarms`.
@@ -48,6 +50,8 @@ pub enum Op {
     RunInstancesDryRun,
     /// `StartRecovery`.
     StartRecovery,
+    /// `StartInstances`.
+    StartInstances,
     /// `StopInstances`.
     StopInstances,
     /// `TerminateInstances`.
@@ -61,6 +65,7 @@ impl Op {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::CreateTags => "CreateTags",
+            Self::DeleteTags => "DeleteTags",
             Self::DeregisterTargets => "DeregisterTargets",
             Self::DescribeAlarms => "DescribeAlarms",
             Self::DescribeImages => "DescribeImages",
@@ -82,6 +87,7 @@ impl Op {
             Self::RunInstances => "RunInstances",
             Self::RunInstancesDryRun => "RunInstances(DryRun)",
             Self::StartRecovery => "StartRecovery",
+            Self::StartInstances => "StartInstances",
             Self::StopInstances => "StopInstances",
             Self::TerminateInstances => "TerminateInstances",
             Self::UpdateLaunchConfiguration => "UpdateLaunchConfiguration",

@@ -11,10 +11,12 @@ use crate::settings::{Mode, Place};
 
 mod drill;
 mod drs;
+mod failback;
 mod readiness;
 
 pub use drill::render as drill;
 pub use drs::render as drs_result;
+pub use failback::render as failback;
 pub use readiness::render as readiness;
 
 /// A message for people.
