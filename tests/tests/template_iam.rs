@@ -128,8 +128,8 @@ fn template() -> String {
     std::fs::read_to_string(workspace_root().join("template.yaml")).unwrap()
 }
 
-/// Every IAM resource of the stack: the functions' four roles and the four managed policies.
-const IAM_RESOURCES: [&str; 8] = [
+/// Every IAM resource of the stack: the functions' four roles and the five managed policies.
+const IAM_RESOURCES: [&str; 9] = [
     "AlarmHandlerRole",
     "DrsEventHandlerRole",
     "SweeperRole",
@@ -138,6 +138,7 @@ const IAM_RESOURCES: [&str; 8] = [
     "AlarmHandlerDrsPolicy",
     "DrsNetworkPolicy",
     "SweepAndDrillReadPolicy",
+    "FailbackPolicy",
 ];
 
 /// Every statement the functions' roles hold, with the resource it is written in.
@@ -145,7 +146,7 @@ fn every_statement(template: &str) -> Vec<(&'static str, Statement)> {
     assert_eq!(template.matches("Type: AWS::IAM::Role\n").count(), 4);
     assert_eq!(
         template.matches("Type: AWS::IAM::ManagedPolicy\n").count(),
-        4
+        5
     );
     IAM_RESOURCES
         .iter()
@@ -772,4 +773,96 @@ fn readiness_may_decode_why_a_dry_run_launch_was_refused() {
             .any(|s| s.allow && s.names("ec2:RunInstances")),
         "a dry run is authorized as the launch itself"
     );
+}
+
+/// The tag keys a `pub const NAME: [&str; N] = [tags::A, …];` of failback.rs lists, as the
+/// strings tags.rs gives them.
+fn failback_keys(name: &str) -> Vec<String> {
+    let root = workspace_root();
+    let failback = std::fs::read_to_string(root.join("shared/core/src/failback.rs")).unwrap();
+    let tags = std::fs::read_to_string(root.join("shared/core/src/tags.rs")).unwrap();
+    let start = failback
+        .find(&format!("pub const {name}"))
+        .unwrap_or_else(|| panic!("failback.rs declares {name}"));
+    let list = &failback[start..];
+    let list = &list[list.find("= [").unwrap() + 3..list.find("];").unwrap()];
+    list.split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            let constant = n.trim_start_matches("tags::");
+            let declaration = format!("pub const {constant}: &str = \"");
+            let at = tags.find(&declaration).unwrap() + declaration.len();
+            tags[at..at + tags[at..].find('"').unwrap()].to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn failback_starts_stops_and_untags_only_what_it_hands_over_and_the_drill_never() {
+    let template = template();
+    for role in ["AlarmHandlerRole", "SweeperRole"] {
+        assert!(
+            resource(&template, role).contains("- !Ref FailbackPolicy"),
+            "{role} fails back"
+        );
+    }
+    for role in ["DrillRole", "DrsEventHandlerRole"] {
+        assert!(
+            !resource(&template, role).contains("FailbackPolicy"),
+            "{role}"
+        );
+    }
+    // Start and stop: only opted-in originals that were replaced, and replacements.
+    for (sid, link) in [
+        ("StartAndStopReplacedOriginals", "autorestart:replaced-by"),
+        ("StartAndStopReplacements", "autorestart:replacement-of"),
+    ] {
+        let s = find(&template, "FailbackPolicy", sid);
+        assert!(
+            s.names("ec2:StartInstances") && s.names("ec2:StopInstances"),
+            "{sid}"
+        );
+        assert!(
+            s.body
+                .contains("ec2:ResourceTag/autorestart:enabled: \"true\""),
+            "{sid}"
+        );
+        assert!(
+            s.body
+                .contains(&format!("ec2:ResourceTag/{link}: \"false\"")),
+            "{sid} needs {link}"
+        );
+    }
+    // DeleteTags: exactly the keys the failback clears, never a request without keys
+    // (which deletes every tag).
+    let clear = find(&template, "FailbackPolicy", "ClearTheIncidentOnFailback");
+    assert!(clear.names("ec2:DeleteTags"));
+    assert!(
+        clear.body.contains("aws:TagKeys: \"false\""),
+        "keys required"
+    );
+    let mut listed: Vec<&str> = clear
+        .body
+        .lines()
+        .skip_while(|l| *l != "ForAllValues:StringEquals:")
+        .skip(2)
+        .map_while(|l| l.strip_prefix("- "))
+        .collect();
+    listed.sort_unstable();
+    let mut cleared: Vec<String> = failback_keys("HOME_CLEARS");
+    cleared.extend(failback_keys("STANDBY_CLEARS"));
+    cleared.sort();
+    cleared.dedup();
+    assert_eq!(listed, cleared);
+    // No other statement of any role lets the agent delete tags of instances.
+    for (name, s) in every_statement(&template) {
+        if s.names("ec2:DeleteTags") && s.allow {
+            assert!(
+                s.sid == "ClearTheIncidentOnFailback" || s.body.contains("launch-template/*"),
+                "{name} {}",
+                s.sid
+            );
+        }
+    }
 }

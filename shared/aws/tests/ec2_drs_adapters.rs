@@ -7,7 +7,9 @@ use autorestart_core::error::ErrorKind;
 use autorestart_flows::ports::{Compute, DisasterRecovery};
 use aws_sdk_drs::operation::describe_jobs::{DescribeJobsError, DescribeJobsOutput};
 use aws_sdk_drs::types::{InitiatedBy, Job, JobStatus, JobType, LaunchStatus, ParticipatingServer};
+use aws_sdk_ec2::operation::delete_tags::{DeleteTagsError, DeleteTagsOutput};
 use aws_sdk_ec2::operation::describe_images::{DescribeImagesError, DescribeImagesOutput};
+use aws_sdk_ec2::operation::start_instances::{StartInstancesError, StartInstancesOutput};
 use aws_sdk_ec2::operation::stop_instances::{StopInstancesError, StopInstancesOutput};
 use aws_sdk_ec2::operation::terminate_instances::{
     TerminateInstancesError, TerminateInstancesOutput,
@@ -85,6 +87,69 @@ async fn stop_and_terminate_errors_are_sorted_by_their_code() {
             (1, 1),
             "{code} is not retried"
         );
+    }
+}
+
+#[tokio::test]
+async fn start_sends_many_ids_in_one_call_and_untag_names_keys_without_values() {
+    let start = mock!(aws_sdk_ec2::Client::start_instances)
+        .match_requests(|r| r.instance_ids() == ["i-1", "i-2", "i-3"])
+        .then_output(|| StartInstancesOutput::builder().build());
+    let untag = mock!(aws_sdk_ec2::Client::delete_tags)
+        .match_requests(|r| {
+            r.resources() == ["i-1"]
+                && r.tags().len() == 2
+                && r.tags()[0].key() == Some("autorestart:replaced-by")
+                && r.tags().iter().all(|t| t.value().is_none())
+        })
+        .then_output(|| DeleteTagsOutput::builder().build());
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&start, &untag]);
+    let ec2 = Ec2Compute::new(client);
+
+    ec2.start(&instance_ids(&["i-1", "i-2", "i-3"]))
+        .await
+        .unwrap();
+    ec2.untag(
+        &instance_ids(&["i-1"]),
+        &["autorestart:replaced-by", "autorestart:failback"],
+    )
+    .await
+    .unwrap();
+
+    assert_eq!((start.num_calls(), untag.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn start_and_untag_errors_are_sorted_by_their_code() {
+    for (code, kind) in [
+        (
+            "InsufficientInstanceCapacity",
+            ErrorKind::InsufficientCapacity,
+        ),
+        ("IncorrectInstanceState", ErrorKind::Other),
+        ("UnauthorizedOperation", ErrorKind::AccessDenied),
+    ] {
+        let start = mock!(aws_sdk_ec2::Client::start_instances)
+            .then_error(move || StartInstancesError::generic(aws_error(code)));
+        let untag = mock!(aws_sdk_ec2::Client::delete_tags)
+            .then_error(move || DeleteTagsError::generic(aws_error(code)));
+        let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&start, &untag]);
+        let ec2 = Ec2Compute::new(client);
+        let target = instance_ids(&["i-1"]);
+
+        let started = ec2.start(&target).await.unwrap_err();
+        let untagged = ec2
+            .untag(&target, &["autorestart:failback"])
+            .await
+            .unwrap_err();
+
+        assert_eq!(
+            (started.kind, started.operation),
+            (kind, "ec2:StartInstances"),
+            "{code}"
+        );
+        assert_eq!(untagged.operation, "ec2:DeleteTags", "{code}");
+        assert_eq!(started.code, code);
     }
 }
 

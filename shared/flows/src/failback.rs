@@ -76,6 +76,14 @@ impl Seen {
     }
 }
 
+/// An original as read, the end of its chain with the replacements on the way, and the
+/// instances its link tags claim without proof.
+type PairRead = (
+    Instance,
+    Option<(Instance, Vec<InstanceId>)>,
+    Vec<InstanceId>,
+);
+
 /// What this run saw and did for one original.
 #[derive(Default)]
 struct Trail {
@@ -260,11 +268,7 @@ impl<S: Services> Agent<S> {
         let walk = self.chains(&originals).await?;
         let links = Chains::new(&walk.chains);
         let mut seen = Vec::new();
-        let mut pairs_read: Vec<(
-            Instance,
-            Option<(Instance, Vec<InstanceId>)>,
-            Vec<InstanceId>,
-        )> = Vec::new();
+        let mut pairs_read: Vec<PairRead> = Vec::new();
         for original in originals {
             let end = links
                 .last(&original)
@@ -404,7 +408,7 @@ impl<S: Services> Agent<S> {
                 Step::EndRollBack => {
                     let done = self
                         .compute
-                        .untag(&[original.id.clone()], &[tags::FAILBACK])
+                        .untag(std::slice::from_ref(&original.id), &[tags::FAILBACK])
                         .await;
                     if done.is_ok()
                         && let Some(Marker {
@@ -510,7 +514,9 @@ impl<S: Services> Agent<S> {
 
     async fn mark(&self, original: &Instance, marker: &Marker) -> Result<(), AwsError> {
         let tag = [(tags::FAILBACK.to_owned(), marker.value())];
-        self.compute.tag(&[original.id.clone()], &tag).await
+        self.compute
+            .tag(std::slice::from_ref(&original.id), &tag)
+            .await
     }
 
     /// Registers (or deregisters) the targets of `moves`: the new side's when registering, the
@@ -556,7 +562,10 @@ impl<S: Services> Agent<S> {
                 .await?;
         }
         self.compute
-            .untag(&[one.original.id.clone()], &failback::HOME_CLEARS)
+            .untag(
+                std::slice::from_ref(&one.original.id),
+                &failback::HOME_CLEARS,
+            )
             .await
     }
 
