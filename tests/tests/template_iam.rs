@@ -775,15 +775,15 @@ fn readiness_may_decode_why_a_dry_run_launch_was_refused() {
     );
 }
 
-/// The tag keys a `pub const NAME: [&str; N] = [tags::A, …];` of failback.rs lists, as the
-/// strings tags.rs gives them.
-fn failback_keys(name: &str) -> Vec<String> {
+/// The tag keys a `pub const NAME: [&str; N] = [tags::A, …];` of a core module (`file`)
+/// lists, as the strings tags.rs gives them.
+fn core_keys(file: &str, name: &str) -> Vec<String> {
     let root = workspace_root();
-    let failback = std::fs::read_to_string(root.join("shared/core/src/failback.rs")).unwrap();
+    let failback = std::fs::read_to_string(root.join("shared/core/src").join(file)).unwrap();
     let tags = std::fs::read_to_string(root.join("shared/core/src/tags.rs")).unwrap();
     let start = failback
         .find(&format!("pub const {name}"))
-        .unwrap_or_else(|| panic!("failback.rs declares {name}"));
+        .unwrap_or_else(|| panic!("{file} declares {name}"));
     let list = &failback[start..];
     let list = &list[list.find("= [").unwrap() + 3..list.find("];").unwrap()];
     list.split(',')
@@ -850,8 +850,9 @@ fn failback_starts_stops_and_untags_only_what_it_hands_over_and_the_drill_never(
         .map_while(|l| l.strip_prefix("- "))
         .collect();
     listed.sort_unstable();
-    let mut cleared: Vec<String> = failback_keys("HOME_CLEARS");
-    cleared.extend(failback_keys("STANDBY_CLEARS"));
+    let mut cleared: Vec<String> = core_keys("failback.rs", "HOME_CLEARS");
+    cleared.extend(core_keys("failback.rs", "STANDBY_CLEARS"));
+    cleared.extend(core_keys("standby.rs", "STARTED_CLEARS"));
     cleared.sort();
     cleared.dedup();
     assert_eq!(listed, cleared);

@@ -164,6 +164,7 @@ impl Launching {
             template: candidate.request.template,
             subnet_id: candidate.subnet_id,
             outpost_arn: candidate.outpost_arn,
+            standby: false,
         }
     }
 

@@ -26,6 +26,7 @@ pub mod readiness;
 pub mod recovery;
 pub mod report;
 pub mod settings;
+pub mod standby;
 pub mod tags;
 pub mod template_plan;
 pub mod vocabulary;

@@ -30,6 +30,8 @@ pub enum Outcome {
         subnet_id: String,
         /// The Outpost it runs on, if any.
         outpost_arn: Option<String>,
+        /// A warm standby started (`standby`), not a launch.
+        standby: bool,
     },
     /// A live replacement existed already.
     AlreadyRecovered {

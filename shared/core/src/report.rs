@@ -162,6 +162,9 @@ pub struct InstanceReport {
     /// `autorestart:on-link-loss` policy, in words).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub two_copies: Option<String>,
+    /// The replacement is a warm standby the agent started, not a launch.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub from_standby: bool,
 }
 
 impl InstanceReport {
@@ -433,6 +436,7 @@ impl InstanceReport {
             failed_attempts: Vec::new(),
             warnings: Vec::new(),
             two_copies: None,
+            from_standby: false,
         }
     }
 }
@@ -460,8 +464,10 @@ fn describe_outcome(report: &mut InstanceReport, outcome: &Outcome) {
             template,
             subnet_id,
             outpost_arn,
+            standby,
             ..
         } => {
+            report.from_standby = *standby;
             report.template = Some(template.to_string());
             report.subnet_id = Some(subnet_id.clone());
             report.outpost_arn = outpost_arn.clone();

@@ -372,7 +372,7 @@ struct Launch<'a> {
 /// Records the replacement on the original (`replaced-by`, `incident`) and remembers its
 /// registrations (`members`), in one CreateTags, unless the original says all that already:
 /// after a crash or a lost tag, the replacement's own tag is the truth.
-async fn record_replacement<C: Compute>(
+pub(crate) async fn record_replacement<C: Compute>(
     compute: &C,
     incident: &IncidentId,
     members: &[(String, String)],

@@ -22,6 +22,7 @@ pub mod outage;
 pub mod patient;
 pub mod ports;
 pub mod readiness;
+pub mod standby;
 pub mod sweep;
 pub mod template;
 pub mod waves;

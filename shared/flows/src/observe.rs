@@ -20,6 +20,7 @@ use autorestart_core::ids::InstanceId;
 use autorestart_core::link_loss;
 use autorestart_core::outcome::Execution;
 use autorestart_core::recovery::{self, FreeSlots, Reads};
+use autorestart_core::standby;
 use autorestart_core::{moves, placement, report};
 
 use crate::agent::{Agent, Services};
@@ -314,6 +315,7 @@ impl<S: Services> Agent<S> {
             warn!(target_group = %group, "a target group in scope no longer exists: skipped");
             load_balancing_errors.push(report::missing_target_group(&group));
         }
+        let standbys = self.standbys(&template_instances, down).await;
         let remember = template_instances
             .iter()
             .chain(&drs_instances)
@@ -334,7 +336,38 @@ impl<S: Services> Agent<S> {
             memberships,
             load_balancing_errors,
             remember,
+            standbys,
         })
+    }
+
+    /// The standby to start for each running original (`standby::pick`), from the instances
+    /// tagged `standby-for` one of them; none when they cannot be read (then it launches).
+    async fn standbys(
+        &self,
+        originals: &[Instance],
+        down: &HashSet<OutpostId>,
+    ) -> HashMap<InstanceId, Instance> {
+        let running: Vec<&Instance> = originals
+            .iter()
+            .filter(|i| i.is_starting_or_running())
+            .collect();
+        if running.is_empty() {
+            return HashMap::new();
+        }
+        let ids: Vec<String> = running.iter().map(|i| i.id.to_string()).collect();
+        match self.compute.instances_tagged(tags::STANDBY_FOR, &ids).await {
+            Ok(tagged) => {
+                let (chosen, unusable) = standby::pick(&running, &tagged, down);
+                for (id, why) in unusable {
+                    warn!(standby = %id, reason = %why.explain(), "a standby not used");
+                }
+                chosen
+            }
+            Err(error) => {
+                warn!(%error, "could not read the standbys; their originals are launched");
+                HashMap::new()
+            }
+        }
     }
 
     /// Every membership in scope, or none when there is nothing to recover.
@@ -361,6 +394,8 @@ pub(crate) struct Seen {
     pub(crate) memberships: Vec<Membership>,
     pub(crate) load_balancing_errors: Vec<String>,
     pub(crate) remember: HashMap<InstanceId, Vec<(String, String)>>,
+    /// The standby to start, by original (`standby::pick`).
+    pub(crate) standbys: HashMap<InstanceId, Instance>,
 }
 
 impl Seen {

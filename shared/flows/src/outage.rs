@@ -25,7 +25,7 @@ use crate::error::FlowError;
 use crate::launch::{self, Capacity, Limits};
 use crate::observe::Seen;
 use crate::ports::{Compute, Membership};
-use crate::{drs_start, membership, notify, observe};
+use crate::{drs_start, membership, notify, observe, standby};
 
 impl<S: Services> Agent<S> {
     /// Handles one alarm state change with no deadline (tests, benchmarks).
@@ -456,13 +456,23 @@ impl<S: Services> Agent<S> {
                 capacity: act.capacity,
             };
             let concurrency = self.settings.concurrency;
+            // Warm standbys first: one StartInstances for the wave; the rest launch.
+            let started = standby::start_standbys(
+                &self.compute,
+                act.incident,
+                &act.seen.remember,
+                plan.templates,
+                &act.seen.standbys,
+                execution,
+            )
+            .await;
             let (mut wave_outcomes, drs_outcomes) = futures::join!(
                 launch::execute(
                     &self.compute,
                     limits,
                     &act.seen.remember,
                     act.incident,
-                    plan.templates,
+                    started.to_launch,
                     concurrency,
                     execution
                 ),
@@ -476,6 +486,12 @@ impl<S: Services> Agent<S> {
                 ),
             );
             wave_outcomes.extend(drs_outcomes);
+            wave_outcomes.extend(started.outcomes);
+            for (id, warning) in started.warnings {
+                if let Some(outcome) = wave_outcomes.iter_mut().find(|o| o.original.id == id) {
+                    outcome.warnings.push(warning);
+                }
+            }
             wave_outcomes.sort_by(|a, b| a.original.id.cmp(&b.original.id));
             if execution == Execution::Live {
                 let more_waves = index + 1 < wave_count;

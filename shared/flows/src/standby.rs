@@ -1,0 +1,161 @@
+//! Starts warm standbys instead of launching: the standbys of a wave's instances linked to
+//! their originals first (so that a crash leaves a replacement the next run knows), then
+//! started in one `StartInstances`, then recorded on the originals as a launch is. A standby
+//! that does not start is unlinked again and its original launched from its templates.
+
+use std::collections::HashMap;
+
+use tracing::{info, warn};
+
+use autorestart_core::alarm::IncidentId;
+use autorestart_core::error::AwsError;
+use autorestart_core::ids::InstanceId;
+use autorestart_core::inventory::Instance;
+use autorestart_core::outcome::{Execution, InstanceOutcome, Outcome};
+use autorestart_core::plan::{Decision, PlannedInstance};
+use autorestart_core::{standby, tags};
+
+use crate::launch;
+use crate::ports::Compute;
+
+/// What starting the standbys left: the outcomes of those started, the decisions left to
+/// launch, and the warnings for the outcomes of those (a standby that did not start, or one a
+/// dry run would start).
+pub(crate) struct Started {
+    pub(crate) outcomes: Vec<InstanceOutcome>,
+    pub(crate) to_launch: Vec<PlannedInstance>,
+    pub(crate) warnings: Vec<(InstanceId, String)>,
+}
+
+/// Starts the standbys (`standbys`, by original) of the decisions to launch a first copy.
+pub(crate) async fn start_standbys<C: Compute>(
+    compute: &C,
+    incident: &IncidentId,
+    remember: &HashMap<InstanceId, Vec<(String, String)>>,
+    plan: Vec<PlannedInstance>,
+    standbys: &HashMap<InstanceId, Instance>,
+    execution: Execution,
+) -> Started {
+    let mut done = Started {
+        outcomes: Vec::new(),
+        to_launch: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let mut chosen: Vec<(PlannedInstance, Instance)> = Vec::new();
+    for planned in plan {
+        let first_copy =
+            matches!(&planned.decision, Decision::Launch { dead, .. } if dead.is_empty());
+        match standbys.get(&planned.original.id) {
+            Some(s) if first_copy => chosen.push((planned, s.clone())),
+            _ => done.to_launch.push(planned),
+        }
+    }
+    if chosen.is_empty() {
+        return done;
+    }
+    if execution == Execution::DryRun {
+        for (planned, s) in chosen {
+            done.warnings.push((
+                planned.original.id.clone(),
+                format!("its standby {} would be started instead of a launch", s.id),
+            ));
+            done.to_launch.push(planned);
+        }
+        return done;
+    }
+    // Linked first: a crash after the start leaves a replacement, not a stray copy.
+    let mut linked: Vec<(PlannedInstance, Instance)> = Vec::new();
+    for (planned, s) in chosen {
+        let link = [(
+            tags::REPLACEMENT_OF.to_owned(),
+            planned.original.id.to_string(),
+        )];
+        match compute.tag(std::slice::from_ref(&s.id), &link).await {
+            Ok(()) => linked.push((planned, s)),
+            Err(error) => {
+                warn!(standby = %s.id, %error, "could not link the standby to its original; launching instead");
+                done.warnings.push((
+                    planned.original.id.clone(),
+                    standby::not_started(&s.id, &error),
+                ));
+                done.to_launch.push(planned);
+            }
+        }
+    }
+    let ids: Vec<InstanceId> = linked.iter().map(|(_, s)| s.id.clone()).collect();
+    if ids.is_empty() {
+        return done;
+    }
+    let refused = start(compute, &ids).await;
+    for (planned, mut s) in linked {
+        if let Some(error) = refused.get(&s.id) {
+            warn!(standby = %s.id, %error, "the standby did not start; launching instead");
+            unlink(compute, &s, &planned.original.id).await;
+            done.warnings.push((
+                planned.original.id.clone(),
+                standby::not_started(&s.id, error),
+            ));
+            done.to_launch.push(planned);
+            continue;
+        }
+        info!(original = %planned.original.id, standby = %s.id, "standby started");
+        // No longer a standby: protected itself, as a launched replacement is.
+        if let Err(error) = compute
+            .untag(std::slice::from_ref(&s.id), &standby::STARTED_CLEARS)
+            .await
+        {
+            warn!(standby = %s.id, %error, "could not remove standby-for from the started standby");
+        }
+        s.tags.remove(tags::STANDBY_FOR);
+        s.tags
+            .insert(tags::REPLACEMENT_OF.into(), planned.original.id.to_string());
+        // Its own incident tag (the one its ClientToken proves) stays on it; the original
+        // records this incident.
+        s.tags.remove(tags::INCIDENT);
+        s.state = "pending".into();
+        let members = remember
+            .get(&planned.original.id)
+            .map_or(&[][..], Vec::as_slice);
+        let mut result = InstanceOutcome::of(
+            planned.original,
+            Outcome::Recovered {
+                template: standby::template_of(&s),
+                subnet_id: s.subnet_id.clone().unwrap_or_default(),
+                outpost_arn: s.outpost_arn.clone(),
+                replacement: s.clone(),
+                standby: true,
+            },
+        );
+        launch::record_replacement(compute, incident, members, &mut result, &s).await;
+        done.outcomes.push(result);
+    }
+    done
+}
+
+/// Starts `ids` in one call; when EC2 refuses the call, each alone, so that one that cannot
+/// start does not hold back the others. The refusals, by instance.
+async fn start<C: Compute>(compute: &C, ids: &[InstanceId]) -> HashMap<InstanceId, AwsError> {
+    let mut refused = HashMap::new();
+    match compute.start(ids).await {
+        Ok(()) => {}
+        Err(error) if ids.len() == 1 => {
+            refused.insert(ids[0].clone(), error);
+        }
+        Err(_) => {
+            for id in ids {
+                if let Err(error) = compute.start(std::slice::from_ref(id)).await {
+                    refused.insert(id.clone(), error);
+                }
+            }
+        }
+    }
+    refused
+}
+
+/// A standby that did not start goes back to being one: its link removed, `standby-for` kept.
+async fn unlink<C: Compute>(compute: &C, s: &Instance, original: &InstanceId) {
+    let id = std::slice::from_ref(&s.id);
+    if let Err(error) = compute.untag(id, &[tags::REPLACEMENT_OF]).await {
+        warn!(standby = %s.id, %original, %error, "could not unlink a standby that did not start; the next run sees it as a stopped replacement and launches another");
+    }
+}

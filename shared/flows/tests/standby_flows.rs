@@ -1,0 +1,194 @@
+//! Warm standbys on the in-memory AWS: started in one StartInstances instead of launched, a
+//! standby that cannot start falling back to a launch in the same run, standbys the agent cannot
+//! prove or use left alone, and a run that crashed between linking and starting finished.
+
+use std::time::Duration;
+
+use autorestart_core::outcome::OutcomeKind;
+use autorestart_core::report::AlarmReport;
+use autorestart_core::settings::Mode;
+use autorestart_core::tags;
+use autorestart_testkit::{InMemoryAws, Op, World};
+
+mod support;
+use support::agent_world::*;
+
+/// Adds a stopped standby `id` of `of` on Outpost `subnet`'s server, launched by the agent
+/// (its ClientToken proves it).
+fn add_standby(w: &mut World, id: &str, subnet: &str, of: &str) {
+    w.add_replacement(
+        id,
+        subnet,
+        of,
+        &[
+            (tags::NAME, "standby"),
+            (tags::ENABLED, "true"),
+            (tags::STANDBY_FOR, of),
+        ],
+    );
+    w.set_state(id, "stopped");
+}
+
+fn count(aws: &InMemoryAws, op: Op) -> usize {
+    aws.with(|w| w.calls.iter().filter(|c| **c == op).count())
+}
+
+fn from_standby(report: &AlarmReport, id: &str) -> bool {
+    report
+        .instances
+        .iter()
+        .find(|i| i.instance_id == id)
+        .unwrap()
+        .from_standby
+}
+
+#[tokio::test]
+async fn standbys_start_in_one_call_instead_of_launching() {
+    let mut w = world();
+    add_standby(&mut w, "i-s1", "subnet-b", "i-web1");
+    add_standby(&mut w, "i-s2", "subnet-c", "i-web2");
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let report = handle(&aws, Mode::Recover, &down()).await.unwrap();
+
+    assert_eq!(outcome_of(&report, "i-web1"), OutcomeKind::Recovered);
+    assert_eq!(outcome_of(&report, "i-web2"), OutcomeKind::Recovered);
+    assert!(from_standby(&report, "i-web1") && from_standby(&report, "i-web2"));
+    assert_eq!(count(&aws, Op::StartInstances), 1, "one call for both");
+    assert_eq!(count(&aws, Op::RunInstances), 0, "nothing launched");
+    aws.with(|w| {
+        for (original, standby) in [("i-web1", "i-s1"), ("i-web2", "i-s2")] {
+            let s = &w.instances[standby];
+            assert_eq!(s.state, "running", "{standby}");
+            assert_eq!(s.tag(tags::REPLACEMENT_OF), Some(original));
+            assert_eq!(
+                s.tag(tags::STANDBY_FOR),
+                None,
+                "a replacement now, protected itself"
+            );
+            assert_eq!(w.instances[original].tag(tags::REPLACED_BY), Some(standby));
+        }
+        let members = &w.target_groups[TG_WEB].1;
+        assert!(members.contains(&target("i-s1", 80)), "{members:?}");
+        assert!(!members.contains(&target("i-web1", 80)), "{members:?}");
+    });
+    // A repeat finds them recovered: nothing started or launched again.
+    let again = handle(&aws, Mode::Recover, &down()).await.unwrap();
+    assert_eq!(outcome_of(&again, "i-web1"), OutcomeKind::AlreadyRecovered);
+    assert_eq!(count(&aws, Op::StartInstances), 1);
+    assert_eq!(count(&aws, Op::RunInstances), 0);
+}
+
+#[tokio::test]
+async fn a_standby_that_cannot_start_falls_back_to_a_launch_in_the_same_run() {
+    let mut w = world();
+    add_standby(&mut w, "i-s1", "subnet-b", "i-web1");
+    add_standby(&mut w, "i-s2", "subnet-c", "i-web2");
+    w.unstartable.insert("i-s1".into());
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let report = handle(&aws, Mode::Recover, &down()).await.unwrap();
+
+    assert_eq!(outcome_of(&report, "i-web1"), OutcomeKind::Recovered);
+    assert!(!from_standby(&report, "i-web1"), "launched");
+    assert!(from_standby(&report, "i-web2"));
+    assert_eq!(count(&aws, Op::RunInstances), 1);
+    let web1 = report
+        .instances
+        .iter()
+        .find(|i| i.instance_id == "i-web1")
+        .unwrap();
+    assert!(
+        web1.warnings
+            .iter()
+            .any(|w| w.contains("its standby i-s1 could not be started")),
+        "{:?}",
+        web1.warnings
+    );
+    aws.with(|w| {
+        let s1 = &w.instances["i-s1"];
+        assert_eq!(s1.state, "stopped");
+        assert_eq!(s1.tag(tags::REPLACEMENT_OF), None, "unlinked again");
+        assert_eq!(s1.tag(tags::STANDBY_FOR), Some("i-web1"), "still a standby");
+        let replaced_by = w.instances["i-web1"].tag(tags::REPLACED_BY).unwrap();
+        assert_ne!(replaced_by, "i-s1");
+    });
+}
+
+#[tokio::test]
+async fn standbys_the_agent_cannot_prove_or_use_are_left_alone() {
+    let mut w = world();
+    // Made by hand (no token of the agent's), and one running for another reason.
+    add_standby(&mut w, "i-forged", "subnet-b", "i-web1");
+    w.instances.get_mut("i-forged").unwrap().client_token = None;
+    add_standby(&mut w, "i-busy", "subnet-c", "i-web2");
+    w.set_state("i-busy", "running");
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let report = handle(&aws, Mode::Recover, &down()).await.unwrap();
+
+    assert_eq!(outcome_of(&report, "i-web1"), OutcomeKind::Recovered);
+    assert_eq!(outcome_of(&report, "i-web2"), OutcomeKind::Recovered);
+    assert_eq!(count(&aws, Op::StartInstances), 0);
+    assert_eq!(count(&aws, Op::RunInstances), 2);
+    aws.with(|w| {
+        assert_eq!(w.instances["i-forged"].state, "stopped");
+        assert_eq!(w.instances["i-forged"].tag(tags::REPLACEMENT_OF), None);
+        assert_eq!(w.instances["i-busy"].tag(tags::REPLACEMENT_OF), None);
+    });
+}
+
+#[tokio::test]
+async fn a_standby_on_the_failed_outpost_is_not_started() {
+    let mut w = world();
+    add_standby(&mut w, "i-s1", "subnet-a", "i-web1");
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    handle(&aws, Mode::Recover, &down()).await.unwrap();
+    assert_eq!(count(&aws, Op::StartInstances), 0);
+    aws.with(|w| assert_eq!(w.instances["i-s1"].state, "stopped"));
+}
+
+#[tokio::test]
+async fn a_run_that_crashed_after_linking_a_standby_is_finished_by_the_next() {
+    let mut w = world();
+    add_standby(&mut w, "i-s1", "subnet-b", "i-web1");
+    // Linked, not started: the crash.
+    w.instances
+        .get_mut("i-s1")
+        .unwrap()
+        .tags
+        .insert(tags::REPLACEMENT_OF.into(), "i-web1".into());
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let report = handle(&aws, Mode::Recover, &down()).await.unwrap();
+    assert!(from_standby(&report, "i-web1"), "{report:?}");
+    aws.with(|w| {
+        assert_eq!(w.instances["i-s1"].state, "running");
+        assert_eq!(w.instances["i-web1"].tag(tags::REPLACED_BY), Some("i-s1"));
+        assert_eq!(
+            w.instances
+                .values()
+                .filter(|i| i.tag(tags::REPLACEMENT_OF) == Some("i-web1"))
+                .count(),
+            1,
+            "one copy"
+        );
+    });
+}
+
+#[tokio::test]
+async fn a_dry_run_says_the_standby_would_start() {
+    let mut w = world();
+    add_standby(&mut w, "i-s1", "subnet-b", "i-web1");
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let report = handle(&aws, Mode::NotifyOnly, &down()).await.unwrap();
+    let web1 = report
+        .instances
+        .iter()
+        .find(|i| i.instance_id == "i-web1")
+        .unwrap();
+    assert!(
+        web1.warnings
+            .iter()
+            .any(|w| w.contains("its standby i-s1 would be started")),
+        "{:?}",
+        web1.warnings
+    );
+    assert_eq!(count(&aws, Op::StartInstances), 0);
+}
