@@ -1,7 +1,8 @@
 //! Failback, end to end: the real `sweeper` recovers a failed Outpost's instances and fences
 //! the originals once it is back; the real `alarm-handler` answers a failback dry run (blocked
 //! until the alarm has been OK for the settle time, then the plan) and a failback, after which
-//! each original serves again and its replacement is a stopped standby.
+//! each original serves again and its replacement is a stopped standby; a second outage then
+//! starts the standbys, in one StartInstances and without a launch.
 
 use std::time::Duration;
 

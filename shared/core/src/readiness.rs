@@ -43,6 +43,8 @@ pub struct ReadinessInputs<'a> {
     /// `Settings::fence_margin`: how long after a self-fenced original's T its replacement
     /// launches.
     pub fence_margin: std::time::Duration,
+    /// Instances tagged `autorestart:standby-for` one of `instances`.
+    pub standbys: &'a [Instance],
 }
 
 /// The verdict for one instance.
@@ -125,11 +127,55 @@ pub fn assess(inputs: &ReadinessInputs<'_>) -> Vec<InstanceReadiness> {
                 check_templates(inputs, instance, outpost.as_ref(), &mut verdict);
             }
             check_link_loss(instance, inputs.fence_margin, &mut verdict);
+            check_standbys(inputs, instance, &mut verdict);
             Some(verdict)
         })
         .collect();
     verdicts.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
     verdicts
+}
+
+/// The instance's standbys: each that a recovery would start, or why it would not (then the
+/// recovery launches from the templates: a note, not a problem).
+fn check_standbys(
+    inputs: &ReadinessInputs<'_>,
+    instance: &Instance,
+    verdict: &mut InstanceReadiness,
+) {
+    let down: HashSet<OutpostId> = inputs
+        .alarm_states
+        .iter()
+        .filter(|(_, state)| **state != AlarmState::Ok)
+        .map(|(o, _)| o.clone())
+        .collect();
+    for s in inputs
+        .standbys
+        .iter()
+        .filter(|s| s.tag(tags::STANDBY_FOR) == Some(instance.id.as_str()))
+    {
+        if plan::uses_drs(instance) {
+            verdict.notes.push(format!(
+                "standby {} is not used: the instance is recovered with DRS",
+                s.id
+            ));
+            continue;
+        }
+        match crate::standby::judge(instance, s, &down) {
+            Ok(()) => verdict.notes.push(format!(
+                "standby {} (stopped, on {}) is started instead of a launch",
+                s.id,
+                s.outpost_arn
+                    .as_deref()
+                    .and_then(OutpostId::from_arn)
+                    .map_or_else(|| "-".to_owned(), |o| o.to_string())
+            )),
+            Err(why) => verdict.notes.push(format!(
+                "warning: standby {} would not be started ({}); a recovery launches from the templates",
+                s.id,
+                why.explain()
+            )),
+        }
+    }
 }
 
 /// The instance's link-loss policy, in words: a tag that cannot be read is a problem (it
@@ -522,6 +568,7 @@ mod tests {
         managed: Result<HashSet<String>, String>,
         listed: Vec<String>,
         launch_checks: HashMap<(InstanceId, TemplateRef), LaunchCheck>,
+        standbys: Vec<Instance>,
     }
 
     fn fixture() -> Fixture {
@@ -540,6 +587,7 @@ mod tests {
             managed: Ok(["lt-0a", "lt-0b", "lt-0c"].map(str::to_owned).into()),
             listed: Vec::new(),
             launch_checks: HashMap::new(),
+            standbys: Vec::new(),
         }
     }
 
@@ -557,7 +605,69 @@ mod tests {
             listed_templates: &f.listed,
             launch_checks: &f.launch_checks,
             fence_margin: crate::link_loss::FENCE_MARGIN,
+            standbys: &f.standbys,
         })
+    }
+
+    #[test]
+    fn each_standby_is_said_usable_or_why_not_without_making_the_instance_not_ready() {
+        use crate::alarm::IncidentId;
+        let mut f = fixture();
+        let mut i = instance("i-1", "lt-0a");
+        i.outpost_arn = Some(OWN.into());
+        let standby = |id: &str, state: &str, outpost: &str, proven: bool| {
+            let incident = crate::standby::incident(&"i-1".into());
+            let mut s = Instance {
+                id: id.into(),
+                state: state.into(),
+                outpost_arn: Some(outpost.into()),
+                ..Instance::default()
+            };
+            for (k, v) in [
+                (tags::STANDBY_FOR, "i-1"),
+                (tags::LAUNCHED_IN, incident.as_str()),
+                (tags::ATTEMPT, "1"),
+                (tags::LAUNCH_TEMPLATE_ID, "lt-0a"),
+            ] {
+                s.tags.insert(k.into(), v.into());
+            }
+            s.client_token = proven.then(|| {
+                crate::proof::client_token(&IncidentId::from_tag(&incident), "i-1", &t("lt-0a"), 1)
+            });
+            s
+        };
+        f.standbys = vec![
+            standby("i-s1", "stopped", ALT, true),
+            standby("i-s2", "stopped", ALT, false),
+            standby("i-s3", "stopped", OWN, true),
+        ];
+        let got = judge(&f, &[i]);
+        assert!(got[0].is_ready(), "{:?}", got[0].problems);
+        let notes = got[0].notes.join("\n");
+        assert!(notes.contains("standby i-s1 (stopped, on op-"), "{notes}");
+        assert!(
+            notes.contains("standby i-s2 would not be started (EC2 does not confirm"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("standby i-s3 would not be started (it lies on the same Outpost"),
+            "{notes}"
+        );
+        // Its Outpost down: said.
+        f.alarms.insert(op(ALT), AlarmState::Alarm);
+        f.standbys.truncate(1);
+        let got = judge(&f, &[instance_on("i-1", "lt-0a", OWN)]);
+        assert!(
+            got[0].notes.join(" ").contains("is down"),
+            "{:?}",
+            got[0].notes
+        );
+    }
+
+    fn instance_on(id: &str, template: &str, outpost: &str) -> Instance {
+        let mut i = instance(id, template);
+        i.outpost_arn = Some(outpost.into());
+        i
     }
 
     #[test]
@@ -751,6 +861,7 @@ mod tests {
             listed_templates: &f.listed,
             launch_checks: &f.launch_checks,
             fence_margin: crate::link_loss::FENCE_MARGIN,
+            standbys: &f.standbys,
         })
     }
 

@@ -141,6 +141,37 @@ pub fn incident(original: &InstanceId) -> String {
     format!("standby-{original}")
 }
 
+/// The launch of a standby of `original` from `template` (`recovery-template standby`), as
+/// attempt `attempt`: the agent's ClientToken for [`incident`], so that the agent can prove it
+/// launched it; the workload's identity tags, `standby-for`, and the launch's own
+/// `launched-in` and `attempt`. No link tag: it is nobody's replacement until it starts.
+pub fn launch_request(
+    original: &Instance,
+    template: TemplateRef,
+    attempt: u32,
+) -> crate::inventory::LaunchRequest {
+    let incident = incident(&original.id);
+    let mut carried: Vec<(String, String)> = original
+        .tags
+        .iter()
+        .filter(|(key, _)| tags::travels_to_replacement(key))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    carried.push((tags::STANDBY_FOR.into(), original.id.to_string()));
+    carried.push((tags::LAUNCHED_IN.into(), incident.clone()));
+    carried.push((tags::ATTEMPT.into(), attempt.to_string()));
+    crate::inventory::LaunchRequest {
+        client_token: proof::client_token(
+            &crate::alarm::IncidentId::from_tag(&incident),
+            &original.id,
+            &template,
+            attempt,
+        ),
+        tags: carried,
+        template,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +255,43 @@ mod tests {
         for (s, down, expected) in cases {
             assert_eq!(judge(&original, &s, &down), expected, "{s:?}");
         }
+    }
+
+    #[test]
+    fn a_standby_launched_as_asked_is_one_the_agent_can_prove() {
+        let original = instance(
+            "i-o",
+            "running",
+            ARN_A,
+            &[
+                (tags::NAME, "web"),
+                (tags::ENABLED, "true"),
+                (tags::INCIDENT, "old"),
+            ],
+        );
+        let template = TemplateRef {
+            id: "lt-0b".into(),
+            version: "3".into(),
+        };
+        let request = launch_request(&original, template.clone(), 2);
+        let mut launched = instance("i-s", "stopped", ARN_B, &[]);
+        launched.tags.extend(request.tags.iter().cloned());
+        launched
+            .tags
+            .insert(tags::LAUNCH_TEMPLATE_ID.into(), "lt-0b".into());
+        launched
+            .tags
+            .insert(tags::LAUNCH_TEMPLATE_VERSION.into(), "3".into());
+        launched.client_token = Some(request.client_token.clone());
+        assert_eq!(judge(&original, &launched, &HashSet::new()), Ok(()));
+        assert_eq!(launched.tag(tags::NAME), Some("web"));
+        assert_eq!(launched.tag(tags::STANDBY_FOR), Some("i-o"));
+        assert_eq!(launched.tag(tags::REPLACEMENT_OF), None);
+        assert_eq!(
+            launched.tag(tags::INCIDENT),
+            None,
+            "audit tags do not travel"
+        );
     }
 
     #[test]

@@ -133,6 +133,23 @@ impl<S: Services> Agent<S> {
         } else {
             (Ok(Vec::new()), Vec::new())
         };
+        // Standbys of the opted-in instances (a read that fails only leaves them unsaid).
+        let ids: Vec<String> = instances
+            .iter()
+            .filter(|i| i.is_opted_in())
+            .map(|i| i.id.to_string())
+            .collect();
+        let standbys = if ids.is_empty() {
+            Vec::new()
+        } else {
+            self.compute
+                .instances_tagged(tags::STANDBY_FOR, &ids)
+                .await
+                .unwrap_or_else(|error| {
+                    warn!(%error, "could not read the standbys; not checked");
+                    Vec::new()
+                })
+        };
         let launch_checks = match dry_runs {
             DryRuns::Ask => self.launch_checks(instances, &targets, states).await,
             DryRuns::Skip => HashMap::new(),
@@ -150,6 +167,7 @@ impl<S: Services> Agent<S> {
             drs_servers: &drs_servers,
             drs_targets: &drs_targets,
             fence_margin: self.settings.fence_margin,
+            standbys: &standbys,
         }))
     }
 

@@ -13,6 +13,7 @@ use autorestart_core::ids::InstanceId;
 use autorestart_core::inventory::Instance;
 use autorestart_core::outcome::{Execution, InstanceOutcome, Outcome};
 use autorestart_core::plan::{Decision, PlannedInstance};
+use autorestart_core::vocabulary::InstanceState;
 use autorestart_core::{standby, tags};
 
 use crate::launch;
@@ -158,4 +159,154 @@ async fn unlink<C: Compute>(compute: &C, s: &Instance, original: &InstanceId) {
     if let Err(error) = compute.untag(id, &[tags::REPLACEMENT_OF]).await {
         warn!(standby = %s.id, %original, %error, "could not unlink a standby that did not start; the next run sees it as a stopped replacement and launches another");
     }
+}
+
+/// What `make` did.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Made {
+    /// The original the standby is for.
+    pub original_id: InstanceId,
+    /// The standby.
+    pub standby_id: InstanceId,
+    /// The recovery template it was launched from.
+    pub template: String,
+    /// Whether it was launched now (false: a usable standby existed).
+    pub created: bool,
+    /// Its state at the end: `stopped` when done.
+    pub state: String,
+}
+
+/// Why `make` did nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum MakeError {
+    /// The request cannot be done as asked; the message says why and what to do.
+    #[error("{0}")]
+    Refused(String),
+    /// An AWS call failed.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+}
+
+/// Makes a warm standby of a running, opted-in, template-strategy instance: launched from its
+/// first recovery template on another Outpost with the agent's ClientToken (`standby::
+/// launch_request`), waited for until it runs (at most `wait`), then stopped. Safe to run
+/// again: a usable standby is reported, not doubled; a launch EC2 answers with an instance
+/// since terminated goes on with the next attempt's token.
+pub async fn make<C: Compute>(
+    compute: &C,
+    original_id: &InstanceId,
+    poll: std::time::Duration,
+    wait: std::time::Duration,
+) -> Result<Made, MakeError> {
+    let original = compute
+        .instances(std::slice::from_ref(original_id))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| MakeError::Refused(format!("instance {original_id} not found")))?;
+    if !original.is_opted_in() {
+        return Err(MakeError::Refused(format!(
+            "{original_id} is not opted in: tag it {}=true first",
+            tags::ENABLED
+        )));
+    }
+    if autorestart_core::plan::uses_drs(&original) {
+        return Err(MakeError::Refused(format!(
+            "{original_id} is recovered with DRS, which launches into its own target: a standby is for the template strategy"
+        )));
+    }
+    let existing = compute
+        .instances_tagged(tags::STANDBY_FOR, &[original_id.to_string()])
+        .await?;
+    let none_down = std::collections::HashSet::new();
+    if let Some(s) = existing
+        .iter()
+        .find(|s| standby::judge(&original, s, &none_down).is_ok())
+    {
+        return Ok(Made {
+            original_id: original_id.clone(),
+            standby_id: s.id.clone(),
+            template: standby::template_of(s).to_string(),
+            created: false,
+            state: s.state.to_string(),
+        });
+    }
+    let templates = tags::parse_recovery_templates(original.tag(tags::RECOVERY_TEMPLATES))
+        .map_err(|e| MakeError::Refused(format!("{original_id}: {e}")))?;
+    let targets = compute.template_targets(&templates).await?;
+    let own = original.outpost_arn.clone();
+    let template = targets
+        .into_iter()
+        .find_map(|(template, target)| match target {
+            autorestart_core::inventory::TemplateTarget::Subnet { outpost_arn, .. }
+                if outpost_arn.is_some() && outpost_arn != own =>
+            {
+                Some(template)
+            }
+            _ => None,
+        })
+        .ok_or_else(|| {
+            MakeError::Refused(format!(
+                "none of {original_id}'s recovery templates launches onto another Outpost: run recovery-template for it first"
+            ))
+        })?;
+    let mut standby_instance = None;
+    for attempt in 1..=autorestart_core::proof::MAX_ATTEMPTS {
+        let request = standby::launch_request(&original, template.clone(), attempt);
+        let launched = compute.launch(&request).await?;
+        let now = compute
+            .states(std::slice::from_ref(&launched.id))
+            .await?
+            .into_iter()
+            .find(|(id, _)| *id == launched.id)
+            .map_or(launched.state.clone(), |(_, s)| s);
+        if now.is_gone() {
+            info!(standby = %launched.id, attempt, "this attempt's standby is gone; the next token");
+            continue;
+        }
+        standby_instance = Some(launched);
+        break;
+    }
+    let Some(launched) = standby_instance else {
+        return Err(MakeError::Refused(format!(
+            "every attempt's token of {original_id}'s standby answered with a terminated instance"
+        )));
+    };
+    info!(original = %original_id, standby = %launched.id, %template, "standby launched; waiting for it to run once");
+    let until = tokio::time::Instant::now() + wait;
+    let state = loop {
+        let state = compute
+            .states(std::slice::from_ref(&launched.id))
+            .await?
+            .into_iter()
+            .find(|(id, _)| *id == launched.id)
+            .map(|(_, s)| s);
+        match state {
+            Some(s @ (InstanceState::Running | InstanceState::Stopped)) => break s,
+            Some(s) if s.is_gone() => {
+                return Err(MakeError::Refused(format!(
+                    "standby {} of {original_id} was {s} before it ran",
+                    launched.id
+                )));
+            }
+            _ if tokio::time::Instant::now() >= until => {
+                return Err(MakeError::Refused(format!(
+                    "standby {} of {original_id} did not run within {} s; run again to go on",
+                    launched.id,
+                    wait.as_secs()
+                )));
+            }
+            _ => tokio::time::sleep(poll).await,
+        }
+    };
+    if state == InstanceState::Running {
+        compute.stop(std::slice::from_ref(&launched.id)).await?;
+    }
+    Ok(Made {
+        original_id: original_id.clone(),
+        standby_id: launched.id.clone(),
+        template: template.to_string(),
+        created: true,
+        state: "stopped".into(),
+    })
 }

@@ -192,3 +192,54 @@ async fn a_dry_run_says_the_standby_would_start() {
     );
     assert_eq!(count(&aws, Op::StartInstances), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn recovery_template_standby_makes_one_the_recovery_then_starts() {
+    use autorestart_flows::standby::{MakeError, make};
+    let aws = InMemoryAws::new(world(), Duration::from_millis(5));
+    aws.with(|w| {
+        w.set_alarm(alarm(
+            autorestart_core::alarm::AlarmState::Ok,
+            "2026-11-24T03:00:00Z",
+        ))
+    });
+    let poll = Duration::from_secs(1);
+    let wait = Duration::from_secs(120);
+    // web-1's first template is on its own Outpost: the standby comes from the next (lt-0b).
+    let made = make(&aws, &"i-web1".into(), poll, wait).await.unwrap();
+    assert!(made.created);
+    assert_eq!(made.template, "lt-0b:$Default");
+    let id = made.standby_id.clone();
+    aws.with(|w| {
+        let s = &w.instances[id.as_str()];
+        assert_eq!(s.state, "stopped", "ran once, then stopped");
+        assert_eq!(s.subnet_id.as_deref(), Some("subnet-b"));
+        assert_eq!(s.tag(tags::STANDBY_FOR), Some("i-web1"));
+        assert_eq!(s.tag(tags::NAME), Some("web-1"));
+    });
+    // Again: the same standby, nothing launched.
+    let launches = count(&aws, Op::RunInstances);
+    let again = make(&aws, &"i-web1".into(), poll, wait).await.unwrap();
+    assert_eq!(
+        (again.standby_id.clone(), again.created),
+        (id.clone(), false)
+    );
+    assert_eq!(count(&aws, Op::RunInstances), launches);
+    // Refused: not opted in, DRS.
+    let refused = make(&aws, &"i-bystander".into(), poll, wait)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, MakeError::Refused(ref m) if m.contains("not opted in")),
+        "{refused}"
+    );
+    // The outage starts it.
+    let report = handle(&aws, Mode::Recover, &down()).await.unwrap();
+    assert!(from_standby(&report, "i-web1"), "{report:?}");
+    aws.with(|w| {
+        assert_eq!(
+            w.instances["i-web1"].tag(tags::REPLACED_BY),
+            Some(id.as_str())
+        )
+    });
+}

@@ -8,6 +8,10 @@
 //!
 //! `recovery-template sentinel --instance-id … --probe … --fence-after T --unit … --binary-url …`
 //! sets an instance up for the sentinel (tools/sentinel) and prints its install script.
+//!
+//! `recovery-template standby --instance-id …` makes a warm standby of an instance: launched
+//! from its recovery template on another Outpost server with the agent's ClientToken, run
+//! once, then stopped (README, "Standbys").
 
 use std::process::ExitCode;
 
@@ -47,6 +51,20 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Makes a warm standby of a running, opted-in instance: launched from its first recovery
+    /// template on another Outpost server, run once, then stopped, tagged
+    /// autorestart:standby-for. A recovery starts it instead of launching. Safe to run again.
+    Standby {
+        /// The running, opted-in instance the standby is for.
+        #[arg(long, value_name = "ID")]
+        instance_id: String,
+        /// Longest wait for the standby to run once before it is stopped.
+        #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+        wait: u64,
+        /// AWS Region, if not the one your environment or profile sets.
+        #[arg(long)]
+        region: Option<String>,
+    },
     /// Sets an instance up for the sentinel (tags readable in its metadata, tagged
     /// autorestart:on-link-loss=self-fenced:T) and prints the script that installs the
     /// sentinel on it: for its user data, or for `sudo sh` on the instance.
@@ -78,6 +96,52 @@ enum Command {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Some(Command::Standby {
+            instance_id,
+            wait,
+            region,
+        }) => {
+            let Some(sdk) = sdk(region).await else {
+                return ExitCode::from(2);
+            };
+            let compute = autorestart_aws::Ec2Compute::new(aws_sdk_ec2::Client::new(&sdk));
+            let made = autorestart_flows::standby::make(
+                &compute,
+                &instance_id.into(),
+                std::time::Duration::from_secs(5),
+                std::time::Duration::from_secs(wait),
+            )
+            .await;
+            match made {
+                Ok(made) => {
+                    eprintln!(
+                        "{}: standby {} ({}, {}) from {}",
+                        made.original_id,
+                        made.standby_id,
+                        if made.created {
+                            "launched now"
+                        } else {
+                            "there already"
+                        },
+                        made.state,
+                        made.template
+                    );
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&made).expect("a report always serializes")
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(autorestart_flows::standby::MakeError::Refused(why)) => {
+                    eprintln!("refused: {why}");
+                    ExitCode::from(2)
+                }
+                Err(autorestart_flows::standby::MakeError::Aws(error)) => {
+                    eprintln!("failed: {error}. {}", advice(error.kind));
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Some(Command::Sentinel {
             instance_id,
             probe,
@@ -160,6 +224,13 @@ async fn main() -> ExitCode {
 /// The EC2 adapter over the usual credentials, in `region` or the environment's; None (and
 /// why, on stderr) without a Region.
 async fn store(region: Option<String>) -> Option<Ec2Templates> {
+    let sdk = sdk(region).await?;
+    Some(Ec2Templates::new(aws_sdk_ec2::Client::new(&sdk)))
+}
+
+/// The usual credentials, in `region` or the environment's; None (and why, on stderr) without
+/// a Region.
+async fn sdk(region: Option<String>) -> Option<aws_config::SdkConfig> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(region) = region {
         loader = loader.region(Region::new(region));
@@ -169,7 +240,7 @@ async fn store(region: Option<String>) -> Option<Ec2Templates> {
         eprintln!("refused: no AWS Region: pass --region or set AWS_REGION");
         return None;
     }
-    Some(Ec2Templates::new(aws_sdk_ec2::Client::new(&sdk)))
+    Some(sdk)
 }
 
 /// Says why a run failed: 2 for a refusal, 1 for a failed AWS call.
@@ -191,7 +262,7 @@ fn failed(error: GenerateError) -> ExitCode {
 fn advice(kind: ErrorKind) -> &'static str {
     match kind {
         ErrorKind::AccessDenied => {
-            "Your credentials lack the permission named above (ec2:Describe*, ec2:CreateLaunchTemplate, ec2:CreateTags, and for the sentinel ec2:ModifyInstanceMetadataOptions); an encoded message decodes with `aws sts decode-authorization-message`."
+            "Your credentials lack the permission named above (ec2:Describe*, ec2:CreateLaunchTemplate, ec2:CreateTags, for the sentinel ec2:ModifyInstanceMetadataOptions, for a standby ec2:RunInstances and ec2:StopInstances; the SCP lets only the administrator role write autorestart:standby-for); an encoded message decodes with `aws sts decode-authorization-message`."
         }
         ErrorKind::Throttled | ErrorKind::Transient => {
             "Run the same command again: it finds what it already made."
