@@ -54,6 +54,14 @@ fn recovery_reads() -> Vec<Rule> {
             })
         })
         .then_output(|| DescribeInstancesOutput::builder().build());
+    // It has no warm standby: launched.
+    let no_standbys = mock!(aws_sdk_ec2::Client::describe_instances)
+        .match_requests(|r| {
+            r.filters()
+                .iter()
+                .any(|f| f.name() == Some("tag:autorestart:standby-for") && f.values() == ["i-1"])
+        })
+        .then_output(|| DescribeInstancesOutput::builder().build());
     let subnet_read = support::subnets(&[
         ("subnet-a", Some(ARN_A)),
         ("subnet-b", Some(ARN_B)),
@@ -81,7 +89,15 @@ fn recovery_reads() -> Vec<Rule> {
                 )
                 .build()
         });
-    vec![protected, no_replacements, running, subnet_read, lt_b, lt_c]
+    vec![
+        protected,
+        no_replacements,
+        no_standbys,
+        running,
+        subnet_read,
+        lt_b,
+        lt_c,
+    ]
 }
 
 /// RunInstances from `template` answering i-new.

@@ -4,7 +4,8 @@
 //! one Outpost and for five failing at once, against the bucket's bound; then several Outposts
 //! failing at once whose first alternate fills up (one invocation each, sharing the account's
 //! bucket), against the bound for the launches made; then the time the alarm handler takes to
-//! answer when a share of every call is throttled, against its deadline.
+//! answer when a share of every call is throttled, against its deadline; then warm standbys
+//! started next to launches, under EC2's request and instance buckets.
 //!
 //! Run: `cargo bench -p autorestart-flows --bench recovery_makespan` (or `cargo xtask bench`).
 
@@ -374,6 +375,79 @@ fn throttled_section(full: bool) {
     }
 }
 
+/// One Outpost of `n` fails, each instance with a stopped standby on B (`standbys`) or
+/// without (launched): under RunInstances' and StartInstances' request buckets (5, 2/s each)
+/// and the instance bucket (1000, 2/s). The makespan, RunInstances and StartInstances calls.
+async fn run_standbys(n: usize, standbys: bool) -> (Duration, usize, usize) {
+    let mut w = world_of(1, n);
+    w.buckets
+        .insert(Op::RunInstances, Bucket::full(Rate::RUN_INSTANCES));
+    w.buckets
+        .insert(Op::StartInstances, Bucket::full(START_INSTANCES));
+    w.instance_bucket = Some(Bucket::full(Rate::INSTANCES_STARTED));
+    if standbys {
+        let originals: Vec<String> = w.instances.keys().cloned().collect();
+        for (i, original) in originals.iter().enumerate() {
+            let id = format!("i-5{i:016x}");
+            w.add_replacement(
+                &id,
+                "subnet-b",
+                original,
+                &[
+                    (tags::NAME, "web"),
+                    (tags::ENABLED, "true"),
+                    (tags::STANDBY_FOR, original),
+                ],
+            );
+            w.set_state(&id, "stopped");
+        }
+    }
+    let aws = InMemoryAws::new(w, LATENCY);
+    let makespan = recover_at_once(&aws, 1, n).await;
+    let count = |op: Op| aws.with(|w| w.calls.iter().filter(|c| **c == op).count());
+    (makespan, count(Op::RunInstances), count(Op::StartInstances))
+}
+
+/// StartInstances' request bucket, taken as RunInstances' (EC2 documents the resource bucket
+/// they share; a smaller request bucket makes the standbys' case no faster).
+const START_INSTANCES: Rate = Rate::RUN_INSTANCES;
+/// The issue's goal: standbys for 100 instances within this much API time.
+const STANDBY_GOAL: Duration = Duration::from_secs(5);
+
+fn standby_section(full: bool) {
+    println!(
+        "
+warm standbys next to launches: one Outpost, simulated time, latency {} ms; RunInstances and StartInstances {}/{} per s, instances started 1000/2 per s",
+        LATENCY.as_millis(),
+        Rate::RUN_INSTANCES.size,
+        Rate::RUN_INSTANCES.refill
+    );
+    println!(
+        "{:>6} {:>12} {:>8} {:>12} {:>8}  goal (100: standbys <= {} s)",
+        "N",
+        "launches s",
+        "RunInst",
+        "standbys s",
+        "StartInst",
+        STANDBY_GOAL.as_secs()
+    );
+    let sizes: &[usize] = if full { &[100, 400] } else { &[20] };
+    for &n in sizes {
+        let (launched, runs, _) = paused_runtime().block_on(run_standbys(n, false));
+        let (started, standby_runs, starts) = paused_runtime().block_on(run_standbys(n, true));
+        let met = n != 100 || started <= STANDBY_GOAL;
+        println!(
+            "{n:>6} {:>12.2} {runs:>8} {:>12.2} {starts:>8}  {}",
+            launched.as_secs_f64(),
+            started.as_secs_f64(),
+            if met { "ok" } else { "GOAL MISSED" }
+        );
+        assert_eq!(standby_runs, 0, "no launch with a standby for each");
+        assert!(met, "standbys for {n}: {started:?} over {STANDBY_GOAL:?}");
+        assert!(started < launched, "standbys are faster than launches");
+    }
+}
+
 fn paused_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -388,4 +462,5 @@ fn main() {
     bucket_section(full);
     shared_section(full);
     throttled_section(full);
+    standby_section(full);
 }

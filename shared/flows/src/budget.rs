@@ -145,6 +145,13 @@ impl Rate {
         refill: 2.0,
     };
 
+    /// EC2's resource bucket of instances launched or started (RunInstances, StartInstances):
+    /// 1000 instances, 2 a second, per account and Region; one call may take many.
+    pub const INSTANCES_STARTED: Rate = Rate {
+        size: 1000.0,
+        refill: 2.0,
+    };
+
     /// Tokens after `elapsed` starting from `tokens`, capped at the size. Pure.
     pub fn refilled(&self, tokens: f64, elapsed: Duration) -> f64 {
         (tokens + elapsed.as_secs_f64() * self.refill).min(self.size)

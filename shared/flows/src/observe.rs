@@ -270,14 +270,19 @@ impl<S: Services> Agent<S> {
         // Target groups are read with the plans: the originals' registrations are remembered
         // in the same CreateTags that records each replacement.
         let protected = !template_instances.is_empty() || !drs_instances.is_empty();
-        let ((template_reads, drs_reads), read) = futures::join!(
+        let ((template_reads, drs_reads), (read, standbys)) = futures::join!(
             async {
                 futures::join!(
                     template_reads(&self.compute, &template_instances),
                     drs_reads(&self.compute, &self.drs, incident, &drs_instances)
                 )
             },
-            self.read_memberships(protected)
+            async {
+                futures::join!(
+                    self.read_memberships(protected),
+                    self.standbys(&template_instances, down)
+                )
+            }
         );
         let (template_reads, drs_reads) = match (template_reads, drs_reads) {
             (Err(error), Err(_)) => return Err(FlowError::Read(error)),
@@ -315,7 +320,6 @@ impl<S: Services> Agent<S> {
             warn!(target_group = %group, "a target group in scope no longer exists: skipped");
             load_balancing_errors.push(report::missing_target_group(&group));
         }
-        let standbys = self.standbys(&template_instances, down).await;
         let remember = template_instances
             .iter()
             .chain(&drs_instances)

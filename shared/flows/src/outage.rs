@@ -464,6 +464,7 @@ impl<S: Services> Agent<S> {
                 plan.templates,
                 &act.seen.standbys,
                 execution,
+                concurrency,
             )
             .await;
             let (mut wave_outcomes, drs_outcomes) = futures::join!(

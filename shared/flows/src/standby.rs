@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use futures::StreamExt;
 use tracing::{info, warn};
 
 use autorestart_core::alarm::IncidentId;
@@ -36,6 +37,7 @@ pub(crate) async fn start_standbys<C: Compute>(
     plan: Vec<PlannedInstance>,
     standbys: &HashMap<InstanceId, Instance>,
     execution: Execution,
+    concurrency: usize,
 ) -> Started {
     let mut done = Started {
         outcomes: Vec::new(),
@@ -65,13 +67,22 @@ pub(crate) async fn start_standbys<C: Compute>(
         return done;
     }
     // Linked first: a crash after the start leaves a replacement, not a stray copy.
+    let links: Vec<(PlannedInstance, Instance, Result<(), AwsError>)> =
+        futures::stream::iter(chosen)
+            .map(|(planned, s)| async move {
+                let link = [(
+                    tags::REPLACEMENT_OF.to_owned(),
+                    planned.original.id.to_string(),
+                )];
+                let linked = compute.tag(std::slice::from_ref(&s.id), &link).await;
+                (planned, s, linked)
+            })
+            .buffered(concurrency.max(1))
+            .collect()
+            .await;
     let mut linked: Vec<(PlannedInstance, Instance)> = Vec::new();
-    for (planned, s) in chosen {
-        let link = [(
-            tags::REPLACEMENT_OF.to_owned(),
-            planned.original.id.to_string(),
-        )];
-        match compute.tag(std::slice::from_ref(&s.id), &link).await {
+    for (planned, s, answer) in links {
+        match answer {
             Ok(()) => linked.push((planned, s)),
             Err(error) => {
                 warn!(standby = %s.id, %error, "could not link the standby to its original; launching instead");
@@ -88,7 +99,8 @@ pub(crate) async fn start_standbys<C: Compute>(
         return done;
     }
     let refused = start(compute, &ids).await;
-    for (planned, mut s) in linked {
+    let mut started: Vec<(PlannedInstance, Instance)> = Vec::new();
+    for (planned, s) in linked {
         if let Some(error) = refused.get(&s.id) {
             warn!(standby = %s.id, %error, "the standby did not start; launching instead");
             unlink(compute, &s, &planned.original.id).await;
@@ -97,39 +109,47 @@ pub(crate) async fn start_standbys<C: Compute>(
                 standby::not_started(&s.id, error),
             ));
             done.to_launch.push(planned);
-            continue;
+        } else {
+            info!(original = %planned.original.id, standby = %s.id, "standby started");
+            started.push((planned, s));
         }
-        info!(original = %planned.original.id, standby = %s.id, "standby started");
-        // No longer a standby: protected itself, as a launched replacement is.
-        if let Err(error) = compute
-            .untag(std::slice::from_ref(&s.id), &standby::STARTED_CLEARS)
-            .await
-        {
-            warn!(standby = %s.id, %error, "could not remove standby-for from the started standby");
-        }
-        s.tags.remove(tags::STANDBY_FOR);
-        s.tags
-            .insert(tags::REPLACEMENT_OF.into(), planned.original.id.to_string());
-        // Its own incident tag (the one its ClientToken proves) stays on it; the original
-        // records this incident.
-        s.tags.remove(tags::INCIDENT);
-        s.state = "pending".into();
-        let members = remember
-            .get(&planned.original.id)
-            .map_or(&[][..], Vec::as_slice);
-        let mut result = InstanceOutcome::of(
-            planned.original,
-            Outcome::Recovered {
-                template: standby::template_of(&s),
-                subnet_id: s.subnet_id.clone().unwrap_or_default(),
-                outpost_arn: s.outpost_arn.clone(),
-                replacement: s.clone(),
-                standby: true,
-            },
-        );
-        launch::record_replacement(compute, incident, members, &mut result, &s).await;
-        done.outcomes.push(result);
     }
+    // No longer standbys: protected themselves, as launched replacements are.
+    let ids: Vec<InstanceId> = started.iter().map(|(_, s)| s.id.clone()).collect();
+    if !ids.is_empty()
+        && let Err(error) = compute.untag(&ids, &standby::STARTED_CLEARS).await
+    {
+        warn!(%error, "could not remove standby-for from the started standbys");
+    }
+    let recorded: Vec<InstanceOutcome> = futures::stream::iter(started)
+        .map(|(planned, mut s)| async move {
+            s.tags.remove(tags::STANDBY_FOR);
+            s.tags
+                .insert(tags::REPLACEMENT_OF.into(), planned.original.id.to_string());
+            // Its own incident tag (the one its ClientToken proves) stays on it; the original
+            // records this incident.
+            s.tags.remove(tags::INCIDENT);
+            s.state = "pending".into();
+            let members = remember
+                .get(&planned.original.id)
+                .map_or(&[][..], Vec::as_slice);
+            let mut result = InstanceOutcome::of(
+                planned.original,
+                Outcome::Recovered {
+                    template: standby::template_of(&s),
+                    subnet_id: s.subnet_id.clone().unwrap_or_default(),
+                    outpost_arn: s.outpost_arn.clone(),
+                    replacement: s.clone(),
+                    standby: true,
+                },
+            );
+            launch::record_replacement(compute, incident, members, &mut result, &s).await;
+            result
+        })
+        .buffered(concurrency.max(1))
+        .collect()
+        .await;
+    done.outcomes.extend(recorded);
     done
 }
 

@@ -113,6 +113,7 @@ impl Compute for InMemoryAws {
                     "You are not authorized to perform this operation.",
                 ));
             }
+            w.take_instances(Op::RunInstances, 1)?;
             if let Some(room) = w.capacity.get_mut(&subnet) {
                 if *room == 0 {
                     return Err(AwsError::from_code(
@@ -252,6 +253,11 @@ impl Compute for InMemoryAws {
                     ));
                 }
             }
+            let stopped = instance_ids
+                .iter()
+                .filter(|id| w.instances[id.as_str()].state == InstanceState::Stopped)
+                .count();
+            w.take_instances(Op::StartInstances, stopped)?;
             let now = Instant::now();
             for id in instance_ids {
                 let instance = w.instances.get_mut(id.as_str()).expect("checked above");

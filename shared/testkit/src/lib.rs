@@ -98,6 +98,10 @@ pub struct World {
     /// Token buckets by operation (e.g. RunInstances 5 at 2/s); empty ones answer
     /// `RequestLimitExceeded`. Operations absent are not throttled.
     pub buckets: HashMap<Op, Bucket>,
+    /// EC2's resource bucket of instances launched or started (1000 at 2/s): each instance a
+    /// RunInstances or StartInstances would start takes a token; short of them, the call answers
+    /// `RequestLimitExceeded` and starts nothing. None: not limited.
+    pub instance_bucket: Option<Bucket>,
     /// Lost answers by operation: the call takes effect, then answers `InternalError`; each
     /// entry is used once, in order (`true`: lose this answer).
     pub lost_answers: HashMap<Op, Vec<bool>>,
@@ -140,11 +144,16 @@ impl Bucket {
     }
 
     fn take(&mut self) -> bool {
+        self.take_many(1)
+    }
+
+    /// Takes `n` tokens at once, or none.
+    fn take_many(&mut self, n: usize) -> bool {
         let now = Instant::now();
         self.tokens = self.rate.refilled(self.tokens, now - self.at);
         self.at = now;
-        if Rate::has_token(self.tokens) {
-            self.tokens -= 1.0;
+        if self.tokens + 1e-9 >= n as f64 {
+            self.tokens -= n as f64;
             true
         } else {
             false
@@ -271,6 +280,22 @@ impl World {
             .values()
             .filter(|i| i.tag(tags::REPLACEMENT_OF) == Some(original))
             .collect()
+    }
+
+    /// Takes `n` tokens of the instance bucket for `operation`, or answers why not.
+    fn take_instances(&mut self, operation: Op, n: usize) -> Result<(), AwsError> {
+        let short = self
+            .instance_bucket
+            .as_mut()
+            .is_some_and(|bucket| !bucket.take_many(n));
+        if short {
+            return Err(AwsError::from_code(
+                operation.as_str(),
+                "RequestLimitExceeded",
+                "Request limit exceeded (instances started).",
+            ));
+        }
+        Ok(())
     }
 
     fn fail(&mut self, operation: Op) -> Result<(), AwsError> {
