@@ -199,4 +199,42 @@ async fn recovered_instances_fail_back_home_and_their_replacements_become_standb
             "{original} is protected again"
         );
     }
+    // The second outage: the standbys start, nothing is launched.
+    let launches = moto.count("RunInstances");
+    let starts = moto.count("StartInstances");
+    world::set_alarms(&clients, &[(FAILED_OUTPOST, "ALARM")]).await;
+    let report = sweep();
+    let recovery = &report["recoveries"][0];
+    let instances = recovery["instances"].as_array().unwrap();
+    for original in &originals {
+        let entry = instances
+            .iter()
+            .find(|i| i["instance_id"] == original.as_str())
+            .unwrap_or_else(|| panic!("{original} in {recovery:#}"));
+        assert_eq!(entry["from_standby"], true, "{entry:#}");
+    }
+    assert_eq!(moto.count("RunInstances"), launches, "no launch");
+    assert_eq!(
+        moto.count("StartInstances"),
+        starts + 1,
+        "one start for both"
+    );
+    let second = State::read(&clients, &seeded).await;
+    for (original, standby) in originals.iter().zip(&replacements) {
+        let started = second.instance(standby);
+        assert_eq!(started.state, "running", "{standby}");
+        assert_eq!(
+            started.tags.get("autorestart:replacement-of"),
+            Some(original),
+            "{standby}"
+        );
+        assert!(!started.tags.contains_key("autorestart:standby-for"));
+        assert_eq!(
+            second
+                .instance(original)
+                .tags
+                .get("autorestart:replaced-by"),
+            Some(standby)
+        );
+    }
 }

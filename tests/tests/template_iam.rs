@@ -834,6 +834,52 @@ fn failback_starts_stops_and_untags_only_what_it_hands_over_and_the_drill_never(
             "{sid} needs {link}"
         );
     }
+    // A DRS recovery instance (a launch-into target, not necessarily opted in): started and
+    // stopped only once linked, and only its link tags removed.
+    let drs_power = find(
+        &template,
+        "FailbackPolicy",
+        "StartAndStopDrsRecoveryInstances",
+    );
+    assert!(
+        drs_power
+            .body
+            .contains("ec2:ResourceTag/AWSDRS: AllowLaunchingIntoThisInstance")
+    );
+    assert!(
+        drs_power
+            .body
+            .contains("ec2:ResourceTag/autorestart:replacement-of: \"false\"")
+    );
+    let unlink = find(&template, "FailbackPolicy", "UnlinkDrsRecoveryInstances");
+    assert!(
+        unlink.body.contains("aws:TagKeys: \"false\""),
+        "keys required"
+    );
+    let unlinked: Vec<&str> = unlink
+        .body
+        .lines()
+        .skip_while(|l| *l != "ForAllValues:StringEquals:")
+        .skip(2)
+        .map_while(|l| l.strip_prefix("- "))
+        .collect();
+    assert_eq!(unlinked, core_keys("failback.rs", "STANDBY_CLEARS"));
+    // DRS failback: ReverseReplication, only on this account's recovery instances, only here.
+    let reverse = find(&template, "FailbackPolicy", "ReverseDrsReplication");
+    assert!(reverse.names("drs:ReverseReplication"));
+    assert!(
+        reverse.body.contains(":recovery-instance/*"),
+        "{}",
+        reverse.body
+    );
+    for (name, s) in every_statement(&template) {
+        if s.names("drs:ReverseReplication") {
+            assert_eq!(
+                (name, s.sid.as_str()),
+                ("FailbackPolicy", "ReverseDrsReplication")
+            );
+        }
+    }
     // DeleteTags: exactly the keys the failback clears, never a request without keys
     // (which deletes every tag).
     let clear = find(&template, "FailbackPolicy", "ClearTheIncidentOnFailback");
@@ -860,7 +906,9 @@ fn failback_starts_stops_and_untags_only_what_it_hands_over_and_the_drill_never(
     for (name, s) in every_statement(&template) {
         if s.names("ec2:DeleteTags") && s.allow {
             assert!(
-                s.sid == "ClearTheIncidentOnFailback" || s.body.contains("launch-template/*"),
+                ["ClearTheIncidentOnFailback", "UnlinkDrsRecoveryInstances"]
+                    .contains(&s.sid.as_str())
+                    || s.body.contains("launch-template/*"),
                 "{name} {}",
                 s.sid
             );

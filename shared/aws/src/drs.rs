@@ -65,6 +65,8 @@ impl DisasterRecovery for DrsService {
                         .and_then(|r| r.lag_duration())
                         .map(str::to_owned),
                     recovery_point: None,
+                    replicates_back: s.replication_direction()
+                        == Some(&aws_sdk_drs::types::ReplicationDirection::Failback),
                 });
             }
         }
@@ -286,6 +288,28 @@ impl DisasterRecovery for DrsService {
             }
         }
         Ok(None)
+    }
+
+    async fn reverse_replication(
+        &self,
+        recovery_instance_id: &autorestart_core::ids::InstanceId,
+    ) -> Result<String, AwsError> {
+        let output = self
+            .client
+            .reverse_replication()
+            .recovery_instance_id(recovery_instance_id.as_str())
+            .send()
+            .await
+            .map_err(|e| from_sdk("drs:ReverseReplication", e))?;
+        // arn:…:source-server/s-…
+        output
+            .reversed_direction_source_server_arn()
+            .and_then(|arn| arn.rsplit('/').next())
+            .filter(|id| id.starts_with("s-"))
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                AwsError::malformed("drs:ReverseReplication", "reversedDirectionSourceServerArn")
+            })
     }
 
     async fn job_failures(

@@ -444,3 +444,57 @@ async fn the_projects_templates_are_those_tagged_template_for_on_every_page() {
         ["lt-0a", "lt-0c"].map(str::to_owned).into_iter().collect()
     );
 }
+
+#[tokio::test]
+async fn reverse_replication_answers_the_reversed_servers_id_and_sorts_its_errors() {
+    use aws_sdk_drs::operation::describe_source_servers::DescribeSourceServersOutput;
+    use aws_sdk_drs::operation::reverse_replication::{
+        ReverseReplicationError, ReverseReplicationOutput,
+    };
+    use aws_sdk_drs::types::{ReplicationDirection, SourceServer};
+    let reversed = mock!(aws_sdk_drs::Client::reverse_replication)
+        .match_requests(|r| r.recovery_instance_id() == Some("i-0123456789abcdef0"))
+        .then_output(|| {
+            ReverseReplicationOutput::builder()
+                .reversed_direction_source_server_arn(
+                    "arn:aws:drs:us-east-1:111122223333:source-server/s-0123456789abcdef0",
+                )
+                .build()
+        });
+    let throttled = mock!(aws_sdk_drs::Client::reverse_replication)
+        .match_requests(|r| r.recovery_instance_id() == Some("i-0000000000000000f"))
+        .then_error(|| ReverseReplicationError::generic(aws_error("ThrottlingException")));
+    let servers = mock!(aws_sdk_drs::Client::describe_source_servers).then_output(|| {
+        DescribeSourceServersOutput::builder()
+            .items(
+                SourceServer::builder()
+                    .source_server_id("s-0123456789abcdef0")
+                    .replication_direction(ReplicationDirection::Failback)
+                    .build(),
+            )
+            .build()
+    });
+    let client = mock_client!(
+        aws_sdk_drs,
+        RuleMode::MatchAny,
+        [&reversed, &throttled, &servers],
+        |c| c.retry_config(fast_retries())
+    );
+    let drs = DrsService::new(client);
+
+    let server = drs
+        .reverse_replication(&"i-0123456789abcdef0".into())
+        .await
+        .unwrap();
+    assert_eq!(server, "s-0123456789abcdef0");
+    let error = drs
+        .reverse_replication(&"i-0000000000000000f".into())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (error.kind, error.operation),
+        (ErrorKind::Throttled, "drs:ReverseReplication")
+    );
+    let read = drs.source_servers(&[]).await.unwrap();
+    assert!(read[0].replicates_back, "{read:?}");
+}

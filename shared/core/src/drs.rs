@@ -40,6 +40,10 @@ pub struct SourceServer {
     /// stalls it): what a recovery launches from then.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_point: Option<RecoveryPoint>,
+    /// It replicates a recovery instance back toward its origin (`replicationDirection`
+    /// FAILBACK: made by `ReverseReplication`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub replicates_back: bool,
 }
 
 impl SourceServer {

@@ -95,6 +95,8 @@ pub enum Fault {
     NotHealthy,
     /// EC2 refused to start the original (capacity, a volume, its state).
     StartRefused,
+    /// DRS's job did not launch into the original.
+    LaunchFailed,
 }
 
 words!(Fault {
@@ -102,6 +104,7 @@ words!(Fault {
     NotRunning = "not-running",
     NotHealthy = "not-healthy",
     StartRefused = "start-refused",
+    LaunchFailed = "launch-failed",
 });
 
 impl Fault {
@@ -114,6 +117,7 @@ impl Fault {
                 "the original was not healthy in every target group of its replacement in time"
             }
             Self::StartRefused => "EC2 refused to start the original",
+            Self::LaunchFailed => "DRS's job did not launch into the original",
         }
     }
 }
@@ -130,7 +134,7 @@ pub enum Phase {
 
 /// The value of `autorestart:failback` on an original while it fails back:
 /// `going <handover> <retire> <since>` or `rollback:<fault> <handover> <retire> <since>`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Marker {
     /// Where it is.
     pub phase: Phase,
@@ -138,23 +142,54 @@ pub struct Marker {
     pub handover: Handover,
     /// What becomes of the replacement.
     pub retire: Retire,
-    /// When the failback began: the original must run healthy by `since` + the wait.
+    /// When the failback began: the original must run healthy by `since` + the wait (for a
+    /// DRS failback: since the launch into the original started).
     pub since: DateTime<Utc>,
+    /// DRS: the source server replicating the recovery instance back, as `ReverseReplication`
+    /// answered.
+    pub reversed: Option<String>,
+    /// DRS: the recovery job launching into the original, as `StartRecovery` answered.
+    pub job: Option<String>,
+    /// DRS: the original is protected again (`ReverseReplication` on it answered).
+    pub reprotected: bool,
 }
 
 impl Marker {
+    /// A failback going home from now, as asked.
+    pub fn going(handover: Handover, retire: Retire, since: DateTime<Utc>) -> Self {
+        Self {
+            phase: Phase::Going,
+            handover,
+            retire,
+            since,
+            reversed: None,
+            job: None,
+            reprotected: false,
+        }
+    }
+
     /// The tag's value.
     pub fn value(&self) -> String {
         let phase = match self.phase {
             Phase::Going => "going".to_owned(),
             Phase::RollingBack(fault) => format!("rollback:{}", fault.as_str()),
         };
-        format!(
+        let mut value = format!(
             "{phase} {} {} {}",
             self.handover.as_str(),
             self.retire.as_str(),
             self.since.format("%Y-%m-%dT%H:%M:%SZ")
-        )
+        );
+        if let Some(server) = &self.reversed {
+            value.push_str(&format!(" reversed={server}"));
+        }
+        if let Some(job) = &self.job {
+            value.push_str(&format!(" job={job}"));
+        }
+        if self.reprotected {
+            value.push_str(" reprotected");
+        }
+        value
     }
 
     /// Reads the tag's value; `None` when it is not one the agent writes.
@@ -167,12 +202,26 @@ impl Marker {
         let handover = Handover::parse(parts.next()?)?;
         let retire = Retire::parse(parts.next()?)?;
         let since = parts.next()?.parse().ok()?;
-        parts.next().is_none().then_some(Self {
+        let mut marker = Self {
             phase,
             handover,
             retire,
             since,
-        })
+            reversed: None,
+            job: None,
+            reprotected: false,
+        };
+        for part in parts {
+            match part.split_once('=') {
+                Some(("reversed", id)) if id.starts_with("s-") => {
+                    marker.reversed = Some(id.to_owned())
+                }
+                Some(("job", id)) if id.starts_with("drsjob-") => marker.job = Some(id.to_owned()),
+                None if part == "reprotected" => marker.reprotected = true,
+                _ => return None,
+            }
+        }
+        Some(marker)
     }
 
     /// The same failback, rolling back for `fault`.
@@ -182,78 +231,10 @@ impl Marker {
             ..self
         }
     }
-}
 
-/// Why an original cannot begin to fail back now.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Blocker {
-    /// It is recovered with DRS: its failback goes through DRS's reverse replication.
-    Drs,
-    /// It is terminated, or shutting down.
-    OriginalGone,
-    /// It runs: it was not fenced, so two copies may serve already.
-    OriginalRunning,
-    /// Its link tags name a replacement AWS does not confirm the agent launched.
-    NotProven(Vec<InstanceId>),
-    /// Its Outpost's alarm is not OK now.
-    HomeNotOk,
-    /// Its Outpost's alarm has been OK since `since`, not yet for the settle time.
-    NotSettled {
-        /// When the alarm turned OK.
-        since: DateTime<Utc>,
-        /// When the settle time is over.
-        until: DateTime<Utc>,
-    },
-    /// Its Outpost has fewer free slots of its type than the originals failing back need.
-    NoCapacity {
-        /// The instance type.
-        instance_type: String,
-        /// Free slots.
-        free: i32,
-    },
-    /// The tag `autorestart:failback` holds a value the agent does not write.
-    BadMarker(String),
-}
-
-impl Blocker {
-    /// A short code for metrics and filters.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Drs => "drs",
-            Self::OriginalGone => "original-gone",
-            Self::OriginalRunning => "original-running",
-            Self::NotProven(_) => "link-not-proven",
-            Self::HomeNotOk => "outpost-not-ok",
-            Self::NotSettled { .. } => "not-settled",
-            Self::NoCapacity { .. } => "no-capacity",
-            Self::BadMarker(_) => "bad-marker",
-        }
-    }
-
-    /// Why, and what would change it.
-    pub fn explain(&self) -> String {
-        match self {
-            Self::Drs => "recovered with DRS: its failback goes through DRS (reverse replication), which this agent does not start yet; fail it back in the DRS console".into(),
-            Self::OriginalGone => "the original is terminated: there is nothing to fail back to; the replacement stays".into(),
-            Self::OriginalRunning => "the original runs: it was not fenced, so it may serve next to its replacement; stop one of them first".into(),
-            Self::NotProven(claimed) => format!(
-                "its link tags name {} but AWS does not confirm the agent launched it: the agent fails back only what it recovered",
-                claimed.iter().map(InstanceId::as_str).collect::<Vec<_>>().join(", ")
-            ),
-            Self::HomeNotOk => "its Outpost's ConnectedStatus alarm is not OK now".into(),
-            Self::NotSettled { since, until } => format!(
-                "its Outpost's alarm has been OK only since {}; failback waits until {} (the settle time)",
-                since.format("%Y-%m-%dT%H:%M:%SZ"),
-                until.format("%Y-%m-%dT%H:%M:%SZ")
-            ),
-            Self::NoCapacity { instance_type, free } => format!(
-                "its Outpost has {free} free {instance_type} slot(s), fewer than the originals failing back need; free capacity or fail back fewer (waves)"
-            ),
-            Self::BadMarker(value) => format!(
-                "its tag {}={value:?} is not one the agent writes; remove it to fail back",
-                tags::FAILBACK
-            ),
-        }
+    /// Whether this is a DRS failback (it started reverse replication).
+    pub fn is_drs(&self) -> bool {
+        self.reversed.is_some()
     }
 }
 
@@ -274,6 +255,9 @@ pub struct Pair<'a> {
     pub forth: &'a [Move],
     /// The original's health in the groups it is registered in, by (group, target).
     pub health: &'a BTreeMap<(TargetGroupArn, Target), TargetHealth>,
+    /// For a DRS-protected original: what DRS says of its failback; None when it is not one,
+    /// `Some(Err)` when DRS could not be read.
+    pub drs: Option<Result<DrsFailback<'a>, ()>>,
 }
 
 /// The Outpost the originals go home to, as observed now.
@@ -316,6 +300,10 @@ pub enum Waiting {
     },
     /// The Outpost's alarm left OK during the failback: nothing is done until it is back.
     HomeNotOk,
+    /// DRS: the recovery instance's data is not replicated back continuously yet.
+    ReplicationBack,
+    /// DRS: the job launching into the original runs.
+    Job,
 }
 
 /// The next step of one pair.
@@ -355,6 +343,14 @@ pub enum Step {
     RegisterReplacement(Vec<Move>),
     /// Remove the marker: rolled back, the original fenced as before.
     EndRollBack,
+    /// DRS: start replicating the recovery instance back (`ReverseReplication`).
+    ReverseReplication,
+    /// DRS: launch the reversed source server into the original (`StartRecovery`).
+    LaunchIntoOriginal,
+    /// DRS: protect the original again (`ReverseReplication` on it).
+    Reprotect,
+    /// DRS: unlink the stopped launch-into target (it stays the next recovery's target).
+    UnlinkTarget,
 }
 
 impl Step {
@@ -411,6 +407,14 @@ impl fmt::Display for Step {
                 groups(m)
             ),
             Self::EndRollBack => write!(f, "end the rollback"),
+            Self::ReverseReplication => write!(f, "replicate the recovery instance back (DRS)"),
+            Self::LaunchIntoOriginal => write!(f, "launch into the original (DRS)"),
+            Self::Reprotect => write!(f, "protect the original again (DRS)"),
+            Self::UnlinkTarget => write!(f, "unlink the stopped launch-into target"),
+            Self::Wait(Waiting::ReplicationBack) => {
+                write!(f, "wait for DRS to replicate the recovery instance back")
+            }
+            Self::Wait(Waiting::Job) => write!(f, "wait for DRS's launch into the original"),
         }
     }
 }
@@ -492,12 +496,7 @@ pub fn decide(
             }
             *count += 1;
         }
-        steps[i] = Step::Begin(Marker {
-            phase: Phase::Going,
-            handover: request.handover,
-            retire: request.retire,
-            since: timing.now,
-        });
+        steps[i] = Step::Begin(Marker::going(request.handover, request.retire, timing.now));
     }
     steps
 }
@@ -507,7 +506,12 @@ fn blockers(pair: &Pair<'_>, home: &Home, timing: &Timing) -> Vec<Blocker> {
     let original = pair.original;
     let mut found = Vec::new();
     if tags::parse_strategy(original.tag(tags::STRATEGY)) == Ok(Strategy::Drs) {
-        found.push(Blocker::Drs);
+        if matches!(pair.drs, Some(Err(()))) {
+            found.push(Blocker::Drs);
+        }
+        if original.tag(crate::drs::TARGET_TAG_KEY) != Some(crate::drs::TARGET_TAG_VALUE) {
+            found.push(Blocker::NoLaunchIntoTag);
+        }
     }
     if original.state.is_gone() {
         found.push(Blocker::OriginalGone);
@@ -533,7 +537,10 @@ fn blockers(pair: &Pair<'_>, home: &Home, timing: &Timing) -> Vec<Blocker> {
 fn going(pair: &Pair<'_>, marker: &Marker, timing: &Timing) -> Step {
     let original = pair.original;
     let until = marker.since + chrono::Duration::from_std(timing.wait).unwrap_or_default();
-    let late = timing.now >= until;
+    let drs = pair.drs.is_some();
+    // A DRS failback waits for replication back as long as it takes: its time runs from the
+    // launch into the original.
+    let late = timing.now >= until && (!drs || marker.job.is_some());
     if original.state.is_gone() {
         return Step::RollBack(Fault::OriginalGone);
     }
@@ -541,6 +548,7 @@ fn going(pair: &Pair<'_>, marker: &Marker, timing: &Timing) -> Step {
     let replacement_state = replacement.map(|r| &r.state);
     match &original.state {
         InstanceState::Running => {}
+        InstanceState::Stopped if drs => return drs_launch(pair, marker, late),
         InstanceState::Stopped => {
             if late {
                 return Step::RollBack(Fault::NotRunning);
@@ -591,6 +599,9 @@ fn going(pair: &Pair<'_>, marker: &Marker, timing: &Timing) -> Step {
         .collect();
     if !still.is_empty() {
         return Step::DeregisterReplacement(still);
+    }
+    if drs {
+        return drs_retire(pair, marker);
     }
     let Some(replacement) = replacement else {
         return Step::CleanUp;
@@ -683,123 +694,13 @@ pub const HOME_CLEARS: [&str; 13] = [
 /// launched it.
 pub const STANDBY_CLEARS: [&str; 2] = [tags::REPLACEMENT_OF, tags::REPORTED];
 
-/// How a pair ended this run, or where it is.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case", tag = "status")]
-pub enum Status {
-    /// A dry run: it would fail back.
-    WouldFailBack,
-    /// It cannot fail back now.
-    Blocked,
-    /// Not asked and not in progress.
-    NotAsked,
-    /// Going on; the next run (the sweep) finishes it.
-    InProgress {
-        /// The next step.
-        next: String,
-    },
-    /// Home: the original serves, the replacement is retired.
-    FailedBack,
-    /// Rolled back: the replacement serves, the original is fenced as before.
-    RolledBack {
-        /// Why.
-        fault: Fault,
-    },
-}
-
-/// One original in a failback report.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct InstanceFailback {
-    /// The original.
-    pub original_id: InstanceId,
-    /// Its Name tag, or its id.
-    pub name: String,
-    /// The replacement that served, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub replacement_id: Option<InstanceId>,
-    /// The target groups that move back.
-    pub target_groups: Vec<TargetGroupArn>,
-    /// How it ended, or where it is.
-    #[serde(flatten)]
-    pub status: Status,
-    /// Why it cannot fail back now (blocked).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub reasons: Vec<String>,
-    /// The codes of `reasons`, for metrics.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub codes: Vec<String>,
-    /// What this run did, in order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub did: Vec<String>,
-    /// From the failback's start to home (failed back) or to the rollback's end.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seconds: Option<i64>,
-}
-
-/// What a failback did (or would do) on one Outpost.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct FailbackReport {
-    /// The Outpost.
-    pub outpost: OutpostId,
-    /// Whether nothing was changed.
-    pub dry_run: bool,
-    /// Whether a person asked (false: the sweep went on with failbacks in progress, or the
-    /// automatic failback).
-    pub asked: bool,
-    /// The order asked for.
-    pub handover: Handover,
-    /// What becomes of the replacements.
-    pub retire: Retire,
-    /// One entry per original with a replacement, a claim or a failback in progress.
-    pub instances: Vec<InstanceFailback>,
-    /// Steps that failed; the next run tries them again.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<String>,
-    /// Whether and how people were told.
-    pub notification: crate::report::Notification,
-}
-
-impl FailbackReport {
-    /// Whether people should hear of it: anything ended (home or rolled back), or a person
-    /// asked (what was done, what blocks).
-    pub fn has_news(&self) -> bool {
-        self.asked && !self.instances.is_empty()
-            || self
-                .instances
-                .iter()
-                .any(|i| matches!(i.status, Status::FailedBack | Status::RolledBack { .. }))
-            || !self.errors.is_empty()
-    }
-
-    /// `3 failed back, 1 rolled back, 2 blocked, 1 in progress`.
-    pub fn summary(&self) -> String {
-        let count =
-            |f: &dyn Fn(&Status) -> bool| self.instances.iter().filter(|i| f(&i.status)).count();
-        let parts = [
-            (count(&|s| *s == Status::WouldFailBack), "would fail back"),
-            (count(&|s| *s == Status::FailedBack), "failed back"),
-            (
-                count(&|s| matches!(s, Status::RolledBack { .. })),
-                "rolled back",
-            ),
-            (count(&|s| *s == Status::Blocked), "blocked"),
-            (
-                count(&|s| matches!(s, Status::InProgress { .. })),
-                "in progress",
-            ),
-        ];
-        let said: Vec<String> = parts
-            .iter()
-            .filter(|(n, _)| *n > 0)
-            .map(|(n, what)| format!("{n} {what}"))
-            .collect();
-        if said.is_empty() {
-            "nothing to fail back".into()
-        } else {
-            said.join(", ")
-        }
-    }
-}
+mod blocker;
+mod drs;
+mod report;
+pub use blocker::Blocker;
+pub use drs::DrsFailback;
+use drs::{drs_launch, drs_retire};
+pub use report::{FailbackReport, InstanceFailback, Status};
 
 #[cfg(test)]
 mod tests;

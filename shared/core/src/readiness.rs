@@ -93,7 +93,10 @@ pub fn assess(inputs: &ReadinessInputs<'_>) -> Vec<InstanceReadiness> {
     let mut verdicts: Vec<InstanceReadiness> = inputs
         .instances
         .iter()
-        .filter(|i| i.is_opted_in() && i.tag(tags::REPLACED_BY).is_none())
+        // A replaced original is judged only for its DRS failback (`check_drs_failback`).
+        .filter(|i| {
+            i.is_opted_in() && (i.tag(tags::REPLACED_BY).is_none() || plan::uses_drs(i))
+        })
         .filter_map(|instance| {
             let outpost = instance
                 .outpost_arn
@@ -121,6 +124,10 @@ pub fn assess(inputs: &ReadinessInputs<'_>) -> Vec<InstanceReadiness> {
                     since.format("%Y-%m-%dT%H:%M:%SZ")
                 ));
             }
+            if let Some(replacement) = instance.tag(tags::REPLACED_BY) {
+                check_drs_failback(inputs, instance, replacement, &mut verdict);
+                return Some(verdict);
+            }
             if plan::uses_drs(instance) {
                 check_drs(inputs, &drs_matches, instance, &mut verdict);
             } else {
@@ -133,6 +140,62 @@ pub fn assess(inputs: &ReadinessInputs<'_>) -> Vec<InstanceReadiness> {
         .collect();
     verdicts.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
     verdicts
+}
+
+/// A DRS-protected original that was recovered: whether its failback can start (it is
+/// stopped, DRS may launch into it, its recovery instance replicates back), as a note.
+fn check_drs_failback(
+    inputs: &ReadinessInputs<'_>,
+    original: &Instance,
+    recovery_instance: &str,
+    verdict: &mut InstanceReadiness,
+) {
+    let mut not_yet: Vec<String> = Vec::new();
+    if original.state != InstanceState::Stopped {
+        not_yet.push(format!(
+            "the original is {}, not stopped (DRS launches only into a stopped instance)",
+            original.state
+        ));
+    }
+    if original.tag(drs::TARGET_TAG_KEY) != Some(drs::TARGET_TAG_VALUE) {
+        not_yet.push(format!(
+            "the original lacks the tag {}={}",
+            drs::TARGET_TAG_KEY,
+            drs::TARGET_TAG_VALUE
+        ));
+    }
+    let back = inputs.drs_servers.as_ref().ok().and_then(|servers| {
+        servers
+            .iter()
+            .find(|s| s.replicates_back && s.aws_instance_id.as_deref() == Some(recovery_instance))
+    });
+    let replication = match back {
+        None => format!(
+            "replication of {recovery_instance} back has not started (a failback request starts it)"
+        ),
+        Some(s) if s.is_continuous() => {
+            format!(
+                "{recovery_instance} replicates back continuously ({})",
+                s.id
+            )
+        }
+        Some(s) => {
+            not_yet.push(format!(
+                "{recovery_instance} replicates back but is not continuous yet ({}: {})",
+                s.id, s.replication_state
+            ));
+            String::new()
+        }
+    };
+    let mut note = if not_yet.is_empty() {
+        "failback can start".to_owned()
+    } else {
+        format!("failback cannot start yet: {}", not_yet.join("; "))
+    };
+    if !replication.is_empty() {
+        note.push_str(&format!("; {replication}"));
+    }
+    verdict.notes.push(note);
 }
 
 /// The instance's standbys: each that a recovery would start, or why it would not (then the
@@ -607,6 +670,54 @@ mod tests {
             fence_margin: crate::link_loss::FENCE_MARGIN,
             standbys: &f.standbys,
         })
+    }
+
+    #[test]
+    fn a_recovered_drs_original_says_whether_its_failback_can_start() {
+        let mut f = fixture();
+        let original = |state: &str, tagged: bool| {
+            let mut i = instance_on("i-db", "lt-0a", OWN);
+            i.state = state.into();
+            i.tags.insert(tags::STRATEGY.into(), "drs".into());
+            i.tags.insert(tags::REPLACED_BY.into(), "i-rec".into());
+            if tagged {
+                i.tags
+                    .insert(drs::TARGET_TAG_KEY.into(), drs::TARGET_TAG_VALUE.into());
+            }
+            i
+        };
+        let note = |f: &Fixture, i: Instance| judge(f, &[i])[0].notes.join(" | ");
+        let said = note(&f, original("running", false));
+        assert!(
+            said.contains("failback cannot start yet: the original is running"),
+            "{said}"
+        );
+        assert!(
+            said.contains("lacks the tag AWSDRS=AllowLaunchingIntoThisInstance"),
+            "{said}"
+        );
+        assert!(said.contains("has not started"), "{said}");
+        f.drs = Ok(vec![SourceServer {
+            id: "s-back".into(),
+            aws_instance_id: Some("i-rec".into()),
+            replication_state: "INITIAL_SYNC".into(),
+            replicates_back: true,
+            ..SourceServer::default()
+        }]);
+        let said = note(&f, original("stopped", true));
+        assert!(
+            said.contains("not continuous yet (s-back: INITIAL_SYNC)"),
+            "{said}"
+        );
+        if let Ok(servers) = &mut f.drs {
+            servers[0].replication_state = "CONTINUOUS".into();
+        }
+        let said = note(&f, original("stopped", true));
+        assert!(
+            said.starts_with("failback can start; i-rec replicates back continuously"),
+            "{said}"
+        );
+        assert!(judge(&f, &[original("stopped", true)])[0].is_ready());
     }
 
     #[test]

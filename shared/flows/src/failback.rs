@@ -10,10 +10,11 @@ use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
 use autorestart_core::alarm::{self, AlarmState, OutpostId};
+use autorestart_core::drs::{JobSnapshot, LaunchUpdate, RecoveryStart, SourceServer};
 use autorestart_core::error::AwsError;
 use autorestart_core::failback::{
-    self, FailbackReport, Home, InstanceFailback, Marker, Pair, Phase, Request, Status, Step,
-    Timing,
+    self, DrsFailback, FailbackReport, Home, InstanceFailback, Marker, Pair, Phase, Request,
+    Status, Step, Timing,
 };
 use autorestart_core::fence::Chains;
 use autorestart_core::ids::{InstanceId, TargetGroupArn};
@@ -29,7 +30,7 @@ use crate::agent::{Agent, Services};
 use crate::budget::Budget;
 use crate::error::FlowError;
 use crate::observe;
-use crate::ports::{Compute, LoadBalancing, Notifier};
+use crate::ports::{Compute, DisasterRecovery, LoadBalancing, Notifier};
 
 /// The most looks one run takes at the pairs: each acts, or waits a poll interval.
 const MAX_PASSES: usize = 400;
@@ -60,7 +61,13 @@ struct Seen {
     back: Vec<Move>,
     forth: Vec<Move>,
     health: BTreeMap<(TargetGroupArn, Target), TargetHealth>,
+    /// A DRS-protected original: the reversed server and the job its marker names, as DRS
+    /// answered (Err: DRS could not be read).
+    drs: Option<Result<DrsRead, ()>>,
 }
+
+/// What DRS answered for a failback: the reversed server and the job its marker names.
+type DrsRead = (Option<SourceServer>, Option<JobSnapshot>);
 
 impl Seen {
     fn pair(&self) -> Pair<'_> {
@@ -72,6 +79,14 @@ impl Seen {
             back: &self.back,
             forth: &self.forth,
             health: &self.health,
+            drs: self.drs.as_ref().map(|read| {
+                read.as_ref()
+                    .map(|(reversed, job)| DrsFailback {
+                        reversed: reversed.as_ref(),
+                        job: job.as_ref(),
+                    })
+                    .map_err(|_| ())
+            }),
         }
     }
 }
@@ -310,6 +325,11 @@ impl<S: Services> Agent<S> {
                 .as_ref()
                 .is_some_and(|r| walk.lost_links.iter().any(|(id, _)| id == &r.id));
             let health = self.health_of_original(&back).await;
+            let drs = if autorestart_core::plan::uses_drs(&original) {
+                Some(self.drs_failback_of(&original).await)
+            } else {
+                None
+            };
             seen.push(Seen {
                 original,
                 replacement,
@@ -319,9 +339,43 @@ impl<S: Services> Agent<S> {
                 back,
                 forth,
                 health,
+                drs,
             });
         }
         Ok((seen, ok_since))
+    }
+
+    /// What DRS says of a DRS original's failback: the server and job its marker names.
+    async fn drs_failback_of(&self, original: &Instance) -> Result<DrsRead, ()> {
+        let Some(marker) = original.tag(tags::FAILBACK).and_then(Marker::parse) else {
+            // Not begun: only whether DRS answers (a failback of it starts there).
+            return match self.drs.source_servers(&[]).await {
+                Ok(_) => Ok((None, None)),
+                Err(error) => {
+                    warn!(original = %original.id, %error, "could not read DRS; its failback waits");
+                    Err(())
+                }
+            };
+        };
+        let read = async {
+            let reversed = match &marker.reversed {
+                Some(id) => self
+                    .drs
+                    .source_servers(std::slice::from_ref(id))
+                    .await?
+                    .into_iter()
+                    .find(|s| &s.id == id),
+                None => None,
+            };
+            let job = match &marker.job {
+                Some(id) => self.drs.job(id).await?,
+                None => None,
+            };
+            Ok::<_, AwsError>((reversed, job))
+        };
+        read.await.map_err(|error| {
+            warn!(original = %original.id, %error, "could not read DRS for the failback; the next look asks again");
+        })
     }
 
     /// The original's health in each group it is registered in; a group that cannot be read
@@ -420,6 +474,41 @@ impl<S: Services> Agent<S> {
                     }
                     done
                 }
+                Step::ReverseReplication => match (&replacement, &marker) {
+                    (Some(r), Some(m)) => match self.drs.reverse_replication(r).await {
+                        Ok(server) => {
+                            let marked = Marker {
+                                reversed: Some(server),
+                                ..m.clone()
+                            };
+                            self.mark(original, &marked).await
+                        }
+                        Err(error) => Err(error),
+                    },
+                    _ => Ok(()),
+                },
+                Step::LaunchIntoOriginal => match &marker {
+                    Some(m) => self.launch_into_original(original, m).await,
+                    None => Ok(()),
+                },
+                Step::Reprotect => match &marker {
+                    Some(m) => match self.drs.reverse_replication(&original.id).await {
+                        Ok(server) => {
+                            info!(original = %original.id, %server, "the original is protected again");
+                            let marked = Marker {
+                                reprotected: true,
+                                ..m.clone()
+                            };
+                            self.mark(original, &marked).await
+                        }
+                        Err(error) => Err(error),
+                    },
+                    None => Ok(()),
+                },
+                Step::UnlinkTarget => match replacement {
+                    Some(r) => self.compute.untag(&[r], &failback::STANDBY_CLEARS).await,
+                    None => Ok(()),
+                },
                 Step::Idle | Step::Blocked(_) | Step::Wait(_) => continue,
             };
             self.record(trails, original, step, done, errors);
@@ -510,6 +599,42 @@ impl<S: Services> Agent<S> {
                 errors.push(format!("{}: {step}: {error}", original.id));
             }
         }
+    }
+
+    /// DRS: the reversed server set to launch into the original, then its recovery job started;
+    /// the job recorded on the original, the failback's time starting now.
+    async fn launch_into_original(
+        &self,
+        original: &Instance,
+        marker: &Marker,
+    ) -> Result<(), AwsError> {
+        let Some(server) = &marker.reversed else {
+            return Ok(());
+        };
+        for update in [
+            LaunchUpdate::Prepare,
+            LaunchUpdate::LaunchInto {
+                instance_id: original.id.to_string(),
+            },
+        ] {
+            self.drs.update_launch_settings(server, &update).await?;
+        }
+        let start = [RecoveryStart {
+            source_server_id: server.clone(),
+            snapshot_id: None,
+        }];
+        let job_tags = [(
+            tags::INCIDENT.to_owned(),
+            format!("failback-{}", original.id),
+        )];
+        let job = self.drs.start_recovery(&start, false, &job_tags).await?;
+        info!(original = %original.id, %server, %job, "DRS launches into the original");
+        let marked = Marker {
+            job: Some(job),
+            since: (self.clock)(),
+            ..marker.clone()
+        };
+        self.mark(original, &marked).await
     }
 
     async fn mark(&self, original: &Instance, marker: &Marker) -> Result<(), AwsError> {
@@ -615,6 +740,7 @@ fn waits(steps: &[Step]) -> bool {
                     | failback::Waiting::Replacement
                     | failback::Waiting::Healthy { .. }
                     | failback::Waiting::EarlierWave { .. }
+                    | failback::Waiting::Job
             )
         )
     })

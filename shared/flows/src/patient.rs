@@ -389,6 +389,31 @@ impl<D: DisasterRecovery> DisasterRecovery for Patient<D> {
         .await
     }
 
+    async fn reverse_replication(
+        &self,
+        recovery_instance_id: &InstanceId,
+    ) -> Result<String, AwsError> {
+        let error = match patiently("drs:ReverseReplication", Repeat::Throttled, || {
+            self.0.reverse_replication(recovery_instance_id)
+        })
+        .await
+        {
+            Ok(server) => return Ok(server),
+            Err(error) => error,
+        };
+        // Unanswered, or refused as asked before (ConflictException): the server replicating
+        // that instance back, if DRS shows one.
+        if !may_have_acted(&error) && error.code != "ConflictException" {
+            return Err(error);
+        }
+        let servers = self.source_servers(&[]).await?;
+        servers
+            .into_iter()
+            .find(|s| s.replicates_back && s.aws_instance_id.as_ref() == Some(recovery_instance_id))
+            .map(|s| s.id)
+            .ok_or(error)
+    }
+
     async fn start_recovery(
         &self,
         servers: &[RecoveryStart],

@@ -200,6 +200,14 @@ pub trait DisasterRecovery: Sync {
         job_id: &str,
     ) -> impl Future<Output = Result<Option<RecoveryInstance>, AwsError>> + Send;
 
+    /// Starts replicating a recovery instance (an EC2 instance DRS launched, or launched into)
+    /// back toward its origin (`ReverseReplication`): the id of the source server that
+    /// replicates it. On a failed-back instance, it protects it again.
+    fn reverse_replication(
+        &self,
+        recovery_instance_id: &InstanceId,
+    ) -> impl Future<Output = Result<String, AwsError>> + Send;
+
     /// The failing events of a job's log for a source server, every page read.
     fn job_failures(
         &self,

@@ -104,6 +104,7 @@ fn add_drs_protected(
         replication_state: "CONTINUOUS".into(),
         lag: None,
         recovery_point: None,
+        replicates_back: false,
     });
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use autorestart_core::alarm::{AlarmChange, AlarmState, OutpostId};
 use autorestart_core::failback::{
-    FailbackReport, Fault, Handover, Marker, Phase, Request, Retire, Status,
+    FailbackReport, Fault, Handover, Marker, Request, Retire, Status,
 };
 use autorestart_core::settings::Settings;
 use autorestart_core::tags;
@@ -343,12 +343,7 @@ async fn an_original_not_healthy_in_time_is_taken_out_and_its_replacement_serves
 
 /// Leaves the pair as a run that crashed after `step` would have.
 fn crashed_after(w: &mut World, step: &str, handover: Handover) {
-    let marker = Marker {
-        phase: Phase::Going,
-        handover,
-        retire: Retire::Standby,
-        since: chrono::Utc::now(),
-    };
+    let marker = Marker::going(handover, Retire::Standby, chrono::Utc::now());
     let tag = |w: &mut World, id: &str, key: &str, value: &str| {
         w.instances
             .get_mut(id)
@@ -484,7 +479,7 @@ async fn what_blocks_a_failback_is_said_and_nothing_is_done() {
     assert_eq!(
         codes,
         [
-            vec!["drs"],
+            vec!["no-launch-into-tag"],
             vec!["original-running"],
             vec!["link-not-proven"]
         ]

@@ -155,7 +155,29 @@ impl DisasterRecovery for InMemoryAws {
                 ..ActiveJob::default()
             };
             w.drs_job_created.insert(job_id.clone(), chrono::Utc::now());
-            w.drs_jobs.push((job, false));
+            let at_once = w.drs_launch_at_once;
+            if at_once {
+                for server in servers {
+                    let target = w
+                        .drs_settings
+                        .get(&server.source_server_id)
+                        .and_then(|s| s.launch_into.clone());
+                    if let Some(target) = target
+                        && let Some(instance) = w.instances.get_mut(&target)
+                    {
+                        instance.state = "running".into();
+                        w.drs_recovery_instances.insert(
+                            (server.source_server_id.clone(), job_id.clone()),
+                            RecoveryInstance {
+                                recovery_instance_id: target.clone(),
+                                ec2_instance_id: target.as_str().into(),
+                                is_drill: drill,
+                            },
+                        );
+                    }
+                }
+            }
+            w.drs_jobs.push((job, at_once));
             Ok(job_id)
         })
         .await
@@ -170,6 +192,47 @@ impl DisasterRecovery for InMemoryAws {
             Ok(w.drs_recovery_instances
                 .get(&(source_server_id.to_owned(), job_id.to_owned()))
                 .cloned())
+        })
+        .await
+    }
+
+    async fn reverse_replication(
+        &self,
+        recovery_instance_id: &autorestart_core::ids::InstanceId,
+    ) -> Result<String, AwsError> {
+        self.call(Op::ReverseReplication, |w| {
+            if !w.instances.contains_key(recovery_instance_id.as_str()) {
+                return Err(AwsError::from_code(
+                    "drs:ReverseReplication",
+                    "ResourceNotFoundException",
+                    format!("Recovery instance {recovery_instance_id} not found"),
+                ));
+            }
+            if w.drs_servers.iter().any(|s| {
+                s.replicates_back && s.aws_instance_id.as_ref() == Some(recovery_instance_id)
+            }) {
+                return Err(AwsError::from_code(
+                    "drs:ReverseReplication",
+                    "ConflictException",
+                    "Reverse replication already started",
+                ));
+            }
+            let id = format!("s-back{:011x}", w.drs_servers.len() + 1);
+            w.drs_servers.push(SourceServer {
+                id: id.clone(),
+                hostname: None,
+                aws_instance_id: Some(recovery_instance_id.clone()),
+                replication_state: if w.drs_reverse_continuous {
+                    "CONTINUOUS"
+                } else {
+                    "INITIAL_SYNC"
+                }
+                .into(),
+                lag: None,
+                recovery_point: None,
+                replicates_back: true,
+            });
+            Ok(id)
         })
         .await
     }

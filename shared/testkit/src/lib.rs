@@ -111,6 +111,12 @@ pub struct World {
     /// Random throttling: this share of the calls answers throttled without taking effect,
     /// from a seeded generator.
     pub random_throttling: Option<RandomThrottling>,
+    /// DRS: a server `ReverseReplication` makes replicates continuously at once (else it is in
+    /// its initial sync until a test says otherwise).
+    pub drs_reverse_continuous: bool,
+    /// DRS: a recovery job launches at once (into the instance its server's launch settings
+    /// name, which runs), instead of staying started until a test ends it.
+    pub drs_launch_at_once: bool,
     /// Instances EC2 cannot start (`InsufficientInstanceCapacity`).
     pub unstartable: HashSet<String>,
     /// Error answers by operation and code.

@@ -44,6 +44,8 @@ pub enum Op {
     Publish,
     /// `RegisterTargets`.
     RegisterTargets,
+    /// `ReverseReplication`.
+    ReverseReplication,
     /// `RunInstances`.
     RunInstances,
     /// `RunInstances` with `DryRun`: a readiness check, launching nothing.
@@ -84,6 +86,7 @@ impl Op {
             Self::ListTagsForResource => "ListTagsForResource",
             Self::Publish => "Publish",
             Self::RegisterTargets => "RegisterTargets",
+            Self::ReverseReplication => "ReverseReplication",
             Self::RunInstances => "RunInstances",
             Self::RunInstancesDryRun => "RunInstances(DryRun)",
             Self::StartRecovery => "StartRecovery",

@@ -75,9 +75,7 @@ const LATE: &str = "2026-12-06T03:20:00Z";
 fn marker(phase: Phase, handover: Handover, retire: Retire) -> String {
     Marker {
         phase,
-        handover,
-        retire,
-        since: at(SINCE),
+        ..Marker::going(handover, retire, at(SINCE))
     }
     .value()
 }
@@ -381,6 +379,7 @@ fn each_state_of_a_failback_has_one_next_step() {
             back: &c.back,
             forth: &c.forth,
             health: &health,
+            drs: None,
         };
         let steps = decide(&[pair], &home_ok(), None, &timing(c.now));
         assert_eq!(steps, vec![c.step], "{}", c.name);
@@ -416,6 +415,7 @@ fn pair<'a>(
         back: &[],
         forth: &[],
         health: &EMPTY,
+        drs: None,
     }
 }
 
@@ -446,18 +446,17 @@ fn a_request_begins_only_what_nothing_blocks() {
     let steps = begin_of(&pairs, &home_ok(), SOON);
     assert_eq!(
         steps[0],
-        Step::Begin(Marker {
-            phase: Phase::Going,
-            handover: Handover::StopFirst,
-            retire: Retire::Standby,
-            since: at(SOON),
-        })
+        Step::Begin(Marker::going(
+            Handover::StopFirst,
+            Retire::Standby,
+            at(SOON)
+        ))
     );
     let codes = |step: &Step| match step {
         Step::Blocked(b) => b.iter().map(Blocker::code).collect::<Vec<_>>(),
         other => panic!("not blocked: {other:?}"),
     };
-    assert_eq!(codes(&steps[1]), ["drs"]);
+    assert_eq!(codes(&steps[1]), ["no-launch-into-tag"]);
     assert_eq!(codes(&steps[2]), ["original-running"]);
     assert_eq!(codes(&steps[3]), ["original-gone"]);
     assert_eq!(codes(&steps[4]), ["link-not-proven"]);
@@ -557,9 +556,7 @@ fn the_marker_reads_back_what_it_wrote_and_nothing_else() {
             for retire in [Retire::Standby, Retire::Terminate] {
                 let marker = Marker {
                     phase,
-                    handover,
-                    retire,
-                    since: at(SINCE),
+                    ..Marker::going(handover, retire, at(SINCE))
                 };
                 assert_eq!(Marker::parse(&marker.value()), Some(marker));
             }
@@ -640,5 +637,200 @@ fn the_summary_counts_each_status() {
     assert!(
         !report.has_news(),
         "the sweep says nothing of a failback going on"
+    );
+}
+
+#[test]
+fn a_drs_failback_replicates_back_then_launches_into_the_original_then_protects_it_again() {
+    use crate::drs::{JobSnapshot, SourceServer};
+    use crate::vocabulary::{JobStatus, LaunchStatus};
+    let server = |state: &str| SourceServer {
+        id: "s-back".into(),
+        replication_state: state.into(),
+        ..SourceServer::default()
+    };
+    let job = |status: &str, launch: LaunchStatus| JobSnapshot {
+        job_id: "drsjob-1".into(),
+        status: JobStatus::parse(status),
+        servers: vec![("s-back".into(), launch)],
+        created_at: None,
+    };
+    let drs_original = |state: &str, marker: &Marker| {
+        instance(
+            "i-o",
+            state,
+            &[
+                (tags::STRATEGY, "drs"),
+                (tags::REPLACED_BY, "i-r"),
+                (tags::FAILBACK, &marker.value()),
+            ],
+        )
+    };
+    let start = Marker::going(Handover::StopFirst, Retire::Standby, at(SINCE));
+    let reversed = Marker {
+        reversed: Some("s-back".into()),
+        ..start.clone()
+    };
+    let launched = Marker {
+        job: Some("drsjob-1".into()),
+        ..reversed.clone()
+    };
+    let protected = Marker {
+        reprotected: true,
+        ..launched.clone()
+    };
+    let syncing = server("INITIAL_SYNC");
+    let continuous = server("CONTINUOUS");
+    let running_job = job("STARTED", LaunchStatus::InProgress);
+    let done_job = job("COMPLETED", LaunchStatus::Launched);
+    let failed_job = job("COMPLETED", LaunchStatus::Failed);
+    let view = |reversed, job| Some(Ok(DrsFailback { reversed, job }));
+    let none: BTreeMap<(TargetGroupArn, Target), TargetHealth> = BTreeMap::new();
+    type Row<'a> = (
+        &'a str,
+        Instance,
+        Option<Instance>,
+        bool,
+        Option<Result<DrsFailback<'a>, ()>>,
+        &'a str,
+        Step,
+    );
+    let rows: Vec<Row<'_>> = vec![
+        (
+            "first, the recovery instance replicates back",
+            drs_original("stopped", &start),
+            r("running"),
+            false,
+            view(None, None),
+            SOON,
+            Step::ReverseReplication,
+        ),
+        (
+            "until it is continuous, however long",
+            drs_original("stopped", &reversed),
+            r("running"),
+            false,
+            view(Some(&syncing), None),
+            LATE,
+            Step::Wait(Waiting::ReplicationBack),
+        ),
+        (
+            "then the recovery instance stops (stop-first)",
+            drs_original("stopped", &reversed),
+            r("running"),
+            false,
+            view(Some(&continuous), None),
+            SOON,
+            Step::StopReplacement,
+        ),
+        (
+            "then DRS launches into the original",
+            drs_original("stopped", &reversed),
+            r("stopped"),
+            false,
+            view(Some(&continuous), None),
+            SOON,
+            Step::LaunchIntoOriginal,
+        ),
+        (
+            "the job runs",
+            drs_original("stopped", &launched),
+            r("stopped"),
+            false,
+            view(Some(&continuous), Some(&running_job)),
+            SOON,
+            Step::Wait(Waiting::Job),
+        ),
+        (
+            "a job that runs past the time rolls back",
+            drs_original("stopped", &launched),
+            r("stopped"),
+            false,
+            view(Some(&continuous), Some(&running_job)),
+            LATE,
+            Step::RollBack(Fault::LaunchFailed),
+        ),
+        (
+            "a failed job rolls back",
+            drs_original("stopped", &launched),
+            r("stopped"),
+            false,
+            view(Some(&continuous), Some(&failed_job)),
+            SOON,
+            Step::RollBack(Fault::LaunchFailed),
+        ),
+        (
+            "a launched job: the original is about to run",
+            drs_original("stopped", &launched),
+            r("stopped"),
+            false,
+            view(Some(&continuous), Some(&done_job)),
+            SOON,
+            Step::Wait(Waiting::Original),
+        ),
+        (
+            "the original serves: protected again",
+            drs_original("running", &launched),
+            r("stopped"),
+            false,
+            view(Some(&continuous), Some(&done_job)),
+            SOON,
+            Step::Reprotect,
+        ),
+        (
+            "then the stopped target is unlinked",
+            drs_original("running", &protected),
+            r("stopped"),
+            false,
+            view(Some(&continuous), Some(&done_job)),
+            SOON,
+            Step::UnlinkTarget,
+        ),
+        (
+            "then the original's tags are cleared",
+            drs_original("running", &protected),
+            r("stopped"),
+            true,
+            view(Some(&continuous), Some(&done_job)),
+            SOON,
+            Step::CleanUp,
+        ),
+        (
+            "DRS unreadable: nothing is done",
+            drs_original("stopped", &reversed),
+            r("running"),
+            false,
+            Some(Err(())),
+            SOON,
+            Step::Wait(Waiting::ReplicationBack),
+        ),
+    ];
+    for (name, original, replacement, unlinked, drs, now, expected) in rows {
+        let pair = Pair {
+            original: &original,
+            replacement: replacement.as_ref(),
+            unlinked,
+            claims: &[],
+            back: &[],
+            forth: &[],
+            health: &none,
+            drs,
+        };
+        assert_eq!(
+            decide(&[pair], &home_ok(), None, &timing(now)),
+            vec![expected],
+            "{name}"
+        );
+    }
+    // The marker carries what DRS answered, and reads it back.
+    assert_eq!(Marker::parse(&protected.value()), Some(protected.clone()));
+    assert!(
+        protected
+            .value()
+            .ends_with(" reversed=s-back job=drsjob-1 reprotected")
+    );
+    assert_eq!(
+        Marker::parse("going stop-first standby 2026-12-06T03:00:00Z job=nope"),
+        None
     );
 }
