@@ -261,6 +261,14 @@ pub struct JobFailure {
     pub raw_error: Option<String>,
 }
 
+/// A DRS launch result that is a failback's launch into its original: its server replicates
+/// a recovery instance back (`ReverseReplication`); the failback finishes and reports it.
+pub fn failback_launch(job_id: &str) -> String {
+    format!(
+        "job {job_id} is a failback's launch into its original: the failback finishes and reports it"
+    )
+}
+
 /// Lower case, trimmed, domain suffix dropped: `Web-1.corp.example ` and `web-1` are one name.
 pub fn normalise_name(name: &str) -> String {
     let trimmed = name.trim();

@@ -97,6 +97,8 @@ pub enum Fault {
     StartRefused,
     /// DRS's job did not launch into the original.
     LaunchFailed,
+    /// The Outpost went down again before the original served.
+    HomeDown,
 }
 
 words!(Fault {
@@ -105,6 +107,7 @@ words!(Fault {
     NotHealthy = "not-healthy",
     StartRefused = "start-refused",
     LaunchFailed = "launch-failed",
+    HomeDown = "outpost-down",
 });
 
 impl Fault {
@@ -118,6 +121,7 @@ impl Fault {
             }
             Self::StartRefused => "EC2 refused to start the original",
             Self::LaunchFailed => "DRS's job did not launch into the original",
+            Self::HomeDown => "the Outpost went down again before the original served",
         }
     }
 }
@@ -145,6 +149,9 @@ pub struct Marker {
     /// When the failback began: the original must run healthy by `since` + the wait (for a
     /// DRS failback: since the launch into the original started).
     pub since: DateTime<Utc>,
+    /// The copy the failback hands over from, chosen when it began (the serving end of the
+    /// original's chain), so that every later look retires the same one.
+    pub from: Option<InstanceId>,
     /// DRS: the source server replicating the recovery instance back, as `ReverseReplication`
     /// answered.
     pub reversed: Option<String>,
@@ -162,6 +169,7 @@ impl Marker {
             handover,
             retire,
             since,
+            from: None,
             reversed: None,
             job: None,
             reprotected: false,
@@ -180,6 +188,9 @@ impl Marker {
             self.retire.as_str(),
             self.since.format("%Y-%m-%dT%H:%M:%SZ")
         );
+        if let Some(from) = &self.from {
+            value.push_str(&format!(" from={from}"));
+        }
         if let Some(server) = &self.reversed {
             value.push_str(&format!(" reversed={server}"));
         }
@@ -207,12 +218,14 @@ impl Marker {
             handover,
             retire,
             since,
+            from: None,
             reversed: None,
             job: None,
             reprotected: false,
         };
         for part in parts {
             match part.split_once('=') {
+                Some(("from", id)) if id.starts_with("i-") => marker.from = Some(id.into()),
                 Some(("reversed", id)) if id.starts_with("s-") => {
                     marker.reversed = Some(id.to_owned())
                 }
@@ -304,6 +317,8 @@ pub enum Waiting {
     ReplicationBack,
     /// DRS: the job launching into the original runs.
     Job,
+    /// DRS could not be read (or could not confirm the link): nothing is done until it can.
+    Drs,
 }
 
 /// The next step of one pair.
@@ -415,6 +430,7 @@ impl fmt::Display for Step {
                 write!(f, "wait for DRS to replicate the recovery instance back")
             }
             Self::Wait(Waiting::Job) => write!(f, "wait for DRS's launch into the original"),
+            Self::Wait(Waiting::Drs) => write!(f, "wait until DRS can be read"),
         }
     }
 }
@@ -433,7 +449,21 @@ pub fn decide(
         .iter()
         .map(|pair| match pair.original.tag(tags::FAILBACK) {
             Some(value) => match Marker::parse(value) {
-                Some(_) if home.ok_since.is_none() => Step::Wait(Waiting::HomeNotOk),
+                // DRS could not be read, or could not confirm the link now: wait.
+                Some(_) if matches!(pair.drs, Some(Err(()))) => Step::Wait(Waiting::Drs),
+                // Home down again before the original serves: the replacement serves again
+                // (its start and registration touch only the other Outpost); an original
+                // already running may serve locally: left to the outage's handling.
+                Some(marker)
+                    if home.ok_since.is_none()
+                        && marker.phase == Phase::Going
+                        && !pair.original.is_starting_or_running() =>
+                {
+                    Step::RollBack(Fault::HomeDown)
+                }
+                Some(marker) if home.ok_since.is_none() && marker.phase == Phase::Going => {
+                    Step::Wait(Waiting::HomeNotOk)
+                }
                 Some(marker) => match marker.phase {
                     Phase::Going => going(pair, &marker, timing),
                     Phase::RollingBack(_) => rolling_back(pair),
@@ -496,7 +526,10 @@ pub fn decide(
             }
             *count += 1;
         }
-        steps[i] = Step::Begin(Marker::going(request.handover, request.retire, timing.now));
+        steps[i] = Step::Begin(Marker {
+            from: pairs[i].replacement.map(|r| r.id.clone()),
+            ..Marker::going(request.handover, request.retire, timing.now)
+        });
     }
     steps
 }
@@ -540,7 +573,8 @@ fn going(pair: &Pair<'_>, marker: &Marker, timing: &Timing) -> Step {
     let drs = pair.drs.is_some();
     // A DRS failback waits for replication back as long as it takes: its time runs from the
     // launch into the original.
-    let late = timing.now >= until && (!drs || marker.job.is_some());
+    let late =
+        timing.now >= until && (!drs || marker.job.is_some() || original.is_starting_or_running());
     if original.state.is_gone() {
         return Step::RollBack(Fault::OriginalGone);
     }

@@ -120,7 +120,7 @@ pub fn assess(inputs: &ReadinessInputs<'_>) -> Vec<InstanceReadiness> {
             };
             if let Some(since) = outpost.as_ref().and_then(|o| inputs.silent_alarms.get(o)) {
                 verdict.problems.push(format!(
-                    "the ConnectedStatus alarm of its Outpost has had no data since {}: an outage would not be seen. Check the metric's cross-account sharing (README, \"The alarm\") and that the Outpost reports ConnectedStatus",
+                    "the ConnectedStatus alarm of its Outpost has had no data since {}: an outage would not be seen. Check the metric's cross-account sharing (docs/alarm.md) and that the Outpost reports ConnectedStatus",
                     since.format("%Y-%m-%dT%H:%M:%SZ")
                 ));
             }
@@ -256,7 +256,7 @@ fn check_link_loss(
             verdict.on_link_loss = Some(link_loss::protection(&tagged));
             match tagged.policy {
                 link_loss::Policy::Relaunch if tagged.defaulted => verdict.notes.push(format!(
-                    "no {} tag: relaunched on any loss of its Outpost's link (the default), while the original may still run locally; tag it self-fenced:T (with the sentinel) or hold where two copies would do harm (README, \"Link loss and two copies\")",
+                    "no {} tag: relaunched on any loss of its Outpost's link (the default), while the original may still run locally; tag it self-fenced:T (with the sentinel) or hold where two copies would do harm (docs/link-loss.md)",
                     tags::ON_LINK_LOSS
                 )),
                 link_loss::Policy::SelfFenced {

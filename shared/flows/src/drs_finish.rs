@@ -26,7 +26,14 @@ impl<S: Services> Agent<S> {
         result: &DrsLaunchResult,
     ) -> Result<DrsReport, FlowError> {
         let mut report = DrsReport::of(result);
-        let original = self.original_of(result).await.map_err(FlowError::Read)?;
+        let (original, failback) = self.original_of(result).await.map_err(FlowError::Read)?;
+        // A failback's launch into its original (`failback`): the failback finishes and
+        // reports it, not this.
+        if failback {
+            info!(job = %result.job_id, "a failback's launch; left to the failback");
+            report.reason = Some(drs::failback_launch(&result.job_id));
+            return Ok(report);
+        }
         report.original_id = original.as_ref().map(|o| o.id.clone());
         if result.succeeded {
             self.finish_launch(result, original, report).await
@@ -134,14 +141,22 @@ impl<S: Services> Agent<S> {
 
     /// The protected original of the result's source server: the one tagged with the job, else
     /// the instance named in the server's identification hints, if it opted in.
-    async fn original_of(&self, result: &DrsLaunchResult) -> Result<Option<Instance>, AwsError> {
+    /// Also whether the server replicates a recovery instance back: then the launch is a
+    /// failback's.
+    async fn original_of(
+        &self,
+        result: &DrsLaunchResult,
+    ) -> Result<(Option<Instance>, bool), AwsError> {
         let servers = self
             .drs
             .source_servers(std::slice::from_ref(&result.source_server_id))
             .await?;
         let Some(server) = servers.first() else {
-            return Ok(None);
+            return Ok((None, false));
         };
+        if server.replicates_back {
+            return Ok((None, true));
+        }
         let tagged = self
             .compute
             .instances_tagged(tags::DRS_JOB, std::slice::from_ref(&result.job_id))
@@ -150,13 +165,13 @@ impl<S: Services> Agent<S> {
             .iter()
             .find(|o| drs::source_server_of(&servers, o).is_some())
         {
-            return Ok(Some(original.clone()));
+            return Ok((Some(original.clone()), false));
         }
         let Some(hint) = &server.aws_instance_id else {
-            return Ok(None);
+            return Ok((None, false));
         };
         let named = self.compute.instances(std::slice::from_ref(hint)).await?;
-        Ok(named.into_iter().find(Instance::is_opted_in))
+        Ok((named.into_iter().find(Instance::is_opted_in), false))
     }
 
     async fn record_replacement(&self, original: &Instance, launched: &Instance) {

@@ -140,18 +140,21 @@ impl<S: Services> Agent<S> {
             .await
     }
 
-    /// The sweep's part: goes on with the failbacks in progress on `outpost` (its alarm OK),
-    /// and begins one when the automatic failback is on and the alarm has been OK long enough.
+    /// The sweep's part: goes on with the failbacks in progress on `outpost` (its alarm OK
+    /// since `ok_since`; None: down, when only a rollback goes on), and begins one when the
+    /// automatic failback is on and the alarm has been OK long enough.
     /// `None` when there is nothing to fail back.
     pub(crate) async fn failbacks_of(
         &self,
         outpost: &OutpostId,
-        ok_since: DateTime<Utc>,
+        ok_since: Option<DateTime<Utc>>,
         budget: Budget,
     ) -> Result<Option<FailbackReport>, FlowError> {
         let now = (self.clock)();
         let auto = self.settings.auto_failback_after.filter(|after| {
-            chrono::Duration::from_std(*after).is_ok_and(|after| now >= ok_since + after)
+            ok_since.is_some_and(|since| {
+                chrono::Duration::from_std(*after).is_ok_and(|after| now >= since + after)
+            })
         });
         let request = auto.map(|_| Request {
             outpost: outpost.clone(),
@@ -191,7 +194,10 @@ impl<S: Services> Agent<S> {
         let mut trails: BTreeMap<InstanceId, Trail> = BTreeMap::new();
         let mut free = None;
         for pass in 0..MAX_PASSES {
-            let (seen, ok_since) = self.observe_home(outpost).await.map_err(FlowError::Read)?;
+            let (seen, ok_since) = self
+                .observe_home(outpost, request.is_some())
+                .await
+                .map_err(FlowError::Read)?;
             if request.is_some() && pass == 0 {
                 free = self
                     .free_slots(std::collections::HashSet::from([outpost.clone()]))
@@ -241,12 +247,20 @@ impl<S: Services> Agent<S> {
             let poll = self.settings.health_wait.poll_interval;
             if steps.iter().any(Step::acts) {
                 let errors = report.errors.len();
+                let done = |trails: &BTreeMap<InstanceId, Trail>| {
+                    trails.values().map(|t| t.did.len()).sum::<usize>()
+                };
+                let before = done(&trails);
                 self.act(&seen, &steps, &mut trails, &mut report.errors)
                     .await;
-                if report.errors.len() == errors {
+                // Something changed and nothing failed: look again at once, while time lasts.
+                if report.errors.len() == errors
+                    && done(&trails) > before
+                    && budget.left().is_none_or(|left| left > RESERVE)
+                {
                     continue;
                 }
-                // A step failed: not again at once.
+                // A step failed, or nothing could be done: not again at once.
             }
             // Waits (or a failed step): look again after a poll, while the budget lasts.
             match budget.left() {
@@ -267,6 +281,7 @@ impl<S: Services> Agent<S> {
     async fn observe_home(
         &self,
         outpost: &OutpostId,
+        asked_now: bool,
     ) -> Result<(Vec<Seen>, Option<DateTime<Utc>>), AwsError> {
         let alarms = observe::current_alarms(&self.alarms, &self.settings).await?;
         // OK when every alarm watching it is OK, since the latest turned OK.
@@ -280,14 +295,41 @@ impl<S: Services> Agent<S> {
             .then(|| watching.iter().map(|a| a.state_since).max())
             .flatten();
         let originals = self.compute.protected_instances_on(outpost).await?;
+        // Without a request only failbacks in progress go on: none, nothing more to read.
+        if !asked_now && originals.iter().all(|o| o.tag(tags::FAILBACK).is_none()) {
+            return Ok((Vec::new(), ok_since));
+        }
         let walk = self.chains(&originals).await?;
         let links = Chains::new(&walk.chains);
         let mut seen = Vec::new();
         let mut pairs_read: Vec<PairRead> = Vec::new();
-        for original in originals {
-            let end = links
-                .last(&original)
-                .map(|(end, rest)| (end.clone(), rest.iter().map(|i| i.id.clone()).collect()));
+        // An instance that replaced another is no original: its chain's original fails back.
+        for original in originals
+            .into_iter()
+            .filter(|o| o.tag(tags::REPLACEMENT_OF).is_none())
+        {
+            // The copy the failback began with (its marker's `from`), else the one that serves
+            // (the live end), else the deepest; the others on the way.
+            let chosen = original
+                .tag(tags::FAILBACK)
+                .and_then(Marker::parse)
+                .and_then(|m| m.from);
+            let live = links.live_end(&original).map(|(_, end)| end.clone());
+            let end = links.last(&original).map(|(deepest, mut rest)| {
+                rest.push(deepest);
+                let end = chosen
+                    .as_ref()
+                    .and_then(|id| rest.iter().find(|i| &i.id == id))
+                    .map(|i| (*i).clone())
+                    .or_else(|| live.clone())
+                    .unwrap_or_else(|| deepest.clone());
+                let others: Vec<InstanceId> = rest
+                    .iter()
+                    .filter(|i| i.id != end.id)
+                    .map(|i| i.id.clone())
+                    .collect();
+                (end, others)
+            });
             let claims: Vec<InstanceId> = walk
                 .claims
                 .iter()
@@ -325,8 +367,16 @@ impl<S: Services> Agent<S> {
                 .as_ref()
                 .is_some_and(|r| walk.lost_links.iter().any(|(id, _)| id == &r.id));
             let health = self.health_of_original(&back).await;
+            // A link DRS could not confirm now: nothing is decided on it.
+            let unknown = original
+                .tag(tags::REPLACED_BY)
+                .is_some_and(|by| walk.unknown.iter().any(|u| u == by));
             let drs = if autorestart_core::plan::uses_drs(&original) {
-                Some(self.drs_failback_of(&original).await)
+                if unknown {
+                    Some(Err(()))
+                } else {
+                    Some(self.drs_failback_of(&original).await)
+                }
             } else {
                 None
             };
@@ -448,16 +498,16 @@ impl<S: Services> Agent<S> {
                 }
                 Step::TerminateReplacement => match replacement {
                     Some(r) => self.compute.terminate(&[r]).await,
-                    None => Ok(()),
+                    None => continue,
                 },
                 Step::KeepAsStandby => match replacement {
                     Some(r) => self.keep_as_standby(&r, &original.id).await,
-                    None => Ok(()),
+                    None => continue,
                 },
                 Step::CleanUp => self.failback_clean_up(one).await,
                 Step::RollBack(fault) => match marker {
                     Some(marker) => self.mark(original, &marker.rolling_back(*fault)).await,
-                    None => Ok(()),
+                    None => continue,
                 },
                 Step::EndRollBack => {
                     let done = self
@@ -485,14 +535,22 @@ impl<S: Services> Agent<S> {
                         }
                         Err(error) => Err(error),
                     },
-                    _ => Ok(()),
+                    _ => continue,
                 },
                 Step::LaunchIntoOriginal => match &marker {
                     Some(m) => self.launch_into_original(original, m).await,
-                    None => Ok(()),
+                    None => continue,
                 },
                 Step::Reprotect => match &marker {
                     Some(m) => match self.drs.reverse_replication(&original.id).await {
+                        // Asked before (a crash before the marker, a lost answer): protected.
+                        Err(error) if error.code == "ConflictException" => {
+                            let marked = Marker {
+                                reprotected: true,
+                                ..m.clone()
+                            };
+                            self.mark(original, &marked).await
+                        }
                         Ok(server) => {
                             info!(original = %original.id, %server, "the original is protected again");
                             let marked = Marker {
@@ -503,11 +561,11 @@ impl<S: Services> Agent<S> {
                         }
                         Err(error) => Err(error),
                     },
-                    None => Ok(()),
+                    None => continue,
                 },
                 Step::UnlinkTarget => match replacement {
                     Some(r) => self.compute.untag(&[r], &failback::STANDBY_CLEARS).await,
-                    None => Ok(()),
+                    None => continue,
                 },
                 Step::Idle | Step::Blocked(_) | Step::Wait(_) => continue,
             };
@@ -623,11 +681,22 @@ impl<S: Services> Agent<S> {
             source_server_id: server.clone(),
             snapshot_id: None,
         }];
-        let job_tags = [(
-            tags::INCIDENT.to_owned(),
-            format!("failback-{}", original.id),
-        )];
-        let job = self.drs.start_recovery(&start, false, &job_tags).await?;
+        let incident = format!("failback-{}", original.id);
+        // A job started before (its record lost in a crash) is this failback's: not doubled.
+        let started = self
+            .drs
+            .active_jobs()
+            .await?
+            .into_iter()
+            .find(|j| j.incident.as_deref() == Some(incident.as_str()))
+            .map(|j| j.job_id);
+        let job = match started {
+            Some(job) => job,
+            None => {
+                let job_tags = [(tags::INCIDENT.to_owned(), incident)];
+                self.drs.start_recovery(&start, false, &job_tags).await?
+            }
+        };
         info!(original = %original.id, %server, %job, "DRS launches into the original");
         let marked = Marker {
             job: Some(job),
@@ -683,7 +752,7 @@ impl<S: Services> Agent<S> {
     async fn failback_clean_up(&self, one: &Seen) -> Result<(), AwsError> {
         if !one.rest.is_empty() {
             self.compute
-                .untag(&one.rest, &[tags::REPLACEMENT_OF])
+                .untag(&one.rest, &[tags::REPLACEMENT_OF, tags::REPLACED_BY])
                 .await?;
         }
         self.compute

@@ -98,13 +98,18 @@ impl<S: Services> Agent<S> {
         down: &HashSet<OutpostId>,
     ) -> Result<FenceReport, AwsError> {
         // An original failing back is the failback's (`failback`): not fenced, and its
-        // replacement's link, which the failback removes, not restored.
+        // replacement's link, which the failback removes, not restored. A marker the agent
+        // does not write (a claim) changes nothing.
         let originals: Vec<Instance> = self
             .compute
             .protected_instances_on(outpost)
             .await?
             .into_iter()
-            .filter(|o| o.tag(tags::FAILBACK).is_none())
+            .filter(|o| {
+                o.tag(tags::FAILBACK)
+                    .and_then(autorestart_core::failback::Marker::parse)
+                    .is_none()
+            })
             .collect();
         let Walk {
             chains,

@@ -284,6 +284,19 @@ pub async fn make<C: Compute>(
             info!(standby = %launched.id, attempt, "this attempt's standby is gone; the next token");
             continue;
         }
+        // EC2 answers a used token with its instance: one a recovery started since serves now
+        // (no longer standby-for, linked): never stopped here; the next token.
+        let current = compute
+            .instances(std::slice::from_ref(&launched.id))
+            .await?
+            .into_iter()
+            .next();
+        if current.as_ref().is_some_and(|c| {
+            c.tag(tags::STANDBY_FOR).is_none() || c.tag(tags::REPLACEMENT_OF).is_some()
+        }) {
+            info!(instance = %launched.id, attempt, "this attempt's standby serves now; the next token");
+            continue;
+        }
         standby_instance = Some(launched);
         break;
     }

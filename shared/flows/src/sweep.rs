@@ -53,6 +53,13 @@ impl<S: Services> Agent<S> {
                 Signal::OutpostDown { outpost, incident } => {
                     let share = budget.less(SWEEP_RESERVE).share(down_left);
                     down_left -= 1;
+                    // A failback the outage caught before its original served hands back to
+                    // the replacement first (`failback::Fault::HomeDown`).
+                    match self.failbacks_of(&outpost, None, share).await {
+                        Ok(Some(done)) => report.failbacks.push(done),
+                        Ok(None) => {}
+                        Err(error) => report.errors.push(format!("failback {outpost}: {error}")),
+                    }
                     self.reconcile(change, &outpost, &incident, &alarms, share, &mut report)
                         .await;
                 }
@@ -75,8 +82,13 @@ impl<S: Services> Agent<S> {
                         Err(error) => report.errors.push(format!("fencing {outpost}: {error}")),
                     }
                     // Failbacks in progress go on (and the automatic one begins, if on).
+                    // At most half of what is left: the Outposts after it get their turn.
                     match self
-                        .failbacks_of(&outpost, change.state_since, budget.less(SWEEP_RESERVE))
+                        .failbacks_of(
+                            &outpost,
+                            Some(change.state_since),
+                            budget.less(SWEEP_RESERVE).share(2),
+                        )
                         .await
                     {
                         Ok(Some(done)) => report.failbacks.push(done),

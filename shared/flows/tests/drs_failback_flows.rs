@@ -308,3 +308,37 @@ async fn an_original_drs_cannot_launch_into_is_blocked() {
     );
     assert_eq!(count(&aws, Op::ReverseReplication), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_drs_event_of_a_failbacks_launch_is_left_to_the_failback() {
+    let mut w = world();
+    w.drs_reverse_continuous = true;
+    w.drs_launch_at_once = true;
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    agent(&aws)
+        .failback(&request(), Budget::from_now(Duration::from_secs(900)))
+        .await
+        .unwrap();
+    let (server, job) = aws.with(|w| {
+        let job = w.drs_jobs.last().unwrap().0.clone();
+        (job.source_server_ids[0].clone(), job.job_id)
+    });
+    let published = aws.with(|w| w.published.len());
+    let report = agent(&aws)
+        .handle_drs_result(&autorestart_core::report::DrsLaunchResult {
+            job_id: job,
+            source_server_id: server,
+            succeeded: true,
+            drill: false,
+            time: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    assert!(report.reason.unwrap().contains("a failback's launch"));
+    assert_eq!(
+        aws.with(|w| w.published.len()),
+        published,
+        "no notice of its own"
+    );
+    aws.with(|w| assert_eq!(w.instances["i-target"].tag(tags::REPLACED_BY), None));
+}

@@ -533,3 +533,116 @@ async fn the_sweep_fails_back_by_itself_only_when_asked_to() {
     assert_eq!(sweep.failbacks[0].summary(), "1 failed back");
     assert_home(&aws, 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_outpost_down_again_before_the_original_served_hands_back_to_the_replacement() {
+    let mut w = world(1, &[]);
+    crashed_after(&mut w, "replacement stopped", Handover::StopFirst);
+    w.set_alarm(AlarmChange::connected_status(
+        "outposts-autorestart-connected-a",
+        HOME,
+        AlarmState::Alarm,
+        chrono::Utc::now(),
+    ));
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    let sweep = agent(&aws, Settings::default()).sweep().await.unwrap();
+    let failback = &sweep.failbacks[0];
+    assert_eq!(
+        failback.instances[0].status,
+        Status::RolledBack {
+            fault: Fault::HomeDown
+        },
+        "{sweep:?}"
+    );
+    aws.with(|w| {
+        assert_eq!(w.instances["i-r1"].state, "running", "serves again");
+        assert_eq!(w.instances["i-o1"].tag(tags::FAILBACK), None);
+        assert_eq!(w.instances["i-o1"].tag(tags::REPLACED_BY), Some("i-r1"));
+    });
+    assert_eq!(registered(&aws), ["i-r1"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replacement_that_was_replaced_itself_is_no_original_and_its_chain_goes_home_once() {
+    // web on A replaced by i-m on B, whose own outage replaced it by i-r on C; A and B are back.
+    let mut w = world(0, &[]);
+    w.subnets.insert(
+        "subnet-c".into(),
+        Some("arn:aws:outposts:us-east-1:111122223333:outpost/op-0ccccccccccccccc3".into()),
+    );
+    w.set_alarm(AlarmChange::connected_status(
+        "outposts-autorestart-connected-c",
+        "op-0ccccccccccccccc3",
+        AlarmState::Ok,
+        "2026-01-01T00:00:00Z".parse().unwrap(),
+    ));
+    w.add_instance(
+        "i-o1",
+        "subnet-a",
+        &[
+            (tags::NAME, "web"),
+            (tags::ENABLED, "true"),
+            (tags::REPLACED_BY, "i-m"),
+            (tags::INCIDENT, INCIDENT),
+            (tags::FENCED, "stop@2026-01-01T01:00:00Z"),
+        ],
+    );
+    w.set_state("i-o1", "stopped");
+    w.add_replacement(
+        "i-m",
+        "subnet-b",
+        "i-o1",
+        &[
+            (tags::NAME, "web"),
+            (tags::ENABLED, "true"),
+            (tags::REPLACEMENT_OF, "i-o1"),
+            (tags::REPLACED_BY, "i-r"),
+            (tags::FENCED, "stop@2026-01-01T02:00:00Z"),
+        ],
+    );
+    w.set_state("i-m", "stopped");
+    w.add_replacement(
+        "i-r",
+        "subnet-c",
+        "i-m",
+        &[
+            (tags::NAME, "web"),
+            (tags::ENABLED, "true"),
+            (tags::REPLACEMENT_OF, "i-m"),
+        ],
+    );
+    w.target_groups
+        .insert(TG.into(), (TargetKind::Instance, [target("i-r")].into()));
+    let aws = InMemoryAws::new(w, Duration::ZERO);
+    // B holds no original of its own.
+    let of_b = agent(&aws, Settings::default())
+        .failback(
+            &Request {
+                outpost: OutpostId::parse("op-0bbbbbbbbbbbbbbb2").unwrap(),
+                ..request(false, Handover::StopFirst, Retire::Standby)
+            },
+            Budget::from_now(Duration::from_secs(900)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(of_b.summary(), "nothing to fail back", "{of_b:?}");
+    // A's original goes home from the copy that serves, i-r.
+    let of_a = failback(&aws, &request(false, Handover::StopFirst, Retire::Standby)).await;
+    assert_eq!(of_a.summary(), "1 failed back", "{of_a:?}");
+    assert_eq!(of_a.instances[0].replacement_id.as_deref(), Some("i-r"));
+    aws.with(|w| {
+        assert_eq!(w.instances["i-o1"].state, "running");
+        assert_eq!(w.instances["i-r"].state, "stopped");
+        let m = &w.instances["i-m"];
+        assert_eq!(m.tag(tags::REPLACEMENT_OF), None, "the chain is undone");
+        assert_eq!(m.tag(tags::REPLACED_BY), None);
+    });
+    assert_eq!(registered(&aws), ["i-o1"]);
+    // Fencing of B and C afterwards relinks nothing.
+    let sweep = agent(&aws, Settings::default()).sweep().await.unwrap();
+    assert!(sweep.errors.is_empty(), "{:?}", sweep.errors);
+    aws.with(|w| {
+        assert_eq!(w.instances["i-r"].tag(tags::REPLACEMENT_OF), None);
+        assert_eq!(w.instances["i-o1"].state, "running");
+    });
+}

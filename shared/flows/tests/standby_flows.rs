@@ -243,3 +243,31 @@ async fn recovery_template_standby_makes_one_the_recovery_then_starts() {
         )
     });
 }
+
+#[tokio::test(start_paused = true)]
+async fn making_a_standby_again_after_one_was_started_never_stops_the_serving_copy() {
+    use autorestart_flows::standby::make;
+    let aws = InMemoryAws::new(world(), Duration::from_millis(5));
+    aws.with(|w| {
+        w.set_alarm(alarm(
+            autorestart_core::alarm::AlarmState::Ok,
+            "2026-11-24T03:00:00Z",
+        ))
+    });
+    let (poll, wait) = (Duration::from_secs(1), Duration::from_secs(120));
+    let first = make(&aws, &"i-web1".into(), poll, wait).await.unwrap();
+    handle(&aws, Mode::Recover, &down()).await.unwrap();
+    aws.with(|w| assert_eq!(w.instances[first.standby_id.as_str()].state, "running"));
+    // The operator makes a new standby while the first serves: attempt 2, a new instance.
+    let second = make(&aws, &"i-web1".into(), poll, wait).await.unwrap();
+    assert!(second.created);
+    assert_ne!(second.standby_id, first.standby_id);
+    aws.with(|w| {
+        assert_eq!(
+            w.instances[first.standby_id.as_str()].state,
+            "running",
+            "still serving"
+        );
+        assert_eq!(w.instances[second.standby_id.as_str()].state, "stopped");
+    });
+}

@@ -11,7 +11,7 @@
 //!
 //! `recovery-template standby --instance-id …` makes a warm standby of an instance: launched
 //! from its recovery template on another Outpost server with the agent's ClientToken, run
-//! once, then stopped (README, "Standbys").
+//! once, then stopped (docs/standbys.md).
 
 use std::process::ExitCode;
 

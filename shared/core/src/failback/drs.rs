@@ -14,39 +14,47 @@ pub struct DrsFailback<'a> {
 }
 
 /// DRS, the original still stopped: replicate the recovery instance back, wait until it is
-/// continuous, stop the recovery instance (stop-first), launch into the original, wait.
+/// continuous, stop the recovery instance (stop-first), launch into the original, wait for the
+/// job. A recorded job is looked at first: once the recovery instance stopped, its replication
+/// back is no longer continuous, and need not be.
 pub(super) fn drs_launch(pair: &Pair<'_>, marker: &Marker, late: bool) -> Step {
     let Some(Ok(view)) = &pair.drs else {
-        return Step::Wait(Waiting::ReplicationBack); // DRS unreadable: asked again next look
+        return Step::Wait(Waiting::Drs); // DRS unreadable: asked again next look
     };
-    if marker.reversed.is_none() {
-        return Step::ReverseReplication;
-    }
-    if !view.reversed.is_some_and(|s| s.is_continuous()) {
-        return Step::Wait(Waiting::ReplicationBack);
-    }
-    let Some(job_id) = &marker.job else {
-        if marker.handover == Handover::StopFirst {
-            match pair.replacement.map(|r| &r.state) {
-                Some(s) if s.is_starting_or_running() => return Step::StopReplacement,
-                Some(InstanceState::Stopping) => return Step::Wait(Waiting::Replacement),
-                _ => {}
-            }
-        }
-        return Step::LaunchIntoOriginal;
+    let Some(reversed) = marker.reversed.as_deref() else {
+        return match pair.replacement {
+            Some(_) => Step::ReverseReplication,
+            // Nothing to replicate back from: the original is the one copy; it rolls back.
+            None => Step::RollBack(Fault::LaunchFailed),
+        };
     };
-    let reversed = marker.reversed.as_deref().unwrap_or_default();
-    match view.job.filter(|j| &j.job_id == job_id) {
-        Some(job) if job.status == crate::vocabulary::JobStatus::Completed => {
-            match job.launch_status(reversed) {
-                Some(crate::vocabulary::LaunchStatus::Launched) if !late => {
-                    Step::Wait(Waiting::Original)
+    if let Some(job_id) = &marker.job {
+        return match view.job.filter(|j| &j.job_id == job_id) {
+            Some(job) if job.status == crate::vocabulary::JobStatus::Completed => {
+                match job.launch_status(reversed) {
+                    Some(crate::vocabulary::LaunchStatus::Launched) if !late => {
+                        Step::Wait(Waiting::Original)
+                    }
+                    _ => Step::RollBack(Fault::LaunchFailed),
                 }
-                _ => Step::RollBack(Fault::LaunchFailed),
             }
+            // A job still running may yet launch into the original: never rolled back under
+            // it (DRS bounds its own jobs).
+            _ => Step::Wait(Waiting::Job),
+        };
+    }
+    let continuous = view.reversed.is_some_and(|s| s.is_continuous());
+    match pair.replacement.map(|r| &r.state) {
+        Some(s) if s.is_starting_or_running() && !continuous => {
+            Step::Wait(Waiting::ReplicationBack)
         }
-        _ if late => Step::RollBack(Fault::LaunchFailed),
-        _ => Step::Wait(Waiting::Job),
+        Some(s) if s.is_starting_or_running() && marker.handover == Handover::StopFirst => {
+            Step::StopReplacement
+        }
+        Some(InstanceState::Stopping) => Step::Wait(Waiting::Replacement),
+        // Stopped (its data replicated up to the stop), or running under overlap: launch.
+        _ if view.reversed.is_some() => Step::LaunchIntoOriginal,
+        _ => Step::Wait(Waiting::ReplicationBack),
     }
 }
 

@@ -446,12 +446,16 @@ fn a_request_begins_only_what_nothing_blocks() {
     let steps = begin_of(&pairs, &home_ok(), SOON);
     assert_eq!(
         steps[0],
-        Step::Begin(Marker::going(
-            Handover::StopFirst,
-            Retire::Standby,
-            at(SOON)
-        ))
+        Step::Begin(Marker {
+            from: Some("i-r".into()),
+            ..Marker::going(Handover::StopFirst, Retire::Standby, at(SOON))
+        })
     );
+    let Step::Begin(begun) = &steps[0] else {
+        unreachable!()
+    };
+    assert!(begun.value().contains(" from=i-r"), "{}", begun.value());
+    assert_eq!(Marker::parse(&begun.value()).as_ref(), Some(begun));
     let codes = |step: &Step| match step {
         Step::Blocked(b) => b.iter().map(Blocker::code).collect::<Vec<_>>(),
         other => panic!("not blocked: {other:?}"),
@@ -537,16 +541,27 @@ fn waves_go_home_in_order() {
 }
 
 #[test]
-fn a_failback_in_progress_pauses_while_its_outpost_is_not_ok() {
+fn a_failback_whose_outpost_goes_down_again_hands_back_or_pauses() {
     let replacement = r("stopped").unwrap();
-    let original = going("stopped", Handover::StopFirst, Retire::Standby);
+    let stopped = going("stopped", Handover::StopFirst, Retire::Standby);
+    let running = going("running", Handover::StopFirst, Retire::Standby);
     let steps = decide(
-        &[pair(&original, Some(&replacement), &[])],
+        &[
+            pair(&stopped, Some(&replacement), &[]),
+            pair(&running, Some(&replacement), &[]),
+        ],
         &Home::default(),
         None,
         &timing(SOON),
     );
-    assert_eq!(steps, vec![Step::Wait(Waiting::HomeNotOk)]);
+    assert_eq!(
+        steps,
+        vec![
+            Step::RollBack(Fault::HomeDown),
+            Step::Wait(Waiting::HomeNotOk)
+        ],
+        "not served yet: the replacement serves again; serving (maybe locally): left alone"
+    );
 }
 
 #[test]
@@ -742,12 +757,30 @@ fn a_drs_failback_replicates_back_then_launches_into_the_original_then_protects_
             Step::Wait(Waiting::Job),
         ),
         (
-            "a job that runs past the time rolls back",
+            "a job past the time is not rolled back under it: it may still launch",
             drs_original("stopped", &launched),
             r("stopped"),
             false,
             view(Some(&continuous), Some(&running_job)),
             LATE,
+            Step::Wait(Waiting::Job),
+        ),
+        (
+            "stopped, the recovery instance no longer replicates: the launch goes on",
+            drs_original("stopped", &reversed),
+            r("stopped"),
+            false,
+            view(Some(&syncing), None),
+            SOON,
+            Step::LaunchIntoOriginal,
+        ),
+        (
+            "with the job recorded, replication back no longer matters",
+            drs_original("stopped", &launched),
+            r("stopped"),
+            false,
+            view(Some(&syncing), Some(&failed_job)),
+            SOON,
             Step::RollBack(Fault::LaunchFailed),
         ),
         (
@@ -802,7 +835,7 @@ fn a_drs_failback_replicates_back_then_launches_into_the_original_then_protects_
             false,
             Some(Err(())),
             SOON,
-            Step::Wait(Waiting::ReplicationBack),
+            Step::Wait(Waiting::Drs),
         ),
     ];
     for (name, original, replacement, unlinked, drs, now, expected) in rows {
