@@ -695,6 +695,12 @@ fn rolling_back(pair: &Pair<'_>) -> Step {
     }
 }
 
+/// The command that asks for a failback dry run of `outpost` (`dryRun` false acts).
+pub fn command(outpost: &str, region: &str) -> String {
+    let payload = format!(r#"{{"outpost":"{outpost}","mode":"failback","dryRun":true}}"#);
+    crate::settings::invoke_command(&payload, region, "failback.json")
+}
+
 /// The fault a refused start of the original is: a definite refusal rolls back; a throttle
 /// or a lost answer is tried again by the next look.
 pub fn start_refused(error: &AwsError) -> Option<Fault> {

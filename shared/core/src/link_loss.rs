@@ -93,7 +93,7 @@ pub fn parse(value: &str) -> Result<Policy, String> {
 }
 
 /// What a recovery knows of the outage's timing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Timing {
     /// The latest the service link can have been lost, as CloudWatch shows it
     /// ([`lost_by`]).
@@ -104,6 +104,8 @@ pub struct Timing {
     pub margin: Duration,
     /// A person confirmed the server is down (`failover`): held instances go too.
     pub failover: bool,
+    /// The Region the agent runs in, for the commands a notice gives (empty: left out).
+    pub region: String,
 }
 
 /// The latest the service link can have been lost, by the alarm: the end of the first window
@@ -155,7 +157,7 @@ pub fn gate(policy: Policy, timing: &Timing, outpost: &str) -> Gate {
             reason: format!(
                 "held ({}=hold): not relaunched while its server may still run it; once a person has confirmed the server is down, recover it with {}",
                 tags::ON_LINK_LOSS,
-                failover_command(outpost)
+                failover_command(outpost, &timing.region)
             ),
         },
         Policy::SelfFenced {
@@ -190,9 +192,11 @@ pub fn launch_after(timing: &Timing, fence_after_seconds: u64) -> DateTime<Utc> 
 pub const HELD_ADVICE: &str = "confirm that its server is down, not only its service link (at the site: is it powered, does the instance answer locally?), then send the failover request its reason names; until then it is not relaunched";
 
 /// The request that recovers an Outpost's held instances, as the notice prints it.
-pub fn failover_command(outpost: &str) -> String {
+pub fn failover_command(outpost: &str, region: &str) -> String {
+    let payload = format!(r#"{{"outpost":"{outpost}","mode":"failover"}}"#);
     format!(
-        r#"`aws lambda invoke --function-name <the stack's AlarmHandlerFunction> --cli-binary-format raw-in-base64-out --cli-read-timeout 0 --payload '{{"outpost":"{outpost}","mode":"failover"}}' failover.json`"#
+        "`{}`",
+        crate::settings::invoke_command(&payload, region, "failover.json")
     )
 }
 
@@ -417,12 +421,39 @@ mod tests {
     }
 
     #[test]
+    fn the_failover_command_names_the_region_and_a_valid_request() {
+        let with = failover_command("op-0aaaaaaaaaaaaaaa1", "eu-west-1");
+        assert!(
+            with.contains("aws lambda invoke --region eu-west-1 "),
+            "{with}"
+        );
+        assert!(with.contains("--cli-read-timeout 0"), "{with}");
+        let payload_of = |command: &str| {
+            let rest = command.split("--payload '").nth(1).unwrap().to_owned();
+            rest[..rest.find('\'').unwrap()].to_owned()
+        };
+        let payload = payload_of(&with);
+        let request: serde_json::Value = serde_json::from_str(&payload).unwrap();
+        assert_eq!(request["mode"], "failover");
+        let without = failover_command("op-0aaaaaaaaaaaaaaa1", "");
+        assert!(!without.contains("--region"), "{without}");
+        let failback = crate::failback::command("op-0aaaaaaaaaaaaaaa1", "eu-west-1");
+        let payload = payload_of(&failback);
+        let request: serde_json::Value = serde_json::from_str(&payload).unwrap();
+        assert_eq!(
+            (request["mode"].as_str(), request["dryRun"].as_bool()),
+            (Some("failback"), Some(true))
+        );
+    }
+
+    #[test]
     fn each_policy_lets_its_recovery_go_wait_or_hold() {
         let timing = |now: &str, failover: bool| Timing {
             lost_by: at("2026-11-24T03:07:00Z"),
             now: at(now),
             margin: Duration::from_secs(60),
             failover,
+            region: String::new(),
         };
         let fenced = Policy::SelfFenced {
             fence_after_seconds: 120,

@@ -431,6 +431,7 @@ mod tests {
             now: now.parse().unwrap(),
             margin: std::time::Duration::from_secs(60),
             failover,
+            region: String::new(),
         };
         let decide_at = |timing| {
             decide(Observed {

@@ -146,6 +146,19 @@ impl Default for Settings {
     }
 }
 
+/// The AWS CLI command that sends `payload` to the stack's alarm handler (a failover or a
+/// failback request), in `region` (left out when empty), its answer written to `out`.
+pub fn invoke_command(payload: &str, region: &str, out: &str) -> String {
+    let region = if region.is_empty() {
+        String::new()
+    } else {
+        format!(" --region {region}")
+    };
+    format!(
+        "aws lambda invoke{region} --function-name <the stack's AlarmHandlerFunction> --cli-binary-format raw-in-base64-out --cli-read-timeout 0 --payload '{payload}' {out}"
+    )
+}
+
 /// What is done to a replaced original.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -194,6 +194,7 @@ impl<S: Services> Agent<S> {
                 now: (self.clock)(),
                 margin: self.settings.fence_margin,
                 failover: run.failover,
+                region: self.settings.place.region.clone(),
             };
             let decision = recovery::decide(seen.as_observed(
                 outpost,

@@ -80,7 +80,7 @@ pub fn render(report: &AlarmReport, place: &Place) -> Notice {
     let subject = subject(report, outpost);
     let text = match report.action {
         Action::Recovery => recovery_text(report, outpost, place),
-        Action::OutpostBack => back_text(report, outpost),
+        Action::OutpostBack => back_text(report, outpost, place),
         Action::Suppressed => format!(
             "Outpost {outpost} lost its connection to the Region (alarm {}, in ALARM since {}), but the alarm is in maintenance mode (tag {}=true): nothing was recovered.\nWhen the maintenance is over, remove the tag; if the Outpost is still down then, the next sweep recovers its instances.\n",
             report.alarm,
@@ -553,14 +553,24 @@ fn what_to_do(report: &AlarmReport) -> Vec<String> {
     lines
 }
 
-fn back_text(report: &AlarmReport, outpost: &str) -> String {
+fn back_text(report: &AlarmReport, outpost: &str, place: &Place) -> String {
     let mut text = format!(
         "Outpost {outpost} is connected again (alarm {} OK since {}).\n",
         report.alarm,
         report.state_since.to_rfc3339()
     );
     match &report.fencing {
-        Some(fencing) => text.push_str(&crate::fence::describe(fencing)),
+        Some(fencing) => {
+            text.push_str(&crate::fence::describe(fencing));
+            // Fenced originals serve again only by a failback, when a person chooses.
+            if !fencing.fenced.is_empty() {
+                let _ = writeln!(
+                    text,
+                    "\nTo bring them home once the Outpost has been stable for a while (docs/failback.md), see the plan first:\n  {}",
+                    crate::failback::command(outpost, &place.region)
+                );
+            }
+        }
         None => text.push_str("Fencing was not checked.\n"),
     }
     text
