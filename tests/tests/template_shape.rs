@@ -171,3 +171,34 @@ fn every_alarm_that_notifies_says_when_it_is_over_and_a_silent_sweeper_alarms() 
         assert!(heartbeat.contains(part), "{part}: {heartbeat}");
     }
 }
+
+#[test]
+fn the_rules_that_invoke_the_agent_are_stack_outputs_named_as_sam_names_them() {
+    let template = template();
+    // SAM names an event source's rule <function logical id><event id>.
+    for (output, function, event) in [
+        (
+            "AlarmRuleName",
+            "AlarmHandlerFunction",
+            "ConnectedStatusChanged",
+        ),
+        (
+            "DrsEventRuleName",
+            "DrsEventHandlerFunction",
+            "RecoveryLaunchResult",
+        ),
+        ("SweepRuleName", "SweeperFunction", "Sweep"),
+    ] {
+        let declared = resource(&template, function);
+        assert!(
+            declared.contains(&format!("\n        {event}:\n")),
+            "{function} has the event {event}"
+        );
+        let outputs = &template[template.find("\nOutputs:\n").unwrap()..];
+        let entry = &outputs[outputs
+            .find(&format!("\n  {output}:\n"))
+            .unwrap_or_else(|| panic!("output {output}"))..];
+        let value = entry.lines().find(|l| l.contains("Value:")).unwrap();
+        assert_eq!(value.trim(), format!("Value: !Ref {function}{event}"));
+    }
+}
