@@ -68,12 +68,10 @@ fn every_stack_output_a_command_reads_exists() {
             let body = &template[template
                 .find(&format!("Fn::ForEach::{loop_name}:"))
                 .unwrap()..];
-            let key = body
-                .lines()
+            body.lines()
                 .find_map(|l| l.trim().strip_prefix("- ").and_then(|k| k.split_once("&{")))
                 .map(|(prefix, _)| prefix.to_owned())
-                .unwrap();
-            key
+                .unwrap()
         })
         .collect();
     assert!(

@@ -19,7 +19,7 @@ use crate::event::Parsed;
 #[derive(Debug, serde::Serialize)]
 #[serde(untagged)]
 enum Answer {
-    Handled(DrsReport),
+    Handled(Box<DrsReport>),
     Ignored { ignored_because: String },
 }
 
@@ -52,5 +52,5 @@ async fn handle(
         .await
         .map_err(flow_diagnostic)?;
     function_support::log_report("INFO", "DRS result handled", &report);
-    Ok(Answer::Handled(report))
+    Ok(Answer::Handled(Box::new(report)))
 }

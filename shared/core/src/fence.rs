@@ -239,6 +239,17 @@ pub fn fenced_tag(action: FenceAction, mode: Mode, at: DateTime<Utc>) -> String 
     )
 }
 
+/// The incident fencing `decisions` closes: the latest (incident ids sort by time after their
+/// Outpost) `autorestart:incident` among their originals.
+pub fn closes(decisions: &[FenceDecision]) -> Option<String> {
+    decisions
+        .iter()
+        .filter_map(|d| d.original.tag(tags::INCIDENT))
+        .filter(|i| !i.is_empty())
+        .max()
+        .map(str::to_owned)
+}
+
 /// Decides for every instance on the Outpost that was replaced: it carries
 /// `autorestart:replaced-by`, or an instance in `view.chains` names it in
 /// `autorestart:replacement-of`. Pure.
@@ -411,6 +422,10 @@ pub struct FenceReport {
     pub relinked: Vec<(InstanceId, InstanceId)>,
     /// Links AWS does not confirm the agent made, left alone.
     pub unproven: Vec<UnprovenClaim>,
+    /// The incident this fencing closes: the latest `autorestart:incident` of the originals it
+    /// decided on (the dedup key on-call tools saw in the outage's notice).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
 }
 
 impl FenceReport {
@@ -426,6 +441,7 @@ impl FenceReport {
             repaired: Vec::new(),
             relinked: Vec::new(),
             unproven: Vec::new(),
+            incident: None,
         }
     }
 

@@ -601,6 +601,15 @@ pub struct DrsReport {
     pub stuck: bool,
     /// The protected original, if one is found.
     pub original_id: Option<InstanceId>,
+    /// Its Name tag, when the original is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_name: Option<String>,
+    /// The Outpost it was protected on, when the original is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outpost: Option<crate::alarm::OutpostId>,
+    /// The incident the recovery belongs to (the original's `autorestart:incident`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
     /// The instance DRS launched (for launch-into-instance, the target).
     pub recovery_instance_id: Option<InstanceId>,
     /// Memberships moved to the recovery instance.
@@ -623,6 +632,9 @@ impl DrsReport {
             drill: result.drill,
             stuck: false,
             original_id: None,
+            original_name: None,
+            outpost: None,
+            incident: None,
             recovery_instance_id: None,
             target_groups: Vec::new(),
             reason: None,
@@ -670,6 +682,9 @@ pub fn drs_stuck(
         drill: false,
         stuck: true,
         original_id: (new.len() == 1).then(|| new[0].clone()),
+        original_name: None,
+        outpost: None,
+        incident: None,
         recovery_instance_id: None,
         target_groups: Vec::new(),
         reason: Some(format!(

@@ -35,6 +35,14 @@ impl<S: Services> Agent<S> {
             return Ok(report);
         }
         report.original_id = original.as_ref().map(|o| o.id.clone());
+        if let Some(o) = &original {
+            report.original_name = Some(o.display_name().to_owned());
+            report.outpost = o
+                .outpost_arn
+                .as_deref()
+                .and_then(autorestart_core::alarm::OutpostId::from_arn);
+            report.incident = o.tag(tags::INCIDENT).map(str::to_owned);
+        }
         if result.succeeded {
             self.finish_launch(result, original, report).await
         } else {

@@ -77,6 +77,13 @@ impl<S: Services> Agent<S> {
         let fencing = self.fence(outpost, &down).await.map_err(FlowError::Read)?;
         info!(%outpost, summary = %fencing.summary(), "fencing done");
         let news = fencing.has_news() || (notify_holds && !fencing.held.is_empty());
+        // The back notice carries the incident it closes, as the outage's did.
+        if report.incident.is_none() {
+            report.incident = fencing
+                .incident
+                .as_deref()
+                .map(autorestart_core::alarm::IncidentId::from_tag);
+        }
         report.fencing = Some(fencing);
         if !news {
             report.notification = Notification::NotNeeded;
@@ -158,7 +165,9 @@ impl<S: Services> Agent<S> {
             unhealthy: &unhealthy,
             unproven: &unproven,
         };
-        for decision in fence::plan_fencing(&originals, &view, mode, action) {
+        let decisions = fence::plan_fencing(&originals, &view, mode, action);
+        report.incident = fence::closes(&decisions);
+        for decision in decisions {
             self.carry_out(decision, &mut report).await;
         }
         Ok(report)

@@ -411,3 +411,33 @@ async fn a_hold_after_a_fencing_is_news_again() {
     assert!(held[0].news, "{held:?}");
     assert_eq!(notices(&aws).len(), 3);
 }
+
+#[tokio::test]
+async fn the_back_notice_carries_the_incident_it_closes() {
+    const INCIDENT: &str = "op-0aaaaaaaaaaaaaaa1-20261124T031000Z-0123abcd";
+    let aws = InMemoryAws::new(
+        world(&[(tags::REPLACED_BY, "i-b"), (tags::INCIDENT, INCIDENT)]),
+        Duration::ZERO,
+    );
+    let report = sweep(&aws, FenceAction::Stop).await;
+    assert_eq!(
+        fencing_of(&report, "op-0aaaaaaaaaaaaaaa1")
+            .incident
+            .as_deref(),
+        Some(INCIDENT)
+    );
+    let notice = aws.with(|w| {
+        w.published
+            .iter()
+            .find(|n| n.subject.contains(" back: "))
+            .cloned()
+            .unwrap()
+    });
+    assert!(
+        notice
+            .attributes
+            .contains(&("incident".to_owned(), INCIDENT.to_owned())),
+        "{:?}",
+        notice.attributes
+    );
+}

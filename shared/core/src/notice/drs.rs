@@ -15,7 +15,11 @@ pub fn render(report: &DrsReport, place: &Place) -> Notice {
         (false, true, _) => "DRS recovery launched",
         (false, false, _) => "DRS recovery FAILED",
     };
-    let subject = format!("{what}: {}", report.source_server_id);
+    let subject = match (&report.original_name, &report.outpost) {
+        // The name and Outpost people know; the server id is in the text.
+        (Some(name), Some(outpost)) => format!("{what}: {name} of {outpost}"),
+        _ => format!("{what}: {}", report.source_server_id),
+    };
     let mut body = String::new();
     if let Some(advice) = &report.advice {
         let _ = writeln!(body, "What you must do: {advice}\n");
@@ -26,7 +30,27 @@ pub fn render(report: &DrsReport, place: &Place) -> Notice {
         report.source_server_id, report.job_id
     );
     if let Some(original) = &report.original_id {
-        let _ = writeln!(body, "Protected instance: {original}");
+        let name = report
+            .original_name
+            .as_deref()
+            .map(|n| format!("{n} ({original})"))
+            .unwrap_or_else(|| original.to_string());
+        let on = report
+            .outpost
+            .as_ref()
+            .map(|o| format!(" on Outpost {o}"))
+            .unwrap_or_default();
+        let _ = writeln!(body, "Protected instance: {name}{on}");
+    }
+    if let Some(incident) = &report.incident {
+        let _ = writeln!(body, "Incident: {incident}");
+    }
+    if let Some(link) = place.console("drs", "") {
+        let _ = writeln!(
+            body,
+            "The job in the DRS console (Recovery job history, {}): {link}",
+            report.job_id
+        );
     }
     if let Some(launched) = &report.recovery_instance_id {
         let _ = writeln!(body, "Recovery instance: {launched}");
@@ -75,6 +99,20 @@ pub fn render(report: &DrsReport, place: &Place) -> Notice {
                 .into(),
             ),
             ("job".into(), report.job_id.clone()),
-        ],
+        ]
+        .into_iter()
+        .chain(
+            report
+                .outpost
+                .as_ref()
+                .map(|o| ("outpost".into(), o.to_string())),
+        )
+        .chain(
+            report
+                .incident
+                .as_ref()
+                .map(|i| ("incident".into(), i.clone())),
+        )
+        .collect(),
     )
 }

@@ -805,6 +805,9 @@ mod tests {
             drill: false,
             stuck: false,
             original_id: Some("i-00000000000000db1".into()),
+            original_name: Some("db-1".into()),
+            outpost: crate::alarm::OutpostId::parse("op-0aaaaaaaaaaaaaaa1"),
+            incident: Some("op-0aaaaaaaaaaaaaaa1-20261124T031000Z-0123abcd".into()),
             recovery_instance_id: None,
             target_groups: Vec::new(),
             reason: Some("DRS job drsjob-0123456789abcdef0 failed to launch source server s-0123456789abcdef0; LAUNCH_FAILED: the launch template's instance type is not offered".into()),
@@ -813,6 +816,19 @@ mod tests {
         };
         let notice = drs_result(&report, &place());
         fits_sns(&notice);
+        for (key, value) in [
+            ("outpost", "op-0aaaaaaaaaaaaaaa1"),
+            ("incident", "op-0aaaaaaaaaaaaaaa1-20261124T031000Z-0123abcd"),
+            ("severity", "critical"),
+        ] {
+            assert!(
+                notice
+                    .attributes
+                    .contains(&(key.to_owned(), value.to_owned())),
+                "{key}: {:?}",
+                notice.attributes
+            );
+        }
         insta::assert_snapshot!(
             "drs_launch_failed",
             format!("Subject: {}\n\n{}", notice.subject, notice.body)
@@ -861,6 +877,9 @@ mod tests {
             drill: false,
             stuck: false,
             original_id: None,
+            original_name: None,
+            outpost: None,
+            incident: None,
             recovery_instance_id: None,
             target_groups: Vec::new(),
             reason: Some("r".repeat(300_000)),
