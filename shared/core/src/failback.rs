@@ -600,12 +600,7 @@ fn going(pair: &Pair<'_>, marker: &Marker, timing: &Timing) -> Step {
         _ => return Step::Wait(Waiting::Original),
     }
     // The original runs: register it, wait for its health, then retire the replacement.
-    let unregistered: Vec<Move> = pair
-        .back
-        .iter()
-        .filter(|m| !m.already_registered)
-        .cloned()
-        .collect();
+    let unregistered = moves_where(pair.back, |m| !m.already_registered);
     let healthy = |m: &Move| {
         pair.health
             .get(&(m.target_group_arn.clone(), m.to.clone()))
@@ -625,12 +620,7 @@ fn going(pair: &Pair<'_>, marker: &Marker, timing: &Timing) -> Step {
             Step::Wait(Waiting::Healthy { until })
         };
     }
-    let still: Vec<Move> = pair
-        .back
-        .iter()
-        .filter(|m| m.from_registered)
-        .cloned()
-        .collect();
+    let still = moves_where(pair.back, |m| m.from_registered);
     if !still.is_empty() {
         return Step::DeregisterReplacement(still);
     }
@@ -663,12 +653,7 @@ fn rolling_back(pair: &Pair<'_>) -> Step {
         // Nothing to hand back to: the original, whatever it does, is the one copy left.
         return Step::EndRollBack;
     };
-    let registered: Vec<Move> = pair
-        .forth
-        .iter()
-        .filter(|m| m.from_registered)
-        .cloned()
-        .collect();
+    let registered = moves_where(pair.forth, |m| m.from_registered);
     if !registered.is_empty() && !original.state.is_gone() {
         return Step::DeregisterOriginal(registered);
     }
@@ -682,12 +667,7 @@ fn rolling_back(pair: &Pair<'_>) -> Step {
         InstanceState::Running => {}
         _ => return Step::Wait(Waiting::Replacement),
     }
-    let unregistered: Vec<Move> = pair
-        .forth
-        .iter()
-        .filter(|m| !m.already_registered)
-        .cloned()
-        .collect();
+    let unregistered = moves_where(pair.forth, |m| !m.already_registered);
     if unregistered.is_empty() {
         Step::EndRollBack
     } else {
@@ -699,6 +679,11 @@ fn rolling_back(pair: &Pair<'_>) -> Step {
 pub fn command(outpost: &str, region: &str) -> String {
     let payload = format!(r#"{{"outpost":"{outpost}","mode":"failback","dryRun":true}}"#);
     crate::settings::invoke_command(&payload, region, "failback.json")
+}
+
+/// The moves of `moves` that `keep` keeps.
+fn moves_where(moves: &[Move], keep: impl Fn(&Move) -> bool) -> Vec<Move> {
+    moves.iter().filter(|m| keep(m)).cloned().collect()
 }
 
 /// The fault a refused start of the original is: a definite refusal rolls back; a throttle

@@ -512,14 +512,19 @@ pub fn drill_tags(original: &Instance, drill_id: &str) -> Vec<(String, String)> 
     carried
 }
 
-/// The replacement's tags: the workload's identity (Name, opt-in tags) and the audit tags.
-pub fn replacement_tags(original: &Instance, incident: &IncidentId) -> Vec<(String, String)> {
-    let mut carried: Vec<(String, String)> = original
+/// The tags a copy of `original` carries of it: the workload's identity (Name, opt-in tags).
+pub fn identity_tags(original: &Instance) -> Vec<(String, String)> {
+    original
         .tags
         .iter()
         .filter(|(key, _)| tags::travels_to_replacement(key))
         .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+        .collect()
+}
+
+/// The replacement's tags: the workload's identity (Name, opt-in tags) and the audit tags.
+pub fn replacement_tags(original: &Instance, incident: &IncidentId) -> Vec<(String, String)> {
+    let mut carried = identity_tags(original);
     carried.push((tags::REPLACEMENT_OF.into(), original.id.to_string()));
     carried.push((tags::INCIDENT.into(), incident.to_string()));
     carried.push((tags::LAUNCHED_IN.into(), incident.to_string()));

@@ -151,12 +151,7 @@ pub fn launch_request(
     attempt: u32,
 ) -> crate::inventory::LaunchRequest {
     let incident = incident(&original.id);
-    let mut carried: Vec<(String, String)> = original
-        .tags
-        .iter()
-        .filter(|(key, _)| tags::travels_to_replacement(key))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let mut carried = crate::plan::identity_tags(original);
     carried.push((tags::STANDBY_FOR.into(), original.id.to_string()));
     carried.push((tags::LAUNCHED_IN.into(), incident.clone()));
     carried.push((tags::ATTEMPT.into(), attempt.to_string()));
