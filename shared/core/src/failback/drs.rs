@@ -28,6 +28,17 @@ pub(super) fn drs_launch(pair: &Pair<'_>, marker: &Marker, late: bool) -> Step {
             None => Step::RollBack(Fault::LaunchFailed),
         };
     };
+    // The marker is a claim: only a server DRS says replicates this recovery instance back,
+    // and only a job launching that server, are acted on.
+    let recovery_instance = pair.replacement.map(|r| &r.id);
+    if view.reversed.is_some_and(|s| {
+        s.id != reversed || !s.replicates_back || s.aws_instance_id.as_ref() != recovery_instance
+    }) || view
+        .job
+        .is_some_and(|j| j.launch_status(reversed).is_none())
+    {
+        return Step::Wait(Waiting::Drs);
+    }
     if let Some(job_id) = &marker.job {
         return match view.job.filter(|j| &j.job_id == job_id) {
             Some(job) if job.status == crate::vocabulary::JobStatus::Completed => {

@@ -662,6 +662,8 @@ fn a_drs_failback_replicates_back_then_launches_into_the_original_then_protects_
     let server = |state: &str| SourceServer {
         id: "s-back".into(),
         replication_state: state.into(),
+        aws_instance_id: Some("i-r".into()),
+        replicates_back: true,
         ..SourceServer::default()
     };
     let job = |status: &str, launch: LaunchStatus| JobSnapshot {
@@ -855,6 +857,27 @@ fn a_drs_failback_replicates_back_then_launches_into_the_original_then_protects_
             "{name}"
         );
     }
+    // A marker naming a server that does not replicate this recovery instance back (a claim
+    // written by hand) is not acted on.
+    let elsewhere = SourceServer {
+        aws_instance_id: Some("i-other".into()),
+        ..server("CONTINUOUS")
+    };
+    let (original, stopped) = (drs_original("stopped", &reversed), r("stopped"));
+    let forged = Pair {
+        original: &original,
+        replacement: stopped.as_ref(),
+        unlinked: false,
+        claims: &[],
+        back: &[],
+        forth: &[],
+        health: &none,
+        drs: view(Some(&elsewhere), None),
+    };
+    assert_eq!(
+        decide(&[forged], &home_ok(), None, &timing(SOON)),
+        vec![Step::Wait(Waiting::Drs)]
+    );
     // The marker carries what DRS answered, and reads it back.
     assert_eq!(Marker::parse(&protected.value()), Some(protected.clone()));
     assert!(
