@@ -936,4 +936,51 @@ mod tests {
             "info"
         );
     }
+
+    #[test]
+    fn a_readiness_change_says_what_to_do_first_and_names_its_outposts() {
+        let verdict =
+            |id: &str, outpost: &str, problems: Vec<String>| crate::readiness::InstanceReadiness {
+                instance_id: id.into(),
+                name: "web".into(),
+                outpost: crate::alarm::OutpostId::parse(outpost),
+                problems,
+                notes: Vec::new(),
+                previous: None,
+                on_link_loss: None,
+            };
+        let report = crate::readiness::ReadinessReport {
+            instances: vec![
+                verdict("i-1", "op-0aaaaaaaaaaaaaaa1", vec!["no template".into()]),
+                verdict("i-2", "op-0bbbbbbbbbbbbbbb2", Vec::new()),
+            ],
+            changed: vec!["i-1".into(), "i-2".into()],
+            ready: 1,
+            not_ready: 1,
+            ..Default::default()
+        };
+        let notice = super::readiness(&report, &place());
+        assert!(
+            notice.body.starts_with("What you must do: "),
+            "{}",
+            notice.body
+        );
+        assert!(
+            notice.body.contains("https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards/dashboard/outposts-autorestart"),
+            "{}",
+            notice.body
+        );
+        assert!(notice.attributes.contains(&(
+            "outpost".to_owned(),
+            "op-0aaaaaaaaaaaaaaa1,op-0bbbbbbbbbbbbbbb2".to_owned()
+        )));
+        // All ready again: nothing to do, no heading.
+        let mut fixed = report.clone();
+        fixed.instances[0].problems.clear();
+        assert!(
+            !super::readiness(&fixed, &place())
+                .body
+                .contains("What you must do")
+        );
+    }
 }

@@ -15,8 +15,21 @@ pub fn render(report: &ReadinessReport, place: &Place) -> Notice {
         report.ready,
         report.changed.len()
     );
-    let mut text = String::from("The readiness of protected instances changed.\n");
     let changed: HashSet<&str> = report.changed.iter().map(|id| id.as_str()).collect();
+    let now_not_ready: Vec<&InstanceReadiness> = report
+        .instances
+        .iter()
+        .filter(|i| changed.contains(i.instance_id.as_str()) && !i.is_ready())
+        .collect();
+    let mut text = String::new();
+    // What needs a person first: an instance that would not be recovered now.
+    if !now_not_ready.is_empty() {
+        let _ = writeln!(
+            text,
+            "What you must do: fix the problems listed under each instance now NOT ready, before the next outage finds them; the next sweep checks again and says when they are ready.\n"
+        );
+    }
+    text.push_str("The readiness of protected instances changed.\n");
     for (title, ready) in [("Now NOT ready", false), ("Now ready", true)] {
         let list: Vec<&InstanceReadiness> = report
             .instances
@@ -54,6 +67,26 @@ pub fn render(report: &ReadinessReport, place: &Place) -> Notice {
             );
         }
     }
+    if let Some(link) = (!place.dashboard.is_empty())
+        .then(|| {
+            place.console(
+                "cloudwatch",
+                &format!("dashboards/dashboard/{}", place.dashboard),
+            )
+        })
+        .flatten()
+    {
+        let _ = writeln!(text, "\nThe dashboard: {link}");
+    }
+    // The Outposts of the instances that changed, for subscription filters and routing.
+    let mut outposts: Vec<String> = report
+        .instances
+        .iter()
+        .filter(|i| changed.contains(i.instance_id.as_str()))
+        .filter_map(|i| i.outpost.as_ref().map(ToString::to_string))
+        .collect();
+    outposts.sort();
+    outposts.dedup();
     // An instance that would not be recovered needs a person before the next outage.
     let severity = if report.not_ready > 0 {
         super::Severity::Warning
@@ -66,6 +99,8 @@ pub fn render(report: &ReadinessReport, place: &Place) -> Notice {
         text,
         report,
         severity,
-        vec![("event".into(), "readiness".into())],
+        std::iter::once(("event".to_owned(), "readiness".to_owned()))
+            .chain((!outposts.is_empty()).then(|| ("outpost".to_owned(), outposts.join(","))))
+            .collect(),
     )
 }
