@@ -27,6 +27,7 @@ pub mod recovery;
 pub mod report;
 pub mod settings;
 pub mod standby;
+pub mod status;
 pub mod tags;
 pub mod template_plan;
 pub mod vocabulary;

@@ -23,6 +23,7 @@ pub mod patient;
 pub mod ports;
 pub mod readiness;
 pub mod standby;
+pub mod status;
 pub mod sweep;
 pub mod template;
 pub mod waves;
