@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod function;
+pub mod lambda_api;
 pub mod moto;
 pub mod runtime_api;
 pub mod template;

@@ -60,6 +60,8 @@ pub struct Clients {
     pub sqs: aws_sdk_sqs::Client,
     /// CloudWatch (served by the launcher over rpcv2Cbor).
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// CloudFormation: the stack whose outputs the operator CLI reads.
+    pub cloudformation: aws_sdk_cloudformation::Client,
 }
 
 impl Clients {
@@ -77,6 +79,7 @@ impl Clients {
             sns: aws_sdk_sns::Client::new(&config),
             sqs: aws_sdk_sqs::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+            cloudformation: aws_sdk_cloudformation::Client::new(&config),
         }
     }
 }

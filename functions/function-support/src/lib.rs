@@ -84,19 +84,24 @@ pub async fn cold_start() -> Result<Function, lambda_runtime::Error> {
         .timeout_config(timeout)
         .load()
         .await;
-    let ports = Ports {
-        compute: Ec2Compute::new(aws_sdk_ec2::Client::new(&sdk))
-            .with_sts(aws_sdk_sts::Client::new(&sdk)),
-        balancer: ElbTargetGroups::new(aws_sdk_elasticloadbalancingv2::Client::new(&sdk)),
-        notifier: SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), config.topic_arn),
-        drs: DrsService::new(aws_sdk_drs::Client::new(&sdk)),
-        alarms: CloudWatchAlarms::new(aws_sdk_cloudwatch::Client::new(&sdk)),
-        outposts: OutpostsApi::new(aws_sdk_outposts::Client::new(&sdk)),
-    };
     Ok(Function {
-        agent: Agent::new(ports, config.settings),
+        agent: Agent::new(ports(&sdk, config.topic_arn), config.settings),
         metrics_namespace: config.metrics_namespace,
     })
+}
+
+/// Every port over the SDK clients of `sdk`; notices go to `topic_arn`. The functions' agent,
+/// and the operator CLI's.
+pub fn ports(sdk: &aws_config::SdkConfig, topic_arn: String) -> Ports<Sdk> {
+    Ports {
+        compute: Ec2Compute::new(aws_sdk_ec2::Client::new(sdk))
+            .with_sts(aws_sdk_sts::Client::new(sdk)),
+        balancer: ElbTargetGroups::new(aws_sdk_elasticloadbalancingv2::Client::new(sdk)),
+        notifier: SnsNotifier::new(aws_sdk_sns::Client::new(sdk), topic_arn),
+        drs: DrsService::new(aws_sdk_drs::Client::new(sdk)),
+        alarms: CloudWatchAlarms::new(aws_sdk_cloudwatch::Client::new(sdk)),
+        outposts: OutpostsApi::new(aws_sdk_outposts::Client::new(sdk)),
+    }
 }
 
 /// The invocation's time: every wait ends [`autorestart_flows::budget::PUBLISH_MARGIN`] before Lambda's

@@ -1,4 +1,4 @@
-//! The real `recovery-template` CLI against moto: the launch template it creates, the tag it
+//! The real `autorestart template` CLI against moto: the launch template it creates, the tag it
 //! writes, a second run that changes nothing, its refusals, and a sweep that recovers the
 //! instance through the template it made.
 
@@ -20,7 +20,7 @@ const USER_DATA: &str = "IyEvYmluL3NoCmVjaG8gcmVhZHkK";
 
 /// Runs the CLI with dummy credentials against `endpoint`.
 fn cli(endpoint: &str, args: &[&str]) -> Output {
-    Command::new(binary_path("recovery-template"))
+    Command::new(binary_path("autorestart"))
         .args(args)
         .env_clear()
         .env("AWS_REGION", "us-east-1")
@@ -28,7 +28,7 @@ fn cli(endpoint: &str, args: &[&str]) -> Output {
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_ENDPOINT_URL", endpoint)
         .output()
-        .expect("run recovery-template")
+        .expect("run autorestart")
 }
 
 fn stdout_json(output: &Output) -> Value {
@@ -155,7 +155,7 @@ async fn the_cli_makes_one_working_recovery_template_and_refuses_unusable_subnet
     // First run: the template is created and the instance tagged with it.
     let first = stdout_json(&cli(
         moto.endpoint(),
-        &["--instance-id", &app, "--subnet-id", &subnet_b],
+        &["template", "--instance-id", &app, "--subnet-id", &subnet_b],
     ));
     assert_eq!(first["created"], true, "{first}");
     assert_eq!(first["tagged"], true, "{first}");
@@ -235,7 +235,7 @@ async fn the_cli_makes_one_working_recovery_template_and_refuses_unusable_subnet
     // Second run: found by name, nothing created, nothing tagged.
     let again = stdout_json(&cli(
         moto.endpoint(),
-        &["--instance-id", &app, "--subnet-id", &subnet_b],
+        &["template", "--instance-id", &app, "--subnet-id", &subnet_b],
     ));
     assert_eq!(again["created"], false, "{again}");
     assert_eq!(again["tagged"], false, "{again}");
@@ -249,7 +249,7 @@ async fn the_cli_makes_one_working_recovery_template_and_refuses_unusable_subnet
     ] {
         let refused = cli(
             moto.endpoint(),
-            &["--instance-id", &app, "--subnet-id", subnet],
+            &["template", "--instance-id", &app, "--subnet-id", subnet],
         );
         let stderr = String::from_utf8_lossy(&refused.stderr);
         assert_eq!(refused.status.code(), Some(2), "{stderr}");
