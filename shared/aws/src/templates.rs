@@ -1,4 +1,4 @@
-//! [`TemplateStore`] over Amazon EC2: what the recovery-template generator reads and writes.
+//! [`TemplateStore`] over Amazon EC2: what the recovery template generator (`autorestart template`) reads and writes.
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{

@@ -1,4 +1,4 @@
-//! The recovery-template generator end to end over EC2 (`generate` through [`Ec2Templates`])
+//! The recovery template generator (`autorestart template`) end to end over EC2 (`generate` through [`Ec2Templates`])
 //! against `aws-smithy-mocks`: the launch template and tag it writes for an Outposts server
 //! instance, what a second run, a race, a dry run and a malformed tag change, the refusals that
 //! stop it before anything is written, and the error kinds its AWS failures are sorted into.

@@ -357,7 +357,7 @@ fn judge_template(
                 && !inputs.listed_templates.iter().any(|t| template.id == *t) =>
         {
             problems.push(format!(
-                "launch template {template} is not one of this project's: IAM refuses RunInstances from it. Tag it {}=<instance id> (recovery-template does), or list its ARN in RecoveryLaunchTemplateArns",
+                "launch template {template} is not one of this project's: IAM refuses RunInstances from it. Tag it {}=<instance id> (autorestart template does), or list its ARN in RecoveryLaunchTemplateArns",
                 tags::TEMPLATE_FOR
             ));
             return;
@@ -372,7 +372,7 @@ fn judge_template(
         && own == target
     {
         problems.push(format!(
-                "launch template {template} launches into subnet {subnet_id} on the instance's own Outpost {own}: generate a template for another server (recovery-template --instance-id {} --subnet-id <a subnet on another Outpost server>) and name it in {}",
+                "launch template {template} launches into subnet {subnet_id} on the instance's own Outpost {own}: generate a template for another server (autorestart template --instance-id {} --subnet-id <a subnet on another Outpost server>) and name it in {}",
                 instance.id,
                 tags::RECOVERY_TEMPLATES
             ));
@@ -867,7 +867,7 @@ mod tests {
         assert!(!got[0].is_ready());
         assert!(
             problems.contains(
-                "generate a template for another server (recovery-template --instance-id i-r"
+                "generate a template for another server (autorestart template --instance-id i-r"
             ),
             "{problems}"
         );

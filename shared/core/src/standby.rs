@@ -5,7 +5,7 @@
 //! The tag is a claim: anyone with `ec2:CreateTags` can write it. The agent uses a standby only
 //! when EC2 proves the agent launched it for that original: its ClientToken is the agent's token
 //! for the original (`proof::launched_for`), as for a replacement kept as a standby by a
-//! failback, or one `recovery-template standby` launched. An instance the operator made a
+//! failback, or one `autorestart standby` launched. An instance the operator made a
 //! standby by hand is reported, never started.
 
 use std::collections::{HashMap, HashSet};
@@ -41,7 +41,7 @@ impl Unusable {
     /// Why, for people.
     pub fn explain(&self) -> String {
         match self {
-            Self::NotProven => "EC2 does not confirm the agent launched it for this instance (its ClientToken): a standby made by hand is never started; make one with recovery-template standby".into(),
+            Self::NotProven => "EC2 does not confirm the agent launched it for this instance (its ClientToken): a standby made by hand is never started; make one with autorestart standby".into(),
             Self::Gone => "it is terminated".into(),
             Self::NotStopped(state) => format!("it is {state}, not stopped: something else started it"),
             Self::SameOutpost => "it lies on the same Outpost as the instance: it would go down with it".into(),
@@ -135,13 +135,13 @@ pub fn not_started(standby: &InstanceId, error: &crate::error::AwsError) -> Stri
     )
 }
 
-/// The incident a standby made by `recovery-template standby` is launched in: its ClientToken
+/// The incident a standby made by `autorestart standby` is launched in: its ClientToken
 /// is derived from it (`proof::client_token`), so the agent can prove it launched it.
 pub fn incident(original: &InstanceId) -> String {
     format!("standby-{original}")
 }
 
-/// The launch of a standby of `original` from `template` (`recovery-template standby`), as
+/// The launch of a standby of `original` from `template` (`autorestart standby`), as
 /// attempt `attempt`: the agent's ClientToken for [`incident`], so that the agent can prove it
 /// launched it; the workload's identity tags, `standby-for`, and the launch's own
 /// `launched-in` and `attempt`. No link tag: it is nobody's replacement until it starts.

@@ -1,4 +1,4 @@
-//! The recovery-template generator: from a running opted-in instance, the launch template that
+//! The recovery template generator (`autorestart template`): from a running opted-in instance, the launch template that
 //! relaunches it on an alternate Outpost server, then the instance tagged with it.
 //!
 //! [`plan_template`] decides (pure); [`generate`] reads, creates and tags through a

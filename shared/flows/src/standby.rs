@@ -267,7 +267,7 @@ pub async fn make<C: Compute>(
         })
         .ok_or_else(|| {
             MakeError::Refused(format!(
-                "none of {original_id}'s recovery templates launches onto another Outpost: run recovery-template for it first"
+                "none of {original_id}'s recovery templates launches onto another Outpost: run autorestart template for it first"
             ))
         })?;
     let mut standby_instance = None;

@@ -1,4 +1,4 @@
-//! The install script of the sentinel (tools/sentinel): what `recovery-template sentinel`
+//! The install script of the sentinel (tools/sentinel): what `autorestart sentinel`
 //! prints, for an instance's user data or for `sudo sh` on the instance.
 
 /// The systemd unit the script installs, as the sentinel's crate ships it.

@@ -132,9 +132,45 @@ pub fn severity(report: &AlarmReport) -> Severity {
     }
 }
 
+/// `[stack account region] subject`: the deployment first, so that a reader of many knows
+/// which speaks. When that is too long for [`MAX_SUBJECT`], the stack's name is shortened
+/// first (`name..`), then left out: the account and Region stay (the text names all three).
+fn framed(place: &Place, subject: &str) -> String {
+    let tail: Vec<&str> = [place.account.as_str(), place.region.as_str()]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect();
+    let frame = |stack: &str| {
+        let parts: Vec<&str> = std::iter::once(stack)
+            .filter(|s| !s.is_empty())
+            .chain(tail.iter().copied())
+            .collect();
+        if parts.is_empty() {
+            format!("[outposts-autorestart] {subject}")
+        } else {
+            format!("[{}] {subject}", parts.join(" "))
+        }
+    };
+    let full = frame(&place.stack);
+    let over = full.chars().count().saturating_sub(MAX_SUBJECT);
+    if over == 0 || place.stack.is_empty() {
+        return full;
+    }
+    // Room for the stack's first characters and "..": at least 4 of them, or none.
+    let keep = place.stack.chars().count().saturating_sub(over + 2);
+    if keep >= 4 {
+        let short: String = place.stack.chars().take(keep).collect();
+        return frame(&format!("{short}.."));
+    }
+    if tail.is_empty() {
+        return full;
+    }
+    frame("")
+}
+
 /// The one place a notice is made: SNS's limits hold for every notice. The subject is ASCII
-/// without control characters, at most [`MAX_SUBJECT`] characters, and names the deployment at
-/// its end (cut first when too long); the text ends with the deployment and is at most
+/// without control characters, at most [`MAX_SUBJECT`] characters, and names the deployment
+/// first ([`framed`]); the text ends with the deployment and is at most
 /// [`MAX_BODY`] bytes (cut at a character boundary, saying so); `facts` go in the
 /// [`FACTS_ATTRIBUTE`] attribute as JSON, at most [`MAX_FACTS`] bytes (else a note says where
 /// the whole report is).
@@ -148,20 +184,7 @@ pub fn compose(
 ) -> Notice {
     attributes.push((SEVERITY_ATTRIBUTE.to_owned(), severity.as_str().to_owned()));
     let short = place.short();
-    // The deployment first: in full if it fits, else the stack alone, else the project's name
-    // (the text names it in full).
-    let subject = [short.as_str(), place.stack.as_str(), "outposts-autorestart"]
-        .into_iter()
-        .filter(|p| !p.is_empty())
-        .map(|p| format!("[{p}] {subject}"))
-        .reduce(|fits, next| {
-            if fits.chars().count() <= MAX_SUBJECT {
-                fits
-            } else {
-                next
-            }
-        })
-        .unwrap_or_default();
+    let subject = framed(place, subject);
     let subject: String = subject
         .chars()
         .map(|c| {
@@ -607,6 +630,42 @@ mod tests {
     }
 
     #[test]
+    fn a_long_stack_name_is_shortened_first_and_account_and_region_stay() {
+        let place = |stack: &str| Place {
+            account: "111122223333".into(),
+            region: "eu-west-1".into(),
+            stack: stack.into(),
+            dashboard: String::new(),
+        };
+        // 60 characters of subject: 39 left for "[stack account region] ".
+        let subject = format!("Outpost op-0123456789abcdef0 down: {}", "y".repeat(26));
+        let cases = [
+            // It fits: as it is.
+            ("prod", "[prod 111122223333 eu-west-1] "),
+            // Too long: the stack's first characters and "..".
+            (
+                "outposts-autorestart-production",
+                "[outposts-a.. 111122223333 eu-west-1] ",
+            ),
+        ];
+        for (stack, starts) in cases {
+            let framed = framed(&place(stack), &subject);
+            assert!(framed.starts_with(starts), "{framed}");
+            assert!(framed.ends_with(&subject), "{framed}");
+            assert!(framed.chars().count() <= MAX_SUBJECT, "{framed}");
+        }
+        // No room for 4 characters of it: left out, account and Region kept.
+        let longer = format!("{subject}{}", "z".repeat(10));
+        let framed = framed(&place("outposts-autorestart-production"), &longer);
+        assert_eq!(framed, format!("[111122223333 eu-west-1] {longer}"));
+        // Nothing known of the place: the project's name.
+        assert_eq!(
+            super::framed(&Place::default(), "s"),
+            "[outposts-autorestart] s"
+        );
+    }
+
+    #[test]
     fn every_notice_fits_sns_whatever_it_is_given() {
         let long_subject = format!("Outpost é\nback: {}", "x".repeat(300));
         for (text, facts) in [
@@ -626,8 +685,8 @@ mod tests {
             assert!(
                 notice
                     .subject
-                    .starts_with("[outposts-autorestart] Outpost ? back: xxx"),
-                "the deployment in full would not fit: {}",
+                    .starts_with("[111122223333 eu-west-1] Outpost ? back: xxx"),
+                "no room for the stack: account and Region stay: {}",
                 notice.subject
             );
             assert!(facts_of(&notice).is_some());
