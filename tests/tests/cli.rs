@@ -89,7 +89,7 @@ struct Deployed {
     clients: Clients,
     seeded: Seeded,
     lambda: LambdaApi,
-    _functions: Vec<Function>,
+    functions: Vec<Function>,
 }
 
 /// A seeded world with the failed Outpost in ALARM, the stack, and its functions behind the
@@ -134,7 +134,7 @@ async fn deployed() -> Deployed {
         clients,
         seeded,
         lambda,
-        _functions: functions,
+        functions: functions,
     }
 }
 

@@ -32,7 +32,8 @@ impl Function {
     /// Prints embedded-metric-format documents, one per line, for CloudWatch Logs to extract.
     pub fn emit_metrics(&self, documents: &[serde_json::Value]) {
         for document in documents {
-            println!("{document}");
+            let line = ServiceLines::from_env().stamp(document.to_string().as_bytes());
+            println!("{}", String::from_utf8_lossy(&line));
         }
     }
 }
@@ -70,7 +71,7 @@ pub fn sdk_limits() -> (RetryConfig, TimeoutConfig) {
 
 /// Cold start: logging, configuration, SDK clients. A bad configuration is logged and returned.
 pub async fn cold_start() -> Result<Function, lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    lambda_runtime::tracing::init_default_subscriber_with_writer(ServiceLines::from_env());
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => {
@@ -88,6 +89,88 @@ pub async fn cold_start() -> Result<Function, lambda_runtime::Error> {
         agent: Agent::new(ports(&sdk, config.topic_arn), config.settings),
         metrics_namespace: config.metrics_namespace,
     })
+}
+
+/// The `service` of every log line when `POWERTOOLS_SERVICE_NAME` is unset.
+const DEFAULT_SERVICE: &str = "outposts-autorestart";
+
+/// Standard output, each JSON log line starting with `"service"` (Powertools' key, from
+/// `POWERTOOLS_SERVICE_NAME`), so that one query finds a deployment's lines across functions.
+/// The subscriber writes each event in one go, through a writer made for it.
+#[derive(Clone, Debug)]
+pub struct ServiceLines {
+    prefix: std::sync::Arc<str>,
+}
+
+impl ServiceLines {
+    /// The service named by `POWERTOOLS_SERVICE_NAME`, else [`DEFAULT_SERVICE`].
+    pub fn from_env() -> Self {
+        let service = std::env::var("POWERTOOLS_SERVICE_NAME")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_SERVICE.to_owned());
+        Self::named(&service)
+    }
+
+    /// Lines of `service`.
+    pub fn named(service: &str) -> Self {
+        Self {
+            prefix: format!("{{\"service\":{},", serde_json::Value::from(service)).into(),
+        }
+    }
+
+    /// `line` with the service first, when it is a JSON object; else as it is.
+    pub fn stamp(&self, line: &[u8]) -> Vec<u8> {
+        match line.strip_prefix(b"{") {
+            Some(rest) if rest.first() == Some(&b'}') => {
+                let mut out = self.prefix.as_bytes().to_vec();
+                out.pop();
+                out.extend_from_slice(rest);
+                out
+            }
+            Some(rest) => {
+                let mut out = Vec::with_capacity(self.prefix.len() + rest.len());
+                out.extend_from_slice(self.prefix.as_bytes());
+                out.extend_from_slice(rest);
+                out
+            }
+            None => line.to_vec(),
+        }
+    }
+}
+
+/// One event's writer: stamps what it is given first.
+pub struct ServiceLine {
+    lines: ServiceLines,
+    started: bool,
+}
+
+impl std::io::Write for ServiceLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut out = std::io::stdout().lock();
+        if self.started {
+            out.write_all(buf)?;
+        } else {
+            self.started = true;
+            out.write_all(&self.lines.stamp(buf))?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stdout().flush()
+    }
+}
+
+impl<'a> lambda_runtime::tracing::subscriber::fmt::MakeWriter<'a> for ServiceLines {
+    type Writer = ServiceLine;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        ServiceLine {
+            lines: self.clone(),
+            started: false,
+        }
+    }
 }
 
 /// Every port over the SDK clients of `sdk`; notices go to `topic_arn`. The functions' agent,
@@ -148,9 +231,11 @@ pub fn report_line(level: &str, message: &str, report: &impl serde::Serialize) -
     line.to_string()
 }
 
-/// Prints [`report_line`] to standard output, which Lambda sends to the function's log group.
+/// Prints [`report_line`] to standard output, which Lambda sends to the function's log group,
+/// with the service first as every log line has it.
 pub fn log_report(level: &str, message: &str, report: &impl serde::Serialize) {
-    println!("{}", report_line(level, message, report));
+    let line = ServiceLines::from_env().stamp(report_line(level, message, report).as_bytes());
+    println!("{}", String::from_utf8_lossy(&line));
 }
 
 /// Lambda's error record for an event the function cannot read.
@@ -164,6 +249,21 @@ pub fn bad_event_diagnostic(error: impl std::fmt::Display) -> Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_json_line_gets_the_service_first_and_other_text_is_left_alone() {
+        let lines = ServiceLines::named("prod \"stack\"");
+        let stamped = lines.stamp(br#"{"level":"INFO","fields":{"message":"m"}}"#);
+        let value: serde_json::Value = serde_json::from_slice(&stamped).unwrap();
+        assert_eq!(value["service"], "prod \"stack\"");
+        assert_eq!(value["level"], "INFO");
+        assert!(stamped.starts_with(br#"{"service":"#));
+        assert_eq!(lines.stamp(b"plain text"), b"plain text");
+        assert_eq!(
+            lines.stamp(b"{}\n"),
+            br#"{"service":"prod \"stack\""}"#.iter().chain(b"\n").copied().collect::<Vec<u8>>()
+        );
+    }
 
     #[test]
     fn no_sdk_request_outlasts_the_time_kept_to_report() {
