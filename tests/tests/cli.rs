@@ -134,7 +134,7 @@ async fn deployed() -> Deployed {
         clients,
         seeded,
         lambda,
-        functions: functions,
+        functions,
     }
 }
 
@@ -266,6 +266,18 @@ async fn status_drill_failover_and_failback_through_the_deployed_functions() {
         ),
         "Pass --yes",
     );
+
+    // Every JSON line the functions logged (tracing's, the reports', the metrics') names the
+    // service first, as Powertools users query it.
+    for function in &d.functions {
+        let logs = function.logs();
+        let lines: Vec<&str> = logs.lines().filter(|l| l.starts_with('{')).collect();
+        assert!(lines.len() > 2, "{logs}");
+        for line in lines {
+            let value: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            assert_eq!(value["service"], "outposts-autorestart", "{line}");
+        }
+    }
 }
 
 async fn our_tags(c: &Clients) -> Vec<(String, String)> {
