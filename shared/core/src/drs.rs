@@ -390,6 +390,9 @@ pub struct DrsSnapshot<'a> {
     /// The jobs recorded on the instances for this incident (`autorestart:drs-job`), as DRS
     /// reports them now; a job DRS no longer knows is absent.
     pub recorded_jobs: &'a [JobSnapshot],
+    /// The failing events of each recorded job that failed for its instance's server, by job
+    /// id (`DescribeJobLogItems`): DRS's word on why.
+    pub job_failures: &'a HashMap<String, Vec<JobFailure>>,
 }
 
 /// The decision for one DRS-protected instance, before reading launch settings.
@@ -604,6 +607,18 @@ fn next_attempt(
             }));
         }
         let tried = attempt_of(original);
+        if let Some(code) = snapshot
+            .job_failures
+            .get(job)
+            .and_then(|f| refused_every_time(f))
+        {
+            return Err(Box::new(DrsDecision::Invalid {
+                reason: format!(
+                    "DRS job {job} failed with {code}, which EC2 answers the same way to every launch of this configuration: not retried. Fix the launch configuration in the DRS console (instance type, subnet, security groups, AMI), then remove the tag {} from the instance; the next sweep starts again",
+                    tags::DRS_JOB
+                ),
+            }));
+        }
         if tried >= MAX_DRS_ATTEMPTS {
             return Err(Box::new(DrsDecision::Invalid {
                 reason: format!(
@@ -758,9 +773,51 @@ pub fn job_failed(job_id: &str, server_id: &str, failures: &[JobFailure]) -> Str
     reason
 }
 
-/// What to do after a DRS job failed: a drill's failure warns; a recovery's `attempt` is
-/// followed by another while attempts are left, else by a person.
-pub fn job_failed_advice(drill: bool, attempt: u32) -> String {
+/// EC2 error codes a launch of the same configuration meets again, however often it is
+/// tried: the configuration is wrong (an instance type the subnet's Outpost or zone does not
+/// offer, a missing AMI, subnet or security group). Capacity, throttling and internal errors
+/// are not among them: a later job may succeed.
+const REFUSED_EVERY_TIME: [&str; 12] = [
+    "Unsupported",
+    "UnsupportedOperation",
+    "InvalidParameterValue",
+    "InvalidParameterCombination",
+    "InvalidParameter",
+    "InvalidAMIID.NotFound",
+    "InvalidAMIID.Malformed",
+    "InvalidAMIID.Unavailable",
+    "InvalidSubnetID.NotFound",
+    "InvalidGroup.NotFound",
+    "InvalidBlockDeviceMapping",
+    "InvalidInstanceType",
+];
+
+/// The EC2 error code in a DRS job's failing events that no retry gets past, if any: named as
+/// a word of its raw error (`… (Unsupported) when calling the RunInstances operation …`).
+pub fn refused_every_time(failures: &[JobFailure]) -> Option<&'static str> {
+    failures
+        .iter()
+        .filter_map(|f| f.raw_error.as_deref())
+        .flat_map(|raw| raw.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.')))
+        .map(|word| word.trim_end_matches('.'))
+        .find_map(|word| {
+            REFUSED_EVERY_TIME
+                .iter()
+                .copied()
+                .find(|code| *code == word)
+        })
+}
+
+/// What to do after a DRS job failed: a drill's failure warns; a recovery whose launch EC2
+/// refuses every time (`refused`, [`refused_every_time`]) waits for a person; else its
+/// `attempt` is followed by another while attempts are left, then by a person.
+pub fn job_failed_advice(drill: bool, attempt: u32, refused: Option<&str>) -> String {
+    if let (false, Some(code)) = (drill, refused) {
+        return format!(
+            "not retried: EC2 answers {code} to every launch of this configuration. Fix the launch configuration in the DRS console (instance type, subnet, security groups, AMI), then remove the tag {} from the instance; the next sweep starts again while the Outpost is down.",
+            tags::DRS_JOB
+        );
+    }
     if drill {
         "read the job log in the DRS console: the drill's failure says a recovery may fail the same way.".to_owned()
     } else if attempt < MAX_DRS_ATTEMPTS {
@@ -986,12 +1043,56 @@ mod job_finish_tests {
             "DRS job drsjob-1 failed to launch source server s-1; LAUNCH_FAILED: no detail"
         );
         assert!(job_failed("drsjob-1", "s-1", &[]).ends_with("the job log names no failing event"));
-        assert!(job_failed_advice(true, 1).contains("the drill's failure"));
-        assert!(job_failed_advice(false, 1).contains(&format!("attempt 2 of {MAX_DRS_ATTEMPTS}")));
+        assert!(job_failed_advice(true, 1, None).contains("the drill's failure"));
+        assert!(job_failed_advice(true, 1, Some("Unsupported")).contains("the drill's failure"));
         assert!(
-            job_failed_advice(false, MAX_DRS_ATTEMPTS).contains("the agent starts no more jobs")
+            job_failed_advice(false, 1, None).contains(&format!("attempt 2 of {MAX_DRS_ATTEMPTS}"))
+        );
+        assert!(
+            job_failed_advice(false, 1, Some("Unsupported"))
+                .starts_with("not retried: EC2 answers Unsupported")
+        );
+        assert!(
+            job_failed_advice(false, MAX_DRS_ATTEMPTS, None)
+                .contains("the agent starts no more jobs")
         );
         assert_eq!(attempt_note(1), None);
         assert!(attempt_note(2).is_some_and(|n| n.starts_with("attempt 2 of")));
+    }
+
+    #[test]
+    fn only_an_error_every_launch_meets_again_stops_the_retries() {
+        let failure = |raw: Option<&str>| JobFailure {
+            event: "LAUNCH_FAILED".into(),
+            raw_error: raw.map(str::to_owned),
+        };
+        let rows: [(Option<&str>, Option<&str>); 8] = [
+            (
+                Some(
+                    "An error occurred (Unsupported) when calling the RunInstances operation: The requested configuration is currently not supported.",
+                ),
+                Some("Unsupported"),
+            ),
+            (
+                Some("InvalidParameterValue: Invalid value 'x9.huge' for InstanceType."),
+                Some("InvalidParameterValue"),
+            ),
+            (
+                Some("InvalidAMIID.NotFound: The image id does not exist"),
+                Some("InvalidAMIID.NotFound"),
+            ),
+            (
+                Some("(InsufficientInstanceCapacity) We currently do not have sufficient capacity"),
+                None,
+            ),
+            (Some("RequestLimitExceeded: Request limit exceeded."), None),
+            (Some("InternalError"), None),
+            // A word inside another is not the code.
+            (Some("UnsupportedFeatureX happened"), None),
+            (None, None),
+        ];
+        for (raw, expected) in rows {
+            assert_eq!(refused_every_time(&[failure(raw)]), expected, "{raw:?}");
+        }
     }
 }

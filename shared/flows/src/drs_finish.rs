@@ -68,7 +68,11 @@ impl<S: Services> Agent<S> {
             &failures,
         ));
         let attempt = original.map_or(1, drs::attempt_of);
-        report.advice = Some(drs::job_failed_advice(result.drill, attempt));
+        report.advice = Some(drs::job_failed_advice(
+            result.drill,
+            attempt,
+            drs::refused_every_time(&failures),
+        ));
         // Once per source server: the marker is on the server's own original.
         let marked = original
             .as_ref()

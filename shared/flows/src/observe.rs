@@ -114,6 +114,8 @@ pub struct DrsReads {
     pub active_jobs: Vec<drs::ActiveJob>,
     /// The jobs recorded on the instances for this incident, as DRS reports them now.
     pub recorded_jobs: Vec<drs::JobSnapshot>,
+    /// The failing events of each recorded job that failed for its instance's server.
+    pub job_failures: HashMap<String, Vec<drs::JobFailure>>,
 }
 
 impl DrsReads {
@@ -132,6 +134,7 @@ impl DrsReads {
             targets: &self.targets,
             active_jobs: &self.active_jobs,
             recorded_jobs: &self.recorded_jobs,
+            job_failures: &self.job_failures,
         }
     }
 }
@@ -154,6 +157,27 @@ pub async fn drs_reads<C: Compute, D: DisasterRecovery>(
         recorded_jobs(drs, incident, instances)
     )?;
     recovery_points(drs, &mut servers, instances).await?;
+    // Why each recorded job failed for its instance's server: a failure no retry gets past
+    // stops the retries (`drs::refused_every_time`).
+    let mut job_failures = HashMap::new();
+    for instance in instances
+        .iter()
+        .filter(|i| i.tag(tags::INCIDENT) == Some(incident.as_str()))
+    {
+        let (Some(job_id), Some(server)) = (
+            instance.tag(tags::DRS_JOB),
+            drs::source_server_of(&servers, instance),
+        ) else {
+            continue;
+        };
+        let failed = recorded_jobs
+            .iter()
+            .any(|j| j.job_id == job_id && j.failed_for(&server.id));
+        if failed && !job_failures.contains_key(job_id) {
+            let failures = drs.job_failures(job_id, &server.id).await?;
+            job_failures.insert(job_id.to_owned(), failures);
+        }
+    }
     info!(
         servers = servers.len(),
         targets = targets.len(),
@@ -164,6 +188,7 @@ pub async fn drs_reads<C: Compute, D: DisasterRecovery>(
         targets,
         active_jobs,
         recorded_jobs,
+        job_failures,
     })
 }
 

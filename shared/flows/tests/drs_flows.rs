@@ -660,6 +660,50 @@ async fn a_failed_job_is_retried_with_a_new_one_until_the_bound_then_reported() 
 }
 
 #[tokio::test]
+async fn a_failure_every_launch_meets_again_is_not_retried() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    let agent = Agent::new(Ports::all(aws.clone()), settings());
+    agent.handle_alarm(&support::outage()).await.unwrap();
+    let job = aws.with(|w| {
+        let job = w.drs_jobs[0].0.job_id.clone();
+        w.drs_failures.insert(
+            job.clone(),
+            vec![JobFailure {
+                event: "LAUNCH_FAILED".into(),
+                raw_error: Some(
+                    "An error occurred (Unsupported) when calling the RunInstances operation: The requested configuration is currently not supported.".into(),
+                ),
+            }],
+        );
+        end_job(w, 0, false);
+        job
+    });
+    let report = agent.sweep().await.unwrap();
+    assert_eq!(aws.with(|w| w.drs_jobs.len()), 1, "no second job");
+    let db = outcome(&report.recoveries[0], "i-db1");
+    let reason = db.reason.as_deref().unwrap();
+    assert!(
+        reason.contains(&format!("DRS job {job} failed with Unsupported"))
+            && reason.contains("not retried"),
+        "{reason}"
+    );
+    let failed = aws.with(|w| {
+        w.published
+            .iter()
+            .find(|n| n.subject.contains("DRS recovery FAILED"))
+            .map(|n| n.body.clone())
+    });
+    let body = failed.expect("the failure is said");
+    assert!(
+        body.contains("not retried: EC2 answers Unsupported"),
+        "{body}"
+    );
+    // Sweeps after it start nothing either.
+    agent.sweep().await.unwrap();
+    assert_eq!(aws.with(|w| w.drs_jobs.len()), 1);
+}
+
+#[tokio::test]
 async fn a_job_that_runs_too_long_is_reported_stuck_once() {
     let aws = InMemoryAws::new(world(), Duration::ZERO);
     let agent = Agent::new(Ports::all(aws.clone()), settings());
