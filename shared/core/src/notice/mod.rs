@@ -102,8 +102,29 @@ pub fn render(report: &AlarmReport, place: &Place) -> Notice {
     }
     if let Some(i) = &report.incident {
         attributes.push(("incident".into(), i.to_string()));
+        if let Some(state) = incident_state(report) {
+            attributes.push((INCIDENT_STATE_ATTRIBUTE.into(), state.into()));
+        }
     }
     compose(place, &subject, text, report, severity(report), attributes)
+}
+
+/// The message attribute that tells an on-call tool whether the notice's `incident` is still
+/// open (`open`) or finished (`resolved`): its trigger and its resolve, keyed by `incident`.
+pub const INCIDENT_STATE_ATTRIBUTE: &str = "incident-state";
+
+/// `resolved` for the Outpost-back notice that fenced every original (none held, none
+/// failed): every instance was recovered or reported, the Outpost is back, one copy runs.
+/// `open` for every other notice of an incident.
+pub fn incident_state(report: &AlarmReport) -> Option<&'static str> {
+    match report.action {
+        Action::OutpostBack => Some(match &report.fencing {
+            Some(f) if f.failed.is_empty() && f.held.is_empty() => "resolved",
+            _ => "open",
+        }),
+        Action::Recovery | Action::Suppressed => Some("open"),
+        Action::Ignored | Action::Stale => None,
+    }
 }
 
 /// An alarm report's severity: critical when a person must act (what the notice's "What you
@@ -847,12 +868,34 @@ mod tests {
             news: true,
         });
         report.fencing = Some(fencing);
+        report.incident = Some(crate::alarm::IncidentId::from_tag(
+            "op-0aaaaaaaaaaaaaaa1-20261124T031000Z-0123abcd",
+        ));
         let notice = render(&report, &place());
         fits_sns(&notice);
         insta::assert_snapshot!(
             "outpost_back",
             format!("Subject: {}\n\n{}", notice.subject, notice.body)
         );
+        let state = |notice: &Notice| {
+            notice
+                .attributes
+                .iter()
+                .find(|(k, _)| k == INCIDENT_STATE_ATTRIBUTE)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(state(&notice).as_deref(), Some("open"), "web-2 is held");
+        // Once nothing is held: the incident is resolved, under the same key.
+        report.fencing.as_mut().unwrap().held.clear();
+        let resolved = render(&report, &place());
+        assert_eq!(state(&resolved).as_deref(), Some("resolved"));
+        assert!(resolved.attributes.contains(&(
+            "incident".to_owned(),
+            "op-0aaaaaaaaaaaaaaa1-20261124T031000Z-0123abcd".to_owned()
+        )));
+        // The outage's own notice opened it.
+        let outage = render(&recovery_with_a_failure(), &place());
+        assert_eq!(state(&outage).as_deref(), Some("open"));
     }
 
     #[test]
