@@ -59,7 +59,7 @@ fn refused(output: &Output, says: &str) {
 }
 
 /// The stack as `sam deploy` leaves it, as far as the CLI reads it: its function outputs.
-async fn create_stack(c: &Clients) {
+async fn create_stack(c: &Clients, name: &str) {
     let template = json!({
         "Parameters": {"OutpostIds": {"Type": "String"}},
         "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
@@ -71,7 +71,7 @@ async fn create_stack(c: &Clients) {
     });
     c.cloudformation
         .create_stack()
-        .stack_name(STACK)
+        .stack_name(name)
         .template_body(template.to_string())
         .parameters(
             Parameter::builder()
@@ -107,7 +107,7 @@ async fn deployed() -> Deployed {
         ],
     )
     .await;
-    create_stack(&clients).await;
+    create_stack(&clients, STACK).await;
     let lambda = LambdaApi::start();
     let env = world::sweep_env(&seeded);
     lambda.add(
@@ -215,6 +215,12 @@ async fn status_drill_failover_and_failback_through_the_deployed_functions() {
         text(&drill.stderr)
     );
 
+    // The function's refusal is the CLI's (exit 2): a failover of an Outpost that is up.
+    refused(
+        &cli(moto, lambda, &["failover", "--outpost", OUTPOST_B, "--yes"]),
+        "refused",
+    );
+
     // A failover asks first; without a terminal, --yes is needed and nothing happens.
     refused(
         &cli(moto, lambda, &["failover", "--outpost", FAILED_OUTPOST]),
@@ -252,6 +258,16 @@ async fn status_drill_failover_and_failback_through_the_deployed_functions() {
     let failback = cli(moto, lambda, &["failback", "--outpost", FAILED_OUTPOST]);
     let report = ok_json(&failback);
     assert_eq!(report["dry_run"], true, "{report}");
+    let statuses: Vec<&str> = report["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        !statuses.is_empty() && statuses.iter().all(|s| *s == "blocked"),
+        "{report}"
+    );
     assert!(
         text(&failback.stderr).contains(&format!("failback dry run of {FAILED_OUTPOST}")),
         "{}",
@@ -318,7 +334,8 @@ async fn cleanup_waits_for_the_stack_to_go_then_removes_what_it_left() {
     let moto = Moto::start();
     let c = Clients::new(moto.endpoint()).await;
     let seeded = world::seed(&c).await;
-    create_stack(&c).await;
+    // Deployed under another name than the default: cleanup finds it all the same.
+    create_stack(&c, "prod-autorestart").await;
     // The seeded templates are tagged autorestart:template-for, as `autorestart template`
     // tags those it makes; a hand-written one is not.
     let made = &seeded.templates["lt-c"];
@@ -360,7 +377,7 @@ async fn cleanup_waits_for_the_stack_to_go_then_removes_what_it_left() {
     // While the stack exists its functions act on these tags: refused, but a dry run lists.
     refused(
         &cli(&moto, None, &["cleanup", "--yes"]),
-        &format!("stack {STACK} still exists in us-east-1"),
+        "stack(s) prod-autorestart of outposts-autorestart still exist in us-east-1",
     );
     let listed = cli(&moto, None, &["cleanup", "--dry-run"]);
     let plan = ok_json(&listed);
@@ -374,7 +391,7 @@ async fn cleanup_waits_for_the_stack_to_go_then_removes_what_it_left() {
 
     c.cloudformation
         .delete_stack()
-        .stack_name(STACK)
+        .stack_name("prod-autorestart")
         .send()
         .await
         .unwrap();

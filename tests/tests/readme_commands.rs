@@ -1,6 +1,7 @@
 //! The commands the README and docs/ give an operator, checked against what they name: every
 //! stack output a command reads exists in template.yaml, every parameter a deploy overrides is
-//! one, every sample event exists, every `cargo xtask` subcommand is one.
+//! one, every sample event exists, every `cargo xtask` subcommand is one, every `autorestart`
+//! command parses.
 
 use std::collections::BTreeSet;
 
@@ -170,4 +171,96 @@ fn every_sample_event_and_xtask_command_named_exists() {
             );
         }
     }
+}
+
+/// Every `autorestart …` command in a code block, continuation lines joined, `[optional]`
+/// parts kept as written (their brackets dropped); commands with placeholders (`<…>`, `…`,
+/// `a|b`) are skipped.
+fn cli_commands(text: &str) -> Vec<Vec<String>> {
+    let mut commands = Vec::new();
+    let mut in_block = false;
+    let mut pending = String::new();
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            in_block = !in_block;
+            continue;
+        }
+        if !in_block {
+            continue;
+        }
+        let line = line.split(" # ").next().unwrap_or_default().trim_end();
+        if !pending.is_empty() {
+            pending.push(' ');
+            pending.push_str(line.trim());
+        } else if let Some(rest) = line.trim_start().strip_prefix("autorestart ") {
+            pending = rest.to_owned();
+        } else {
+            continue;
+        }
+        if let Some(open) = pending.strip_suffix('\\') {
+            pending = open.trim_end().to_owned();
+            continue;
+        }
+        let command = std::mem::take(&mut pending);
+        if command.contains('<') || command.contains('…') || command.contains('|') {
+            continue;
+        }
+        let args: Vec<String> = command
+            .replace(['[', ']'], "")
+            .split_whitespace()
+            // The shell's, not the command's: a redirection or what follows `&&`.
+            .take_while(|w| !(w.starts_with('>') || w.starts_with("2>") || *w == "&&"))
+            .map(str::to_owned)
+            .collect();
+        commands.push(args);
+    }
+    commands
+}
+
+#[test]
+fn every_autorestart_command_written_parses() {
+    let binary = e2e::function::binary_path("autorestart");
+    let mut checked = 0;
+    for (path, text) in documents() {
+        for mut args in cli_commands(&text) {
+            // Without a Region (nor `--region`), a command that parses is refused before any
+            // AWS call; one that does not parse gets clap's usage.
+            if let Some(at) = args.iter().position(|a| a == "--region") {
+                args.drain(at..(at + 2).min(args.len()));
+            }
+            let output = std::process::Command::new(&binary)
+                .args(&args)
+                .env_clear()
+                .env("AWS_EC2_METADATA_DISABLED", "true")
+                .stdin(std::process::Stdio::null())
+                .output()
+                .expect("run autorestart");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            if args
+                .iter()
+                .any(|a| ["--help", "-h", "--version"].contains(&a.as_str()))
+            {
+                assert!(
+                    output.status.success(),
+                    "{path}: `autorestart {}`",
+                    args.join(" ")
+                );
+                checked += 1;
+                continue;
+            }
+            assert!(
+                !stderr.contains("Usage:"),
+                "{path}: `autorestart {}` does not parse: {stderr}",
+                args.join(" ")
+            );
+            assert_eq!(
+                output.status.code(),
+                Some(2),
+                "{path}: `autorestart {}`: {stderr}",
+                args.join(" ")
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} commands found");
 }

@@ -90,7 +90,10 @@ async fn status_after_a_recovery_shows_the_chain_and_only_reads() {
     );
 
     let only_b = OutpostId::parse("op-0bbbbbbbbbbbbbbb2").unwrap();
+    let before = aws.with(|w| w.calls.len());
     let b = agent.status(Some(&only_b)).await.unwrap();
+    let calls = aws.with(|w| w.calls[before..].to_vec());
+    assert!(calls.iter().all(|c| READS.contains(c)), "{calls:?}");
     assert_eq!(b.outposts.len(), 1);
     assert!(
         b.instances

@@ -1,8 +1,8 @@
 //! `cleanup`: what an uninstall leaves behind. The `autorestart:*` tags on instances and target
 //! groups are removed, the launch templates `template` made (tagged `autorestart:template-for`)
 //! deleted; instances the agent stopped (standbys, fenced originals) and the DRS launch
-//! settings it changed are listed for a person to decide. Refused while the stack exists: its
-//! functions act on these tags.
+//! settings it changed are listed for a person to decide. Refused while any stack of this
+//! project exists in the Region, whatever its name: its functions act on these tags.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -111,20 +111,16 @@ pub fn plan(instances: &[Tagged], target_groups: &[Tagged], templates: &[String]
 }
 
 /// Reads, shows the plan, asks, removes.
-pub async fn run(
-    region: Option<String>,
-    stack: &str,
-    dry_run: bool,
-    yes: bool,
-) -> Result<ExitCode, CliError> {
+pub async fn run(region: Option<String>, dry_run: bool, yes: bool) -> Result<ExitCode, CliError> {
     let sdk = crate::load(region).await?;
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
-    let stack_exists = crate::deployment::Deployment::find(&sdk, stack)
-        .await
-        .is_ok();
-    if stack_exists && !dry_run {
+    // Any deployment in the Region, whatever its name: its functions act on these tags. A
+    // failed read is a failure, never taken for "none".
+    let deployed = crate::deployment::Deployment::all(&sdk).await?;
+    if !deployed.is_empty() && !dry_run {
+        let stacks = deployed.join(", ");
         return Err(CliError::Refused(format!(
-            "stack {stack} still exists in {region}: its functions act on these tags. Delete it first (sam delete --stack-name {stack} --region {region}), then run cleanup again; --dry-run lists what it would remove"
+            "stack(s) {stacks} of outposts-autorestart still exist in {region}: their functions act on these tags. Delete them first (sam delete --stack-name <name> --region {region}), then run cleanup again; --dry-run lists what it would remove"
         )));
     }
     let ec2 = aws_sdk_ec2::Client::new(&sdk);

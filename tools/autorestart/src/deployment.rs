@@ -80,6 +80,41 @@ impl Deployment {
         })
     }
 
+    /// The stacks of this project in the Region (any name): those whose outputs name a sweeper
+    /// and a drill function.
+    pub async fn all(sdk: &SdkConfig) -> Result<Vec<String>, CliError> {
+        let mut pages = aws_sdk_cloudformation::Client::new(sdk)
+            .describe_stacks()
+            .into_paginator()
+            .send();
+        let mut found = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                CliError::Aws(format!(
+                    "cloudformation:DescribeStacks: {}",
+                    aws_sdk_cloudformation::error::DisplayErrorContext(&e)
+                ))
+            })?;
+            for stack in page.stacks() {
+                let keys: Vec<&str> = stack
+                    .outputs()
+                    .iter()
+                    .filter_map(|o| o.output_key())
+                    .collect();
+                let live = stack
+                    .stack_status()
+                    .is_some_and(|s| s.as_str() != "DELETE_COMPLETE");
+                if live
+                    && keys.contains(&"SweeperFunctionName")
+                    && keys.contains(&"DrillFunctionName")
+                {
+                    found.extend(stack.stack_name().map(str::to_owned));
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// The value of output `key`; missing, a refusal naming it (an older stack: redeploy).
     pub fn output(&self, key: &str) -> Result<&str, CliError> {
         self.outputs.get(key).map(String::as_str).ok_or_else(|| {
@@ -131,15 +166,25 @@ impl Deployment {
             .send()
             .await
             .map_err(|e| {
-                CliError::Aws(format!(
-                    "lambda:Invoke {name}: {}. Whether the function ran is not known: run the command again, it reconciles",
-                    aws_sdk_lambda::error::DisplayErrorContext(&e)
-                ))
+                let text = aws_sdk_lambda::error::DisplayErrorContext(&e);
+                CliError::Aws(match e {
+                    // Lambda answered: the function was not run.
+                    aws_sdk_lambda::error::SdkError::ServiceError(_) => {
+                        format!("lambda:Invoke {name}: {text}. The function did not run")
+                    }
+                    _ => format!(
+                        "lambda:Invoke {name}: {text}. Whether the function ran is not known: read its log group, or `autorestart status`, before you send it again"
+                    ),
+                })
             })?;
         let body: Value = answer
             .payload()
-            .map(|p| serde_json::from_slice(p.as_ref()).unwrap_or(Value::Null))
-            .unwrap_or(Value::Null);
+            .and_then(|p| serde_json::from_slice(p.as_ref()).ok())
+            .ok_or_else(|| {
+                CliError::Function(format!(
+                    "{name} answered without a readable report. Its log group has what it did"
+                ))
+            })?;
         match answer.function_error() {
             None => Ok(body),
             Some(_) => {

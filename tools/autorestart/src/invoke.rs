@@ -67,8 +67,15 @@ pub fn summary(kind: Kind, report: &Value) -> (String, bool) {
     match kind {
         Kind::Drill => {
             let left = count(report, "left_behind");
+            let copies: Vec<&Value> = report["copies"].as_array().into_iter().flatten().collect();
+            let launched = copies.iter().filter(|c| c["copy_id"].is_string()).count();
+            // A copy that did not launch, run or turn healthy is what the drill found wrong.
+            let failed = copies
+                .iter()
+                .filter(|c| c["error"].is_string() || c["healthy"] == Value::Bool(false))
+                .count();
             let line = format!(
-                "{} {} of {outpost}: {} instance(s) planned, {} copies launched, {} cleaned up, {left} left behind, {} readiness problem(s), {errors} error(s) in {:.0} s",
+                "{} {} of {outpost}: {} instance(s) planned, {launched} copies launched, {failed} failed, {} cleaned up, {left} left behind, {} readiness problem(s), {errors} error(s) in {:.0} s",
                 if report["live"].as_bool() == Some(true) {
                     "live drill"
                 } else {
@@ -76,12 +83,11 @@ pub fn summary(kind: Kind, report: &Value) -> (String, bool) {
                 },
                 report["drill_id"].as_str().unwrap_or("?"),
                 count(report, "plan"),
-                count(report, "copies"),
                 count(report, "cleaned_up"),
                 count(report, "readiness_problems"),
                 report["seconds"].as_f64().unwrap_or_default(),
             );
-            (line, errors > 0 || left > 0)
+            (line, errors > 0 || left > 0 || failed > 0)
         }
         Kind::Failover | Kind::Failback => {
             let field = match kind {
@@ -108,9 +114,12 @@ pub fn summary(kind: Kind, report: &Value) -> (String, bool) {
                 .as_str()
                 .map(|why| format!("; ignored: {why}"))
                 .unwrap_or_default();
-            // A failover's failures are its instances' outcomes; a failback's, its errors.
-            let failed = by.get("failed").copied().unwrap_or_default()
-                + by.get("unfinished").copied().unwrap_or_default();
+            // A failover's failures are its instances' outcomes (failed, unfinished); a
+            // failback's, a pair rolled back; both, the errors.
+            let failed = ["failed", "unfinished", "rolled-back"]
+                .iter()
+                .map(|k| by.get(*k).copied().unwrap_or_default())
+                .sum::<usize>();
             (
                 format!(
                     "{what} of {outpost}: {} instance(s){}{}, {errors} error(s), {warnings} warning(s){ignored}",
@@ -133,15 +142,28 @@ mod tests {
     fn a_drill_with_copies_left_behind_is_trouble() {
         let report = json!({
             "drill_id": "drill-op-1", "outpost": "op-0a1b2c3d4e5f60718", "live": true,
-            "plan": [{}, {}], "copies": [{}, {}], "cleaned_up": ["i-1"], "left_behind": ["i-2"],
+            "plan": [{}, {}],
+            "copies": [{"copy_id": "i-1", "healthy": true}, {"copy_id": null, "error": "InsufficientInstanceCapacity"}],
+            "cleaned_up": ["i-1"], "left_behind": ["i-2"],
             "readiness_problems": [], "errors": [], "seconds": 42.4
         });
         let (line, trouble) = summary(Kind::Drill, &report);
         assert_eq!(
             line,
-            "live drill drill-op-1 of op-0a1b2c3d4e5f60718: 2 instance(s) planned, 2 copies launched, 1 cleaned up, 1 left behind, 0 readiness problem(s), 0 error(s) in 42 s"
+            "live drill drill-op-1 of op-0a1b2c3d4e5f60718: 2 instance(s) planned, 1 copies launched, 1 failed, 1 cleaned up, 1 left behind, 0 readiness problem(s), 0 error(s) in 42 s"
         );
         assert!(trouble);
+        let clean = json!({
+            "drill_id": "d", "outpost": "o", "live": true, "plan": [{}],
+            "copies": [{"copy_id": "i-1", "healthy": true}], "cleaned_up": ["i-1"],
+            "left_behind": [], "readiness_problems": [], "errors": [], "seconds": 1.0
+        });
+        assert!(!summary(Kind::Drill, &clean).1);
+        let unhealthy = json!({"copies": [{"copy_id": "i-1", "healthy": false}]});
+        assert!(
+            summary(Kind::Drill, &unhealthy).1,
+            "a copy that never turned healthy"
+        );
     }
 
     #[test]
@@ -157,6 +179,16 @@ mod tests {
             "failback dry run of op-0a1b2c3d4e5f60718: 3 instance(s): 2 blocked, 1 would-fail-back, 0 error(s), 0 warning(s)"
         );
         assert!(!trouble);
+        let rolled_back = json!({
+            "outpost": "op-0a1b2c3d4e5f60718", "dry_run": false,
+            "instances": [{"status": "rolled-back", "fault": "not-healthy"}], "errors": []
+        });
+        let (line, trouble) = summary(Kind::Failback, &rolled_back);
+        assert!(
+            line.starts_with("failback of op-0a1b2c3d4e5f60718: 1 instance(s): 1 rolled-back"),
+            "{line}"
+        );
+        assert!(trouble, "a rollback is a failback that failed");
         let failover = json!({
             "outpost": "op-0a1b2c3d4e5f60718",
             "instances": [{"outcome": "recovered"}, {"outcome": "failed"}], "warnings": ["w"]

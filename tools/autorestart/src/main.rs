@@ -165,7 +165,8 @@ enum Command {
     },
     /// Removes what an uninstall leaves: the autorestart:* tags on instances and target
     /// groups, and the launch templates `template` made (tagged autorestart:template-for).
-    /// Lists DRS launch settings the agent changed. Run it after deleting the stack.
+    /// Lists DRS launch settings the agent changed. Refused while any stack of this project
+    /// exists in the Region: run it after deleting them.
     Cleanup {
         /// List what would be removed; remove nothing.
         #[arg(long)]
@@ -173,8 +174,6 @@ enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
-        #[command(flatten)]
-        stack: Stack,
     },
 }
 
@@ -314,11 +313,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             }
             invoke::run(region, &stack.stack, invoke::Kind::Failback, payload).await
         }
-        Command::Cleanup {
-            dry_run,
-            yes,
-            stack,
-        } => cleanup::run(region, &stack.stack, dry_run, yes).await,
+        Command::Cleanup { dry_run, yes } => cleanup::run(region, dry_run, yes).await,
     }
 }
 
