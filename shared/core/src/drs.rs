@@ -775,21 +775,19 @@ pub fn job_failed(job_id: &str, server_id: &str, failures: &[JobFailure]) -> Str
 
 /// EC2 error codes a launch of the same configuration meets again, however often it is
 /// tried: the configuration is wrong (an instance type the subnet's Outpost or zone does not
-/// offer, a missing AMI, subnet or security group). Capacity, throttling and internal errors
-/// are not among them: a later job may succeed.
-const REFUSED_EVERY_TIME: [&str; 12] = [
+/// offer, a combination EC2 does not allow, a missing AMI, subnet or security group).
+/// Capacity, throttling and internal errors are not among them, nor `InvalidParameterValue`,
+/// which EC2 also gives for a state that can change (a launch target not stopped yet): a later
+/// job may succeed.
+const REFUSED_EVERY_TIME: [&str; 8] = [
     "Unsupported",
     "UnsupportedOperation",
-    "InvalidParameterValue",
     "InvalidParameterCombination",
-    "InvalidParameter",
     "InvalidAMIID.NotFound",
     "InvalidAMIID.Malformed",
-    "InvalidAMIID.Unavailable",
     "InvalidSubnetID.NotFound",
     "InvalidGroup.NotFound",
     "InvalidBlockDeviceMapping",
-    "InvalidInstanceType",
 ];
 
 /// The EC2 error code in a DRS job's failing events that no retry gets past, if any: named as
@@ -1066,7 +1064,7 @@ mod job_finish_tests {
             event: "LAUNCH_FAILED".into(),
             raw_error: raw.map(str::to_owned),
         };
-        let rows: [(Option<&str>, Option<&str>); 8] = [
+        let rows: [(Option<&str>, Option<&str>); 9] = [
             (
                 Some(
                     "An error occurred (Unsupported) when calling the RunInstances operation: The requested configuration is currently not supported.",
@@ -1074,8 +1072,15 @@ mod job_finish_tests {
                 Some("Unsupported"),
             ),
             (
-                Some("InvalidParameterValue: Invalid value 'x9.huge' for InstanceType."),
-                Some("InvalidParameterValue"),
+                Some(
+                    "InvalidParameterCombination: The architecture 'arm64' of the specified instance type does not match the architecture 'x86_64' of the specified AMI.",
+                ),
+                Some("InvalidParameterCombination"),
+            ),
+            // A state that can change: the next job may succeed.
+            (
+                Some("InvalidParameterValue: target instance i-0000000000000a000 is not stopped"),
+                None,
             ),
             (
                 Some("InvalidAMIID.NotFound: The image id does not exist"),
