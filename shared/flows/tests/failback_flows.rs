@@ -185,6 +185,13 @@ async fn stop_first_stops_the_replacement_before_the_original_starts_and_keeps_i
     assert!(report.instances.iter().all(|i| i.seconds.is_some()));
     assert_home(&aws, 1);
     assert_home(&aws, 2);
+    let home = aws.with(|w| w.published.last().cloned().unwrap());
+    assert!(
+        home.attributes
+            .contains(&("incident-state".into(), "resolved".into())),
+        "home: the failback's alert resolves: {:?}",
+        home.attributes
+    );
     let changes = changes(&aws);
     let first = |op: Op| changes.iter().position(|c| *c == op).unwrap();
     assert!(
@@ -294,6 +301,23 @@ async fn an_original_ec2_cannot_start_rolls_back_to_its_replacement() {
         notice
             .attributes
             .contains(&("severity".into(), "critical".into()))
+    );
+    // Routed by one key per Outpost's failback, open until it is home.
+    let outpost = notice
+        .attributes
+        .iter()
+        .find(|(k, _)| k == "outpost")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    assert!(
+        notice
+            .attributes
+            .contains(&("incident".into(), format!("failback-{outpost}")))
+    );
+    assert!(
+        notice
+            .attributes
+            .contains(&("incident-state".into(), "open".into()))
     );
 }
 

@@ -102,6 +102,7 @@ pub fn render(report: &DrillReport, place: &Place) -> Notice {
         vec![
             ("event".into(), "drill".into()),
             ("outpost".into(), report.outpost.to_string()),
+            ("incident".into(), report.drill_id.clone()),
         ],
     )
 }

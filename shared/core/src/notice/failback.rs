@@ -116,15 +116,27 @@ pub fn render(report: &FailbackReport, place: &Place) -> Notice {
     } else {
         Severity::Info
     };
+    let state = if !rolled.is_empty() || !report.errors.is_empty() {
+        Some("open")
+    } else if !home.is_empty() && going.is_empty() && !report.dry_run {
+        Some("resolved")
+    } else {
+        None
+    };
     super::compose(
         place,
         &subject,
         text,
         report,
         severity,
-        vec![
+        [
             ("event".into(), "failback".into()),
             ("outpost".into(), report.outpost.to_string()),
-        ],
+            // One key per Outpost's failback: a rollback opens it, the failback home resolves it.
+            ("incident".into(), format!("failback-{}", report.outpost)),
+        ]
+        .into_iter()
+        .chain(state.map(|s| (super::INCIDENT_STATE_ATTRIBUTE.to_owned(), s.to_owned())))
+        .collect(),
     )
 }

@@ -1037,6 +1037,28 @@ mod tests {
             severity_of(&super::readiness(&Default::default(), &place())),
             "info"
         );
+        // Readiness is one alert per deployment: open while an instance is not ready.
+        let attribute = |notice: &Notice, key: &str| {
+            notice
+                .attributes
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        };
+        let open = super::readiness(&readiness, &place());
+        assert_eq!(
+            attribute(&open, "incident").as_deref(),
+            Some("readiness-outposts-autorestart")
+        );
+        assert_eq!(
+            attribute(&open, INCIDENT_STATE_ATTRIBUTE).as_deref(),
+            Some("open")
+        );
+        let all_ready = super::readiness(&Default::default(), &place());
+        assert_eq!(
+            attribute(&all_ready, INCIDENT_STATE_ATTRIBUTE).as_deref(),
+            Some("resolved")
+        );
     }
 
     #[test]

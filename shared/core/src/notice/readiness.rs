@@ -99,8 +99,31 @@ pub fn render(report: &ReadinessReport, place: &Place) -> Notice {
         text,
         report,
         severity,
-        std::iter::once(("event".to_owned(), "readiness".to_owned()))
-            .chain((!outposts.is_empty()).then(|| ("outpost".to_owned(), outposts.join(","))))
-            .collect(),
+        [
+            ("event".to_owned(), "readiness".to_owned()),
+            // One key per deployment: open while an instance is not ready, resolved once all are.
+            ("incident".to_owned(), readiness_key(place)),
+            (
+                super::INCIDENT_STATE_ATTRIBUTE.to_owned(),
+                if report.not_ready > 0 {
+                    "open"
+                } else {
+                    "resolved"
+                }
+                .to_owned(),
+            ),
+        ]
+        .into_iter()
+        .chain((!outposts.is_empty()).then(|| ("outpost".to_owned(), outposts.join(","))))
+        .collect(),
     )
+}
+
+/// The `incident` of readiness notices: `readiness-<stack>`, one alert per deployment.
+fn readiness_key(place: &Place) -> String {
+    if place.stack.is_empty() {
+        "readiness".to_owned()
+    } else {
+        format!("readiness-{}", place.stack)
+    }
 }
