@@ -320,7 +320,86 @@ fn deploy_args(args: Vec<String>) -> Result<Vec<String>, String> {
             "give --region (e.g. cargo xtask deploy --region eu-west-1 --parameter-overrides ...): the commands after the deploy name the same Region".into(),
         );
     }
+    check_overrides(
+        &args,
+        &std::fs::read_to_string(root().join("template.yaml")).unwrap_or_default(),
+    )?;
     Ok(std::iter::once("deploy".to_owned()).chain(args).collect())
+}
+
+/// The longest one wave may wait (WaveWaitSeconds + HealthWaitSeconds): Lambda's 900 s less the
+/// 30 s the functions keep to report (`budget::LAMBDA_MAX - budget::PUBLISH_MARGIN`; the
+/// functions refuse more at cold start, and a test holds the two equal).
+const ONE_WAVE_MAX: u64 = 870;
+
+/// The `Key=Value` pairs after `--parameter-overrides`, up to the next option.
+fn overrides(args: &[String]) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut inside = false;
+    for arg in args {
+        if let Some(rest) = arg.strip_prefix("--parameter-overrides=") {
+            found.extend(rest.split_whitespace().filter_map(pair));
+            inside = true;
+        } else if arg == "--parameter-overrides" {
+            inside = true;
+        } else if arg.starts_with("--") {
+            inside = false;
+        } else if inside {
+            found.extend(arg.split_whitespace().filter_map(pair));
+        }
+    }
+    found
+}
+
+fn pair(word: &str) -> Option<(String, String)> {
+    let (key, value) = word.split_once('=')?;
+    Some((
+        key.trim_matches(['"', '\'']).to_owned(),
+        value.trim_matches(['"', '\'']).to_owned(),
+    ))
+}
+
+/// A parameter's `Default:` in template.yaml.
+fn template_default(template: &str, parameter: &str) -> Option<u64> {
+    let start = template.find(&format!("\n  {parameter}:\n"))?;
+    template[start + 1..]
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("    ") || l.is_empty())
+        .find_map(|l| l.trim().strip_prefix("Default:"))
+        .and_then(|v| v.trim().trim_matches('"').parse().ok())
+}
+
+/// Refuses, before anything is deployed, overrides the functions would refuse at cold start
+/// and CloudFormation cannot check (its Rules have no arithmetic): a wave's waits longer than
+/// an invocation, an automatic failback sooner than the settle time. A parameter not given
+/// counts at its template default (a stack update keeps its previous value instead).
+fn check_overrides(args: &[String], template: &str) -> Result<(), String> {
+    let given = overrides(args);
+    let value = |name: &str| -> Result<u64, String> {
+        match given.iter().find(|(k, _)| k == name) {
+            Some((_, v)) => v
+                .parse()
+                .map_err(|_| format!("{name}={v} is not a whole number of seconds")),
+            None => Ok(template_default(template, name).unwrap_or_default()),
+        }
+    };
+    let (wave, health) = (value("WaveWaitSeconds")?, value("HealthWaitSeconds")?);
+    if wave + health > ONE_WAVE_MAX {
+        return Err(format!(
+            "WaveWaitSeconds ({wave}) + HealthWaitSeconds ({health}) is more than {ONE_WAVE_MAX}: one wave would outlive the functions' invocation, and they would refuse to start. Lower one of them (a parameter not given counts at its template default)"
+        ));
+    }
+    let (auto, settle) = (
+        value("AutoFailbackAfterSeconds")?,
+        value("FailbackSettleSeconds")?,
+    );
+    if auto != 0 && auto < settle {
+        return Err(format!(
+            "AutoFailbackAfterSeconds ({auto}) is shorter than FailbackSettleSeconds ({settle}): set 0 (off) or at least the settle time"
+        ));
+    }
+    Ok(())
 }
 
 /// An ELF executable for 64-bit ARM (e_machine 183, AArch64) that its owner may run.
@@ -456,6 +535,57 @@ mod tests {
         assert!(deploy_args(args(&["--region=eu-west-1"])).is_ok());
         let refused = deploy_args(args(&["--no-confirm-changeset"])).unwrap_err();
         assert!(refused.contains("give --region"), "{refused}");
+    }
+
+    #[test]
+    fn overrides_the_functions_would_refuse_fail_the_deploy_first() {
+        let args = |list: &[&str]| list.iter().map(ToString::to_string).collect::<Vec<_>>();
+        let template = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+        assert_eq!(template_default(&template, "WaveWaitSeconds"), Some(300));
+        assert_eq!(template_default(&template, "HealthWaitSeconds"), Some(300));
+        let check = |list: &[&str]| check_overrides(&args(list), &template);
+        assert_eq!(
+            check(&["--region", "eu-west-1"]),
+            Ok(()),
+            "the defaults fit"
+        );
+        assert_eq!(
+            check(&[
+                "--parameter-overrides",
+                "OutpostIds=op-1 WaveWaitSeconds=570"
+            ]),
+            Ok(()),
+            "570 + the default 300 is 870"
+        );
+        let long = check(&[
+            "--region",
+            "eu-west-1",
+            "--parameter-overrides",
+            "OutpostIds=op-1",
+            "HealthWaitSeconds=600",
+            "--no-confirm-changeset",
+        ])
+        .unwrap_err();
+        assert!(
+            long.contains("WaveWaitSeconds (300) + HealthWaitSeconds (600) is more than 870"),
+            "{long}"
+        );
+        let soon = check(&[
+            "--parameter-overrides=AutoFailbackAfterSeconds=600 FailbackSettleSeconds=900",
+        ])
+        .unwrap_err();
+        assert!(
+            soon.contains("shorter than FailbackSettleSeconds (900)"),
+            "{soon}"
+        );
+        assert!(check(&["--parameter-overrides", "AutoFailbackAfterSeconds=0"]).is_ok());
+        let bad = check(&["--parameter-overrides", "WaveWaitSeconds=five"]).unwrap_err();
+        assert!(bad.contains("not a whole number"), "{bad}");
+        // The functions' own bound, as the flows define it.
+        let budget = std::fs::read_to_string(root().join("shared/flows/src/budget.rs")).unwrap();
+        assert!(budget.contains("pub const LAMBDA_MAX: Duration = Duration::from_secs(900);"));
+        assert!(budget.contains("pub const PUBLISH_MARGIN: Duration = Duration::from_secs(30);"));
+        assert_eq!(ONE_WAVE_MAX, 900 - 30);
     }
 
     #[test]
