@@ -201,10 +201,24 @@ async fn a_live_drill_runs_copies_off_the_outpost_and_leaves_nothing_behind() {
     }
     assert_eq!(report["cleaned_up"].as_array().unwrap().len(), 2);
     assert!(report["left_behind"].as_array().unwrap().is_empty());
+    let mut after = State::read(&s.clients, &s.seeded).await;
+    // Each original rehearsed records the drill's result, for `autorestart status`.
+    for original in [&s.seeded.web1, &s.seeded.web2] {
+        let recorded = after
+            .instances
+            .get_mut(original)
+            .unwrap()
+            .tags
+            .remove("autorestart:last-drill");
+        assert_eq!(
+            recorded,
+            Some(format!("{} ok", report["drill_id"].as_str().unwrap())),
+            "{original}"
+        );
+    }
     assert_eq!(
-        State::read(&s.clients, &s.seeded).await,
-        before,
-        "no copy left, originals and the production target group untouched"
+        after, before,
+        "no copy left, originals (but for that record) and the production target group untouched"
     );
     let notices = world::notices(&s.clients, &s.seeded).await;
     assert_eq!(notices.len(), 1);

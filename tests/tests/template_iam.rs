@@ -915,3 +915,35 @@ fn failback_starts_stops_and_untags_only_what_it_hands_over_and_the_drill_never(
         }
     }
 }
+
+#[test]
+fn a_live_drill_may_record_its_result_on_the_originals_and_no_link() {
+    let template = template();
+    let drill = grants(&template, "DrillRole", &["RecoveryPolicy"]);
+    let record = find(
+        &template,
+        "RecoveryPolicy",
+        "RecordRecoveryOnOptedInInstances",
+    );
+    assert!(record.allow && record.names("ec2:CreateTags"));
+    assert!(!kept_out(&record).contains(&"autorestart:last-drill"));
+    // The drill's own denials keep out the drill mark after launch and the replaced-by link,
+    // not its record.
+    let denials: Vec<Statement> = statements(&drill)
+        .into_iter()
+        .filter(|s| !s.allow && s.names("ec2:CreateTags"))
+        .collect();
+    assert_eq!(denials.len(), 2, "{denials:?}");
+    for denial in &denials {
+        assert!(
+            !denial.body.contains("autorestart:last-drill"),
+            "{}",
+            denial.sid
+        );
+    }
+    assert!(
+        denials
+            .iter()
+            .any(|d| d.body.contains("aws:TagKeys: autorestart:replaced-by"))
+    );
+}

@@ -274,3 +274,116 @@ pub fn plan_steps(
     steps.sort_by(|a, b| (a.wave, &a.instance_id).cmp(&(b.wave, &b.instance_id)));
     steps
 }
+
+/// What each original's `autorestart:last-drill` records after a live drill: `<drill id>
+/// <result>`, the result `ok` (its copy ran, and turned healthy where checked), `not-healthy`,
+/// `failed` (no copy ran), or `not-ready` (the plan could not recover it). Instances the drill
+/// does not rehearse (not running, recovered already, DRS) are left as they are. Pure.
+pub fn last_drill_records(report: &DrillReport) -> Vec<(InstanceId, String)> {
+    let mut records: Vec<(InstanceId, String)> = report
+        .copies
+        .iter()
+        .map(|copy| {
+            let result = match (&copy.copy_id, &copy.error, copy.healthy) {
+                (_, Some(_), _) | (None, _, _) => "failed",
+                (Some(_), None, Some(false)) => "not-healthy",
+                (Some(_), None, _) => "ok",
+            };
+            (copy.original_id.clone(), result)
+        })
+        .chain(
+            report
+                .plan
+                .iter()
+                .filter(|step| step.action == StepAction::Unrecoverable)
+                .map(|step| (step.instance_id.clone(), "not-ready")),
+        )
+        .map(|(id, result)| (id, format!("{} {result}", report.drill_id)))
+        .collect();
+    records.sort();
+    records.dedup_by(|a, b| a.0 == b.0);
+    records
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy(
+        original: &str,
+        copy_id: Option<&str>,
+        healthy: Option<bool>,
+        error: Option<&str>,
+    ) -> DrillCopy {
+        DrillCopy {
+            original_id: original.into(),
+            copy_id: copy_id.map(Into::into),
+            template: None,
+            running_after_seconds: None,
+            healthy,
+            error: error.map(str::to_owned),
+        }
+    }
+
+    fn step(id: &str, action: StepAction) -> PlannedStep {
+        PlannedStep {
+            instance_id: id.into(),
+            name: id.into(),
+            strategy: Strategy::Template,
+            wave: 0,
+            action,
+            template: None,
+            subnet_id: None,
+            outpost_arn: None,
+            fallbacks: vec![],
+            drs: None,
+            target_groups: vec![],
+            notes: vec![],
+        }
+    }
+
+    #[test]
+    fn each_rehearsed_original_records_its_result() {
+        let report = DrillReport {
+            drill_id: "drill-op-0a1b2c3d4e5f60718-20261206T090000Z".into(),
+            outpost: OutpostId::parse("op-0a1b2c3d4e5f60718").unwrap(),
+            live: true,
+            plan: vec![
+                step("i-ok", StepAction::Launch),
+                step("i-sick", StepAction::Launch),
+                step("i-failed", StepAction::Launch),
+                step("i-cold", StepAction::Launch),
+                step("i-none", StepAction::Unrecoverable),
+                step("i-off", StepAction::NotRunning),
+            ],
+            readiness_problems: vec![],
+            copies: vec![
+                copy("i-ok", Some("i-c1"), Some(true), None),
+                copy("i-sick", Some("i-c2"), Some(false), None),
+                copy("i-failed", Some("i-c3"), None, Some("did not run in time")),
+                copy("i-cold", None, None, Some("InsufficientInstanceCapacity")),
+            ],
+            cleaned_up: vec![],
+            left_behind: vec![],
+            seconds: 1.0,
+            errors: vec![],
+            message_id: None,
+        };
+        let records: Vec<(String, String)> = last_drill_records(&report)
+            .into_iter()
+            .map(|(id, v)| (id.to_string(), v))
+            .collect();
+        let at = "drill-op-0a1b2c3d4e5f60718-20261206T090000Z";
+        assert_eq!(
+            records,
+            vec![
+                ("i-cold".into(), format!("{at} failed")),
+                ("i-failed".into(), format!("{at} failed")),
+                ("i-none".into(), format!("{at} not-ready")),
+                ("i-ok".into(), format!("{at} ok")),
+                ("i-sick".into(), format!("{at} not-healthy")),
+            ],
+            "i-off is not rehearsed: left as it is"
+        );
+    }
+}

@@ -106,6 +106,8 @@ pub struct InstanceStatus {
     pub fence_held: Option<String>,
     /// Where its failback is (`autorestart:failback`).
     pub failback: Option<String>,
+    /// Its last live drill and its result (`autorestart:last-drill`, written by the drill).
+    pub last_drill: Option<String>,
 }
 
 /// An instance linked to a protected one.
@@ -293,6 +295,7 @@ fn instance_status(instance: &Instance, inputs: &StatusInputs<'_>) -> InstanceSt
         fenced: instance.tag(tags::FENCED).map(str::to_owned),
         fence_held: instance.tag(tags::FENCE_HELD).map(str::to_owned),
         failback: instance.tag(tags::FAILBACK).map(str::to_owned),
+        last_drill: instance.tag(tags::LAST_DRILL).map(str::to_owned),
     }
 }
 
@@ -433,6 +436,7 @@ impl InstanceStatus {
             ("fenced", &self.fenced),
             ("fence held", &self.fence_held),
             ("failback", &self.failback),
+            ("last live drill", &self.last_drill),
         ] {
             if let Some(value) = value {
                 let _ = writeln!(out, "    {label}: {value}");

@@ -88,13 +88,16 @@ pub const FAILBACK: &str = "autorestart:failback";
 /// On a stopped instance kept for an original: the original's id. A standby is not protected
 /// itself.
 pub const STANDBY_FOR: &str = "autorestart:standby-for";
+/// On an original: its last live drill, `<drill id> <result>` (`ok`, `not-healthy`, `failed`,
+/// `not-ready`), written by the drill for the operator's `status`; never acted on.
+pub const LAST_DRILL: &str = "autorestart:last-drill";
 /// The prefix shared by every tag of this project.
 pub const PREFIX: &str = "autorestart:";
 /// The tag EC2 shows as the instance's name.
 pub const NAME: &str = "Name";
 
 /// Tags that record what the agent did; they describe one instance and never travel to another.
-pub const AUDIT_TAGS: [&str; 21] = [
+pub const AUDIT_TAGS: [&str; 22] = [
     FULL,
     LAST_ATTEMPT,
     ATTEMPT,
@@ -116,6 +119,7 @@ pub const AUDIT_TAGS: [&str; 21] = [
     UNPROVEN_CLAIMS,
     FAILBACK,
     STANDBY_FOR,
+    LAST_DRILL,
 ];
 
 /// The value of `key` among `tags` (a request's tags, as pairs), if there.

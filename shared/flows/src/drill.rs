@@ -77,6 +77,7 @@ impl<S: Services> Agent<S> {
         self.launch_copies(request, &drill_id, &incident, planned, &mut report)
             .await;
         self.clean_up(&mut report).await;
+        self.record_last_drill(&report).await;
         report.seconds = clock.elapsed().as_secs_f64();
         let notice = notice::drill(&report, &self.settings.place);
         match self.notifier.publish(&notice).await {
@@ -373,6 +374,17 @@ impl<S: Services> Agent<S> {
             outpost: outpost.clone(),
             copies: live,
         })
+    }
+
+    /// Records each rehearsed original's result (`autorestart:last-drill`), one CreateTags per
+    /// result. Informational: a failed write is logged, the drill's report stands.
+    async fn record_last_drill(&self, report: &DrillReport) {
+        let records = drill::last_drill_records(report)
+            .into_iter()
+            .map(|(id, value)| (id, vec![(tags::LAST_DRILL.to_owned(), value)]));
+        if let Some(error) = crate::ports::tag_grouped(&self.compute, records).await {
+            warn!(%error, "could not record the drill on the originals");
+        }
     }
 
     async fn clean_up(&self, report: &mut DrillReport) {

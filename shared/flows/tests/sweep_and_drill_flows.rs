@@ -138,9 +138,15 @@ async fn a_live_drill_tags_its_copies_never_the_originals_and_terminates_them() 
     );
     assert_eq!(report.cleaned_up.len(), 2);
     aws.with(|w| {
+        let mut original = w.instances["i-web1"].clone();
         assert_eq!(
-            w.instances["i-web1"], originals.0,
-            "the original is untouched"
+            original.tags.remove(tags::LAST_DRILL),
+            Some(format!("{} ok", report.drill_id)),
+            "the drill's result, for status"
+        );
+        assert_eq!(
+            original, originals.0,
+            "the original is untouched but for that record"
         );
         assert_eq!(
             w.target_groups[TG_WEB], originals.1,

@@ -227,6 +227,10 @@ fn the_chain_follows_proven_replacements_and_marks_claims() {
             (tags::RECOVERY_TEMPLATES, "lt-0aaaaaaaaaaaaaaa1"),
             (tags::INCIDENT, incident),
             (tags::FENCED, "stop@2026-12-06T08:30:00Z"),
+            (
+                tags::LAST_DRILL,
+                "drill-op-0aaaaaaaaaaaaaaa1-20261201T090000Z ok",
+            ),
         ],
     );
     let first = proven_replacement("i-02", &original, incident, OP_B);
@@ -266,6 +270,7 @@ fn the_chain_follows_proven_replacements_and_marks_claims() {
     );
     assert!(table.contains("standby: i-05 (stopped on"));
     assert!(table.contains("fenced: stop@2026-12-06T08:30:00Z"));
+    assert!(table.contains("last live drill: drill-op-0aaaaaaaaaaaaaaa1-20261201T090000Z ok"));
     assert_eq!(
         Status::chain_ids(&instances, &related),
         vec!["i-01", "i-02", "i-09"]
