@@ -116,7 +116,8 @@ pub async fn run(region: Option<String>, dry_run: bool, yes: bool) -> Result<Exi
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
     // Any deployment in the Region, whatever its name: its functions act on these tags. A
     // failed read is a failure, never taken for "none".
-    let deployed = crate::deployment::Deployment::all(&sdk).await?;
+    let clients = crate::deployment::Clients::new(&sdk);
+    let deployed = crate::deployment::Deployment::all(&clients).await?;
     if !deployed.is_empty() && !dry_run {
         let stacks = deployed.join(", ");
         return Err(CliError::Refused(format!(

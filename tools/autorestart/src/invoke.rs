@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use serde_json::Value;
 
 use crate::CliError;
-use crate::deployment::Deployment;
+use crate::deployment::{Clients, Deployment};
 
 /// Which request, to which function.
 #[derive(Clone, Copy, Debug)]
@@ -37,7 +37,7 @@ pub async fn run(
     payload: Value,
 ) -> Result<ExitCode, CliError> {
     let sdk = crate::load(region).await?;
-    let deployment = Deployment::find(&sdk, stack).await?;
+    let deployment = Deployment::find(&Clients::new(&sdk), stack).await?;
     eprintln!(
         "invoking {} with {payload} (waits up to 15 minutes)",
         deployment.output(kind.output())?

@@ -8,7 +8,7 @@ use autorestart_flows::agent::Agent;
 use function_support::config::Config;
 
 use crate::CliError;
-use crate::deployment::Deployment;
+use crate::deployment::{Clients, Deployment};
 
 /// Prints the table, or the JSON with `json`.
 pub async fn run(
@@ -27,7 +27,7 @@ pub async fn run(
         })
         .transpose()?;
     let sdk = crate::load(region).await?;
-    let deployment = Deployment::find(&sdk, stack).await?;
+    let deployment = Deployment::find(&Clients::new(&sdk), stack).await?;
     let environment = deployment.environment("SweeperFunctionName").await?;
     let config = Config::from_lookup(|name| environment.get(name).cloned()).map_err(|e| {
         CliError::Refused(format!(
