@@ -390,9 +390,9 @@ pub struct DrsSnapshot<'a> {
     /// The jobs recorded on the instances for this incident (`autorestart:drs-job`), as DRS
     /// reports them now; a job DRS no longer knows is absent.
     pub recorded_jobs: &'a [JobSnapshot],
-    /// The failing events of each recorded job that failed for its instance's server, by job
-    /// id (`DescribeJobLogItems`): DRS's word on why.
-    pub job_failures: &'a HashMap<String, Vec<JobFailure>>,
+    /// The failing events of each job of this incident that failed for the server of one of
+    /// the instances, by (job id, source server id) (`DescribeJobLogItems`): DRS's word on why.
+    pub job_failures: &'a HashMap<(String, String), Vec<JobFailure>>,
 }
 
 /// The decision for one DRS-protected instance, before reading launch settings.
@@ -542,6 +542,13 @@ fn decide(
             source_server_id: Some(server.id.clone()),
         };
     }
+    if let Some(decision) = ours
+        .clone()
+        .filter(|j| j.failed.contains(&server.id))
+        .find_map(|j| refused_job(snapshot, &j.job_id, &server.id))
+    {
+        return decision;
+    }
     let attempt = attempt.max(failed_here + 1);
     if attempt > MAX_DRS_ATTEMPTS {
         return DrsDecision::Invalid {
@@ -607,17 +614,8 @@ fn next_attempt(
             }));
         }
         let tried = attempt_of(original);
-        if let Some(code) = snapshot
-            .job_failures
-            .get(job)
-            .and_then(|f| refused_every_time(f))
-        {
-            return Err(Box::new(DrsDecision::Invalid {
-                reason: format!(
-                    "DRS job {job} failed with {code}, which EC2 answers the same way to every launch of this configuration: not retried. Fix the launch configuration in the DRS console (instance type, subnet, security groups, AMI), then remove the tag {} from the instance; the next sweep starts again",
-                    tags::DRS_JOB
-                ),
-            }));
+        if let Some(decision) = server.and_then(|s| refused_job(snapshot, job, &s.id)) {
+            return Err(Box::new(decision));
         }
         if tried >= MAX_DRS_ATTEMPTS {
             return Err(Box::new(DrsDecision::Invalid {
@@ -630,6 +628,21 @@ fn next_attempt(
         return Ok(tried + 1);
     }
     Ok(1)
+}
+
+/// `Invalid` when `job` failed for `server_id` with an error no retry gets past
+/// ([`refused_every_time`]): a person fixes the launch configuration first.
+fn refused_job(snapshot: &DrsSnapshot<'_>, job: &str, server_id: &str) -> Option<DrsDecision> {
+    let failures = snapshot
+        .job_failures
+        .get(&(job.to_owned(), server_id.to_owned()))?;
+    let code = refused_every_time(failures)?;
+    Some(DrsDecision::Invalid {
+        reason: format!(
+            "DRS job {job} failed with {code}, which EC2 answers the same way to every launch of this configuration: not retried. Fix the launch configuration in the DRS console (instance type, subnet, security groups, AMI), then remove the tag {} from the instance; the next sweep starts again",
+            tags::DRS_JOB
+        ),
+    })
 }
 
 /// The stopped instance matched to `server` as its launch target, if it can take the launch.

@@ -114,8 +114,9 @@ pub struct DrsReads {
     pub active_jobs: Vec<drs::ActiveJob>,
     /// The jobs recorded on the instances for this incident, as DRS reports them now.
     pub recorded_jobs: Vec<drs::JobSnapshot>,
-    /// The failing events of each recorded job that failed for its instance's server.
-    pub job_failures: HashMap<String, Vec<drs::JobFailure>>,
+    /// The failing events of each job of this incident that failed for an instance's server,
+    /// by (job id, source server id).
+    pub job_failures: HashMap<(String, String), Vec<drs::JobFailure>>,
 }
 
 impl DrsReads {
@@ -157,25 +158,33 @@ pub async fn drs_reads<C: Compute, D: DisasterRecovery>(
         recorded_jobs(drs, incident, instances)
     )?;
     recovery_points(drs, &mut servers, instances).await?;
-    // Why each recorded job failed for its instance's server: a failure no retry gets past
-    // stops the retries (`drs::refused_every_time`).
+    // Why each job of this incident failed for an instance's server (the job recorded on the
+    // original, or one found by its incident tag when that record was lost): a failure no retry
+    // gets past stops the retries (`drs::refused_every_time`).
     let mut job_failures = HashMap::new();
-    for instance in instances
-        .iter()
-        .filter(|i| i.tag(tags::INCIDENT) == Some(incident.as_str()))
-    {
-        let (Some(job_id), Some(server)) = (
-            instance.tag(tags::DRS_JOB),
-            drs::source_server_of(&servers, instance),
-        ) else {
+    for instance in instances {
+        let Some(server) = drs::source_server_of(&servers, instance) else {
             continue;
         };
-        let failed = recorded_jobs
+        let recorded = instance
+            .tag(tags::DRS_JOB)
+            .filter(|_| instance.tag(tags::INCIDENT) == Some(incident.as_str()))
+            .filter(|job| {
+                recorded_jobs
+                    .iter()
+                    .any(|j| j.job_id == *job && j.failed_for(&server.id))
+            });
+        let tagged = active_jobs
             .iter()
-            .any(|j| j.job_id == job_id && j.failed_for(&server.id));
-        if failed && !job_failures.contains_key(job_id) {
-            let failures = drs.job_failures(job_id, &server.id).await?;
-            job_failures.insert(job_id.to_owned(), failures);
+            .filter(|j| !j.drill && j.incident.as_deref() == Some(incident.as_str()))
+            .filter(|j| j.failed.contains(&server.id))
+            .map(|j| j.job_id.as_str());
+        for job in recorded.into_iter().chain(tagged) {
+            let key = (job.to_owned(), server.id.clone());
+            if !job_failures.contains_key(&key) {
+                let failures = drs.job_failures(job, &server.id).await?;
+                job_failures.insert(key, failures);
+            }
         }
     }
     info!(

@@ -545,6 +545,37 @@ async fn a_job_of_this_incident_is_found_by_its_job_tag_when_the_original_never_
     }
 }
 
+#[tokio::test]
+async fn a_failure_no_retry_gets_past_stops_the_retries_when_the_original_never_recorded_its_job() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    let agent = Agent::new(Ports::all(aws.clone()), settings());
+    agent.handle_alarm(&support::outage()).await.unwrap();
+    // The record on the original was lost, and its job failed with a configuration error.
+    aws.with(|w| {
+        let tags = &mut w.instances.get_mut("i-db1").unwrap().tags;
+        tags.remove(tags::DRS_JOB);
+        tags.remove(tags::DRS_ATTEMPT);
+        let job = end_job(w, 0, false);
+        w.drs_failures.insert(
+            job,
+            vec![JobFailure {
+                event: "LAUNCH_FAILED".into(),
+                raw_error: Some("InvalidParameterCombination: the instance type does not support the AMI's architecture".into()),
+            }],
+        );
+    });
+    let again = agent.handle_alarm(&support::outage()).await.unwrap();
+    let db = outcome(&again, "i-db1");
+    assert!(
+        db.reason
+            .as_deref()
+            .is_some_and(|r| r.contains("failed with InvalidParameterCombination")
+                && r.contains("not retried")),
+        "{db:?}"
+    );
+    assert_eq!(aws.with(|w| w.drs_jobs.len()), 1, "no second job");
+}
+
 fn subjects(aws: &InMemoryAws, containing: &str) -> usize {
     aws.with(|w| {
         w.published
