@@ -180,10 +180,10 @@ pub async fn drs_reads<C: Compute, D: DisasterRecovery>(
             .filter(|j| j.failed.contains(&server.id))
             .map(|j| j.job_id.as_str());
         for job in recorded.into_iter().chain(tagged) {
-            let key = (job.to_owned(), server.id.clone());
-            if !job_failures.contains_key(&key) {
-                let failures = drs.job_failures(job, &server.id).await?;
-                job_failures.insert(key, failures);
+            if let std::collections::hash_map::Entry::Vacant(entry) =
+                job_failures.entry((job.to_owned(), server.id.clone()))
+            {
+                entry.insert(drs.job_failures(job, &server.id).await?);
             }
         }
     }
