@@ -29,6 +29,10 @@ pub struct StatusInputs<'a> {
     /// Instances tagged `replacement-of`, `standby-for` or `drill-of` one of `instances` (or
     /// of a replacement of one), in any state but terminated.
     pub related: &'a [Instance],
+    /// The DRS recovery links DRS confirms, (original, recovery instance): the recovery instance
+    /// DRS reports for the original's source server and its recorded job. None when DRS was
+    /// not read (no DRS instance, or DRS could not be read): those links are shown unjudged.
+    pub drs_proofs: Option<&'a HashSet<(InstanceId, InstanceId)>>,
     /// Only this Outpost's alarm and instances.
     pub outpost: Option<&'a OutpostId>,
     /// A ConnectedStatus alarm's evaluation window (`Settings::alarm_window`).
@@ -119,9 +123,10 @@ pub struct Linked {
     pub state: String,
     /// The Outpost it runs on.
     pub outpost: Option<OutpostId>,
-    /// For a replacement: whether EC2's ClientToken proves the agent launched it for the one
-    /// before (template recoveries; none for DRS, whose proof `status` does not read). A link
-    /// without proof is a claim: the agent does not act on it.
+    /// For a replacement: whether AWS confirms the agent launched it for the one before (EC2's
+    /// ClientToken for a template recovery, DRS's recovery instance of the recorded job for a
+    /// DRS one); none when that could not be read. A link without proof is a claim: the agent
+    /// does not act on it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proven: Option<bool>,
 }
@@ -236,13 +241,30 @@ fn instance_status(instance: &Instance, inputs: &StatusInputs<'_>) -> InstanceSt
         // The proven replacement first; else the newest claim.
         let next = candidates
             .iter()
-            .find(|c| !drs && proof::launched_for(current, c))
+            .find(|c| {
+                if drs {
+                    inputs
+                        .drs_proofs
+                        .is_some_and(|p| p.contains(&(current.id.clone(), c.id.clone())))
+                } else {
+                    proof::launched_for(current, c)
+                }
+            })
             .or_else(|| candidates.iter().max_by_key(|c| c.launched_at))
             .copied();
         let Some(next) = next.filter(|n| seen.insert(&n.id)) else {
             break;
         };
-        let proven = (!drs).then(|| proof::launched_for(current, next));
+        // A template link: EC2's ClientToken; the DRS original's own recovery: DRS's record.
+        let proven = if !drs {
+            Some(proof::launched_for(current, next))
+        } else if current.id == instance.id {
+            inputs
+                .drs_proofs
+                .map(|p| p.contains(&(current.id.clone(), next.id.clone())))
+        } else {
+            None
+        };
         chain.push(linked(next, proven));
         current = next;
     }

@@ -5,15 +5,19 @@
 use std::collections::HashSet;
 
 use autorestart_core::alarm::{self, OutpostId};
+use autorestart_core::drs;
 use autorestart_core::error::AwsError;
+use autorestart_core::ids::InstanceId;
 use autorestart_core::inventory::Instance;
+use autorestart_core::plan;
 use autorestart_core::status::{self, Status, StatusInputs};
 use autorestart_core::tags;
 
 use crate::agent::{Agent, Services};
 use crate::observe;
-use crate::ports::Compute;
+use crate::ports::{Compute, DisasterRecovery};
 use crate::readiness::DryRuns;
+use tracing::warn;
 
 /// Longest replacement chain read (as `status` follows it).
 const CHAIN_READS: usize = 8;
@@ -38,16 +42,60 @@ impl<S: Services> Agent<S> {
             .judge(&instances, &states, &silent, DryRuns::Skip)
             .await?;
         let related = related(&self.compute, &instances).await?;
+        let drs_proofs = self.drs_proofs(&instances).await;
         Ok(status::build(&StatusInputs {
             alarms: &alarms,
             maintenance: &maintenance,
             instances: &instances,
             verdicts: &verdicts,
             related: &related,
+            drs_proofs: drs_proofs.as_ref(),
             outpost,
             alarm_window: self.settings.alarm_window,
             now,
         }))
+    }
+
+    /// The recovery instance DRS reports for each DRS original's source server and recorded
+    /// job; None without DRS instances or when DRS cannot be read (the links show unjudged).
+    async fn drs_proofs(
+        &self,
+        instances: &[Instance],
+    ) -> Option<HashSet<(InstanceId, InstanceId)>> {
+        let recorded: Vec<&Instance> = instances
+            .iter()
+            .filter(|i| plan::uses_drs(i) && i.tag(tags::DRS_JOB).is_some())
+            .collect();
+        if recorded.is_empty() {
+            return None;
+        }
+        let servers = match self.drs.source_servers(&[]).await {
+            Ok(servers) => servers,
+            Err(error) => {
+                warn!(%error, "DRS could not be read: its recovery links are shown unjudged");
+                return None;
+            }
+        };
+        let mut proofs = HashSet::new();
+        for original in recorded {
+            let (Some(server), Some(job)) = (
+                drs::source_server_of(&servers, original),
+                original.tag(tags::DRS_JOB),
+            ) else {
+                continue;
+            };
+            match self.drs.recovery_instance(&server.id, job).await {
+                Ok(Some(recovery)) if !recovery.is_drill => {
+                    proofs.insert((original.id.clone(), recovery.ec2_instance_id));
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    warn!(%error, "DRS could not be read: its recovery links are shown unjudged");
+                    return None;
+                }
+            }
+        }
+        Some(proofs)
     }
 }
 

@@ -327,6 +327,39 @@ fn launched_into_target(w: &mut autorestart_testkit::World) -> String {
 }
 
 #[tokio::test]
+async fn status_shows_a_drs_recovery_proven_by_what_drs_reports() {
+    let aws = InMemoryAws::new(world(), Duration::ZERO);
+    let agent = Agent::new(Ports::all(aws.clone()), settings());
+    agent.handle_alarm(&support::outage()).await.unwrap();
+    let job = aws.with(launched_into_target);
+    agent
+        .handle_drs_result(&succeeded(&job, false))
+        .await
+        .unwrap();
+    let row = |status: &autorestart_core::status::Status| {
+        status
+            .instances
+            .iter()
+            .find(|i| i.instance_id == "i-db1")
+            .unwrap()
+            .chain
+            .clone()
+    };
+    let chain = row(&agent.status(None).await.unwrap());
+    assert_eq!(chain.len(), 1, "{chain:?}");
+    assert_eq!(chain[0].instance_id.as_str(), "i-dbtarget");
+    assert_eq!(
+        chain[0].proven,
+        Some(true),
+        "DRS names it the job's recovery instance"
+    );
+    // Without DRS's record the same tags are a claim.
+    aws.with(|w| w.drs_recovery_instances.clear());
+    let chain = row(&agent.status(None).await.unwrap());
+    assert_eq!(chain[0].proven, Some(false), "{chain:?}");
+}
+
+#[tokio::test]
 async fn a_launch_success_moves_membership_to_the_target_and_a_repeat_changes_nothing() {
     let aws = InMemoryAws::new(world(), Duration::ZERO);
     let agent = Agent::new(Ports::all(aws.clone()), settings());

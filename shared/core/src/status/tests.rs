@@ -63,6 +63,7 @@ fn inputs<'a>(
         instances,
         verdicts,
         related,
+        drs_proofs: None,
         outpost: None,
         alarm_window: std::time::Duration::from_secs(180),
         now: at("2026-12-06T09:00:00Z"),
@@ -278,7 +279,48 @@ fn the_chain_follows_proven_replacements_and_marks_claims() {
 }
 
 #[test]
-fn a_drs_chain_is_not_judged_here_and_a_loop_ends() {
+fn a_drs_link_is_proven_by_what_drs_reports_and_only_by_it() {
+    let original = instance("i-01", "stopped", Some(OP_A), &[(tags::STRATEGY, "drs")]);
+    let recovery = instance(
+        "i-02",
+        "running",
+        Some(OP_B),
+        &[(tags::REPLACEMENT_OF, "i-01")],
+    );
+    let copied = instance(
+        "i-03",
+        "running",
+        Some(OP_B),
+        &[(tags::REPLACEMENT_OF, "i-01")],
+    );
+    let proofs = HashSet::from([(InstanceId::from("i-01"), InstanceId::from("i-02"))]);
+    let maintenance = HashSet::new();
+    let (instances, related) = ([original], [copied, recovery]);
+    let status = build(&StatusInputs {
+        drs_proofs: Some(&proofs),
+        ..inputs(&[], &maintenance, &instances, &[], &related)
+    });
+    let chain = &status.instances[0].chain;
+    assert_eq!(
+        chain[0].instance_id.as_str(),
+        "i-02",
+        "DRS's recovery instance first"
+    );
+    assert_eq!(chain[0].proven, Some(true));
+    let none = HashSet::new();
+    let status = build(&StatusInputs {
+        drs_proofs: Some(&none),
+        ..inputs(&[], &maintenance, &instances, &[], &related)
+    });
+    assert_eq!(
+        status.instances[0].chain[0].proven,
+        Some(false),
+        "DRS confirms neither"
+    );
+}
+
+#[test]
+fn a_drs_chain_not_read_is_not_judged_and_a_loop_ends() {
     let a = instance(
         "i-01",
         "stopped",
