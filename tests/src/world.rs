@@ -145,6 +145,19 @@ pub async fn set_alarms(c: &Clients, states: &[(&str, &str)]) {
     }
 }
 
+/// The failed Outpost's alarm in `state`, Outposts B and C OK: the world most tests start from.
+pub async fn failed_outpost_in(c: &Clients, state: &str) {
+    set_alarms(
+        c,
+        &[
+            (FAILED_OUTPOST, state),
+            (OUTPOST_B, "OK"),
+            (OUTPOST_C, "OK"),
+        ],
+    )
+    .await;
+}
+
 /// The failed Outpost's alarm goes to ALARM, as CloudWatch does before it sends the event:
 /// the agent reads the alarm's current state before it acts on an ALARM event.
 pub async fn outpost_down(c: &Clients) {

@@ -13,7 +13,7 @@ use e2e::function::{Function, binary_path};
 use e2e::lambda_api::LambdaApi;
 use e2e::moto::Moto;
 use e2e::runtime_api::RuntimeApi;
-use e2e::world::{self, Clients, FAILED_OUTPOST, OUTPOST_B, OUTPOST_C, Seeded, State};
+use e2e::world::{self, Clients, FAILED_OUTPOST, OUTPOST_B, Seeded, State};
 use serde_json::{Value, json};
 
 const STACK: &str = "outposts-autorestart";
@@ -98,15 +98,7 @@ async fn deployed() -> Deployed {
     let moto = Moto::start();
     let clients = Clients::new(moto.endpoint()).await;
     let seeded = world::seed(&clients).await;
-    world::set_alarms(
-        &clients,
-        &[
-            (FAILED_OUTPOST, "ALARM"),
-            (OUTPOST_B, "OK"),
-            (OUTPOST_C, "OK"),
-        ],
-    )
-    .await;
+    world::failed_outpost_in(&clients, "ALARM").await;
     create_stack(&clients, STACK).await;
     let lambda = LambdaApi::start();
     let env = world::sweep_env(&seeded);

@@ -268,15 +268,7 @@ async fn the_cli_makes_one_working_recovery_template_and_refuses_unusable_subnet
     );
 
     // The template recovers the instance: its Outpost fails and the sweep relaunches it on B.
-    world::set_alarms(
-        &c,
-        &[
-            (FAILED_OUTPOST, "ALARM"),
-            (OUTPOST_B, "OK"),
-            (OUTPOST_C, "OK"),
-        ],
-    )
-    .await;
+    world::failed_outpost_in(&c, "ALARM").await;
     let api = RuntimeApi::start();
     let env = world::sweep_env(&seeded);
     let _sweeper = Function::start("sweeper", api.address(), moto.endpoint(), &env);

@@ -8,7 +8,7 @@ use e2e::events::{response, sample};
 use e2e::function::Function;
 use e2e::moto::Moto;
 use e2e::runtime_api::RuntimeApi;
-use e2e::world::{self, Clients, FAILED_OUTPOST, OUTPOST_B, OUTPOST_C, Seeded, State};
+use e2e::world::{self, Clients, FAILED_OUTPOST, OUTPOST_C, Seeded, State};
 use serde_json::{Value, json};
 
 const ANSWER_WITHIN: Duration = Duration::from_secs(120);
@@ -131,11 +131,7 @@ async fn a_lost_drs_launch_event_is_finished_by_the_sweep_once_the_outpost_is_ba
         "jobs": [{"id": JOB, "status": "COMPLETED", "servers": {SERVER: "LAUNCHED"}}],
         "recovery_instances": [{"server": SERVER, "job": JOB, "instance_id": target}],
     }));
-    world::set_alarms(
-        &s.clients,
-        &[(FAILED_OUTPOST, "OK"), (OUTPOST_B, "OK"), (OUTPOST_C, "OK")],
-    )
-    .await;
+    world::failed_outpost_in(&s.clients, "OK").await;
 
     let report = response(s.api.invoke(&sample("sweep-schedule.json"), ANSWER_WITHIN));
     assert!(

@@ -10,7 +10,7 @@ use e2e::events::{response, sample};
 use e2e::function::Function;
 use e2e::moto::Moto;
 use e2e::runtime_api::RuntimeApi;
-use e2e::world::{self, FAILED_OUTPOST, OUTPOST_B, OUTPOST_C, State};
+use e2e::world::{self, FAILED_OUTPOST, State};
 use serde_json::{Value, json};
 
 const ANSWER_WITHIN: Duration = Duration::from_secs(120);
@@ -39,15 +39,7 @@ async fn recovered_instances_fail_back_home_and_their_replacements_become_standb
     let moto = Moto::start();
     let clients = world::Clients::new(moto.endpoint()).await;
     let seeded = world::seed(&clients).await;
-    world::set_alarms(
-        &clients,
-        &[
-            (FAILED_OUTPOST, "ALARM"),
-            (OUTPOST_B, "OK"),
-            (OUTPOST_C, "OK"),
-        ],
-    )
-    .await;
+    world::failed_outpost_in(&clients, "ALARM").await;
     let sweeper_api = RuntimeApi::start();
     let _sweeper = Function::start(
         "sweeper",

@@ -26,15 +26,7 @@ async fn recovered() -> Setup {
     let moto = Moto::start();
     let clients = Clients::new(moto.endpoint()).await;
     let seeded = world::seed(&clients).await;
-    world::set_alarms(
-        &clients,
-        &[
-            (FAILED_OUTPOST, "ALARM"),
-            (OUTPOST_B, "OK"),
-            (OUTPOST_C, "OK"),
-        ],
-    )
-    .await;
+    world::failed_outpost_in(&clients, "ALARM").await;
     let api = RuntimeApi::start();
     let function = Function::start(
         "sweeper",

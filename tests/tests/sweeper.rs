@@ -7,7 +7,7 @@ use e2e::events::{response, sample};
 use e2e::function::Function;
 use e2e::moto::Moto;
 use e2e::runtime_api::RuntimeApi;
-use e2e::world::{self, Clients, FAILED_OUTPOST, OUTPOST_B, OUTPOST_C, Seeded, State};
+use e2e::world::{self, Clients, FAILED_OUTPOST, OUTPOST_B, Seeded, State};
 use serde_json::json;
 
 const ANSWER_WITHIN: Duration = Duration::from_secs(120);
@@ -26,15 +26,7 @@ async fn setup(binary: &str, failed_state: &str) -> Setup {
     let moto = Moto::start();
     let clients = Clients::new(moto.endpoint()).await;
     let seeded = world::seed(&clients).await;
-    world::set_alarms(
-        &clients,
-        &[
-            (FAILED_OUTPOST, failed_state),
-            (OUTPOST_B, "OK"),
-            (OUTPOST_C, "OK"),
-        ],
-    )
-    .await;
+    world::failed_outpost_in(&clients, failed_state).await;
     let api = RuntimeApi::start();
     let env = world::sweep_env(&seeded);
     let function = Function::start(binary, api.address(), moto.endpoint(), &env);
